@@ -1,0 +1,1 @@
+# Minimal package so the venv install works.

@@ -1,0 +1,1 @@
+"""The simulated control plane: one module per component (DESIGN.md layout)."""
