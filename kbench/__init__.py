@@ -1,1 +1,3 @@
-# Minimal package so the venv install works.
+"""kbench: a Kubernetes control plane simulated in virtual time."""
+
+__version__ = "0.1.0"

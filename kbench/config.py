@@ -175,6 +175,9 @@ class FlowControlConfig:
         level_seat_cap_fraction: Per-level cap = max(1, min(ceil(f x NominalCL),
             floor(NominalCL / handSize))) (A14: 0.15).
         queue_wait_limit_s: A queued request is rejected after waiting this long (A25: 60 s / 4).
+        fq_estimated_service_s: Service time fair queuing charges per seat at dispatch, corrected
+            by the actual time at completion, seconds (upstream constant estimatedServiceDuration
+            3 ms in kubernetes/apiserver queueset.go; no CALIBRATION fact).
     """
 
     enabled: bool = True  # A3
@@ -189,6 +192,7 @@ class FlowControlConfig:
     max_list_seats: int = 10  # A14
     level_seat_cap_fraction: float = 0.15  # A14
     queue_wait_limit_s: float = 15.0  # A25
+    fq_estimated_service_s: float = 0.003  # upstream queueset.go estimatedServiceDuration (no fact id)
 
     def __post_init__(self) -> None:
         for name, schema in self.flow_schemas.items():
@@ -337,6 +341,9 @@ class SyncConfig:
             among clients and each client lists and watches only its own (like pods by node).
         client_class: The client class whose QPS/burst applies.
         user_group: APF group the clients belong to (service accounts go to workload-low, A12).
+        start_spread_s: Informers start uniformly over this window, seconds (kbench default 10 s).
+        apiserver_restart_at_s: Restart the apiserver at this virtual time, seconds (0: never).
+        apiserver_downtime_s: How long a restarted apiserver is down, seconds (kbench default 5 s).
     """
 
     strategies: list[str] = field(default_factory=lambda: ["poll", "list-watch"])
@@ -350,6 +357,9 @@ class SyncConfig:
     scope: str = "all"
     client_class: str = "default"
     user_group: str = "system:serviceaccounts"
+    start_spread_s: float = 10.0
+    apiserver_restart_at_s: float = 0.0
+    apiserver_downtime_s: float = 5.0
 
     def __post_init__(self) -> None:
         for s in self.strategies:

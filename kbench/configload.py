@@ -23,7 +23,6 @@ from kbench.dist import Dist
 from kbench.errors import ConfigError, KbenchError, did_you_mean
 from kbench.quantity import parse_duration, parse_quantity
 
-
 _DIST_PARAMS = {"value", "median", "p99", "mean", "low", "high"}
 
 

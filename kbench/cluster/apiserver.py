@@ -1,0 +1,236 @@
+"""kube-apiserver in virtual time: flow control, handler CPU on a pool of cores, storage, watch.
+
+A request passes the layers the real server has: API Priority and Fairness (or max-inflight),
+the handler (decode, authentication, RBAC authorization, admission; an optional admission
+webhook round trip), the registry and storage (etcd, or the watch cache for reads), encoding of
+the response and its transfer to the client. Latency is recorded twice: the SLI as Kubernetes
+defines it (G4: from receipt to the last byte, excluding the APF queue wait) and end to end.
+
+CPU is modelled as a FCFS pool of ``cores`` servers computed from a heap of core free times,
+so a request costs a few heap operations instead of a SimPy resource round trip.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Generator
+from dataclasses import dataclass
+
+import numpy as np
+import simpy
+
+from kbench.cluster.etcd import Etcd
+from kbench.cluster.flowcontrol import FlowControl
+from kbench.cluster.request import Request
+from kbench.cluster.watch import WatchCache
+from kbench.config import ApiserverConfig
+from kbench.errors import EtcdQuotaExceeded
+from kbench.metrics.collect import RequestStats
+
+
+@dataclass(slots=True)
+class Response:
+    """What a client gets back.
+
+    Attributes:
+        code: HTTP-like status: 200, 410 (resource version too old), 429, 500, 503 (unavailable),
+            504 (timeout).
+        revision: The resource version of the response (writes: the committed revision).
+        objects: Objects returned (LIST), 1 for single-object requests.
+        size_bytes: Response size, bytes.
+    """
+
+    code: int
+    revision: int = 0
+    objects: int = 0
+    size_bytes: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return self.code == 200
+
+
+class Apiserver:
+    """One kube-apiserver.
+
+    Args:
+        env: The environment.
+        cfg: Apiserver config.
+        etcd: The storage backend.
+        flowcontrol: APF (or max-inflight) in front of the handlers.
+        rng: Random stream (``apiserver``).
+        stats: Where request aggregates go.
+    """
+
+    def __init__(self, env: simpy.Environment, cfg: ApiserverConfig, etcd: Etcd,
+                 flowcontrol: FlowControl, rng: np.random.Generator, stats: RequestStats):
+        self.env = env
+        self.cfg = cfg
+        self.etcd = etcd
+        self.fc = flowcontrol
+        self.rng = rng
+        self.stats = stats
+        self.caches: dict[str, WatchCache] = {}
+        self._cores = [0.0] * cfg.cores
+        heapq.heapify(self._cores)
+        self._webhook = cfg.webhook_s.sampler(rng)
+        self.cpu_s = 0.0
+        self.up = True
+        self.generation = 0
+        self.restarts = 0
+        self.inflight = 0
+        self._inflight_area = 0.0
+        self._inflight_t = 0.0
+        self.completed = 0
+        self.sojourn_sum_s = 0.0
+        etcd.subscribe(self._on_commit)
+
+    # --------------------------------------------------------------------------------- plumbing
+    def cache(self, resource: str) -> WatchCache:
+        """The watch cache of ``resource`` (created on first use)."""
+        c = self.caches.get(resource)
+        if c is None:
+            c = WatchCache(self.env, resource, self.cfg, self.rng, self._charge)
+            c.revision = self.etcd.revision
+            c.oldest_rv = self.etcd.revision
+            self.caches[resource] = c
+        return c
+
+    def _on_commit(self, rec) -> None:
+        c = self.caches.get(rec.resource)
+        if c is not None:
+            c.on_commit(rec.revision, rec.key, rec.op, rec.size_bytes, rec.time_s)
+
+    def _charge(self, seconds: float) -> None:
+        self.cpu_s += seconds
+
+    def _cpu(self, seconds: float) -> simpy.Event:
+        """Book ``seconds`` of one core, FCFS; the event fires when the work is done."""
+        now = self.env.now
+        free = heapq.heappop(self._cores)
+        finish = max(now, free) + seconds
+        heapq.heappush(self._cores, finish)
+        self.cpu_s += seconds
+        return self.env.timeout(finish - now)
+
+    def _inflight_change(self, delta: int) -> None:
+        now = self.env.now
+        self._inflight_area += self.inflight * (now - self._inflight_t)
+        self._inflight_t = now
+        self.inflight += delta
+
+    def inflight_mean(self, horizon_s: float) -> float:
+        """Time-average number of requests inside the apiserver over [0, horizon_s]."""
+        self._inflight_change(0)
+        return self._inflight_area / horizon_s if horizon_s > 0 else 0.0
+
+    # ---------------------------------------------------------------------------------- serving
+    def request(self, req: Request, *, rv: int = 0) -> Generator[simpy.Event, object, Response]:
+        """Serve one request (a generator for ``yield from`` inside a client process).
+
+        Args:
+            req: The request. For LIST/GET, ``req.from_cache`` chooses the watch cache (the
+                client asked for resourceVersion="0" or any) or etcd (a consistent read).
+            rv: For WATCH, the resource version to resume from.
+
+        Returns:
+            The response. WATCH only initialises here (1 seat, A15); the caller registers the
+            watcher with the cache when the response is 200.
+        """
+        env = self.env
+        key = (req.verb, req.resource, req.client, "")
+        if not self.up:
+            yield env.timeout(0.001)  # connection refused, after a round trip
+            self.stats.record_error(key)
+            return Response(503)
+        gen = self.generation
+        t0 = env.now
+        req.arrival_s = t0
+        self._inflight_change(+1)
+        try:
+            admitted = yield self.fc.admit(req)
+            key = (req.verb, req.resource, req.client, req.level)
+            if not admitted:
+                self.stats.record_rejected(key)
+                return Response(429)
+            t_disp = env.now
+            try:
+                resp = yield from self._handle(req, rv)
+            finally:
+                self.fc.release(req)
+            if gen != self.generation:
+                self.stats.record_error(key)
+                return Response(503)
+            if resp.size_bytes:
+                yield env.timeout(resp.size_bytes / self.cfg.network_bytes_per_s)
+            if not resp.ok:
+                self.stats.record_error(key)
+                return resp
+            t1 = env.now
+            wait = t_disp - t0
+            self.stats.record(key, sli_s=t1 - t0 - wait, e2e_s=t1 - t0, wait_s=wait, nbytes=resp.size_bytes)
+            return resp
+        finally:
+            self._inflight_change(-1)
+            self.completed += 1
+            self.sojourn_sum_s += env.now - t0
+
+    def _handle(self, req: Request, rv: int) -> Generator[simpy.Event, object, Response]:
+        cfg = self.cfg
+        verb = req.verb
+        if req.mutating:
+            yield self._cpu(cfg.request_base_cpu_s + cfg.admission_cpu_s)
+            if cfg.webhook_enabled:
+                yield self.env.timeout(self._webhook())
+            try:
+                rev = yield self.etcd.write(req.resource, req.name, "delete" if verb == "delete" else
+                                            ("create" if verb == "create" else "update"), req.size_bytes)
+            except EtcdQuotaExceeded:
+                return Response(500)
+            except Exception as err:  # a model error from storage (request too large, ...)
+                if type(err).__name__.startswith("Etcd"):
+                    return Response(500)
+                raise
+            out = min(req.size_bytes, 4096)
+            yield self._cpu(out * cfg.encode_cpu_s_per_byte)
+            return Response(200, revision=rev, objects=1, size_bytes=out)
+        cache = self.cache(req.resource) if cfg.watch_cache.enabled else None
+        if verb == "watch":
+            yield self._cpu(cfg.request_base_cpu_s)
+            if cache is None:
+                return Response(200, revision=rv)
+            if not cache.can_resume(rv):
+                return Response(410, revision=cache.revision)
+            return Response(200, revision=cache.revision)
+        n = req.list_objects if verb == "list" else 1
+        nbytes = req.size_bytes
+        if cache is not None and req.from_cache:
+            yield self._cpu(cfg.request_base_cpu_s + n * cfg.list_cache_cpu_s_per_object)
+            revision = cache.revision
+        else:
+            yield self._cpu(cfg.request_base_cpu_s)
+            revision = yield self.etcd.read(req.resource, objects_scanned=n, bytes_returned=nbytes,
+                                            linearizable=True)
+            yield self._cpu(n * cfg.list_etcd_cpu_s_per_object)
+        yield self._cpu(nbytes * cfg.encode_cpu_s_per_byte)
+        return Response(200, revision=revision, objects=n, size_bytes=nbytes)
+
+    # ------------------------------------------------------------------------------------ faults
+    def restart(self, downtime_s: float) -> None:
+        """Restart: every watch is dropped, in-flight requests fail, the server is down for
+        ``downtime_s`` and its watch caches start with no history (so resuming watches get 410
+        and informers relist)."""
+        self.generation += 1
+        self.restarts += 1
+        self.up = False
+        for c in self.caches.values():
+            c.close_all("restart")
+            c.reset()
+
+        def back(_e):
+            self.up = True
+            for c in self.caches.values():
+                c.revision = self.etcd.revision
+                c.reset()
+
+        self.env.timeout(downtime_s).callbacks.append(back)

@@ -1,0 +1,1 @@
+"""Experiments: single runs, the sync experiment, comparisons and sweeps."""

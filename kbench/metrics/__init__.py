@@ -1,0 +1,1 @@
+"""Metric collectors (columnar, bounded) and summaries."""
