@@ -1,0 +1,325 @@
+"""The node table: every node's resources as a struct of numpy arrays (DESIGN.md decision 3).
+
+Rows are nodes in insertion order (callers sort by name where order matters); columns of the
+resource matrices are resources (``resources`` / ``res_index``). Policies score all candidate nodes
+in one call by indexing these arrays with the candidate row numbers.
+
+Units as in :mod:`kbench.cluster.objects`. Import :class:`NodeTable` from there.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from kbench.cluster.objects import Node, Pod, Taint
+
+_BASE_RESOURCES = ("cpu", "memory", "ephemeral-storage", "pods")
+
+
+class NodeTable:
+    """Nodes and what is bound to them, as arrays.
+
+    Attributes:
+        names: Node names by row. ``index`` maps a name to its row; ``n`` is the row count.
+        resources: Resource names by column (cpu, memory, ephemeral-storage, pods, then any other
+            resource seen); ``res_index`` maps a name to its column.
+        allocatable: ``(n, R) float64`` allocatable per resource (0 where the node lacks it).
+        requested: ``(n, R) float64`` sums of bound pods' requests (E6); the ``pods`` column holds
+            the bound pod count.
+        nonzero_requested: ``(n, R) float64`` sums of bound pods' non-zero requests (E4).
+        pod_count: ``(n,) int64`` bound pods per node.
+        labels, taints: Per-node label dicts and taint lists.
+        unschedulable: ``(n,) bool``.
+        gpu_count: ``(n,) int64`` GPUs per node.
+        gpu_model: GPU model per node (None for none); ``gpu_model_codes`` ``(n,) int64`` indexes
+            ``gpu_model_names`` (-1 for None).
+        gpu_free_milli: ``(n, G) int64`` free thousandths per GPU; G is the most GPUs on any node,
+            and -1 pads GPUs a node does not have (a free whole GPU is 1000).
+        pods: Bound pods per node; ``pod_gpus`` the GPU indices each holds (aligned with ``pods``).
+    """
+
+    allocatable: np.ndarray
+    requested: np.ndarray
+    nonzero_requested: np.ndarray
+    pod_count: np.ndarray
+    unschedulable: np.ndarray
+    gpu_count: np.ndarray
+    gpu_model_codes: np.ndarray
+    gpu_free_milli: np.ndarray
+
+    def __init__(self) -> None:
+        self.names: list[str] = []
+        self.index: dict[str, int] = {}
+        self.resources: list[str] = list(_BASE_RESOURCES)
+        self.res_index: dict[str, int] = {r: i for i, r in enumerate(self.resources)}
+        r = len(self.resources)
+        self.labels: list[dict[str, str]] = []
+        self.taints: list[list[Taint]] = []
+        self.gpu_model: list[str | None] = []
+        self.gpu_model_names: list[str] = []
+        self.pods: list[list[Pod]] = []
+        self.pod_gpus: list[list[tuple[int, ...]]] = []
+        # Row buffers with spare capacity (doubling); the public arrays are views of their first n rows.
+        self._cap = 0
+        self._buf: dict[str, np.ndarray] = {
+            "allocatable": np.zeros((0, r)), "requested": np.zeros((0, r)), "nonzero_requested": np.zeros((0, r)),
+            "pod_count": np.zeros(0, dtype=np.int64), "unschedulable": np.zeros(0, dtype=bool),
+            "gpu_count": np.zeros(0, dtype=np.int64), "gpu_model_codes": np.zeros(0, dtype=np.int64),
+            "gpu_free_milli": np.zeros((0, 0), dtype=np.int64)}
+        self._views()
+        self._images: dict[str, dict[int, int]] = {}
+        self._cache: dict[tuple, object] = {}
+
+    @property
+    def n(self) -> int:
+        """Number of nodes."""
+        return len(self.names)
+
+    def __len__(self) -> int:
+        return len(self.names)
+
+    # ----- building -------------------------------------------------------------------------
+
+    @classmethod
+    def from_nodes(cls, nodes, pods=()) -> NodeTable:
+        """Build a table from nodes (rows in the given order) and bind pods with ``node_name``.
+
+        Args:
+            nodes: :class:`~kbench.cluster.objects.Node` objects.
+            pods: Pods; those whose ``node_name`` is set are bound there (with their
+                ``gpu_indices`` when given); others are ignored.
+
+        Raises:
+            KeyError: A pod names a node not in ``nodes``.
+        """
+        table = cls()
+        for node in nodes:
+            table.add_node(node)
+        for pod in pods:
+            if pod.node_name is None:
+                continue
+            if pod.node_name not in table.index:
+                raise KeyError(f"pod {pod.key} is bound to unknown node {pod.node_name!r}")
+            table.add_pod(pod, table.index[pod.node_name], tuple(pod.gpu_indices))
+        return table
+
+    def _views(self) -> None:
+        n = len(self.names)
+        for key, buf in self._buf.items():
+            setattr(self, key, buf[:n])
+
+    def _grow(self, rows: int, gpus: int) -> None:
+        """Make room for ``rows`` rows and ``gpus`` GPU columns (capacity doubles)."""
+        width = self._buf["gpu_free_milli"].shape[1]
+        cap = max(rows, 2 * self._cap, 16) if rows > self._cap else self._cap
+        if cap == self._cap and gpus <= width:
+            return
+        width = max(width, gpus)
+        for key, buf in self._buf.items():
+            if key == "gpu_free_milli":
+                new = np.full((cap, width), -1, dtype=buf.dtype)
+                new[: buf.shape[0], : buf.shape[1]] = buf
+            else:
+                new = np.zeros((cap, *buf.shape[1:]), dtype=buf.dtype)
+                new[: buf.shape[0]] = buf
+            self._buf[key] = new
+        self._cap = cap
+
+    def ensure_resource(self, name: str) -> int:
+        """The column of resource ``name``, adding a zero column if it is new."""
+        col = self.res_index.get(name)
+        if col is None:
+            col = len(self.resources)
+            self.resources.append(name)
+            self.res_index[name] = col
+            for key in ("allocatable", "requested", "nonzero_requested"):
+                buf = self._buf[key]
+                self._buf[key] = np.hstack([buf, np.zeros((buf.shape[0], 1))])
+            self._views()
+        return col
+
+    def add_node(self, node: Node) -> int:
+        """Append ``node`` as a new row and return its row number.
+
+        Raises:
+            ValueError: A node of that name is already in the table.
+        """
+        if node.name in self.index:
+            raise ValueError(f"duplicate node name {node.name!r}")
+        for res in node.allocatable:
+            self.ensure_resource(res)
+        idx = self.n
+        g = int(node.gpu_count)
+        self._grow(idx + 1, g)
+        buf = self._buf
+        for res, value in node.allocatable.items():
+            buf["allocatable"][idx, self.res_index[res]] = value
+        buf["unschedulable"][idx] = bool(node.unschedulable)
+        buf["gpu_count"][idx] = g
+        code = -1
+        if node.gpu_model is not None:
+            if node.gpu_model not in self.gpu_model_names:
+                self.gpu_model_names.append(node.gpu_model)
+            code = self.gpu_model_names.index(node.gpu_model)
+        buf["gpu_model_codes"][idx] = code
+        buf["gpu_free_milli"][idx, :g] = 1000
+        self.names.append(node.name)
+        self.index[node.name] = idx
+        self.labels.append(dict(node.labels))
+        self.taints.append(list(node.taints))
+        self.gpu_model.append(node.gpu_model)
+        self.pods.append([])
+        self.pod_gpus.append([])
+        for image, size in node.images.items():
+            self._images.setdefault(image, {})[idx] = int(size)
+        self._views()
+        self._cache.clear()
+        return idx
+
+    # ----- binding --------------------------------------------------------------------------
+
+    def pick_gpus(self, pod: Pod, idx: int) -> tuple[int, ...]:
+        """Default GPU choice on node ``idx`` ("best", FGD.md §2.1), or () if it does not fit.
+
+        A sharing pod takes the GPU with the least free share that still fits (lowest index on
+        ties); a whole-GPU pod takes the lowest-indexed fully free GPUs.
+        """
+        if pod.gpu_count <= 0:
+            return ()
+        free = self.gpu_free_milli[idx, : int(self.gpu_count[idx])]
+        if pod.gpu_milli < 1000 and pod.gpu_count == 1:
+            fits = np.flatnonzero(free >= pod.gpu_milli)
+            if fits.size == 0:
+                return ()
+            return (int(fits[np.argmin(free[fits])]),)
+        whole = np.flatnonzero(free >= pod.gpu_milli)
+        if whole.size < pod.gpu_count:
+            return ()
+        return tuple(int(j) for j in whole[: pod.gpu_count])
+
+    def add_pod(self, pod: Pod, idx: int, gpus: tuple[int, ...] = ()) -> None:
+        """Bind ``pod`` to row ``idx``: add its requests and take ``gpu_milli`` from each GPU in ``gpus``.
+
+        A GPU pod given no ``gpus`` gets :meth:`pick_gpus`' choice. No fit check is made here (the
+        Filter plugins do that), except that a GPU share cannot go below zero.
+
+        Raises:
+            ValueError: ``gpus`` has the wrong length, names a GPU the node lacks, or overdraws one.
+        """
+        if pod.gpu_count > 0 and not gpus:
+            gpus = self.pick_gpus(pod, idx)
+            if not gpus:
+                raise ValueError(f"pod {pod.key} does not fit the GPUs of node {self.names[idx]!r}")
+        gpus = tuple(int(g) for g in gpus)
+        if gpus:
+            if len(gpus) != pod.gpu_count or len(set(gpus)) != len(gpus):
+                raise ValueError(f"pod {pod.key} needs {pod.gpu_count} distinct GPUs, got {gpus}")
+            for g in gpus:
+                if not 0 <= g < self.gpu_count[idx] or self.gpu_free_milli[idx, g] < pod.gpu_milli:
+                    raise ValueError(f"pod {pod.key} cannot take {pod.gpu_milli} milli of GPU {g} "
+                                     f"on node {self.names[idx]!r}")
+            self.gpu_free_milli[idx, list(gpus)] -= pod.gpu_milli
+        self._apply(pod, idx, +1.0)
+        self.pods[idx].append(pod)
+        self.pod_gpus[idx].append(gpus)
+
+    def remove_pod(self, pod: Pod, idx: int, gpus: tuple[int, ...] = ()) -> None:
+        """Unbind ``pod`` (the same object given to :meth:`add_pod`) from row ``idx``.
+
+        ``gpus`` defaults to the GPUs recorded when the pod was added.
+
+        Raises:
+            ValueError: The pod is not bound to that node.
+        """
+        pos = next((k for k, bound in enumerate(self.pods[idx]) if bound is pod), None)
+        if pos is None:
+            raise ValueError(f"pod {pod.key} is not bound to node {self.names[idx]!r}")
+        held = self.pod_gpus[idx][pos]
+        gpus = tuple(gpus) or held
+        if gpus:
+            self.gpu_free_milli[idx, list(gpus)] += pod.gpu_milli
+        self._apply(pod, idx, -1.0)
+        del self.pods[idx][pos]
+        del self.pod_gpus[idx][pos]
+
+    def _apply(self, pod: Pod, idx: int, sign: float) -> None:
+        reqs, nonzero = pod.requests(), pod.nonzero_requests()
+        for res in (*reqs, *nonzero):
+            if res not in self.res_index:
+                self.ensure_resource(res)
+        for res, value in reqs.items():
+            self.requested[idx, self.res_index[res]] += sign * value
+        for res, value in nonzero.items():
+            self.nonzero_requested[idx, self.res_index[res]] += sign * value
+        self.pod_count[idx] += int(sign)
+        self.requested[idx, self.res_index["pods"]] += sign
+        self.nonzero_requested[idx, self.res_index["pods"]] += sign
+
+    # ----- columns --------------------------------------------------------------------------
+
+    def allocatable_of(self, resource: str) -> np.ndarray:
+        """``(n,)`` allocatable of ``resource`` (zeros if no node has it)."""
+        col = self.res_index.get(resource)
+        return self.allocatable[:, col] if col is not None else np.zeros(self.n)
+
+    def requested_of(self, resource: str) -> np.ndarray:
+        """``(n,)`` requested sum of ``resource`` over bound pods (zeros if unseen)."""
+        col = self.res_index.get(resource)
+        return self.requested[:, col] if col is not None else np.zeros(self.n)
+
+    def nonzero_requested_of(self, resource: str) -> np.ndarray:
+        """``(n,)`` non-zero requested sum (E4) of ``resource`` (zeros if unseen)."""
+        col = self.res_index.get(resource)
+        return self.nonzero_requested[:, col] if col is not None else np.zeros(self.n)
+
+    def label_column(self, key: str) -> np.ndarray:
+        """``(n,)`` object array of each node's value for label ``key`` (None where absent). Cached."""
+        ck = ("label", key)
+        col = self._cache.get(ck)
+        if col is None:
+            col = np.array([lab.get(key) for lab in self.labels], dtype=object)
+            self._cache[ck] = col
+        return col  # type: ignore[return-value]
+
+    def image_size(self, image: str) -> np.ndarray:
+        """``(n,) int64`` size in bytes of ``image`` on each node (0 where absent). Cached."""
+        ck = ("image", image)
+        col = self._cache.get(ck)
+        if col is None:
+            col = np.zeros(self.n, dtype=np.int64)
+            for idx, size in self._images.get(image, {}).items():
+                col[idx] = size
+            self._cache[ck] = col
+        return col  # type: ignore[return-value]
+
+    def image_num_nodes(self, image: str) -> int:
+        """Number of nodes that have ``image``."""
+        return len(self._images.get(image, ()))
+
+    def node_images(self, idx: int) -> dict[str, int]:
+        """Image name → size in bytes on node ``idx``."""
+        return {img: nodes[idx] for img, nodes in self._images.items() if idx in nodes}
+
+    def copy(self) -> NodeTable:
+        """An independent copy (arrays and per-node lists copied; pod objects shared)."""
+        new = NodeTable.__new__(NodeTable)
+        new.__dict__.update(self.__dict__)
+        for name in ("names", "resources", "gpu_model", "gpu_model_names"):
+            setattr(new, name, list(getattr(self, name)))
+        new.index, new.res_index = dict(self.index), dict(self.res_index)
+        new._buf = {key: getattr(self, key).copy() for key in self._buf}
+        new._cap = self.n
+        new._views()
+        new.labels = [dict(x) for x in self.labels]
+        new.taints = [list(x) for x in self.taints]
+        new.pods = [list(x) for x in self.pods]
+        new.pod_gpus = [list(x) for x in self.pod_gpus]
+        new._images = {k: dict(v) for k, v in self._images.items()}
+        new._cache = {}
+        return new
+
+    def __repr__(self) -> str:
+        return f"NodeTable(n={self.n}, resources={self.resources})"

@@ -1,0 +1,1 @@
+"""Scheduling policies: plugin API, registry, profiles, the framework and explain."""

@@ -1,0 +1,391 @@
+"""The scheduling framework: runs a profile's plugins for one pod (DESIGN.md decision 4).
+
+One cycle, as upstream ``schedule_one.go``:
+
+1. **PreFilter** (a rejection makes every node infeasible with that reason; SKIP skips the plugin's
+   Filter);
+2. **Filter** on all candidate nodes at once, plugin by plugin; a node keeps the reason of the
+   *first* filter that rejects it and later filters do not see it;
+3. **PostFilter** (preemption) only when no node fits;
+4. **PreScore** (SKIP: the plugin gives no score, ``None`` in the result) → **Score** →
+   **NormalizeScore**; each plugin's scores must be integers in 0..100 (E1);
+5. total = Σ weight × score (E1); the best total wins; ties go to a seeded random choice (uniform,
+   like upstream's reservoir sampling) or, with ``tieBreak: first``, to the first node in a fixed
+   seeded node order (FGD.md §2.1);
+6. **Reserve** then **Permit**; with ``assume=True`` the pod is added to the node table with the
+   GPUs a Reserve plugin chose (``state["gpus"]``, else the table's "best" choice).
+
+As upstream, when exactly one node is feasible it is chosen without scoring, and
+:meth:`Framework.num_feasible_nodes_to_find` applies ``percentageOfNodesToScore`` (D3, D4) with a
+rotating start index; ``evaluate_all=True`` (used by explain) filters and scores every node.
+A plugin that raises becomes a :class:`~kbench.errors.PolicyError` naming the policy, the plugin,
+the pod and the extension point.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+from collections import Counter
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from kbench.cluster.objects import NodeTable, Pod
+from kbench.errors import PolicyError
+from kbench.policy.api import Code, CycleState, FilterResult, Handle, Status
+from kbench.policy.profile import Profile, resolve_policy
+from kbench.policy.registry import Registry, default_registry
+
+MIN_FEASIBLE_NODES_TO_FIND = 100
+"""D3: never look for fewer feasible nodes than this."""
+MIN_FEASIBLE_NODES_PERCENTAGE_TO_FIND = 5
+"""D3: the adaptive percentage's floor."""
+
+
+@dataclass
+class ScheduleResult:
+    """The outcome of one cycle. Arrays are aligned with the node table's rows.
+
+    Attributes:
+        node: Chosen node name, or None.
+        node_idx: Chosen row, or None.
+        feasible: ``(n,) bool`` nodes that passed every filter.
+        evaluated: ``(n,) bool`` nodes the filters looked at (all with ``evaluate_all``).
+        filter_reasons: Filter plugin → ``(n,) object``: "Success", the rejection reason, or None
+            when the plugin did not look at the node (an earlier filter rejected it, or it skipped).
+        scores: Score plugin → ``(n,) int64`` normalized scores before weighting (0 on nodes not
+            scored), or None when the plugin skipped the pod at PreScore.
+        total: ``(n,) int64`` weighted totals (0 on nodes not scored).
+        scored: ``(n,) bool`` nodes that were scored.
+        weights: Score plugin → weight.
+        gpus: GPU indices on the chosen node.
+        status: SUCCESS, or why the pod was not placed (UNSCHEDULABLE..., ERROR, or WAIT from Permit).
+        nominated_node: Node a PostFilter plugin nominated (preemption), or None.
+        state: The cycle state (e.g. PostFilter's victims).
+    """
+
+    node: str | None
+    node_idx: int | None
+    feasible: np.ndarray
+    evaluated: np.ndarray
+    filter_reasons: dict[str, np.ndarray]
+    scores: dict[str, np.ndarray | None]
+    total: np.ndarray
+    scored: np.ndarray
+    weights: dict[str, int]
+    gpus: tuple[int, ...] = ()
+    status: Status = field(default_factory=Status.success)
+    nominated_node: str | None = None
+    state: CycleState = field(default_factory=CycleState)
+
+
+class Framework:
+    """A profile's plugins, ready to schedule pods.
+
+    Args:
+        profile: A :class:`~kbench.policy.profile.Profile`, or a policy name / file (resolved with
+            :func:`~kbench.policy.profile.resolve_policy`).
+        rng: The policy's random stream (a numpy Generator, or a seed). Tie-breaks and plugins
+            draw from it only.
+        registry: Resolves plugin names (default: the default registry).
+        handle: Shared plugin handle (default: a new one with ``rng``).
+    """
+
+    def __init__(self, profile: Profile | str, rng: np.random.Generator | int | None = None, *,
+                 registry: Registry | None = None, handle: Handle | None = None):
+        if isinstance(profile, str):
+            profile, registry = resolve_policy(profile, registry)
+        registry = registry if registry is not None else default_registry()
+        self.profile = profile
+        self.rng = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng or 0)
+        self.handle = handle if handle is not None else Handle(rng=self.rng, profile=profile.name)
+        self.points, self.weights = profile.expand(registry)
+        self.plugins = profile.instantiate(registry, self.handle)
+        pl = self.plugins
+        self.filters = self.points["filter"]
+        self.score_plugins = self.points["score"]
+        self.pre_filters = ([n for n in self.points["preFilter"] if n in self.filters or not hasattr(pl[n], "filter")]
+                            + [n for n in self.filters if hasattr(pl[n], "pre_filter")
+                               and n not in self.points["preFilter"]])
+        self.pre_scores = ([n for n in self.points["preScore"] if n in self.score_plugins or not hasattr(pl[n], "score")]
+                           + [n for n in self.score_plugins if hasattr(pl[n], "pre_score")
+                              and n not in self.points["preScore"]])
+        self.tie_break = profile.tie_break
+        self.percentage = profile.percentage_of_nodes_to_score
+        self._next_start = 0
+        self._order_seed = int(self.rng.integers(2**63)) if self.tie_break == "first" else 0
+        self._rank_cache: tuple[list[str], int, np.ndarray] | None = None
+        self.node_order: list[str] | None = None
+        """Explicit node order for ``tieBreak: first`` (overrides the seeded order when set)."""
+
+    # ----- helpers --------------------------------------------------------------------------
+
+    def num_feasible_nodes_to_find(self, num_all_nodes: int) -> int:
+        """How many feasible nodes to look for before scoring (upstream ``numFeasibleNodesToFind``, D3).
+
+        Args:
+            num_all_nodes: Nodes in the cluster.
+
+        Returns:
+            ``num_all_nodes`` below 100 nodes or at 100 %; otherwise ``n × pct / 100`` (integer),
+            at least 100, where pct is the profile's percentage or, when 0/unset, the adaptive
+            ``max(50 - n/125, 5)``.
+        """
+        n = int(num_all_nodes)
+        pct = self.percentage or 0
+        if n < MIN_FEASIBLE_NODES_TO_FIND or pct >= 100:
+            return n
+        if pct == 0:
+            pct = max(50 - n // 125, MIN_FEASIBLE_NODES_PERCENTAGE_TO_FIND)
+        return max(n * pct // 100, MIN_FEASIBLE_NODES_TO_FIND)
+
+    def _fail(self, name: str, point: str, pod: Pod, err: BaseException) -> PolicyError:
+        return PolicyError(f"plugin {name!r} of policy {self.profile.name!r} raised {type(err).__name__} "
+                           f"at {point} for pod {pod.key}: {err}", source=self.profile.source)
+
+    def _call(self, name: str, point: str, pod: Pod, method: str, *args):
+        try:
+            return getattr(self.plugins[name], method)(*args)
+        except Exception as err:  # noqa: BLE001 - any plugin failure is reported with context
+            raise self._fail(name, point, pod, err) from err
+
+    def _status(self, name: str, point: str, pod: Pod, value) -> Status:
+        if value is None:
+            return Status.success()
+        if not isinstance(value, Status):
+            raise self._fail(name, point, pod, TypeError(f"expected a Status, got {type(value).__name__}"))
+        return value if value.plugin else dataclasses.replace(value, plugin=name)
+
+    def ranks(self, nodes: NodeTable) -> np.ndarray:
+        """``(n,) int64`` position of each row in the fixed tie-break order (lower wins)."""
+        cache = self._rank_cache
+        if cache is not None and cache[0] is nodes.names and cache[1] == nodes.n:
+            return cache[2]
+        if self.node_order is not None:
+            pos = {name: i for i, name in enumerate(self.node_order)}
+            keys = [pos.get(name, len(pos)) for name in nodes.names]
+        else:
+            seed = self._order_seed.to_bytes(8, "little")
+            keys = [int.from_bytes(hashlib.blake2b(seed + name.encode(), digest_size=8).digest(), "little")
+                    for name in nodes.names]
+        ranks = np.empty(nodes.n, dtype=np.int64)
+        ranks[np.lexsort((np.arange(nodes.n), np.array(keys, dtype=np.uint64)))] = np.arange(nodes.n)
+        self._rank_cache = (nodes.names, nodes.n, ranks)
+        return ranks
+
+    def less(self, a: Pod, b: Pod) -> bool:
+        """Queue order: the QueueSort plugin's ``less``, else higher priority first."""
+        if self.points["queueSort"]:
+            name = self.points["queueSort"][0]
+            return bool(self._call(name, "QueueSort", a, "less", a, b))
+        return a.priority > b.priority
+
+    # ----- the cycle ------------------------------------------------------------------------
+
+    def schedule(self, pod: Pod, nodes: NodeTable, assume: bool = True,
+                 evaluate_all: bool = False) -> ScheduleResult:
+        """Run one scheduling cycle for ``pod``.
+
+        Args:
+            pod: The pod to place.
+            nodes: The cluster; modified only when ``assume`` is True and a node is chosen.
+            assume: Run Reserve and Permit and add the pod to ``nodes`` (the scheduler's assume step).
+            evaluate_all: Filter and score every node (ignore percentageOfNodesToScore and the
+                single-feasible-node shortcut), as explain does.
+
+        Raises:
+            PolicyError: A plugin raised or returned something malformed.
+        """
+        n = nodes.n
+        self.handle.nodes = nodes
+        state = CycleState()
+        reasons = {name: np.empty(n, dtype=object) for name in self.filters}  # None-filled
+        evaluated = np.zeros(n, dtype=bool)
+        feasible = np.zeros(n, dtype=bool)
+        codes = np.zeros(n, dtype=np.int64)
+        fail_by, fail_why = np.empty(n, dtype=object), np.empty(n, dtype=object)  # first failing filter
+        result = ScheduleResult(None, None, feasible, evaluated, reasons,
+                                {name: None for name in self.score_plugins}, np.zeros(n, dtype=np.int64),
+                                np.zeros(n, dtype=bool), dict(self.weights), state=state)
+        skip_filter: set[str] = set()
+        for name in self.pre_filters:
+            st = self._status(name, "PreFilter", pod, self._call(name, "PreFilter", pod, "pre_filter",
+                                                                  state, pod, nodes))
+            if st.is_skip:
+                skip_filter.add(name)
+            elif not st.ok:
+                reasons.setdefault(name, np.empty(n, dtype=object))[:] = st.message()
+                evaluated[:] = True
+                codes[:] = st.code
+                fail_by[:], fail_why[:] = name, st.message()
+                if st.code == Code.ERROR:
+                    result.status = st
+                    return result
+                return self._post_filter(pod, nodes, result, codes, fail_by, fail_why)
+
+        k = n if evaluate_all else self.num_feasible_nodes_to_find(n)
+        start = self._next_start % n if (n and k < n) else 0
+        order = np.roll(np.arange(n, dtype=np.int64), -start)
+        alive = order
+        for name in self.filters:
+            if name in skip_filter or alive.size == 0:
+                continue
+            res = self._call(name, "Filter", pod, "filter", state, pod, nodes, alive)
+            if not isinstance(res, FilterResult):
+                raise self._fail(name, "Filter", pod, TypeError(f"expected a FilterResult, got {type(res).__name__}"))
+            ok = np.asarray(res.ok, dtype=bool)
+            if ok.shape != alive.shape:
+                raise self._fail(name, "Filter", pod, ValueError(f"ok has shape {ok.shape}, expected {alive.shape}"))
+            reasons[name][alive[ok]] = "Success"
+            bad = ~ok
+            if bad.any():
+                failed = alive[bad]
+                why = res.reasons if isinstance(res.reasons, str) else np.asarray(res.reasons, dtype=object)[bad]
+                reasons[name][failed] = why
+                fail_by[failed], fail_why[failed] = name, why
+                codes[failed] = res.code if np.isscalar(res.code) else np.asarray(res.code)[bad]
+            alive = alive[ok]
+        processed = n
+        if k < n and alive.size > k:
+            pos = np.empty(n, dtype=np.int64)
+            pos[order] = np.arange(n)
+            processed = int(pos[alive[k - 1]]) + 1
+            dropped = order[processed:]
+            for arr in reasons.values():
+                arr[dropped] = None
+            alive = alive[:k]
+        evaluated[order[:processed]] = True
+        if k < n:
+            self._next_start = (start + processed) % n
+        feasible[alive] = True
+        if alive.size == 0:
+            return self._post_filter(pod, nodes, result, codes, fail_by, fail_why)
+        return self._score_and_select(pod, nodes, result, alive, assume, evaluate_all)
+
+    def _post_filter(self, pod: Pod, nodes: NodeTable, result: ScheduleResult, codes: np.ndarray,
+                     fail_by: np.ndarray, fail_why: np.ndarray) -> ScheduleResult:
+        rows = np.flatnonzero(result.evaluated & (fail_by != None))  # noqa: E711 - elementwise
+        whys = [str(w) for w in fail_why[rows].tolist()]
+        detail = ", ".join(f"{c} {r}" for r, c in sorted(Counter(whys).items()))
+        message = f"0/{nodes.n} nodes are available" + (f": {detail}" if detail else "")
+        unresolvable = bool(rows.size) and bool(np.all(codes[rows] == Code.UNSCHEDULABLE_AND_UNRESOLVABLE))
+        result.status = Status.unschedulable(message, unresolvable=unresolvable)
+        post = self.points["postFilter"]
+        if not post:
+            return result
+        statuses = {r: Status(Code(c or Code.UNSCHEDULABLE), (w,), p) for r, c, w, p in
+                    zip(rows.tolist(), codes[rows].tolist(), whys, fail_by[rows].tolist(), strict=True)}
+        for name in post:
+            out = self._call(name, "PostFilter", pod, "post_filter", result.state, pod, nodes, statuses)
+            st, nominated = (out, None) if isinstance(out, Status) else out
+            st = self._status(name, "PostFilter", pod, st)
+            if st.ok:
+                result.nominated_node = nominated
+                break
+        return result
+
+    def _score_and_select(self, pod: Pod, nodes: NodeTable, result: ScheduleResult, cand: np.ndarray,
+                          assume: bool, evaluate_all: bool) -> ScheduleResult:
+        state, n = result.state, nodes.n
+        if cand.size > 1 or evaluate_all:
+            skip: set[str] = set()
+            for name in self.pre_scores:
+                st = self._status(name, "PreScore", pod, self._call(name, "PreScore", pod, "pre_score",
+                                                                     state, pod, nodes, cand))
+                if st.is_skip:
+                    skip.add(name)
+                elif not st.ok:
+                    result.status = st
+                    return result
+            total = np.zeros(cand.size, dtype=np.int64)
+            for name in self.score_plugins:
+                if name in skip:
+                    continue
+                raw = self._checked_scores(name, pod, state, nodes, cand)
+                full = np.zeros(n, dtype=np.int64)
+                full[cand] = raw
+                result.scores[name] = full
+                total += self.weights[name] * raw
+            result.total[cand] = total
+            result.scored[cand] = True
+            best = cand[total == total.max()]
+        else:
+            best = cand
+        if best.size == 1:
+            idx = int(best[0])
+        elif self.tie_break == "first":
+            idx = int(best[np.argmin(self.ranks(nodes)[best])])
+        else:
+            idx = int(best[self.rng.integers(best.size)])
+        result.node, result.node_idx = nodes.names[idx], idx
+        if not assume:
+            result.gpus = tuple(state.get("gpus") or nodes.pick_gpus(pod, idx))
+            return result
+        return self._reserve_permit(pod, nodes, result, idx)
+
+    def _checked_scores(self, name: str, pod: Pod, state: CycleState, nodes: NodeTable,
+                        cand: np.ndarray) -> np.ndarray:
+        raw = np.asarray(self._call(name, "Score", pod, "score", state, pod, nodes, cand))
+        point = "Score"
+        if hasattr(self.plugins[name], "normalize_scores"):
+            point = "NormalizeScore"
+            raw = np.asarray(self._call(name, point, pod, "normalize_scores", state, pod,
+                                        raw.astype(np.int64) if raw.dtype.kind in "iub" else raw))
+        if raw.shape != cand.shape:
+            raise self._fail(name, point, pod, ValueError(f"returned {raw.shape} scores for {cand.size} nodes"))
+        if raw.dtype.kind == "f":
+            if not np.all(np.isfinite(raw)) or np.any(raw != np.floor(raw)):
+                raise self._fail(name, point, pod, ValueError("scores must be integers"))
+        elif raw.dtype.kind not in "iub":
+            raise self._fail(name, point, pod, TypeError(f"scores must be integers, got dtype {raw.dtype}"))
+        raw = raw.astype(np.int64)
+        if raw.size and (raw.min() < 0 or raw.max() > 100):
+            raise self._fail(name, point, pod, ValueError(
+                f"scores must lie in 0..100 after normalization, got {int(raw.min())}..{int(raw.max())}"))
+        return raw
+
+    def _reserve_permit(self, pod: Pod, nodes: NodeTable, result: ScheduleResult, idx: int) -> ScheduleResult:
+        state = result.state
+        done: list[str] = []
+        for point, names, method in (("Reserve", self.points["reserve"], "reserve"),
+                                     ("Permit", self.points["permit"], "permit")):
+            for name in names:
+                st = self._status(name, point, pod, self._call(name, point, pod, method, state, pod, nodes, idx))
+                if method == "reserve":
+                    done.append(name)
+                if st.code == Code.WAIT and point == "Permit":
+                    result.status = st
+                elif not st.ok:
+                    self._unreserve(pod, nodes, idx, state, done)
+                    result.node = result.node_idx = None
+                    result.status = st
+                    return result
+        gpus = tuple(state.get("gpus") or ())
+        try:
+            nodes.add_pod(pod, idx, gpus)
+        except ValueError as err:
+            self._unreserve(pod, nodes, idx, state, done)
+            raise PolicyError(f"policy {self.profile.name!r} chose node {nodes.names[idx]!r} for pod {pod.key} at "
+                              f"Reserve, but the pod does not fit its GPUs ({err}); the policy needs a GPU "
+                              "filter such as GpuShare", source=self.profile.source) from None
+        result.gpus = tuple(nodes.pod_gpus[idx][-1])
+        return result
+
+    def _unreserve(self, pod: Pod, nodes: NodeTable, idx: int, state: CycleState, names: list[str]) -> None:
+        for name in reversed(names):
+            if hasattr(self.plugins[name], "unreserve"):
+                self._call(name, "Unreserve", pod, "unreserve", state, pod, nodes, idx)
+
+    def unassume(self, pod: Pod, nodes: NodeTable, idx: int) -> None:
+        """Undo ``assume``: run Unreserve on the Reserve plugins and remove the pod from the table."""
+        self._unreserve(pod, nodes, idx, CycleState(), list(self.points["reserve"]))
+        nodes.remove_pod(pod, idx)
+
+    def bind(self, state: CycleState, pod: Pod, nodes: NodeTable, idx: int) -> Status:
+        """Run the Bind plugins (the first non-SKIP verdict wins); SUCCESS when there are none."""
+        for name in self.points["bind"]:
+            st = self._status(name, "Bind", pod, self._call(name, "Bind", pod, "bind", state, pod, nodes, idx))
+            if not st.is_skip:
+                return st
+        return Status.success()

@@ -1,0 +1,94 @@
+"""NodeResourcesBalancedAllocation: favour nodes whose resource fractions are close to each other.
+
+Upstream: kubernetes/kubernetes ``pkg/scheduler/framework/plugins/noderesources/balanced_allocation.go``
+@ 02d7708af661e2fb5a089a04c3944a54d2afcc0e (``balancedResourceScorer``, ``PreScore``), with the
+requested/allocatable rules of ``resource_allocation.go`` (CALIBRATION E5, E10).
+
+Per node, for each configured resource with allocatable > 0, ``f = min(req / alloc, 1)`` in float64,
+where req is the *actual* requested sum (no 100m/200Mi substitution, E5) plus the pod's request, and
+an extended resource the pod does not request is left out. With two fractions ``std = |f1 - f2| / 2``;
+with more, the population standard deviation; with fewer, 0. Score ``int64((1 - std) * 100)``.
+Weights only select resources. A pod whose requests over the configured resources are all zero is
+skipped at PreScore (upstream issue 129138), so explain shows ``null``.
+
+The float64 steps are evaluated in Go's order (fractions summed resource by resource), so the
+truncated integers match upstream bit for bit.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from kbench.policy.api import Status
+from policies.noderesources import alloc_and_requested, check_keys, parse_resources, pod_request_vector
+
+NAME = "NodeResourcesBalancedAllocation"
+
+
+def balanced_scores(req: np.ndarray, alloc: np.ndarray) -> np.ndarray:
+    """E10 for ``(k, R)`` int64 requested / allocatable; int64 ``(k,)`` scores.
+
+    Loops over the R resources (not nodes), accumulating in Go's order.
+    """
+    k, r = alloc.shape
+    inc = alloc > 0
+    frac = np.where(inc, req.astype(np.float64) / np.where(inc, alloc, 1).astype(np.float64), 0.0)
+    frac = np.minimum(frac, 1.0)
+    count = inc.sum(axis=1)
+    total = np.zeros(k)
+    first = np.zeros(k)
+    second = np.zeros(k)
+    seen = np.zeros(k, dtype=np.int64)
+    for j in range(r):
+        m = inc[:, j]
+        total = np.where(m, total + frac[:, j], total)
+        first = np.where(m & (seen == 0), frac[:, j], first)
+        second = np.where(m & (seen == 1), frac[:, j], second)
+        seen = seen + m
+    std = np.zeros(k)
+    two = count == 2
+    std[two] = np.abs((first[two] - second[two]) / 2)
+    many = count > 2
+    if many.any():
+        mean = total / np.maximum(count, 1)
+        acc = np.zeros(k)
+        for j in range(r):
+            d = frac[:, j] - mean
+            acc = np.where(inc[:, j], acc + d * d, acc)
+        std[many] = np.sqrt(acc[many] / count[many])
+    return ((1.0 - std) * 100.0).astype(np.int64)  # Go int64(): truncation toward zero
+
+
+class NodeResourcesBalancedAllocation:
+    """Scores nodes by how evenly the pod would load the configured resources (E10)."""
+
+    NAME = NAME
+    DESCRIPTION = "Favour nodes whose cpu/memory (or configured) utilisation fractions are balanced"
+
+    def __init__(self, args: dict | None = None, handle=None):
+        args = {} if args is None else args
+        check_keys(args, ("resources",), "args", "NodeResourcesBalancedAllocationArgs")
+        self.handle = handle
+        self.resources = parse_resources(args.get("resources"), "args.resources")
+
+    def pre_score(self, state, pod, nodes, candidates) -> Status:
+        """SKIP for a pod that requests none of the configured resources; else store its requests."""
+        pod_req = pod_request_vector(pod, self.resources, use_requested=True)
+        if not pod_req.any():
+            return Status.skip()
+        state[f"{NAME}/preScore"] = pod_req
+        return Status.success()
+
+    def score(self, state, pod, nodes, candidates) -> np.ndarray:
+        """0..100 int64 scores aligned with ``candidates`` (0 for every node if the pod is best-effort)."""
+        cand = np.asarray(candidates, dtype=np.int64)
+        pod_req = state.get(f"{NAME}/preScore")
+        if pod_req is None:
+            pod_req = pod_request_vector(pod, self.resources, use_requested=True)
+            if not pod_req.any():
+                return np.zeros(len(cand), dtype=np.int64)
+        alloc, req = alloc_and_requested(nodes, cand, self.resources, pod_req, use_requested=True)
+        return balanced_scores(req, alloc)
+
+
+PLUGINS = [NodeResourcesBalancedAllocation]

@@ -1,0 +1,362 @@
+"""NodeResourcesFit: the resource filter and the three resource scoring strategies, exact to the integer.
+
+Upstream: kubernetes/kubernetes ``pkg/scheduler/framework/plugins/noderesources/`` — ``fit.go``
+(Filter, ``fitsRequest``; commit 903b1f7e), ``resource_allocation.go`` (``calculateResourceAllocatableRequest``,
+CALIBRATION E4-E6), ``least_allocated.go`` (E7), ``most_allocated.go`` @ 9d3a8c1d (E8),
+``requested_to_capacity_ratio.go`` and ``helper/shape_score.go`` @ 2d58ef78 (E9); arguments and
+defaults from ``pkg/scheduler/apis/config/v1/defaults.go`` (E3) and ``validation/validation_pluginargs.go``.
+
+Scoring, per configured resource ``r`` with weight ``w_r`` (all integer arithmetic, as Go's int64):
+
+* requested = the node's sum of bound pods' requests + the incoming pod's request. For cpu and memory
+  the *non-zero* sums are used (a container omitting them counts 100 millicores / 200 MiB, E4);
+  an extended (scalar) resource the pod does not request is skipped entirely;
+* a resource whose allocatable is 0 on a node is left out of that node's weighted mean;
+* LeastAllocated ``(alloc - req) * 100 / alloc`` (0 if req > alloc); MostAllocated
+  ``min(req, alloc) * 100 / alloc``; node score ``sum(s_r * w_r) / sum(w_r)``;
+* RequestedToCapacityRatio: utilisation ``req * 100 / alloc`` (100 when req > alloc) through the
+  broken-linear shape (scores ×10), only positive resource scores enter the mean, which is rounded
+  half away from zero (Go ``math.Round``).
+
+Arguments follow ``NodeResourcesFitArgs`` (kubescheduler.config.k8s.io/v1) with v1 defaulting: no
+strategy → LeastAllocated over cpu and memory; an empty resource list → cpu 1, memory 1; a weight of
+0 (or unset) → 1. Quantities are converted to int64 by rounding to the nearest integer.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from kbench.errors import PolicyError
+from kbench.policy.api import Code, FilterResult, Status
+
+NAME = "NodeResourcesFit"
+MAX_NODE_SCORE = 100
+MAX_CUSTOM_PRIORITY_SCORE = 10
+NATIVE = ("cpu", "memory", "ephemeral-storage")
+STRATEGIES = ("LeastAllocated", "MostAllocated", "RequestedToCapacityRatio")
+DEFAULT_RESOURCES = (("cpu", 1), ("memory", 1))
+DEFAULT_FILTERS = ["NodeUnschedulable", "NodeName", "TaintToleration", "NodeAffinity", "NodeResourcesFit",
+                   "PodTopologySpread"]
+"""The upstream default filter plugins that kbench implements, in upstream order (E2's profile)."""
+
+
+# ----- resource names (upstream v1helper) ------------------------------------------------------
+
+def is_extended(name: str) -> bool:
+    """Upstream ``IsExtendedResourceName``: a domain-prefixed name outside ``kubernetes.io/``."""
+    return "/" in name and "kubernetes.io/" not in name and not name.startswith("requests.")
+
+
+def is_scalar(name: str) -> bool:
+    """Upstream ``IsScalarResourceName``: extended, hugepages-*, attachable-volumes-* or prefixed native."""
+    return (is_extended(name) or name.startswith("hugepages-") or name.startswith("attachable-volumes-")
+            or "kubernetes.io/" in name)
+
+
+def to_i64(values) -> np.ndarray:
+    """Quantities (float arrays) as int64, rounded to the nearest integer."""
+    return np.rint(np.asarray(values, dtype=np.float64)).astype(np.int64)
+
+
+# ----- argument helpers (shared by the other upstream modules) ---------------------------------
+
+def check_keys(args: dict, allowed: tuple[str, ...], where: str, kind: str) -> None:
+    """Reject unknown fields (upstream decodes args strictly); ``apiVersion`` / ``kind`` are allowed.
+
+    Raises:
+        PolicyError: An unknown field or a wrong ``kind``, with its path.
+    """
+    if not isinstance(args, dict):
+        raise PolicyError(f"expected a mapping, got {type(args).__name__}", where=where)
+    for key in args:
+        if key in ("apiVersion", "kind"):
+            continue
+        if key not in allowed:
+            raise PolicyError(f"unknown field {key!r} (expected one of {', '.join(allowed)})", where=f"{where}.{key}")
+    if "kind" in args and args["kind"] != kind:
+        raise PolicyError(f"kind must be {kind!r}, got {args['kind']!r}", where=f"{where}.kind")
+
+
+def int_field(value, where: str) -> int:
+    """An integer argument (bools and floats with a fraction are rejected)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or int(value) != value:
+        raise PolicyError(f"must be an integer, got {value!r}", where=where)
+    return int(value)
+
+
+def parse_resources(spec, where: str) -> list[tuple[str, int]]:
+    """``[{name, weight}]`` with v1 defaulting (empty → cpu/memory 1; weight 0/unset → 1) and validation.
+
+    Raises:
+        PolicyError: A weight outside [1, 100], a missing or duplicate name (path names the entry).
+    """
+    if spec is None or spec == []:
+        return list(DEFAULT_RESOURCES)
+    if not isinstance(spec, list):
+        raise PolicyError("must be a list of {name, weight}", where=where)
+    out: list[tuple[str, int]] = []
+    for i, item in enumerate(spec):
+        at = f"{where}[{i}]"
+        if not isinstance(item, dict) or not item.get("name"):
+            raise PolicyError("each resource needs a name", where=f"{at}.name")
+        check_keys(item, ("name", "weight"), at, "")
+        name = str(item["name"])
+        weight = int_field(item.get("weight", 0) or 0, f"{at}.weight")
+        weight = 1 if weight == 0 else weight
+        if not 1 <= weight <= MAX_NODE_SCORE:
+            raise PolicyError(f"resource weight of {name} not in valid range [1, 100], got {weight}",
+                              where=f"{at}.weight")
+        if any(name == seen for seen, _ in out):
+            raise PolicyError(f"duplicate resource {name!r}", where=f"{at}.name")
+        out.append((name, weight))
+    return out
+
+
+def parse_shape(spec, where: str) -> tuple[np.ndarray, np.ndarray]:
+    """RequestedToCapacityRatio shape → (utilisation, score ×10) int64 arrays (upstream validation).
+
+    Raises:
+        PolicyError: No points, utilisation not strictly increasing or outside 0..100, score outside 0..10.
+    """
+    if not isinstance(spec, list) or not spec:
+        raise PolicyError("at least one point must be specified", where=where)
+    util, score = [], []
+    for i, point in enumerate(spec):
+        at = f"{where}[{i}]"
+        if not isinstance(point, dict):
+            raise PolicyError("each point needs utilization and score", where=at)
+        check_keys(point, ("utilization", "score"), at, "")
+        u = int_field(point.get("utilization", 0), f"{at}.utilization")
+        s = int_field(point.get("score", 0), f"{at}.score")
+        if not 0 <= u <= 100:
+            raise PolicyError(f"utilization values must be in 0..100, got {u}", where=f"{at}.utilization")
+        if util and u <= util[-1]:
+            raise PolicyError("utilization values must be sorted in increasing order", where=f"{at}.utilization")
+        if not 0 <= s <= MAX_CUSTOM_PRIORITY_SCORE:
+            raise PolicyError(f"score values must be in 0..10, got {s}", where=f"{at}.score")
+        util.append(u)
+        score.append(s * (MAX_NODE_SCORE // MAX_CUSTOM_PRIORITY_SCORE))
+    return np.array(util, dtype=np.int64), np.array(score, dtype=np.int64)
+
+
+# ----- requests ---------------------------------------------------------------------------------
+
+def pod_request_vector(pod, resources: list[tuple[str, int]], use_requested: bool) -> np.ndarray:
+    """The incoming pod's request per configured resource, int64 ``(R,)``.
+
+    cpu and memory use E4's non-zero requests unless ``use_requested`` (BalancedAllocation, E5).
+    """
+    plain = pod.requests()
+    nonzero = plain if use_requested else pod.nonzero_requests()
+    vals = [nonzero.get(name, 0.0) if name in ("cpu", "memory") else plain.get(name, 0.0) for name, _ in resources]
+    return to_i64(vals)
+
+
+def alloc_and_requested(nodes, candidates: np.ndarray, resources: list[tuple[str, int]], pod_req: np.ndarray,
+                        use_requested: bool) -> tuple[np.ndarray, np.ndarray]:
+    """``(alloc, req)`` int64 ``(k, R)`` for the candidates (upstream ``calculateResourceAllocatableRequest``).
+
+    A scalar resource the pod does not request, and any resource other than cpu, memory,
+    ephemeral-storage or a scalar one (e.g. ``pods``), gives (0, 0): it is left out of the score.
+    """
+    k, r = len(candidates), len(resources)
+    alloc = np.zeros((k, r), dtype=np.int64)
+    req = np.zeros((k, r), dtype=np.int64)
+    for j, (name, _) in enumerate(resources):
+        if name in ("cpu", "memory"):
+            used = nodes.requested_of(name) if use_requested else nodes.nonzero_requested_of(name)
+        elif name == "ephemeral-storage" or (is_scalar(name) and pod_req[j] != 0):
+            used = nodes.requested_of(name)
+        else:
+            continue
+        alloc[:, j] = to_i64(nodes.allocatable_of(name)[candidates])
+        req[:, j] = to_i64(used[candidates]) + pod_req[j]
+    return alloc, req
+
+
+# ----- the three strategies (pure numpy, all candidates at once) --------------------------------
+
+def _weighted_mean(scores: np.ndarray, include: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """``sum(s*w) / sum(w)`` over included resources, Go int64 division (operands are non-negative)."""
+    w = np.where(include, weights[None, :], 0)
+    total, wsum = (scores * w).sum(axis=1), w.sum(axis=1)
+    return np.where(wsum > 0, total // np.maximum(wsum, 1), 0).astype(np.int64)
+
+
+def least_allocated(req: np.ndarray, alloc: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """E7: ``(alloc - req) * 100 / alloc`` per resource (0 if req > alloc), weighted mean."""
+    valid = alloc > 0
+    safe = np.where(valid, alloc, 1)
+    s = np.where(valid & (req <= alloc), (alloc - req) * MAX_NODE_SCORE // safe, 0)
+    return _weighted_mean(s, valid, weights)
+
+
+def most_allocated(req: np.ndarray, alloc: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """E8: ``min(req, alloc) * 100 / alloc`` per resource, weighted mean."""
+    valid = alloc > 0
+    safe = np.where(valid, alloc, 1)
+    s = np.where(valid, np.minimum(req, alloc) * MAX_NODE_SCORE // safe, 0)
+    return _weighted_mean(s, valid, weights)
+
+
+def _trunc_div(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Go's int64 ``a / b`` (truncation toward zero) for ``b > 0``; numpy ``//`` floors negatives."""
+    return np.where(a >= 0, a // b, -((-a) // b))
+
+
+def broken_linear(p: np.ndarray, util: np.ndarray, score: np.ndarray) -> np.ndarray:
+    """Upstream ``BuildBrokenLinearFunction``: the shape's value at integer utilisation(s) ``p``."""
+    p = np.asarray(p, dtype=np.int64)
+    i = np.searchsorted(util, p, side="left")  # first point with p <= util[i]
+    out = np.full(p.shape, score[-1], dtype=np.int64)
+    first = i == 0
+    out[first] = score[0]
+    mid = (i > 0) & (i < len(util))
+    if mid.any():
+        j = i[mid]
+        num = (score[j] - score[j - 1]) * (p[mid] - util[j - 1])
+        out[mid] = score[j - 1] + _trunc_div(num, util[j] - util[j - 1])
+    return out
+
+
+def requested_to_capacity_ratio(req: np.ndarray, alloc: np.ndarray, weights: np.ndarray,
+                                util: np.ndarray, score: np.ndarray) -> np.ndarray:
+    """E9: shape score of ``req * 100 / alloc``; positive scores averaged, rounded half away from zero."""
+    valid = alloc > 0
+    safe = np.where(valid, alloc, 1)
+    u = np.where(req > alloc, 100, req * 100 // safe)
+    s = broken_linear(u, util, score)
+    include = valid & (s > 0)
+    w = np.where(include, weights[None, :], 0)
+    total, wsum = (s * w).sum(axis=1), w.sum(axis=1)
+    rounded = (2 * total + wsum) // np.maximum(2 * wsum, 1)  # round(total / wsum), both >= 0
+    return np.where(wsum > 0, rounded, 0).astype(np.int64)
+
+
+# ----- the plugin -------------------------------------------------------------------------------
+
+def join_reasons(k: int, fails: list[tuple[str, np.ndarray]]) -> np.ndarray:
+    """Per-candidate reasons joined with ", " in the order given (object array, "" for passing)."""
+    out = np.full(k, "", dtype=object)
+    for reason, mask in fails:
+        if not mask.any():
+            continue
+        empty = out == ""
+        out[mask & empty] = reason
+        both = mask & ~empty
+        if both.any():
+            out[both] = out[both] + (", " + reason)
+    return out
+
+
+class NodeResourcesFit:
+    """Filters nodes without room for the pod's requests; scores by the configured strategy (E4, E7-E9)."""
+
+    NAME = NAME
+    DESCRIPTION = "Resource fit filter (pods, cpu, memory, extended) and Least/Most/RequestedToCapacityRatio scoring"
+
+    def __init__(self, args: dict | None = None, handle=None):
+        args = {} if args is None else args
+        check_keys(args, ("ignoredResources", "ignoredResourceGroups", "scoringStrategy"), "args",
+                   "NodeResourcesFitArgs")
+        self.handle = handle
+        self.ignored = {str(x) for x in args.get("ignoredResources") or ()}
+        self.ignored_groups = set()
+        for i, group in enumerate(args.get("ignoredResourceGroups") or ()):
+            if "/" in str(group):
+                raise PolicyError(f"resource group name {group!r} can't contain '/'",
+                                  where=f"args.ignoredResourceGroups[{i}]")
+            self.ignored_groups.add(str(group))
+        strategy = args.get("scoringStrategy") or {}
+        where = "args.scoringStrategy"
+        check_keys(strategy, ("type", "resources", "requestedToCapacityRatio"), where, "")
+        self.strategy = strategy.get("type") or "LeastAllocated"
+        if self.strategy not in STRATEGIES:
+            raise PolicyError(f"unsupported scoring strategy {self.strategy!r} (expected one of "
+                              f"{', '.join(STRATEGIES)})", where=f"{where}.type")
+        self.resources = parse_resources(strategy.get("resources"), f"{where}.resources")
+        self.weights = np.array([w for _, w in self.resources], dtype=np.int64)
+        self.shape = None
+        if self.strategy == "RequestedToCapacityRatio":
+            rtcr = strategy.get("requestedToCapacityRatio") or {}
+            check_keys(rtcr, ("shape",), f"{where}.requestedToCapacityRatio", "")
+            self.shape = parse_shape(rtcr.get("shape"), f"{where}.requestedToCapacityRatio.shape")
+
+    # -- filter ---------------------------------------------------------------------------------
+
+    def _fit_request(self, pod) -> dict[str, int]:
+        """E6 requests to check: cpu, memory, ephemeral-storage, then scalar resources by name."""
+        reqs = pod.requests()
+        out = {name: int(round(reqs.get(name, 0.0))) for name in NATIVE}
+        for name in sorted(reqs):
+            if name in NATIVE or not is_scalar(name):
+                continue
+            if is_extended(name) and (name in self.ignored or name.split("/")[0] in self.ignored_groups):
+                continue
+            out[name] = int(round(reqs[name]))
+        return out
+
+    def pre_filter(self, state, pod, nodes) -> Status:
+        """Store the pod's requests for Filter."""
+        state[f"{NAME}/preFilter"] = self._fit_request(pod)
+        return Status.success()
+
+    def filter(self, state, pod, nodes, candidates) -> FilterResult:
+        """``Too many pods`` / ``Insufficient <resource>`` (all failing reasons, upstream order)."""
+        cand = np.asarray(candidates, dtype=np.int64)
+        request = state.get(f"{NAME}/preFilter") or self._fit_request(pod)
+        count = nodes.pod_count[cand]
+        fails = [("Too many pods", count + 1 > to_i64(nodes.allocatable_of("pods")[cand]))]
+        for name, qty in request.items():
+            if qty <= 0:
+                continue
+            free = to_i64(nodes.allocatable_of(name)[cand]) - to_i64(nodes.requested_of(name)[cand])
+            fails.append((f"Insufficient {name}", qty > free))
+        bad = np.zeros(len(cand), dtype=bool)
+        for _, mask in fails:
+            bad |= mask
+        return FilterResult(~bad, join_reasons(len(cand), fails), Code.UNSCHEDULABLE)
+
+    # -- score ----------------------------------------------------------------------------------
+
+    def pre_score(self, state, pod, nodes, candidates) -> Status:
+        """Store the pod's request per configured resource (non-zero cpu/memory, E4)."""
+        state[f"{NAME}/preScore"] = pod_request_vector(pod, self.resources, use_requested=False)
+        return Status.success()
+
+    def score(self, state, pod, nodes, candidates) -> np.ndarray:
+        """Raw 0..100 scores of the configured strategy, int64 aligned with ``candidates``."""
+        cand = np.asarray(candidates, dtype=np.int64)
+        pod_req = state.get(f"{NAME}/preScore")
+        if pod_req is None:
+            pod_req = pod_request_vector(pod, self.resources, use_requested=False)
+        alloc, req = alloc_and_requested(nodes, cand, self.resources, pod_req, use_requested=False)
+        if self.strategy == "LeastAllocated":
+            return least_allocated(req, alloc, self.weights)
+        if self.strategy == "MostAllocated":
+            return most_allocated(req, alloc, self.weights)
+        return requested_to_capacity_ratio(req, alloc, self.weights, *self.shape)
+
+
+PLUGINS = [NodeResourcesFit]
+
+
+def _profile(args: dict, description: str, score: str = NAME) -> dict:
+    return {"plugins": {"filter": list(DEFAULT_FILTERS), "score": [[score, 1]]},
+            "pluginConfig": {NAME: args}, "percentageOfNodesToScore": 0, "tieBreak": "random",
+            "description": description}
+
+
+PROFILES = {
+    "least-allocated": _profile({"scoringStrategy": {"type": "LeastAllocated"}},
+                                "default filters; NodeResourcesFit LeastAllocated (cpu, memory) only"),
+    "most-allocated": _profile({"scoringStrategy": {"type": "MostAllocated"}},
+                               "default filters; NodeResourcesFit MostAllocated (cpu, memory) only: bin packing"),
+    "requested-to-capacity-ratio": _profile(
+        {"scoringStrategy": {"type": "RequestedToCapacityRatio", "requestedToCapacityRatio": {
+            "shape": [{"utilization": 0, "score": 0}, {"utilization": 100, "score": 10}]}}},
+        "default filters; NodeResourcesFit RequestedToCapacityRatio, shape 0->0, 100->10 (bin packing)"),
+    "balanced": _profile({}, "default filters; NodeResourcesBalancedAllocation (cpu, memory) only",
+                         score="NodeResourcesBalancedAllocation"),
+}

@@ -1,0 +1,373 @@
+"""PodTopologySpread: DoNotSchedule filter (maxSkew) and ScheduleAnyway score (E14, E15).
+
+Upstream: kubernetes/kubernetes ``pkg/scheduler/framework/plugins/podtopologyspread/`` — ``filtering.go``
+@ 083e3f3e (PreFilter, Filter), ``scoring.go`` @ 7d6a59c1 (PreScore, Score, NormalizeScore),
+``common.go`` @ 76b564f1 (counting, inclusion policies, matchLabelKeys), ``plugin.go`` @ d256468a
+(system default constraints, reasons). Feature gates as currently defaulted on: node inclusion
+policies, matchLabelKeys, minDomains.
+
+Filter (hard constraints): counts of matching pods (same namespace, not terminating, selector with
+the pod's ``matchLabelKeys`` values merged in) are summed per topology domain over every node that
+has all the constraints' keys and passes the inclusion policies (nodeAffinityPolicy Honor: the pod's
+required affinity/nodeSelector; nodeTaintsPolicy Ignore by default). A candidate fails when
+``count(domain) + selfMatch - globalMin > maxSkew`` (globalMin is 0 when fewer than minDomains
+domains exist), or lacks a key (``... (missing required label)``, UnschedulableAndUnresolvable).
+
+Score (soft constraints, or the defaults when the pod has none): per constraint,
+``count * ln(domains + 2) + (maxSkew - 1)`` summed and rounded half away from zero; hostname counts are
+per node, others per domain over all included nodes but only for domains among the candidates.
+NormalizeScore ``100 * (max + min - raw) / max``; candidates missing a required key score 0.
+
+Simplification (documented): the default constraints' selector. Upstream builds it from the
+Services, ReplicationControllers, ReplicaSets and StatefulSets that select the pod, which a snapshot
+need not contain. kbench uses the pod's own labels as ``matchLabels`` when the pod has an owner or an
+``app`` / ``app.kubernetes.io/name`` label, and no selector (plugin skipped) otherwise.
+
+Cost: matching-pod counts per (namespace, selector) are cached per node table and refreshed only for
+nodes whose bound pods changed (a per-pod Python walk the first time, then per changed node); label
+matching per node is vectorised through factorised label columns.
+"""
+
+from __future__ import annotations
+
+import math
+import weakref
+from collections import OrderedDict
+from operator import ne
+
+import numpy as np
+
+from kbench.cluster.objects import NodeSelectorRequirement
+from kbench.errors import PolicyError
+from kbench.policy.api import Code, FilterResult, Status
+from policies.nodeaffinity import label_codes, required_mask
+from policies.noderesources import check_keys, int_field
+from policies.tainttoleration import untolerated_mask
+
+NAME = "PodTopologySpread"
+HOSTNAME = "kubernetes.io/hostname"
+ZONE = "topology.kubernetes.io/zone"
+ERR_CONSTRAINTS = "node(s) didn't match pod topology spread constraints"
+ERR_MISSING_LABEL = ERR_CONSTRAINTS + " (missing required label)"
+APP_LABELS = ("app", "app.kubernetes.io/name")
+SYSTEM_DEFAULTS = ((3, HOSTNAME, "ScheduleAnyway"), (5, ZONE, "ScheduleAnyway"))
+_MAX_INT32 = 2**31 - 1
+
+
+class Selector:
+    """A parsed LabelSelector: ``None`` matches nothing; ``{}`` matches everything but counts nothing
+    (upstream ``countPodsMatchSelector`` returns 0 for an empty selector)."""
+
+    def __init__(self, spec: dict | None, merge: dict | None = None):
+        self.nothing = spec is None
+        spec = spec or {}
+        self.labels = dict(spec.get("matchLabels") or {})
+        self.exprs = [NodeSelectorRequirement(e["key"], e["operator"], tuple(e.get("values") or ()))
+                      for e in spec.get("matchExpressions") or ()]
+        if merge and not self.nothing:
+            self.labels.update(merge)
+
+    @property
+    def key(self) -> tuple:
+        """A hashable identity of the requirements (for caching counts)."""
+        return (self.nothing, tuple(sorted(self.labels.items())),
+                tuple((r.key, r.operator, r.values) for r in self.exprs))
+
+    @property
+    def empty(self) -> bool:
+        """No requirements at all (upstream ``Selector.Empty``)."""
+        return not self.nothing and not self.labels and not self.exprs
+
+    def matches(self, labels: dict) -> bool:
+        """Whether ``labels`` satisfy every requirement."""
+        if self.nothing:
+            return False
+        return (all(labels.get(k) == v for k, v in self.labels.items())
+                and all(r.matches(labels) for r in self.exprs))
+
+
+class Constraint:
+    """An internal constraint (upstream ``topologySpreadConstraint``)."""
+
+    def __init__(self, max_skew, key, selector, min_domains=1, affinity="Honor", taints="Ignore"):
+        self.max_skew, self.key, self.selector = int(max_skew), key, selector
+        self.min_domains = 1 if min_domains is None else int(min_domains)
+        self.affinity_policy, self.taints_policy = affinity, taints
+
+
+def default_selector(pod) -> dict | None:
+    """The documented stand-in for upstream ``helper.DefaultSelector`` (see the module docstring)."""
+    if not pod.labels or (pod.owner is None and not any(k in pod.labels for k in APP_LABELS)):
+        return None
+    return {"matchLabels": dict(pod.labels)}
+
+
+class _PodIndex:
+    """Per-table cache of matching-pod counts per (namespace, selector), refreshed row by row.
+
+    A row is recounted only when its list of bound pods changed (compared by identity) since the
+    last call, so the per-pod walk happens once per table and then only for changed nodes. Pods'
+    labels, namespace and ``terminating`` flag are treated as fixed while bound: code that changes
+    them in place must call :func:`invalidate` (or rebind the pod).
+    """
+
+    def __init__(self, n: int):
+        self.rows: list = [None] * n
+        self.counts: OrderedDict = OrderedDict()
+
+    def refresh(self, nodes) -> None:
+        """Recount the rows whose bound pods changed."""
+        n = nodes.n
+        changed = np.flatnonzero(np.fromiter(map(ne, self.rows, nodes.pods), dtype=bool, count=n))
+        for r in changed.tolist():
+            self.rows[r] = list(nodes.pods[r])
+        if len(changed):
+            for (ns, _), (sel, arr) in self.counts.items():
+                for r in changed.tolist():
+                    arr[r] = _count_row(nodes.pods[r], ns, sel)
+
+
+_INDEX: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_MAX_SELECTORS = 64
+
+
+def invalidate(nodes) -> None:
+    """Drop the cached counts of ``nodes`` (after changing a bound pod's labels or terminating flag)."""
+    _INDEX.pop(nodes, None)
+
+
+def _count_row(bound, namespace: str, sel: Selector) -> int:
+    return sum(1 for p in bound if not p.terminating and p.namespace == namespace and sel.matches(p.labels))
+
+
+def _index(nodes, refresh: bool = False) -> _PodIndex:
+    idx = _INDEX.get(nodes)
+    if idx is None or len(idx.rows) != nodes.n:
+        idx = _PodIndex(nodes.n)
+        _INDEX[nodes] = idx
+    if refresh:
+        idx.refresh(nodes)
+    return idx
+
+
+def selector_counts(nodes, namespace: str, sel: Selector) -> np.ndarray:
+    """``(n,)`` int64 matching pods per node (upstream ``countPodsMatchSelector``), cached per table.
+
+    Call :func:`count_matrix` (which refreshes the cache first) rather than this directly.
+    """
+    if sel.empty or sel.nothing:
+        return np.zeros(nodes.n, dtype=np.int64)
+    idx = _index(nodes)
+    key = (namespace, sel.key)
+    hit = idx.counts.get(key)
+    if hit is None:
+        arr = np.fromiter((_count_row(b, namespace, sel) for b in nodes.pods), dtype=np.int64, count=nodes.n)
+        hit = idx.counts[key] = (sel, arr)
+        if len(idx.counts) > _MAX_SELECTORS:
+            idx.counts.popitem(last=False)
+    else:
+        idx.counts.move_to_end(key)
+    return hit[1]
+
+
+def count_matrix(pod, nodes, constraints) -> np.ndarray:
+    """``(C, n)`` int64: matching pods per constraint and node."""
+    out = np.zeros((len(constraints), nodes.n), dtype=np.int64)
+    _index(nodes, refresh=True)
+    for i, con in enumerate(constraints):
+        out[i] = selector_counts(nodes, pod.namespace, con.selector)
+    return out
+
+
+def _parse_defaults(args: dict) -> tuple[list, bool]:
+    kind = args.get("defaultingType", "System")
+    if kind not in ("System", "List"):
+        raise PolicyError(f"must be System or List, got {kind!r}", where="args.defaultingType")
+    specs = args.get("defaultConstraints") or []
+    if kind == "System":
+        if specs:
+            raise PolicyError('when .defaultingType is "System", .defaultConstraints must be empty',
+                              where="args.defaultConstraints")
+        return list(SYSTEM_DEFAULTS), True
+    out, seen = [], set()
+    for i, c in enumerate(specs):
+        at = f"args.defaultConstraints[{i}]"
+        check_keys(c, ("maxSkew", "topologyKey", "whenUnsatisfiable", "labelSelector"), at, "")
+        if c.get("labelSelector") is not None:
+            raise PolicyError("constraint must not define a selector, as they deduced for each pod",
+                              where=f"{at}.labelSelector")
+        skew = int_field(c.get("maxSkew", 0), f"{at}.maxSkew")
+        if skew <= 0:
+            raise PolicyError(f"must be greater than zero, got {skew}", where=f"{at}.maxSkew")
+        if not c.get("topologyKey"):
+            raise PolicyError("can not be empty", where=f"{at}.topologyKey")
+        when = c.get("whenUnsatisfiable")
+        if when not in ("DoNotSchedule", "ScheduleAnyway"):
+            raise PolicyError(f"must be DoNotSchedule or ScheduleAnyway, got {when!r}", where=f"{at}.whenUnsatisfiable")
+        if (c["topologyKey"], when) in seen:
+            raise PolicyError("duplicate {topologyKey, whenUnsatisfiable}", where=at)
+        seen.add((c["topologyKey"], when))
+        out.append((skew, str(c["topologyKey"]), when))
+    return out, False
+
+
+class PodTopologySpread:
+    """Spreads matching pods across topology domains: hard maxSkew filter and soft score (E14, E15)."""
+
+    NAME = NAME
+    DESCRIPTION = "Topology spread: DoNotSchedule maxSkew filter and ScheduleAnyway spreading score"
+
+    def __init__(self, args: dict | None = None, handle=None):
+        args = {} if args is None else args
+        check_keys(args, ("defaultConstraints", "defaultingType"), "args", "PodTopologySpreadArgs")
+        self.handle = handle
+        self.defaults, self.system_defaulted = _parse_defaults(args)
+
+    def constraints(self, pod, action: str) -> list[Constraint]:
+        """The pod's constraints with ``action``, or the default ones (with the default selector)."""
+        if pod.topology_spread:
+            out = []
+            for c in pod.topology_spread:
+                if c.when_unsatisfiable != action:
+                    continue
+                merge = {k: pod.labels[k] for k in c.match_label_keys if k in pod.labels}
+                out.append(Constraint(c.max_skew, c.topology_key, Selector(c.label_selector, merge),
+                                      c.min_domains, c.node_affinity_policy or "Honor",
+                                      c.node_taints_policy or "Ignore"))
+            return out
+        chosen = [(s, k) for s, k, w in self.defaults if w == action]
+        sel = default_selector(pod) if chosen else None
+        if sel is None:
+            return []
+        return [Constraint(s, k, Selector(sel)) for s, k in chosen]
+
+    @staticmethod
+    def _included(pod, nodes, constraints, rows, require_all: bool) -> tuple[np.ndarray, np.ndarray]:
+        """``(has_all_keys (len(rows),), included (C, len(rows)))`` per the inclusion policies."""
+        has_all = np.ones(len(rows), dtype=bool)
+        for c in constraints:
+            has_all &= label_codes(nodes, c.key)[0][rows] >= 0
+        base = has_all if require_all else np.ones(len(rows), dtype=bool)
+        aff = taint_ok = None
+        inc = np.zeros((len(constraints), len(rows)), dtype=bool)
+        for i, c in enumerate(constraints):
+            m = base.copy()
+            if c.affinity_policy == "Honor":
+                aff = required_mask(pod, nodes, rows) if aff is None else aff
+                m &= aff
+            if c.taints_policy == "Honor":
+                taint_ok = ~untolerated_mask(pod, nodes, rows) if taint_ok is None else taint_ok
+                m &= taint_ok
+            inc[i] = m
+        return has_all, inc
+
+    # -- filter ---------------------------------------------------------------------------------
+
+    def pre_filter(self, state, pod, nodes) -> Status:
+        """Count matching pods per domain of each hard constraint (SKIP when the pod has none)."""
+        cons = self.constraints(pod, "DoNotSchedule")
+        if not cons:
+            return Status.skip()
+        rows = np.arange(nodes.n, dtype=np.int64)
+        counts = count_matrix(pod, nodes, cons)
+        _, inc = self._included(pod, nodes, cons, rows, require_all=True)
+        per_key: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        for i, c in enumerate(cons):  # per node, the last constraint on a key wins (upstream map write)
+            cnt, present = per_key.get(c.key, (np.zeros(nodes.n, dtype=np.int64), np.zeros(nodes.n, dtype=bool)))
+            per_key[c.key] = (np.where(inc[i], counts[i], cnt), present | inc[i])
+        info = []
+        for c in cons:
+            codes, values = label_codes(nodes, c.key)
+            cnt, present = per_key[c.key]
+            sums = np.bincount(codes[present], weights=cnt[present], minlength=len(values)).astype(np.int64)
+            exists = np.bincount(codes[present], minlength=len(values)) > 0
+            global_min = int(sums[exists].min()) if exists.any() else _MAX_INT32
+            if int(exists.sum()) < c.min_domains:
+                global_min = 0
+            info.append((c, sums, exists, global_min, int(c.selector.matches(pod.labels))))
+        state[f"{NAME}/preFilter"] = info
+        return Status.success()
+
+    def filter(self, state, pod, nodes, candidates) -> FilterResult:
+        """Fail candidates whose domain would exceed maxSkew, or that lack a topology key."""
+        cand = np.asarray(candidates, dtype=np.int64)
+        info = state.get(f"{NAME}/preFilter")
+        if info is None:
+            if self.pre_filter(state, pod, nodes).is_skip:
+                return FilterResult.all_pass(len(cand))
+            info = state[f"{NAME}/preFilter"]
+        reasons = np.full(len(cand), "", dtype=object)
+        code = np.full(len(cand), int(Code.UNSCHEDULABLE), dtype=np.int64)
+        for c, sums, exists, global_min, self_match in info:
+            codes = label_codes(nodes, c.key)[0][cand]
+            open_ = reasons == ""
+            missing = open_ & (codes < 0)
+            reasons[missing] = ERR_MISSING_LABEL
+            code[missing] = int(Code.UNSCHEDULABLE_AND_UNRESOLVABLE)
+            idx = np.where(codes >= 0, codes, len(sums))  # index len(sums) = "no such pair"
+            match = np.where(np.append(exists, False)[idx], np.append(sums, 0)[idx], 0)
+            skew = match + self_match - global_min
+            reasons[open_ & (codes >= 0) & (skew > c.max_skew)] = ERR_CONSTRAINTS
+        return FilterResult(reasons == "", reasons, code)
+
+    # -- score ----------------------------------------------------------------------------------
+
+    def pre_score(self, state, pod, nodes, candidates) -> Status:
+        """SKIP when there is no soft (or default) constraint, or no node at all."""
+        cons = self.constraints(pod, "ScheduleAnyway")
+        if nodes.n == 0 or not cons:
+            return Status.skip()
+        state[f"{NAME}/preScore"] = cons
+        return Status.success()
+
+    def score(self, state, pod, nodes, candidates) -> np.ndarray:
+        """Raw spreading scores (int64); lower is better before NormalizeScore."""
+        cand = np.asarray(candidates, dtype=np.int64)
+        cons = state.get(f"{NAME}/preScore")
+        if cons is None:
+            cons = self.constraints(pod, "ScheduleAnyway")
+        if not cons:
+            state[f"{NAME}/ignored"] = np.zeros(len(cand), dtype=bool)
+            return np.zeros(len(cand), dtype=np.int64)
+        require_all = bool(pod.topology_spread) or not self.system_defaulted
+        rows = np.arange(nodes.n, dtype=np.int64)
+        counts = count_matrix(pod, nodes, cons)
+        has_all_rows, inc = self._included(pod, nodes, cons, rows, require_all)
+        ignored = ~has_all_rows[cand] if require_all else np.zeros(len(cand), dtype=bool)
+        kept = cand[~ignored]
+        acc = np.zeros(len(cand))
+        for i, c in enumerate(cons):
+            codes, values = label_codes(nodes, c.key)
+            if c.key == HOSTNAME:
+                weight = math.log(len(kept) + 2)
+                cnt = counts[i][cand]
+            else:
+                empty = values.index("") if "" in values else len(values)
+                dom = np.where(codes >= 0, codes, empty)  # a missing label is the "" domain
+                registered = np.zeros(len(values) + 1, dtype=bool)
+                registered[dom[kept]] = True
+                weight = math.log(int(registered.sum()) + 2)
+                use = inc[i] & registered[dom]
+                sums = np.bincount(dom[use], weights=counts[i][use], minlength=len(values) + 1).astype(np.int64)
+                cnt = sums[dom[cand]]
+            term = cnt.astype(np.float64) * weight + float(c.max_skew - 1)
+            acc = np.where(codes[cand] >= 0, acc + term, acc)
+        whole = np.trunc(acc)
+        raw = (whole + (acc - whole >= 0.5)).astype(np.int64)  # Go math.Round (acc >= 0)
+        state[f"{NAME}/ignored"] = ignored
+        return np.where(ignored, 0, raw)
+
+    def normalize_scores(self, state, pod, scores: np.ndarray) -> np.ndarray:
+        """``100 * (max + min - raw) / max`` over non-ignored candidates; ignored ones get 0."""
+        scores = np.asarray(scores, dtype=np.int64)
+        ignored = state.get(f"{NAME}/ignored")
+        ignored = np.zeros(len(scores), dtype=bool) if ignored is None else ignored
+        live = scores[~ignored]
+        if len(live) == 0:
+            return np.zeros(len(scores), dtype=np.int64)
+        lo, hi = int(live.min()), max(int(live.max()), 0)
+        out = np.full(len(scores), 100, dtype=np.int64) if hi == 0 else 100 * (hi + lo - scores) // hi
+        return np.where(ignored, 0, out).astype(np.int64)
+
+
+PLUGINS = [PodTopologySpread]
