@@ -53,9 +53,13 @@ class EtcdQuotaExceeded(Exception):
     """
 
     def __init__(self, size_bytes: int, quota_bytes: int):
-        super().__init__(f"mvcc: database space exceeded ({size_bytes} > {quota_bytes} bytes)")
+        # args stay (size, quota) so that SimPy can rebuild the exception as type(e)(*e.args).
+        super().__init__(size_bytes, quota_bytes)
         self.size_bytes = size_bytes
         self.quota_bytes = quota_bytes
+
+    def __str__(self) -> str:
+        return f"mvcc: database space exceeded ({self.size_bytes} > {self.quota_bytes} bytes)"
 
 
 def did_you_mean(name: str, choices: Iterable[str]) -> str:

@@ -230,7 +230,11 @@ class Apiserver:
         def back(_e):
             self.up = True
             for c in self.caches.values():
+                # The new cache starts from a fresh LIST of etcd; its history begins after that.
+                # In a real cluster etcd's global revision moves during any downtime (leases,
+                # events), so every informer's rv is older than the cache: 410 Gone, relist.
                 c.revision = self.etcd.revision
-                c.reset()
+                c.history.clear()
+                c.oldest_rv = self.etcd.revision + 1
 
         self.env.timeout(downtime_s).callbacks.append(back)

@@ -1,0 +1,439 @@
+"""etcd: raft group commit, serial apply, MVCC ranges on a core pool, compaction, quota.
+
+Concepts (CALIBRATION.md section B):
+
+* **Write path.** A write joins the leader's pending proposals. One long-lived raft loop takes every
+  proposal pending when it starts an iteration as one batch (group commit, B15), replicates it to the
+  followers while fsyncing it to the leader's WAL, and commits it when both the leader's fsync and a
+  quorum of followers (round trip + their own fsync) are done (B2, B19). Proposals arriving meanwhile
+  wait for the next batch, so throughput rises with concurrency (B4). Committed batches go to a
+  separate, serial apply stage (``apply_per_entry_s`` per entry), which caps throughput (B4: ~44k/s)
+  and is where queueing builds up under heavy load (B20). Every entry of a batch is applied, gets its
+  revision and is published to subscribers when the batch's apply finishes; the reply reaches the
+  client one gRPC round trip later (the whole round trip is charged on the reply path).
+* **Read path.** A linearizable read first waits for a ReadIndex round trip to a quorum and for the
+  apply stage to reach the commit index of its arrival; then it needs ``read_base_s +
+  objects_scanned * read_per_object_s + bytes_returned * read_per_byte_s`` of CPU on one of
+  ``cores`` (first come, first served, B13); then one gRPC round trip. Serializable reads skip the
+  ReadIndex step.
+* **Storage.** Live bytes per resource plus superseded versions (history) since the last
+  compaction make up the database size; compaction (every ``compaction_interval_s``, A24) drops the
+  history. Creates and updates that would take the database over ``quota_bytes`` fail with
+  :class:`~kbench.errors.EtcdQuotaExceeded` (B8); requests above ``max_request_bytes`` fail with
+  :class:`EtcdRequestTooLarge` (B7). Deletes are always accepted.
+
+No SimPy process is spawned per request: the only processes are the raft loop and the compaction
+timer. A request's own event is scheduled directly at its completion time (as ``simpy.Timeout`` does),
+and the core pool is a heap of core free-times.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, replace
+
+import numpy as np
+import simpy
+from simpy.events import NORMAL
+
+from kbench.config import EtcdConfig
+from kbench.errors import EtcdQuotaExceeded
+
+OPS = ("create", "update", "delete")
+
+
+class EtcdRequestTooLarge(Exception):
+    """etcd rejected a request larger than ``max_request_bytes`` (B7).
+
+    A model event, not a user-input error: clients see it as a failed request.
+
+    Args:
+        size_bytes: The request's size, bytes.
+        limit_bytes: The configured limit, bytes.
+    """
+
+    def __init__(self, size_bytes: int, limit_bytes: int):
+        super().__init__(size_bytes, limit_bytes)  # SimPy copies failures as type(e)(*e.args)
+        self.size_bytes = size_bytes
+        self.limit_bytes = limit_bytes
+
+    def __str__(self) -> str:
+        return f"etcdserver: request is too large ({self.size_bytes} > {self.limit_bytes} bytes)"
+
+
+@dataclass(slots=True, frozen=True)
+class CommitRecord:
+    """One committed write, as published to subscribers (the watch cache).
+
+    Attributes:
+        resource: Plural resource (``pods``).
+        key: Object key within the resource.
+        op: ``create``, ``update`` or ``delete``.
+        revision: The revision the write created.
+        size_bytes: Stored size of the new version (of the deleted object for a delete), bytes.
+        time_s: Commit (apply) time, virtual seconds.
+    """
+
+    resource: str
+    key: str
+    op: str
+    revision: int
+    size_bytes: int
+    time_s: float
+
+
+@dataclass(slots=True)
+class EtcdStats:
+    """Counters and time integrals of one :class:`Etcd`.
+
+    Little's law on the write path: over a window, ``diff(write_inflight_area) / duration`` (mean
+    writes in flight) equals ``diff(writes) / duration * diff(write_latency_sum) / diff(writes)``.
+    Take consistent copies with :meth:`Etcd.snapshot`.
+
+    Attributes:
+        writes: Writes completed (reply delivered).
+        write_errors: Writes rejected (quota, size).
+        write_latency_sum_s: Sum of completed writes' latencies, seconds.
+        writes_in_flight: Accepted writes not yet replied to.
+        write_inflight_area: Integral of ``writes_in_flight`` over time, request-seconds.
+        reads: Reads completed.
+        read_latency_sum_s: Sum of completed reads' latencies, seconds.
+        reads_in_flight: Reads not yet replied to.
+        read_inflight_area: Integral of ``reads_in_flight`` over time, request-seconds.
+        read_cpu_s: CPU-seconds spent serving reads.
+        batches: Raft batches committed.
+        entries_committed: Entries applied (equals revisions created).
+        compactions: Compactions run.
+        time_s: Virtual time the integrals are accounted up to, seconds.
+    """
+
+    writes: int = 0
+    write_errors: int = 0
+    write_latency_sum_s: float = 0.0
+    writes_in_flight: int = 0
+    write_inflight_area: float = 0.0
+    reads: int = 0
+    read_latency_sum_s: float = 0.0
+    reads_in_flight: int = 0
+    read_inflight_area: float = 0.0
+    read_cpu_s: float = 0.0
+    batches: int = 0
+    entries_committed: int = 0
+    compactions: int = 0
+    time_s: float = 0.0
+
+
+class _Call(simpy.Event):
+    """A request's completion event, remembering when the request was made."""
+
+    __slots__ = ("start_s", "args")
+
+    def __init__(self, env: simpy.Environment):
+        super().__init__(env)
+        self.start_s = env.now
+        self.args: tuple = ()
+
+
+def _trigger_in(env: simpy.Environment, event: simpy.Event, delay: float, ok: bool, value) -> None:
+    """Trigger ``event`` ``delay`` seconds from now without a helper event (as ``Timeout`` does)."""
+    event._ok = ok
+    event._value = value
+    env.schedule(event, NORMAL, delay)
+
+
+class Etcd:
+    """A 3-member (``cfg.members``) etcd cluster seen from its leader.
+
+    Args:
+        env: The run's environment (virtual seconds).
+        cfg: Costs and limits.
+        rng: The ``etcd`` stream of the run's seed tree.
+
+    Attributes:
+        revision: Last applied revision (1 for an empty store, as in etcd).
+        compacted_revision: Revision of the last compaction (0 before any).
+        stats: Counters and integrals (:class:`EtcdStats`).
+    """
+
+    def __init__(self, env: simpy.Environment, cfg: EtcdConfig, rng: np.random.Generator):
+        self.env = env
+        self.cfg = cfg
+        self.revision = 1
+        self.compacted_revision = 0
+        self.stats = EtcdStats(time_s=env.now)
+        self._rtt = cfg.rtt_s.sampler(rng)
+        self._grpc = cfg.grpc_rtt_s.sampler(rng)
+        self._fsync = cfg.fsync_s.sampler(rng)
+        self._followers = cfg.members - 1
+        self._quorum_acks = cfg.members // 2  # follower acks needed besides the leader's own
+        self._objects: dict[str, dict[str, int]] = {}
+        self._bytes: dict[str, int] = {}
+        self._live_bytes = 0
+        self._history_bytes = 0
+        self._subscribers: list[Callable[[CommitRecord], None]] = []
+        self._pending: list[_Call] = []
+        self._wakeup: simpy.Event | None = None
+        self._apply_free_s = 0.0  # when the apply stage finishes every committed batch
+        self._cores = [0.0] * cfg.cores  # heap of core free-times
+        self._stall_until_s = 0.0
+        self._slow_factor = 1.0
+        self._slow_until_s = 0.0
+
+    # ------------------------------------------------------------------------------ lifecycle
+
+    def start(self) -> None:
+        """Start the raft loop and the compaction timer (call once)."""
+        self.env.process(self._raft_loop())
+        if self.cfg.compaction_interval_s > 0:  # A24: 0 disables
+            self.env.process(self._compaction_loop())
+
+    def subscribe(self, callback: Callable[[CommitRecord], None]) -> None:
+        """Call ``callback`` once per committed write, in revision order, at commit time."""
+        self._subscribers.append(callback)
+
+    # ---------------------------------------------------------------------------------- state
+
+    def object_count(self, resource: str) -> int:
+        """Live objects of ``resource``."""
+        objs = self._objects.get(resource)
+        return len(objs) if objs else 0
+
+    def resource_bytes(self, resource: str) -> int:
+        """Live bytes of ``resource``."""
+        return self._bytes.get(resource, 0)
+
+    def preload(self, resource: str, keys: Iterable[str], size_bytes: int) -> None:
+        """Create objects instantly, as the initial state (no commits, subscribers or stats).
+
+        Each key takes one revision, as if created one after the other before the run.
+
+        Args:
+            resource: Plural resource.
+            keys: Object keys.
+            size_bytes: Size of each object, bytes.
+
+        Raises:
+            EtcdQuotaExceeded: The objects do not fit in ``quota_bytes``.
+        """
+        for key in keys:
+            self._store(resource, key, "create", size_bytes)
+            self.revision += 1
+        if self.db_size_bytes > self.cfg.quota_bytes:
+            raise EtcdQuotaExceeded(self.db_size_bytes, int(self.cfg.quota_bytes))
+
+    @property
+    def db_size_bytes(self) -> int:
+        """Live bytes plus superseded versions not yet compacted away, bytes."""
+        return self._live_bytes + self._history_bytes
+
+    @property
+    def history_bytes(self) -> int:
+        """Bytes of superseded versions since the last compaction."""
+        return self._history_bytes
+
+    def snapshot(self) -> EtcdStats:
+        """A copy of :attr:`stats` with the time integrals brought up to now."""
+        return replace(self._flush())
+
+    # ---------------------------------------------------------------------------------- faults
+
+    def stall_writes(self, duration_s: float) -> None:
+        """Leader election (B9): no batch commits until ``duration_s`` seconds from now.
+
+        Pending and in-flight writes, and linearizable reads, wait until then.
+        """
+        self._stall_until_s = max(self._stall_until_s, self.env.now + duration_s)
+
+    def slow_disk(self, factor: float, duration_s: float) -> None:
+        """Multiply every WAL fsync by ``factor`` for ``duration_s`` seconds from now."""
+        self._slow_factor = factor
+        self._slow_until_s = self.env.now + duration_s
+
+    def compact(self) -> None:
+        """Compact now: history up to the current revision is dropped."""
+        self.compacted_revision = self.revision
+        self._history_bytes = 0
+        self.stats.compactions += 1
+
+    # ---------------------------------------------------------------------------------- writes
+
+    def write(self, resource: str, key: str, op: str, size_bytes: int) -> simpy.Event:
+        """Propose a write.
+
+        Args:
+            resource: Plural resource (``pods``).
+            key: Object key within the resource.
+            op: ``create``, ``update`` or ``delete`` (create and update both store the object).
+            size_bytes: Stored object size, bytes (ignored for deletes).
+
+        Returns:
+            An event that succeeds with the new revision once the reply reaches the client, or fails
+            with :class:`EtcdRequestTooLarge` or :class:`~kbench.errors.EtcdQuotaExceeded` one gRPC
+            round trip after the call.
+        """
+        env = self.env
+        ev = _Call(env)
+        if op != "delete":
+            if op not in OPS:
+                raise ValueError(f"unknown etcd op {op!r}: expected one of {', '.join(OPS)}")
+            cfg = self.cfg
+            err: Exception | None = None
+            if size_bytes > cfg.max_request_bytes:
+                err = EtcdRequestTooLarge(size_bytes, int(cfg.max_request_bytes))
+            elif self._live_bytes + self._history_bytes + size_bytes > cfg.quota_bytes:
+                need = self._live_bytes + self._history_bytes + size_bytes
+                err = EtcdQuotaExceeded(need, int(cfg.quota_bytes))
+                err.args = (need, int(cfg.quota_bytes))  # SimPy re-raises type(e)(*e.args) in the waiter
+            if err is not None:
+                self.stats.write_errors += 1
+                _trigger_in(env, ev, self._grpc(), False, err)
+                return ev
+        s = self._flush()
+        s.writes_in_flight += 1
+        ev.args = (resource, key, op, size_bytes)
+        ev.callbacks.append(self._write_done)
+        self._pending.append(ev)
+        wake = self._wakeup
+        if wake is not None:
+            self._wakeup = None
+            wake.succeed()
+        return ev
+
+    def _write_done(self, ev: _Call) -> None:
+        s = self._flush()
+        s.writes_in_flight -= 1
+        s.writes += 1
+        s.write_latency_sum_s += s.time_s - ev.start_s
+
+    def _commit_delay(self) -> float:
+        """Leader WAL fsync in parallel with replication to a quorum of followers, seconds."""
+        factor = self._slow_factor if self.env.now < self._slow_until_s else 1.0
+        leader = self._fsync() * factor
+        if self._quorum_acks == 0:
+            return leader
+        acks = sorted(self._rtt() + self._fsync() * factor for _ in range(self._followers))
+        return max(leader, acks[self._quorum_acks - 1])
+
+    def _raft_loop(self):
+        env = self.env
+        limit = self.cfg.max_batch_entries
+        per_entry = self.cfg.apply_per_entry_s
+        while True:
+            if not self._pending:
+                self._wakeup = env.event()
+                yield self._wakeup
+            if env.now < self._stall_until_s:
+                yield env.timeout(self._stall_until_s - env.now)
+                continue
+            batch = self._pending
+            if len(batch) > limit:
+                batch, self._pending = batch[:limit], batch[limit:]
+            else:
+                self._pending = []
+            yield env.timeout(self._commit_delay())
+            while env.now < self._stall_until_s:  # leader lost while the batch was in flight
+                yield env.timeout(self._stall_until_s - env.now)
+            self.stats.batches += 1
+            done = max(env.now, self._apply_free_s) + len(batch) * per_entry
+            self._apply_free_s = done
+            env.timeout(done - env.now, batch).callbacks.append(self._apply)
+
+    def _store(self, resource: str, key: str, op: str, size: int) -> int:
+        """Update the object tables for one write; return the stored (or deleted) size, bytes."""
+        objs = self._objects.get(resource)
+        if objs is None:
+            objs = self._objects[resource] = {}
+            self._bytes[resource] = 0
+        old = objs.pop(key, None) if op == "delete" else objs.get(key)
+        if old is not None:  # the superseded version stays in history until compaction
+            self._bytes[resource] -= old
+            self._live_bytes -= old
+            self._history_bytes += old
+        if op == "delete":
+            return old or 0
+        objs[key] = size
+        self._bytes[resource] += size
+        self._live_bytes += size
+        return size
+
+    def _apply(self, ev: simpy.Event) -> None:
+        """Apply a committed batch: revisions, object tables, subscribers, replies."""
+        env = self.env
+        now = env.now
+        store, subs, grpc = self._store, self._subscribers, self._grpc
+        for call in ev.value:
+            resource, key, op, size = call.args
+            size = store(resource, key, op, size)
+            self.revision = rev = self.revision + 1
+            if subs:
+                rec = CommitRecord(resource, key, op, rev, size, now)
+                for cb in subs:
+                    cb(rec)
+            _trigger_in(env, call, grpc(), True, rev)
+        self.stats.entries_committed += len(ev.value)
+
+    # ----------------------------------------------------------------------------------- reads
+
+    def read(self, resource: str, *, objects_scanned: int | None = None,
+             bytes_returned: int | None = None, linearizable: bool = True) -> simpy.Event:
+        """A range read of ``resource``.
+
+        Args:
+            resource: Plural resource.
+            objects_scanned: Objects the range visits (default: all live objects of ``resource``).
+            bytes_returned: Bytes in the response (default: all live bytes of ``resource``).
+            linearizable: Confirm leadership with a ReadIndex round trip and wait for the apply stage
+                to catch up first; ``False`` is a serializable read served from local state.
+
+        Returns:
+            An event that succeeds with the revision served once the reply reaches the client.
+        """
+        env = self.env
+        cfg = self.cfg
+        n = self.object_count(resource) if objects_scanned is None else objects_scanned
+        b = self._bytes.get(resource, 0) if bytes_returned is None else bytes_returned
+        ev = _Call(env)
+        ev.args = (cfg.read_base_s + n * cfg.read_per_object_s + b * cfg.read_per_byte_s,)
+        ev.callbacks.append(self._read_done)
+        self._flush().reads_in_flight += 1
+        if linearizable:
+            now = env.now
+            ready = now
+            if self._quorum_acks:
+                ready += sorted(self._rtt() for _ in range(self._followers))[self._quorum_acks - 1]
+            ready = max(ready, self._apply_free_s, self._stall_until_s)
+            env.timeout(ready - now, ev).callbacks.append(lambda t: self._serve(t.value))
+        else:
+            self._serve(ev)
+        return ev
+
+    def _serve(self, ev: _Call) -> None:
+        """Run a read on the earliest free core (FCFS) and schedule its reply."""
+        now = self.env.now
+        service = ev.args[0]
+        start = max(now, self._cores[0])
+        heapq.heapreplace(self._cores, start + service)
+        self.stats.read_cpu_s += service
+        _trigger_in(self.env, ev, start + service - now + self._grpc(), True, self.revision)
+
+    def _read_done(self, ev: _Call) -> None:
+        s = self._flush()
+        s.reads_in_flight -= 1
+        s.reads += 1
+        s.read_latency_sum_s += s.time_s - ev.start_s
+
+    def _flush(self) -> EtcdStats:
+        """Bring the time integrals up to now."""
+        s, now = self.stats, self.env.now
+        s.write_inflight_area += s.writes_in_flight * (now - s.time_s)
+        s.read_inflight_area += s.reads_in_flight * (now - s.time_s)
+        s.time_s = now
+        return s
+
+    # ------------------------------------------------------------------------------ compaction
+
+    def _compaction_loop(self):
+        while True:
+            yield self.env.timeout(self.cfg.compaction_interval_s)
+            self.compact()

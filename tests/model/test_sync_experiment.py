@@ -1,0 +1,84 @@
+"""The List vs List-Watch experiment against what theory and the design say it must show."""
+
+import json
+
+import pytest
+
+from kbench.config import Scenario, scenario_from_dict
+from kbench.experiment.sync import run_sync
+
+
+def _scenario(**sync) -> Scenario:
+    base = {"clients": 100, "objects": 500, "object_bytes": 1024, "changes_per_s": 5,
+            "poll_period_s": 10.0}
+    duration = sync.pop("duration_s", 600)
+    base.update(sync)
+    return scenario_from_dict({"name": "t", "seed": 3, "duration_s": duration, "sync": base})
+
+
+@pytest.fixture(scope="module")
+def poll():
+    return run_sync(_scenario(), "poll").summary
+
+
+@pytest.fixture(scope="module")
+def watch():
+    return run_sync(_scenario(), "list-watch").summary
+
+
+def test_polling_list_rate_is_clients_over_period(poll):
+    # 100 clients / 10 s = 10 LIST/s
+    assert poll["apiserver"]["requests_per_s"]["list"] == pytest.approx(100 / 10, rel=0.01)
+    assert poll["apiserver"]["requests_per_s"]["watch"] == 0
+
+
+def test_polling_mean_staleness_is_half_the_period(poll):
+    # A change waits for the next LIST: the mean residual of a period T is T/2 (jitter adds
+    # Var/2T = 0.17 % here) plus the LIST's own few milliseconds.
+    assert poll["staleness_s"]["mean"] == pytest.approx(10 / 2, rel=0.05)
+
+
+def test_list_watch_staleness_p99_under_a_second(watch):
+    assert watch["staleness_s"]["p99"] < 1.0
+    assert watch["staleness_s"]["samples"] > 0.9 * 100 * 5 * 600 * 0.9
+
+
+def test_list_watch_lists_only_initially_and_on_relists(watch):
+    assert watch["relists"] == 0
+    assert watch["lists"] == 100  # one initial LIST per informer
+    assert watch["apiserver"]["requests_per_s"]["list"] == pytest.approx(100 / 600)
+
+
+def test_watching_is_cheaper_than_polling(poll, watch):
+    assert watch["apiserver"]["cpu_s"] < poll["apiserver"]["cpu_s"] / 3
+    assert watch["apiserver"]["bytes_per_s"] < poll["apiserver"]["bytes_per_s"] / 5
+
+
+def test_apiserver_restart_makes_every_informer_relist_once():
+    s = run_sync(_scenario(apiserver_restart_at_s=120, apiserver_downtime_s=5, duration_s=300),
+                 "list-watch").summary
+    assert s["relists"] == 100
+    assert s["lists"] == 200
+
+
+def test_partitioned_watch_delivers_each_change_to_one_client():
+    s = run_sync(_scenario(scope="partitioned", duration_s=200), "list-watch").summary
+    # 5 changes/s over ~190 s after the informers start, one receiver each
+    assert 800 < s["staleness_s"]["samples"] < 1100
+    assert s["staleness_s"]["p99"] < 1.0
+
+
+def test_same_seed_same_summary_other_seed_differs():
+    a = run_sync(_scenario(duration_s=120), "list-watch").summary
+    b = run_sync(_scenario(duration_s=120), "list-watch").summary
+    for s in (a, b):
+        s.pop("wall_s")
+    assert json.dumps(a, sort_keys=True) == json.dumps(b, sort_keys=True)
+    c = run_sync(scenario_from_dict({**_as_dict(_scenario(duration_s=120)), "seed": 4}), "list-watch").summary
+    c.pop("wall_s")
+    assert json.dumps(a, sort_keys=True) != json.dumps(c, sort_keys=True)
+
+
+def _as_dict(s):
+    from kbench.configload import to_dict
+    return to_dict(s)
