@@ -20,7 +20,7 @@ demo: $(STAMP)
 	$(BIN)/kbench sync workloads/sync-demo.yaml --strategy poll --strategy list-watch
 
 test: $(STAMP)
-	$(BIN)/python -m pytest -m "not slow"
+	$(BIN)/python -m pytest -q -m "not slow"
 
 bench: $(STAMP)
 	$(BIN)/python -m pytest tests/benchmarks --benchmark-enable --benchmark-autosave -m "" -q
