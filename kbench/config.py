@@ -110,7 +110,9 @@ def _default_levels() -> dict[str, PriorityLevelConfig]:
 class FlowSchemaConfig:
     """One APF FlowSchema (A12), matched in ascending ``precedence``.
 
-    A request matches when every non-empty list matches (``*`` matches anything). Clients in kbench
+    A request matches when its user is in ``users`` or one of its groups is in ``groups`` (subjects
+    are OR-ed, as upstream; ``*`` in groups matches everyone), and its verb and resource match
+    ``verbs`` and ``resources`` (``*`` matches anything). Clients in kbench
     carry a user, groups, verb and resource (kube-scheduler is user ``system:kube-scheduler``,
     kubelets are ``system:node:<name>`` in group ``system:nodes``, and so on).
 
