@@ -161,6 +161,11 @@ class Apiserver:
             if gen != self.generation:
                 self.stats.record_error(key)
                 return Response(503)
+            if env.now - t0 > self.cfg.request_timeout_s:
+                # A4: the handler timed out. The model lets the work finish (it used the CPU and
+                # storage anyway) and reports the timeout when it does.
+                self.stats.record_error(key)
+                return Response(504)
             if resp.size_bytes:
                 yield env.timeout(resp.size_bytes / self.cfg.network_bytes_per_s)
             if not resp.ok:

@@ -81,3 +81,21 @@ def test_a_flood_gets_429s_while_node_leases_stay_fast():
     assert plane.fc.counters()["workload-low"]["dispatched"] > 0
     assert len(lat) > 4000
     assert np.quantile(lat, 0.99) < 1.0
+
+
+def test_requests_over_the_request_timeout_fail_with_504():
+    plane = _plane(request_timeout_s=0.01, list_cache_cpu_s_per_object=1e-5)
+    plane.etcd.preload("configmaps", [f"c{i}" for i in range(5000)], 100)
+    plane.start()
+    env, api = plane.env, plane.api
+    c = plane.client("r", "default", "system:serviceaccount:x:r", ("system:serviceaccounts",))
+    out = []
+
+    def one(n):
+        resp = yield from c.call(env, api, c.request("list", "configmaps", list_objects=n, size_bytes=100 * n))
+        out.append(resp.code)
+
+    env.process(one(10))  # 0.3 ms base + 0.1 ms: fine
+    env.process(one(5000))  # 50 ms of CPU: over the 10 ms timeout
+    env.run(until=1)
+    assert sorted(out) == [200, 504]

@@ -1,0 +1,188 @@
+"""FGD: fragmentation gradient descent, with its own GPU choice (FGD.md §2.7-2.8).
+
+Follows ``FGDScorePlugin`` / ``calculateGpuShareFragExtendScore`` / ``allocateGpuIdBasedOnFGDScore``
+in hkust-adsl/kubernetes-scheduler-simulator ``pkg/simulator/plugin/fgd_score.go`` and the
+fragment measure of ``pkg/utils/frag.go`` (here :mod:`kbench.policy.gpufrag`).
+
+With F_n node n's fragmentation against the typical pods and F_n' its value after a hypothetical
+placement of the pod, a node scores ⌊100 σ((F_n − F_n')/1000)⌋, σ(z) = 1/(1 + e^−z): no change
+scores 50, the node whose placement adds the least fragmentation (or removes the most) wins.
+
+* A GPU-sharing pod (one GPU, u < 1000) tries every GPU j with g_j ≥ u; the node's score is the
+  best over j and that j (the first maximiser) is the GPU it gets at Reserve.
+* Other pods subtract their CPU and take k GPUs in ascending free order (whole-GPU pods: the
+  lowest-indexed fully free GPUs, which Reserve assigns). CPU-only pods are scored too (≤ 50).
+* A pod with no requests at all scores 100 everywhere, as in the Go code.
+
+Typical pods, in order of precedence: ``args.typicalPods`` (records ``{cpuMilli, gpuMilli,
+gpuCount, gpuModel, weight}``); ``handle.extra["typical_pods"]`` (a
+:class:`~kbench.policy.typical.TypicalPods`, a list of the workload's original pods, or records);
+otherwise they are computed once, at the first scored pod, from the pods bound in the node table
+plus that pod (an approximation meant for ``kbench explain``; experiments should pass the trace's
+original pods, FGD.md §1.2). ``args.popularityThreshold`` (default 95, %) applies when computing.
+
+Speed: per pod shape (CPU, k, u) the per-node scores are cached and only rows whose state changed
+since are recomputed, so a replay costs about one node's worth of fragment arithmetic per pod once
+the common shapes are warm (a cold shape costs a few ms per thousand nodes).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from kbench.errors import PolicyError
+from kbench.policy.api import CycleState, Handle, Plugin, Status
+from kbench.policy.gpufrag import (
+    access_matrix,
+    cpu_free,
+    fgd_other_scores,
+    fgd_share_scores,
+    gpu_free,
+)
+from kbench.policy.typical import MILLI, TypicalPods, pod_cpu_milli, pod_gpu, typical_pods
+
+_ARGS = ("typicalPods", "popularityThreshold")
+_CACHE_SHAPES = 64  # pod shapes (CPU, k, u) whose per-node scores are kept (LRU)
+
+
+class FgdScore(Plugin):
+    """Fragmentation gradient descent: least growth of GPU fragmentation wins; picks the GPU."""
+
+    NAME = "Fgd"
+    DESCRIPTION = "FGD: ⌊100·σ((F_n − F_n')/1000)⌋, least fragmentation growth vs typical pods; picks the GPU"
+
+    def __init__(self, args: dict | None = None, handle: Handle | None = None):
+        super().__init__(args, handle)
+        unknown = sorted(set(self.args) - set(_ARGS))
+        if unknown:
+            raise PolicyError(f"unknown Fgd arg(s) {unknown}; expected {list(_ARGS)}", where=f"args.{unknown[0]}")
+        thr = self.args.get("popularityThreshold", 95)
+        if not isinstance(thr, (int, float)) or isinstance(thr, bool) or not 0 < thr <= 100:
+            raise PolicyError(f"expected a percentage in (0, 100], got {thr!r}", where="args.popularityThreshold")
+        self.threshold_pct = float(thr)
+        self.typical: TypicalPods | None = None
+        self.typical_source = ""
+        if "typicalPods" in self.args:
+            self.typical = TypicalPods.from_records(self.args["typicalPods"], where="args.typicalPods")
+            self.typical_source = "args"
+        self._cache: dict[tuple[int, int, int], tuple] = {}
+
+    def typical_pods(self, pod, nodes) -> TypicalPods:
+        """The typical pods in use, resolving them on first use (see the module docstring)."""
+        if self.typical is not None:
+            return self.typical
+        given = self.handle.extra.get("typical_pods")
+        if isinstance(given, TypicalPods):
+            self.typical, self.typical_source = given, "handle"
+        elif given:
+            items = list(given)
+            if all(isinstance(x, dict) for x in items):
+                self.typical = TypicalPods.from_records(items, where="handle.extra.typical_pods")
+            else:
+                self.typical = typical_pods(items, self.threshold_pct)
+            self.typical_source = "handle"
+        else:
+            bound = [p for per_node in nodes.pods for p in per_node]
+            self.typical = typical_pods([*bound, pod], self.threshold_pct)
+            self.typical_source = "bound pods"
+        return self.typical
+
+    def score(self, state: CycleState, pod, nodes, candidates: np.ndarray) -> np.ndarray:
+        """Scores of all candidates; a sharing pod's GPU per node goes to ``state["Fgd/gpu"]``."""
+        candidates = np.asarray(candidates, dtype=np.int64)
+        if not pod.requests():
+            return np.full(len(candidates), 100, dtype=np.int64)
+        scores, gpu = self._all_rows(pod, nodes)
+        if gpu is not None:
+            state["Fgd/gpu"] = (candidates, gpu[candidates])
+        return scores[candidates]
+
+    def _all_rows(self, pod, nodes) -> tuple[np.ndarray, np.ndarray | None]:
+        """Scores (and GPU choices) for every row, recomputing only rows changed since last time.
+
+        A node's score depends only on its own free CPU and GPUs, its GPU count and model, the
+        typical pods and the pod's (CPU, k, u); results are cached per pod shape and refreshed for
+        the rows whose state differs from the snapshot taken when they were computed.
+        """
+        k, u = pod_gpu(pod)
+        key = (pod_cpu_milli(pod), k, u)
+        rows_all = np.arange(nodes.n)
+        sig = np.hstack([cpu_free(nodes, rows_all)[:, None], nodes.gpu_count[:, None],
+                         nodes.gpu_model_codes[:, None], nodes.gpu_free_milli])
+        entry = self._cache.pop(key, None)
+        if entry is None or entry[0].shape != sig.shape or entry[1] != nodes.gpu_model_names:
+            entry = (sig.copy(), list(nodes.gpu_model_names), np.zeros(nodes.n, dtype=np.int64),
+                     np.full(nodes.n, -1, dtype=np.int64))
+            changed = rows_all
+        else:
+            changed = np.flatnonzero((entry[0] != sig).any(axis=1))
+        if changed.size:
+            scores, gpu = self._evaluate(pod, nodes, changed)
+            entry[2][changed] = scores
+            if gpu is not None:
+                entry[3][changed] = gpu
+            entry[0][changed] = sig[changed]
+        self._cache[key] = entry  # most recently used last
+        while len(self._cache) > _CACHE_SHAPES:
+            self._cache.pop(next(iter(self._cache)))
+        share = k == 1 and u < MILLI
+        return entry[2], (entry[3] if share else None)
+
+    def _evaluate(self, pod, nodes, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+        typical = self.typical_pods(pod, nodes)
+        k, u = pod_gpu(pod)
+        c_p = pod_cpu_milli(pod)
+        cpu, g = cpu_free(nodes, rows), gpu_free(nodes, rows)
+        access = access_matrix(nodes, rows, typical)
+        count = nodes.gpu_count[rows]
+        if k == 1 and u < MILLI:
+            return fgd_share_scores(cpu, g, count, access, typical, c_p, u)
+        return fgd_other_scores(cpu, g, count, access, typical, c_p, k, u), None
+
+    def reserve(self, state: CycleState, pod, nodes, node_idx: int) -> Status:
+        """Put FGD's GPU choice for ``node_idx`` in ``state["gpus"]`` (overriding any earlier one)."""
+        k, u = pod_gpu(pod)
+        if k == 0:
+            return Status.success()
+        if k == 1 and u < MILLI:
+            j = self._share_choice(state, pod, nodes, node_idx)
+            if j < 0:
+                return Status.error(f"no GPU with {u} milli free on node {nodes.names[node_idx]}")
+            state["gpus"] = (j,)
+            return Status.success()
+        free = nodes.gpu_free_milli[node_idx, : int(nodes.gpu_count[node_idx])]
+        fits = np.flatnonzero(free >= u)  # whole GPUs: the lowest-indexed fully free ones
+        if fits.size < k:
+            return Status.error(f"{k} GPUs of {u} milli do not fit node {nodes.names[node_idx]}")
+        state["gpus"] = tuple(int(j) for j in fits[:k])
+        return Status.success()
+
+    def _share_choice(self, state: CycleState, pod, nodes, node_idx: int) -> int:
+        cached = state.get("Fgd/gpu")
+        if cached is not None:
+            rows, gpu = cached
+            hit = np.flatnonzero(rows == node_idx)
+            if hit.size:
+                return int(gpu[hit[0]])
+        _, gpu = self._evaluate(pod, nodes, np.array([node_idx], dtype=np.int64))
+        return int(gpu[0])
+
+    def unreserve(self, state: CycleState, pod, nodes, node_idx: int) -> None:
+        """Forget the GPU choice."""
+        state.pop("gpus", None)
+
+
+PLUGINS = [FgdScore]
+
+PROFILES = {
+    "fgd": {
+        "plugins": {
+            "filter": ["NodeResourcesFit", "GpuShare"],
+            "score": [["Fgd", 1]],
+            "reserve": ["Fgd", "GpuShare"],
+        },
+        "percentageOfNodesToScore": 100,
+        "tieBreak": "first",
+        "description": "FGD (Weng et al., ATC'23): least GPU fragmentation growth, GPU chosen by FGD",
+    },
+}
