@@ -12,6 +12,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from kbench.configload import from_dict, load_yaml
+from kbench.configs.controllers import ControllersConfig
+from kbench.configs.kubelet import KubeletConfig, KubeProxyConfig
+from kbench.configs.scheduler import SchedulerConfig
+from kbench.configs.workload import ClusterConfig, WorkloadConfig
 from kbench.dist import Dist
 from kbench.errors import ConfigError, KbenchError
 
@@ -408,6 +412,15 @@ class Scenario:
         clients: Client classes by name.
         sync: The List vs List-Watch experiment.
         metrics: Metric collection.
+        cluster: Nodes (lifecycle runs).
+        workload: Deployments, Jobs, pods, extra kinds (lifecycle runs).
+        scheduler: kube-scheduler.
+        kubelet: Kubelets.
+        kubeproxy: kube-proxies.
+        controllers: kube-controller-manager.
+        sync_strategies: Per client class, ``list-watch`` (default) or ``poll:<period>``
+            (``kubelet: poll:10s``); classes: scheduler, controller-manager, kubelet, kube-proxy,
+            generic.
     """
 
     version: int = 1
@@ -420,12 +433,28 @@ class Scenario:
     clients: dict[str, ClientClassConfig] = field(default_factory=_default_client_classes)
     sync: SyncConfig = field(default_factory=SyncConfig)
     metrics: MetricsConfig = field(default_factory=MetricsConfig)
+    cluster: ClusterConfig = field(default_factory=ClusterConfig)
+    workload: WorkloadConfig = field(default_factory=WorkloadConfig)
+    scheduler: SchedulerConfig = field(default_factory=SchedulerConfig)
+    kubelet: KubeletConfig = field(default_factory=KubeletConfig)
+    kubeproxy: KubeProxyConfig = field(default_factory=KubeProxyConfig)
+    controllers: ControllersConfig = field(default_factory=ControllersConfig)
+    sync_strategies: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.version != 1:
             raise ConfigError(f"unsupported version {self.version}: expected 1", where="version")
         if self.duration_s <= 0:
             raise ConfigError("must be > 0", where="duration_s")
+        from kbench.cluster.informer import SyncStrategy
+        for cls, text in self.sync_strategies.items():
+            SyncStrategy.parse(text, where=f"sync_strategies.{cls}")
+
+    def sync_strategy(self, client_class: str):
+        """The :class:`~kbench.cluster.informer.SyncStrategy` of ``client_class``."""
+        from kbench.cluster.informer import SyncStrategy
+        text = self.sync_strategies.get(client_class)
+        return SyncStrategy.parse(text) if text else SyncStrategy()
 
     def client_class(self, name: str) -> ClientClassConfig:
         """The config of client class ``name`` (falling back to ``default``)."""

@@ -45,6 +45,8 @@ def parse_quantity(value: object, *, where: str = "quantity") -> float:
                           "suffix (m, k, M, G, Ki, Mi, Gi, ...)", where=where)
     number, suffix = float(match.group(1)), match.group(2) or ""
     factor = _BINARY.get(suffix) or _DECIMAL[suffix]
+    if factor < 1:  # divide, so that "3800m" is exactly 3.8
+        return number / round(1 / factor)
     return number * factor
 
 

@@ -38,12 +38,14 @@ class Response:
         revision: The resource version of the response (writes: the committed revision).
         objects: Objects returned (LIST), 1 for single-object requests.
         size_bytes: Response size, bytes.
+        items: For LIST, the objects (key -> value) as of ``revision``; for GET, the value.
     """
 
     code: int
     revision: int = 0
     objects: int = 0
     size_bytes: int = 0
+    items: object = None
 
     @property
     def ok(self) -> bool:
@@ -86,11 +88,14 @@ class Apiserver:
         etcd.subscribe(self._on_commit)
 
     # --------------------------------------------------------------------------------- plumbing
-    def cache(self, resource: str) -> WatchCache:
-        """The watch cache of ``resource`` (created on first use)."""
+    def cache(self, resource: str, partition_fn=None) -> WatchCache:
+        """The watch cache of ``resource`` (created on first use, with ``partition_fn`` as its
+        index, e.g. pods by node name)."""
         c = self.caches.get(resource)
         if c is None:
-            c = WatchCache(self.env, resource, self.cfg, self.rng, self._charge)
+            c = WatchCache(self.env, resource, self.cfg, self.rng, self._charge, partition_fn)
+            c.store.update(self.etcd.values(resource))
+            c.rebuild_index()
             c.revision = self.etcd.revision
             c.oldest_rv = self.etcd.revision
             self.caches[resource] = c
@@ -99,7 +104,7 @@ class Apiserver:
     def _on_commit(self, rec) -> None:
         c = self.caches.get(rec.resource)
         if c is not None:
-            c.on_commit(rec.revision, rec.key, rec.op, rec.size_bytes, rec.time_s)
+            c.on_commit(rec)
 
     def _charge(self, seconds: float) -> None:
         self.cpu_s += seconds
@@ -187,9 +192,12 @@ class Apiserver:
             yield self._cpu(cfg.request_base_cpu_s + cfg.admission_cpu_s)
             if cfg.webhook_enabled:
                 yield self.env.timeout(self._webhook())
+            if req.precondition is not None and not req.precondition(self.etcd.get(req.resource, req.name)):
+                return Response(409)
             try:
                 rev = yield self.etcd.write(req.resource, req.name, "delete" if verb == "delete" else
-                                            ("create" if verb == "create" else "update"), req.size_bytes)
+                                            ("create" if verb == "create" else "update"), req.size_bytes,
+                                            req.value)
             except EtcdQuotaExceeded:
                 return Response(500)
             except Exception as err:  # a model error from storage (request too large, ...)
@@ -212,13 +220,20 @@ class Apiserver:
         if cache is not None and req.from_cache:
             yield self._cpu(cfg.request_base_cpu_s + n * cfg.list_cache_cpu_s_per_object)
             revision = cache.revision
+            items = None
+            if req.want_items:
+                items = cache.snapshot(req.partition) if verb == "list" else cache.store.get(req.name)
         else:
             yield self._cpu(cfg.request_base_cpu_s)
             revision = yield self.etcd.read(req.resource, objects_scanned=n, bytes_returned=nbytes,
                                             linearizable=True)
             yield self._cpu(n * cfg.list_etcd_cpu_s_per_object)
+            items = None
+            if req.want_items:
+                items = (_select(self.etcd.values(req.resource), req.partition, cache) if verb == "list"
+                         else self.etcd.get(req.resource, req.name))
         yield self._cpu(nbytes * cfg.encode_cpu_s_per_byte)
-        return Response(200, revision=revision, objects=n, size_bytes=nbytes)
+        return Response(200, revision=revision, objects=n, size_bytes=nbytes, items=items)
 
     # ------------------------------------------------------------------------------------ faults
     def restart(self, downtime_s: float) -> None:
@@ -243,3 +258,12 @@ class Apiserver:
                 c.oldest_rv = self.etcd.revision + 1
 
         self.env.timeout(downtime_s).callbacks.append(back)
+
+
+def _select(values: dict, partition, cache: WatchCache | None) -> dict:
+    """A LIST from etcd: every value, or those of one partition (the selector is applied after the
+    full range read, as I13 says)."""
+    if partition is None or cache is None or cache.partition_fn is None:
+        return dict(values)
+    fn = cache.partition_fn
+    return {k: v for k, v in values.items() if v is not None and fn(v) == partition}

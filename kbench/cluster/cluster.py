@@ -61,7 +61,7 @@ class ControlPlane:
             s.gauge("apf_queue_length", lambda lv=level: fc.queue_length(lv), level=level)
         s.gauge("apiserver_inflight", lambda: self.api.inflight)
         s.gauge("etcd_db_size_bytes", lambda: self.etcd.db_size_bytes)
-        s.gauge("watchers", lambda: sum(c.watcher_count() for c in self.api.caches.values()))
+        s.gauge("watchers", lambda: sum(c.watcher_total() for c in self.api.caches.values()))
 
     def start(self) -> None:
         """Start background processes (etcd's raft loop and compaction, metric sampling)."""

@@ -73,6 +73,8 @@ class CommitRecord:
         revision: The revision the write created.
         size_bytes: Stored size of the new version (of the deleted object for a delete), bytes.
         time_s: Commit (apply) time, virtual seconds.
+        value: The stored object (the caller's immutable snapshot), None for deletes or when the
+            caller stores sizes only.
     """
 
     resource: str
@@ -81,6 +83,7 @@ class CommitRecord:
     revision: int
     size_bytes: int
     time_s: float
+    value: object = None
 
 
 @dataclass(slots=True)
@@ -168,6 +171,7 @@ class Etcd:
         self._followers = cfg.members - 1
         self._quorum_acks = cfg.members // 2  # follower acks needed besides the leader's own
         self._objects: dict[str, dict[str, int]] = {}
+        self._values: dict[str, dict[str, object]] = {}
         self._bytes: dict[str, int] = {}
         self._live_bytes = 0
         self._history_bytes = 0
@@ -202,6 +206,20 @@ class Etcd:
     def resource_bytes(self, resource: str) -> int:
         """Live bytes of ``resource``."""
         return self._bytes.get(resource, 0)
+
+    def get(self, resource: str, key: str) -> object:
+        """The current value of ``key`` (None when absent or stored without a value)."""
+        vals = self._values.get(resource)
+        return vals.get(key) if vals else None
+
+    def values(self, resource: str) -> dict[str, object]:
+        """Current values of ``resource`` by key (a live view: copy before keeping)."""
+        return self._values.setdefault(resource, {})
+
+    def preload_values(self, resource: str, items: dict[str, object], size_bytes: int) -> None:
+        """Like :meth:`preload`, with each key's value (the initial objects of a lifecycle run)."""
+        self.preload(resource, items.keys(), size_bytes)
+        self._values.setdefault(resource, {}).update(items)
 
     def preload(self, resource: str, keys: Iterable[str], size_bytes: int) -> None:
         """Create objects instantly, as the initial state (no commits, subscribers or stats).
@@ -258,7 +276,7 @@ class Etcd:
 
     # ---------------------------------------------------------------------------------- writes
 
-    def write(self, resource: str, key: str, op: str, size_bytes: int) -> simpy.Event:
+    def write(self, resource: str, key: str, op: str, size_bytes: int, value: object = None) -> simpy.Event:
         """Propose a write.
 
         Args:
@@ -266,6 +284,8 @@ class Etcd:
             key: Object key within the resource.
             op: ``create``, ``update`` or ``delete`` (create and update both store the object).
             size_bytes: Stored object size, bytes (ignored for deletes).
+            value: The object itself (an immutable snapshot), kept as the key's current value and
+                published in the :class:`CommitRecord`.
 
         Returns:
             An event that succeeds with the new revision once the reply reaches the client, or fails
@@ -291,7 +311,7 @@ class Etcd:
                 return ev
         s = self._flush()
         s.writes_in_flight += 1
-        ev.args = (resource, key, op, size_bytes)
+        ev.args = (resource, key, op, size_bytes, value)
         ev.callbacks.append(self._write_done)
         self._pending.append(ev)
         wake = self._wakeup
@@ -362,12 +382,20 @@ class Etcd:
         env = self.env
         now = env.now
         store, subs, grpc = self._store, self._subscribers, self._grpc
+        values = self._values
         for call in ev.value:
-            resource, key, op, size = call.args
+            resource, key, op, size, value = call.args
             size = store(resource, key, op, size)
             self.revision = rev = self.revision + 1
+            vals = values.get(resource)
+            if vals is None:
+                vals = values[resource] = {}
+            if op == "delete":
+                vals.pop(key, None)
+            else:
+                vals[key] = value
             if subs:
-                rec = CommitRecord(resource, key, op, rev, size, now)
+                rec = CommitRecord(resource, key, op, rev, size, now, value)
                 for cb in subs:
                     cb(rec)
             _trigger_in(env, call, grpc(), True, rev)

@@ -33,6 +33,13 @@ class Request:
         arrival_s: When the apiserver received the request, virtual seconds.
         dispatched_s: When flow control let it execute, virtual seconds.
         reject_reason: Why flow control rejected it ("" when admitted).
+        value: For writes, the new object (an immutable snapshot) stored in etcd and sent to
+            watchers.
+        precondition: For writes, ``f(current_value) -> bool`` checked by the handler against
+            etcd's current value (optimistic concurrency); False gives 409 Conflict.
+        partition: For LIST, an indexed field selector (pods with ``spec.nodeName=<partition>``).
+        want_items: Return the objects themselves in the response (informers that keep a cache of
+            values); otherwise a LIST only costs what it costs.
     """
 
     verb: str
@@ -56,6 +63,10 @@ class Request:
     arrival_s: float = 0.0
     dispatched_s: float = 0.0
     reject_reason: str = ""
+    value: object = None
+    precondition: object = None
+    partition: object = None
+    want_items: bool = False
 
     @property
     def mutating(self) -> bool:

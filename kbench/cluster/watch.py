@@ -38,7 +38,8 @@ class Watcher:
 
     Attributes:
         partition: Selector: ``None`` for every object, else the partition key (e.g. a node name).
-        on_event: ``f(revision, key, op, size_bytes, commit_s)`` called at delivery time.
+        on_event: ``f(record)`` called at delivery time with the etcd
+            :class:`~kbench.cluster.etcd.CommitRecord` (revision, key, op, size_bytes, time_s, value).
         on_close: ``f(reason)`` called when the watch ends (``timeout``, ``slow``, ``restart``).
         rv: Last revision delivered (or bookmarked).
     """
@@ -50,6 +51,7 @@ class Watcher:
     open: bool = True
     pending: int = 0
     timeout_event: object = None
+    wid: int = -1
 
 
 @dataclass(eq=False)
@@ -58,6 +60,8 @@ class PassiveGroup:
 
     Attributes:
         staleness: Seconds from commit to the end of a watcher's processing of the event.
+        on_delivered: Optional ``f(watcher_indices, done_times_s, record)`` called once per event
+            with the bulk delivery (kube-proxy rule syncs are computed from it).
         process_s: Per-event processing time of each watcher's client, seconds.
         buffer: Buffer size in events (A21).
     """
@@ -71,6 +75,7 @@ class PassiveGroup:
     backlog_until: np.ndarray = field(init=False)
     staleness: LogHistogram = field(default_factory=LogHistogram)
     on_close: Callable[[int, str], None] | None = None
+    on_delivered: Callable[[np.ndarray, np.ndarray, object], None] | None = None
     terminated_slow: int = 0
 
     def __post_init__(self) -> None:
@@ -123,10 +128,16 @@ class WatchCache:
         cfg: Apiserver config (watch cache settings and dispatch costs).
         rng: Random stream for the etcd-to-cache lag.
         charge_cpu: ``f(seconds)`` accounting apiserver CPU used by dispatch.
+        partition_fn: ``f(value) -> partition`` for indexed watches (pods by ``spec.nodeName``);
+            when None, partitions come from :attr:`partition_of` (key -> partition).
+
+    Attributes:
+        store: Current objects as the cache has them (key -> value), what a cached LIST returns.
     """
 
     def __init__(self, env: simpy.Environment, resource: str, cfg: ApiserverConfig,
-                 rng: np.random.Generator, charge_cpu: Callable[[float], None]):
+                 rng: np.random.Generator, charge_cpu: Callable[[float], None],
+                 partition_fn: Callable[[object], object] | None = None):
         self.env = env
         self.resource = resource
         self.cfg = cfg
@@ -134,11 +145,17 @@ class WatchCache:
         self._lag = self.wc.etcd_to_cache_s.sampler(rng)
         self._charge_cpu = charge_cpu
         self.revision = 0
-        self.history: deque[tuple[int, float]] = deque()  # (revision, cache time)
+        self.history: deque[tuple[int, float, object, object]] = deque()  # (rev, cache time, record, partition)
         self.oldest_rv = 0  # a watch from rv < oldest_rv gets 410 Gone
         self.partition_of: dict[str, int] = {}
+        self.partition_fn = partition_fn
+        self.store: dict[str, object] = {}
+        self.index: dict[object, dict[str, object]] = {}
+        self._part_of_key: dict[str, object] = {}
         self.log = ChangeLog()
-        self.watchers: list[Watcher] = []
+        self._all: dict[int, Watcher] = {}  # watchers of every object, in registration order
+        self._by_part: dict[object, dict[int, Watcher]] = {}  # indexed watchers per partition
+        self._next_id = 0
         self.passive: list[PassiveGroup] = []
         self._last_arrival = 0.0
         self._dispatch_free_s = 0.0
@@ -148,21 +165,60 @@ class WatchCache:
         self.deliveries = 0
 
     # ---------------------------------------------------------------------------- feed from etcd
-    def on_commit(self, revision: int, key: str, op: str, size_bytes: int, commit_s: float) -> None:
+    def on_commit(self, rec) -> None:
         """Called for each etcd commit of this resource; the cache sees it after a lag."""
         arrival = max(self._last_arrival, self.env.now + self._lag())
         self._last_arrival = arrival
         ev = self.env.timeout(arrival - self.env.now)
-        ev.callbacks.append(lambda _e: self._arrive(revision, key, op, size_bytes, commit_s))
+        ev.callbacks.append(lambda _e: self._arrive(rec))
 
-    def _arrive(self, revision: int, key: str, op: str, size_bytes: int, commit_s: float) -> None:
+    def _arrive(self, rec) -> None:
         now = self.env.now
-        self.revision = revision
-        self.history.append((revision, now))
+        key = rec.key
+        self.revision = rec.revision
+        if self.partition_fn is not None:
+            obj = rec.value if rec.value is not None else self.store.get(key)
+            part = self.partition_fn(obj) if obj is not None else None
+        else:
+            part = self.partition_of.get(key, -1)
+        self.history.append((rec.revision, now, rec, part))
         self._trim_history(now)
-        part = self.partition_of.get(key, -1)
-        self.log.append(revision, commit_s, part)
-        self._dispatch(revision, key, op, size_bytes, commit_s, part)
+        if rec.op == "delete":
+            self.store.pop(key, None)
+        else:
+            self.store[key] = rec.value
+        if self.partition_fn is not None:
+            self._index_move(key, rec.value if rec.op != "delete" else None, part)
+        self.log.append(rec.revision, rec.time_s, part if isinstance(part, int) else -1)
+        self._dispatch(rec, part)
+
+    def _index_move(self, key: str, value: object, part: object) -> None:
+        old = self._part_of_key.pop(key, None)
+        if old is not None:
+            bucket = self.index.get(old)
+            if bucket is not None:
+                bucket.pop(key, None)
+        if value is not None:
+            new = self.partition_fn(value)
+            self._part_of_key[key] = new
+            self.index.setdefault(new, {})[key] = value
+
+    def rebuild_index(self) -> None:
+        """Rebuild the partition index from :attr:`store`."""
+        self.index = {}
+        self._part_of_key = {}
+        if self.partition_fn is not None:
+            for key, value in self.store.items():
+                if value is not None:
+                    self._index_move(key, value, None)
+
+    def snapshot(self, partition: object = None) -> dict:
+        """The objects a cached LIST returns: all, or one partition's (a copy)."""
+        if partition is None:
+            return dict(self.store)
+        if self.partition_fn is not None:
+            return dict(self.index.get(partition, {}))
+        return {k: v for k, v in self.store.items() if self.partition_of.get(k, -1) == partition}
 
     def _trim_history(self, now: float) -> None:
         h = self.history
@@ -180,9 +236,13 @@ class WatchCache:
         return rv >= self.oldest_rv
 
     # ----------------------------------------------------------------------------------- dispatch
-    def _dispatch(self, revision, key, op, size_bytes, commit_s, part) -> None:
+    def _dispatch(self, rec, part) -> None:
         now = self.env.now
-        active = [w for w in self.watchers if w.open and (w.partition is None or w.partition == part)]
+        revision, size_bytes = rec.revision, rec.size_bytes
+        active = list(self._all.values())
+        bucket = self._by_part.get(part) if part is not None else None
+        if bucket:
+            active.extend(bucket.values())
         groups = self.passive
         if not active and not groups:
             return
@@ -199,29 +259,30 @@ class WatchCache:
             else:
                 w.pending += 1
                 ev = self.env.timeout(t + net - now)
-                ev.callbacks.append(lambda _e, w=w: self._deliver(w, revision, key, op, size_bytes, commit_s))
+                ev.callbacks.append(lambda _e, w=w: self._deliver(w, rec))
             self.deliveries += 1
+        ipart = part if isinstance(part, int) else -1
         for g in groups:
-            t, used = self._dispatch_passive(g, t, net, revision, commit_s, part)
+            t, used = self._dispatch_passive(g, t, net, rec, ipart)
             cpu += used
         self._dispatch_free_s = t
         self.events_dispatched += 1
         self._charge_cpu(cpu)
 
     @staticmethod
-    def _deliver(w: Watcher, revision, key, op, size_bytes, commit_s) -> None:
+    def _deliver(w: Watcher, rec) -> None:
         w.pending -= 1
         if w.open:
-            w.rv = revision
-            w.on_event(revision, key, op, size_bytes, commit_s)
+            w.rv = rec.revision
+            w.on_event(rec)
 
     def _refill_budget(self, t: float) -> None:
         wc = self.wc
         self._budget_s = min(wc.slow_budget_max_s, self._budget_s + (t - self._budget_t) * wc.slow_budget_refill_s_per_s)
         self._budget_t = t
 
-    def _dispatch_passive(self, g: PassiveGroup, t: float, net: float, revision: int, commit_s: float,
-                          part: int) -> tuple[float, float]:
+    def _dispatch_passive(self, g: PassiveGroup, t: float, net: float, rec, part: int) -> tuple[float, float]:
+        revision, commit_s = rec.revision, rec.time_s
         mask = g.connected if g.partition is None else g.connected & (g.partition == part)
         idx = np.flatnonzero(mask)
         k = idx.size
@@ -253,14 +314,33 @@ class WatchCache:
         g.backlog_until[idx] = done
         g.rv[idx] = revision
         g.staleness.add(done - commit_s)
+        if g.on_delivered is not None:
+            g.on_delivered(idx, done, rec)
         self.deliveries += int(idx.size)
         end = float(offered[-1]) if offered.size else t
         return end, send * k
 
     # ----------------------------------------------------------------------------------- watchers
-    def add_watcher(self, w: Watcher, timeout_s: float) -> None:
-        """Register an active watcher; it is closed with reason ``timeout`` after ``timeout_s``."""
-        self.watchers.append(w)
+    def add_watcher(self, w: Watcher, timeout_s: float, from_rv: int | None = None) -> None:
+        """Register an active watcher; it is closed with reason ``timeout`` after ``timeout_s``.
+
+        With ``from_rv``, events after that revision still in the history are replayed first (the
+        caller checked :meth:`can_resume`).
+        """
+        w.wid = self._next_id
+        self._next_id += 1
+        if w.partition is None:
+            self._all[w.wid] = w
+        else:
+            self._by_part.setdefault(w.partition, {})[w.wid] = w
+        if from_rv is not None and w.on_event is not None and self.history and self.history[-1][0] > from_rv:
+            now = self.env.now
+            t = now
+            for rev, _t, rec, part in self.history:
+                if rev > from_rv and (w.partition is None or w.partition == part):
+                    t += self.cfg.watch_send_cpu_s
+                    w.pending += 1
+                    self.env.timeout(t - now).callbacks.append(lambda _e, rec=rec: self._deliver(w, rec))
         ev = self.env.timeout(timeout_s)
         w.timeout_event = ev
         ev.callbacks.append(lambda _e: self.close(w, "timeout"))
@@ -273,12 +353,17 @@ class WatchCache:
         if self.wc.bookmark_interval_s > 0 and w.pending == 0:
             # Bookmarks (A23) keep an idle watcher's rv current once it has seen all its events.
             w.rv = max(w.rv, self.revision)
-        self.watchers = [x for x in self.watchers if x is not w]
+        if w.partition is None:
+            self._all.pop(w.wid, None)
+        else:
+            bucket = self._by_part.get(w.partition)
+            if bucket is not None:
+                bucket.pop(w.wid, None)
         w.on_close(reason)
 
     def close_all(self, reason: str) -> None:
         """End every watch (apiserver restart)."""
-        for w in list(self.watchers):
+        for w in self.watchers:
             self.close(w, reason)
         for g in self.passive:
             dead = np.flatnonzero(g.connected)
@@ -290,9 +375,24 @@ class WatchCache:
                 for i in dead.tolist():
                     g.on_close(i, reason)
 
+    @property
+    def watchers(self) -> list[Watcher]:
+        """Every open active watcher (a new list)."""
+        out = list(self._all.values())
+        for bucket in self._by_part.values():
+            out.extend(bucket.values())
+        return out
+
+    def watcher_total(self) -> int:
+        """Every open watcher, active and passive."""
+        n = len(self._all) + sum(len(b) for b in self._by_part.values())
+        return n + sum(int(g.connected.sum()) for g in self.passive)
+
     def watcher_count(self, partition: object = None) -> int:
         """Watchers that would receive an event of ``partition`` (for A14 final seats)."""
-        n = sum(1 for w in self.watchers if w.partition is None or w.partition == partition)
+        n = len(self._all)
+        if partition is not None:
+            n += len(self._by_part.get(partition, ()))
         for g in self.passive:
             if g.partition is None:
                 n += int(g.connected.sum())

@@ -7,6 +7,7 @@ import pytest
 import simpy
 
 from kbench.cluster.clients import Backoff, TokenBucket
+from kbench.cluster.etcd import CommitRecord
 from kbench.cluster.watch import PassiveGroup, WatchCache, Watcher
 from kbench.config import ApiserverConfig, WatchCacheConfig
 from kbench.dist import Dist
@@ -39,7 +40,7 @@ def test_history_is_bounded_and_old_versions_get_gone():
     env = simpy.Environment()
     cache = _cache(env, history_events_min=5, history_events_max=10, fresh_duration_s=1.0)
     for rev in range(1, 21):
-        cache.on_commit(rev, f"p{rev}", "create", 100, env.now)
+        cache.on_commit(CommitRecord("pods", f"p{rev}", "create", rev, 100, env.now))
         env.run(until=env.now + 2.0)
     assert len(cache.history) == 5  # all stale: trimmed to the lower bound
     assert not cache.can_resume(10)
@@ -51,9 +52,9 @@ def test_active_watchers_get_events_in_dispatch_order_with_send_cost():
     cache = _cache(env)
     log = []
     for i in range(3):
-        w = Watcher(None, lambda rev, key, op, size, c, i=i: log.append((i, rev, env.now)), lambda r: None)
+        w = Watcher(None, lambda rec, i=i: log.append((i, rec.revision, env.now)), lambda r: None)
         cache.add_watcher(w, 1000)
-    cache.on_commit(7, "p", "update", 0, 0.0)
+    cache.on_commit(CommitRecord("pods", "p", "update", 7, 0, 0.0))
     env.run(until=1)
     cfg = cache.cfg
     assert [(i, rev) for i, rev, _ in log] == [(0, 7), (1, 7), (2, 7)]
@@ -66,10 +67,10 @@ def test_partitioned_watchers_only_get_their_objects():
     cache = _cache(env)
     got = {0: [], 1: []}
     for part in (0, 1):
-        cache.add_watcher(Watcher(part, lambda rev, *a, part=part: got[part].append(rev), lambda r: None), 1000)
+        cache.add_watcher(Watcher(part, lambda rec, part=part: got[part].append(rec.revision), lambda r: None), 1000)
     cache.partition_of.update({"a": 0, "b": 1})
-    cache.on_commit(2, "a", "update", 0, 0.0)
-    cache.on_commit(3, "b", "update", 0, 0.0)
+    cache.on_commit(CommitRecord("pods", "a", "update", 2, 0, 0.0))
+    cache.on_commit(CommitRecord("pods", "b", "update", 3, 0, 0.0))
     env.run(until=1)
     assert got == {0: [2], 1: [3]}
 
@@ -84,7 +85,7 @@ def test_passive_group_delivers_in_bulk_and_terminates_slow_watchers():
     g.on_close = lambda i, reason: closed.append((i, reason))
     cache.passive.append(g)
     for rev in range(1, 6):
-        cache.on_commit(rev, "x", "update", 0, env.now)
+        cache.on_commit(CommitRecord("pods", "x", "update", rev, 0, env.now))
         env.run(until=env.now + 0.01)
     assert closed == [(2, "slow")]  # its 2-event buffer filled and the 100 ms budget ran out
     assert g.terminated_slow == 1

@@ -1,0 +1,138 @@
+"""The shared context of a pod-lifecycle run: control plane, specs, pod timeline, counters.
+
+Every component (scheduler, controllers, kubelets, kube-proxies, workload drivers) is built with
+the :class:`World` and talks to the cluster only through the apiserver (``world.write``, informers
+from ``world.informer``). Measurements go to ``world.timeline`` (per pod) and ``world.counters``.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Generator
+
+import numpy as np
+import simpy
+
+from kbench.cluster.apiserver import Response
+from kbench.cluster.clients import Client, InformerStats
+from kbench.cluster.cluster import ControlPlane
+from kbench.cluster.informer import Informer, SyncStrategy
+from kbench.cluster.objects import Node
+from kbench.cluster.state import (
+    LEASE_BYTES,
+    NODE_BYTES,
+    POD_BYTES,
+    GenericObj,
+    NodeObj,
+    PodObj,
+    pod_partition,
+)
+from kbench.config import Scenario
+from kbench.metrics.pods import PodTimeline
+
+
+class World:
+    """Everything a lifecycle component needs.
+
+    Args:
+        scenario: The effective scenario.
+        seed: Overrides the scenario's seed.
+
+    Attributes:
+        plane: etcd, flow control, apiserver and their collectors.
+        env: The SimPy environment (virtual seconds).
+        api: The apiserver.
+        scenario: The scenario.
+        timeline: Per-pod lifecycle timestamps.
+        counters: Named event counts (``bind_conflicts``, ``evictions``, ...).
+        node_specs: Node specs by name (in creation order).
+        informer_stats: LIST/relist/watch counters per client class.
+    """
+
+    def __init__(self, scenario: Scenario, seed: int | None = None):
+        self.plane = ControlPlane.build(scenario, seed)
+        self.env: simpy.Environment = self.plane.env
+        self.api = self.plane.api
+        self.scenario = scenario
+        self.timeline = PodTimeline()
+        self.counters: Counter[str] = Counter()
+        self.node_specs: dict[str, Node] = {}
+        self.informer_stats: dict[str, InformerStats] = {}
+        self.api.cache("pods", pod_partition)  # indexed by spec.nodeName (kubelets' field selector)
+        self._pod_uid: dict[str, int] = {}
+
+    # ------------------------------------------------------------------------------- plumbing
+    def stream(self, name: str) -> np.random.Generator:
+        """The named random stream of this run's seed tree."""
+        return self.plane.seeds.stream(name)
+
+    def client(self, name: str, client_class: str, user: str, groups: tuple[str, ...]) -> Client:
+        """A client whose QPS/burst come from ``clients.<client_class>``."""
+        return self.plane.client(name, client_class, user, groups)
+
+    def informer(self, client: Client, resource: str, *, partition: object = None, object_bytes: int = 2048,
+                 on_add: Callable | None = None, on_update: Callable | None = None,
+                 on_delete: Callable | None = None, strategy: SyncStrategy | None = None) -> Informer:
+        """An informer for ``client``, with the sync strategy of its class (``sync_strategies``)."""
+        stats = self.informer_stats.setdefault(client.client_class, InformerStats())
+        return Informer(self.api, client, resource,
+                        strategy=strategy or self.scenario.sync_strategy(client.client_class),
+                        rng=self.stream(f"informer/{client.client_class}"), partition=partition,
+                        object_bytes=object_bytes, stats=stats, on_add=on_add, on_update=on_update,
+                        on_delete=on_delete)
+
+    def write(self, client: Client, verb: str, resource: str, key: str, value: object = None, *,
+              size_bytes: int = 1024, precondition: Callable[[object], bool] | None = None,
+              partition: object = None) -> Generator[simpy.Event, object, Response]:
+        """Send one write (``create``, ``update``, ``patch``, ``delete``) through the apiserver.
+
+        ``partition`` is the object's index value (a pod's node) for the final-seat estimate (A14).
+        Use as ``resp = yield from world.write(...)``.
+        """
+        cache = self.api.caches.get(resource)
+        watchers = cache.watcher_count(partition) if cache is not None else 0
+        req = client.request(verb, resource, name=key, size_bytes=size_bytes, value=value,
+                             precondition=precondition, watchers=watchers)
+        resp = yield from client.call(self.env, self.api, req)
+        return resp
+
+    def get(self, client: Client, resource: str, key: str, *, size_bytes: int = 1024
+            ) -> Generator[simpy.Event, object, Response]:
+        """GET one object from the watch cache (``resp.items`` is the value)."""
+        req = client.request("get", resource, name=key, size_bytes=size_bytes, want_items=True)
+        resp = yield from client.call(self.env, self.api, req)
+        return resp
+
+    # ---------------------------------------------------------------------------- initial state
+    def add_nodes(self, nodes: list[Node]) -> None:
+        """Create nodes (and their leases) as the initial state, at no API cost."""
+        objs = {}
+        for node in nodes:
+            self.node_specs[node.name] = node
+            objs[node.name] = NodeObj(node.name, node, ready=True, taints=tuple(node.taints),
+                                      unschedulable=node.unschedulable)
+        self.plane.etcd.preload_values("nodes", objs, NODE_BYTES)
+        self.plane.etcd.preload_values("leases", {n: GenericObj(n, {"renew_s": 0.0}) for n in objs}, LEASE_BYTES)
+        for resource in ("nodes", "leases"):
+            cache = self.api.caches.get(resource)
+            if cache is not None:
+                cache.store.update(self.plane.etcd.values(resource))
+                cache.rebuild_index()
+
+    # ------------------------------------------------------------------------------------- pods
+    def create_pod(self, client: Client, pod: PodObj) -> Generator[simpy.Event, object, Response]:
+        """Create ``pod`` through the apiserver; on success the timeline's ``created`` is the
+        apiserver's receipt time (the pod's creationTimestamp, F1's start)."""
+        req = client.request("create", "pods", name=pod.key, size_bytes=POD_BYTES, value=pod)
+        resp = yield from client.call(self.env, self.api, req)
+        if resp.ok:
+            self.timeline.mark(pod.uid, "created", req.arrival_s)
+            self.timeline.set_final(pod.uid, "pending")
+        return resp
+
+    def pod_uid(self, key: str, owner_kind: str = "") -> int:
+        """The dense uid of pod ``key`` (registered in the timeline on first use)."""
+        uid = self._pod_uid.get(key)
+        if uid is None:
+            uid = self._pod_uid[key] = self.timeline.new_pod(key, owner_kind)
+        return uid

@@ -1,0 +1,1 @@
+"""Scenario schema sections, one module per component; :mod:`kbench.config` composes them."""

@@ -1,0 +1,1 @@
+"""Workloads: specs, synthetic arrivals, trace importers."""

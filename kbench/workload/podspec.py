@@ -1,0 +1,81 @@
+"""Pod specs from workload templates."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from kbench.cluster.objects import CPU, GPU, MEMORY, Container, Node, Pod, Taint, Toleration
+from kbench.configs.workload import NodeGroup, PodTemplate
+from kbench.errors import ConfigError
+
+ZONE_LABEL = "topology.kubernetes.io/zone"
+HOSTNAME_LABEL = "kubernetes.io/hostname"
+
+
+def parse_taint(text: str) -> Taint:
+    """``key=value:Effect`` or ``key:Effect``."""
+    body, _, effect = text.rpartition(":")
+    if not body or effect not in ("NoSchedule", "PreferNoSchedule", "NoExecute"):
+        raise ConfigError(f"malformed taint {text!r}: expected key=value:Effect")
+    key, _, value = body.partition("=")
+    return Taint(key, value, effect)
+
+
+def parse_toleration(text: str) -> Toleration:
+    """``key=value:Effect``, ``key:Effect``, ``key`` (Exists, any effect) or ``*`` (everything)."""
+    if text == "*":
+        return Toleration(operator="Exists")
+    body, sep, effect = text.rpartition(":")
+    if not sep:
+        body, effect = text, ""
+    key, eq, value = body.partition("=")
+    return Toleration(key, "Equal" if eq else "Exists", value, effect)
+
+
+def pod_from_template(name: str, namespace: str, t: PodTemplate, *, owner: str | None = None,
+                      labels: dict[str, str] | None = None, duration_s: float | None = None) -> Pod:
+    """A pod spec (units: millicores, bytes) from a template.
+
+    Args:
+        name: Pod name.
+        namespace: Namespace.
+        t: The template.
+        owner: ``Kind/name`` of the owner.
+        labels: Labels added to the template's.
+        duration_s: Drawn run time, seconds (None: runs until deleted).
+    """
+    requests = {CPU: t.cpu_cores * 1000.0, MEMORY: float(t.memory_bytes)}
+    gpu_count, gpu_milli = t.gpus, t.gpu_milli
+    if gpu_count and not gpu_milli:
+        requests[GPU] = float(gpu_count)
+    return Pod(name=name, namespace=namespace, labels={**t.labels, **(labels or {})},
+               containers=[Container("main", t.image, requests)], priority=t.priority,
+               node_selector=dict(t.node_selector), tolerations=[parse_toleration(x) for x in t.tolerations],
+               gpu_count=gpu_count, gpu_milli=gpu_milli, gpu_model=t.gpu_model or None, owner=owner,
+               duration_s=duration_s)
+
+
+def nodes_from_groups(groups: list[NodeGroup]) -> list[Node]:
+    """Node specs for every node group (names ``<prefix>-<i>``, zones round-robin)."""
+    out: list[Node] = []
+    for g in groups:
+        taints = [parse_taint(x) for x in g.taints]
+        width = max(4, len(str(g.count - 1)))
+        for i in range(g.count):
+            name = f"{g.name_prefix}-{i:0{width}d}"
+            alloc = {CPU: g.cpu_cores * 1000.0, MEMORY: float(g.memory_bytes), "pods": float(g.pods)}
+            if g.gpus:
+                alloc[GPU] = float(g.gpus)
+            labels = {HOSTNAME_LABEL: name, ZONE_LABEL: f"zone-{i % max(g.zones, 1)}", **g.labels}
+            out.append(Node(name=name, allocatable=alloc, labels=labels, taints=list(taints),
+                            images={k: int(v) for k, v in g.images.items()}, gpu_count=g.gpus,
+                            gpu_model=g.gpu_model or None))
+    return out
+
+
+def draw_duration(t: PodTemplate, rng: np.random.Generator) -> float | None:
+    """A run time from the template (None when the pod runs until deleted)."""
+    d = t.duration_s
+    if d.kind == "constant" and d.value == 0:
+        return None
+    return float(d.sample(rng))
