@@ -152,6 +152,96 @@ def _sync_table(results: list[dict]) -> None:
             console.print(f"{r['strategy']}: results in {r['run_dir']}", markup=False, highlight=False)
 
 
+# ---------------------------------------------------------------------------------------- run
+
+
+@app.command("run")
+@guarded
+def run_cmd(
+    scenario: Path = typer.Argument(..., help="Scenario YAML (workloads/demo.yaml, workloads/density-5k.yaml)."),
+    policy: str = typer.Option(None, "--policy", help="Scheduling policy name or file (overrides the scenario)."),
+    seed: int = typer.Option(None, "--seed", help="Master seed (overrides the scenario)."),
+    duration: str = typer.Option(None, "--duration", help="Virtual time to simulate (overrides the scenario)."),
+    sync: list[str] = typer.Option(None, "--sync", help="CLASS=list-watch|poll:PERIOD, e.g. kubelet=poll:10s."),
+    out: Path = typer.Option(Path("results"), "--out", help="Parent folder of the run folder."),
+    output: str = typer.Option("table", "-o", "--output", help="table or json."),
+) -> None:
+    """One pod-lifecycle run: pods, startup percentiles, SLO verdicts, throughput."""
+    check_output(output)
+    from dataclasses import replace
+
+    from kbench.config import load_scenario, scenario_from_dict
+    from kbench.configload import to_dict
+    from kbench.experiment.runner import run as run_scenario
+    from kbench.quantity import parse_duration
+
+    sc = load_scenario(scenario)
+    if sync or duration is not None:
+        data = to_dict(sc)
+        for item in sync or []:
+            cls, eq, strategy = item.partition("=")
+            if not eq or not cls:
+                fail(f"--sync {item}: expected CLASS=list-watch or CLASS=poll:PERIOD")
+            data["sync_strategies"][cls] = strategy
+        if duration is not None:
+            data["duration_s"] = parse_duration(duration, where="--duration")
+        sc = scenario_from_dict(data)
+    if policy is not None:
+        from kbench.policy.profile import resolve_policy
+        resolve_policy(policy)  # an unknown name fails here, with "did you mean", before the run
+        sc = replace(sc, scheduler=replace(sc.scheduler, policy=policy))
+    result = _with_progress(output == "table", sc.duration_s,
+                            lambda progress: run_scenario(sc, seed=seed, out_dir=out, progress=progress))
+    summary = result.summary
+    if output == "json":
+        print_json(summary)
+        return
+    _run_table(summary)
+
+
+def _with_progress(show: bool, total: float, fn):
+    if not show:
+        return fn(None)
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+    with Progress(TextColumn("virtual {task.completed:.0f}/{task.total:.0f} s"), BarColumn(),
+                  TimeElapsedColumn(), TimeRemainingColumn(), console=err_console, transient=True) as bar:
+        task = bar.add_task("run", total=total)
+        return fn(lambda now, end: bar.update(task, completed=now))
+
+
+def _run_table(s: dict) -> None:
+    pods = s["pods"]
+    t = Table(title=f"kbench run: {s['scenario']} · policy {s['policy']} · seed {s['seed']}")
+    t.add_column("metric")
+    t.add_column("value", justify="right")
+    t.add_row("pods created / scheduled", f"{pods['created']} / {pods['scheduled']}")
+    t.add_row("running / succeeded / failed / pending / deleted",
+              f"{pods['running']} / {pods['succeeded']} / {pods['failed']} / {pods['pending']} / {pods['deleted']}")
+    ps, pe = s["pod_startup_s"], s["pod_e2e_startup_s"]
+    t.add_row("pod startup p50 / p90 / p99 s (SLO, excl. pulls)", f"{_fmt(ps['p50'])} / {_fmt(ps['p90'])} / {_fmt(ps['p99'])}")
+    t.add_row("pod e2e startup p50 / p90 / p99 s", f"{_fmt(pe['p50'])} / {_fmt(pe['p90'])} / {_fmt(pe['p99'])}")
+    sc = s["scheduling"]
+    t.add_row("scheduling attempts", str(sc["attempts"]))
+    t.add_row("scheduler throughput pods/s", _fmt(sc["throughput_pods_per_s"]))
+    t.add_row("bind conflicts / preemptions", f"{sc['bind_conflicts']} / {sc['preemptions']}")
+    t.add_row("API requests / 429s", f"{s['api']['requests']} / {s['api']['rejected_429']}")
+    t.add_row("virtual s / wall s / events", f"{_fmt(s['sim']['virtual_s'])} / {_fmt(s['sim']['wall_s'])} / {s['sim']['events']}")
+    console.print(t)
+    slo = Table(title="SLOs")
+    for col in ("SLO", "threshold", "value", "verdict", "source"):
+        slo.add_column(col)
+    for row in s["slo"]:
+        slo.add_row(row["name"], _fmt(row["threshold"]), _fmt(row["value"]), "pass" if row["pass"] else "FAIL",
+                    row.get("source", ""))
+    console.print(slo)
+    if pods.get("pending") and pods.get("pending_reasons"):
+        console.print("pending pods, filter reasons: " + "; ".join(f"{k} ({v})" for k, v in pods["pending_reasons"].items()),
+                      markup=False, highlight=False)
+    if s.get("run_dir"):
+        console.print(f"results in {s['run_dir']}", markup=False, highlight=False)
+
+
 # ------------------------------------------------------------------------------ registrations
 
 

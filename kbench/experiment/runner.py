@@ -1,0 +1,174 @@
+"""One pod-lifecycle run: build the world, start every component, run, summarise, store.
+
+``run(scenario, policy=..., seed=...)`` is the notebook entry point (``kbench.run``); ``kbench run``
+calls it. Lifecycle phases follow desmod: build → wire and validate → run → collect; a run that fails
+or is interrupted still writes its folder, marked ``failed`` or ``interrupted`` with what was
+collected so far.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from kbench.cluster.world import World
+from kbench.config import Scenario, load_scenario
+from kbench.configload import config_hash, to_dict
+from kbench.errors import ConfigError
+from kbench.metrics.observer import SloMonitor
+from kbench.metrics.summary import summarize
+from kbench.results.store import RunWriter, new_run_id
+from kbench.workload.driver import WorkloadDriver
+from kbench.workload.podspec import nodes_from_groups
+
+
+@dataclass
+class RunResult:
+    """What a run returns.
+
+    Attributes:
+        summary: The summary (``kbench run -o json``).
+        frames: ``pods``, ``requests``, ``series`` DataFrames.
+        run_dir: The run folder, when written.
+        world: The simulated world (for notebooks and tests).
+    """
+
+    summary: dict[str, Any]
+    frames: dict[str, pd.DataFrame] = field(default_factory=dict)
+    run_dir: Path | None = None
+    world: World | None = None
+
+
+@dataclass
+class Components:
+    """The acting components of a run (None where a scenario does not need one)."""
+
+    scheduler: Any = None
+    kubelets: Any = None
+    kubeproxies: Any = None
+    controllers: Any = None
+    driver: WorkloadDriver | None = None
+    monitor: SloMonitor | None = None
+
+
+def build(scenario: Scenario, seed: int | None = None, typical_pods: Any = None) -> tuple[World, Components]:
+    """Build and wire a lifecycle run (nothing runs yet)."""
+    from kbench.cluster.controllers import ControllerManager
+    from kbench.cluster.kubelet import KubeletFleet
+    from kbench.cluster.kubeproxy import KubeProxyFleet
+    from kbench.cluster.scheduler import Scheduler
+
+    if not scenario.cluster.nodes:
+        raise ConfigError("a lifecycle scenario needs at least one node group", where="cluster.nodes")
+    world = World(scenario, seed)
+    world.add_nodes(nodes_from_groups(scenario.cluster.nodes))
+    comps = Components()
+    comps.scheduler = Scheduler(world, typical_pods=typical_pods) if typical_pods is not None else Scheduler(world)
+    comps.controllers = ControllerManager(world)
+    comps.kubelets = KubeletFleet(world)
+    if any(d.service for d in scenario.workload.deployments):
+        comps.kubeproxies = KubeProxyFleet(world)
+    comps.driver = WorkloadDriver(world)
+    comps.monitor = SloMonitor(world, on_finished=comps.driver.on_pod_finished)
+    _register_series(world, comps)
+    return world, comps
+
+
+def _register_series(world: World, comps: Components) -> None:
+    s = world.plane.series
+    tl = world.timeline
+    s.gauge("pods_pending", lambda: int(np.count_nonzero(tl.final[: tl.n] == 0)))
+    s.gauge("pods_running", lambda: int(np.count_nonzero(tl.final[: tl.n] == 1)))
+    s.gauge("pods_scheduled_total", lambda: int(np.count_nonzero(~np.isnan(tl.t["bound"][: tl.n]))))
+    nodes = getattr(comps.scheduler, "nodes", None)
+    if nodes is not None:
+        for res in ("cpu", "memory", "nvidia.com/gpu"):
+            def frac(res=res):
+                table = comps.scheduler.nodes
+                if res not in table.res_index or table.n == 0:
+                    return 0.0
+                alloc = table.allocatable_of(res).sum()
+                return float(table.requested_of(res).sum() / alloc) if alloc > 0 else 0.0
+            s.gauge("allocated_fraction", frac, resource=res)
+
+
+def start(world: World, comps: Components) -> None:
+    """Start every component."""
+    world.plane.start()
+    for comp in (comps.monitor, comps.kubelets, comps.kubeproxies, comps.controllers, comps.scheduler, comps.driver):
+        if comp is not None:
+            comp.start()
+
+
+def run(scenario: Scenario | str | Path, *, policy: str | None = None, seed: int | None = None,
+        out_dir: str | Path | None = None, progress: Callable[[float, float], None] | None = None,
+        typical_pods: Any = None) -> RunResult:
+    """Run one scenario.
+
+    Args:
+        scenario: A :class:`Scenario` or a path to a scenario YAML.
+        policy: Overrides ``scheduler.policy`` (a name or a file).
+        seed: Overrides the scenario's seed.
+        out_dir: Where to write the run folder (none when None).
+        progress: ``f(virtual_now_s, virtual_end_s)`` called every few virtual seconds.
+        typical_pods: Typical pods for FGD (the trace's pods), if any.
+
+    Returns:
+        The summary, the tables and the run folder.
+    """
+    if not isinstance(scenario, Scenario):
+        scenario = load_scenario(scenario)
+    if policy is not None:
+        scenario = replace(scenario, scheduler=replace(scenario.scheduler, policy=policy))
+    if seed is not None:
+        scenario = replace(scenario, seed=seed)
+    wall0 = time.perf_counter()
+    world, comps = build(scenario, typical_pods=typical_pods)
+    writer = None
+    if out_dir is not None:
+        writer = RunWriter(out_dir, new_run_id(scenario.name, scenario.seed, _slug(scenario.scheduler.policy)),
+                           {"kind": "run", "scenario": scenario.name, "policy": scenario.scheduler.policy,
+                            "seed": scenario.seed, "config": to_dict(scenario), "config_hash": config_hash(scenario)})
+    status = "complete"
+    error = None
+    try:
+        start(world, comps)
+        end = scenario.duration_s
+        step = max(end / 50.0, 1.0)
+        while world.env.now < end:
+            world.env.run(until=min(end, world.env.now + step))
+            if progress is not None:
+                progress(world.env.now, end)
+    except KeyboardInterrupt:
+        status = "interrupted"
+    except Exception as err:  # a model bug: still write what was collected
+        status, error = "failed", f"{type(err).__name__}: {err}"
+        if writer is None:
+            raise
+    wall = time.perf_counter() - wall0
+    summary = summarize(world, virtual_s=float(world.env.now), wall_s=wall, scheduler=comps.scheduler)
+    summary["status"] = status
+    frames = {"pods": world.timeline.to_frame(), "requests": world.plane.stats.to_frame(),
+              "series": world.plane.series.to_frame()}
+    result = RunResult(summary, frames, None, world)
+    if writer is not None:
+        for name, df in frames.items():
+            writer.table(name, df)
+        summary["run_dir"] = str(writer.final)
+        writer.json("summary", summary)
+        result.run_dir = writer.finish(status, wall_s=round(wall, 3), **({"error": error} if error else {}))
+        if status == "failed":
+            raise RuntimeError(f"run failed: {error} (partial results in {result.run_dir})")
+        if status == "interrupted":
+            raise KeyboardInterrupt(str(result.run_dir))
+    return result
+
+
+def _slug(policy: str) -> str:
+    return Path(policy).stem if ("/" in policy or policy.endswith((".py", ".yaml", ".yml"))) else policy

@@ -1,0 +1,108 @@
+"""Run summaries: headline figures and SLO verdicts (G2, G3, F1).
+
+The summary is the object ``kbench run -o json`` prints and ``summary.json`` holds. Its keys are a
+contract scripts rely on (see CLI.md): fields may be added, never renamed.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from kbench.cluster.world import World
+from kbench.metrics.pods import FINAL_STATES
+
+SLO_API_MUTATING_S = 1.0  # G2
+SLO_API_READ_SINGLE_S = 1.0  # G3 (scope=resource)
+SLO_API_LIST_S = 30.0  # G3 (scope=namespace and cluster)
+SLO_POD_STARTUP_S = 5.0  # F1
+
+MUTATING = ("create", "update", "patch", "delete")
+
+
+def _pct(values: np.ndarray, q: float) -> float | None:
+    v = values[~np.isnan(values)]
+    return None if v.size == 0 else round(float(np.quantile(v, q)), 6)
+
+
+def _latency_p99(world: World, verbs: tuple[str, ...]) -> float | None:
+    v = world.plane.stats.quantile(0.99, kind="sli", verbs=verbs)
+    return None if math.isnan(v) else v
+
+
+def pod_startup(world: World) -> tuple[np.ndarray, np.ndarray]:
+    """Per pod that was observed running: (SLO startup excluding image pulls, end-to-end), seconds."""
+    tl = world.timeline
+    created = tl.column("created")
+    observed = tl.column("running_observed")
+    e2e = observed - created
+    slo = e2e - tl.image_pull_s[: tl.n]
+    return slo, e2e
+
+
+def summarize(world: World, *, virtual_s: float, wall_s: float, scheduler: Any = None) -> dict[str, Any]:
+    """The run summary (see the module docstring)."""
+    tl = world.timeline
+    n = tl.n
+    final = tl.final[:n]
+    counts = {s: int((final == i).sum()) for i, s in enumerate(FINAL_STATES)}
+    created = int((~np.isnan(tl.column("created"))).sum())
+    bound = tl.column("bound")
+    slo_startup, e2e = pod_startup(world)
+    c = world.counters
+    sched_times = bound[~np.isnan(bound)]
+    span = float(sched_times.max() - sched_times.min()) if sched_times.size > 1 else 0.0
+    throughput = (sched_times.size - 1) / span if span > 0 else float(sched_times.size)
+    stats = world.plane.stats
+    mutating = _latency_p99(world, MUTATING)
+    single = _latency_p99(world, ("get",))
+    lists = _latency_p99(world, ("list",))
+    startup_p99 = _pct(slo_startup, 0.99)
+    slo = [
+        {"name": "api_mutating_latency_p99_s", "threshold": SLO_API_MUTATING_S, "value": mutating,
+         "pass": mutating is None or mutating <= SLO_API_MUTATING_S, "source": "G2"},
+        {"name": "api_read_single_latency_p99_s", "threshold": SLO_API_READ_SINGLE_S, "value": single,
+         "pass": single is None or single <= SLO_API_READ_SINGLE_S, "source": "G3"},
+        {"name": "api_list_latency_p99_s", "threshold": SLO_API_LIST_S, "value": lists,
+         "pass": lists is None or lists <= SLO_API_LIST_S, "source": "G3"},
+        {"name": "pod_startup_p99_s", "threshold": SLO_POD_STARTUP_S, "value": startup_p99,
+         "pass": startup_p99 is None or startup_p99 <= SLO_POD_STARTUP_S, "source": "F1"},
+    ]
+    pending_reasons = {}
+    if scheduler is not None and hasattr(scheduler, "unschedulable_reasons"):
+        pending_reasons = dict(sorted(scheduler.unschedulable_reasons.items(), key=lambda kv: -kv[1])[:20])
+    summary: dict[str, Any] = {
+        "scenario": world.scenario.name,
+        "policy": world.scenario.scheduler.policy,
+        "seed": world.scenario.seed,
+        "pods": {"created": created, "scheduled": int((~np.isnan(bound)).sum()),
+                 "running": counts["running"], "succeeded": counts["succeeded"], "failed": counts["failed"],
+                 "pending": counts["pending"], "deleted": counts["deleted"],
+                 "pending_reasons": pending_reasons},
+        "pod_startup_s": {"p50": _pct(slo_startup, 0.5), "p90": _pct(slo_startup, 0.9), "p99": startup_p99,
+                          "count": int((~np.isnan(slo_startup)).sum())},
+        "pod_e2e_startup_s": {"p50": _pct(e2e, 0.5), "p90": _pct(e2e, 0.9), "p99": _pct(e2e, 0.99)},
+        "scheduling": {"attempts": int(c["scheduling_attempts"]), "throughput_pods_per_s": round(throughput, 3),
+                       "bind_conflicts": int(c["bind_conflicts"]), "preemptions": int(c["preemptions"]),
+                       "unschedulable": int(c["unschedulable"])},
+        "api": {"requests": int(stats.total("count")), "rejected_429": int(stats.total("rejected_429")),
+                "errors": int(stats.total("errors")),
+                "latency_p99_s": {"mutating": mutating, "read_single": single, "list": lists},
+                "cpu_s": round(world.api.cpu_s, 3)},
+        "etcd": {"writes": int(world.plane.etcd.stats.writes), "db_size_bytes": int(world.plane.etcd.db_size_bytes)},
+        "counters": {k: int(v) for k, v in sorted(c.items())},
+        "slo": slo,
+        "sim": {"virtual_s": virtual_s, "wall_s": round(wall_s, 3), "events": _events(world)},
+    }
+    return summary
+
+
+def _events(world: World) -> int:
+    """Events the SimPy kernel scheduled (its insertion counter)."""
+    eid = getattr(world.env, "_eid", None)
+    try:
+        return int(next(eid)) if eid is not None else 0
+    except TypeError:
+        return 0
