@@ -1,27 +1,129 @@
-"""Kubelet and kube-proxy settings (sections ``kubelet:`` and ``kubeproxy:`` of a scenario)."""
+"""Kubelet and kube-proxy settings (sections ``kubelet:`` and ``kubeproxy:`` of a scenario).
+
+Every delay is a named :class:`~kbench.dist.Dist` whose default cites its source in CALIBRATION.md
+(F, H sections); where CALIBRATION.md has no number the docstring says "kbench default" and why.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from kbench.dist import Dist
+from kbench.errors import ConfigError
+
 
 @dataclass(frozen=True)
 class KubeletConfig:
-    """The kubelet's pod startup pipeline, heartbeats and status reporting.
+    """The kubelet's pod startup pipeline, heartbeats and status reporting (F4-F23).
 
     Attributes:
         lease_renew_interval_s: Node lease renewal period (F6: 10 s).
+        lease_renew_jitter: Each renewal waits ``interval x (1 + jitter x U[0,1))`` after the
+            previous one finished (upstream lease controller ``JitterUntil(sync, renewInterval,
+            0.04, sliding)``; not in CALIBRATION.md).
+        lease_retries: Attempts per renewal before giving up until the next period (F6: 5).
+        lease_retry_initial_s: First retry delay of a failed renewal (F6: 200 ms, doubling).
+        lease_retry_max_s: Retry delay cap (F6: 7 s).
+        node_status_report_s: Full node status post period, GET + PATCH of the Node (F5: 5 min).
+        start_spread_s: Kubelets' informers start uniformly in [0, spread) (kbench default 1 s:
+            spreads the t = 0 LISTs of a large fleet).
+        admission_s: Pod worker dispatch and admission, watch delivery to the sandbox request
+            (kbench default: lognormal median 20 ms, p99 390 ms; F19's slow case took 0.39 s).
+        sandbox_s: RunPodSandbox including CNI ADD (F17, F18, F23: median 250 ms, p99 1.5 s;
+            F18/F19 show 1.5-4.8 s outliers with slow CNI).
+        container_start_s: Create + start of one container (F17: median 250 ms, p99 600 ms).
+        container_stop_s: Stop + remove of a pod's containers and sandbox (F17: median 250 ms,
+            p99 600 ms).
+        runtime_parallelism: Runtime operations (sandbox, container start/stop) a node runs at
+            once; more queue FIFO (F17: 7-8 containers/s per node at about 250 ms each, i.e.
+            about 2 in parallel).
+        serialize_image_pulls: Pull one image at a time (F10: true).
+        max_parallel_image_pulls: Parallel pulls when not serialized (F10; 0 = unlimited,
+            modelled as 16).
+        registry_pull_qps: Image pulls started per second per node (F11: 5).
+        registry_burst: Pull burst (F11: 10).
+        registry_bytes_per_s: Download bandwidth from the registry, bytes/s (kbench default
+            50 MB/s; CALIBRATION.md has no number).
+        image_pull_latency_s: Fixed part of a pull: resolve, auth, manifest, unpack start (kbench
+            default lognormal median 500 ms, p99 2 s; CALIBRATION.md has no number).
+        default_image_bytes: Size of an image the kubelet finds in no template, no node list and
+            no ``kbench/image-bytes`` annotation (kbench default = PodTemplate's 300 kB pause).
+        pleg: ``generic`` (relist every ``pleg_relist_period_s``, F4) or ``evented`` (F20).
+        pleg_relist_period_s: Generic PLEG relist period (F4: 1 s); a container start or exit is
+            noticed at the node's next relist tick (each node has a random phase).
+        evented_pleg_s: CRI event delay with evented PLEG (F20: about 1 ms).
+        status_retry_s: A failed status write is retried at the status manager's next sync
+            (F16: syncPeriod 10 s).
+        retry_after_s: Wait after a 429 before retrying (A28: Retry-After starts at 1 s).
+        token_request: Send a TokenRequest (``create serviceaccounts/token``) per pod start, for
+            the projected service-account token volume (issue 4 item 2).
     """
 
     lease_renew_interval_s: float = 10.0  # F6
+    lease_renew_jitter: float = 0.04  # upstream lease controller (not in CALIBRATION.md)
+    lease_retries: int = 5  # F6
+    lease_retry_initial_s: float = 0.2  # F6
+    lease_retry_max_s: float = 7.0  # F6
+    node_status_report_s: float = 300.0  # F5
+    start_spread_s: float = 1.0  # kbench default
+    admission_s: Dist = Dist.lognormal(0.02, 0.39)  # kbench default; F19 tail
+    sandbox_s: Dist = Dist.lognormal(0.25, 1.5)  # F17, F18, F23
+    container_start_s: Dist = Dist.lognormal(0.25, 0.6)  # F17
+    container_stop_s: Dist = Dist.lognormal(0.25, 0.6)  # F17
+    runtime_parallelism: int = 2  # F17 (derived)
+    serialize_image_pulls: bool = True  # F10
+    max_parallel_image_pulls: int = 0  # F10
+    registry_pull_qps: float = 5.0  # F11
+    registry_burst: int = 10  # F11
+    registry_bytes_per_s: float = 50e6  # kbench default
+    image_pull_latency_s: Dist = Dist.lognormal(0.5, 2.0)  # kbench default
+    default_image_bytes: float = 300_000  # kbench default
+    pleg: str = "generic"  # F4 (evented: F20)
+    pleg_relist_period_s: float = 1.0  # F4
+    evented_pleg_s: Dist = Dist.const(0.001)  # F20
+    status_retry_s: float = 10.0  # F16
+    retry_after_s: float = 1.0  # A28
+    token_request: bool = True  # issue 4 item 2
+
+    def __post_init__(self) -> None:
+        if self.pleg not in ("generic", "evented"):
+            raise ConfigError(f"unknown pleg {self.pleg!r}: expected generic or evented", where="kubelet.pleg")
+        for name in ("lease_renew_interval_s", "pleg_relist_period_s", "registry_bytes_per_s",
+                     "node_status_report_s"):
+            if getattr(self, name) <= 0:
+                raise ConfigError("must be > 0", where=f"kubelet.{name}")
+        if self.runtime_parallelism < 1:
+            raise ConfigError("must be >= 1", where="kubelet.runtime_parallelism")
+        if self.lease_retries < 1:
+            raise ConfigError("must be >= 1", where="kubelet.lease_retries")
+
+    @property
+    def image_pull_slots(self) -> int:
+        """Pulls a node runs at once (F10)."""
+        if self.serialize_image_pulls:
+            return 1
+        return self.max_parallel_image_pulls if self.max_parallel_image_pulls >= 1 else 16
 
 
 @dataclass(frozen=True)
 class KubeProxyConfig:
-    """kube-proxy's rule sync.
+    """kube-proxy's rule sync (H1-H6).
 
     Attributes:
-        min_sync_period_s: Minimum interval between rule syncs (H1: 1 s).
+        min_sync_period_s: Minimum interval between rule syncs (H1: 1 s; 0 = sync on every change).
+        sync_burst: Syncs allowed back to back before ``min_sync_period_s`` applies (upstream
+            iptables proxier ``burstSyncs := 2`` for its BoundedFrequencyRunner; not in
+            CALIBRATION.md). Set 1 for a strict ``max(delivery, last sync + min period)``.
+        sync_s: Duration of one rule sync (iptables-restore) (kbench default lognormal median
+            50 ms, p99 500 ms; CALIBRATION.md has no number; it grows with Services x endpoints).
+        start_spread_s: kube-proxies' first LISTs start uniformly in [0, spread) (kbench default 1 s).
     """
 
     min_sync_period_s: float = 1.0  # H1
+    sync_burst: int = 2  # upstream proxier burstSyncs (not in CALIBRATION.md)
+    sync_s: Dist = Dist.lognormal(0.05, 0.5)  # kbench default
+    start_spread_s: float = 1.0  # kbench default
+
+    def __post_init__(self) -> None:
+        if self.sync_burst < 1:
+            raise ConfigError("must be >= 1", where="kubeproxy.sync_burst")

@@ -1,0 +1,239 @@
+"""Job controller: run pods until ``completions`` succeeded, at most ``parallelism`` at once.
+
+A Job (``jobs/<ns>/<name>``, ``data["spec"]`` a :class:`~kbench.configs.workload.JobSpec`) owns
+pods ``<name>-<counter>`` (label ``job-name=<name>``, owner ``Job/<ns>/<name>``). Outcomes are
+counted from the pod informer's events, once per pod: a pod that Succeeded or Failed, or that
+disappeared while still running (evicted, preempted) counts as failed, as upstream's finalizer
+tracking does. A sync:
+
+* wants ``min(parallelism, completions - succeeded)`` active pods, creating the missing ones
+  (expectations and slow-start batches as the ReplicaSet controller) and deleting extra ones;
+* re-creates a pod after failures only after ``10 s x 2^(failures - 1)`` (capped at 10 min;
+  upstream ``DefaultJobPodFailureBackOff``/``MaxJobPodFailureBackOff``);
+* marks the Job Complete when ``succeeded >= completions``, Failed when ``failed > backoffLimit``
+  (deleting its active pods);
+* writes the Job's status (``active``, ``succeeded``, ``failed``, ``complete``, ``condition``)
+  when it changed.
+
+Pod events are batched for ``syncJobBatchPeriod`` (1 s) before a sync, as upstream. Pod run times
+come from a per-Job stream ``workload/job/<ns>/<name>``, drawn in pod order, so the k-th pod of a
+Job runs as long whatever the policy or the interleaving of Jobs. Restart policy is ``Never``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator
+from dataclasses import dataclass, field
+
+import simpy
+
+from kbench.cluster.controllers.common import Controller, generic, namespace_of
+from kbench.cluster.controllers.replicaset import EXPECTATIONS_TIMEOUT_S, FAIL_ANNOTATION, deletion_rank
+from kbench.cluster.state import PodObj
+from kbench.configs.workload import JobSpec
+from kbench.workload.podspec import draw_duration, pod_from_template
+
+OWNER = "Job/"
+
+
+@dataclass(eq=False)
+class _Job:
+    key: str
+    counter: int = 0
+    active: dict[str, PodObj] = field(default_factory=dict)
+    succeeded: int = 0
+    failed: int = 0
+    counted: set[str] = field(default_factory=set)
+    ours: set[str] = field(default_factory=set)  # pods this controller deleted (not failures)
+    last_fail_s: float = 0.0
+    expect_adds: int = 0
+    expect_dels: set[str] = field(default_factory=set)
+    expect_since: float = 0.0
+    condition: str = ""  # "", "Complete" or "Failed"
+    written: tuple | None = None
+    rng: object = None
+
+
+def failure_backoff_s(failures: int, initial_s: float, max_s: float) -> float:
+    """Delay before re-creating a pod after ``failures`` failures, seconds (0 when none)."""
+    if failures <= 0:
+        return 0.0
+    return min(initial_s * 2.0 ** (failures - 1), max_s)
+
+
+class JobController(Controller):
+    """Jobs (``--concurrent-job-syncs`` workers)."""
+
+    name = "job"
+    wants_pods = True
+
+    def __init__(self, mgr):
+        super().__init__(mgr, mgr.cfg.job_workers)
+        self._jobs: dict[str, _Job] = {}
+        self._done = {"Complete": 0, "Failed": 0}
+
+    def handlers(self) -> dict:
+        """Handlers of the ``jobs`` informer."""
+        add = lambda obj: self.queue.add(obj.key)  # noqa: E731
+        return {"on_add": add, "on_update": lambda old, new: add(new), "on_delete": add}
+
+    def complete_count(self) -> int:
+        """Jobs that completed."""
+        return self._done["Complete"]
+
+    def failed_count(self) -> int:
+        """Jobs that failed (backoff limit exceeded)."""
+        return self._done["Failed"]
+
+    # ---------------------------------------------------------------------------------- pod hooks
+    def _state(self, pod: PodObj) -> _Job | None:
+        owner = pod.owner
+        if owner is None or not owner.startswith(OWNER):
+            return None
+        return self._jobs.get(owner[len(OWNER):])
+
+    def _enqueue(self, st: _Job) -> None:
+        self.queue.add_after(st.key, self.cfg.job_sync_batch_s)
+
+    def _count(self, st: _Job, pod: PodObj, failed: bool) -> None:
+        st.counted.add(pod.key)
+        if failed:
+            st.failed += 1
+            st.last_fail_s = self.env.now
+        else:
+            st.succeeded += 1
+
+    def pod_added(self, pod: PodObj) -> None:
+        st = self._state(pod)
+        if st is None:
+            return
+        if st.expect_adds > 0:
+            st.expect_adds -= 1
+        if not pod.deleting and not pod.finished:
+            st.active[pod.key] = pod
+        self._enqueue(st)
+
+    def pod_updated(self, old: PodObj, new: PodObj) -> None:
+        st = self._state(new)
+        if st is None:
+            return
+        if new.finished and new.key not in st.counted:
+            self._count(st, new, new.phase == "Failed")
+        if new.deleting:
+            st.expect_dels.discard(new.key)
+        if new.finished or new.deleting:
+            st.active.pop(new.key, None)
+        elif new.key in st.active:
+            st.active[new.key] = new
+        if old.phase != new.phase or old.deleting != new.deleting:
+            self._enqueue(st)
+
+    def pod_deleted(self, pod: PodObj) -> None:
+        st = self._state(pod)
+        if st is None:
+            return
+        st.active.pop(pod.key, None)
+        st.expect_dels.discard(pod.key)
+        if pod.key not in st.counted and pod.key not in st.ours:
+            self._count(st, pod, True)  # gone before it finished: evicted or preempted
+        self._enqueue(st)
+
+    # --------------------------------------------------------------------------------------- sync
+    def sync(self, key: str) -> Generator[simpy.Event, object, bool]:
+        obj = self.mgr.cache("jobs").get(key)
+        st = self._jobs.get(key)
+        if obj is None:
+            return (yield from self._teardown(key, st))
+        spec: JobSpec = obj.data["spec"]
+        if st is None:
+            st = self._jobs[key] = _Job(key, rng=self.world.stream(f"workload/job/{key}"))
+        now = self.env.now
+        if st.expect_adds > 0 or st.expect_dels:
+            if now - st.expect_since < EXPECTATIONS_TIMEOUT_S:
+                return True
+            st.expect_adds, st.expect_dels = 0, set()
+        ok = True
+        if not st.condition:
+            if st.failed > spec.backoff_limit:
+                st.condition = "Failed"
+            elif st.succeeded >= spec.completions:
+                st.condition = "Complete"
+            if st.condition:
+                self._done[st.condition] += 1
+                self.world.counters[f"jobs_{st.condition.lower()}"] += 1
+        if st.condition:
+            ok = yield from self._delete_active(st)
+        else:
+            want = min(spec.parallelism, spec.completions - st.succeeded)
+            diff = want - len(st.active)
+            if diff > 0 and spec.namespace not in self.mgr.terminating_ns:
+                ready_at = st.last_fail_s + failure_backoff_s(st.failed, self.cfg.job_backoff_initial_s,
+                                                              self.cfg.job_backoff_max_s)
+                if now < ready_at:
+                    self.queue.add_after(key, ready_at - now)
+                else:
+                    n = min(diff, self.cfg.burst_replicas)
+                    st.expect_adds += n
+                    st.expect_since = now
+                    undone = yield from self.create_pods(n, lambda: self._new_pod(st, spec))
+                    if undone:
+                        st.expect_adds = max(0, st.expect_adds - undone)
+                        ok = False
+            elif diff < 0:
+                victims = sorted(st.active.values(), key=deletion_rank)[:-diff]
+                ok = yield from self._delete(st, victims)
+        status = (len(st.active), st.succeeded, st.failed, st.condition)
+        if status != st.written:
+            value = generic(key, spec=spec, active=status[0], succeeded=status[1], failed=status[2],
+                            complete=st.condition == "Complete", condition=st.condition)
+            resp = yield from self.write("update", "jobs", key, value, precondition=lambda cur: cur is not None)
+            if resp.ok:
+                st.written = status
+            elif resp.code != 409:  # 409: the Job was deleted meanwhile
+                ok = False
+        return ok
+
+    def _new_pod(self, st: _Job, spec: JobSpec) -> PodObj:
+        st.counter += 1
+        name = f"{spec.name}-{st.counter}"
+        key = f"{spec.namespace}/{name}"
+        t = spec.template
+        pod = pod_from_template(name, spec.namespace, t, owner=f"Job/{spec.name}",
+                                labels={"job-name": spec.name}, duration_s=draw_duration(t, st.rng))
+        if t.fail_probability:
+            pod.annotations[FAIL_ANNOTATION] = str(t.fail_probability)
+        return PodObj(key, self.world.pod_uid(key, "Job"), pod, owner=OWNER + st.key)
+
+    def _delete(self, st: _Job, victims: list[PodObj]) -> Generator[simpy.Event, object, bool]:
+        if not victims:
+            return True
+        st.expect_dels.update(p.key for p in victims)
+        st.ours.update(p.key for p in victims)
+        st.expect_since = self.env.now
+        procs = [self.env.process(self.delete_pod(p)) for p in victims]
+        yield self.env.all_of(procs)
+        ok = True
+        for p, proc in zip(victims, procs, strict=True):
+            if proc.value != 200:
+                st.expect_dels.discard(p.key)
+                ok = False
+        return ok
+
+    def _teardown(self, key: str, st: _Job | None) -> Generator[simpy.Event, object, bool]:
+        """The Job is gone: delete all its pods, finished ones too (cascading deletion)."""
+        if namespace_of(key) not in self.mgr.terminating_ns:  # else the namespace controller does
+            pods = [p for p in self.mgr.pods_by_owner.get(OWNER + key, {}).values()
+                    if not p.deleting or p.node_name is None or p.node_name in self.mgr.not_ready_nodes]
+            if st is not None:
+                st.ours.update(p.key for p in pods)
+            procs = [self.env.process(self.delete_pod(p)) for p in pods]
+            if procs:
+                yield self.env.all_of(procs)
+                if not all(p.value == 200 for p in procs):
+                    return False
+        self._jobs.pop(key, None)
+        return True
+
+    def _delete_active(self, st: _Job) -> Generator[simpy.Event, object, bool]:
+        victims = [p for p in st.active.values() if not p.deleting]
+        return (yield from self._delete(st, victims))

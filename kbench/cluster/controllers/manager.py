@@ -1,0 +1,153 @@
+"""kube-controller-manager: one client, shared informers, the controllers that use them.
+
+Upstream runs every controller in one process with one ``SharedInformerFactory`` (one LIST+WATCH
+per resource, whatever the number of controllers interested) and, by default, one rate-limited
+client configuration (C3: QPS 20, burst 30). So here: one :class:`~kbench.cluster.clients.Client`
+of class ``controller-manager`` (user ``system:kube-controller-manager``), one informer per
+resource with the sync strategy of that class (``sync_strategies["controller-manager"]``), and pod
+indexes (by owner, node and namespace) maintained from the pod informer's events and read by the
+controllers.
+
+Not modelled: leader election (C8: one active instance is assumed), informer resync (C6: 12-24 h,
+beyond any run), the controller manager's own CPU (syncs take no virtual time beyond their API
+calls).
+"""
+
+from __future__ import annotations
+
+from kbench.cluster.controllers.endpointslice import EndpointSliceController
+from kbench.cluster.controllers.job import JobController
+from kbench.cluster.controllers.namespace import NamespaceController
+from kbench.cluster.controllers.nodelifecycle import NodeLifecycleController
+from kbench.cluster.controllers.replicaset import ReplicaSetController
+from kbench.cluster.controllers.resourcequota import ResourceQuotaController
+from kbench.cluster.informer import Informer
+from kbench.cluster.state import LEASE_BYTES, NODE_BYTES, POD_BYTES, PodObj
+
+USER = "system:kube-controller-manager"
+GROUPS = ("system:authenticated",)
+
+
+class ControllerManager:
+    """The controllers of kube-controller-manager on one shared client and informer set.
+
+    Args:
+        world: The run's world.
+
+    Attributes:
+        client: The shared client (class ``controller-manager``).
+        informers: One informer per resource (``pods``, ``nodes``, ``leases``, ``deployments``,
+            ``jobs``, ``services``, ``namespaces``).
+        pods_by_owner: Pods by ``PodObj.owner`` (key -> current value).
+        pods_by_node: Bound pods by node name.
+        pods_by_ns: Pod keys by namespace.
+        not_ready_nodes: Nodes the node lifecycle controller has marked NotReady.
+        terminating_ns: Namespaces being deleted (no new pods are created in them, as the
+            NamespaceLifecycle admission plugin would reject them).
+    """
+
+    def __init__(self, world):
+        self.world = world
+        self.env = world.env
+        self.cfg = world.scenario.controllers
+        self.client = world.client("kube-controller-manager", "controller-manager", USER, GROUPS)
+        self.pods_by_owner: dict[str, dict[str, PodObj]] = {}
+        self.pods_by_node: dict[str, dict[str, PodObj]] = {}
+        self.pods_by_ns: dict[str, set[str]] = {}
+        self.not_ready_nodes: set[str] = set()
+        self.terminating_ns: set[str] = set()
+        self.replicasets = ReplicaSetController(self)
+        self.jobs = JobController(self)
+        self.nodelifecycle = NodeLifecycleController(self)
+        self.endpointslices = EndpointSliceController(self)
+        self.resourcequotas = ResourceQuotaController(self)
+        self.namespaces = NamespaceController(self)
+        self.controllers = [self.replicasets, self.jobs, self.nodelifecycle, self.endpointslices,
+                            self.resourcequotas, self.namespaces]
+        self._pod_hooks = [c for c in self.controllers if c.wants_pods]
+        inf = world.informer
+        cl = self.client
+        self.informers: dict[str, Informer] = {
+            "pods": inf(cl, "pods", object_bytes=POD_BYTES, on_add=self._pod_add, on_update=self._pod_update,
+                        on_delete=self._pod_delete),
+            "nodes": inf(cl, "nodes", object_bytes=NODE_BYTES, **self.nodelifecycle.node_handlers()),
+            "leases": inf(cl, "leases", object_bytes=LEASE_BYTES, **self.nodelifecycle.lease_handlers()),
+            "deployments": inf(cl, "deployments", object_bytes=2048, **self.replicasets.handlers()),
+            "jobs": inf(cl, "jobs", object_bytes=2048, **self.jobs.handlers()),
+            "services": inf(cl, "services", object_bytes=1024, **self.endpointslices.handlers()),
+            "namespaces": inf(cl, "namespaces", object_bytes=512, **self.namespaces.handlers()),
+        }
+        self._synced = False
+
+    # ----------------------------------------------------------------------------------- running
+    def start(self, delay_s: float = 0.0) -> None:
+        """Start the informers (after ``delay_s`` seconds) and every controller's workers."""
+        for informer in self.informers.values():
+            informer.start(delay_s)
+        for c in self.controllers:
+            c.start()
+
+    def synced(self) -> bool:
+        """Whether every informer has completed its first LIST (``WaitForCacheSync``)."""
+        if not self._synced:
+            self._synced = all(i.synced for i in self.informers.values())
+        return self._synced
+
+    def cache(self, resource: str) -> dict:
+        """The informer cache of ``resource`` (key -> value)."""
+        return self.informers[resource].cache
+
+    # ------------------------------------------------------------------------------- pod indexes
+    def _pod_add(self, pod: PodObj) -> None:
+        self._index_add(pod)
+        for c in self._pod_hooks:
+            c.pod_added(pod)
+
+    def _pod_update(self, old: PodObj, new: PodObj) -> None:
+        if old.node_name != new.node_name:
+            self._index_remove(old)
+            self._index_add(new)
+        else:
+            if new.owner is not None:
+                self.pods_by_owner.setdefault(new.owner, {})[new.key] = new
+            if new.node_name is not None:
+                self.pods_by_node.setdefault(new.node_name, {})[new.key] = new
+        for c in self._pod_hooks:
+            c.pod_updated(old, new)
+
+    def _pod_delete(self, pod: PodObj) -> None:
+        self._index_remove(pod)
+        ns = self.pods_by_ns.get(pod.key.partition("/")[0])
+        if ns is not None:
+            ns.discard(pod.key)
+        for c in self._pod_hooks:
+            c.pod_deleted(pod)
+
+    def _index_add(self, pod: PodObj) -> None:
+        if pod.owner is not None:
+            self.pods_by_owner.setdefault(pod.owner, {})[pod.key] = pod
+        if pod.node_name is not None:
+            self.pods_by_node.setdefault(pod.node_name, {})[pod.key] = pod
+        self.pods_by_ns.setdefault(pod.key.partition("/")[0], set()).add(pod.key)
+
+    def _index_remove(self, pod: PodObj) -> None:
+        if pod.owner is not None:
+            owned = self.pods_by_owner.get(pod.owner)
+            if owned is not None:
+                owned.pop(pod.key, None)
+                if not owned:
+                    del self.pods_by_owner[pod.owner]
+        if pod.node_name is not None:
+            on_node = self.pods_by_node.get(pod.node_name)
+            if on_node is not None:
+                on_node.pop(pod.key, None)
+
+    # ----------------------------------------------------------------------------------- summary
+    def summary(self) -> dict:
+        """Per-controller figures for the run summary: syncs, failed syncs, largest queue depth,
+        plus Job outcomes and nodes currently NotReady."""
+        out: dict = {c.name: {"syncs": c.syncs, "failed_syncs": c.failed_syncs, "queue_max": c.queue.max_depth}
+                     for c in self.controllers}
+        out["job"].update(complete=self.jobs.complete_count(), failed=self.jobs.failed_count())
+        out["nodelifecycle"]["not_ready_now"] = len(self.not_ready_nodes)
+        return out
