@@ -46,15 +46,16 @@ def summarize(world: World, *, virtual_s: float, wall_s: float, scheduler: Any =
     """The run summary (see the module docstring)."""
     tl = world.timeline
     n = tl.n
-    final = tl.final[:n]
+    made = ~np.isnan(tl.column("created"))  # rows whose create committed (a 429'd create leaves a row)
+    final = tl.final[:n][made]
     counts = {s: int((final == i).sum()) for i, s in enumerate(FINAL_STATES)}
-    created = int((~np.isnan(tl.column("created"))).sum())
+    created = int(made.sum())
     bound = tl.column("bound")
     slo_startup, e2e = pod_startup(world)
     c = world.counters
     sched_times = bound[~np.isnan(bound)]
     span = float(sched_times.max() - sched_times.min()) if sched_times.size > 1 else 0.0
-    throughput = (sched_times.size - 1) / span if span > 0 else float(sched_times.size)
+    throughput = (sched_times.size - 1) / span if span > 0 else 0.0
     stats = world.plane.stats
     mutating = _latency_p99(world, MUTATING)
     single = _latency_p99(world, ("get",))
@@ -70,9 +71,11 @@ def summarize(world: World, *, virtual_s: float, wall_s: float, scheduler: Any =
         {"name": "pod_startup_p99_s", "threshold": SLO_POD_STARTUP_S, "value": startup_p99,
          "pass": startup_p99 is None or startup_p99 <= SLO_POD_STARTUP_S, "source": "F1"},
     ]
-    pending_reasons = {}
-    if scheduler is not None and hasattr(scheduler, "unschedulable_reasons"):
-        pending_reasons = dict(sorted(scheduler.unschedulable_reasons.items(), key=lambda kv: -kv[1])[:20])
+    pending_reasons: dict[str, int] = {}
+    if scheduler is not None and hasattr(scheduler, "stats"):
+        st = scheduler.stats()
+        throughput = float(st["throughput_pods_per_s"])
+        pending_reasons = dict(list(st["pending_reasons"].items())[:20])
     summary: dict[str, Any] = {
         "scenario": world.scenario.name,
         "policy": world.scenario.scheduler.policy,
@@ -85,6 +88,7 @@ def summarize(world: World, *, virtual_s: float, wall_s: float, scheduler: Any =
                           "count": int((~np.isnan(slo_startup)).sum())},
         "pod_e2e_startup_s": {"p50": _pct(e2e, 0.5), "p90": _pct(e2e, 0.9), "p99": _pct(e2e, 0.99)},
         "scheduling": {"attempts": int(c["scheduling_attempts"]), "throughput_pods_per_s": round(throughput, 3),
+                       "scheduled": int(c["scheduled"]),
                        "bind_conflicts": int(c["bind_conflicts"]), "preemptions": int(c["preemptions"]),
                        "unschedulable": int(c["unschedulable"])},
         "api": {"requests": int(stats.total("count")), "rejected_429": int(stats.total("rejected_429")),

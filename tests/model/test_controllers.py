@@ -67,6 +67,8 @@ class FakeAgent:
                     w.timeline.set_final(pod.uid, "deleted")
             elif pod.node_name is None:
                 live = [n for n in self.nodes if n not in self.dead]
+                if not live:
+                    return
                 node = live[self._rr % len(live)]
                 self._rr += 1
                 yield env.timeout(self.ready_delay_s)
@@ -242,6 +244,36 @@ def test_node_whose_leases_stop_goes_not_ready_and_its_pods_are_evicted_after_30
     env.run(until=env.now + 20)
     node = world.plane.etcd.get("nodes", victim)
     assert node.ready and node.taints == ()
+
+
+def test_no_eviction_when_every_node_stops_renewing():
+    """All zones fully disrupted: the control plane more likely lost its network than every node."""
+    world, mgr, fake, driver = build(nodes=3)
+    put(world, driver, "deployments", "default/web", {"spec": DeploymentSpec(name="web", replicas=6)})
+    world.env.run(until=50)
+    fake.dead.update(fake.nodes)
+    world.env.run(until=600)
+    assert world.counters["node_not_ready"] == 3
+    assert world.counters["evictions"] == 0
+    assert all(("node.kubernetes.io/unreachable", "NoExecute") not in {(t.key, t.effect) for t in n.taints}
+               for n in world.plane.etcd.values("nodes").values())
+
+
+def test_same_seed_same_run():
+    def run():
+        world, mgr, fake, driver = build(nodes=3)
+        tmpl = PodTemplate(duration_s=Dist.exponential(20.0))
+        put(world, driver, "jobs", "default/j", {"spec": JobSpec(name="j", completions=12, parallelism=4,
+                                                                 template=tmpl)})
+        put(world, driver, "deployments", "default/web", {"spec": DeploymentSpec(name="web", replicas=30)})
+        world.env.run(until=60)
+        fake.dead.add(fake.nodes[0])
+        world.env.run(until=500)
+        return world.timeline.to_frame(), dict(world.counters)
+
+    (a, ca), (b, cb) = run(), run()
+    assert ca == cb and ca["evictions"] > 0
+    assert a.equals(b)
 
 
 def test_endpointslices_follow_readiness():

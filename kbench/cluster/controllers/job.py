@@ -70,6 +70,7 @@ class JobController(Controller):
     def __init__(self, mgr):
         super().__init__(mgr, mgr.cfg.job_workers)
         self._jobs: dict[str, _Job] = {}
+        self._counters: dict[str, int] = {}
         self._done = {"Complete": 0, "Failed": 0}
 
     def handlers(self) -> dict:
@@ -146,7 +147,8 @@ class JobController(Controller):
             return (yield from self._teardown(key, st))
         spec: JobSpec = obj.data["spec"]
         if st is None:
-            st = self._jobs[key] = _Job(key, rng=self.world.stream(f"workload/job/{key}"))
+            st = self._jobs[key] = _Job(key, counter=self._counters.get(key, 0),
+                                 rng=self.world.stream(f"workload/job/{key}"))
         now = self.env.now
         if st.expect_adds > 0 or st.expect_dels:
             if now - st.expect_since < EXPECTATIONS_TIMEOUT_S:
@@ -195,6 +197,7 @@ class JobController(Controller):
 
     def _new_pod(self, st: _Job, spec: JobSpec) -> PodObj:
         st.counter += 1
+        self._counters[st.key] = st.counter  # names are never reused, even if the owner is re-created
         name = f"{spec.name}-{st.counter}"
         key = f"{spec.namespace}/{name}"
         t = spec.template

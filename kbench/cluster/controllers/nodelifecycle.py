@@ -10,8 +10,10 @@ records it). A node not renewed for more than ``node-monitor-grace-period`` (50 
    EndpointSlice controller drops it from its Services;
 3. the node is queued for ``unreachable:NoExecute`` tainting, at ``--node-eviction-rate`` (0.1
    nodes/s) per zone (``--secondary-node-eviction-rate`` 0.01 in a partially disrupted large zone,
-   0 in a small one; no tainting at all when every zone is fully disrupted — a control plane that
-   lost every node more likely lost its network);
+   0 in a small one). When every zone is fully disrupted (no Ready node anywhere) the control
+   plane more likely lost its network than every node: tainting stops and the NoExecute taints
+   already added are removed, cancelling their evictions (upstream "master disruption mode");
+   NotReady nodes are queued again once some node is Ready;
 4. each pod on a NoExecute-tainted node is deleted (verb ``delete``, the kubelet is gone) once its
    toleration of the taint has run out: 300 s for pods that declare none (F8,
    DefaultTolerationSeconds), the pod's smallest ``tolerationSeconds`` otherwise, never when it
@@ -155,6 +157,13 @@ class NodeLifecycleController(Controller):
             yield from self._mark_not_ready(name)
         for name in recover:
             yield from self._mark_ready(name)
+        states = self._zone_states()
+        if states and all(z == "full" for z in states.values()):
+            for name in list(self.tainted):  # master disruption mode: cancel evictions
+                yield from self._untaint(name)
+        else:
+            for name in sorted(not_ready - self.tainted.keys()):
+                self._enqueue_taint(name)
 
     def _base(self, name: str) -> NodeObj | None:
         return self._mine.get(name) or self.mgr.cache("nodes").get(name)
@@ -179,7 +188,6 @@ class NodeLifecycleController(Controller):
             return  # retried at the next pass
         self.mgr.not_ready_nodes.add(name)
         self.world.counters["node_not_ready"] += 1
-        self._enqueue_taint(name)
         for pod in list(self.mgr.pods_by_node.get(name, {}).values()):
             if pod.ready and not pod.deleting:
                 resp = yield from self.world.write(self.client, "update", "pods", pod.key, pod.evolve(ready=False),
@@ -199,6 +207,14 @@ class NodeLifecycleController(Controller):
         self.tainted.pop(name, None)
         self.world.counters["node_ready_again"] += 1
 
+    def _untaint(self, name: str) -> Generator:
+        base = self._base(name)
+        if base is None:
+            return
+        taints = tuple(t for t in base.taints if t != NO_EXECUTE)
+        if (yield from self._write_node(base, base.evolve(taints=taints))):
+            self.tainted.pop(name, None)
+
     # ---------------------------------------------------------------------------------- tainting
     def _enqueue_taint(self, name: str) -> None:
         if name in self._queued:
@@ -209,19 +225,24 @@ class NodeLifecycleController(Controller):
         if zone not in self._tainters:
             self._tainters[zone] = self.env.process(self._tainter(zone))
 
+    def _zone_states(self) -> dict[str, str]:
+        """Disruption state of every zone (upstream ``ComputeZoneState``)."""
+        counts: dict[str, list[int]] = {z: [n, 0] for z, n in self._zone_size.items()}
+        for name in self.mgr.not_ready_nodes:
+            c = counts.get(self._zone_of.get(name, ""))
+            if c is not None:
+                c[0] -= 1
+                c[1] += 1
+        return {z: zone_state(r, nr, self.cfg.unhealthy_zone_threshold) for z, (r, nr) in counts.items()}
+
     def _zone_rate(self, zone: str) -> float:
         """NoExecute taints per second allowed in ``zone`` now."""
-        cfg, not_ready = self.cfg, self.mgr.not_ready_nodes
-        counts: dict[str, list[int]] = {z: [n, 0] for z, n in self._zone_size.items()}
-        for name in not_ready:
-            c = counts[self._zone_of.get(name, "")]
-            c[0] -= 1
-            c[1] += 1
-        states = {z: zone_state(r, nr, cfg.unhealthy_zone_threshold) for z, (r, nr) in counts.items()}
+        cfg = self.cfg
+        states = self._zone_states()
         if states and all(s == "full" for s in states.values()):
             return 0.0
         if states.get(zone) == "partial":
-            size = sum(counts[zone])
+            size = self._zone_size.get(zone, 0)
             return cfg.secondary_node_eviction_rate_per_s if size > cfg.large_cluster_size_threshold else 0.0
         return cfg.node_eviction_rate_per_s
 

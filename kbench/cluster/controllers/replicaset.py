@@ -17,6 +17,11 @@ A sync follows upstream's ``syncReplicaSet``/``manageReplicas``:
 * the ReplicaSet's status (``replicasets/<ns>/<name>``: replicas, ready replicas) is written when
   it changed, through the same rate-limited client (the first write is the ReplicaSet's creation).
 
+Pod run times (templates with a duration) come from a per-Deployment stream
+``workload/deployment/<ns>/<name>``, drawn in pod order, so they do not depend on the policy or on
+how Deployments interleave. Pods carry the annotation ``kbench/fail-probability`` when the template's
+is non-zero (the kubelet decides Succeeded or Failed with it).
+
 Deleting the Deployment deletes its pods and its ReplicaSet (the garbage collector's cascade).
 Not modelled: rolling updates (one ReplicaSet per Deployment, template changes are ignored), the
 Deployment's own status writes, finished pods' garbage collection (PodGC's 12,500 threshold).
@@ -29,7 +34,7 @@ from dataclasses import dataclass, field
 
 import simpy
 
-from kbench.cluster.controllers.common import Controller, generic, namespace_of
+from kbench.cluster.controllers.common import Controller, exists, generic, namespace_of
 from kbench.cluster.state import PodObj
 from kbench.configs.workload import DeploymentSpec
 from kbench.workload.podspec import draw_duration, pod_from_template
@@ -73,6 +78,7 @@ class ReplicaSetController(Controller):
     def __init__(self, mgr):
         super().__init__(mgr, mgr.cfg.replicaset_workers)
         self._rs: dict[str, _RS] = {}
+        self._counters: dict[str, int] = {}
 
     def handlers(self) -> dict:
         """Handlers of the ``deployments`` informer."""
@@ -140,7 +146,8 @@ class ReplicaSetController(Controller):
         spec: DeploymentSpec = dep.data["spec"]
         st = self._rs.get(key)
         if st is None:
-            st = self._rs[key] = _RS(key, rng=self.world.stream(f"workload/deployment/{key}"))
+            st = self._rs[key] = _RS(key, counter=self._counters.get(key, 0),
+                                 rng=self.world.stream(f"workload/deployment/{key}"))
             for pod in self.mgr.pods_by_owner.get(OWNER + key, {}).values():  # adopt (restart)
                 if is_active(pod):
                     st.active[pod.key] = pod
@@ -174,7 +181,8 @@ class ReplicaSetController(Controller):
         if status != st.written:
             verb = "create" if st.written is None else "update"
             resp = yield from self.write(verb, "replicasets", key,
-                                         generic(key, replicas=status[0], ready_replicas=status[1]))
+                                         generic(key, replicas=status[0], ready_replicas=status[1]),
+                                         precondition=None if st.written is None else exists)
             if resp.ok:
                 st.written = status
             else:
@@ -183,6 +191,7 @@ class ReplicaSetController(Controller):
 
     def _new_pod(self, st: _RS, spec: DeploymentSpec) -> PodObj:
         st.counter += 1
+        self._counters[st.key] = st.counter  # names are never reused, even if the owner is re-created
         name = f"{spec.name}-{st.counter}"
         key = f"{spec.namespace}/{name}"
         t = spec.template
