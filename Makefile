@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test bench lint venv clean
+.PHONY: demo demo-sync test bench lint venv clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -17,6 +17,9 @@ $(STAMP): $(BIN)/python pyproject.toml
 venv: $(STAMP)
 
 demo: $(STAMP)
+	$(BIN)/kbench run workloads/demo.yaml
+
+demo-sync: $(STAMP)
 	$(BIN)/kbench sync workloads/sync-demo.yaml --strategy poll --strategy list-watch
 
 test: $(STAMP)

@@ -1,0 +1,38 @@
+"""Lifecycle benchmarks (issue 4, issue 8): the bundled scenarios through the whole control plane.
+
+``make test`` runs only the smoke (a tiny scenario through the same code path); ``make bench`` runs
+the full ``workloads/density-5k.yaml`` (5,000 nodes, 150,000 pods) and the demo.
+"""
+
+from pathlib import Path
+
+import pytest
+
+from kbench.config import load_scenario, scenario_from_dict
+from kbench.experiment.runner import run
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_lifecycle_smoke():
+    sc = scenario_from_dict({"name": "smoke", "duration_s": 30,
+                             "cluster": {"nodes": [{"count": 3}]},
+                             "workload": {"deployments": [{"name": "w", "replicas": 10}]}})
+    s = run(sc).summary
+    assert s["pods"]["running"] == 10
+
+
+@pytest.mark.slow
+def test_bench_demo(benchmark):
+    sc = load_scenario(ROOT / "workloads" / "demo.yaml")
+    s = benchmark.pedantic(lambda: run(sc).summary, rounds=1, iterations=1)
+    benchmark.extra_info.update(wall_s=s["sim"]["wall_s"], events=s["sim"]["events"])
+
+
+@pytest.mark.slow
+def test_bench_density_5k(benchmark):
+    sc = load_scenario(ROOT / "workloads" / "density-5k.yaml")
+    s = benchmark.pedantic(lambda: run(sc).summary, rounds=1, iterations=1)
+    benchmark.extra_info.update(wall_s=s["sim"]["wall_s"], events=s["sim"]["events"],
+                                pods=s["pods"]["created"])
+    assert s["pods"]["created"] == 150_000
