@@ -26,6 +26,7 @@ container restarts, and the status reason of an admission rejection (counted in
 
 from __future__ import annotations
 
+import contextlib
 import heapq
 import math
 from collections import Counter
@@ -163,7 +164,12 @@ class Kubelet:
 
     # ------------------------------------------------------------------------------ pod worker
     def _sleep(self, p: _Pod, delay: float | None):
-        """Wait ``delay`` seconds (None: until woken), interruptible by deletion."""
+        """Wait ``delay`` seconds (None: until woken), interruptible by deletion.
+
+        Raises:
+            _Abort: The pod is already deleting or gone, or the node failed.
+        """
+        self._check(p)
         if delay is not None and delay <= 0:
             return
         p.sleeping = True
@@ -486,10 +492,8 @@ class KubeletFleet:
                         env.process(self._post_status(k))
             self._hb_next = heap[0][0] if heap else math.inf
             self._hb_sleeping = True
-            try:
+            with contextlib.suppress(simpy.Interrupt):  # an earlier heartbeat was pushed
                 yield env.timeout(self._hb_next - now) if heap else env.event()
-            except simpy.Interrupt:
-                pass
             self._hb_sleeping = False
 
     def _renew(self, k: Kubelet):

@@ -17,6 +17,9 @@ if TYPE_CHECKING:
     from kbench.cluster.objects import Node, Pod, Taint
 
 _BASE_RESOURCES = ("cpu", "memory", "ephemeral-storage", "pods")
+_QUANTITIES = ("allocatable", "requested", "nonzero_requested")
+_PODS_LOG = 4096
+"""How many of the latest pod changes :meth:`NodeTable.pods_changed_since` can list (at least)."""
 
 
 class NodeTable:
@@ -30,6 +33,9 @@ class NodeTable:
         requested: ``(n, R) float64`` sums of bound pods' requests (E6); the ``pods`` column holds
             the bound pod count.
         nonzero_requested: ``(n, R) float64`` sums of bound pods' non-zero requests (E4).
+        allocatable_int, requested_int, nonzero_requested_int: The same three rounded to the
+            nearest integer (``np.rint``, ties to even) as ``(n, R) int64``, kept in step: the
+            resource plugins compare these integers, as upstream does with int64 quantities.
         pod_count: ``(n,) int64`` bound pods per node.
         labels, taints: Per-node label dicts and taint lists.
         unschedulable: ``(n,) bool``.
@@ -39,12 +45,27 @@ class NodeTable:
         gpu_free_milli: ``(n, G) int64`` free thousandths per GPU; G is the most GPUs on any node,
             and -1 pads GPUs a node does not have (a free whole GPU is 1000).
         pods: Bound pods per node; ``pod_gpus`` the GPU indices each holds (aligned with ``pods``).
+        pods_version: Bumped by every :meth:`add_pod` / :meth:`remove_pod`; ``row_pods_version``
+            ``(n,) int64`` holds, per row, the ``pods_version`` of its last change, and
+            :meth:`pods_changed_since` lists recently changed rows, so a cache of per-node pod
+            counts can recount only the rows that changed.
+        taints_version: Bumped by :meth:`add_node`, :meth:`set_taints` and :meth:`set_unschedulable`;
+            caches derived from ``taints`` (or ``unschedulable``) key on it.
+        labels_version: Bumped by :meth:`add_node` and :meth:`set_labels`; caches derived from
+            ``labels`` key on it.
+
+    Change ``taints``, ``unschedulable`` and ``labels`` only through the ``set_*`` methods, and
+    bound pods only through :meth:`add_pod` / :meth:`remove_pod`, so that these versions stay true.
     """
 
     allocatable: np.ndarray
     requested: np.ndarray
     nonzero_requested: np.ndarray
+    allocatable_int: np.ndarray
+    requested_int: np.ndarray
+    nonzero_requested_int: np.ndarray
     pod_count: np.ndarray
+    row_pods_version: np.ndarray
     unschedulable: np.ndarray
     gpu_count: np.ndarray
     gpu_model_codes: np.ndarray
@@ -66,12 +87,18 @@ class NodeTable:
         self._cap = 0
         self._buf: dict[str, np.ndarray] = {
             "allocatable": np.zeros((0, r)), "requested": np.zeros((0, r)), "nonzero_requested": np.zeros((0, r)),
-            "pod_count": np.zeros(0, dtype=np.int64), "unschedulable": np.zeros(0, dtype=bool),
+            **{key + "_int": np.zeros((0, r), dtype=np.int64) for key in _QUANTITIES},
+            "pod_count": np.zeros(0, dtype=np.int64), "row_pods_version": np.zeros(0, dtype=np.int64),
+            "unschedulable": np.zeros(0, dtype=bool),
             "gpu_count": np.zeros(0, dtype=np.int64), "gpu_model_codes": np.zeros(0, dtype=np.int64),
             "gpu_free_milli": np.zeros((0, 0), dtype=np.int64)}
         self._views()
         self._images: dict[str, dict[int, int]] = {}
         self._cache: dict[tuple, object] = {}
+        self.pods_version = 0
+        self._pods_log: list[int] = []  # rows of the latest add/remove_pod calls, oldest first
+        self.taints_version = 0
+        self.labels_version = 0
 
     @property
     def n(self) -> int:
@@ -135,9 +162,9 @@ class NodeTable:
             col = len(self.resources)
             self.resources.append(name)
             self.res_index[name] = col
-            for key in ("allocatable", "requested", "nonzero_requested"):
+            for key in (*_QUANTITIES, *(q + "_int" for q in _QUANTITIES)):
                 buf = self._buf[key]
-                self._buf[key] = np.hstack([buf, np.zeros((buf.shape[0], 1))])
+                self._buf[key] = np.hstack([buf, np.zeros((buf.shape[0], 1), dtype=buf.dtype)])
             self._views()
         return col
 
@@ -157,6 +184,7 @@ class NodeTable:
         buf = self._buf
         for res, value in node.allocatable.items():
             buf["allocatable"][idx, self.res_index[res]] = value
+        buf["allocatable_int"][idx] = np.rint(buf["allocatable"][idx])
         buf["unschedulable"][idx] = bool(node.unschedulable)
         buf["gpu_count"][idx] = g
         code = -1
@@ -177,7 +205,34 @@ class NodeTable:
             self._images.setdefault(image, {})[idx] = int(size)
         self._views()
         self._cache.clear()
+        self.taints_version += 1
+        self.labels_version += 1
         return idx
+
+    # ----- node changes ---------------------------------------------------------------------
+
+    def set_taints(self, idx: int, taints) -> None:
+        """Replace the taints of row ``idx`` (bumps ``taints_version`` when they differ)."""
+        taints = list(taints)
+        if taints != self.taints[idx]:
+            self.taints[idx] = taints
+            self.taints_version += 1
+
+    def set_unschedulable(self, idx: int, flag: bool) -> None:
+        """Cordon (True) or uncordon row ``idx`` (bumps ``taints_version`` when it changes)."""
+        flag = bool(flag)
+        if flag != bool(self.unschedulable[idx]):
+            self.unschedulable[idx] = flag
+            self.taints_version += 1
+
+    def set_labels(self, idx: int, labels: dict[str, str]) -> None:
+        """Replace the labels of row ``idx`` (bumps ``labels_version`` and drops label columns)."""
+        labels = dict(labels)
+        if labels != self.labels[idx]:
+            self.labels[idx] = labels
+            self.labels_version += 1
+            for key in [k for k in self._cache if k[0] == "label"]:
+                del self._cache[key]
 
     # ----- binding --------------------------------------------------------------------------
 
@@ -247,16 +302,34 @@ class NodeTable:
 
     def _apply(self, pod: Pod, idx: int, sign: float) -> None:
         reqs, nonzero = pod.requests(), pod.nonzero_requests()
+        index = self.res_index
         for res in (*reqs, *nonzero):
-            if res not in self.res_index:
+            if res not in index:
                 self.ensure_resource(res)
-        for res, value in reqs.items():
-            self.requested[idx, self.res_index[res]] += sign * value
-        for res, value in nonzero.items():
-            self.nonzero_requested[idx, self.res_index[res]] += sign * value
+        pods_col = index["pods"]
+        for key, amounts in (("requested", reqs), ("nonzero_requested", nonzero)):
+            row = getattr(self, key)[idx]
+            vals = row.tolist()  # float64 arithmetic in Python floats: the same IEEE sums
+            for res, value in amounts.items():
+                vals[index[res]] += sign * value
+            vals[pods_col] += sign
+            row[:] = vals
+            getattr(self, key + "_int")[idx] = [round(v) for v in vals]  # round(): ties to even, as np.rint
         self.pod_count[idx] += int(sign)
-        self.requested[idx, self.res_index["pods"]] += sign
-        self.nonzero_requested[idx, self.res_index["pods"]] += sign
+        self.pods_version += 1
+        self.row_pods_version[idx] = self.pods_version
+        log = self._pods_log
+        log.append(idx)
+        if len(log) > 2 * _PODS_LOG:
+            del log[:-_PODS_LOG]
+
+    def pods_changed_since(self, version: int) -> list[int] | None:
+        """Rows whose bound pods changed since ``pods_version`` was ``version`` (with repeats), or
+        None when that is too long ago to tell (compare ``row_pods_version`` instead)."""
+        k = self.pods_version - version
+        if k <= 0:
+            return []
+        return self._pods_log[-k:] if k <= len(self._pods_log) else None
 
     # ----- columns --------------------------------------------------------------------------
 
@@ -317,6 +390,7 @@ class NodeTable:
         new.taints = [list(x) for x in self.taints]
         new.pods = [list(x) for x in self.pods]
         new.pod_gpus = [list(x) for x in self.pod_gpus]
+        new._pods_log = list(self._pods_log)
         new._images = {k: dict(v) for k, v in self._images.items()}
         new._cache = {}
         return new

@@ -4,8 +4,8 @@ One cycle, as upstream ``schedule_one.go``:
 
 1. **PreFilter** (a rejection makes every node infeasible with that reason; SKIP skips the plugin's
    Filter);
-2. **Filter** on all candidate nodes at once, plugin by plugin; a node keeps the reason of the
-   *first* filter that rejects it and later filters do not see it;
+2. **Filter**, plugin by plugin on a window of candidate nodes at once (see below); a node keeps
+   the reason of the *first* filter that rejects it and later filters do not see it;
 3. **PostFilter** (preemption) only when no node fits;
 4. **PreScore** (SKIP: the plugin gives no score, ``None`` in the result) → **Score** →
    **NormalizeScore**; each plugin's scores must be integers in 0..100 (E1);
@@ -18,6 +18,16 @@ One cycle, as upstream ``schedule_one.go``:
 As upstream, when exactly one node is feasible it is chosen without scoring, and
 :meth:`Framework.num_feasible_nodes_to_find` applies ``percentageOfNodesToScore`` (D3, D4) with a
 rotating start index; ``evaluate_all=True`` (used by explain) filters and scores every node.
+
+Filtering gives the result of upstream's walk done one node at a time: nodes are taken round-robin
+from the start index; with ``k`` feasible nodes to find and more than ``k`` feasible in the
+cluster, the first ``k`` feasible ones are kept and the nodes up to the ``k``-th count as
+evaluated (the next start index is ``(start + evaluated) % n``); otherwise every node is
+evaluated. It is computed on windows: the first ``k + k/8 + 16`` rows in rotated order go through
+each filter in one call, and further windows (sized from the feasible fraction seen so far) only
+when fewer than ``k + 1`` were feasible. Nodes filtered past the stopping point are forgotten.
+Per-node filter reasons are built lazily, when :attr:`ScheduleResult.filter_reasons` is read or
+the pod is unschedulable.
 A plugin that raises becomes a :class:`~kbench.errors.PolicyError` naming the policy, the plugin,
 the pod and the extension point.
 """
@@ -27,6 +37,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 from collections import Counter
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -41,6 +52,129 @@ MIN_FEASIBLE_NODES_TO_FIND = 100
 """D3: never look for fewer feasible nodes than this."""
 MIN_FEASIBLE_NODES_PERCENTAGE_TO_FIND = 5
 """D3: the adaptive percentage's floor."""
+_SUCCESS_OR_SKIP = (Code.SUCCESS, Code.SKIP)
+
+
+class _FilterLog:
+    """What the filters said in one cycle, kept as returned; per-node arrays are built on demand.
+
+    Records are ``(plugin, rows, FilterResult, ok)`` in call order (each row fails at most once),
+    or ``(plugin, None, Status, None)`` for a PreFilter rejection of every node. Only rows whose
+    rotated position ``(row - start) % n`` is below ``processed`` count (the evaluated ones).
+    """
+
+    __slots__ = ("n", "names", "records", "start", "processed")
+
+    def __init__(self, n: int, names: list[str]):
+        self.n, self.names, self.records = n, names, []
+        self.start, self.processed = 0, n
+
+    def _kept(self, rows: np.ndarray) -> np.ndarray | None:
+        """Mask of ``rows`` that were evaluated (None: all)."""
+        if self.processed >= self.n:
+            return None
+        return (rows - self.start) % self.n < self.processed
+
+    def _entries(self):
+        """``(plugin, rows, ok, reasons of failing rows (str or array), code(s) of failing rows)``."""
+        for name, rows, res, ok in self.records:
+            if rows is None:
+                yield name, np.arange(self.n), np.zeros(self.n, dtype=bool), res.message(), int(res.code)
+                continue
+            bad = ~ok
+            why = res.reasons if isinstance(res.reasons, str) else np.asarray(res.reasons, dtype=object)[bad]
+            code = res.code if np.isscalar(res.code) else np.asarray(res.code)[bad]
+            kept = self._kept(rows)
+            if kept is not None:
+                kb = kept[bad]
+                why = why if isinstance(why, str) else why[kb]
+                code = code if np.isscalar(code) else code[kb]
+                rows, ok = rows[kept], ok[kept]
+            yield name, rows, ok, why, code
+
+    def reasons(self) -> dict[str, np.ndarray]:
+        """Filter plugin → ``(n,) object`` ("Success", the reason, or None), as documented."""
+        out = {name: np.empty(self.n, dtype=object) for name in self.names}
+        for name, rows, ok, why, _ in self._entries():
+            arr = out.setdefault(name, np.empty(self.n, dtype=object))
+            arr[rows[ok]] = "Success"
+            arr[rows[~ok]] = why
+        return out
+
+    def failures(self) -> tuple[list[int], list[int], list[str], list[str]]:
+        """Evaluated rows that failed (ascending) with their code, failing plugin and reason."""
+        rows, codes, plugins, whys = [], [], [], []
+        for name, r, ok, why, code in self._entries():
+            failed = r[~ok]
+            if not failed.size:
+                continue
+            rows.append(failed)
+            codes.append(np.broadcast_to(np.asarray(code, dtype=np.int64), failed.shape))
+            plugins.append(np.full(failed.size, name, dtype=object))
+            whys.append(np.broadcast_to(np.asarray(why, dtype=object), failed.shape))
+        if not rows:
+            return [], [], [], []
+        r = np.concatenate(rows)
+        order = np.argsort(r, kind="stable")
+        return (r[order].tolist(), np.concatenate(codes)[order].tolist(),
+                np.concatenate(plugins)[order].tolist(), [str(w) for w in np.concatenate(whys)[order].tolist()])
+
+
+class FilterReasons(Mapping):
+    """Filter plugin → ``(n,) object`` array of per-node verdicts, built on first access."""
+
+    def __init__(self, log: _FilterLog):
+        self._log = log
+        self._data: dict[str, np.ndarray] | None = None
+
+    def _get(self) -> dict[str, np.ndarray]:
+        if self._data is None:
+            self._data = self._log.reasons()
+        return self._data
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        return self._get()[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._get())
+
+    def __len__(self) -> int:
+        return len(self._get())
+
+    def __repr__(self) -> str:
+        return f"FilterReasons({self._get()!r})"
+
+
+class ScoreArrays(Mapping):
+    """Score plugin → ``(n,) int64`` normalized scores (0 on nodes not scored) or None (skipped);
+    each array is built from the candidates' scores on first access."""
+
+    def __init__(self, n: int, names: list[str]):
+        self._n = n
+        self._raw: dict[str, tuple[np.ndarray, np.ndarray] | None] = dict.fromkeys(names)
+        self._full: dict[str, np.ndarray] = {}
+
+    def _set(self, name: str, cand: np.ndarray, raw: np.ndarray) -> None:
+        self._raw[name] = (cand, raw)
+
+    def __getitem__(self, name: str) -> np.ndarray | None:
+        got = self._raw[name]
+        if got is None:
+            return None
+        full = self._full.get(name)
+        if full is None:
+            full = self._full[name] = np.zeros(self._n, dtype=np.int64)
+            full[got[0]] = got[1]
+        return full
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._raw)
+
+    def __len__(self) -> int:
+        return len(self._raw)
+
+    def __repr__(self) -> str:
+        return f"ScoreArrays({dict(self.items())!r})"
 
 
 @dataclass
@@ -53,9 +187,11 @@ class ScheduleResult:
         feasible: ``(n,) bool`` nodes that passed every filter.
         evaluated: ``(n,) bool`` nodes the filters looked at (all with ``evaluate_all``).
         filter_reasons: Filter plugin → ``(n,) object``: "Success", the rejection reason, or None
-            when the plugin did not look at the node (an earlier filter rejected it, or it skipped).
+            when the plugin did not look at the node (an earlier filter rejected it, it skipped, or
+            the node was not evaluated). A read-only mapping, built on first access.
         scores: Score plugin → ``(n,) int64`` normalized scores before weighting (0 on nodes not
-            scored), or None when the plugin skipped the pod at PreScore.
+            scored), or None when the plugin skipped the pod at PreScore. A read-only mapping whose
+            arrays are built on first access.
         total: ``(n,) int64`` weighted totals (0 on nodes not scored).
         scored: ``(n,) bool`` nodes that were scored.
         weights: Score plugin → weight.
@@ -69,8 +205,8 @@ class ScheduleResult:
     node_idx: int | None
     feasible: np.ndarray
     evaluated: np.ndarray
-    filter_reasons: dict[str, np.ndarray]
-    scores: dict[str, np.ndarray | None]
+    filter_reasons: Mapping[str, np.ndarray]
+    scores: Mapping[str, np.ndarray | None]
     total: np.ndarray
     scored: np.ndarray
     weights: dict[str, int]
@@ -116,6 +252,7 @@ class Framework:
         self._next_start = 0
         self._order_seed = int(self.rng.integers(2**63)) if self.tie_break == "first" else 0
         self._rank_cache: tuple[list[str], int, np.ndarray] | None = None
+        self._ring_cache: np.ndarray | None = None
         self.node_order: list[str] | None = None
         """Explicit node order for ``tieBreak: first`` (overrides the seeded order when set)."""
 
@@ -150,12 +287,15 @@ class Framework:
         except Exception as err:  # noqa: BLE001 - any plugin failure is reported with context
             raise self._fail(name, point, pod, err) from err
 
-    def _status(self, name: str, point: str, pod: Pod, value) -> Status:
+    def _status(self, name: str, point: str, pod: Pod, value, quick: bool = False) -> Status:
+        """``value`` checked, with the plugin name filled in (``quick``: not for SUCCESS / SKIP)."""
         if value is None:
             return Status.success()
         if not isinstance(value, Status):
             raise self._fail(name, point, pod, TypeError(f"expected a Status, got {type(value).__name__}"))
-        return value if value.plugin else dataclasses.replace(value, plugin=name)
+        if value.plugin or (quick and value.code in _SUCCESS_OR_SKIP):
+            return value
+        return dataclasses.replace(value, plugin=name)
 
     def ranks(self, nodes: NodeTable) -> np.ndarray:
         """``(n,) int64`` position of each row in the fixed tie-break order (lower wins)."""
@@ -200,82 +340,100 @@ class Framework:
         n = nodes.n
         self.handle.nodes = nodes
         state = CycleState()
-        reasons = {name: np.empty(n, dtype=object) for name in self.filters}  # None-filled
         evaluated = np.zeros(n, dtype=bool)
         feasible = np.zeros(n, dtype=bool)
-        codes = np.zeros(n, dtype=np.int64)
-        fail_by, fail_why = np.empty(n, dtype=object), np.empty(n, dtype=object)  # first failing filter
-        result = ScheduleResult(None, None, feasible, evaluated, reasons,
-                                {name: None for name in self.score_plugins}, np.zeros(n, dtype=np.int64),
+        log = _FilterLog(n, list(self.filters))
+        result = ScheduleResult(None, None, feasible, evaluated, FilterReasons(log),
+                                ScoreArrays(n, self.score_plugins), np.zeros(n, dtype=np.int64),
                                 np.zeros(n, dtype=bool), dict(self.weights), state=state)
         skip_filter: set[str] = set()
         for name in self.pre_filters:
             st = self._status(name, "PreFilter", pod, self._call(name, "PreFilter", pod, "pre_filter",
-                                                                  state, pod, nodes))
+                                                                  state, pod, nodes), quick=True)
             if st.is_skip:
                 skip_filter.add(name)
             elif not st.ok:
-                reasons.setdefault(name, np.empty(n, dtype=object))[:] = st.message()
+                log.records.append((name, None, st, None))
                 evaluated[:] = True
-                codes[:] = st.code
-                fail_by[:], fail_why[:] = name, st.message()
                 if st.code == Code.ERROR:
                     result.status = st
                     return result
-                return self._post_filter(pod, nodes, result, codes, fail_by, fail_why)
+                return self._post_filter(pod, nodes, result, log)
 
         k = n if evaluate_all else self.num_feasible_nodes_to_find(n)
         start = self._next_start % n if (n and k < n) else 0
-        order = np.roll(np.arange(n, dtype=np.int64), -start)
-        alive = order
-        for name in self.filters:
-            if name in skip_filter or alive.size == 0:
-                continue
-            res = self._call(name, "Filter", pod, "filter", state, pod, nodes, alive)
-            if not isinstance(res, FilterResult):
-                raise self._fail(name, "Filter", pod, TypeError(f"expected a FilterResult, got {type(res).__name__}"))
-            ok = np.asarray(res.ok, dtype=bool)
-            if ok.shape != alive.shape:
-                raise self._fail(name, "Filter", pod, ValueError(f"ok has shape {ok.shape}, expected {alive.shape}"))
-            reasons[name][alive[ok]] = "Success"
-            bad = ~ok
-            if bad.any():
-                failed = alive[bad]
-                why = res.reasons if isinstance(res.reasons, str) else np.asarray(res.reasons, dtype=object)[bad]
-                reasons[name][failed] = why
-                fail_by[failed], fail_why[failed] = name, why
-                codes[failed] = res.code if np.isscalar(res.code) else np.asarray(res.code)[bad]
-            alive = alive[ok]
-        processed = n
-        if k < n and alive.size > k:
-            pos = np.empty(n, dtype=np.int64)
-            pos[order] = np.arange(n)
-            processed = int(pos[alive[k - 1]]) + 1
-            dropped = order[processed:]
-            for arr in reasons.values():
-                arr[dropped] = None
-            alive = alive[:k]
-        evaluated[order[:processed]] = True
+        filters = [name for name in self.filters if name not in skip_filter]
+        alive, processed = self._filter_window(pod, nodes, state, filters, start, k, log)
+        log.start, log.processed = start, processed
+        evaluated[start:start + processed] = True
+        evaluated[:max(start + processed - n, 0)] = True
         if k < n:
             self._next_start = (start + processed) % n
         feasible[alive] = True
         if alive.size == 0:
-            return self._post_filter(pod, nodes, result, codes, fail_by, fail_why)
+            return self._post_filter(pod, nodes, result, log)
         return self._score_and_select(pod, nodes, result, alive, assume, evaluate_all)
 
-    def _post_filter(self, pod: Pod, nodes: NodeTable, result: ScheduleResult, codes: np.ndarray,
-                     fail_by: np.ndarray, fail_why: np.ndarray) -> ScheduleResult:
-        rows = np.flatnonzero(result.evaluated & (fail_by != None))  # noqa: E711 - elementwise
-        whys = [str(w) for w in fail_why[rows].tolist()]
+    def _ring(self, n: int) -> np.ndarray:
+        """Read-only ``(2n,) int64`` rows ``0..n-1`` twice: rotated windows are slices of it."""
+        ring = self._ring_cache
+        if ring is None or ring.size != 2 * n:
+            ring = np.concatenate([np.arange(n, dtype=np.int64)] * 2)
+            ring.flags.writeable = False
+            self._ring_cache = ring
+        return ring
+
+    def _filter_window(self, pod: Pod, nodes: NodeTable, state: CycleState, filters: list[str], start: int,
+                       k: int, log: _FilterLog) -> tuple[np.ndarray, int]:
+        """Filter rows round-robin from ``start`` until ``k + 1`` are feasible (or all were seen).
+
+        Returns:
+            ``(feasible rows in rotated order, at most k, evaluated count)``: with more than ``k``
+            feasible nodes the first ``k`` and the rotated position of the ``k``-th plus one,
+            else every feasible node and ``n`` (the module docstring's rule).
+        """
+        n = nodes.n
+        ring = self._ring(n)
+        want = k + 1 if k < n else n
+        size = min(n, want + want // 8 + 16)
+        parts: list[np.ndarray] = []
+        pos = found = 0
+        while pos < n:
+            alive = ring[start + pos:start + pos + size]
+            for name in filters:
+                if alive.size == 0:
+                    break
+                res = self._call(name, "Filter", pod, "filter", state, pod, nodes, alive)
+                if not isinstance(res, FilterResult):
+                    raise self._fail(name, "Filter", pod, TypeError(f"expected a FilterResult, got {type(res).__name__}"))
+                ok = np.asarray(res.ok, dtype=bool)
+                if ok.shape != alive.shape:
+                    raise self._fail(name, "Filter", pod, ValueError(f"ok has shape {ok.shape}, expected {alive.shape}"))
+                log.records.append((name, alive, res, ok))
+                if np.count_nonzero(ok) != ok.size:
+                    alive = alive[ok]
+            parts.append(alive)
+            found += alive.size
+            pos += size
+            if found >= want:
+                break
+            size = n - pos if found == 0 else min(n - pos, (want - found) * pos * 5 // (4 * found) + 16)
+        alive = np.concatenate(parts) if len(parts) > 1 else parts[0] if parts else ring[:0]
+        if k < n and alive.size > k:
+            return alive[:k], (int(alive[k - 1]) - start) % n + 1
+        return alive, n
+
+    def _post_filter(self, pod: Pod, nodes: NodeTable, result: ScheduleResult, log: _FilterLog) -> ScheduleResult:
+        rows, codes, plugins, whys = log.failures()
         detail = ", ".join(f"{c} {r}" for r, c in sorted(Counter(whys).items()))
         message = f"0/{nodes.n} nodes are available" + (f": {detail}" if detail else "")
-        unresolvable = bool(rows.size) and bool(np.all(codes[rows] == Code.UNSCHEDULABLE_AND_UNRESOLVABLE))
+        unresolvable = bool(rows) and all(c == Code.UNSCHEDULABLE_AND_UNRESOLVABLE for c in codes)
         result.status = Status.unschedulable(message, unresolvable=unresolvable)
         post = self.points["postFilter"]
         if not post:
             return result
-        statuses = {r: Status(Code(c or Code.UNSCHEDULABLE), (w,), p) for r, c, w, p in
-                    zip(rows.tolist(), codes[rows].tolist(), whys, fail_by[rows].tolist(), strict=True)}
+        statuses = {r: Status(Code(c or Code.UNSCHEDULABLE), (w,), p)
+                    for r, c, w, p in zip(rows, codes, whys, plugins, strict=True)}
         for name in post:
             out = self._call(name, "PostFilter", pod, "post_filter", result.state, pod, nodes, statuses)
             st, nominated = (out, None) if isinstance(out, Status) else out
@@ -287,12 +445,12 @@ class Framework:
 
     def _score_and_select(self, pod: Pod, nodes: NodeTable, result: ScheduleResult, cand: np.ndarray,
                           assume: bool, evaluate_all: bool) -> ScheduleResult:
-        state, n = result.state, nodes.n
+        state = result.state
         if cand.size > 1 or evaluate_all:
             skip: set[str] = set()
             for name in self.pre_scores:
                 st = self._status(name, "PreScore", pod, self._call(name, "PreScore", pod, "pre_score",
-                                                                     state, pod, nodes, cand))
+                                                                     state, pod, nodes, cand), quick=True)
                 if st.is_skip:
                     skip.add(name)
                 elif not st.ok:
@@ -303,13 +461,11 @@ class Framework:
                 if name in skip:
                     continue
                 raw = self._checked_scores(name, pod, state, nodes, cand)
-                full = np.zeros(n, dtype=np.int64)
-                full[cand] = raw
-                result.scores[name] = full
+                result.scores._set(name, cand, raw)  # type: ignore[attr-defined]
                 total += self.weights[name] * raw
             result.total[cand] = total
             result.scored[cand] = True
-            best = cand[total == total.max()]
+            best = cand[total == total[total.argmax()]]  # argmax: cheaper than max() on small arrays
         else:
             best = cand
         if best.size == 1:
@@ -339,8 +495,9 @@ class Framework:
                 raise self._fail(name, point, pod, ValueError("scores must be integers"))
         elif raw.dtype.kind not in "iub":
             raise self._fail(name, point, pod, TypeError(f"scores must be integers, got dtype {raw.dtype}"))
-        raw = raw.astype(np.int64)
-        if raw.size and (raw.min() < 0 or raw.max() > 100):
+        raw = raw.astype(np.int64, copy=point == "Score")
+        unsigned = raw.view(np.uint64)  # negative scores become huge: one argmax checks both ends
+        if raw.size and unsigned[unsigned.argmax()] > 100:
             raise self._fail(name, point, pod, ValueError(
                 f"scores must lie in 0..100 after normalization, got {int(raw.min())}..{int(raw.max())}"))
         return raw

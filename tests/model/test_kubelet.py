@@ -104,3 +104,15 @@ def test_lease_renewals_are_node_high_traffic_at_nodes_over_ten_per_s():
     # F5: a full node status (GET + PATCH of a ~15 kB Node) every 5 min per node.
     assert 40 <= w.counters["node_status_updates"] <= 95
     assert st.total("count", verb="patch", resource="nodes") == w.counters["node_status_updates"]
+
+
+def test_evented_pleg_removes_the_relist_wait():
+    w, _ = run_cluster(nodes=5, pods=40, rate_per_s=2.0, until=40, kubelet={"pleg": "evented"})
+    df = w.timeline.to_frame()
+    assert (df.running_observed_s - df.started_s).median() < 0.1  # F20: ~1 ms instead of up to 1 s
+
+
+def test_same_seed_same_timeline():
+    a = run_cluster(nodes=3, pods=20, rate_per_s=2.0, until=30)[0].timeline.to_frame()
+    b = run_cluster(nodes=3, pods=20, rate_per_s=2.0, until=30)[0].timeline.to_frame()
+    assert a.equals(b)

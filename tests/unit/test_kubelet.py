@@ -193,6 +193,19 @@ def test_a_pod_deleted_while_starting_aborts_cleanly():
     assert k.npods == 0 and k.pods == {}
 
 
+def test_a_pod_deleted_at_any_stage_ends_deleted_and_frees_the_node():
+    h = Harness(nodes=1, kubelet={"runtime_parallelism": 64})
+    uids = [h.pod(f"p{i}", image_bytes=1e6) for i in range(60)]
+    for i in range(60):
+        h.delete_at(f"p{i}", 0.02 + 0.08 * i)  # before seen, pulling, starting, at the PLEG tick, running
+    h.run(20)
+    states = h.w.timeline.to_frame().state
+    assert all(states[u] == "deleted" for u in uids)
+    k = h.fleet.kubelets[h.nodes[0]]
+    assert k.pods == {} and k.npods == 0
+    assert h.w.counters["pods_deleted"] == 60
+
+
 def test_failed_node_stops_leases_and_pod_progress():
     h = Harness(nodes=2)
     h.run(30)
