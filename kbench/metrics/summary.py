@@ -100,7 +100,36 @@ def summarize(world: World, *, virtual_s: float, wall_s: float, scheduler: Any =
         "slo": slo,
         "sim": {"virtual_s": virtual_s, "wall_s": round(wall_s, 3), "events": _events(world)},
     }
+    gpu = gpu_summary(world, scheduler)
+    if gpu:
+        summary["gpu"] = gpu
     return summary
+
+
+def gpu_summary(world: World, scheduler: Any) -> dict[str, Any]:
+    """GPU allocation and fragmentation at the end of the run (FGD.md §1.3), when GPUs exist.
+
+    Typical pods are the scheduler's (the trace's) when it has them, else every pod created.
+    """
+    nodes = getattr(scheduler, "nodes", None)
+    if nodes is None or nodes.n == 0 or int(nodes.gpu_count.sum()) == 0:
+        return {}
+    from kbench.policy import gpufrag
+    from kbench.policy.typical import TypicalPods, typical_pods
+
+    capacity = float(nodes.gpu_count.sum()) * 1000.0
+    free = float(np.maximum(nodes.gpu_free_milli, 0).sum())
+    out: dict[str, Any] = {"gpus": int(nodes.gpu_count.sum()),
+                           "allocated_pct": round(100.0 * (capacity - free) / capacity, 4)}
+    typical = getattr(scheduler, "typical_pods", None)
+    if not isinstance(typical, TypicalPods):
+        specs = [p.spec for p in world.plane.etcd.values("pods").values() if p is not None]
+        if not specs:
+            return out
+        typical = typical_pods(specs)
+    out["frag_amount_pct"] = round(gpufrag.frag_amount_pct(nodes, typical), 4)
+    out["frag_rate_pct"] = round(gpufrag.frag_rate_pct(nodes, typical), 4)
+    return out
 
 
 def _events(world: World) -> int:

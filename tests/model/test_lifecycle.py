@@ -112,3 +112,29 @@ def test_a_failed_node_is_evicted_after_the_grace_and_toleration_then_reschedule
     live = [p for p in world.plane.etcd.values("pods").values() if p and not p.deleting]
     assert len(live) == 40 and all(p.node_name and p.node_name != victim for p in live)
     assert world.counters["evictions"] == len(on_victim)
+
+
+def test_generic_kinds_and_proxy_requests_load_the_apiserver():
+    sc = _scenario(duration_s=60, workload={
+        "generic": [{"resource": "widgets.example.com", "objects": 200, "object_bytes": "4Ki",
+                     "changes_per_s": 5, "watchers": 4},
+                    {"resource": "configmaps", "objects": 100, "watchers": 3, "sync": "poll:5s"}],
+        "proxy": {"rate_per_s": 2, "duration_s": "10s"}})
+    r = run(sc)
+    stats = r.world.plane.stats
+    assert stats.total("count", verb="update", resource="widgets.example.com") > 200
+    assert stats.total("count", verb="list", resource="widgets.example.com") == 4  # informers list once
+    assert stats.total("count", verb="watch", resource="widgets.example.com") == 4
+    assert stats.total("count", verb="list", resource="configmaps") > 3 * 10  # pollers, every ~5 s
+    assert r.summary["counters"]["proxy_requests"] > 80
+
+
+def test_gpu_runs_report_allocation_and_fragmentation():
+    sc = _scenario(duration_s=40, scheduler={"policy": "fgd"}, cluster={"nodes": [
+        {"count": 4, "cpu_cores": 32, "memory_bytes": "128Gi", "gpus": 4, "gpu_model": "V100"}]},
+        workload={"pods": [{"name": "share", "count": 20, "rate_per_s": 10,
+                            "template": {"cpu_cores": 1, "gpus": 1, "gpu_milli": 500}}]})
+    s = run(sc).summary
+    assert s["gpu"]["gpus"] == 16
+    assert s["gpu"]["allocated_pct"] == pytest.approx(100 * 20 * 500 / 16000)
+    assert 0 <= s["gpu"]["frag_rate_pct"] <= 100
