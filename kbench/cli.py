@@ -253,6 +253,14 @@ def _register_optional() -> None:
         return
     app.command("explain")(guarded(policy_commands.explain_cmd))
     app.command("policies")(guarded(policy_commands.policies_cmd))
+    try:
+        from kbench.workload import commands as workload_commands
+    except ImportError:  # pragma: no cover - during bootstrap only
+        return
+    workload_app = typer.Typer(no_args_is_help=True, help="Inspect and convert workload traces.")
+    workload_app.command("inspect")(guarded(workload_commands.inspect_cmd))
+    workload_app.command("convert")(guarded(workload_commands.convert_cmd))
+    app.add_typer(workload_app, name="workload")
 
 
 _register_optional()
