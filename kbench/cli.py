@@ -163,6 +163,7 @@ def run_cmd(
     seed: int = typer.Option(None, "--seed", help="Master seed (overrides the scenario)."),
     duration: str = typer.Option(None, "--duration", help="Virtual time to simulate (overrides the scenario)."),
     sync: list[str] = typer.Option(None, "--sync", help="CLASS=list-watch|poll:PERIOD, e.g. kubelet=poll:10s."),
+    param: list[str] = typer.Option(None, "--param", help="KEY=VALUE for the scenario's params, e.g. pods=FILE."),
     out: Path = typer.Option(Path("results"), "--out", help="Parent folder of the run folder."),
     output: str = typer.Option("table", "-o", "--output", help="table or json."),
 ) -> None:
@@ -170,12 +171,13 @@ def run_cmd(
     check_output(output)
     from dataclasses import replace
 
-    from kbench.config import load_scenario, scenario_from_dict
+    from kbench.config import scenario_from_dict
     from kbench.configload import to_dict
     from kbench.experiment.runner import run as run_scenario
     from kbench.quantity import parse_duration
+    from kbench.workload.spec import load_scenario, parse_params
 
-    sc = load_scenario(scenario)
+    sc = load_scenario(scenario, params=parse_params(param))
     if sync or duration is not None:
         data = to_dict(sc)
         for item in sync or []:

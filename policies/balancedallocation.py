@@ -28,10 +28,15 @@ NAME = "NodeResourcesBalancedAllocation"
 def balanced_scores(req: np.ndarray, alloc: np.ndarray) -> np.ndarray:
     """E10 for ``(k, R)`` int64 requested / allocatable; int64 ``(k,)`` scores.
 
-    Loops over the R resources (not nodes), accumulating in Go's order.
+    Loops over the R resources (not nodes), accumulating in Go's order. Two resources present on
+    every node (the default cpu/memory) take a direct path with the same float64 steps.
     """
     k, r = alloc.shape
     inc = alloc > 0
+    if r == 2 and np.count_nonzero(inc) == inc.size:
+        frac = np.minimum(req / alloc, 1.0)  # int64 / int64 divides in float64, as the general path
+        std = np.abs(frac[:, 0] - frac[:, 1]) / 2  # exact: halving commutes with abs
+        return ((1.0 - std) * 100.0).astype(np.int64)
     frac = np.where(inc, req.astype(np.float64) / np.where(inc, alloc, 1).astype(np.float64), 0.0)
     frac = np.minimum(frac, 1.0)
     count = inc.sum(axis=1)
@@ -74,7 +79,7 @@ class NodeResourcesBalancedAllocation:
     def pre_score(self, state, pod, nodes, candidates) -> Status:
         """SKIP for a pod that requests none of the configured resources; else store its requests."""
         pod_req = pod_request_vector(pod, self.resources, use_requested=True)
-        if not pod_req.any():
+        if not np.count_nonzero(pod_req):
             return Status.skip()
         state[f"{NAME}/preScore"] = pod_req
         return Status.success()
@@ -85,9 +90,9 @@ class NodeResourcesBalancedAllocation:
         pod_req = state.get(f"{NAME}/preScore")
         if pod_req is None:
             pod_req = pod_request_vector(pod, self.resources, use_requested=True)
-            if not pod_req.any():
+            if not np.count_nonzero(pod_req):
                 return np.zeros(len(cand), dtype=np.int64)
-        alloc, req = alloc_and_requested(nodes, cand, self.resources, pod_req, use_requested=True)
+        alloc, req = alloc_and_requested(nodes, cand, self.resources, pod_req, use_requested=True, state=state)
         return balanced_scores(req, alloc)
 
 

@@ -33,11 +33,11 @@ def normalized_image_name(name: str) -> str:
 def calculate_priority(sum_scores: np.ndarray, num_containers: int) -> np.ndarray:
     """Upstream ``calculatePriority`` over an int64 array of summed image scores."""
     max_threshold = MAX_CONTAINER_THRESHOLD * num_containers
-    clamped = np.clip(sum_scores, MIN_THRESHOLD, max(max_threshold, MIN_THRESHOLD))
+    clamped = np.minimum(np.maximum(sum_scores, MIN_THRESHOLD), max(max_threshold, MIN_THRESHOLD))
     denom = max_threshold - MIN_THRESHOLD
     if denom <= 0:  # a pod without containers: Go would divide by a negative number; score 0
         return np.zeros(len(sum_scores), dtype=np.int64)
-    return (100 * (clamped - MIN_THRESHOLD) // denom).astype(np.int64)
+    return (100 * (clamped - MIN_THRESHOLD) // denom).astype(np.int64, copy=False)
 
 
 class ImageLocality:
@@ -55,15 +55,17 @@ class ImageLocality:
         cand = np.asarray(candidates, dtype=np.int64)
         containers = [*pod.init_containers, *pod.containers]
         total_nodes = nodes.n
-        total = np.zeros(len(cand), dtype=np.int64)
+        total = None
         for c in containers:
             image = normalized_image_name(c.image)
             num = nodes.image_num_nodes(image)
             if num == 0:
                 continue
             spread = float(num) / float(total_nodes)
-            sizes = nodes.image_size(image)[cand].astype(np.float64)
-            total += np.where(sizes > 0, (sizes * spread).astype(np.int64), 0)
+            part = (nodes.image_size(image)[cand] * spread).astype(np.int64)  # 0 where the image is absent
+            total = part if total is None else total + part
+        if total is None:
+            total = np.zeros(len(cand), dtype=np.int64)
         return calculate_priority(total, len(containers))
 
 

@@ -15,11 +15,13 @@ Upstream: kubernetes/kubernetes ``pkg/scheduler/framework/plugins/nodeaffinity/n
   pod has no preferred terms and none are added; ERROR when a preferred term is invalid.
 
 Matching works on distinct label values, not nodes: each label key is factorised once per node
-table (cached weakly by table; a per-node pass once), and a requirement is evaluated per distinct value.
+table (cached weakly by table until its ``labels_version`` changes; a per-node pass once), and a
+requirement is evaluated once per distinct value (also cached with the table's label codes).
 """
 
 from __future__ import annotations
 
+import functools
 import re
 import weakref
 
@@ -47,25 +49,40 @@ _LABELS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 def label_codes(nodes, key: str) -> tuple[np.ndarray, list[str]]:
     """``(codes (n,) int64, distinct values)`` of label ``key``; -1 where a node lacks it. Cached."""
-    per_table = _LABELS.get(nodes)
-    if per_table is None or per_table[0] != nodes.n:
-        per_table = (nodes.n, {})
-        _LABELS[nodes] = per_table
-    hit = per_table[1].get(key)
+    per_table = _label_cache(nodes)
+    hit = per_table.get(key)
     if hit is None:
         index: dict[str, int] = {}
         codes = np.fromiter((index.setdefault(lab[key], len(index)) if key in lab else -1 for lab in nodes.labels),
                             dtype=np.int64, count=nodes.n)
         hit = (codes, list(index))
-        per_table[1][key] = hit
+        per_table[key] = hit
     return hit
 
 
-def value_mask(nodes, key: str, candidates: np.ndarray, pred, absent: bool) -> np.ndarray:
-    """``pred(value)`` for each candidate's value of label ``key``; ``absent`` where it has none."""
+def _label_cache(nodes) -> dict:
+    """The per-table cache of label codes and lookups, emptied when the table's labels change."""
+    version = (nodes.n, getattr(nodes, "labels_version", None))
+    per_table = _LABELS.get(nodes)
+    if per_table is None or per_table[0] != version:
+        per_table = (version, {})
+        _LABELS[nodes] = per_table
+    return per_table[1]
+
+
+def value_mask(nodes, key: str, candidates: np.ndarray, pred, absent: bool, memo=None) -> np.ndarray:
+    """``pred(value)`` for each candidate's value of label ``key``; ``absent`` where it has none.
+
+    ``memo``: a hashable identity of ``pred``; the per-value lookup is then cached with the table.
+    """
     codes, values = label_codes(nodes, key)
-    lookup = np.fromiter((bool(pred(v)) for v in values), dtype=bool, count=len(values))
-    lookup = np.append(lookup, absent)  # code -1 picks the last entry
+    cache = _label_cache(nodes) if memo is not None else None
+    lookup = cache.get(("lookup", key, memo, absent)) if cache is not None else None
+    if lookup is None:
+        lookup = np.fromiter((bool(pred(v)) for v in values), dtype=bool, count=len(values))
+        lookup = np.append(lookup, absent)  # code -1 picks the last entry
+        if cache is not None:
+            cache[("lookup", key, memo, absent)] = lookup
     return lookup[codes[candidates]]
 
 
@@ -84,6 +101,18 @@ def _valid_value(value: str) -> bool:
 
 def requirement_valid(r: NodeSelectorRequirement) -> bool:
     """Upstream ``labels.NewRequirement`` checks: key syntax, value syntax and count per operator."""
+    try:
+        return _requirement_valid_cached(r)
+    except TypeError:  # unhashable values
+        return _requirement_valid(r)
+
+
+@functools.lru_cache(maxsize=4096)
+def _requirement_valid_cached(r: NodeSelectorRequirement) -> bool:
+    return _requirement_valid(r)
+
+
+def _requirement_valid(r: NodeSelectorRequirement) -> bool:
     if r.operator not in OPERATORS or not _valid_key(r.key):
         return False
     if r.operator in ("In", "NotIn"):
@@ -100,18 +129,28 @@ def _int_or_none(v: str):
 def requirement_mask(r: NodeSelectorRequirement, nodes, cand: np.ndarray) -> np.ndarray:
     """Candidates whose labels satisfy ``r`` (``r`` assumed valid)."""
     op, vals = r.operator, set(r.values)
+    memo = _memo(op, r.values)
     if op == "In":
-        return value_mask(nodes, r.key, cand, lambda v: v in vals, False)
+        return value_mask(nodes, r.key, cand, lambda v: v in vals, False, memo)
     if op == "NotIn":
-        return value_mask(nodes, r.key, cand, lambda v: v not in vals, True)
+        return value_mask(nodes, r.key, cand, lambda v: v not in vals, True, memo)
     if op in ("Exists", "DoesNotExist"):
         codes, _ = label_codes(nodes, r.key)
         present = codes[cand] >= 0
         return present if op == "Exists" else ~present
     want = int(r.values[0])
     if op == "Gt":
-        return value_mask(nodes, r.key, cand, lambda v: (x := _int_or_none(v)) is not None and x > want, False)
-    return value_mask(nodes, r.key, cand, lambda v: (x := _int_or_none(v)) is not None and x < want, False)
+        return value_mask(nodes, r.key, cand, lambda v: (x := _int_or_none(v)) is not None and x > want, False, memo)
+    return value_mask(nodes, r.key, cand, lambda v: (x := _int_or_none(v)) is not None and x < want, False, memo)
+
+
+def _memo(op: str, values) -> tuple | None:
+    """A cache identity for a label predicate, or None when ``values`` are unhashable."""
+    try:
+        hash(values)
+    except TypeError:
+        return None
+    return (op, values)
 
 
 def _field_mask(r: NodeSelectorRequirement, nodes, cand: np.ndarray) -> np.ndarray | None:
@@ -128,11 +167,14 @@ def term_mask(t: NodeSelectorTerm, nodes, cand: np.ndarray) -> np.ndarray:
     fields = getattr(t, "match_fields", ())
     if not t.match_expressions and not fields:
         return np.zeros(len(cand), dtype=bool)
-    mask = np.ones(len(cand), dtype=bool)
+    mask = None
     for r in t.match_expressions:
         if not requirement_valid(r):
             return np.zeros(len(cand), dtype=bool)
-        mask &= requirement_mask(r, nodes, cand)
+        m = requirement_mask(r, nodes, cand)
+        mask = m if mask is None else mask & m
+    if mask is None:
+        mask = np.ones(len(cand), dtype=bool)
     for r in fields:
         fm = _field_mask(r, nodes, cand)
         if fm is None:
@@ -153,7 +195,7 @@ def required_mask(pod, nodes, cand: np.ndarray) -> np.ndarray:
     """Upstream ``GetRequiredNodeAffinity(pod).Match``: nodeSelector AND required terms."""
     mask = np.ones(len(cand), dtype=bool)
     for key, value in (pod.node_selector or {}).items():
-        mask &= value_mask(nodes, key, cand, lambda v, want=value: v == want, False)
+        mask &= value_mask(nodes, key, cand, lambda v, want=value: v == want, False, _memo("=", value))
     if pod.required_affinity is not None:
         mask &= terms_mask(pod.required_affinity, nodes, cand)
     return mask
@@ -267,11 +309,12 @@ class NodeAffinity:
     def score(self, state, pod, nodes, candidates) -> np.ndarray:
         """Raw sum of matching preferred-term weights (int64), the added terms first."""
         cand = np.asarray(candidates, dtype=np.int64)
-        total = np.zeros(len(cand), dtype=np.int64)
+        total = None
         for weight, t in [*self.added_preferred, *pod.preferred_affinity]:
             if weight:
-                total += np.where(term_mask(t, nodes, cand), int(weight), 0)
-        return total
+                part = np.where(term_mask(t, nodes, cand), np.int64(weight), np.int64(0))
+                total = part if total is None else total + part
+        return np.zeros(len(cand), dtype=np.int64) if total is None else total
 
     def normalize_scores(self, state, pod, scores: np.ndarray) -> np.ndarray:
         """DefaultNormalizeScore(100, reverse=False)."""

@@ -59,6 +59,15 @@ def to_i64(values) -> np.ndarray:
     return np.rint(np.asarray(values, dtype=np.float64)).astype(np.int64)
 
 
+def _take(matrix: np.ndarray, rows: np.ndarray, cols: list[int]) -> np.ndarray:
+    """``matrix[rows][:, cols]`` as a column-major (Fortran-contiguous) array, gathered column by
+    column: much cheaper than 2-D fancy indexing, and later element-wise work stays contiguous."""
+    out = np.empty((len(cols), len(rows)), dtype=matrix.dtype)
+    for j, col in enumerate(cols):
+        out[j] = matrix[:, col][rows]
+    return out.T
+
+
 # ----- argument helpers (shared by the other upstream modules) ---------------------------------
 
 def check_keys(args: dict, allowed: tuple[str, ...], where: str, kind: str) -> None:
@@ -150,17 +159,42 @@ def pod_request_vector(pod, resources: list[tuple[str, int]], use_requested: boo
     plain = pod.requests()
     nonzero = plain if use_requested else pod.nonzero_requests()
     vals = [nonzero.get(name, 0.0) if name in ("cpu", "memory") else plain.get(name, 0.0) for name, _ in resources]
-    return to_i64(vals)
+    return np.array([round(float(v)) for v in vals], dtype=np.int64)  # round(): ties to even, as to_i64
 
 
 def alloc_and_requested(nodes, candidates: np.ndarray, resources: list[tuple[str, int]], pod_req: np.ndarray,
-                        use_requested: bool) -> tuple[np.ndarray, np.ndarray]:
+                        use_requested: bool, state=None) -> tuple[np.ndarray, np.ndarray]:
     """``(alloc, req)`` int64 ``(k, R)`` for the candidates (upstream ``calculateResourceAllocatableRequest``).
 
     A scalar resource the pod does not request, and any resource other than cpu, memory,
     ephemeral-storage or a scalar one (e.g. ``pods``), gives (0, 0): it is left out of the score.
+    When every configured resource is a table column read from one requested matrix (the usual
+    cpu/memory case), the columns are gathered directly from the table's rounded arrays, and the
+    allocatable part is shared through the cycle ``state`` (if given) by every plugin that asks
+    for the same columns of the same candidates. Treat the returned ``alloc`` as read-only.
     """
     k, r = len(candidates), len(resources)
+    cols, sources = [], set()
+    for j, (name, _) in enumerate(resources):
+        if name in ("cpu", "memory"):
+            sources.add("requested" if use_requested else "nonzero_requested")
+        elif name == "ephemeral-storage" or (is_scalar(name) and pod_req[j] != 0):
+            sources.add("requested")
+        else:
+            sources.add(None)
+        cols.append(nodes.res_index.get(name))
+    if len(sources) == 1 and None not in sources and None not in cols:
+        key = f"NodeResources/allocatable{cols}"
+        memo = state.get(key) if state is not None else None
+        if memo is not None and memo[0] is candidates:
+            alloc = memo[1]
+        else:
+            alloc = _take(nodes.allocatable_int, candidates, cols)
+            if state is not None:
+                state[key] = (candidates, alloc)
+        req = _take(getattr(nodes, sources.pop() + "_int"), candidates, cols)
+        req += pod_req
+        return alloc, req
     alloc = np.zeros((k, r), dtype=np.int64)
     req = np.zeros((k, r), dtype=np.int64)
     for j, (name, _) in enumerate(resources):
@@ -177,8 +211,17 @@ def alloc_and_requested(nodes, candidates: np.ndarray, resources: list[tuple[str
 
 # ----- the three strategies (pure numpy, all candidates at once) --------------------------------
 
-def _weighted_mean(scores: np.ndarray, include: np.ndarray, weights: np.ndarray) -> np.ndarray:
-    """``sum(s*w) / sum(w)`` over included resources, Go int64 division (operands are non-negative)."""
+def _weighted_mean(scores: np.ndarray, include: np.ndarray | None, weights: np.ndarray) -> np.ndarray:
+    """``sum(s*w) / sum(w)`` over included resources, Go int64 division (operands are non-negative).
+
+    ``include`` None means every resource counts on every node.
+    """
+    if include is None:  # column by column: cheaper than an integer matmul for a few resources
+        total = None
+        for j, w in enumerate(weights.tolist()):
+            col = scores[:, j] if w == 1 else scores[:, j] * w
+            total = col if total is None else total + col
+        return total // sum(weights.tolist())
     w = np.where(include, weights[None, :], 0)
     total, wsum = (scores * w).sum(axis=1), w.sum(axis=1)
     return np.where(wsum > 0, total // np.maximum(wsum, 1), 0).astype(np.int64)
@@ -187,6 +230,8 @@ def _weighted_mean(scores: np.ndarray, include: np.ndarray, weights: np.ndarray)
 def least_allocated(req: np.ndarray, alloc: np.ndarray, weights: np.ndarray) -> np.ndarray:
     """E7: ``(alloc - req) * 100 / alloc`` per resource (0 if req > alloc), weighted mean."""
     valid = alloc > 0
+    if np.count_nonzero(valid) == valid.size:  # req > alloc: a negative quotient, clamped to 0
+        return _weighted_mean(np.maximum((alloc - req) * MAX_NODE_SCORE // alloc, 0), None, weights)
     safe = np.where(valid, alloc, 1)
     s = np.where(valid & (req <= alloc), (alloc - req) * MAX_NODE_SCORE // safe, 0)
     return _weighted_mean(s, valid, weights)
@@ -195,6 +240,8 @@ def least_allocated(req: np.ndarray, alloc: np.ndarray, weights: np.ndarray) -> 
 def most_allocated(req: np.ndarray, alloc: np.ndarray, weights: np.ndarray) -> np.ndarray:
     """E8: ``min(req, alloc) * 100 / alloc`` per resource, weighted mean."""
     valid = alloc > 0
+    if np.count_nonzero(valid) == valid.size:
+        return _weighted_mean(np.minimum(req, alloc) * MAX_NODE_SCORE // alloc, None, weights)
     safe = np.where(valid, alloc, 1)
     s = np.where(valid, np.minimum(req, alloc) * MAX_NODE_SCORE // safe, 0)
     return _weighted_mean(s, valid, weights)
@@ -247,6 +294,14 @@ def join_reasons(k: int, fails: list[tuple[str, np.ndarray]]) -> np.ndarray:
         both = mask & ~empty
         if both.any():
             out[both] = out[both] + (", " + reason)
+    return out
+
+
+def _fit_reasons(k: int, bad: np.ndarray, fails: list[tuple[str, np.ndarray]]) -> np.ndarray:
+    """:func:`join_reasons` computed on the failing candidates only (``bad``: their mask)."""
+    idx = np.flatnonzero(bad)
+    out = np.full(k, "", dtype=object)
+    out[idx] = join_reasons(idx.size, [(reason, mask[idx]) for reason, mask in fails])
     return out
 
 
@@ -306,17 +361,21 @@ class NodeResourcesFit:
         """``Too many pods`` / ``Insufficient <resource>`` (all failing reasons, upstream order)."""
         cand = np.asarray(candidates, dtype=np.int64)
         request = state.get(f"{NAME}/preFilter") or self._fit_request(pod)
-        count = nodes.pod_count[cand]
-        fails = [("Too many pods", count + 1 > to_i64(nodes.allocatable_of("pods")[cand]))]
+        # Room left (free_int: allocatable - requested, and allocatable pods - bound pods) against
+        # what the pod needs, one resource column at a time (1-D work is much cheaper than (k, R)).
+        free = nodes.free_int
+        fails = [("Too many pods", free[:, nodes.res_index["pods"]][cand] < 1)]  # count + 1 > allocatable
         for name, qty in request.items():
-            if qty <= 0:
-                continue
-            free = to_i64(nodes.allocatable_of(name)[cand]) - to_i64(nodes.requested_of(name)[cand])
-            fails.append((f"Insufficient {name}", qty > free))
-        bad = np.zeros(len(cand), dtype=bool)
-        for _, mask in fails:
-            bad |= mask
-        return FilterResult(~bad, join_reasons(len(cand), fails), Code.UNSCHEDULABLE)
+            if qty > 0:
+                col = nodes.res_index.get(name)  # None: no node has it, so it never fits
+                short = np.ones(len(cand), dtype=bool) if col is None else free[:, col][cand] < qty
+                fails.append((f"Insufficient {name}", short))  # qty > allocatable - requested
+        bad = fails[0][1]
+        for _, mask in fails[1:]:
+            bad = bad | mask
+        if not np.count_nonzero(bad):
+            return FilterResult(~bad, "", Code.UNSCHEDULABLE)
+        return FilterResult(~bad, _fit_reasons(len(cand), bad, fails), Code.UNSCHEDULABLE)
 
     # -- score ----------------------------------------------------------------------------------
 
@@ -331,7 +390,7 @@ class NodeResourcesFit:
         pod_req = state.get(f"{NAME}/preScore")
         if pod_req is None:
             pod_req = pod_request_vector(pod, self.resources, use_requested=False)
-        alloc, req = alloc_and_requested(nodes, cand, self.resources, pod_req, use_requested=False)
+        alloc, req = alloc_and_requested(nodes, cand, self.resources, pod_req, use_requested=False, state=state)
         if self.strategy == "LeastAllocated":
             return least_allocated(req, alloc, self.weights)
         if self.strategy == "MostAllocated":

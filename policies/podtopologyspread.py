@@ -23,17 +23,15 @@ Services, ReplicationControllers, ReplicaSets and StatefulSets that select the p
 need not contain. kbench uses the pod's own labels as ``matchLabels`` when the pod has an owner or an
 ``app`` / ``app.kubernetes.io/name`` label, and no selector (plugin skipped) otherwise.
 
-Cost: matching-pod counts per (namespace, selector) are cached per node table and refreshed only for
-nodes whose bound pods changed (a per-pod Python walk the first time, then per changed node); label
-matching per node is vectorised through factorised label columns.
+Cost: matching-pod counts per (namespace, selector), per node and per domain, are cached per node
+table and follow the pods added and removed since (:mod:`policies.spreadcounts`; a per-pod Python
+walk only the first time); label matching per node is vectorised through factorised label columns.
 """
 
 from __future__ import annotations
 
+import functools
 import math
-import weakref
-from collections import OrderedDict
-from operator import ne
 
 import numpy as np
 
@@ -42,6 +40,16 @@ from kbench.errors import PolicyError
 from kbench.policy.api import Code, FilterResult, Status
 from policies.nodeaffinity import label_codes, required_mask
 from policies.noderesources import check_keys, int_field
+from policies.spreadcounts import (
+    count_matrix,
+    domain_sums,
+    domains,
+    has_keys,
+    has_keys_everywhere,
+    refresh,
+    selector_counts,
+)
+from policies.spreadcounts import invalidate as invalidate  # re-exported
 from policies.tainttoleration import untolerated_mask
 
 NAME = "PodTopologySpread"
@@ -52,6 +60,7 @@ ERR_MISSING_LABEL = ERR_CONSTRAINTS + " (missing required label)"
 APP_LABELS = ("app", "app.kubernetes.io/name")
 SYSTEM_DEFAULTS = ((3, HOSTNAME, "ScheduleAnyway"), (5, ZONE, "ScheduleAnyway"))
 _MAX_INT32 = 2**31 - 1
+_MAX_DEFAULT_CONS = 1024
 
 
 class Selector:
@@ -67,9 +76,9 @@ class Selector:
         if merge and not self.nothing:
             self.labels.update(merge)
 
-    @property
+    @functools.cached_property
     def key(self) -> tuple:
-        """A hashable identity of the requirements (for caching counts)."""
+        """A hashable identity of the requirements (for caching counts; computed once)."""
         return (self.nothing, tuple(sorted(self.labels.items())),
                 tuple((r.key, r.operator, r.values) for r in self.exprs))
 
@@ -82,8 +91,10 @@ class Selector:
         """Whether ``labels`` satisfy every requirement."""
         if self.nothing:
             return False
-        return (all(labels.get(k) == v for k, v in self.labels.items())
-                and all(r.matches(labels) for r in self.exprs))
+        for k, v in self.labels.items():
+            if labels.get(k) != v:
+                return False
+        return all(r.matches(labels) for r in self.exprs)
 
 
 class Constraint:
@@ -100,83 +111,6 @@ def default_selector(pod) -> dict | None:
     if not pod.labels or (pod.owner is None and not any(k in pod.labels for k in APP_LABELS)):
         return None
     return {"matchLabels": dict(pod.labels)}
-
-
-class _PodIndex:
-    """Per-table cache of matching-pod counts per (namespace, selector), refreshed row by row.
-
-    A row is recounted only when its list of bound pods changed (compared by identity) since the
-    last call, so the per-pod walk happens once per table and then only for changed nodes. Pods'
-    labels, namespace and ``terminating`` flag are treated as fixed while bound: code that changes
-    them in place must call :func:`invalidate` (or rebind the pod).
-    """
-
-    def __init__(self, n: int):
-        self.rows: list = [None] * n
-        self.counts: OrderedDict = OrderedDict()
-
-    def refresh(self, nodes) -> None:
-        """Recount the rows whose bound pods changed."""
-        n = nodes.n
-        changed = np.flatnonzero(np.fromiter(map(ne, self.rows, nodes.pods), dtype=bool, count=n))
-        for r in changed.tolist():
-            self.rows[r] = list(nodes.pods[r])
-        if len(changed):
-            for (ns, _), (sel, arr) in self.counts.items():
-                for r in changed.tolist():
-                    arr[r] = _count_row(nodes.pods[r], ns, sel)
-
-
-_INDEX: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-_MAX_SELECTORS = 64
-
-
-def invalidate(nodes) -> None:
-    """Drop the cached counts of ``nodes`` (after changing a bound pod's labels or terminating flag)."""
-    _INDEX.pop(nodes, None)
-
-
-def _count_row(bound, namespace: str, sel: Selector) -> int:
-    return sum(1 for p in bound if not p.terminating and p.namespace == namespace and sel.matches(p.labels))
-
-
-def _index(nodes, refresh: bool = False) -> _PodIndex:
-    idx = _INDEX.get(nodes)
-    if idx is None or len(idx.rows) != nodes.n:
-        idx = _PodIndex(nodes.n)
-        _INDEX[nodes] = idx
-    if refresh:
-        idx.refresh(nodes)
-    return idx
-
-
-def selector_counts(nodes, namespace: str, sel: Selector) -> np.ndarray:
-    """``(n,)`` int64 matching pods per node (upstream ``countPodsMatchSelector``), cached per table.
-
-    Call :func:`count_matrix` (which refreshes the cache first) rather than this directly.
-    """
-    if sel.empty or sel.nothing:
-        return np.zeros(nodes.n, dtype=np.int64)
-    idx = _index(nodes)
-    key = (namespace, sel.key)
-    hit = idx.counts.get(key)
-    if hit is None:
-        arr = np.fromiter((_count_row(b, namespace, sel) for b in nodes.pods), dtype=np.int64, count=nodes.n)
-        hit = idx.counts[key] = (sel, arr)
-        if len(idx.counts) > _MAX_SELECTORS:
-            idx.counts.popitem(last=False)
-    else:
-        idx.counts.move_to_end(key)
-    return hit[1]
-
-
-def count_matrix(pod, nodes, constraints) -> np.ndarray:
-    """``(C, n)`` int64: matching pods per constraint and node."""
-    out = np.zeros((len(constraints), nodes.n), dtype=np.int64)
-    _index(nodes, refresh=True)
-    for i, con in enumerate(constraints):
-        out[i] = selector_counts(nodes, pod.namespace, con.selector)
-    return out
 
 
 def _parse_defaults(args: dict) -> tuple[list, bool]:
@@ -222,9 +156,14 @@ class PodTopologySpread:
         check_keys(args, ("defaultConstraints", "defaultingType"), "args", "PodTopologySpreadArgs")
         self.handle = handle
         self.defaults, self.system_defaulted = _parse_defaults(args)
+        self._default_cons: dict[tuple, list[Constraint]] = {}
 
     def constraints(self, pod, action: str) -> list[Constraint]:
-        """The pod's constraints with ``action``, or the default ones (with the default selector)."""
+        """The pod's constraints with ``action``, or the default ones (with the default selector).
+
+        The default ones depend only on the pod's labels and whether it has an owner, so they are
+        built once per such combination (pods of one workload share them, selector key included).
+        """
         if pod.topology_spread:
             out = []
             for c in pod.topology_spread:
@@ -235,11 +174,16 @@ class PodTopologySpread:
                                       c.min_domains, c.node_affinity_policy or "Honor",
                                       c.node_taints_policy or "Ignore"))
             return out
-        chosen = [(s, k) for s, k, w in self.defaults if w == action]
-        sel = default_selector(pod) if chosen else None
-        if sel is None:
-            return []
-        return [Constraint(s, k, Selector(sel)) for s, k in chosen]
+        key = (action, pod.owner is None, tuple(sorted(pod.labels.items())) if pod.labels else ())
+        out = self._default_cons.get(key)
+        if out is None:
+            chosen = [(s, k) for s, k, w in self.defaults if w == action]
+            sel = default_selector(pod) if chosen else None
+            out = [] if sel is None else [Constraint(s, k, Selector(sel)) for s, k in chosen]
+            if len(self._default_cons) >= _MAX_DEFAULT_CONS:
+                self._default_cons.clear()
+            self._default_cons[key] = out
+        return out
 
     @staticmethod
     def _included(pod, nodes, constraints, rows, require_all: bool) -> tuple[np.ndarray, np.ndarray]:
@@ -321,7 +265,14 @@ class PodTopologySpread:
         return Status.success()
 
     def score(self, state, pod, nodes, candidates) -> np.ndarray:
-        """Raw spreading scores (int64); lower is better before NormalizeScore."""
+        """Raw spreading scores (int64); lower is better before NormalizeScore.
+
+        Per-domain counts come from the delta-maintained cache when a constraint's inclusion does
+        not depend on the pod (nodeTaintsPolicy Ignore, and nodeAffinityPolicy Ignore or a pod
+        without required affinity / nodeSelector); otherwise they are summed over every node.
+        Summing over all included nodes rather than only the candidates' domains changes nothing
+        that is not ignored: every kept candidate's domain is among them.
+        """
         cand = np.asarray(candidates, dtype=np.int64)
         cons = state.get(f"{NAME}/preScore")
         if cons is None:
@@ -330,44 +281,56 @@ class PodTopologySpread:
             state[f"{NAME}/ignored"] = np.zeros(len(cand), dtype=bool)
             return np.zeros(len(cand), dtype=np.int64)
         require_all = bool(pod.topology_spread) or not self.system_defaulted
-        rows = np.arange(nodes.n, dtype=np.int64)
-        counts = count_matrix(pod, nodes, cons)
-        has_all_rows, inc = self._included(pod, nodes, cons, rows, require_all)
-        ignored = ~has_all_rows[cand] if require_all else np.zeros(len(cand), dtype=bool)
-        kept = cand[~ignored]
-        acc = np.zeros(len(cand))
+        refresh(nodes)
+        required = tuple(c.key for c in cons) if require_all else None
+        ignored = None  # None: no candidate is ignored
+        if require_all and not has_keys_everywhere(nodes, required):
+            ignored = ~has_keys(nodes, required)[cand]
+        kept = cand if ignored is None else cand[~ignored]
+        no_affinity = not pod.node_selector and pod.required_affinity is None
+        inc = None
+        acc = None
         for i, c in enumerate(cons):
-            codes, values = label_codes(nodes, c.key)
             if c.key == HOSTNAME:
                 weight = math.log(len(kept) + 2)
-                cnt = counts[i][cand]
+                cnt = selector_counts(nodes, pod.namespace, c.selector)[cand]
             else:
-                empty = values.index("") if "" in values else len(values)
-                dom = np.where(codes >= 0, codes, empty)  # a missing label is the "" domain
-                registered = np.zeros(len(values) + 1, dtype=bool)
+                dom, size = domains(nodes, c.key)
+                registered = np.zeros(size, dtype=bool)
                 registered[dom[kept]] = True
-                weight = math.log(int(registered.sum()) + 2)
-                use = inc[i] & registered[dom]
-                sums = np.bincount(dom[use], weights=counts[i][use], minlength=len(values) + 1).astype(np.int64)
+                weight = math.log(np.count_nonzero(registered) + 2)
+                if c.taints_policy != "Honor" and (c.affinity_policy != "Honor" or no_affinity):
+                    sums = domain_sums(nodes, pod.namespace, c.selector, c.key, required)
+                else:
+                    if inc is None:
+                        inc = self._included(pod, nodes, cons, np.arange(nodes.n, dtype=np.int64), require_all)[1]
+                    counts = selector_counts(nodes, pod.namespace, c.selector)
+                    use = inc[i] & registered[dom]
+                    sums = np.bincount(dom[use], weights=counts[use], minlength=size).astype(np.int64)
                 cnt = sums[dom[cand]]
-            term = cnt.astype(np.float64) * weight + float(c.max_skew - 1)
-            acc = np.where(codes[cand] >= 0, acc + term, acc)
+            term = cnt * weight  # int64 * float: the float64 product, as cnt.astype(float64) * weight
+            if c.max_skew != 1:  # adding 0.0 to a non-negative term changes nothing
+                term += float(c.max_skew - 1)
+            if has_keys_everywhere(nodes, (c.key,)):  # no candidate lacks the key
+                acc = term if acc is None else acc + term  # 0.0 + term == term exactly
+            else:
+                labelled = label_codes(nodes, c.key)[0][cand] >= 0
+                acc = np.where(labelled, term, 0.0) if acc is None else np.where(labelled, acc + term, acc)
         whole = np.trunc(acc)
         raw = (whole + (acc - whole >= 0.5)).astype(np.int64)  # Go math.Round (acc >= 0)
         state[f"{NAME}/ignored"] = ignored
-        return np.where(ignored, 0, raw)
+        return raw if ignored is None else np.where(ignored, 0, raw)
 
     def normalize_scores(self, state, pod, scores: np.ndarray) -> np.ndarray:
         """``100 * (max + min - raw) / max`` over non-ignored candidates; ignored ones get 0."""
         scores = np.asarray(scores, dtype=np.int64)
-        ignored = state.get(f"{NAME}/ignored")
-        ignored = np.zeros(len(scores), dtype=bool) if ignored is None else ignored
-        live = scores[~ignored]
+        ignored = state.get(f"{NAME}/ignored")  # None: nothing ignored
+        live = scores if ignored is None else scores[~ignored]
         if len(live) == 0:
             return np.zeros(len(scores), dtype=np.int64)
-        lo, hi = int(live.min()), max(int(live.max()), 0)
+        lo, hi = int(live[live.argmin()]), max(int(live[live.argmax()]), 0)
         out = np.full(len(scores), 100, dtype=np.int64) if hi == 0 else 100 * (hi + lo - scores) // hi
-        return np.where(ignored, 0, out).astype(np.int64)
+        return out if ignored is None else np.where(ignored, 0, out).astype(np.int64)
 
 
 PLUGINS = [PodTopologySpread]

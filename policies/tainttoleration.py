@@ -11,8 +11,8 @@ Upstream: kubernetes/kubernetes ``pkg/scheduler/framework/plugins/tainttoleratio
   when no node has such taints).
 
 Work is done once per *distinct taint list*, not per node: every node is mapped to a taint-set code
-(computed once per node table, cached weakly by table), so the per-pod cost is a loop over distinct
-taint sets plus array indexing.
+(cached weakly by table until its ``taints_version`` changes, i.e. until ``add_node`` or
+``set_taints``), so the per-pod cost is a loop over distinct taint sets plus array indexing.
 """
 
 from __future__ import annotations
@@ -31,19 +31,20 @@ _CODES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 def taint_codes(nodes) -> tuple[np.ndarray, list[tuple]]:
-    """``(codes (n,) int64, distinct taint tuples)`` for a node table; cached until rows are added.
+    """``(codes (n,) int64, distinct taint tuples)`` for a node table.
 
-    The cache is keyed by the table object; taints are assumed not to change after ``add_node``.
-    Building it is one pass over the nodes (a per-node Python loop, once per table).
+    Cached by table object until its ``taints_version`` changes (rows added, ``set_taints``).
+    Building it is one pass over the nodes (a per-node Python loop).
     """
     hit = _CODES.get(nodes)
-    if hit is not None and len(hit[0]) == nodes.n:
-        return hit
+    version = getattr(nodes, "taints_version", None)
+    if hit is not None and hit[2] == version and len(hit[0]) == nodes.n:
+        return hit[0], hit[1]
     index: dict[tuple, int] = {}
     codes = np.fromiter((index.setdefault(tuple(t), len(index)) for t in nodes.taints), dtype=np.int64,
                         count=nodes.n)
     distinct = list(index)
-    _CODES[nodes] = (codes, distinct)
+    _CODES[nodes] = (codes, distinct, version)
     return codes, distinct
 
 
@@ -77,13 +78,16 @@ class TaintToleration:
         """Fail candidates with an untolerated NoSchedule/NoExecute taint, naming it."""
         cand = np.asarray(candidates, dtype=np.int64)
         codes, distinct = taint_codes(nodes)
-        verdict = np.full(len(distinct), "", dtype=object)
-        for i, taints in enumerate(distinct):
-            t = first_untolerated(taints, pod.tolerations)
-            if t is not None:
-                verdict[i] = f"node(s) had untolerated taint {{{t.key}: {t.value}}}"
-        reasons = verdict[codes[cand]] if len(distinct) else np.full(len(cand), "", dtype=object)
-        return FilterResult(reasons == "", reasons, Code.UNSCHEDULABLE_AND_UNRESOLVABLE)
+        found = [first_untolerated(taints, pod.tolerations) for taints in distinct]
+        if all(t is None for t in found):
+            return FilterResult(np.ones(len(cand), dtype=bool), "", Code.UNSCHEDULABLE_AND_UNRESOLVABLE)
+        picked = codes[cand]
+        ok = np.array([t is None for t in found], dtype=bool)[picked]
+        if np.count_nonzero(ok) == ok.size:
+            return FilterResult(ok, "", Code.UNSCHEDULABLE_AND_UNRESOLVABLE)
+        verdict = np.array(["" if t is None else f"node(s) had untolerated taint {{{t.key}: {t.value}}}"
+                            for t in found], dtype=object)
+        return FilterResult(ok, verdict[picked], Code.UNSCHEDULABLE_AND_UNRESOLVABLE)
 
     def pre_score(self, state, pod, nodes, candidates) -> Status:
         """Keep the tolerations that count for scoring (effect PreferNoSchedule or empty)."""
@@ -97,10 +101,11 @@ class TaintToleration:
         if tols is None:
             tols = [t for t in pod.tolerations if t.effect in ("", "PreferNoSchedule")]
         codes, distinct = taint_codes(nodes)
-        counts = np.array([sum(1 for t in taints if t.effect == "PreferNoSchedule"
-                               and not any(tol.tolerates(t) for tol in tols)) for taints in distinct],
-                          dtype=np.int64)
-        return counts[codes[cand]] if len(distinct) else np.zeros(len(cand), dtype=np.int64)
+        counts = [sum(1 for t in taints if t.effect == "PreferNoSchedule" and not any(tol.tolerates(t) for tol in tols))
+                  for taints in distinct]
+        if not any(counts):  # no node has an intolerable PreferNoSchedule taint
+            return np.zeros(len(cand), dtype=np.int64)
+        return np.array(counts, dtype=np.int64)[codes[cand]]
 
     def normalize_scores(self, state, pod, scores: np.ndarray) -> np.ndarray:
         """DefaultNormalizeScore(100, reverse=True)."""
@@ -110,7 +115,7 @@ class TaintToleration:
 def default_normalize(scores: np.ndarray, reverse: bool) -> np.ndarray:
     """Upstream ``helper.DefaultNormalizeScore(MaxNodeScore, reverse, scores)`` (non-negative raw scores)."""
     scores = np.asarray(scores, dtype=np.int64)
-    top = int(scores.max()) if len(scores) else 0
+    top = int(scores[scores.argmax()]) if len(scores) else 0  # argmax: cheaper than max()
     if top == 0:
         return np.full(len(scores), 100, dtype=np.int64) if reverse else scores.copy()
     out = 100 * scores // top

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 import simpy
 
-from kbench.cluster.etcd import Etcd
+from kbench.cluster.etcd import Etcd, EtcdConflict
 from kbench.cluster.flowcontrol import FlowControl
 from kbench.cluster.request import Request
 from kbench.cluster.watch import WatchCache
@@ -197,7 +197,9 @@ class Apiserver:
             try:
                 rev = yield self.etcd.write(req.resource, req.name, "delete" if verb == "delete" else
                                             ("create" if verb == "create" else "update"), req.size_bytes,
-                                            req.value)
+                                            req.value, req.precondition)
+            except EtcdConflict:
+                return Response(409)
             except EtcdQuotaExceeded:
                 return Response(500)
             except Exception as err:  # a model error from storage (request too large, ...)

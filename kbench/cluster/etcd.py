@@ -62,6 +62,18 @@ class EtcdRequestTooLarge(Exception):
         return f"etcdserver: request is too large ({self.size_bytes} > {self.limit_bytes} bytes)"
 
 
+class EtcdConflict(Exception):
+    """A transaction's compare failed: the key's current value did not satisfy the precondition."""
+
+    def __init__(self, resource: str, key: str):
+        super().__init__(resource, key)
+        self.resource = resource
+        self.key = key
+
+    def __str__(self) -> str:
+        return f"etcdserver: compare failed for {self.resource}/{self.key}"
+
+
 @dataclass(slots=True, frozen=True)
 class CommitRecord:
     """One committed write, as published to subscribers (the watch cache).
@@ -276,7 +288,8 @@ class Etcd:
 
     # ---------------------------------------------------------------------------------- writes
 
-    def write(self, resource: str, key: str, op: str, size_bytes: int, value: object = None) -> simpy.Event:
+    def write(self, resource: str, key: str, op: str, size_bytes: int, value: object = None,
+              precondition: Callable[[object], bool] | None = None) -> simpy.Event:
         """Propose a write.
 
         Args:
@@ -286,6 +299,9 @@ class Etcd:
             size_bytes: Stored object size, bytes (ignored for deletes).
             value: The object itself (an immutable snapshot), kept as the key's current value and
                 published in the :class:`CommitRecord`.
+            precondition: ``f(current_value) -> bool`` evaluated when the entry is applied (a
+                transaction's compare, as the apiserver's optimistic concurrency uses); False fails
+                the write with :class:`EtcdConflict` and commits nothing.
 
         Returns:
             An event that succeeds with the new revision once the reply reaches the client, or fails
@@ -311,7 +327,7 @@ class Etcd:
                 return ev
         s = self._flush()
         s.writes_in_flight += 1
-        ev.args = (resource, key, op, size_bytes, value)
+        ev.args = (resource, key, op, size_bytes, value, precondition)
         ev.callbacks.append(self._write_done)
         self._pending.append(ev)
         wake = self._wakeup
@@ -323,8 +339,9 @@ class Etcd:
     def _write_done(self, ev: _Call) -> None:
         s = self._flush()
         s.writes_in_flight -= 1
-        s.writes += 1
-        s.write_latency_sum_s += s.time_s - ev.start_s
+        if ev.ok:  # a failed compare (EtcdConflict) is counted in write_errors
+            s.writes += 1
+            s.write_latency_sum_s += s.time_s - ev.start_s
 
     def _commit_delay(self) -> float:
         """Leader WAL fsync in parallel with replication to a quorum of followers, seconds."""
@@ -384,7 +401,13 @@ class Etcd:
         store, subs, grpc = self._store, self._subscribers, self._grpc
         values = self._values
         for call in ev.value:
-            resource, key, op, size, value = call.args
+            resource, key, op, size, value, precondition = call.args
+            if precondition is not None:
+                vals = values.get(resource)
+                if not precondition(vals.get(key) if vals else None):
+                    self.stats.write_errors += 1
+                    _trigger_in(env, call, grpc(), False, EtcdConflict(resource, key))
+                    continue
             size = store(resource, key, op, size)
             self.revision = rev = self.revision + 1
             vals = values.get(resource)

@@ -36,6 +36,8 @@ class NodeTable:
         allocatable_int, requested_int, nonzero_requested_int: The same three rounded to the
             nearest integer (``np.rint``, ties to even) as ``(n, R) int64``, kept in step: the
             resource plugins compare these integers, as upstream does with int64 quantities.
+        free_int: ``(n, R) int64`` room left, ``allocatable_int - requested_int``, except that the
+            ``pods`` column is allocatable pods minus ``pod_count``.
         pod_count: ``(n,) int64`` bound pods per node.
         labels, taints: Per-node label dicts and taint lists.
         unschedulable: ``(n,) bool``.
@@ -47,15 +49,16 @@ class NodeTable:
         pods: Bound pods per node; ``pod_gpus`` the GPU indices each holds (aligned with ``pods``).
         pods_version: Bumped by every :meth:`add_pod` / :meth:`remove_pod`; ``row_pods_version``
             ``(n,) int64`` holds, per row, the ``pods_version`` of its last change, and
-            :meth:`pods_changed_since` lists recently changed rows, so a cache of per-node pod
-            counts can recount only the rows that changed.
+            :meth:`pods_changed_since` / :meth:`pod_changes_since` list recent changes, so a
+            cache of per-node pod counts can follow only what changed.
         taints_version: Bumped by :meth:`add_node`, :meth:`set_taints` and :meth:`set_unschedulable`;
             caches derived from ``taints`` (or ``unschedulable``) key on it.
         labels_version: Bumped by :meth:`add_node` and :meth:`set_labels`; caches derived from
             ``labels`` key on it.
 
     Change ``taints``, ``unschedulable`` and ``labels`` only through the ``set_*`` methods, and
-    bound pods only through :meth:`add_pod` / :meth:`remove_pod`, so that these versions stay true.
+    bound pods (hence ``requested``) only through :meth:`add_pod` / :meth:`remove_pod`, so that
+    these versions and the ``*_int`` arrays stay true.
     """
 
     allocatable: np.ndarray
@@ -64,6 +67,7 @@ class NodeTable:
     allocatable_int: np.ndarray
     requested_int: np.ndarray
     nonzero_requested_int: np.ndarray
+    free_int: np.ndarray
     pod_count: np.ndarray
     row_pods_version: np.ndarray
     unschedulable: np.ndarray
@@ -87,7 +91,7 @@ class NodeTable:
         self._cap = 0
         self._buf: dict[str, np.ndarray] = {
             "allocatable": np.zeros((0, r)), "requested": np.zeros((0, r)), "nonzero_requested": np.zeros((0, r)),
-            **{key + "_int": np.zeros((0, r), dtype=np.int64) for key in _QUANTITIES},
+            **{key + "_int": np.zeros((0, r), dtype=np.int64) for key in (*_QUANTITIES, "free")},
             "pod_count": np.zeros(0, dtype=np.int64), "row_pods_version": np.zeros(0, dtype=np.int64),
             "unschedulable": np.zeros(0, dtype=bool),
             "gpu_count": np.zeros(0, dtype=np.int64), "gpu_model_codes": np.zeros(0, dtype=np.int64),
@@ -96,7 +100,7 @@ class NodeTable:
         self._images: dict[str, dict[int, int]] = {}
         self._cache: dict[tuple, object] = {}
         self.pods_version = 0
-        self._pods_log: list[int] = []  # rows of the latest add/remove_pod calls, oldest first
+        self._pods_log: list[tuple[int, Pod, int]] = []  # latest (row, pod, ±1) changes, oldest first
         self.taints_version = 0
         self.labels_version = 0
 
@@ -162,7 +166,7 @@ class NodeTable:
             col = len(self.resources)
             self.resources.append(name)
             self.res_index[name] = col
-            for key in (*_QUANTITIES, *(q + "_int" for q in _QUANTITIES)):
+            for key in (*_QUANTITIES, *(q + "_int" for q in (*_QUANTITIES, "free"))):
                 buf = self._buf[key]
                 self._buf[key] = np.hstack([buf, np.zeros((buf.shape[0], 1), dtype=buf.dtype)])
             self._views()
@@ -185,6 +189,7 @@ class NodeTable:
         for res, value in node.allocatable.items():
             buf["allocatable"][idx, self.res_index[res]] = value
         buf["allocatable_int"][idx] = np.rint(buf["allocatable"][idx])
+        buf["free_int"][idx] = buf["allocatable_int"][idx]
         buf["unschedulable"][idx] = bool(node.unschedulable)
         buf["gpu_count"][idx] = g
         code = -1
@@ -307,6 +312,7 @@ class NodeTable:
             if res not in index:
                 self.ensure_resource(res)
         pods_col = index["pods"]
+        rounded = []
         for key, amounts in (("requested", reqs), ("nonzero_requested", nonzero)):
             row = getattr(self, key)[idx]
             vals = row.tolist()  # float64 arithmetic in Python floats: the same IEEE sums
@@ -314,22 +320,34 @@ class NodeTable:
                 vals[index[res]] += sign * value
             vals[pods_col] += sign
             row[:] = vals
-            getattr(self, key + "_int")[idx] = [round(v) for v in vals]  # round(): ties to even, as np.rint
+            rounded.append([round(v) for v in vals])  # round(): ties to even, as np.rint
+            getattr(self, key + "_int")[idx] = rounded[-1]
         self.pod_count[idx] += int(sign)
+        alloc = self.allocatable_int[idx].tolist()
+        free = [a - r for a, r in zip(alloc, rounded[0], strict=True)]
+        free[pods_col] = alloc[pods_col] - int(self.pod_count[idx])
+        self.free_int[idx] = free
         self.pods_version += 1
         self.row_pods_version[idx] = self.pods_version
         log = self._pods_log
-        log.append(idx)
+        log.append((idx, pod, int(sign)))
         if len(log) > 2 * _PODS_LOG:
             del log[:-_PODS_LOG]
 
-    def pods_changed_since(self, version: int) -> list[int] | None:
-        """Rows whose bound pods changed since ``pods_version`` was ``version`` (with repeats), or
-        None when that is too long ago to tell (compare ``row_pods_version`` instead)."""
+    def pod_changes_since(self, version: int) -> list[tuple[int, Pod, int]] | None:
+        """``(row, pod, +1 added / -1 removed)`` for every :meth:`add_pod` / :meth:`remove_pod`
+        since ``pods_version`` was ``version``, oldest first, or None when that is too long ago to
+        tell (compare ``row_pods_version`` instead)."""
         k = self.pods_version - version
         if k <= 0:
             return []
         return self._pods_log[-k:] if k <= len(self._pods_log) else None
+
+    def pods_changed_since(self, version: int) -> list[int] | None:
+        """Rows whose bound pods changed since ``pods_version`` was ``version`` (with repeats), or
+        None when that is too long ago to tell (compare ``row_pods_version`` instead)."""
+        changes = self.pod_changes_since(version)
+        return None if changes is None else [row for row, _, _ in changes]
 
     # ----- columns --------------------------------------------------------------------------
 

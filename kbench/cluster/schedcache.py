@@ -25,7 +25,6 @@ forget steps:
 
 from __future__ import annotations
 
-import sys
 from dataclasses import dataclass
 
 from kbench.cluster.objects import NodeTable, Pod, Taint
@@ -43,20 +42,6 @@ def effective_taints(node) -> tuple[Taint, ...]:
         return taints
     unreachable = any(t.key == UNREACHABLE_TAINT.key for t in taints)
     return (*taints, UNREACHABLE_TAINT if unreachable else NOT_READY_TAINT)
-
-
-def _taints_changed(table: NodeTable) -> None:
-    """Drop per-table caches built on the assumption that taints never change.
-
-    ``policies.tainttoleration`` caches a taint code per node keyed by the table (refreshed only
-    when rows are added), so it is told here. A ``NodeTable.set_taints`` with a version that
-    plugins key their caches on would be cleaner.
-    """
-    table._cache.clear()
-    mod = sys.modules.get("policies.tainttoleration")
-    codes = getattr(mod, "_CODES", None)
-    if codes is not None:
-        codes.pop(table, None)
 
 
 @dataclass(slots=True, eq=False)
@@ -128,10 +113,8 @@ class SchedulerCache:
         table = self.nodes
         if self._state[idx] == (taints, unsched):
             return
-        if tuple(table.taints[idx]) != taints:
-            table.taints[idx] = list(taints)
-            _taints_changed(table)
-        table.unschedulable[idx] = unsched
+        table.set_taints(idx, taints)  # bump the table's taints_version: the plugins' caches follow
+        table.set_unschedulable(idx, unsched)
         self._state[idx] = (taints, unsched)
 
     def delete_node(self, obj) -> None:

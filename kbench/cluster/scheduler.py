@@ -31,6 +31,16 @@ What happens to a pod (upstream ``pkg/scheduler/schedule_one.go``):
    already has a nominated node with terminating lower-priority pods on it does not preempt again
    (upstream ``PodEligibleToPreemptOthers``).
 
+With ``retry_unschedulable: false`` (:class:`~kbench.configs.scheduler.SchedulerConfig`) a pod whose
+attempt found no node is *given up* instead: it leaves the queue, is counted (``given_up``) and
+informer updates of it are ignored from then on, so it is never retried (FGD.md §1.2).
+
+Observers subscribe to scheduling outcomes through :attr:`Scheduler.listeners` (STYLE habit 10):
+each is called as ``listener(event, pod, now)`` with ``event`` one of ``scheduled`` (a cycle chose a
+node; the pod is assumed on it), ``bound`` (its binding committed), ``unschedulable`` (an attempt
+found no node), ``given_up`` (after ``unschedulable``, when retries are off) and ``removed`` (a
+placed pod left the cache: finished, deleted or forgotten).
+
 Cluster events that move the unschedulable pool (D2): a bound pod finished or deleted, an assumed
 pod forgotten, a node added, a node that lost a taint, became Ready or was uncordoned. A second
 process flushes backoffQ every second and unschedulable leftovers every 30 s while either holds
@@ -90,6 +100,9 @@ class Scheduler:
         first_bound_s: First binding commit, seconds (NaN before).
         last_bound_s: Last binding commit, seconds (NaN before).
         busy_s: Virtual seconds spent in cycles (utilisation = busy_s / elapsed).
+        listeners: Outcome observers ``f(event, pod, now)`` (see the module docstring).
+        given_up: Keys of pods given up after a failed attempt (``retry_unschedulable: false``).
+        typical_pods: The typical pods handed to the profile, if any (for the run summary).
     """
 
     def __init__(self, world, *, typical_pods=None, config: SchedulerConfig | None = None):
@@ -101,6 +114,9 @@ class Scheduler:
         self.framework = Framework(profile, world.stream("policy"), registry=registry)
         if typical_pods is not None:
             self.framework.handle.extra["typical_pods"] = typical_pods
+        self.typical_pods = typical_pods
+        self.listeners: list = []
+        self.given_up: set[str] = set()
         self.cache = SchedulerCache(self.framework)
         self.nodes = self.cache.nodes
         sort = self.framework.points["queueSort"]
@@ -112,6 +128,7 @@ class Scheduler:
                                      on_active=self._wake_loop, on_waiting=self._wake_flusher)
         self.counters = world.counters
         self.unschedulable_reasons: Counter[str] = Counter()
+        self.given_up_reasons: Counter[str] = Counter()
         self.last_failure: dict[str, str] = {}
         self._last_reasons: dict[str, tuple[str, ...]] = {}
         self.nominated: dict[str, tuple[object, int]] = {}  # key -> (spec, row)
@@ -200,6 +217,7 @@ class Scheduler:
             self.nominated.pop(key, None)
             if pod.finished:
                 if self.cache.remove(key):
+                    self._notify("removed", pod)
                     self._cluster_event()
             else:
                 self.cache.observe_bound(pod)
@@ -211,6 +229,8 @@ class Scheduler:
             return
         if self.cache.is_assumed(key):
             return  # our binding is on its way
+        if key in self.given_up:
+            return  # given up after its failed attempt: never retried
         if not self.queue.update(pod):
             self.queue.add(pod, self.env.now)
 
@@ -219,8 +239,15 @@ class Scheduler:
         if self.queue.delete(key) is not None:
             self._forget_pending(key)
         self.nominated.pop(key, None)
+        self.given_up.discard(key)
         if self.cache.remove(key):
+            self._notify("removed", old)
             self._cluster_event()
+
+    def _notify(self, event: str, pod, now: float | None = None) -> None:
+        """Tell every listener about an outcome (see the module docstring)."""
+        for listener in self.listeners:
+            listener(event, pod, self.env.now if now is None else now)
 
     def _forget_pending(self, key: str) -> None:
         self.last_failure.pop(key, None)
@@ -286,6 +313,8 @@ class Scheduler:
             self.first_scheduled_s = now
         self.last_scheduled_s = now
         self.world.timeline.mark(info.pod.uid, "scheduled", now)
+        if self.listeners:
+            self._notify("scheduled", info.pod, now)
         if self.cache.placed.get(key) is None or self.cache.placed[key].spec is not spec:
             return  # deleted during the cycle: the delete event already removed it
         self.env.process(self._bind(info, spec, result.node))
@@ -303,8 +332,11 @@ class Scheduler:
             self.last_bound_s = now
             w.timeline.mark(info.pod.uid, "bound", now)
             w.timeline.set_node(info.pod.uid, node)
+            if self.listeners:
+                self._notify("bound", info.pod, now)
             return
         if self.cache.forget(key, spec):
+            self._notify("removed", info.pod, now)
             self._cluster_event()
         if resp.code == 409:
             self.counters["bind_conflicts"] += 1
@@ -325,6 +357,11 @@ class Scheduler:
         message = result.status.message()
         changed = self.last_failure.get(key) != message
         self.last_failure[key] = message
+        if self.listeners:
+            self._notify("unschedulable", info.pod, now)
+        if not self.cfg.retry_unschedulable:
+            self._give_up(info, changed, now)
+            return
         victims = result.state.get("victims") if result.nominated_node else None
         if victims and self._may_preempt(info):
             self.counters["preemptions"] += 1
@@ -334,6 +371,19 @@ class Scheduler:
         elif changed and self.cfg.report_unschedulable:
             self.env.process(self._write_condition(info.pod))
         self.queue.add_unschedulable(info, now)
+
+    def _give_up(self, info: QueuedPod, changed: bool, now: float) -> None:
+        """No retries: the pod leaves the queue for good (counted, reported, never requeued)."""
+        key = info.key
+        self.queue.done(key)
+        self.given_up.add(key)
+        self.counters["given_up"] += 1
+        self.given_up_reasons.update(self._last_reasons.pop(key, ()))
+        self.last_failure.pop(key, None)
+        if changed and self.cfg.report_unschedulable:
+            self.env.process(self._write_condition(info.pod))
+        if self.listeners:
+            self._notify("given_up", info.pod, now)
 
     def _reasons(self, result: ScheduleResult) -> tuple[str, ...]:
         """Distinct ``"Plugin: reason"`` of the nodes that failed this attempt."""
@@ -414,6 +464,7 @@ class Scheduler:
             "cycle_throughput_pods_per_s": self.throughput_pods_per_s("scheduled"),
             "busy_s": self.busy_s, "pending": len(self.queue),
             "pending_reasons": dict(self.pending_reasons().most_common()),
+            "given_up": c["given_up"], "given_up_reasons": dict(self.given_up_reasons.most_common()),
         }
 
     def pending_reasons(self) -> Counter[str]:

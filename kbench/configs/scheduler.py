@@ -44,6 +44,10 @@ class SchedulerConfig:
         report_unschedulable: Write the pod's ``PodScheduled=False`` condition through the
             apiserver when an attempt fails with a new message (upstream ``updatePod`` in
             ``handleSchedulingFailure``), as API load.
+        retry_unschedulable: Requeue a pod whose attempt found no node (upstream behaviour). False
+            gives the pod up after its first failed attempt, as the FGD simulator does (FGD.md
+            §1.2): it leaves the queue, is counted (``scheduling.given_up``) and never retried; the
+            pod object stays Pending. kbench option, not an upstream setting.
     """
 
     policy: str = "default"
@@ -57,6 +61,7 @@ class SchedulerConfig:
     score_node_s: float = 4e-6  # D8 (see class docstring)
     preemption_node_s: float = 2e-5  # kbench default, not calibrated
     report_unschedulable: bool = True
+    retry_unschedulable: bool = True
 
     def __post_init__(self) -> None:
         if not self.policy:

@@ -55,6 +55,20 @@ class Components:
     controllers: Any = None
     driver: WorkloadDriver | None = None
     monitor: SloMonitor | None = None
+    replays: list = field(default_factory=list)
+    fgd: Any = None
+    stop: Any = None
+
+
+def effective_scenario(scenario: Scenario) -> Scenario:
+    """The scenario with its workload spec compiled and trace options applied (see the module
+    docstring): a replay with ``retry_unschedulable: false`` turns the scheduler's retries off."""
+    from kbench.workload.spec import compile_workload
+
+    scenario = compile_workload(scenario)
+    if any(not t.retry_unschedulable for t in scenario.workload.traces) and scenario.scheduler.retry_unschedulable:
+        scenario = replace(scenario, scheduler=replace(scenario.scheduler, retry_unschedulable=False))
+    return scenario
 
 
 def build(scenario: Scenario, seed: int | None = None, typical_pods: Any = None) -> tuple[World, Components]:
@@ -63,21 +77,52 @@ def build(scenario: Scenario, seed: int | None = None, typical_pods: Any = None)
     from kbench.cluster.kubelet import KubeletFleet
     from kbench.cluster.kubeproxy import KubeProxyFleet
     from kbench.cluster.scheduler import Scheduler
+    from kbench.workload.replay import TraceReplay
 
-    if not scenario.cluster.nodes:
+    scenario = effective_scenario(scenario)
+    traces = scenario.workload.traces
+    if not scenario.cluster.nodes and not any(t.nodes_file for t in traces):
         raise ConfigError("a lifecycle scenario needs at least one node group", where="cluster.nodes")
     world = World(scenario, seed)
-    world.add_nodes(nodes_from_groups(scenario.cluster.nodes))
-    comps = Components()
+    replays = [TraceReplay(world, t) for t in traces]
+    nodes = nodes_from_groups(scenario.cluster.nodes) + [n for r in replays for n in r.nodes]
+    world.add_nodes(nodes)
+    for r in replays:
+        r.build_sequence(nodes)
+    if typical_pods is None and any(r.original is not None and len(r.original) for r in replays):
+        from kbench.policy.typical import typical_pods as make_typical
+        typical_pods = make_typical([p for r in replays for p in r.original_pod_specs()])
+    comps = Components(replays=replays)
     comps.scheduler = Scheduler(world, typical_pods=typical_pods) if typical_pods is not None else Scheduler(world)
+    if replays:
+        seed0 = traces[0].node_order_seed
+        rng = world.stream("workload/node-order") if seed0 is None else np.random.default_rng(seed0)
+        from kbench.workload.replay import node_order
+        comps.scheduler.framework.node_order = node_order([n.name for n in nodes], rng)
     comps.controllers = ControllerManager(world)
     comps.kubelets = KubeletFleet(world)
     if any(d.service for d in scenario.workload.deployments):
         comps.kubeproxies = KubeProxyFleet(world)
-    comps.driver = WorkloadDriver(world)
+    comps.driver = WorkloadDriver(world, scheduler=comps.scheduler)
     comps.monitor = SloMonitor(world, on_finished=comps.driver.on_pod_finished)
+    for r in replays:
+        r.attach(comps.scheduler, comps.monitor.informer)
+    if scenario.workload.fgd_metrics:
+        from kbench.metrics.fgd import FgdRecorder
+        from kbench.policy.typical import TypicalPods
+        comps.fgd = FgdRecorder(comps.scheduler, typical_pods if isinstance(typical_pods, TypicalPods) else None)
+    ending = [r.done for r in replays if r.spec.end_when_done]
+    if ending and len(ending) == len(replays):
+        comps.stop = world.env.event()  # a plain event: SimPy strips callbacks of nested conditions
+        world.env.process(_stop_when(world.env, ending, comps.stop))
     _register_series(world, comps)
     return world, comps
+
+
+def _stop_when(env, events: list, stop) -> Any:
+    """Trigger ``stop`` once every event in ``events`` has triggered."""
+    yield env.all_of(events)
+    stop.succeed()
 
 
 def _register_series(world: World, comps: Components) -> None:
@@ -101,7 +146,8 @@ def _register_series(world: World, comps: Components) -> None:
 def start(world: World, comps: Components) -> None:
     """Start every component."""
     world.plane.start()
-    for comp in (comps.monitor, comps.kubelets, comps.kubeproxies, comps.controllers, comps.scheduler, comps.driver):
+    for comp in (comps.monitor, comps.kubelets, comps.kubeproxies, comps.controllers, comps.scheduler, comps.driver,
+                 *comps.replays):
         if comp is not None:
             comp.start()
 
@@ -129,6 +175,7 @@ def run(scenario: Scenario | str | Path, *, policy: str | None = None, seed: int
     if seed is not None:
         scenario = replace(scenario, seed=seed)
     wall0 = time.perf_counter()
+    scenario = effective_scenario(scenario)
     world, comps = build(scenario, typical_pods=typical_pods)
     writer = None
     if out_dir is not None:
@@ -141,10 +188,17 @@ def run(scenario: Scenario | str | Path, *, policy: str | None = None, seed: int
         start(world, comps)
         end = scenario.duration_s
         step = max(end / 50.0, 1.0)
-        while world.env.now < end:
-            world.env.run(until=min(end, world.env.now + step))
+        env, stop = world.env, comps.stop
+        while env.now < end:
+            target = min(end, env.now + step)
+            if stop is None:
+                env.run(until=target)
+            else:
+                env.run(until=env.any_of([stop, env.timeout(target - env.now)]))
             if progress is not None:
-                progress(world.env.now, end)
+                progress(env.now, end)
+            if stop is not None and stop.processed:
+                break
     except KeyboardInterrupt:
         status = "interrupted"
     except Exception as err:  # a model bug: still write what was collected
@@ -152,10 +206,14 @@ def run(scenario: Scenario | str | Path, *, policy: str | None = None, seed: int
         if writer is None:
             raise
     wall = time.perf_counter() - wall0
-    summary = summarize(world, virtual_s=float(world.env.now), wall_s=wall, scheduler=comps.scheduler)
+    summary = summarize(world, virtual_s=float(world.env.now), wall_s=wall, scheduler=comps.scheduler,
+                        fgd=comps.fgd, measure_start_s=comps.driver.measure_start_s if comps.driver else None,
+                        replays=comps.replays)
     summary["status"] = status
     frames = {"pods": world.timeline.to_frame(), "requests": world.plane.stats.to_frame(),
               "series": world.plane.series.to_frame()}
+    if comps.fgd is not None:
+        frames["fgd"] = comps.fgd.frame()
     result = RunResult(summary, frames, None, world)
     if writer is not None:
         for name, df in frames.items():

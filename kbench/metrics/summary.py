@@ -42,8 +42,20 @@ def pod_startup(world: World) -> tuple[np.ndarray, np.ndarray]:
     return slo, e2e
 
 
-def summarize(world: World, *, virtual_s: float, wall_s: float, scheduler: Any = None) -> dict[str, Any]:
-    """The run summary (see the module docstring)."""
+def summarize(world: World, *, virtual_s: float, wall_s: float, scheduler: Any = None, fgd: Any = None,
+              measure_start_s: float | None = None, replays: Any = ()) -> dict[str, Any]:
+    """The run summary (see the module docstring).
+
+    Args:
+        world: The run's world.
+        virtual_s: Virtual time simulated, seconds.
+        wall_s: Wall-clock time, seconds.
+        scheduler: The scheduler (throughput, pending reasons, GPU state).
+        fgd: An :class:`~kbench.metrics.fgd.FgdRecorder`: adds ``gpu.*_at_arrived``.
+        measure_start_s: Start of the measured phase, seconds (NaN/None: ``scenario.warmup_s``
+            when > 0, else no ``measured`` block).
+        replays: Trace replays (adds ``replay``: pods per replay, original and inflated counts).
+    """
     tl = world.timeline
     n = tl.n
     made = ~np.isnan(tl.column("created"))  # rows whose create committed (a 429'd create leaves a row)
@@ -90,7 +102,7 @@ def summarize(world: World, *, virtual_s: float, wall_s: float, scheduler: Any =
         "scheduling": {"attempts": int(c["scheduling_attempts"]), "throughput_pods_per_s": round(throughput, 3),
                        "scheduled": int(c["scheduled"]),
                        "bind_conflicts": int(c["bind_conflicts"]), "preemptions": int(c["preemptions"]),
-                       "unschedulable": int(c["unschedulable"])},
+                       "unschedulable": int(c["unschedulable"]), "given_up": int(c["given_up"])},
         "api": {"requests": int(stats.total("count")), "rejected_429": int(stats.total("rejected_429")),
                 "errors": int(stats.total("errors")),
                 "latency_p99_s": {"mutating": mutating, "read_single": single, "list": lists},
@@ -101,9 +113,40 @@ def summarize(world: World, *, virtual_s: float, wall_s: float, scheduler: Any =
         "sim": {"virtual_s": virtual_s, "wall_s": round(wall_s, 3), "events": _events(world)},
     }
     gpu = gpu_summary(world, scheduler)
+    if gpu and fgd is not None:
+        gpu.update(fgd.summary())
     if gpu:
         summary["gpu"] = gpu
+    start = measure_start_s if measure_start_s is not None and measure_start_s == measure_start_s else None
+    if start is None and world.scenario.warmup_s > 0:
+        start = world.scenario.warmup_s
+    if start is not None:
+        summary["measured"] = measured_summary(world, start)
+    if replays:
+        summary["replay"] = [{"name": r.spec.name, "pods": 0 if r.sequence is None else len(r.sequence),
+                              "original_pods": 0 if r.original is None else len(r.original),
+                              "nodes": len(r.nodes), "bad_rows": r.bad_rows} for r in replays]
     return summary
+
+
+def measured_summary(world: World, start_s: float) -> dict[str, Any]:
+    """Figures over the measured phase: pods created at or after ``start_s`` (virtual seconds).
+
+    ``warmup_s`` is the start; ``scheduling.throughput_pods_per_s`` counts their bindings between
+    the first creation and the last binding.
+    """
+    tl = world.timeline
+    created = tl.column("created")
+    sel = ~np.isnan(created) & (created >= start_s)
+    bound = tl.column("bound")[sel]
+    slo, e2e = pod_startup(world)
+    slo, e2e = slo[sel], e2e[sel]
+    done = bound[~np.isnan(bound)]
+    span = float(done.max() - created[sel].min()) if done.size else 0.0
+    return {"warmup_s": round(float(start_s), 6), "pods": int(sel.sum()), "scheduled": int(done.size),
+            "pod_startup_s": {"p50": _pct(slo, 0.5), "p90": _pct(slo, 0.9), "p99": _pct(slo, 0.99)},
+            "pod_e2e_startup_s": {"p50": _pct(e2e, 0.5), "p90": _pct(e2e, 0.9), "p99": _pct(e2e, 0.99)},
+            "throughput_pods_per_s": round(done.size / span, 3) if span > 0 else 0.0}
 
 
 def gpu_summary(world: World, scheduler: Any) -> dict[str, Any]:

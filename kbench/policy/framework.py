@@ -37,8 +37,6 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 from collections import Counter
-from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -47,173 +45,16 @@ from kbench.errors import PolicyError
 from kbench.policy.api import Code, CycleState, FilterResult, Handle, Status
 from kbench.policy.profile import Profile, resolve_policy
 from kbench.policy.registry import Registry, default_registry
+from kbench.policy.results import FilterLog, FilterReasons, ScheduleResult, ScoreArrays
+
+__all__ = ["MIN_FEASIBLE_NODES_PERCENTAGE_TO_FIND", "MIN_FEASIBLE_NODES_TO_FIND", "FilterReasons", "Framework",
+           "ScheduleResult", "ScoreArrays"]
 
 MIN_FEASIBLE_NODES_TO_FIND = 100
 """D3: never look for fewer feasible nodes than this."""
 MIN_FEASIBLE_NODES_PERCENTAGE_TO_FIND = 5
 """D3: the adaptive percentage's floor."""
 _SUCCESS_OR_SKIP = (Code.SUCCESS, Code.SKIP)
-
-
-class _FilterLog:
-    """What the filters said in one cycle, kept as returned; per-node arrays are built on demand.
-
-    Records are ``(plugin, rows, FilterResult, ok)`` in call order (each row fails at most once),
-    or ``(plugin, None, Status, None)`` for a PreFilter rejection of every node. Only rows whose
-    rotated position ``(row - start) % n`` is below ``processed`` count (the evaluated ones).
-    """
-
-    __slots__ = ("n", "names", "records", "start", "processed")
-
-    def __init__(self, n: int, names: list[str]):
-        self.n, self.names, self.records = n, names, []
-        self.start, self.processed = 0, n
-
-    def _kept(self, rows: np.ndarray) -> np.ndarray | None:
-        """Mask of ``rows`` that were evaluated (None: all)."""
-        if self.processed >= self.n:
-            return None
-        return (rows - self.start) % self.n < self.processed
-
-    def _entries(self):
-        """``(plugin, rows, ok, reasons of failing rows (str or array), code(s) of failing rows)``."""
-        for name, rows, res, ok in self.records:
-            if rows is None:
-                yield name, np.arange(self.n), np.zeros(self.n, dtype=bool), res.message(), int(res.code)
-                continue
-            bad = ~ok
-            why = res.reasons if isinstance(res.reasons, str) else np.asarray(res.reasons, dtype=object)[bad]
-            code = res.code if np.isscalar(res.code) else np.asarray(res.code)[bad]
-            kept = self._kept(rows)
-            if kept is not None:
-                kb = kept[bad]
-                why = why if isinstance(why, str) else why[kb]
-                code = code if np.isscalar(code) else code[kb]
-                rows, ok = rows[kept], ok[kept]
-            yield name, rows, ok, why, code
-
-    def reasons(self) -> dict[str, np.ndarray]:
-        """Filter plugin → ``(n,) object`` ("Success", the reason, or None), as documented."""
-        out = {name: np.empty(self.n, dtype=object) for name in self.names}
-        for name, rows, ok, why, _ in self._entries():
-            arr = out.setdefault(name, np.empty(self.n, dtype=object))
-            arr[rows[ok]] = "Success"
-            arr[rows[~ok]] = why
-        return out
-
-    def failures(self) -> tuple[list[int], list[int], list[str], list[str]]:
-        """Evaluated rows that failed (ascending) with their code, failing plugin and reason."""
-        rows, codes, plugins, whys = [], [], [], []
-        for name, r, ok, why, code in self._entries():
-            failed = r[~ok]
-            if not failed.size:
-                continue
-            rows.append(failed)
-            codes.append(np.broadcast_to(np.asarray(code, dtype=np.int64), failed.shape))
-            plugins.append(np.full(failed.size, name, dtype=object))
-            whys.append(np.broadcast_to(np.asarray(why, dtype=object), failed.shape))
-        if not rows:
-            return [], [], [], []
-        r = np.concatenate(rows)
-        order = np.argsort(r, kind="stable")
-        return (r[order].tolist(), np.concatenate(codes)[order].tolist(),
-                np.concatenate(plugins)[order].tolist(), [str(w) for w in np.concatenate(whys)[order].tolist()])
-
-
-class FilterReasons(Mapping):
-    """Filter plugin → ``(n,) object`` array of per-node verdicts, built on first access."""
-
-    def __init__(self, log: _FilterLog):
-        self._log = log
-        self._data: dict[str, np.ndarray] | None = None
-
-    def _get(self) -> dict[str, np.ndarray]:
-        if self._data is None:
-            self._data = self._log.reasons()
-        return self._data
-
-    def __getitem__(self, name: str) -> np.ndarray:
-        return self._get()[name]
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._get())
-
-    def __len__(self) -> int:
-        return len(self._get())
-
-    def __repr__(self) -> str:
-        return f"FilterReasons({self._get()!r})"
-
-
-class ScoreArrays(Mapping):
-    """Score plugin → ``(n,) int64`` normalized scores (0 on nodes not scored) or None (skipped);
-    each array is built from the candidates' scores on first access."""
-
-    def __init__(self, n: int, names: list[str]):
-        self._n = n
-        self._raw: dict[str, tuple[np.ndarray, np.ndarray] | None] = dict.fromkeys(names)
-        self._full: dict[str, np.ndarray] = {}
-
-    def _set(self, name: str, cand: np.ndarray, raw: np.ndarray) -> None:
-        self._raw[name] = (cand, raw)
-
-    def __getitem__(self, name: str) -> np.ndarray | None:
-        got = self._raw[name]
-        if got is None:
-            return None
-        full = self._full.get(name)
-        if full is None:
-            full = self._full[name] = np.zeros(self._n, dtype=np.int64)
-            full[got[0]] = got[1]
-        return full
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._raw)
-
-    def __len__(self) -> int:
-        return len(self._raw)
-
-    def __repr__(self) -> str:
-        return f"ScoreArrays({dict(self.items())!r})"
-
-
-@dataclass
-class ScheduleResult:
-    """The outcome of one cycle. Arrays are aligned with the node table's rows.
-
-    Attributes:
-        node: Chosen node name, or None.
-        node_idx: Chosen row, or None.
-        feasible: ``(n,) bool`` nodes that passed every filter.
-        evaluated: ``(n,) bool`` nodes the filters looked at (all with ``evaluate_all``).
-        filter_reasons: Filter plugin → ``(n,) object``: "Success", the rejection reason, or None
-            when the plugin did not look at the node (an earlier filter rejected it, it skipped, or
-            the node was not evaluated). A read-only mapping, built on first access.
-        scores: Score plugin → ``(n,) int64`` normalized scores before weighting (0 on nodes not
-            scored), or None when the plugin skipped the pod at PreScore. A read-only mapping whose
-            arrays are built on first access.
-        total: ``(n,) int64`` weighted totals (0 on nodes not scored).
-        scored: ``(n,) bool`` nodes that were scored.
-        weights: Score plugin → weight.
-        gpus: GPU indices on the chosen node.
-        status: SUCCESS, or why the pod was not placed (UNSCHEDULABLE..., ERROR, or WAIT from Permit).
-        nominated_node: Node a PostFilter plugin nominated (preemption), or None.
-        state: The cycle state (e.g. PostFilter's victims).
-    """
-
-    node: str | None
-    node_idx: int | None
-    feasible: np.ndarray
-    evaluated: np.ndarray
-    filter_reasons: Mapping[str, np.ndarray]
-    scores: Mapping[str, np.ndarray | None]
-    total: np.ndarray
-    scored: np.ndarray
-    weights: dict[str, int]
-    gpus: tuple[int, ...] = ()
-    status: Status = field(default_factory=Status.success)
-    nominated_node: str | None = None
-    state: CycleState = field(default_factory=CycleState)
 
 
 class Framework:
@@ -342,7 +183,7 @@ class Framework:
         state = CycleState()
         evaluated = np.zeros(n, dtype=bool)
         feasible = np.zeros(n, dtype=bool)
-        log = _FilterLog(n, list(self.filters))
+        log = FilterLog(n, list(self.filters))
         result = ScheduleResult(None, None, feasible, evaluated, FilterReasons(log),
                                 ScoreArrays(n, self.score_plugins), np.zeros(n, dtype=np.int64),
                                 np.zeros(n, dtype=bool), dict(self.weights), state=state)
@@ -384,7 +225,7 @@ class Framework:
         return ring
 
     def _filter_window(self, pod: Pod, nodes: NodeTable, state: CycleState, filters: list[str], start: int,
-                       k: int, log: _FilterLog) -> tuple[np.ndarray, int]:
+                       k: int, log: FilterLog) -> tuple[np.ndarray, int]:
         """Filter rows round-robin from ``start`` until ``k + 1`` are feasible (or all were seen).
 
         Returns:
@@ -423,7 +264,7 @@ class Framework:
             return alive[:k], (int(alive[k - 1]) - start) % n + 1
         return alive, n
 
-    def _post_filter(self, pod: Pod, nodes: NodeTable, result: ScheduleResult, log: _FilterLog) -> ScheduleResult:
+    def _post_filter(self, pod: Pod, nodes: NodeTable, result: ScheduleResult, log: FilterLog) -> ScheduleResult:
         rows, codes, plugins, whys = log.failures()
         detail = ", ".join(f"{c} {r}" for r, c in sorted(Counter(whys).items()))
         message = f"0/{nodes.n} nodes are available" + (f": {detail}" if detail else "")
@@ -432,8 +273,13 @@ class Framework:
         post = self.points["postFilter"]
         if not post:
             return result
-        statuses = {r: Status(Code(c or Code.UNSCHEDULABLE), (w,), p)
-                    for r, c, w, p in zip(rows, codes, whys, plugins, strict=True)}
+        distinct: dict[tuple, Status] = {}  # Status is immutable: nodes failing alike share one
+        statuses = {}
+        for r, c, w, p in zip(rows, codes, whys, plugins, strict=True):
+            st = distinct.get((c, w, p))
+            if st is None:
+                st = distinct[(c, w, p)] = Status(Code(c or Code.UNSCHEDULABLE), (w,), p)
+            statuses[r] = st
         for name in post:
             out = self._call(name, "PostFilter", pod, "post_filter", result.state, pod, nodes, statuses)
             st, nominated = (out, None) if isinstance(out, Status) else out
@@ -461,8 +307,9 @@ class Framework:
                 if name in skip:
                     continue
                 raw = self._checked_scores(name, pod, state, nodes, cand)
-                result.scores._set(name, cand, raw)  # type: ignore[attr-defined]
-                total += self.weights[name] * raw
+                result.scores.record(name, cand, raw)  # type: ignore[attr-defined]
+                weight = self.weights[name]
+                total += raw if weight == 1 else weight * raw
             result.total[cand] = total
             result.scored[cand] = True
             best = cand[total == total[total.argmax()]]  # argmax: cheaper than max() on small arrays
@@ -487,7 +334,7 @@ class Framework:
         if hasattr(self.plugins[name], "normalize_scores"):
             point = "NormalizeScore"
             raw = np.asarray(self._call(name, point, pod, "normalize_scores", state, pod,
-                                        raw.astype(np.int64) if raw.dtype.kind in "iub" else raw))
+                                        raw.astype(np.int64, copy=False) if raw.dtype.kind in "iub" else raw))
         if raw.shape != cand.shape:
             raise self._fail(name, point, pod, ValueError(f"returned {raw.shape} scores for {cand.size} nodes"))
         if raw.dtype.kind == "f":
@@ -495,7 +342,7 @@ class Framework:
                 raise self._fail(name, point, pod, ValueError("scores must be integers"))
         elif raw.dtype.kind not in "iub":
             raise self._fail(name, point, pod, TypeError(f"scores must be integers, got dtype {raw.dtype}"))
-        raw = raw.astype(np.int64, copy=point == "Score")
+        raw = raw.astype(np.int64, copy=False)
         unsigned = raw.view(np.uint64)  # negative scores become huge: one argmax checks both ends
         if raw.size and unsigned[unsigned.argmax()] > 100:
             raise self._fail(name, point, pod, ValueError(

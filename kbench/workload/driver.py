@@ -4,17 +4,35 @@ watchers, apiserver proxy requests).
 
 Random draws come from the ``workload`` streams only, so the workload realisation does not change
 with the policy (common random numbers across compared policies, DESIGN.md decision 6).
+
+Workload-spec additions (:mod:`kbench.workload.spec`): a pod group with an ``arrival`` process or
+``vary`` distributions draws its arrival times and per-pod values up front from its own streams
+(``workload/pods/<name>/arrivals`` and ``.../<field>``; :mod:`kbench.workload.synth`); items with
+``after`` wait for that barrier and count ``at_s`` from its release; barriers
+(``workload.barriers``) are processes released as :class:`~kbench.configs.workload.BarrierSpec`
+describes; the first item with ``measure: true`` sets :attr:`WorkloadDriver.measure_start_s`.
 """
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
+import simpy
 
 from kbench.cluster.clients import InformerStats
 from kbench.cluster.informer import Informer
 from kbench.cluster.state import GenericObj, PodObj
 from kbench.cluster.world import World
-from kbench.configs.workload import DeploymentSpec, GenericKindSpec, JobSpec, PodGroupSpec
+from kbench.configs.workload import (
+    ArrivalSpec,
+    BarrierSpec,
+    DeploymentSpec,
+    GenericKindSpec,
+    JobSpec,
+    PodGroupSpec,
+)
+from kbench.errors import ConfigError
 from kbench.workload.podspec import draw_duration, pod_from_template
 
 USER = "system:serviceaccount:default:workload-driver"
@@ -26,9 +44,14 @@ class WorkloadDriver:
 
     Args:
         world: The run's world.
+        scheduler: The scheduler (barriers ``until: scheduled`` skip the pods it gave up).
+
+    Attributes:
+        measure_start_s: When the measured phase started, virtual seconds (NaN: no measured item
+            has started).
     """
 
-    def __init__(self, world: World):
+    def __init__(self, world: World, scheduler=None):
         self.world = world
         self.env = world.env
         self.client = world.client("workload-driver", "workload", USER, GROUPS)
@@ -36,10 +59,16 @@ class WorkloadDriver:
         self.rng = world.stream("workload")
         self.generic_stats: dict[str, InformerStats] = {}
         self._reaped: set[int] = set()
+        self.scheduler = scheduler
+        self.measure_start_s = float("nan")
+        self._events: dict[str, simpy.Event] = {}
+        self._check_barriers()  # at build time: a bad reference fails before the run starts
 
     def start(self) -> None:
         """Schedule every workload item."""
         wl = self.world.scenario.workload
+        for b in wl.barriers:
+            self.env.process(self._barrier(b))
         for d in wl.deployments:
             self.env.process(self._deployment(d))
         for j in wl.jobs:
@@ -51,6 +80,67 @@ class WorkloadDriver:
         if wl.proxy.rate_per_s > 0:
             self.env.process(self._proxy())
 
+    # ------------------------------------------------------------------------------ barriers
+    def _event(self, name: str) -> simpy.Event:
+        ev = self._events.get(name)
+        if ev is None:
+            ev = self._events[name] = self.env.event()
+        return ev
+
+    def _done(self, name: str) -> None:
+        """Item ``name`` finished creating (or a barrier was released)."""
+        ev = self._event(name)
+        if not ev.triggered:
+            ev.succeed()
+
+    def _start(self, item):
+        """Wait for the item's barrier and its ``at_s``; returns the time its clock started."""
+        t0 = 0.0
+        if item.after:
+            yield self._event(item.after)
+            t0 = self.env.now
+        yield from self._at(t0 + item.at_s)
+        if item.measure and self.measure_start_s != self.measure_start_s:
+            self.measure_start_s = self.env.now
+        return t0
+
+    def _check_barriers(self) -> None:
+        wl = self.world.scenario.workload
+        known = {x.name for x in (*wl.deployments, *wl.jobs, *wl.pods, *wl.barriers)}
+        for i, b in enumerate(wl.barriers):
+            for name in b.after:
+                if name not in known:
+                    raise ConfigError(f"unknown item {name!r}", where=f"workload.barriers[{i}].after")
+        names = {b.name for b in wl.barriers}
+        for kind, items in (("deployments", wl.deployments), ("jobs", wl.jobs), ("pods", wl.pods)):
+            for i, item in enumerate(items):
+                if item.after and item.after not in names:
+                    raise ConfigError(f"unknown barrier {item.after!r}", where=f"workload.{kind}[{i}].after")
+
+    def _barrier(self, b: BarrierSpec):
+        env = self.env
+        if b.after:
+            yield simpy.AllOf(env, [self._event(n) for n in b.after])
+        start = env.now
+        while b.until == "scheduled" and not self._all_scheduled():
+            if b.timeout_s and env.now - start >= b.timeout_s:
+                self.world.counters["barrier_timeouts"] += 1
+                break
+            yield env.timeout(b.poll_s)
+        if b.delay_s:
+            yield env.timeout(b.delay_s)
+        self._done(b.name)
+
+    def _all_scheduled(self) -> bool:
+        """Every pod created so far is bound, finished, deleted or given up."""
+        tl = self.world.timeline
+        n = tl.n
+        waiting = np.flatnonzero(~np.isnan(tl.t["created"][:n]) & np.isnan(tl.t["bound"][:n]) & (tl.final[:n] == 0))
+        if waiting.size == 0:
+            return True
+        given_up = getattr(self.scheduler, "given_up", None) or set()
+        return all(tl.names[i] in given_up for i in waiting)
+
     # ------------------------------------------------------------------------------- objects
     def _at(self, t: float):
         if t > self.env.now:
@@ -58,25 +148,67 @@ class WorkloadDriver:
 
     def _deployment(self, d: DeploymentSpec):
         w = self.world
-        yield from self._at(d.at_s)
+        t0 = yield from self._start(d)
         key = f"{d.namespace}/{d.name}"
         if d.service:
             yield from w.write(self.client, "create", "services", key,
                                GenericObj(key, {"selector": {"app": d.name}}), size_bytes=1024)
         yield from w.write(self.client, "create", "deployments", key, GenericObj(key, {"spec": d}), size_bytes=2048)
+        self._done(d.name)
         if d.delete_at_s > d.at_s:
-            yield from self._at(d.delete_at_s)
+            yield from self._at(t0 + d.delete_at_s)
             yield from w.write(self.client, "delete", "deployments", key, size_bytes=2048)
 
     def _job(self, j: JobSpec):
-        yield from self._at(j.at_s)
+        yield from self._start(j)
         key = f"{j.namespace}/{j.name}"
         value = GenericObj(key, {"spec": j, "succeeded": 0, "failed": 0, "active": 0, "complete": False})
         yield from self.world.write(self.client, "create", "jobs", key, value, size_bytes=2048)
+        self._done(j.name)
 
     def _pod_group(self, g: PodGroupSpec):
+        yield from self._start(g)
+        if g.arrival is not None or g.vary:
+            yield from self._synthetic_group(g)
+            self._done(g.name)
+            return
+        yield from self._plain_group(g)
+        self._done(g.name)
+
+    def _synthetic_group(self, g: PodGroupSpec):
+        """A group with an arrival process or per-pod distributions (all drawn up front)."""
+        from kbench.workload.synth import arrival_times, parse_dist
+
+        w, env = self.world, self.env
+        arrival = g.arrival or ArrivalSpec(kind="poisson" if g.poisson else "constant",
+                                           rate_per_s=g.rate_per_s or 1.0)
+        times = arrival_times(arrival, g.count, w.stream(f"workload/pods/{g.name}/arrivals"))
+        if g.arrival is None and g.rate_per_s <= 0:
+            times = np.zeros(g.count)
+        draws = {}
+        for key, raw in g.vary.items():
+            d = parse_dist(raw, f"workload.pods.{g.name}.vary.{key}", unit="s" if key.endswith("_s") else "",
+                           text=key in ("image", "gpu_model"))
+            draws[key] = d.sample(w.stream(f"workload/pods/{g.name}/{key}"), g.count)
+        rng = w.stream(f"workload/pods/{g.name}")
+        start = env.now
+        for i in range(g.count):
+            yield from self._at(start + float(times[i]))
+            changes = {k: _typed(k, v[i]) for k, v in draws.items() if k != "duration_s"}
+            t = dataclasses.replace(g.template, **changes) if changes else g.template
+            duration = float(draws["duration_s"][i]) if "duration_s" in draws else draw_duration(t, rng)
+            self._create_bare(g, f"{g.name}-{i}", t, duration)
+
+    def _create_bare(self, g: PodGroupSpec, name: str, t, duration) -> None:
+        key = f"{g.namespace}/{name}"
+        spec = pod_from_template(name, g.namespace, t, duration_s=duration)
+        if t.fail_probability:
+            spec.annotations["kbench/fail-probability"] = str(t.fail_probability)
+        pod = PodObj(key, self.world.pod_uid(key, "Pod"), spec)
+        self.env.process(self._create_and_reap(pod))
+
+    def _plain_group(self, g: PodGroupSpec):
         w = self.world
-        yield from self._at(g.at_s)
         rng = self.world.stream(f"workload/pods/{g.name}")
         gap = 1.0 / g.rate_per_s if g.rate_per_s > 0 else 0.0
         for i in range(g.count):
@@ -160,3 +292,14 @@ class WorkloadDriver:
             yield self.env.timeout(duration_s)
             w.api.cpu_s += duration_s * bytes_per_s * w.api.cfg.encode_cpu_s_per_byte
             w.counters["proxy_open"] -= 1
+
+
+def _typed(key: str, value):
+    """A drawn template value in the field's type."""
+    if key in ("image", "gpu_model"):
+        return str(value)
+    if key in ("priority", "gpus", "gpu_milli"):
+        return int(round(float(value)))
+    if key == "fail_probability":
+        return min(max(float(value), 0.0), 1.0)
+    return float(value)

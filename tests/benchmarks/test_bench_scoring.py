@@ -115,3 +115,19 @@ def test_bench_full_cycle_adaptive(benchmark, cluster):
     fw, table, pod = cluster
     res = benchmark(lambda: fw.schedule(pod, table, assume=False))
     assert res.node is not None and res.scored.sum() == 500
+
+
+def test_bench_full_cycle_assume(benchmark, cluster):
+    """A scheduler cycle as :mod:`kbench.cluster.scheduler` runs it: adaptive percentageOfNodesToScore
+    (the first 500 feasible of 5,000 nodes filtered and scored, D4), ``assume=True``, then ``unassume``
+    so that every round sees the same table."""
+    fw, table, pod = cluster
+
+    def run():
+        res = fw.schedule(pod, table, assume=True)
+        fw.unassume(pod, table, res.node_idx)
+        return res
+
+    res = benchmark(run)
+    assert res.node is not None and res.scored.sum() == 500 and res.evaluated.sum() == 500
+    assert table.pod_count.sum() == N_NODES * PODS_PER_NODE

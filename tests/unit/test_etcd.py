@@ -367,3 +367,29 @@ def test_preload_creates_initial_objects_without_commits():
     assert log == [("w", round(LONE_WRITE, 9), 7)]
     with pytest.raises(EtcdQuotaExceeded):
         etcd.preload("configmaps", [f"d{i}" for i in range(5)], 1000)
+
+
+def test_precondition_is_checked_when_the_entry_is_applied():
+    """Two writes racing on one key: the second's compare sees the first's value (no lost update)."""
+    import simpy as _simpy
+
+    from kbench.cluster.etcd import EtcdConflict
+    from kbench.config import EtcdConfig as _Cfg
+
+    env = _simpy.Environment()
+    etcd = Etcd(env, _Cfg(compaction_interval_s=0), np.random.default_rng(0))
+    etcd.start()
+    out = []
+
+    def writer(value):
+        try:
+            yield etcd.write("pods", "p", "update", 10, value, precondition=lambda cur: cur is None)
+            out.append(("ok", value))
+        except EtcdConflict:
+            out.append(("conflict", value))
+
+    env.process(writer("a"))
+    env.process(writer("b"))  # proposed in the same instant: both would pass a check made at proposal
+    env.run(until=1)
+    assert sorted(out) == [("conflict", "b"), ("ok", "a")]
+    assert etcd.get("pods", "p") == "a"

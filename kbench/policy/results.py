@@ -1,0 +1,179 @@
+"""What one scheduling cycle produced (:class:`ScheduleResult`), with its lazily built per-node arrays.
+
+The framework (:mod:`kbench.policy.framework`) keeps what the Filter plugins returned, as they
+returned it, in a :class:`FilterLog`, and the candidates' scores per Score plugin; the ``(n,)``
+arrays that explain and the scheduler read (:attr:`ScheduleResult.filter_reasons`,
+:attr:`ScheduleResult.scores`) are built from them on first access only, so a cycle whose pod is
+placed never pays for per-node reason strings.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from kbench.policy.api import CycleState, Status
+
+
+class FilterLog:
+    """What the filters said in one cycle, kept as returned; per-node arrays are built on demand.
+
+    Records are ``(plugin, rows, FilterResult, ok)`` in call order (each row fails at most once),
+    or ``(plugin, None, Status, None)`` for a PreFilter rejection of every node. Only rows whose
+    rotated position ``(row - start) % n`` is below ``processed`` count (the evaluated ones).
+    """
+
+    __slots__ = ("n", "names", "records", "start", "processed")
+
+    def __init__(self, n: int, names: list[str]):
+        self.n, self.names, self.records = n, names, []
+        self.start, self.processed = 0, n
+
+    def _kept(self, rows: np.ndarray) -> np.ndarray | None:
+        """Mask of ``rows`` that were evaluated (None: all)."""
+        if self.processed >= self.n:
+            return None
+        return (rows - self.start) % self.n < self.processed
+
+    def _entries(self):
+        """``(plugin, rows, ok, reasons of failing rows (str or array), code(s) of failing rows)``."""
+        for name, rows, res, ok in self.records:
+            if rows is None:
+                yield name, np.arange(self.n), np.zeros(self.n, dtype=bool), res.message(), int(res.code)
+                continue
+            bad = ~ok
+            why = res.reasons if isinstance(res.reasons, str) else np.asarray(res.reasons, dtype=object)[bad]
+            code = res.code if np.isscalar(res.code) else np.asarray(res.code)[bad]
+            kept = self._kept(rows)
+            if kept is not None:
+                kb = kept[bad]
+                why = why if isinstance(why, str) else why[kb]
+                code = code if np.isscalar(code) else code[kb]
+                rows, ok = rows[kept], ok[kept]
+            yield name, rows, ok, why, code
+
+    def reasons(self) -> dict[str, np.ndarray]:
+        """Filter plugin → ``(n,) object`` ("Success", the reason, or None), as documented."""
+        out = {name: np.empty(self.n, dtype=object) for name in self.names}
+        for name, rows, ok, why, _ in self._entries():
+            arr = out.setdefault(name, np.empty(self.n, dtype=object))
+            arr[rows[ok]] = "Success"
+            arr[rows[~ok]] = why
+        return out
+
+    def failures(self) -> tuple[list[int], list[int], list[str], list[str]]:
+        """Evaluated rows that failed (ascending) with their code, failing plugin and reason."""
+        rows, codes, plugins, whys = [], [], [], []
+        for name, r, ok, why, code in self._entries():
+            failed = r[~ok]
+            if not failed.size:
+                continue
+            rows.append(failed)
+            codes.append(np.broadcast_to(np.asarray(code, dtype=np.int64), failed.shape))
+            plugins.append(np.full(failed.size, name, dtype=object))
+            whys.append(np.broadcast_to(np.asarray(why, dtype=object), failed.shape))
+        if not rows:
+            return [], [], [], []
+        r = np.concatenate(rows)
+        order = np.argsort(r, kind="stable")
+        return (r[order].tolist(), np.concatenate(codes)[order].tolist(),
+                np.concatenate(plugins)[order].tolist(), [str(w) for w in np.concatenate(whys)[order].tolist()])
+
+
+class FilterReasons(Mapping):
+    """Filter plugin → ``(n,) object`` array of per-node verdicts, built on first access."""
+
+    def __init__(self, log: FilterLog):
+        self._log = log
+        self._data: dict[str, np.ndarray] | None = None
+
+    def _get(self) -> dict[str, np.ndarray]:
+        if self._data is None:
+            self._data = self._log.reasons()
+        return self._data
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        return self._get()[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._get())
+
+    def __len__(self) -> int:
+        return len(self._get())
+
+    def __repr__(self) -> str:
+        return f"FilterReasons({self._get()!r})"
+
+
+class ScoreArrays(Mapping):
+    """Score plugin → ``(n,) int64`` normalized scores (0 on nodes not scored) or None (skipped);
+    each array is built from the candidates' scores on first access."""
+
+    def __init__(self, n: int, names: list[str]):
+        self._n = n
+        self._raw: dict[str, tuple[np.ndarray, np.ndarray] | None] = dict.fromkeys(names)
+        self._full: dict[str, np.ndarray] = {}
+
+    def record(self, name: str, cand: np.ndarray, raw: np.ndarray) -> None:
+        """Keep the scores ``raw`` of plugin ``name`` on rows ``cand``."""
+        self._raw[name] = (cand, raw)
+
+    def __getitem__(self, name: str) -> np.ndarray | None:
+        got = self._raw[name]
+        if got is None:
+            return None
+        full = self._full.get(name)
+        if full is None:
+            full = self._full[name] = np.zeros(self._n, dtype=np.int64)
+            full[got[0]] = got[1]
+        return full
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._raw)
+
+    def __len__(self) -> int:
+        return len(self._raw)
+
+    def __repr__(self) -> str:
+        return f"ScoreArrays({dict(self.items())!r})"
+
+
+@dataclass
+class ScheduleResult:
+    """The outcome of one cycle. Arrays are aligned with the node table's rows.
+
+    Attributes:
+        node: Chosen node name, or None.
+        node_idx: Chosen row, or None.
+        feasible: ``(n,) bool`` nodes that passed every filter.
+        evaluated: ``(n,) bool`` nodes the filters looked at (all with ``evaluate_all``).
+        filter_reasons: Filter plugin → ``(n,) object``: "Success", the rejection reason, or None
+            when the plugin did not look at the node (an earlier filter rejected it, it skipped, or
+            the node was not evaluated). A read-only mapping, built on first access.
+        scores: Score plugin → ``(n,) int64`` normalized scores before weighting (0 on nodes not
+            scored), or None when the plugin skipped the pod at PreScore. A read-only mapping whose
+            arrays are built on first access.
+        total: ``(n,) int64`` weighted totals (0 on nodes not scored).
+        scored: ``(n,) bool`` nodes that were scored.
+        weights: Score plugin → weight.
+        gpus: GPU indices on the chosen node.
+        status: SUCCESS, or why the pod was not placed (UNSCHEDULABLE..., ERROR, or WAIT from Permit).
+        nominated_node: Node a PostFilter plugin nominated (preemption), or None.
+        state: The cycle state (e.g. PostFilter's victims).
+    """
+
+    node: str | None
+    node_idx: int | None
+    feasible: np.ndarray
+    evaluated: np.ndarray
+    filter_reasons: Mapping[str, np.ndarray]
+    scores: Mapping[str, np.ndarray | None]
+    total: np.ndarray
+    scored: np.ndarray
+    weights: dict[str, int]
+    gpus: tuple[int, ...] = ()
+    status: Status = field(default_factory=Status.success)
+    nominated_node: str | None = None
+    state: CycleState = field(default_factory=CycleState)
