@@ -38,9 +38,8 @@ from kbench.cluster.clients import Client, TokenBucket
 from kbench.cluster.objects import GPU, Node
 from kbench.cluster.state import LEASE_BYTES, NODE_BYTES, POD_BYTES, GenericObj, NodeObj, PodObj
 from kbench.configs.kubelet import KubeletConfig
+from kbench.workload.podspec import FAIL_ANNOTATION
 
-FAIL_ANNOTATION = "kbench/fail-probability"
-"""Set by the pod's creator from ``PodTemplate.fail_probability`` (docs/LIFECYCLE_CONTRACT.md)."""
 IMAGE_BYTES_ANNOTATION = "kbench/image-bytes"
 """Optional image size, bytes, for images no template or node lists."""
 _LEASE, _STATUS = 0, 1

@@ -202,23 +202,14 @@ class WorkloadDriver:
     def _create_bare(self, g: PodGroupSpec, name: str, t, duration) -> None:
         key = f"{g.namespace}/{name}"
         spec = pod_from_template(name, g.namespace, t, duration_s=duration)
-        if t.fail_probability:
-            spec.annotations["kbench/fail-probability"] = str(t.fail_probability)
         pod = PodObj(key, self.world.pod_uid(key, "Pod"), spec)
         self.env.process(self._create_and_reap(pod))
 
     def _plain_group(self, g: PodGroupSpec):
-        w = self.world
         rng = self.world.stream(f"workload/pods/{g.name}")
         gap = 1.0 / g.rate_per_s if g.rate_per_s > 0 else 0.0
         for i in range(g.count):
-            name = f"{g.name}-{i}"
-            key = f"{g.namespace}/{name}"
-            spec = pod_from_template(name, g.namespace, g.template, duration_s=draw_duration(g.template, rng))
-            if g.template.fail_probability:
-                spec.annotations["kbench/fail-probability"] = str(g.template.fail_probability)
-            pod = PodObj(key, w.pod_uid(key, "Pod"), spec)
-            self.env.process(self._create_and_reap(pod))
+            self._create_bare(g, f"{g.name}-{i}", g.template, draw_duration(g.template, rng))
             if gap:
                 yield self.env.timeout(float(rng.exponential(gap)) if g.poisson else gap)
 

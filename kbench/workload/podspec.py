@@ -8,6 +8,8 @@ from kbench.cluster.objects import CPU, GPU, MEMORY, Container, Node, Pod, Taint
 from kbench.configs.workload import NodeGroup, PodTemplate
 from kbench.errors import ConfigError
 
+FAIL_ANNOTATION = "kbench/fail-probability"
+"""Pod annotation: probability that the pod ends Failed rather than Succeeded (the kubelet reads it)."""
 ZONE_LABEL = "topology.kubernetes.io/zone"
 HOSTNAME_LABEL = "kubernetes.io/hostname"
 
@@ -48,11 +50,14 @@ def pod_from_template(name: str, namespace: str, t: PodTemplate, *, owner: str |
     gpu_count, gpu_milli = t.gpus, t.gpu_milli
     if gpu_count and not gpu_milli:
         requests[GPU] = float(gpu_count)
-    return Pod(name=name, namespace=namespace, labels={**t.labels, **(labels or {})},
-               containers=[Container("main", t.image, requests)], priority=t.priority,
-               node_selector=dict(t.node_selector), tolerations=[parse_toleration(x) for x in t.tolerations],
-               gpu_count=gpu_count, gpu_milli=gpu_milli, gpu_model=t.gpu_model or None, owner=owner,
-               duration_s=duration_s)
+    pod = Pod(name=name, namespace=namespace, labels={**t.labels, **(labels or {})},
+              containers=[Container("main", t.image, requests)], priority=t.priority,
+              node_selector=dict(t.node_selector), tolerations=[parse_toleration(x) for x in t.tolerations],
+              gpu_count=gpu_count, gpu_milli=gpu_milli, gpu_model=t.gpu_model or None, owner=owner,
+              duration_s=duration_s)
+    if t.fail_probability:
+        pod.annotations[FAIL_ANNOTATION] = str(t.fail_probability)
+    return pod
 
 
 def nodes_from_groups(groups: list[NodeGroup]) -> list[Node]:

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 import simpy
 
 from kbench.cluster.controllers.common import Controller, generic, namespace_of
-from kbench.cluster.controllers.replicaset import EXPECTATIONS_TIMEOUT_S, FAIL_ANNOTATION, deletion_rank
+from kbench.cluster.controllers.replicaset import EXPECTATIONS_TIMEOUT_S, deletion_rank
 from kbench.cluster.state import PodObj
 from kbench.configs.workload import JobSpec
 from kbench.workload.podspec import draw_duration, pod_from_template
@@ -203,8 +203,6 @@ class JobController(Controller):
         t = spec.template
         pod = pod_from_template(name, spec.namespace, t, owner=f"Job/{spec.name}",
                                 labels={"job-name": spec.name}, duration_s=draw_duration(t, st.rng))
-        if t.fail_probability:
-            pod.annotations[FAIL_ANNOTATION] = str(t.fail_probability)
         return PodObj(key, self.world.pod_uid(key, "Job"), pod, owner=OWNER + st.key)
 
     def _delete(self, st: _Job, victims: list[PodObj]) -> Generator[simpy.Event, object, bool]:

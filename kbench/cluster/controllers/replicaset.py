@@ -42,7 +42,7 @@ from kbench.workload.podspec import draw_duration, pod_from_template
 OWNER = "ReplicaSet/"
 EXPECTATIONS_TIMEOUT_S = 300.0
 """Upstream ``controller.ExpectationsTimeout`` (5 min)."""
-FAIL_ANNOTATION = "kbench/fail-probability"
+
 """Pod annotation the kubelet reads: probability that the pod ends Failed."""
 
 
@@ -197,8 +197,6 @@ class ReplicaSetController(Controller):
         t = spec.template
         pod = pod_from_template(name, spec.namespace, t, owner=f"ReplicaSet/{spec.name}",
                                 labels={"app": spec.name}, duration_s=draw_duration(t, st.rng))
-        if t.fail_probability:
-            pod.annotations[FAIL_ANNOTATION] = str(t.fail_probability)
         return PodObj(key, self.world.pod_uid(key, "ReplicaSet"), pod, owner=OWNER + st.key)
 
     def _teardown(self, key: str) -> Generator[simpy.Event, object, bool]:
