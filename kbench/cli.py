@@ -263,6 +263,14 @@ def _register_optional() -> None:
     workload_app.command("inspect")(guarded(workload_commands.inspect_cmd))
     workload_app.command("convert")(guarded(workload_commands.convert_cmd))
     app.add_typer(workload_app, name="workload")
+    from kbench.experiment.compare_cmd import compare_cmd
+    from kbench.results import commands as results_commands
+
+    app.command("compare")(guarded(compare_cmd))
+    results_app = typer.Typer(no_args_is_help=True, help="List and inspect run folders.")
+    results_app.command("ls")(guarded(results_commands.results_ls_cmd))
+    results_app.command("show")(guarded(results_commands.results_show_cmd))
+    app.add_typer(results_app, name="results")
 
 
 _register_optional()

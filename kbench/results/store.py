@@ -103,13 +103,22 @@ def _jsonable(obj: Any) -> Any:
 def load(path: str | Path) -> dict[str, Any]:
     """Load a run folder for a notebook: manifest, summary and every table as a DataFrame.
 
+    The manifest goes through :func:`kbench.results.schema.read_manifest`, so folders written
+    under an older schema version load in the current shape.
+
     Returns:
         ``{"manifest": dict, "summary": dict, "<table>": DataFrame, ...}``.
+
+    Raises:
+        KbenchError: Not a run folder, a corrupt JSON file, or an unknown schema version.
     """
+    from kbench.results.schema import MANIFEST, read_json, read_manifest
+
     p = Path(path)
-    out: dict[str, Any] = {}
+    out: dict[str, Any] = {"manifest": read_manifest(p)}
     for f in sorted(p.glob("*.json")):
-        out[f.stem] = json.loads(f.read_text())
+        if f.name != MANIFEST:
+            out[f.stem] = read_json(f)
     for f in sorted(p.glob("*.parquet")):
         out[f.stem] = pd.read_parquet(f)
     return out

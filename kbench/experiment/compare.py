@@ -1,0 +1,232 @@
+"""Compare scheduling policies over seeds with common random numbers (``kbench compare``).
+
+Every policy runs once per seed, and a given seed is the same workload realisation for every
+policy (common random numbers), so differences are analysed in pairs. See
+:mod:`kbench.experiment.stats` for the statistics and why 10 Wilcoxon seeds is the default.
+
+The returned dict (and ``comparison.json``) carries the keys scripts rely on::
+
+    metrics.<metric>.<policy>.{median, ci_low, ci_high, values[]}
+    paired.<metric>.<policy>.{diff_median, ci_low, ci_high, p_value, p_raw, significant}   # policy != baseline
+    ranking.<metric>            # policies, best first
+    seeds, baseline, test, warning, policies, directions, scenario, alpha
+
+``p_value`` is Holm-adjusted across the compared metrics (per policy); ``p_raw`` is the test's own
+p-value. ``significant`` is ``p_value <= alpha``.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import re
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from kbench.config import Scenario, load_scenario
+from kbench.errors import KbenchError, did_you_mean
+from kbench.experiment import stats
+
+DEFAULT_METRICS = (
+    "pod_startup_s.p50",
+    "pod_startup_s.p99",
+    "scheduling.throughput_pods_per_s",
+    "gpu.unallocated_pct_at_arrived.100",
+)
+"""Metrics compared when none are named (those missing from a scenario's summary are skipped)."""
+
+HIGHER_IS_BETTER = ("throughput", "scheduled", "running", "succeeded", "created", "utilization", "allocated_pct")
+"""Substrings of metric paths where a higher value is better; every other metric is lower-is-better
+(latencies, unallocated %, rejections). Override per metric with ``directions={metric: "higher"}``
+or ``--metric NAME:higher`` on the command line."""
+
+DIRECTIONS = ("lower", "higher")
+
+
+def direction_of(metric: str, overrides: dict[str, str] | None = None) -> str:
+    """Whether ``lower`` or ``higher`` is better for ``metric`` (overrides win, then the table)."""
+    if overrides and metric in overrides:
+        return overrides[metric]
+    if "unallocated" in metric:
+        return "lower"
+    return "higher" if any(s in metric for s in HIGHER_IS_BETTER) else "lower"
+
+
+def normalize_metric(metric: str) -> str:
+    """``gpu.unallocated_pct_at_arrived["100"]`` → ``gpu.unallocated_pct_at_arrived.100``."""
+    return re.sub(r"\[\s*['\"]?([^'\"\]]+)['\"]?\s*\]", r".\1", metric.strip())
+
+
+def metric_paths(summary: dict[str, Any], prefix: str = "") -> list[str]:
+    """Every dotted path to a number in a run summary (lists are skipped), sorted."""
+    out = []
+    for key, val in summary.items():
+        path = f"{prefix}{key}"
+        if isinstance(val, dict):
+            out.extend(metric_paths(val, path + "."))
+        elif isinstance(val, int | float) and not isinstance(val, bool):
+            out.append(path)
+    return sorted(out)
+
+
+def extract(summary: dict[str, Any], metric: str) -> float:
+    """The value at a dotted path of a summary, as a float (None → NaN).
+
+    Raises:
+        KbenchError: The path does not exist (with a "did you mean" over the available paths).
+    """
+    obj: Any = summary
+    for part in normalize_metric(metric).split("."):
+        keys = {str(k): k for k in obj} if isinstance(obj, dict) else {}
+        if part in keys:  # summary keys may be numbers (e.g. the arrival percentage 100)
+            obj = obj[keys[part]]
+        else:
+            raise KbenchError(f"unknown metric {metric!r}{did_you_mean(metric, metric_paths(summary))}",
+                              where="--metric")
+    if obj is None:
+        return float("nan")
+    if isinstance(obj, bool) or not isinstance(obj, int | float):
+        raise KbenchError(f"metric {metric!r} is not a number{did_you_mean(metric, metric_paths(summary))}",
+                          where="--metric")
+    return float(obj)
+
+
+def _validate(policies: Sequence[str], seeds: Sequence[int], baseline: str | None, test: str) -> str:
+    if len(policies) < 2:
+        raise KbenchError("compare needs at least 2 policies", where="--policy")
+    if len(set(policies)) != len(policies):
+        raise KbenchError("a policy is named twice; give a second name to compare a policy with itself",
+                          where="--policy")
+    if len(seeds) < 2:
+        raise KbenchError(f"compare needs at least 2 seeds (got {len(seeds)}); the default is "
+                          f"{stats.DEFAULT_SEEDS}", where="--seeds")
+    if test not in stats.TESTS:
+        raise KbenchError(f"unknown test {test!r}; expected one of {', '.join(stats.TESTS)}", where="--test")
+    baseline = policies[0] if baseline is None else baseline
+    if baseline not in policies:
+        raise KbenchError(f"baseline {baseline!r} is not a compared policy{did_you_mean(baseline, policies)}",
+                          where="--baseline")
+    return baseline
+
+
+def compare(scenario: Scenario | str | Path, policies: Sequence[str], seeds: int | Sequence[int] = stats.DEFAULT_SEEDS,
+            metrics: Sequence[str] | None = None, baseline: str | None = None, out_dir: str | Path | None = None, *,
+            test: str = "wilcoxon", alpha: float = stats.ALPHA, directions: dict[str, str] | None = None,
+            progress: Callable[[str, int], None] | None = None) -> dict[str, Any]:
+    """Run ``policies`` × ``seeds`` and compare them per metric.
+
+    Args:
+        scenario: A :class:`Scenario` or a path to a scenario YAML.
+        policies: Policy names (or files), at least two, all different.
+        seeds: A number of seeds (``scenario.seed``, ``scenario.seed + 1``, ...) or explicit seeds.
+        metrics: Dotted summary paths; None for :data:`DEFAULT_METRICS` present in the summary.
+        baseline: The policy the others are paired against (default: the first).
+        out_dir: Parent folder of the comparison folder ``<compare-id>/`` holding ``comparison.json``
+            and the run folders; nothing is written when None.
+        test: ``wilcoxon`` (default) or ``t`` (paired t-test).
+        alpha: Significance level after Holm correction.
+        directions: ``{metric: "lower"|"higher"}`` overrides of :func:`direction_of`.
+        progress: ``f(policy, seed)`` called before each run.
+
+    Returns:
+        The comparison dict described in the module docstring.
+
+    Raises:
+        KbenchError: Bad input (fewer than 2 policies or seeds, unknown metric, policy or baseline).
+    """
+    from kbench.experiment.runner import run
+
+    if not isinstance(scenario, Scenario):
+        scenario = load_scenario(scenario)
+    seed_list = list(range(scenario.seed, scenario.seed + seeds)) if isinstance(seeds, int) else [int(s) for s in seeds]
+    policies = list(policies)
+    baseline = _validate(policies, seed_list, baseline, test)
+    from kbench.policy.profile import resolve_policy
+    for policy in policies:  # an unknown name fails now, with "did you mean", before any run
+        resolve_policy(policy)
+    directions = {normalize_metric(k): v for k, v in (directions or {}).items()}
+    for m, d in directions.items():
+        if d not in DIRECTIONS:
+            raise KbenchError(f"direction {d!r} for {m!r}: expected lower or higher", where="--metric")
+
+    folder = None
+    if out_dir is not None:
+        stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S-%f")[:-3]
+        safe = "".join(c if c.isalnum() or c in "-_." else "-" for c in scenario.name)[:40]
+        folder = Path(out_dir) / f"{stamp}-compare-{safe}"
+        folder.mkdir(parents=True, exist_ok=False)
+
+    summaries: dict[str, list[dict[str, Any]]] = {p: [] for p in policies}
+    chosen: list[str] | None = [normalize_metric(m) for m in metrics] if metrics else None
+    for seed in seed_list:
+        for policy in policies:
+            if progress is not None:
+                progress(policy, seed)
+            res = run(scenario, policy=policy, seed=seed, out_dir=folder)
+            summaries[policy].append(res.summary)
+            if chosen is None:
+                paths = set(metric_paths(res.summary))
+                chosen = [m for m in DEFAULT_METRICS if m in paths]
+            else:
+                for m in chosen:  # fail on an unknown metric after the first run, not after all of them
+                    extract(res.summary, m)
+    assert chosen is not None
+    result = analyse({p: [[extract(s, m) for s in summaries[p]] for m in chosen] for p in policies}, chosen,
+                     seed_list, baseline, test=test, alpha=alpha, directions=directions)
+    result["scenario"] = scenario.name
+    if folder is not None:
+        result["comparison_dir"] = str(folder)
+        (folder / "comparison.json").write_text(json.dumps(result, indent=2, default=str) + "\n")
+    return result
+
+
+def _num(x: float) -> float | None:
+    return None if x != x else round(float(x), 6)  # NaN → None (valid JSON)
+
+
+def analyse(values: dict[str, list[list[float]]], metrics: Sequence[str], seeds: Sequence[int], baseline: str, *,
+            test: str = "wilcoxon", alpha: float = stats.ALPHA,
+            directions: dict[str, str] | None = None) -> dict[str, Any]:
+    """The statistics of a comparison, from values already collected.
+
+    Args:
+        values: ``values[policy][i_metric]`` = one value per seed, seeds in the same order for all policies.
+        metrics: Metric names, in the order of ``values[policy]``.
+        seeds: The seeds (for the output).
+        baseline: The baseline policy.
+        test: ``wilcoxon`` or ``t``.
+        alpha: Significance level after Holm correction.
+        directions: Overrides of :func:`direction_of`.
+
+    Returns:
+        The comparison dict (module docstring), without ``scenario``.
+    """
+    policies = list(values)
+    out: dict[str, Any] = {"seeds": list(seeds), "baseline": baseline, "test": test, "alpha": alpha,
+                           "policies": policies, "metrics": {}, "paired": {}, "ranking": {}, "directions": {}}
+    for i, m in enumerate(metrics):
+        out["metrics"][m] = {}
+        for p in policies:
+            ci = stats.median_ci(values[p][i])
+            out["metrics"][m][p] = {"median": _num(ci.estimate), "ci_low": _num(ci.low), "ci_high": _num(ci.high),
+                                    "values": [_num(v) for v in values[p][i]]}
+        d = direction_of(m, directions)
+        out["directions"][m] = d
+        sign = 1.0 if d == "lower" else -1.0
+        key = [(sign * x if x is not None else float("inf"), p)
+               for p, x in ((p, out["metrics"][m][p]["median"]) for p in policies)]
+        out["ranking"][m] = [p for _, p in sorted(key)]
+        out["paired"][m] = {}
+    for p in policies:
+        if p == baseline:
+            continue
+        raw = [stats.paired_test(values[p][i], values[baseline][i], test) for i in range(len(metrics))]
+        adj = stats.holm(raw)
+        for i, m in enumerate(metrics):
+            diff = stats.paired_diff(values[p][i], values[baseline][i])
+            out["paired"][m][p] = {"diff_median": _num(diff.estimate), "ci_low": _num(diff.low),
+                                   "ci_high": _num(diff.high), "p_value": _num(adj[i]), "p_raw": _num(raw[i]),
+                                   "significant": bool(adj[i] <= alpha)}
+    out["warning"] = stats.too_few_seeds_warning(len(seeds), comparisons=len(metrics), alpha=alpha, test=test)
+    return out

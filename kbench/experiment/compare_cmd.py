@@ -1,0 +1,108 @@
+"""``kbench compare``: a thin command over :func:`kbench.experiment.compare.compare` (STYLE habit 15).
+
+The lead registers it with ``app.command("compare")(guarded(compare_cmd))``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from kbench.errors import KbenchError
+from kbench.experiment import stats
+from kbench.experiment.compare import DIRECTIONS, compare
+
+
+def _parse_metrics(metrics: list[str] | None) -> tuple[list[str] | None, dict[str, str]]:
+    """``NAME`` or ``NAME:lower|higher`` → (names, direction overrides)."""
+    if not metrics:
+        return None, {}
+    names, dirs = [], {}
+    for spec in metrics:
+        name, _, d = spec.rpartition(":") if spec.endswith(tuple(f":{x}" for x in DIRECTIONS)) else (spec, "", "")
+        names.append(name)
+        if d:
+            dirs[name] = d
+    return names, dirs
+
+
+def _fmt(x: float | None) -> str:
+    return "-" if x is None else f"{x:.4g}"
+
+
+def render(result: dict[str, Any], console: Console) -> None:
+    """Print a comparison as rich tables: one per metric, then the ranking and any warning."""
+    base = result["baseline"]
+    for m, per in result["metrics"].items():
+        t = Table(title=f"{m} ({result['directions'][m]} is better; baseline {base})")
+        t.add_column("policy", no_wrap=True)
+        t.add_column("median [95% CI]")
+        t.add_column("diff vs baseline [95% CI]")
+        t.add_column("p (Holm)", no_wrap=True)
+        t.add_column("verdict", no_wrap=True)
+        for p in result["ranking"][m]:
+            v = per[p]
+            row = [p, f"{_fmt(v['median'])} [{_fmt(v['ci_low'])}, {_fmt(v['ci_high'])}]"]
+            pr = result["paired"][m].get(p)
+            if pr is None:
+                row += ["(baseline)", "", ""]
+            else:
+                row += [f"{_fmt(pr['diff_median'])} [{_fmt(pr['ci_low'])}, {_fmt(pr['ci_high'])}]",
+                        _fmt(pr["p_value"]), stats.verdict(pr["significant"])]
+            t.add_row(*row)
+        console.print(t)
+    r = Table(title="ranking (best first)")
+    r.add_column("metric")
+    r.add_column("policies")
+    for m, order in result["ranking"].items():
+        r.add_row(m, " > ".join(order))
+    console.print(r)
+    console.print(f"{len(result['seeds'])} seeds, common random numbers, {result['test']} paired test, "
+                  f"Holm across {len(result['metrics'])} metrics, alpha {result['alpha']}", highlight=False,
+                  soft_wrap=True)
+    if result.get("warning"):
+        console.print(f"warning: {result['warning']}", style="yellow", highlight=False, soft_wrap=True)
+    if result.get("comparison_dir"):
+        console.print(f"comparison folder: {result['comparison_dir']}", highlight=False, soft_wrap=True)
+
+
+def compare_cmd(
+    scenario: Path = typer.Argument(..., help="Scenario YAML."),
+    policy: list[str] = typer.Option(None, "--policy", help="A policy to compare; repeat (at least 2)."),
+    seeds: int = typer.Option(stats.DEFAULT_SEEDS, "--seeds",
+                              help="Seeds per policy (common random numbers). 10 lets the Wilcoxon test reach "
+                                   "p = 0.002, enough for Holm over ten metrics; 5 can never reach 0.05."),
+    metric: list[str] = typer.Option(None, "--metric",
+                                     help="Dotted summary path, optionally NAME:lower or NAME:higher; repeat."),
+    baseline: str = typer.Option(None, "--baseline", help="Policy the others are paired against (default: first)."),
+    test: str = typer.Option("wilcoxon", "--test", help="wilcoxon (signed-rank) or t (paired t-test)."),
+    out: Path = typer.Option(Path("results"), "--out", help="Parent folder of the comparison folder."),
+    output: str = typer.Option("table", "-o", "--output", help="table or json."),
+) -> None:
+    """Compare policies over seeds: medians with CIs, paired tests, Holm correction, a ranking."""
+    if output not in ("table", "json"):
+        raise KbenchError(f"-o {output}: expected one of table, json")
+    policies = list(policy or [])
+    if len(policies) < 2:
+        raise KbenchError("compare needs at least 2 policies", where="--policy")
+    if seeds < 2:
+        raise KbenchError(f"compare needs at least 2 seeds (got {seeds})", where="--seeds")
+    names, dirs = _parse_metrics(metric)
+    err = Console(stderr=True)
+
+    def progress(p: str, s: int) -> None:
+        if output == "table":
+            err.print(f"run {p} seed {s}", highlight=False)
+
+    result = compare(scenario, policies, seeds, names, baseline, out, test=test, directions=dirs, progress=progress)
+    if output == "json":
+        import json
+        import sys
+
+        sys.stdout.write(json.dumps(result, indent=2, default=str) + "\n")
+    else:
+        render(result, Console())
