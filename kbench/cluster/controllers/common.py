@@ -133,6 +133,28 @@ class Controller:
         """
         return (yield from delete_pod(self, pod))
 
+    def delete_pods_expecting(self, st, victims: list[PodObj]) -> Generator[simpy.Event, object, bool]:
+        """Delete ``victims`` in parallel, recording the deletions the owner ``st`` now expects.
+
+        ``st`` has ``expect_dels`` (keys) and ``expect_since`` (virtual seconds), as client-go's
+        controller expectations; a failed delete is no longer expected.
+
+        Returns:
+            True when every delete succeeded.
+        """
+        if not victims:
+            return True
+        st.expect_dels.update(p.key for p in victims)
+        st.expect_since = self.env.now
+        procs = [self.env.process(self.delete_pod(p)) for p in victims]
+        yield self.env.all_of(procs)
+        ok = True
+        for p, proc in zip(victims, procs, strict=True):
+            if proc.value != 200:
+                st.expect_dels.discard(p.key)
+                ok = False
+        return ok
+
 
 def delete_pod(ctrl: Controller, pod: PodObj, *, force: bool = False) -> Generator[simpy.Event, object, int]:
     """See :meth:`Controller.delete_pod`; ``force`` always uses verb ``delete`` (eviction of a pod

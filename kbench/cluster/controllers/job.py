@@ -206,19 +206,8 @@ class JobController(Controller):
         return PodObj(key, self.world.pod_uid(key, "Job"), pod, owner=OWNER + st.key)
 
     def _delete(self, st: _Job, victims: list[PodObj]) -> Generator[simpy.Event, object, bool]:
-        if not victims:
-            return True
-        st.expect_dels.update(p.key for p in victims)
-        st.ours.update(p.key for p in victims)
-        st.expect_since = self.env.now
-        procs = [self.env.process(self.delete_pod(p)) for p in victims]
-        yield self.env.all_of(procs)
-        ok = True
-        for p, proc in zip(victims, procs, strict=True):
-            if proc.value != 200:
-                st.expect_dels.discard(p.key)
-                ok = False
-        return ok
+        st.ours.update(p.key for p in victims)  # deletions the Job made itself are not failures
+        return (yield from self.delete_pods_expecting(st, victims))
 
     def _teardown(self, key: str, st: _Job | None) -> Generator[simpy.Event, object, bool]:
         """The Job is gone: delete all its pods, finished ones too (cascading deletion)."""

@@ -169,14 +169,7 @@ class ReplicaSetController(Controller):
                 ok = False
         elif diff > 0:
             victims = sorted(st.active.values(), key=deletion_rank)[: min(diff, self.cfg.burst_replicas)]
-            st.expect_dels.update(p.key for p in victims)
-            st.expect_since = now
-            procs = [self.env.process(self.delete_pod(p)) for p in victims]
-            yield self.env.all_of(procs)
-            for p, proc in zip(victims, procs, strict=True):
-                if proc.value != 200:
-                    st.expect_dels.discard(p.key)
-                    ok = False
+            ok = (yield from self.delete_pods_expecting(st, victims)) and ok
         status = (len(st.active), st.ready)
         if status != st.written:
             verb = "create" if st.written is None else "update"
