@@ -271,6 +271,11 @@ def _register_optional() -> None:
     results_app.command("ls")(guarded(results_commands.results_ls_cmd))
     results_app.command("show")(guarded(results_commands.results_show_cmd))
     app.add_typer(results_app, name="results")
+    # -- sweep and envelope commands (experiments) register below this line
+    # -- report command (reports) registers below this line
+    # -- bench command (performance) registers below this line
+    # -- validate command (validation) registers below this line
+    # -- fault-related commands, if any, register below this line
 
 
 _register_optional()
