@@ -11,6 +11,10 @@ The returned dict (and ``comparison.json``) carries the keys scripts rely on::
     ranking.<metric>            # policies, best first
     seeds, baseline, test, warning, policies, directions, scenario, alpha
 
+The comparison folder holds ``comparison.json``, the run folders and a ``manifest.json`` (kind
+``comparison``: scenario, policies, seeds, metrics, test, created, versions; see
+:func:`experiment_manifest`), so ``kbench results ls`` lists it and ``kbench.results.load`` reads it.
+
 ``p_value`` is Holm-adjusted across the compared metrics (per policy); ``p_raw`` is the test's own
 p-value. ``significant`` is ``p_value <= alpha``.
 """
@@ -19,6 +23,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import json
+import os
 import re
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -151,34 +156,82 @@ def compare(scenario: Scenario | str | Path, policies: Sequence[str], seeds: int
             raise KbenchError(f"direction {d!r} for {m!r}: expected lower or higher", where="--metric")
 
     folder = None
+    chosen: list[str] | None = [normalize_metric(m) for m in metrics] if metrics else None
+    created = _now()
+    info = {"scenario": scenario.name, "policies": policies, "seeds": seed_list, "baseline": baseline,
+            "test": test, "alpha": alpha, "created": created}
     if out_dir is not None:
         stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S-%f")[:-3]
         safe = "".join(c if c.isalnum() or c in "-_." else "-" for c in scenario.name)[:40]
         folder = Path(out_dir) / f"{stamp}-compare-{safe}"
         folder.mkdir(parents=True, exist_ok=False)
+        write_json_atomic(folder / "manifest.json",
+                          experiment_manifest(folder, "comparison", "running", metrics=chosen, **info))
 
     summaries: dict[str, list[dict[str, Any]]] = {p: [] for p in policies}
-    chosen: list[str] | None = [normalize_metric(m) for m in metrics] if metrics else None
-    for seed in seed_list:
-        for policy in policies:
-            if progress is not None:
-                progress(policy, seed)
-            res = run(scenario, policy=policy, seed=seed, out_dir=folder)
-            summaries[policy].append(res.summary)
-            if chosen is None:
-                paths = set(metric_paths(res.summary))
-                chosen = [m for m in DEFAULT_METRICS if m in paths]
-            else:
-                for m in chosen:  # fail on an unknown metric after the first run, not after all of them
-                    extract(res.summary, m)
+    try:
+        for seed in seed_list:
+            for policy in policies:
+                if progress is not None:
+                    progress(policy, seed)
+                res = run(scenario, policy=policy, seed=seed, out_dir=folder)
+                summaries[policy].append(res.summary)
+                if chosen is None:
+                    paths = set(metric_paths(res.summary))
+                    chosen = [m for m in DEFAULT_METRICS if m in paths]
+                else:
+                    for m in chosen:  # fail on an unknown metric after the first run, not after all of them
+                        extract(res.summary, m)
+    except BaseException as err:
+        if folder is not None:
+            status = "interrupted" if isinstance(err, KeyboardInterrupt) else "failed"
+            write_json_atomic(folder / "manifest.json", experiment_manifest(
+                folder, "comparison", status, metrics=chosen, error=str(err).split("\n")[0], **info))
+        raise
     assert chosen is not None
     result = analyse({p: [[extract(s, m) for s in summaries[p]] for m in chosen] for p in policies}, chosen,
                      seed_list, baseline, test=test, alpha=alpha, directions=directions)
     result["scenario"] = scenario.name
     if folder is not None:
         result["comparison_dir"] = str(folder)
-        (folder / "comparison.json").write_text(json.dumps(result, indent=2, default=str) + "\n")
+        write_json_atomic(folder / "comparison.json", result)
+        write_json_atomic(folder / "manifest.json",
+                          experiment_manifest(folder, "comparison", "complete", metrics=chosen, **info))
     return result
+
+
+def _now() -> str:
+    return _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
+
+
+def experiment_manifest(folder: Path, kind: str, status: str, **fields: Any) -> dict[str, Any]:
+    """The ``manifest.json`` of an experiment folder (a comparison, an envelope) holding run folders.
+
+    It carries what a run folder's manifest records (:class:`kbench.results.store.RunWriter`:
+    ``schema_version``, kbench, Python and SimPy versions, git commit) so that ``kbench results
+    ls`` lists the folder and :func:`kbench.results.load` reads it.
+
+    Args:
+        folder: The experiment folder (its name is the ``run_id``).
+        kind: ``comparison`` or ``envelope``.
+        status: ``running``, ``complete``, ``failed`` or ``interrupted``.
+        **fields: Kind-specific fields (scenario, policies, seeds, metrics, test, created...).
+    """
+    from kbench.results.store import SCHEMA_VERSION, _git_commit, _versions
+
+    out = {"schema_version": SCHEMA_VERSION, "run_id": folder.name, "kind": kind, **_versions(),
+           "git_commit": _git_commit(), "status": status, **fields}
+    out.setdefault("created", _now())
+    if status != "running":
+        out["finished"] = _now()
+    return out
+
+
+def write_json_atomic(path: Path, obj: Any) -> None:
+    """Write ``obj`` as JSON to ``path`` atomically (a temporary file renamed into place)."""
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    tmp.write_text(json.dumps(obj, indent=2, default=str) + "\n")
+    os.replace(tmp, path)
 
 
 def _num(x: float) -> float | None:

@@ -9,7 +9,7 @@ version prints one ``error: path: what is wrong`` line and exits 2). Manifests a
 renamed): ``id``, ``kind``, ``scenario``, ``policy``, ``seed``, ``status``, ``path``, ``wall_s``
 and ``headline``, a dict whose keys depend on ``kind``: ``run``: ``pods_created``,
 ``startup_p99_s``, ``throughput_pods_per_s``; ``sync``: ``strategy``, ``staleness_p99_s``,
-``list_per_s``; ``comparison`` and ``sweep``: ``runs`` (run folders inside) plus ``policies``,
+``list_per_s``; ``comparison``, ``envelope`` and ``sweep``: ``runs`` (run folders inside) plus ``policies``,
 ``seeds`` and ``cells`` when the manifest has them. ``show -o json`` prints ``{"manifest": ...,
 "summary": ...}``; the manifest's ``config`` is left out unless ``--config`` is given.
 """

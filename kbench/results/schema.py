@@ -10,7 +10,7 @@ Versions:
     0: the pre-release shape: no ``schema_version`` key, no ``kind`` (every folder was a
        pod-lifecycle run), no ``run_id`` (the folder name is the id) and the wall-clock time
        under ``wall_time_s``.
-    1: ``schema_version: 1``, ``kind`` (``run``, ``sync``, ``comparison``, ``sweep``),
+    1: ``schema_version: 1``, ``kind`` (``run``, ``sync``, ``comparison``, ``envelope``, ``sweep``),
        ``run_id``, ``wall_s``, ``status`` (``complete``, ``failed``, ``interrupted``).
 
 Adding version N+1: bump ``SCHEMA_VERSION`` in store.py, write ``_vN_to_vN1(manifest)`` here
