@@ -5,6 +5,7 @@ The lead registers it with ``app.command("compare")(guarded(compare_cmd))``.
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -81,11 +82,12 @@ def compare_cmd(
     baseline: str = typer.Option(None, "--baseline", help="Policy the others are paired against (default: first)."),
     test: str = typer.Option("wilcoxon", "--test", help="wilcoxon (signed-rank) or t (paired t-test)."),
     out: Path = typer.Option(Path("results"), "--out", help="Parent folder of the comparison folder."),
-    output: str = typer.Option("table", "-o", "--output", help="table or json."),
+    output: str = typer.Option("table", "-o", "--output", help="table, json or markdown."),
+    report: bool = typer.Option(False, "--report", help="Also write report.html in the comparison folder."),
 ) -> None:
     """Compare policies over seeds: medians with CIs, paired tests, Holm correction, a ranking."""
-    if output not in ("table", "json"):
-        raise KbenchError(f"-o {output}: expected one of table, json")
+    if output not in ("table", "json", "markdown"):
+        raise KbenchError(f"-o {output}: expected one of table, json, markdown")
     policies = list(policy or [])
     if len(policies) < 2:
         raise KbenchError("compare needs at least 2 policies", where="--policy")
@@ -93,16 +95,55 @@ def compare_cmd(
         raise KbenchError(f"compare needs at least 2 seeds (got {seeds})", where="--seeds")
     names, dirs = _parse_metrics(metric)
     err = Console(stderr=True)
-
-    def progress(p: str, s: int) -> None:
-        if output == "table":
-            err.print(f"run {p} seed {s}", highlight=False)
-
-    result = compare(scenario, policies, seeds, names, baseline, out, test=test, directions=dirs, progress=progress)
+    with _progress(output == "table", len(policies) * seeds, err) as progress:
+        result = compare(scenario, policies, seeds, names, baseline, out, test=test, directions=dirs,
+                         progress=progress)
     if output == "json":
         import json
         import sys
 
         sys.stdout.write(json.dumps(result, indent=2, default=str) + "\n")
+    elif output == "markdown":
+        import sys
+
+        from kbench.report.markdown import comparison_markdown
+
+        sys.stdout.write(comparison_markdown(result))
     else:
         render(result, Console())
+    if report and result.get("comparison_dir"):
+        from kbench.report import write_report
+
+        path = write_report([Path(result["comparison_dir"])])
+        (Console() if output == "table" else err).print(f"report: {path}", markup=False, highlight=False,
+                                                        soft_wrap=True)
+
+
+@contextmanager
+def _progress(show: bool, total: int, console: Console):
+    """A rich progress bar with ETA over the runs (on stderr); yields the ``progress(policy, seed)`` callback."""
+    if not show:
+        yield None
+        return
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  TextColumn("ETA"), TimeRemainingColumn(), console=console, transient=True) as bar:
+        task = bar.add_task("runs", total=total)
+        started = [0]
+
+        def progress(p: str, s: int) -> None:
+            if started[0]:
+                bar.advance(task)
+            started[0] += 1
+            bar.update(task, description=f"run {p} seed {s}")
+
+        yield progress
+        bar.update(task, completed=total)

@@ -1,0 +1,238 @@
+"""Figures of experiments: comparisons, sweeps and the sync experiment (pure functions → plotly figures).
+
+Inputs are what the folders hold: ``comparison.json`` (a dict), a sweep's ``cells.parquet`` (one row
+per cell: ``param.<name>`` columns, ``policy``, ``seed``, ``status`` and one column per metric named
+by its dotted path), the sync runs' summaries. Conventions as in :mod:`kbench.report.figures`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from kbench.report.base import MissingData, cdf_xy, esc, finish, wide_span
+
+_UNITS = (("pods_per_s", "pods/s"), ("per_s", "1/s"), ("pct", "%"), ("_bytes", "bytes"), ("_s", "s"))
+"""(substring, unit), first match wins; ``_bytes`` and ``_s`` must end the name."""
+
+
+_COLORS = ("#636efa", "#EF553B", "#00cc96", "#ab63fa", "#FFA15A", "#19d3f3", "#FF6692", "#B6E880")
+
+
+def unit_of(metric: str) -> str:
+    """The unit of a dotted summary path, guessed from its name (``pod_startup_s.p99`` → ``s``)."""
+    for part in reversed(metric.split(".")):
+        for key, unit in _UNITS:
+            if (part.endswith(key) if key.startswith("_") else key in part):
+                return unit
+    return "value"
+
+
+def _axis(metric: str) -> str:
+    return f"{esc(metric)} ({unit_of(metric)})"
+
+
+# ------------------------------------------------------------------------------------ comparison
+
+
+def comparison_metric(comparison: dict[str, Any], metric: str) -> go.Figure:
+    """Per-policy median with its 95 % CI (error bar) and every seed's value, for one metric."""
+    per = (comparison.get("metrics") or {}).get(metric)
+    if not per:
+        raise MissingData(f"metric {metric!r} is not in comparison.json")
+    order = (comparison.get("ranking") or {}).get(metric) or list(per)
+    fig = go.Figure()
+    names = [esc(p) for p in order]
+    med = [per[p].get("median") for p in order]
+    lo = [per[p].get("ci_low") for p in order]
+    hi = [per[p].get("ci_high") for p in order]
+
+    def gap(a, b):
+        return None if a is None or b is None else max(a - b, 0.0)
+
+    fig.add_trace(go.Scatter(
+        x=names, y=med, mode="markers", marker={"size": 12, "symbol": "diamond"}, name="median [95 % CI]",
+        error_y={"type": "data", "symmetric": False, "array": [gap(h, m) for h, m in zip(hi, med, strict=True)],
+                 "arrayminus": [gap(m, low) for m, low in zip(med, lo, strict=True)]}))
+    xs, ys = [], []
+    for p, n in zip(order, names, strict=True):
+        vals = [v for v in per[p].get("values") or [] if v is not None]
+        xs += [n] * len(vals)
+        ys += vals
+    if ys:
+        fig.add_trace(go.Scatter(x=xs, y=ys, mode="markers", marker={"size": 6, "opacity": 0.5},
+                                 name="one seed"))
+    direction = (comparison.get("directions") or {}).get(metric, "lower")
+    if wide_span([v for v in ys if v]):
+        fig.update_yaxes(type="log")
+    return finish(fig, f"{esc(metric)} per policy ({direction} is better)",
+                  "Policies are ranked best first; overlapping intervals alone do not decide it, the paired "
+                  "test in the significance table does.", "policy (best first)", _axis(metric))
+
+
+def policy_startup_cdf(pods: pd.DataFrame) -> go.Figure:
+    """CDF of the SLO pod startup per policy, pooled over seeds (a comparison's run folders)."""
+    if pods is None or pods.empty or "policy" not in pods:
+        raise MissingData("no pods tables in the comparison's run folders")
+    fig = go.Figure()
+    for policy, g in pods.groupby("policy", sort=True):
+        x, y = cdf_xy(g["running_observed_s"] - g["created_s"] - g.get("image_pull_s", 0.0))
+        if x.size:
+            fig.add_trace(go.Scatter(x=x, y=y, mode="lines", name=esc(policy)))
+    if not fig.data:
+        raise MissingData("no pod reached Running in the comparison's runs")
+    fig.add_hline(y=0.99, line_dash="dot", line_color="grey")
+    return finish(fig, "Pod startup per policy, all seeds pooled (CDF)",
+                  "Curves that part at the top differ in the tail, where the p99 SLO lives.",
+                  "pod startup excluding image pulls (s)", "fraction of pods (0–1)")
+
+
+# ----------------------------------------------------------------------------------------- sweep
+
+
+def _num_or_none(values: pd.Series) -> np.ndarray | None:
+    try:
+        return values.astype(float).to_numpy()
+    except (TypeError, ValueError):
+        return None
+
+
+def sweep_metric(cells: pd.DataFrame, metric: str, param: str) -> go.Figure:
+    """``metric`` against grid parameter ``param``: median over seeds with a 95 % CI band, one line per
+    policy (and per value of the other grid parameters)."""
+    from kbench.experiment.stats import median_ci
+
+    pcol = f"param.{param}"
+    if cells is None or cells.empty or metric not in cells or pcol not in cells:
+        raise MissingData(f"no {metric!r} against {param!r} in cells.parquet")
+    df = cells
+    if "status" in df:
+        df = df[df["status"].astype(str).isin(("complete", "ok", "done"))]
+    df = df[pd.notna(df[metric])]
+    if df.empty:
+        raise MissingData(f"no completed cell has a value for {metric!r}")
+    others = [c for c in df.columns if c.startswith("param.") and c != pcol and df[c].nunique() > 1]
+    keys = (["policy"] if "policy" in df else []) + others
+    numeric = _num_or_none(df[pcol]) is not None
+    fig = go.Figure()
+    all_y = []
+    for n_lines, (key, g) in enumerate(df.groupby(keys, sort=True) if keys else [((), df)]):
+        key = key if isinstance(key, tuple) else (key,)
+        label = ", ".join(esc(k if c == "policy" else f"{c[len('param.'):]}={k}")
+                          for c, k in zip(keys, key, strict=True)) or esc(metric)
+        xs, med, lo, hi = [], [], [], []
+        for xv, gx in g.groupby(pcol, sort=True):
+            ci = median_ci(gx[metric].astype(float).to_numpy())
+            xs.append(float(xv) if numeric else esc(xv))
+            med.append(ci.estimate)
+            lo.append(ci.low)
+            hi.append(ci.high)
+        all_y += lo + hi + med
+        color = _COLORS[n_lines % len(_COLORS)]
+        fig.add_trace(go.Scatter(x=xs, y=med, mode="lines+markers", name=label, legendgroup=label,
+                                 line={"color": color}))
+        if any(h != low for h, low in zip(hi, lo, strict=True)):
+            fig.add_trace(go.Scatter(x=xs + xs[::-1], y=hi + lo[::-1], fill="toself", mode="lines",
+                                     line={"width": 0, "color": color}, fillcolor=color, opacity=0.2,
+                                     legendgroup=label, showlegend=False, name=f"{label} 95 % CI",
+                                     hoverinfo="skip"))
+    if numeric and wide_span(df[pcol].astype(float)):
+        fig.update_xaxes(type="log")
+    if wide_span(all_y):
+        fig.update_yaxes(type="log")
+    return finish(fig, f"{esc(metric)} against {esc(param)}",
+                  "Lines are medians over seeds and bands their 95 % confidence interval; look for the parameter "
+                  "value where a line bends, the knee where the system stops scaling.",
+                  esc(param), _axis(metric))
+
+
+# ------------------------------------------------------------------------------------------ sync
+
+
+def _sync_frame(summaries: list[dict[str, Any]]) -> pd.DataFrame:
+    rows = []
+    for s in summaries:
+        api = s.get("apiserver") or {}
+        st = s.get("staleness_s") or {}
+        virt = s.get("virtual_s") or np.nan
+        rows.append({"strategy": str(s.get("strategy")), "clients": s.get("clients"),
+                     "cpu_cores": (api.get("cpu_s") or np.nan) / virt,
+                     "mb_per_s": (api.get("bytes_per_s") or np.nan) / 1e6,
+                     "p50": st.get("p50"), "p99": st.get("p99"), "max": st.get("max")})
+    df = pd.DataFrame(rows)
+    if df.empty or df["clients"].isna().all():
+        raise MissingData("no sync summaries")
+    return df.sort_values(["strategy", "clients"])
+
+
+def _colors(strategies: list[str]) -> dict[str, str]:
+    fixed = {"poll": _COLORS[1], "list-watch": _COLORS[0]}
+    rest = iter(c for c in _COLORS[2:])
+    return {st: fixed.get(st) or next(rest, "#444") for st in strategies}
+
+
+def sync_cost(summaries: list[dict[str, Any]]) -> go.Figure:
+    """apiserver CPU and bytes served against the number of clients, one line per strategy (bars
+    per strategy when every run has the same number of clients)."""
+    df = _sync_frame(summaries)
+    single = df["clients"].nunique() == 1
+    colors = _colors(sorted(df["strategy"].unique()))
+    fig = make_subplots(rows=1, cols=2, horizontal_spacing=0.14)
+    for strategy, g in df.groupby("strategy", sort=True):
+        name, color = esc(strategy), colors[strategy]
+        for col, ycol in ((1, "cpu_cores"), (2, "mb_per_s")):
+            if single:
+                tr = go.Bar(x=[name], y=g[ycol], name=name, legendgroup=name, marker_color=color,
+                            showlegend=col == 1)
+            else:
+                tr = go.Scatter(x=g["clients"], y=g[ycol], mode="lines+markers", name=name, legendgroup=name,
+                                line={"color": color}, showlegend=col == 1)
+            fig.add_trace(tr, row=1, col=col)
+    fig.update_yaxes(title_text="apiserver CPU (cores)", row=1, col=1)
+    fig.update_yaxes(title_text="apiserver egress (MB/s)", row=1, col=2)
+    if single:
+        fig.update_xaxes(title_text=f"strategy ({int(df['clients'].iloc[0])} clients)")
+    else:
+        fig.update_xaxes(title_text="clients (count)", type="log" if wide_span(df["clients"]) else None)
+    if wide_span(pd.concat([df["cpu_cores"], df["mb_per_s"]])):
+        fig.update_yaxes(type="log")
+    return finish(fig, "Cost of keeping clients in sync: polling vs watching",
+                  "Polling cost grows with clients × objects per period while watching pays mostly for the "
+                  "changes; the gap is the price of polling.")
+
+
+def sync_staleness(summaries: list[dict[str, Any]]) -> go.Figure:
+    """Cache staleness (commit → client has it) p50, p99 and max against clients, per strategy (bars per
+    statistic when every run has the same number of clients)."""
+    df = _sync_frame(summaries)
+    if df[["p50", "p99", "max"]].isna().all().all():
+        raise MissingData("no staleness samples in the sync summaries")
+    single = df["clients"].nunique() == 1
+    colors = _colors(sorted(df["strategy"].unique()))
+    fig = go.Figure()
+    for strategy, g in df.groupby("strategy", sort=True):
+        if single:
+            fig.add_trace(go.Bar(x=["p50", "p99", "max"], y=g[["p50", "p99", "max"]].to_numpy()[0],
+                                 name=esc(strategy), marker_color=colors[strategy]))
+            continue
+        for stat, dash in (("p50", "dot"), ("p99", "solid"), ("max", "dash")):
+            fig.add_trace(go.Scatter(x=g["clients"], y=g[stat], mode="lines+markers",
+                                     line={"dash": dash, "color": colors[strategy]}, name=f"{esc(strategy)} {stat}"))
+    vals = df[["p50", "p99", "max"]].to_numpy(dtype=float).ravel()
+    if wide_span(vals[vals > 0]):
+        fig.update_yaxes(type="log")
+    if not single and wide_span(df["clients"]):
+        fig.update_xaxes(type="log")
+    xlab = f"statistic over every (change, client) pair ({int(df['clients'].iloc[0])} clients)" if single \
+        else "clients (count)"
+    return finish(fig, "Staleness of client caches: polling vs watching",
+                  "Polling leaves caches about half a period stale on average; watching should stay near the "
+                  "delivery delay unless the apiserver is overloaded.", xlab, "staleness (s)")
+
+
+__all__ = ["MissingData", "comparison_metric", "policy_startup_cdf", "sweep_metric", "sync_cost",
+           "sync_staleness", "unit_of"]

@@ -1,0 +1,201 @@
+"""What a report shows for each kind of folder, as a list of blocks that :mod:`kbench.report.page` renders.
+
+Blocks: :class:`Table` (escaped when rendered), :class:`Figure` (a plotly figure) and
+:class:`Missing` (a figure left out because the folder lacks its data, with the reason). Figure
+functions raise :class:`~kbench.report.figures.MissingData`; :func:`_fig` turns that into a
+:class:`Missing` block, so a report never shows made-up data.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import plotly.graph_objects as go
+
+from kbench.report import figures as F
+from kbench.report.loaders import Loaded, comparison_pods
+from kbench.report.markdown import headline_rows, slo_rows
+
+MAX_SWEEP_FIGURES = 24
+
+
+@dataclass
+class Table:
+    """A table of plain values (rendered escaped). ``status`` marks a column of pass/FAIL cells."""
+
+    title: str
+    headers: list[str]
+    rows: list[list[Any]]
+    status: int | None = None
+
+
+@dataclass
+class Figure:
+    """A plotly figure (title and caption inside it)."""
+
+    fig: go.Figure
+
+
+@dataclass
+class Missing:
+    """A figure not drawn, and why."""
+
+    title: str
+    reason: str
+
+
+@dataclass
+class Section:
+    """One part of the page: a heading, a one-line subtitle and blocks."""
+
+    title: str
+    subtitle: str
+    blocks: list[Any] = field(default_factory=list)
+
+
+def _fig(blocks: list, title: str, fn: Callable[..., go.Figure], *args: Any) -> None:
+    try:
+        blocks.append(Figure(fn(*args)))
+    except F.MissingData as err:
+        blocks.append(Missing(title, str(err)))
+
+
+def run_section(item: Loaded) -> Section:
+    """Headline and SLO tables, then every run figure the folder has data for."""
+    d = item.data
+    s = d.get("summary") or {}
+    m = d.get("manifest") or {}
+    sim = dict(s.get("sim") or {})
+    if sim.get("wall_s") is None and m.get("wall_s") is not None:  # summary.json leaves it to the manifest
+        sim["wall_s"] = m["wall_s"]
+        s = {**s, "sim": sim}
+    slos = slo_rows(s)
+    failed = [r[0] for r in slos if r[3] != "pass" and r[3] != "-"]
+    verdict = "every SLO passes" if not failed else f"SLO FAIL: {', '.join(map(str, failed))}"
+    sub = (f"run · policy {s.get('policy', m.get('policy'))} · seed {s.get('seed', m.get('seed'))} · "
+           f"status {m.get('status', s.get('status'))} · {verdict}")
+    sec = Section(f"Run: {item.name}", sub)
+    sec.blocks.append(Table("Headline", ["metric", "value"], headline_rows(s)))
+    if slos:
+        sec.blocks.append(Table("SLO verdicts", ["SLO", "threshold", "value", "verdict", "source"], slos, status=3))
+    pods, series, requests = d.get("pods"), d.get("series"), d.get("requests")
+    _fig(sec.blocks, "Pod startup CDF", F.startup_cdf, pods)
+    _fig(sec.blocks, "Startup breakdown", F.startup_breakdown, pods)
+    _fig(sec.blocks, "Scheduler throughput", F.scheduler_throughput, pods, series)
+    _fig(sec.blocks, "API latency", F.api_latency, requests)
+    _fig(sec.blocks, "APF seats", F.apf_seats, series)
+    _fig(sec.blocks, "APF queues", F.apf_queues, series)
+    _fig(sec.blocks, "APF rejections", F.apf_rejections, series, requests)
+    _fig(sec.blocks, "etcd", F.etcd, series)
+    _fig(sec.blocks, "Watch fan-out delay", F.watch_delay, pods)
+    _fig(sec.blocks, "Cluster allocation", F.cluster_allocation, series)
+    _fig(sec.blocks, "Node allocation", F.node_allocation, pods)
+    _fig(sec.blocks, "GPU allocation and fragmentation", F.gpu_fragmentation, d.get("fgd"), s)
+    return sec
+
+
+def comparison_section(item: Loaded) -> Section:
+    """The significance table, one figure per metric, and startup per policy from the run folders."""
+    c = item.data["comparison"]
+    base = c.get("baseline")
+    sec = Section(f"Comparison: {item.name}",
+                  f"comparison · {len(c.get('policies') or [])} policies · {len(c.get('seeds') or [])} seeds · "
+                  f"baseline {base} · {c.get('test')} paired test, Holm-corrected, alpha {c.get('alpha')}")
+    rows = []
+    for metric, per in (c.get("metrics") or {}).items():
+        for p in (c.get("ranking") or {}).get(metric) or list(per):
+            v = per[p]
+            pr = (c.get("paired") or {}).get(metric, {}).get(p)
+            ci = f"{_n(v.get('median'))} [{_n(v.get('ci_low'))}, {_n(v.get('ci_high'))}]"
+            if pr is None:
+                rows.append([metric, p, ci, "(baseline)", "", ""])
+            else:
+                rows.append([metric, p, ci, f"{_n(pr.get('diff_median'))} [{_n(pr.get('ci_low'))}, "
+                                            f"{_n(pr.get('ci_high'))}]", _n(pr.get("p_value")),
+                             "significant" if pr.get("significant") else "not significant"])
+    sec.blocks.append(Table("Significance (paired against the baseline, per seed)",
+                            ["metric", "policy", "median [95% CI]", "diff vs baseline [95% CI]", "p (Holm)",
+                             "verdict"], rows))
+    if c.get("warning"):
+        sec.blocks.append(Table("Warning", ["note"], [[c["warning"]]]))
+    for metric in c.get("metrics") or {}:
+        _fig(sec.blocks, metric, F.comparison_metric, c, metric)
+    _fig(sec.blocks, "Pod startup per policy", F.policy_startup_cdf, comparison_pods(item))
+    return sec
+
+
+def sweep_section(item: Loaded) -> Section:
+    """The grid and cell statuses, then each metric against each grid parameter that varies."""
+    sw, cells = item.data["sweep"], item.data["cells"]
+    grid = sw.get("grid") or {}
+    statuses = cells["status"].astype(str).value_counts().to_dict() if "status" in cells else {}
+    sec = Section(f"Sweep: {item.name}",
+                  f"sweep · {len(cells)} cells · policies {', '.join(map(str, sw.get('policies') or []))} · "
+                  f"seeds {len(sw.get('seeds') or []) if isinstance(sw.get('seeds'), list) else sw.get('seeds')}"
+                  f" · {', '.join(f'{k}: {v}' for k, v in sorted(statuses.items()))}")
+    sec.blocks.append(Table("Grid", ["parameter", "values"],
+                            [[k, ", ".join(map(str, v if isinstance(v, list) else [v]))] for k, v in grid.items()]))
+    metrics = list(sw.get("metrics") or [])
+    if not metrics:
+        known = {"cell_id", "policy", "seed", "status", "wall_s", "run_dir", "error"}
+        metrics = [c for c in cells.columns if not c.startswith("param.") and c not in known]
+    params = [p for p, v in grid.items() if isinstance(v, list) and len(v) > 1] or list(grid)[:1]
+    n = 0
+    for metric in metrics:
+        for param in params:
+            if n >= MAX_SWEEP_FIGURES:
+                sec.blocks.append(Missing("more sweep figures", f"only the first {MAX_SWEEP_FIGURES} are drawn"))
+                return sec
+            _fig(sec.blocks, f"{metric} against {param}", F.sweep_metric, cells, metric, param)
+            n += 1
+    if not metrics or not params:
+        sec.blocks.append(Missing("sweep figures", "sweep.json names no metric or grid parameter"))
+    return sec
+
+
+def sync_section(items: list[Loaded]) -> Section:
+    """All sync folders together: a table per run and cost/staleness against clients."""
+    summaries = [it.data.get("summary") or {} for it in items]
+    names = sorted({it.name for it in items})
+    sec = Section(f"Sync experiment: {', '.join(names)}",
+                  f"sync · {len(items)} run(s) · strategies "
+                  f"{', '.join(sorted({str(s.get('strategy')) for s in summaries}))}")
+    rows = []
+    for s in summaries:
+        api = s.get("apiserver") or {}
+        st = s.get("staleness_s") or {}
+        rows.append([s.get("strategy"), s.get("clients"), s.get("objects"),
+                     _n((api.get("requests_per_s") or {}).get("list")), _n((api.get("bytes_per_s") or 0) / 1e6),
+                     _n(api.get("cpu_s")), api.get("rejected_429"), _n(st.get("p50")), _n(st.get("p99")),
+                     _n(st.get("max")), s.get("relists")])
+    sec.blocks.append(Table("Runs", ["strategy", "clients", "objects", "LIST/s", "apiserver MB/s", "apiserver CPU-s",
+                                     "429s", "staleness p50 s", "staleness p99 s", "staleness max s", "relists"], rows))
+    _fig(sec.blocks, "Sync cost", F.sync_cost, summaries)
+    _fig(sec.blocks, "Sync staleness", F.sync_staleness, summaries)
+    return sec
+
+
+def _n(x: Any) -> str:
+    if x is None:
+        return "-"
+    if isinstance(x, float):
+        return "-" if x != x else f"{x:.4g}"
+    return str(x)
+
+
+def build_sections(items: list[Loaded]) -> list[Section]:
+    """One section per run, comparison or sweep, in the order given; all sync folders in one section."""
+    out: list[Section] = []
+    syncs = [it for it in items if it.kind == "sync"]
+    for it in items:
+        if it.kind == "run":
+            out.append(run_section(it))
+        elif it.kind == "comparison":
+            out.append(comparison_section(it))
+        elif it.kind == "sweep":
+            out.append(sweep_section(it))
+        elif it is syncs[0]:
+            out.append(sync_section(syncs))
+    return out

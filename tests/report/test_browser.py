@@ -1,0 +1,97 @@
+"""The report in a real browser: Debian's chromium, headless, loads the page with the network cut off.
+
+Checks: no console output that is an error, every figure container holds a rendered ``<svg>``, the
+page's own render hook reports every figure drawn and no script error, and hostile names show as text.
+A screenshot is saved under ``tests/artifacts/`` (git-ignored) as a test artifact.
+
+chromium is required: ``.ci/run`` installs it. Without it the test fails, unless
+``KBENCH_ALLOW_NO_BROWSER=1`` explicitly allows skipping (never set in CI).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from kbench.report import write_report
+
+from .conftest import EVIL, REPO
+
+ALLOW_SKIP = "KBENCH_ALLOW_NO_BROWSER"
+ARTIFACTS = REPO / "tests" / "artifacts"
+CANDIDATES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
+BENIGN = ("willReadFrequently",)  # Chrome's own performance hints, not page errors
+
+
+def chromium() -> str:
+    for name in CANDIDATES:
+        path = shutil.which(name)
+        if path:
+            return path
+    if os.environ.get(ALLOW_SKIP) == "1":
+        pytest.skip(f"chromium not installed and {ALLOW_SKIP}=1")
+    pytest.fail(f"chromium not found (tried {', '.join(CANDIDATES)}): install Debian's chromium (.ci/run does) "
+                f"or set {ALLOW_SKIP}=1 to skip the browser test explicitly")
+
+
+def load_in_browser(page: Path, screenshot: Path, profile: Path) -> tuple[str, list[str]]:
+    """Load ``page`` headless with DNS disabled; returns (the rendered DOM, console lines from stderr)."""
+    cmd = [chromium(), "--headless=new", "--no-sandbox", "--disable-gpu", "--enable-logging=stderr", "--v=0",
+           "--hide-scrollbars", "--window-size=1280,2400", "--virtual-time-budget=20000",
+           "--host-resolver-rules=MAP * ~NOTFOUND", "--no-first-run", f"--user-data-dir={profile}",
+           f"--screenshot={screenshot}", "--dump-dom", page.resolve().as_uri()]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=240)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    console = [line for line in proc.stderr.splitlines() if ":CONSOLE" in line]
+    return proc.stdout, console
+
+
+def figure_chunks(dom: str) -> list[str]:
+    """The DOM of each figure container, from its opening tag to the end of its <figure>."""
+    return [c.split("</figure>")[0] for c in re.split(r'<div class="kb-plot[^"]*"', dom)[1:]]
+
+
+def check_rendered(page: Path, dom: str, console: list[str]) -> int:
+    errors = [line for line in console if not any(b in line for b in BENIGN)]
+    assert not errors, "console output:\n" + "\n".join(errors)
+    body = re.search(r"<body[^>]*>", dom).group(0)
+    assert "data-kb-errors" not in body, body
+    n = page.read_text().count('<div class="kb-plot"')
+    assert n > 0
+    m = re.search(r'data-kb-rendered="(\d+)"', body)
+    assert m and int(m.group(1)) == n, "the page did not finish drawing every figure"
+    chunks = figure_chunks(dom)
+    assert len(chunks) == n
+    for i, chunk in enumerate(chunks):
+        assert "<svg" in chunk and "main-svg" in chunk, f"figure {i} holds no rendered SVG"
+    return n
+
+
+def test_demo_report_renders_in_chromium(demo_run, tmp_path):
+    page = write_report([demo_run])
+    shot = tmp_path / "report-demo.png"
+    dom, console = load_in_browser(page, shot, tmp_path / "profile")
+    n = check_rendered(page, dom, console)
+    assert n >= 10
+    assert shot.is_file() and shot.stat().st_size > 20_000
+    ARTIFACTS.mkdir(exist_ok=True)
+    saved = ARTIFACTS / "report-demo.png"
+    shutil.copyfile(shot, saved)
+    print(f"screenshot: {saved}")
+
+
+def test_hostile_names_render_as_text(evil_comparison, tmp_path):
+    page = write_report([evil_comparison], tmp_path / "evil.html")  # scenario and policies named EVIL
+    dom, console = load_in_browser(page, tmp_path / "evil.png", tmp_path / "profile")
+    check_rendered(page, dom, console)
+    assert EVIL not in dom  # serialised DOM: a live element would appear as this tag
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in dom
+    # inside plotly's SVG: the category label is text, not markup
+    assert re.search(r"<text[^>]*>[^<]*&lt;script&gt;alert\(1\)&lt;/script&gt;", dom)
+    assert re.search(r"<text[^>]*>[^<]*&lt;b&gt;bold&lt;/b&gt;&amp;amp", dom)
+    shutil.copyfile(tmp_path / "evil.png", (ARTIFACTS.mkdir(exist_ok=True), ARTIFACTS / "report-escaping.png")[1])
