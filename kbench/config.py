@@ -13,6 +13,7 @@ from pathlib import Path
 
 from kbench.configload import from_dict, load_yaml
 from kbench.configs.controllers import ControllersConfig
+from kbench.configs.faults import FaultConfig
 from kbench.configs.kubelet import KubeletConfig, KubeProxyConfig
 from kbench.configs.scheduler import SchedulerConfig
 from kbench.configs.workload import ClusterConfig, WorkloadConfig
@@ -421,6 +422,7 @@ class Scenario:
         sync_strategies: Per client class, ``list-watch`` (default) or ``poll:<period>``
             (``kubelet: poll:10s``); classes: scheduler, controller-manager, kubelet, kube-proxy,
             generic.
+        faults: The fault timeline (``[{at_s, fault, params}]``, see :mod:`kbench.configs.faults`).
     """
 
     version: int = 1
@@ -440,6 +442,7 @@ class Scenario:
     kubeproxy: KubeProxyConfig = field(default_factory=KubeProxyConfig)
     controllers: ControllersConfig = field(default_factory=ControllersConfig)
     sync_strategies: dict[str, str] = field(default_factory=dict)
+    faults: list[FaultConfig] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         if self.version != 1:

@@ -142,9 +142,28 @@ def to_dict(obj: Any) -> Any:
 
 
 def config_hash(obj: Any) -> str:
-    """sha256 of the canonical JSON of the effective config (hex, first 16 digits)."""
-    text = json.dumps(to_dict(obj), sort_keys=True, separators=(",", ":"))
+    """sha256 of the canonical JSON of the effective config (hex, first 16 digits).
+
+    The hash does not depend on where the files are: the scenario folder (``scenario_dir``) is left
+    out and an absolute path to an existing file counts as its name and size in bytes.
+    """
+    text = json.dumps(_portable(to_dict(obj)), sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _portable(data: Any) -> Any:
+    if isinstance(data, dict):
+        return {k: _portable(v) for k, v in data.items() if k != "scenario_dir"}
+    if isinstance(data, list):
+        return [_portable(v) for v in data]
+    if isinstance(data, str) and data.startswith("/") and len(data) < 4096:
+        try:
+            p = Path(data)
+            if p.is_file():
+                return f"{p.name}:{p.stat().st_size}"
+        except OSError:
+            pass
+    return data
 
 
 def load_yaml(path: str | Path) -> dict:

@@ -58,6 +58,7 @@ class Components:
     replays: list = field(default_factory=list)
     fgd: Any = None
     stop: Any = None
+    faults: Any = None
 
 
 def effective_scenario(scenario: Scenario) -> Scenario:
@@ -116,6 +117,9 @@ def build(scenario: Scenario, seed: int | None = None, typical_pods: Any = None)
         comps.stop = world.env.event()  # a plain event: SimPy strips callbacks of nested conditions
         world.env.process(_stop_when(world.env, ending, comps.stop))
     _register_series(world, comps)
+    if scenario.faults:
+        from kbench.faults.injector import FaultInjector
+        comps.faults = FaultInjector(world, comps.kubelets)
     return world, comps
 
 
@@ -147,7 +151,7 @@ def start(world: World, comps: Components) -> None:
     """Start every component."""
     world.plane.start()
     for comp in (comps.monitor, comps.kubelets, comps.kubeproxies, comps.controllers, comps.scheduler, comps.driver,
-                 *comps.replays):
+                 *comps.replays, comps.faults):
         if comp is not None:
             comp.start()
 
@@ -208,7 +212,7 @@ def run(scenario: Scenario | str | Path, *, policy: str | None = None, seed: int
     wall = time.perf_counter() - wall0
     summary = summarize(world, virtual_s=float(world.env.now), wall_s=wall, scheduler=comps.scheduler,
                         fgd=comps.fgd, measure_start_s=comps.driver.measure_start_s if comps.driver else None,
-                        replays=comps.replays)
+                        replays=comps.replays, faults=comps.faults)
     summary["status"] = status
     frames = {"pods": world.timeline.to_frame(), "requests": world.plane.stats.to_frame(),
               "series": world.plane.series.to_frame()}
@@ -219,13 +223,24 @@ def run(scenario: Scenario | str | Path, *, policy: str | None = None, seed: int
         for name, df in frames.items():
             writer.table(name, df)
         summary["run_dir"] = str(writer.final)
-        writer.json("summary", summary)
+        writer.json("summary", on_disk_summary(summary))
         result.run_dir = writer.finish(status, wall_s=round(wall, 3), **({"error": error} if error else {}))
         if status == "failed":
             raise RuntimeError(f"run failed: {error} (partial results in {result.run_dir})")
         if status == "interrupted":
-            raise KeyboardInterrupt(str(result.run_dir))
+            raise KeyboardInterrupt(f"interrupted at virtual {float(world.env.now):.1f} s of {scenario.duration_s:g} s: "
+                                    f"partial results in {result.run_dir} (status interrupted)")
     return result
+
+
+def on_disk_summary(summary: dict[str, Any]) -> dict[str, Any]:
+    """The summary as ``summary.json`` holds it: without the volatile fields (``run_dir`` and
+    ``sim.wall_s``, which are in ``manifest.json``), so the same scenario and seed give a
+    byte-identical file in any process. ``kbench run -o json`` still prints them."""
+    out = {k: v for k, v in summary.items() if k != "run_dir"}
+    if isinstance(out.get("sim"), dict):
+        out["sim"] = {k: v for k, v in out["sim"].items() if k != "wall_s"}
+    return out
 
 
 def _slug(policy: str) -> str:

@@ -43,7 +43,7 @@ def pod_startup(world: World) -> tuple[np.ndarray, np.ndarray]:
 
 
 def summarize(world: World, *, virtual_s: float, wall_s: float, scheduler: Any = None, fgd: Any = None,
-              measure_start_s: float | None = None, replays: Any = ()) -> dict[str, Any]:
+              measure_start_s: float | None = None, replays: Any = (), faults: Any = None) -> dict[str, Any]:
     """The run summary (see the module docstring).
 
     Args:
@@ -55,6 +55,7 @@ def summarize(world: World, *, virtual_s: float, wall_s: float, scheduler: Any =
         measure_start_s: Start of the measured phase, seconds (NaN/None: ``scenario.warmup_s``
             when > 0, else no ``measured`` block).
         replays: Trace replays (adds ``replay``: pods per replay, original and inflated counts).
+        faults: The run's :class:`~kbench.faults.injector.FaultInjector`, if any (adds ``faults``).
     """
     tl = world.timeline
     n = tl.n
@@ -126,6 +127,9 @@ def summarize(world: World, *, virtual_s: float, wall_s: float, scheduler: Any =
         summary["replay"] = [{"name": r.spec.name, "pods": 0 if r.sequence is None else len(r.sequence),
                               "original_pods": 0 if r.original is None else len(r.original),
                               "nodes": len(r.nodes), "bad_rows": r.bad_rows} for r in replays]
+    if faults is not None:
+        from kbench.faults.measure import fault_summary
+        summary["faults"] = fault_summary(faults, world, virtual_s)
     return summary
 
 
