@@ -15,52 +15,10 @@ import pytest
 
 from kbench.errors import PolicyError
 from kbench.policy.api import CycleState
+from kbench.validate.upstream_cases import BALANCED as CASES  # the table, shared with kbench validate
+from kbench.validate.upstream_cases import CPU_AND_MEMORY, EXISTING, nodes2
 from policies.balancedallocation import NodeResourcesBalancedAllocation
-from tests.policy.builders import node, pod, scores, table
-
-GPU = "nvidia.com/gpu"
-CPU_MEM = [{"name": "cpu", "weight": 1}, {"name": "memory", "weight": 1}]
-CPU_MEM_GPU = [*CPU_MEM, {"name": GPU, "weight": 1}]
-CPU_AND_MEMORY = [{"cpu": 1000, "memory": 2000}, {"cpu": 2000, "memory": 3000}]
-CPU_ONLY = [{"cpu": 1000, "memory": 0}, {"cpu": 2000, "memory": 0}]
-CPU_MEM_GPU_REQ = [{"cpu": 1000, "memory": 2000}, {"cpu": 2000, "memory": 3000, GPU: 3}]
-
-
-def nodes2(c1, m1, c2, m2, s1=None, s2=None):
-    return [node("node1", c1, m1, **(s1 or {})), node("node2", c2, m2, **(s2 or {}))]
-
-
-# upstream: cpuOnly is bound to node1, cpuAndMemory to node2, cpuAndMemoryAndGPU to node1
-EXISTING = [pod("cpuOnly", node="node1", reqs=CPU_ONLY), pod("cpuAndMemory", node="node2", reqs=CPU_AND_MEMORY)]
-
-CASES = [  # (case name, pod containers, nodes, existing pods, resources, expected or None for Skip)
-    ("nothing scheduled, nothing requested, skip in PreScore", [], nodes2(4000, 10000, 4000, 10000), [],
-     CPU_MEM, None),
-    # node1: cpu 3000 / 4000 = 0.75, mem 5000 / 10000 = 0.5, std (0.75 - 0.5) / 2 = 0.125 -> (1 - 0.125) * 100 = 87
-    # node2: cpu 3000 / 6000 = 0.5, mem 0.5, std 0 -> 100
-    ("nothing scheduled, resources requested, differently sized nodes", CPU_AND_MEMORY,
-     nodes2(4000, 10000, 6000, 10000), [], CPU_MEM, [87, 100]),
-    # node1: cpu 6000 / 10000 = 0.6, mem 5000 / 20000 = 0.25, std 0.175 -> 82
-    # node2: cpu 0.6, mem 10000 / 20000 = 0.5, std 0.05 -> 95
-    ("resources requested, pods scheduled with resources", CPU_AND_MEMORY, nodes2(10000, 20000, 10000, 20000),
-     EXISTING, CPU_MEM, [82, 95]),
-    # node2: mem 10000 / 50000 = 0.2, std (0.6 - 0.2) / 2 = 0.2 -> 80
-    ("resources requested, pods scheduled with resources, differently sized nodes", CPU_AND_MEMORY,
-     nodes2(10000, 20000, 10000, 50000), EXISTING, CPU_MEM, [82, 80]),
-    # node1: cpu 6000 / 6000 = 1, mem 0 -> std 0.5 -> 50; node2: cpu 1, mem 0.5 -> std 0.25 -> 75
-    ("requested resources at node capacity", CPU_ONLY, nodes2(6000, 10000, 6000, 10000), EXISTING, CPU_MEM,
-     [50, 75]),
-    # node1: cpu 3000 / 3500 = 0.857, mem 5000 / 40000 = 0.125, gpu (3 + 1) / 8 = 0.5
-    #   mean 0.494, std sqrt(((0.857 - 0.494)^2 + (0.125 - 0.494)^2 + (0.5 - 0.494)^2) / 3) = 0.300 -> 70
-    # node2: cpu 0.857, mem 0.125, gpu 1 / 8 = 0.125 -> std 0.345 -> 65
-    ("include scalar resource on a node for balanced resource allocation", [{"memory": 0, GPU: 1}],
-     nodes2(3500, 40000, 3500, 40000, {GPU: 8}, {GPU: 8}),
-     [pod("cpuAndMemory", node="node2", reqs=CPU_AND_MEMORY), pod("gpu", node="node1", reqs=CPU_MEM_GPU_REQ)],
-     CPU_MEM_GPU, [70, 65]),
-    # the pod does not request the GPU: it is left out; cpu 0.857, mem 0.125, std 0.366 -> 63 on both
-    ("node without the scalar resource should skip the scalar resource", CPU_AND_MEMORY,
-     nodes2(3500, 40000, 3500, 40000, {GPU: 8}, None), [], CPU_MEM_GPU, [63, 63]),
-]
+from tests.policy.builders import pod, scores, table
 
 
 @pytest.mark.parametrize("name,containers,nodes,existing,resources,expected", CASES, ids=[c[0] for c in CASES])

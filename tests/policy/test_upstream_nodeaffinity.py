@@ -12,6 +12,8 @@ import pytest
 
 from kbench.errors import PolicyError
 from kbench.policy.api import Code, CycleState
+from kbench.validate.upstream_cases import AFF2, L1, L2, L3, L5
+from kbench.validate.upstream_cases import AFFINITY_SCORE as SCORE  # the table, shared with kbench validate
 from policies.nodeaffinity import ERR_REASON_CONFLICT, ERR_REASON_ENFORCED, ERR_REASON_POD, NodeAffinity
 from tests.policy.builders import node, pod, req, run_filter, scores, table, term
 
@@ -106,33 +108,6 @@ def test_node_affinity_conflicting_fields():
     assert (st.code, st.reasons) == (Code.UNSCHEDULABLE_AND_UNRESOLVABLE, (ERR_REASON_CONFLICT,))
     res = NodeAffinity().filter(CycleState(), p, nodes, np.arange(1))
     assert (bool(res.ok[0]), res.reason_at(0)) == (False, ERR_REASON_POD)
-
-
-L1, L2, L3 = {"foo": "bar"}, {"key": "value"}, {"az": "az1"}
-L4, L5 = {"abc": "az11", "def": "az22"}, {"foo": "bar", "key": "value", "az": "az1"}
-AFF1 = [(2, term(req("foo", "In", "bar")))]
-AFF2 = [(2, term(req("foo", "In", "bar"))), (4, term(req("key", "In", "value"))),
-        (5, term(req("foo", "In", "bar"), req("key", "In", "value"), req("az", "In", "az1")))]
-ADDED_PREF_KEY = {"addedAffinity": {"preferredDuringSchedulingIgnoredDuringExecution": [
-    {"weight": 3, "preference": {"matchExpressions": [{"key": "key", "operator": "In", "values": ["value"]}]}}]}}
-ADDED_PREF_FOO = {"addedAffinity": {"preferredDuringSchedulingIgnoredDuringExecution": [
-    {"weight": 2, "preference": {"matchExpressions": [{"key": "foo", "operator": "In", "values": ["bar"]}]}}]}}
-
-SCORE = [  # (case name, preferred terms, node (name, labels), args, expected; None = PreScore SKIP)
-    ("Skip is returned in PreScore when NodeAffinity is nil", [], [("node1", L1)], {}, None),
-    ("no node matches preferred scheduling requirements in NodeAffinity of pod so all nodes' priority is zero", AFF1,
-     [("node1", L4), ("node2", L2), ("node3", L3)], {}, [0, 0, 0]),
-    # raw 2 / 0 / 0 -> 100 * 2 / 2 = 100, 0, 0
-    ("only node1 matches the preferred scheduling requirements of pod", AFF1,
-     [("node1", L1), ("node2", L2), ("node3", L3)], {}, [100, 0, 0]),
-    # raw node1 2, node5 2 + 4 + 5 = 11, node2 4 -> 100 * 2 / 11 = 18, 100, 100 * 4 / 11 = 36
-    ("all nodes matches the preferred scheduling requirements of pod but with different priorities ", AFF2,
-     [("node1", L1), ("node5", L5), ("node2", L2)], {}, [18, 100, 36]),
-    ("added affinity", [], [("node1", L1), ("node2", L2)], ADDED_PREF_FOO, [100, 0]),
-    # raw node1 2, node2 3 (added), node3 2 + 3 = 5 -> 40, 60, 100
-    ("added affinity and pod has default affinity", AFF1, [("node1", L1), ("node2", L2), ("node3", L5)],
-     ADDED_PREF_KEY, [40, 60, 100]),
-]
 
 
 @pytest.mark.parametrize("name,preferred,nodes,args,expected", SCORE, ids=[c[0] for c in SCORE])

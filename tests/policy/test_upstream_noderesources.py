@@ -20,13 +20,14 @@ import numpy as np
 import pytest
 
 from kbench.errors import PolicyError
+from kbench.validate.upstream_cases import (  # the tables, shared with kbench validate
+    DEFAULT,
+    LEAST,
+    MOST,
+    RTCR,
+)
 from policies.noderesources import PROFILES, NodeResourcesFit, broken_linear
-from tests.policy.builders import MB, node, pod, run_filter, scores, table
-
-DEFAULT = [{"name": "cpu", "weight": 1}, {"name": "memory", "weight": 1}]
-EXT = "example.com/foo"  # upstream extendedRes = "abc.com/xyz"; any extended name behaves alike
-EXT_SET = [{"name": "cpu", "weight": 1}, {"name": "memory", "weight": 1}, {"name": EXT, "weight": 1}]
-P_3000_5000 = dict(reqs=[{"cpu": 1000, "memory": 2000}, {"cpu": 2000, "memory": 3000}])
+from tests.policy.builders import node, pod, run_filter, scores, table
 
 
 def fit(strategy: str, resources, shape=None) -> NodeResourcesFit:
@@ -36,155 +37,6 @@ def fit(strategy: str, resources, shape=None) -> NodeResourcesFit:
     return NodeResourcesFit({"scoringStrategy": s})
 
 
-def n2(c1, m1, c2, m2, **ext2):
-    return [node("node1", c1, m1), node("node2", c2, m2, **ext2)]
-
-
-LEAST = [  # (case name, pod kwargs, nodes, existing pods, resources, expected)
-    # CPU ((4000 - 0) * 100) / 4000 = 100, memory 100 -> (100 + 100) / 2 = 100 on both nodes
-    ("nothing scheduled, nothing requested", {}, n2(4000, 10000, 4000, 10000), [], DEFAULT, [100, 100]),
-    # node1: cpu ((4000 - 3000) * 100) / 4000 = 25, mem ((10000 - 5000) * 100) / 10000 = 50 -> 37
-    # node2: cpu ((6000 - 3000) * 100) / 6000 = 50, mem 50 -> 50
-    ("nothing scheduled, resources requested, differently sized nodes", P_3000_5000,
-     n2(4000, 10000, 6000, 10000), [], DEFAULT, [37, 50]),
-    # existing pods have no containers, so they count 0 (E4): 100 / 100
-    ("no resources requested, pods scheduled", {}, n2(4000, 10000, 4000, 10000),
-     [pod("e1", node="node1"), pod("e2", node="node1"), pod("e3", node="node2"), pod("e4", node="node2")],
-     DEFAULT, [100, 100]),
-    # node1: cpu ((10000 - 6000) * 100) / 10000 = 40, mem ((20000 - 0) * 100) / 20000 = 100 -> 70
-    # node2: cpu 40, mem ((20000 - 5000) * 100) / 20000 = 75 -> (40 + 75) / 2 = 57
-    ("no resources requested, pods scheduled with resources", {}, n2(10000, 20000, 10000, 20000),
-     [pod("e1", node="node1", reqs=[{"cpu": 3000, "memory": 0}]),
-      pod("e2", node="node1", reqs=[{"cpu": 3000, "memory": 0}]),
-      pod("e3", node="node2", reqs=[{"cpu": 3000, "memory": 0}]),
-      pod("e4", node="node2", reqs=[{"cpu": 3000, "memory": 5000}])], DEFAULT, [70, 57]),
-    # node1: cpu 40, mem ((20000 - 5000) * 100) / 20000 = 75 -> 57
-    # node2: cpu 40, mem ((20000 - 10000) * 100) / 20000 = 50 -> 45
-    ("resources requested, pods scheduled with resources", P_3000_5000, n2(10000, 20000, 10000, 20000),
-     [pod("e1", node="node1", reqs=[{"cpu": 3000, "memory": 0}]),
-      pod("e2", node="node2", reqs=[{"cpu": 3000, "memory": 5000}])], DEFAULT, [57, 45]),
-    # node2: mem ((50000 - 10000) * 100) / 50000 = 80 -> (40 + 80) / 2 = 60
-    ("resources requested, pods scheduled with resources, differently sized nodes", P_3000_5000,
-     n2(10000, 20000, 10000, 50000),
-     [pod("e1", node="node1", reqs=[{"cpu": 3000, "memory": 0}]),
-      pod("e2", node="node2", reqs=[{"cpu": 3000, "memory": 5000}])], DEFAULT, [57, 60]),
-    # cpu 6000 > 4000 -> 0; node1 mem 100 -> 50; node2 mem ((10000 - 5000) * 100) / 10000 = 50 -> 25
-    ("requested resources exceed node capacity", dict(reqs=[{"cpu": 3000, "memory": 0}]),
-     n2(4000, 10000, 4000, 10000),
-     [pod("e1", node="node1", reqs=[{"cpu": 3000, "memory": 0}]),
-      pod("e2", node="node2", reqs=[{"cpu": 3000, "memory": 5000}])], DEFAULT, [50, 25]),
-    # allocatable 0 everywhere: no resource enters the mean -> 0
-    ("zero node resources, pods scheduled with resources", {}, [node("node1"), node("node2")],
-     [pod("e1", node="node1", reqs=[{"cpu": 3000, "memory": 0}]),
-      pod("e2", node="node2", reqs=[{"cpu": 3000, "memory": 5000}])], DEFAULT, [0, 0]),
-    # node1: (25 * 1 + 50 * 2) / (1 + 2) = 41; node2: (50 * 1 + 50 * 2) / 3 = 50
-    ("nothing scheduled, resources requested with different weight on CPU and memory, differently sized nodes",
-     P_3000_5000, n2(4000, 10000, 6000, 10000), [],
-     [{"name": "memory", "weight": 2}, {"name": "cpu", "weight": 1}], [41, 50]),
-    # the extended resource is not requested: bypassed -> (50 + 50) / 2 = 50 on both
-    ("bypass extended resource if the pod does not request", P_3000_5000,
-     n2(6000, 10000, 6000, 10000, **{EXT: 4}), [], EXT_SET, [50, 50]),
-    # node1 ext ((4 - 2) * 100) / 4 = 50 -> (50 + 50 + 50) / 3 = 50; node2 ((10 - 2) * 100) / 10 = 80 -> 60
-    ("honor extended resource if the pod requests", dict(reqs=[{"cpu": 3000, "memory": 5000, EXT: 2}]),
-     [node("node1", 6000, 10000, **{EXT: 4}), node("node2", 6000, 10000, **{EXT: 10})], [], EXT_SET, [50, 60]),
-    # cpu ((6000 - 3000) * 100) / 6000 = 50, mem ((10000 - 4000) * 100) / 10000 = 60 -> 55 (ext skipped)
-    ("if the node doesn't have a resource", dict(reqs=[{"cpu": 3000, "memory": 4000}]),
-     n2(6000, 10000, 6000, 10000, **{EXT: 4}), [],
-     [{"name": EXT, "weight": 2}, {"name": "cpu", "weight": 1}, {"name": "memory", "weight": 1}], [55, 55]),
-]
-
-MOST = [
-    # cpu (0 * 100) / 4000 = 0, mem 0 -> 0
-    ("nothing scheduled, nothing requested", {}, n2(4000, 10000, 4000, 10000), [], DEFAULT, [0, 0]),
-    # node1: cpu (3000 * 100) / 4000 = 75, mem (5000 * 100) / 10000 = 50 -> 62; node2: 50, 50 -> 50
-    ("nothing scheduled, resources requested, differently sized nodes", P_3000_5000,
-     n2(4000, 10000, 6000, 10000), [], DEFAULT, [62, 50]),
-    # node1: cpu (6000 * 100) / 10000 = 60, mem 0 -> 30; node2: 60, (5000 * 100) / 20000 = 25 -> 42
-    ("no resources requested, pods scheduled with resources", {}, n2(10000, 20000, 10000, 20000),
-     [pod("e1", node="node1", reqs=[{"cpu": 3000, "memory": 0}]),
-      pod("e2", node="node1", reqs=[{"cpu": 3000, "memory": 0}]),
-      pod("e3", node="node2", reqs=[{"cpu": 3000, "memory": 0}]),
-      pod("e4", node="node2", reqs=[{"cpu": 3000, "memory": 5000}])], DEFAULT, [30, 42]),
-    # node1: 60, (5000 * 100) / 20000 = 25 -> 42; node2: 60, (10000 * 100) / 20000 = 50 -> 55
-    ("resources requested, pods scheduled with resources", P_3000_5000, n2(10000, 20000, 10000, 20000),
-     [pod("e1", node="node1", reqs=[{"cpu": 3000, "memory": 0}]),
-      pod("e2", node="node2", reqs=[{"cpu": 3000, "memory": 5000}])], DEFAULT, [42, 55]),
-    # node1: 5000 * 100 / 5000 = 100, (9000 * 100) / 10000 = 90 -> 95; node2: 50, 100 -> 75
-    ("resources requested equal node capacity",
-     dict(reqs=[{"cpu": 2000, "memory": 4000}, {"cpu": 3000, "memory": 5000}]),
-     n2(5000, 10000, 10000, 9000), [], DEFAULT, [95, 75]),
-    # node1: (75 * 1 + 50 * 2) / (1 + 2) = 58; node2: (50 * 1 + 50 * 2) / 3 = 50
-    ("nothing scheduled, resources requested, differently sized nodes (weights)", P_3000_5000,
-     n2(4000, 10000, 6000, 10000), [], [{"name": "memory", "weight": 2}, {"name": "cpu", "weight": 1}], [58, 50]),
-    # E4 defaults: node1 cpu 300m / 250m -> clamped 100, mem 600Mi / 1000Mi = 60 -> 80;
-    # node2 cpu 100 / 250 = 40, mem 200 / 1000 = 20 -> 30
-    ("no resources requested, pods scheduled, nonzero request for resource", dict(reqs=[{}]),
-     n2(250, 1000 * MB, 250, 1000 * MB),
-     [pod("e1", node="node1", reqs=[{}]), pod("e2", node="node1", reqs=[{}])], DEFAULT, [80, 30]),
-    ("bypass extended resource if the pod does not request", P_3000_5000,
-     n2(6000, 10000, 6000, 10000, **{EXT: 4}), [], EXT_SET, [50, 50]),
-    # node1 ext 2 / 4 * 100 = 50 -> 50; node2 2 / 10 * 100 = 20 -> (50 + 50 + 20) / 3 = 40
-    ("honor extended resource if the pod request", dict(reqs=[{"cpu": 3000, "memory": 5000, EXT: 2}]),
-     [node("node1", 6000, 10000, **{EXT: 4}), node("node2", 6000, 10000, **{EXT: 10})], [], EXT_SET, [50, 40]),
-    # cpu (3000 * 100) / 6000 = 50, mem (4000 * 100) / 10000 = 40 -> 45
-    ("if the node doesn't have a resource", dict(reqs=[{"cpu": 3000, "memory": 4000}]),
-     n2(6000, 10000, 6000, 10000, **{EXT: 4}), [],
-     [{"name": EXT, "weight": 2}, {"name": "cpu", "weight": 1}, {"name": "memory", "weight": 1}], [45, 45]),
-]
-
-SHAPE_LEAST = [{"utilization": 0, "score": 10}, {"utilization": 100, "score": 0}]
-SHAPE_PACK = [{"utilization": 0, "score": 0}, {"utilization": 100, "score": 1}]
-FOO, BAR = "intel.com/foo", "intel.com/bar"
-
-
-def ext_nodes(r1: dict, r2: dict):  # upstream makeNode(name, 4000, 10000*1024*1024, extended)
-    return [node("node1", 4000, 10000 * MB, **r1), node("node2", 4000, 10000 * MB, **r2)]
-
-
-RTCR = [  # (case name, pod kwargs, nodes, existing, resources, shape, expected)
-    # utilisation 0 -> f(0) = 100 on both
-    ("nothing scheduled, nothing requested (default - least requested nodes have priority)", {},
-     n2(4000, 10000, 4000, 10000), [pod("e1", node="node1"), pod("e2", node="node1")], DEFAULT, SHAPE_LEAST,
-     [100, 100]),
-    # node1: cpu u = 75 -> 100 + (0 - 100) * 75 / 100 = 25, mem u = 50 -> 50; round((25 + 50) / 2) = 38
-    # node2: cpu u = 50 -> 50, mem 50 -> 50
-    ("nothing scheduled, resources requested, differently sized nodes (default - least requested nodes have priority)",
-     P_3000_5000, n2(4000, 10000, 6000, 10000), [pod("e1", node="node1"), pod("e2", node="node1")], DEFAULT,
-     SHAPE_LEAST, [38, 50]),
-    ("no resources requested, pods scheduled with resources (default - least requested nodes have priority)", {},
-     n2(4000, 10000, 6000, 10000),
-     [pod("e1", node="node1", reqs=[{"cpu": 3000, "memory": 5000}]),
-      pod("e2", node="node2", reqs=[{"cpu": 3000, "memory": 5000}])], DEFAULT, SHAPE_LEAST, [38, 50]),
-    # SingleExtended: the pod requests no intel.com/foo -> bypassed -> weight sum 0 -> 0
-    ("SingleExtended: nothing scheduled, nothing requested", {}, ext_nodes({FOO: 8}, {FOO: 4}),
-     [], [{"name": FOO, "weight": 1}], SHAPE_PACK, [0, 0]),
-    # node1: u = 2 / 8 * 100 = 25 -> 10 * 25 / 100 = 2; node2: u = 2 / 4 * 100 = 50 -> 5
-    ("SingleExtended: resources requested, pods scheduled with less resources", dict(reqs=[{FOO: 2}]),
-     ext_nodes({FOO: 8}, {FOO: 4}), [pod("e1")], [{"name": FOO, "weight": 1}], SHAPE_PACK, [2, 5]),
-    # node2: u = (2 + 2) / 4 * 100 = 100 -> 10
-    ("SingleExtended: resources requested, pods scheduled with resources, on node with existing pod running",
-     dict(reqs=[{FOO: 2}]), ext_nodes({FOO: 8}, {FOO: 4}), [pod("e1", node="node2", reqs=[{FOO: 2}])],
-     [{"name": FOO, "weight": 1}], SHAPE_PACK, [2, 10]),
-    # node1: u = 4 / 8 -> 5; node2: u = 4 / 4 -> 10
-    ("SingleExtended: resources requested, pods scheduled with more resources", dict(reqs=[{FOO: 4}]),
-     ext_nodes({FOO: 8}, {FOO: 4}), [pod("e1")], [{"name": FOO, "weight": 1}], SHAPE_PACK, [5, 10]),
-    ("MultipleExtended: nothing scheduled, nothing requested", {}, ext_nodes({FOO: 8, BAR: 4}, {FOO: 4, BAR: 8}),
-     [], [{"name": FOO, "weight": 3}, {"name": BAR, "weight": 5}], SHAPE_PACK, [0, 0]),
-    # node1: foo 2 / 8 -> 2, bar 2 / 4 -> 5: round((2 * 3 + 5 * 5) / 8) = round(3.875) = 4
-    # node2: foo 2 / 4 -> 5, bar 2 / 8 -> 2: round((5 * 3 + 2 * 5) / 8) = round(3.125) = 3
-    ("MultipleExtended: resources requested, pods scheduled with less resources", dict(reqs=[{FOO: 2, BAR: 2}]),
-     ext_nodes({FOO: 8, BAR: 4}, {FOO: 4, BAR: 8}), [pod("e1")],
-     [{"name": FOO, "weight": 3}, {"name": BAR, "weight": 5}], SHAPE_PACK, [4, 3]),
-    # node2: foo (2 + 2) / 4 -> 10, bar (2 + 2) / 8 -> 5: round((10 * 3 + 5 * 5) / 8) = round(6.875) = 7
-    ("MultipleExtended: resources requested, pods scheduled with resources, on node with existing pod running",
-     dict(reqs=[{FOO: 2, BAR: 2}]), ext_nodes({FOO: 8, BAR: 4}, {FOO: 4, BAR: 8}),
-     [pod("e1", node="node2", reqs=[{FOO: 2, BAR: 2}])], [{"name": FOO, "weight": 3}, {"name": BAR, "weight": 5}],
-     SHAPE_PACK, [4, 7]),
-    # node1: foo 4 / 8 -> 5, bar 2 / 4 -> 5 -> 5; node2: foo 4 / 4 -> 10, bar 2 / 8 -> 2: round(40 / 8) = 5
-    ("MultipleExtended: resources requested, pods scheduled with more resources", dict(reqs=[{FOO: 4, BAR: 2}]),
-     ext_nodes({FOO: 8, BAR: 4}, {FOO: 4, BAR: 8}), [pod("e1")],
-     [{"name": FOO, "weight": 3}, {"name": BAR, "weight": 5}], SHAPE_PACK, [5, 5]),
-]
 
 
 @pytest.mark.parametrize("name,pod_kw,nodes,existing,resources,expected", LEAST, ids=[c[0] for c in LEAST])

@@ -9,31 +9,10 @@ from __future__ import annotations
 
 import pytest
 
+from kbench.validate.upstream_cases import PNS
+from kbench.validate.upstream_cases import TAINT_SCORE as SCORE  # the table, shared with kbench validate
 from policies.tainttoleration import TaintToleration
 from tests.policy.builders import node, pod, run_filter, scores, table, taint, toleration
-
-PNS = "PreferNoSchedule"
-T_ARM = taint("cpu-type", "arm64", PNS)
-T_SSD = taint("disk-type", "ssd", PNS)
-
-SCORE = [  # (case name, tolerations, taints per node, expected)
-    # nodeA tolerated (raw 0), nodeB intolerable (raw 1): max 1 -> 100 - 100 * 0 / 1 = 100, 100 - 100 = 0
-    ("node with taints tolerated by the pod, gets a higher score than those node with intolerable taints",
-     [toleration("foo", "bar", PNS)], [[taint("foo", "bar", PNS)], [taint("foo", "blah", PNS)]], [100, 0]),
-    # every raw count is 0 -> all 100
-    ("the nodes that all of their taints are tolerated by the pod, get the same score, "
-     "no matter how many tolerable taints a node has",
-     [toleration("cpu-type", "arm64", PNS), toleration("disk-type", "ssd", PNS)], [[], [T_ARM], [T_ARM, T_SSD]],
-     [100, 100, 100]),
-    # raw 0 / 1 / 2, max 2 -> 100, 100 - 100 * 1 / 2 = 50, 0
-    ("the more intolerable taints a node has, the lower score it gets.", [toleration("foo", "bar", PNS)],
-     [[], [T_ARM], [T_ARM, T_SSD]], [100, 50, 0]),
-    # NoSchedule tolerations do not count for scoring, NoSchedule taints are not scored: raw 0 / 0 / 2
-    ("only taints and tolerations that have effect PreferNoSchedule are checked by taints-tolerations priority function",
-     [toleration("cpu-type", "arm64", "NoSchedule"), toleration("disk-type", "ssd", "NoSchedule")],
-     [[], [taint("cpu-type", "arm64", "NoSchedule")], [T_ARM, T_SSD]], [100, 100, 0]),
-    ("Default behaviour No taints and tolerations, lands on node with no taints", [], [[], [T_ARM]], [100, 0]),
-]
 
 
 @pytest.mark.parametrize("name,tols,taints,expected", SCORE, ids=[c[0] for c in SCORE])

@@ -1,0 +1,1 @@
+"""Validation suite: the model against theory, upstream tests, CALIBRATION facts and published figures."""

@@ -1,0 +1,71 @@
+"""The validation suite: every check family, at quick or full sizes.
+
+``run_suite(quick=True)`` is what ``kbench validate --quick`` and ``make test`` run (well under a
+minute); ``quick=False`` uses more seeds, longer horizons and larger clusters. A family that raises
+is reported as one failing record (``<family>/error``) rather than aborting the suite.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable
+
+from kbench.errors import KbenchError
+from kbench.validate.clients import check_clients
+from kbench.validate.density import check_density
+from kbench.validate.etcd import check_etcd
+from kbench.validate.queueing import check_queueing
+from kbench.validate.record import Record
+from kbench.validate.scheduler import check_scheduler
+from kbench.validate.scoring import check_scoring
+from kbench.validate.sync import check_sync
+
+FAMILIES: dict[str, Callable[[bool], list[Record]]] = {
+    "queueing": check_queueing,  # M/M/1, M/M/c, M/D/1 + Little on APF
+    "scoring": check_scoring,  # upstream score cases through explain
+    "sync": check_sync,  # polling N/T and T/2
+    "scheduler": check_scheduler,  # D8 + Little on the scheduling queue
+    "clients": check_clients,  # C3, C4
+    "etcd": check_etcd,  # B4 + Little on proposals
+    "density": check_density,  # F1 at F2 churn
+}
+"""Check families in run order (``kbench validate --only NAME`` picks some)."""
+
+NOT_COVERED = (
+    ("little/kubelet_image_pulls", "the kubelet model schedules image pulls analytically (a heap of slot end "
+     "times, kbench/cluster/kubelet.py) and keeps no occupancy state an observer could integrate; a Little's "
+     "law check there would only restate the observer's own timestamps"),
+    ("scoring/PodTopologySpread", "upstream's spread score cases name candidate and filtered-out nodes "
+     "separately, which kbench explain (every node filtered and scored) cannot express; they run plugin-level "
+     "in tests/policy/test_upstream_spread.py"),
+)
+"""Checks the issue asks for that the suite does not run, with the reason (printed and documented)."""
+
+
+def run_suite(quick: bool = True, only: Iterable[str] | None = None,
+              progress: Callable[[str, float], None] | None = None) -> list[Record]:
+    """Run the chosen families (all by default) and return their records in order.
+
+    Args:
+        quick: Small sizes (``make test``) instead of the full suite.
+        only: Family names to run (see :data:`FAMILIES`).
+        progress: Called with ``(family, wall seconds)`` after each family.
+
+    Raises:
+        KbenchError: An unknown family name.
+    """
+    names = list(FAMILIES) if not only else list(only)
+    unknown = [n for n in names if n not in FAMILIES]
+    if unknown:
+        raise KbenchError(f"unknown check family {unknown[0]!r}: expected one of {', '.join(FAMILIES)}")
+    out: list[Record] = []
+    for name in names:
+        t0 = time.perf_counter()
+        try:
+            out.extend(FAMILIES[name](quick))
+        except Exception as err:  # a model bug surfaces as a failed check, not a crash
+            out.append(Record(f"{name}/error", "the check family ran to completion", 1.0, 0.0, kind="exact",
+                              source="-", note=f"{type(err).__name__}: {err}"))
+        if progress is not None:
+            progress(name, time.perf_counter() - t0)
+    return out
