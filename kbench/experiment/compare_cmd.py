@@ -84,6 +84,7 @@ def compare_cmd(
     out: Path = typer.Option(Path("results"), "--out", help="Parent folder of the comparison folder."),
     output: str = typer.Option("table", "-o", "--output", help="table, json or markdown."),
     report: bool = typer.Option(False, "--report", help="Also write report.html in the comparison folder."),
+    param: list[str] = typer.Option(None, "--param", help="KEY=VALUE for the scenario's params, e.g. pods=FILE."),
 ) -> None:
     """Compare policies over seeds: medians with CIs, paired tests, Holm correction, a ranking."""
     if output not in ("table", "json", "markdown"):
@@ -94,9 +95,12 @@ def compare_cmd(
     if seeds < 2:
         raise KbenchError(f"compare needs at least 2 seeds (got {seeds})", where="--seeds")
     names, dirs = _parse_metrics(metric)
+    from kbench.workload.spec import load_scenario, parse_params
+
+    loaded = load_scenario(scenario, params=parse_params(param))
     err = Console(stderr=True)
     with _progress(output == "table", len(policies) * seeds, err) as progress:
-        result = compare(scenario, policies, seeds, names, baseline, out, test=test, directions=dirs,
+        result = compare(loaded, policies, seeds, names, baseline, out, test=test, directions=dirs,
                          progress=progress)
     if output == "json":
         import json

@@ -139,6 +139,7 @@ def test_cli_table_and_json(scenario, tmp_path):
     (["--policy", "a", "--policy", "b", "--seeds", "1"], "at least 2 seeds"),
     (["--policy", "least-allocated", "--policy", "most-allocated", "--seeds", "2", "--metric", "nope.p50"],
      "unknown metric"),
+    (["--policy", "least-allocated", "--policy", "most-allocated", "--param", "novalue"], "KEY=VALUE"),
 ])
 def test_cli_bad_input_is_one_line_exit_2(scenario, tmp_path, extra, text):
     res = CliRunner().invoke(_app(), ["compare", str(scenario), "--out", str(tmp_path), *extra])
