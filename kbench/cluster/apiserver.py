@@ -8,12 +8,16 @@ defines it (G4: from receipt to the last byte, excluding the APF queue wait) and
 
 CPU is modelled as a FCFS pool of ``cores`` servers computed from a heap of core free times,
 so a request costs a few heap operations instead of a SimPy resource round trip.
+
+:meth:`Apiserver.request` is a generator for a client process (``yield from``);
+:meth:`Apiserver.submit` serves a write through the same steps without a process, for fleet-level
+senders such as the kubelets' lease renewals (issue 8: a process per lease was a hot path).
 """
 
 from __future__ import annotations
 
 import heapq
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from dataclasses import dataclass
 
 import numpy as np
@@ -80,6 +84,7 @@ class Apiserver:
         self.up = True
         self.generation = 0
         self.restarts = 0
+        self.lists_from_etcd_until_s = 0.0  # fault: the watch cache does not serve LISTs until then
         self.inflight = 0
         self._inflight_area = 0.0
         self._inflight_t = 0.0
@@ -219,7 +224,7 @@ class Apiserver:
             return Response(200, revision=cache.revision)
         n = req.list_objects if verb == "list" else 1
         nbytes = req.size_bytes
-        if cache is not None and req.from_cache:
+        if cache is not None and req.from_cache and self.env.now >= self.lists_from_etcd_until_s:
             yield self._cpu(cfg.request_base_cpu_s + n * cfg.list_cache_cpu_s_per_object)
             revision = cache.revision
             items = None
@@ -236,6 +241,106 @@ class Apiserver:
                          else self.etcd.get(req.resource, req.name))
         yield self._cpu(nbytes * cfg.encode_cpu_s_per_byte)
         return Response(200, revision=revision, objects=n, size_bytes=nbytes, items=items)
+
+    # ------------------------------------------------------------------- process-free writes
+    def submit(self, req: Request, done: Callable[[Response], None]) -> None:
+        """Serve one write without a SimPy process: ``done(response)`` is called where
+        :meth:`request` would return.
+
+        The steps, the events they wait on and the order of everything they schedule are those of
+        :meth:`request` and :meth:`_handle` for a write (a process resumes as a callback of the
+        event it waits on; here the step is that callback), so results are identical; what is
+        saved is the process per request (its start and end events and the generator frames).
+        Fleet-level senders (the kubelets' lease renewals) use it. Keep it in step with
+        :meth:`request`.
+
+        Raises:
+            ValueError: ``req`` is not a write.
+        """
+        if not req.mutating:
+            raise ValueError(f"submit serves writes only, not {req.verb}")
+        env, cfg, stats = self.env, self.cfg, self.stats
+        if not self.up:
+            key0 = (req.verb, req.resource, req.client, "")
+
+            def refused(_e):
+                stats.record_error(key0)
+                done(Response(503))
+
+            env.timeout(0.001).callbacks.append(refused)
+            return
+        gen = self.generation
+        t0 = env.now
+        req.arrival_s = t0
+        self._inflight_change(+1)
+
+        def finish(resp: Response) -> None:  # request()'s finally, then the caller continues
+            self._inflight_change(-1)
+            self.completed += 1
+            self.sojourn_sum_s += env.now - t0
+            done(resp)
+
+        def sent(resp: Response, key) -> None:
+            if not resp.ok:
+                stats.record_error(key)
+            else:
+                t1 = env.now
+                wait = t_disp[0] - t0
+                stats.record(key, sli_s=t1 - t0 - wait, e2e_s=t1 - t0, wait_s=wait, nbytes=resp.size_bytes)
+            finish(resp)
+
+        def handled(resp: Response) -> None:
+            self.fc.release(req)
+            key = (req.verb, req.resource, req.client, req.level)
+            if gen != self.generation:
+                stats.record_error(key)
+                finish(Response(503))
+            elif env.now - t0 > cfg.request_timeout_s:
+                stats.record_error(key)
+                finish(Response(504))
+            elif resp.size_bytes:
+                env.timeout(resp.size_bytes / cfg.network_bytes_per_s).callbacks.append(lambda _e: sent(resp, key))
+            else:
+                sent(resp, key)
+
+        def written(e: simpy.Event) -> None:
+            if not e.ok:
+                e.defused = True
+                err = e.value
+                if isinstance(err, EtcdConflict):
+                    handled(Response(409))
+                    return
+                if isinstance(err, EtcdQuotaExceeded) or type(err).__name__.startswith("Etcd"):
+                    handled(Response(500))
+                    return
+                raise err
+            out = min(req.size_bytes, 4096)
+            self._cpu(out * cfg.encode_cpu_s_per_byte).callbacks.append(
+                lambda _e: handled(Response(200, revision=e.value, objects=1, size_bytes=out)))
+
+        def store(_e=None) -> None:
+            if req.precondition is not None and not req.precondition(self.etcd.get(req.resource, req.name)):
+                handled(Response(409))
+                return
+            verb = req.verb
+            self.etcd.write(req.resource, req.name, "delete" if verb == "delete" else
+                            ("create" if verb == "create" else "update"), req.size_bytes,
+                            req.value, req.precondition).callbacks.append(written)
+
+        def admitted(e: simpy.Event) -> None:
+            if not e.value:
+                stats.record_rejected((req.verb, req.resource, req.client, req.level))
+                finish(Response(429))
+                return
+            t_disp[0] = env.now
+            ev = self._cpu(cfg.request_base_cpu_s + cfg.admission_cpu_s)
+            if cfg.webhook_enabled:
+                ev.callbacks.append(lambda _e: env.timeout(self._webhook()).callbacks.append(store))
+            else:
+                ev.callbacks.append(store)
+
+        t_disp = [t0]
+        self.fc.admit(req).callbacks.append(admitted)
 
     # ------------------------------------------------------------------------------------ faults
     def restart(self, downtime_s: float) -> None:
@@ -255,11 +360,18 @@ class Apiserver:
                 # The new cache starts from a fresh LIST of etcd; its history begins after that.
                 # In a real cluster etcd's global revision moves during any downtime (leases,
                 # events), so every informer's rv is older than the cache: 410 Gone, relist.
-                c.revision = self.etcd.revision
+                # The cache's own starting revision is one past every rv handed out before the
+                # restart, so a watch from a LIST of the new cache resumes (no endless 410 loop
+                # when the resource stays quiet).
+                c.revision = self.etcd.revision + 1
                 c.history.clear()
                 c.oldest_rv = self.etcd.revision + 1
 
         self.env.timeout(downtime_s).callbacks.append(back)
+
+    def disable_watch_cache_lists(self, duration_s: float) -> None:
+        """Fault: LIST and GET go to etcd (quorum reads) for ``duration_s`` seconds (0: for good)."""
+        self.lists_from_etcd_until_s = self.env.now + duration_s if duration_s > 0 else float("inf")
 
 
 def _select(values: dict, partition, cache: WatchCache | None) -> dict:

@@ -61,6 +61,12 @@ class ControlPlane:
             s.gauge("apf_queue_length", lambda lv=level: fc.queue_length(lv), level=level)
         s.gauge("apiserver_inflight", lambda: self.api.inflight)
         s.gauge("etcd_db_size_bytes", lambda: self.etcd.db_size_bytes)
+        # cumulative counters: the report differences them into per-interval rates and mean latencies
+        s.gauge("etcd_writes_total", lambda: self.etcd.stats.writes)
+        s.gauge("etcd_write_latency_sum_s", lambda: self.etcd.stats.write_latency_sum_s)
+        for level in fc.levels():
+            s.gauge("apf_rejected_total", lambda lv=level: sum(
+                v for k, v in fc.counters().get(lv, {}).items() if k.startswith("rejected")), level=level)
         s.gauge("watchers", lambda: sum(c.watcher_total() for c in self.api.caches.values()))
 
     def start(self) -> None:

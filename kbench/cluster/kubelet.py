@@ -16,7 +16,8 @@ sends the final ``delete`` (deleted); a pod deleted while starting aborts at onc
 
 Heartbeats are real apiserver and etcd load: a lease ``update`` about every 10 s (F6) and a node
 status GET + PATCH every 5 min (F5). One fleet process sends whatever is due at each instant, so an
-idle node costs its heartbeats and an informer process blocked on its watch, nothing else.
+idle node costs its heartbeats and an informer process blocked on its watch, nothing else; a lease
+renewal is not even a process (``Apiserver.submit``: the same request path driven by callbacks).
 
 Not modelled: the whole-second truncation of status timestamps (F16; timeline marks are exact),
 readiness probes (ready with Running), init containers, volumes other than the token, image GC,
@@ -60,6 +61,17 @@ class NodeClient(Client):
             yield self.gate
         resp = yield from Client.call(self, env, api, req, rv=rv)
         return resp
+
+    def send(self, env, api, req, done) -> None:
+        """:meth:`call` for a write without a process (``Apiserver.submit``): ``done(response)``."""
+        if self.gate is not None:
+            self.gate.callbacks.append(lambda _e: self.send(env, api, req, done))
+            return
+        wait = self.limiter.reserve(env.now)
+        if wait > 0:
+            env.timeout(wait).callbacks.append(lambda _e: api.submit(req, done))
+        else:
+            api.submit(req, done)
 
 
 class _Pod:
@@ -484,7 +496,7 @@ class KubeletFleet:
                 if k.dead:
                     continue
                 if kind == _LEASE:
-                    env.process(self._renew(k))
+                    self._renew(k)
                 else:
                     self._push(now + cfg.node_status_report_s, _STATUS, k)
                     if not k.down:
@@ -495,23 +507,42 @@ class KubeletFleet:
                 yield env.timeout(self._hb_next - now) if heap else env.event()
             self._hb_sleeping = False
 
-    def _renew(self, k: Kubelet):
-        """One lease renewal (F6: update of ``leases/<node>``, retried with backoff)."""
+    def _renew(self, k: Kubelet) -> None:
+        """One lease renewal (F6: update of ``leases/<node>``, retried with backoff).
+
+        No process: the update goes through ``World.send`` (``Apiserver.submit``), the retries
+        through timeout callbacks; the requests, events and their order are those of a process
+        running the same loop (the golden tests pin this), one process start and end fewer.
+        """
+        self._renew_try(k, 0, self.cfg.lease_retry_initial_s, self.cfg.lease_retries if not k.down else 0)
+
+    def _renew_try(self, k: Kubelet, attempt: int, delay: float, attempts: int) -> None:
         env, cfg, w = self.env, self.cfg, self.world
-        delay = cfg.lease_retry_initial_s
-        for attempt in range(cfg.lease_retries if not k.down else 0):
-            resp = yield from w.write(k.client, "update", "leases", k.name, GenericObj(k.name, {"renew_s": env.now}),
-                                      size_bytes=LEASE_BYTES)
+        if attempt >= attempts:
+            self._renewed(k)
+            return
+
+        def done(resp) -> None:
             if resp.ok:
                 w.counters["lease_renewals"] += 1
-                break
+                self._renewed(k)
+                return
             w.counters["lease_failures"] += 1
             if attempt + 1 < cfg.lease_retries:
-                yield env.timeout(delay)
-                delay = min(2 * delay, cfg.lease_retry_max_s)
+                nxt = min(2 * delay, cfg.lease_retry_max_s)
+                env.timeout(delay).callbacks.append(lambda _e: self._renew_try(k, attempt + 1, nxt, attempts))
+            else:
+                self._renewed(k)
+
+        w.send(k.client, "update", "leases", k.name, GenericObj(k.name, {"renew_s": env.now}), done,
+               size_bytes=LEASE_BYTES)
+
+    def _renewed(self, k: Kubelet) -> None:
+        """The renewal is over (renewed or given up): schedule the next one."""
         if not k.dead:
+            cfg = self.cfg
             jitter = 1.0 + cfg.lease_renew_jitter * float(self.rng.random())
-            self._push(env.now + cfg.lease_renew_interval_s * jitter, _LEASE, k)
+            self._push(self.env.now + cfg.lease_renew_interval_s * jitter, _LEASE, k)
 
     def _post_status(self, k: Kubelet):
         """Full node status (F5): GET the Node from the cache, PATCH it (retried on conflict)."""

@@ -96,6 +96,18 @@ class World:
         resp = yield from client.call(self.env, self.api, req)
         return resp
 
+    def send(self, client: Client, verb: str, resource: str, key: str, value: object, done: Callable[[Response], None],
+             *, size_bytes: int = 1024, partition: object = None) -> None:
+        """:meth:`write` without a process: ``done(response)`` is called when it would return.
+
+        The client must have ``send`` (a :class:`~kbench.cluster.kubelet.NodeClient`); the request
+        takes the same path, with the same events in the same order, as through :meth:`write`.
+        """
+        cache = self.api.caches.get(resource)
+        watchers = cache.watcher_count(partition) if cache is not None else 0
+        req = client.request(verb, resource, name=key, size_bytes=size_bytes, value=value, watchers=watchers)
+        client.send(self.env, self.api, req, done)
+
     def get(self, client: Client, resource: str, key: str, *, size_bytes: int = 1024
             ) -> Generator[simpy.Event, object, Response]:
         """GET one object from the watch cache (``resp.items`` is the value)."""

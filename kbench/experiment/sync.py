@@ -166,6 +166,7 @@ def run_sync(scenario: Scenario, strategy: str, *, seed: int | None = None, out_
     env.run(until=scenario.duration_s)
     wall = time.perf_counter() - wall0
     summary = _summary(plane, strategy, cfg, scenario.duration_s, wall, staleness, istats)
+    summary["events"] = int(next(env._eid))  # events the SimPy kernel scheduled (kbench bench)
     result = SyncResult(summary, frames={"requests": plane.stats.to_frame(), "series": plane.series.to_frame()})
     if out_dir is not None:
         result.run_dir = _write(out_dir, scenario, strategy, result)

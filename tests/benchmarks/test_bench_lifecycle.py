@@ -23,6 +23,7 @@ def test_lifecycle_smoke():
 
 
 @pytest.mark.slow
+@pytest.mark.benchmark(group="scenarios")
 def test_bench_demo(benchmark):
     sc = load_scenario(ROOT / "workloads" / "demo.yaml")
     s = benchmark.pedantic(lambda: run(sc).summary, rounds=1, iterations=1)
@@ -30,6 +31,7 @@ def test_bench_demo(benchmark):
 
 
 @pytest.mark.slow
+@pytest.mark.benchmark(group="scenarios")
 def test_bench_density_5k(benchmark):
     sc = load_scenario(ROOT / "workloads" / "density-5k.yaml")
     s = benchmark.pedantic(lambda: run(sc).summary, rounds=1, iterations=1)

@@ -1,0 +1,298 @@
+"""Performance benchmarks of kbench itself (issue 8): ``kbench bench [--quick] [-o table|json]``.
+
+Each reference scenario runs in a fresh Python subprocess (``python -m kbench.bench CHILD-SPEC``)
+so that its peak resident set size is its own; the child times only the simulation (imports and
+scenario parsing excluded) and prints one JSON line; ``cpu_s`` (the child's user + system CPU
+seconds over the same span) is given beside ``wall_s`` because on a shared machine it is the
+steadier figure. The parent also times SimPy's bare timeout
+loop in its own process and reports the engine efficiency: kbench events per wall second divided
+by bare SimPy timeout events per wall second (1.0 would mean the model adds nothing per event).
+
+Scenarios (full / ``--quick``):
+
+* ``density-5k``: ``workloads/density-5k.yaml`` (5,000 nodes, 150,000 pods, 15 virtual minutes) /
+  100 nodes, 600 pods, 40 virtual seconds.
+* ``openb``: ``workloads/openb.yaml`` (1,523 nodes, 8,152 pods) / 3 % of the nodes, 40 pods.
+* ``fgd-openb``: ``workloads/fgd-openb.yaml``, policy fgd, seed 42 / 3 % of the nodes, 40 pods
+  (before inflation to 130 % of the GPUs).
+* ``sync-list-watch``: 5,000 list-watch clients, 10,000 objects, 10 virtual minutes /
+  200 clients, 1,000 objects, 1 virtual minute.
+* growth: the density template with the same pods (30,000; quick: 300) on 1,000 and 5,000 nodes
+  (quick: 50 and 250);
+  the ratio of wall seconds per pod (large / small).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from kbench.errors import KbenchError
+
+ROOT = Path(__file__).resolve().parents[1]
+WORKLOADS = ROOT / "workloads"
+SCHEMA_VERSION = 1
+TRACE_FILE = "openb_pod_list_default.csv"
+
+
+@dataclass(frozen=True)
+class BenchCase:
+    """One benchmark scenario, run in a child process.
+
+    Attributes:
+        name: Key in the output (``scenarios.<name>``).
+        kind: ``run`` (a pod-lifecycle scenario) or ``sync`` (the list-watch experiment).
+        data: The scenario as a dict (``run``) or the sync parameters (``sync``: clients, objects,
+            duration_s).
+        description: One line for the table.
+    """
+
+    name: str
+    kind: str
+    data: dict[str, Any]
+    description: str
+    policy: str | None = None
+    seed: int | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+# ------------------------------------------------------------------------------------ scenarios
+def traces_dir() -> Path:
+    """The trace folder (``../shared/traces`` beside the project, else ``shared/traces`` inside it).
+
+    Raises:
+        KbenchError: Neither exists.
+    """
+    for cand in (ROOT.parent / "shared" / "traces", ROOT / "shared" / "traces"):
+        if (cand / TRACE_FILE).exists():
+            return cand
+    raise KbenchError(f"trace files not found in {ROOT.parent / 'shared' / 'traces'} or "
+                      f"{ROOT / 'shared' / 'traces'}: the openb and fgd-openb benchmarks need them")
+
+
+def _workload(name: str) -> dict[str, Any]:
+    path = WORKLOADS / name
+    if not path.exists():
+        raise KbenchError(f"{path}: no such file (kbench bench runs from a source checkout)")
+    return yaml.safe_load(path.read_text())
+
+
+def _density(nodes: int, pods: int, per_deployment: int, duration_s: float, name: str) -> dict[str, Any]:
+    """The density-5k template resized: ``pods`` in deployments of ``per_deployment`` every 10 s."""
+    data = _workload("density-5k.yaml")
+    data["name"] = name
+    data["duration_s"] = duration_s
+    data["cluster"]["nodes"][0]["count"] = nodes
+    tpl = data["workload"]["deployments"][0]["template"]
+    n = -(-pods // per_deployment)
+    data["workload"]["deployments"] = [
+        {"name": f"density-{i:02d}", "replicas": min(per_deployment, pods - i * per_deployment),
+         "at_s": f"{10 * i}s", "template": dict(tpl)} for i in range(n)]
+    return data
+
+
+def _trace(name: str, **trace: Any) -> dict[str, Any]:
+    data = _workload(name)
+    data["workload"]["params"]["traces"] = str(traces_dir())
+    data["workload"]["traces"][0].update(trace)
+    return data
+
+
+def cases(quick: bool) -> list[BenchCase]:
+    """The reference scenarios (``quick``: tiny versions for CI smoke runs)."""
+    if quick:
+        return [
+            BenchCase("density-5k", "run", _density(100, 600, 300, 40, "bench-density-quick"),
+                      "density template: 100 nodes, 600 pods, 40 s (quick)"),
+            BenchCase("openb", "run", _trace("openb.yaml", sample_nodes=0.03, max_pods=40),
+                      "openb replay: 3 % of nodes, 40 pods (quick)"),
+            BenchCase("fgd-openb", "run", _trace("fgd-openb.yaml", sample_nodes=0.03, max_pods=40),
+                      "fgd-openb, fgd, seed 42: 3 % of nodes, 40 pods (quick)", policy="fgd", seed=42),
+            BenchCase("sync-list-watch", "sync", {"clients": 200, "objects": 1000, "duration_s": 60},
+                      "sync list-watch: 200 clients, 1,000 objects, 60 s (quick)"),
+        ]
+    return [
+        BenchCase("density-5k", "run", _workload("density-5k.yaml"),
+                  "workloads/density-5k.yaml: 5,000 nodes, 150,000 pods, 15 min"),
+        BenchCase("openb", "run", _trace("openb.yaml"), "workloads/openb.yaml: 1,523 nodes, 8,152 pods"),
+        BenchCase("fgd-openb", "run", _trace("fgd-openb.yaml"),
+                  "workloads/fgd-openb.yaml, fgd, seed 42: 1,213 nodes", policy="fgd", seed=42),
+        BenchCase("sync-list-watch", "sync", {"clients": 5000, "objects": 10_000, "duration_s": 600},
+                  "sync list-watch: 5,000 clients, 10,000 objects, 10 min"),
+    ]
+
+
+def growth_cases(quick: bool) -> tuple[BenchCase, BenchCase]:
+    """The same pods on a small and a large cluster (wall time per pod should not grow much)."""
+    small, large, pods, dur = (50, 250, 300, 30) if quick else (1000, 5000, 30_000, 180)
+    per = 150 if quick else 5000
+    return (BenchCase(f"growth-{small}", "run", _density(small, pods, per, dur, f"bench-growth-{small}"),
+                      f"density template: {small:,} nodes, {pods:,} pods, {dur} s"),
+            BenchCase(f"growth-{large}", "run", _density(large, pods, per, dur, f"bench-growth-{large}"),
+                      f"density template: {large:,} nodes, {pods:,} pods, {dur} s"))
+
+
+# ---------------------------------------------------------------------------------------- child
+def _child(spec: dict[str, Any]) -> dict[str, Any]:
+    """Run one case in this process; returns the raw figures (wall excludes imports and parsing)."""
+    from kbench.config import scenario_from_dict
+
+    cpu0 = _cpu_s()
+    if spec["kind"] == "sync":
+        from kbench.experiment.sync import run_sync
+
+        p = spec["data"]
+        sc = scenario_from_dict({"name": "bench-sync", "seed": 1, "duration_s": p["duration_s"],
+                                 "sync": {"clients": p["clients"], "objects": p["objects"]}})
+        t0 = time.perf_counter()
+        s = run_sync(sc, "list-watch").summary
+        wall = time.perf_counter() - t0
+        virtual, pods, events = float(s["virtual_s"]), 0, int(s.get("events", 0))
+    else:
+        from kbench.experiment.runner import run
+
+        path = Path(spec["path"])
+        t0 = time.perf_counter()
+        s = run(path, policy=spec.get("policy"), seed=spec.get("seed")).summary
+        wall = time.perf_counter() - t0
+        virtual, pods, events = float(s["sim"]["virtual_s"]), int(s["pods"]["created"]), int(s["sim"]["events"])
+    rss_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
+    return {"wall_s": wall, "cpu_s": _cpu_s() - cpu0, "virtual_s": virtual, "pods": pods, "events": events,
+            "peak_rss_mib": rss_kib / 1024.0}
+
+
+def _cpu_s() -> float:
+    """User + system CPU seconds of this process so far."""
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
+
+
+def run_case(case: BenchCase, tmp: Path) -> dict[str, Any]:
+    """Run ``case`` in a fresh subprocess and derive the rates.
+
+    Raises:
+        KbenchError: The child failed (its last error line is quoted).
+    """
+    spec: dict[str, Any] = {"kind": case.kind, "policy": case.policy, "seed": case.seed}
+    if case.kind == "run":
+        path = tmp / f"{case.name}.yaml"
+        path.write_text(yaml.safe_dump(case.data, sort_keys=False))
+        spec["path"] = str(path)
+    else:
+        spec["data"] = case.data
+    env = dict(os.environ, PYTHONHASHSEED="0")
+    proc = subprocess.run([sys.executable, "-m", "kbench.bench", json.dumps(spec)], capture_output=True,
+                          text=True, env=env, check=False)
+    if proc.returncode != 0:
+        lines = [ln for ln in proc.stderr.strip().splitlines() if ln.strip()]
+        raise KbenchError(f"benchmark {case.name} failed: {lines[-1] if lines else 'exit ' + str(proc.returncode)}")
+    raw = json.loads(proc.stdout.strip().splitlines()[-1])
+    wall = max(raw["wall_s"], 1e-9)
+    return {
+        "description": case.description,
+        "wall_s": round(wall, 3),
+        "cpu_s": round(raw["cpu_s"], 3),
+        "virtual_s": round(raw["virtual_s"], 3),
+        "speedup": round(raw["virtual_s"] / wall, 2),
+        "pods": raw["pods"],
+        "pods_per_wall_s": round(raw["pods"] / wall, 1),
+        "events": raw["events"],
+        "events_per_wall_s": round(raw["events"] / wall, 1),
+        "peak_rss_mib": round(raw["peak_rss_mib"], 1),
+    }
+
+
+# --------------------------------------------------------------------------------------- engine
+def simpy_timeout_rate(events: int = 300_000, processes: int = 100) -> float:
+    """SimPy's bare timeout loop: ``processes`` processes each yielding ``env.timeout(1)``;
+    returns scheduled events per wall second (the kernel's insertion counter over the loop's time)."""
+    import simpy
+
+    env = simpy.Environment()
+    per = events // processes
+
+    def loop():
+        for _ in range(per):
+            yield env.timeout(1.0)
+
+    for _ in range(processes):
+        env.process(loop())
+    t0 = time.perf_counter()
+    env.run()
+    wall = time.perf_counter() - t0
+    return int(next(env._eid)) / max(wall, 1e-9)
+
+
+# ------------------------------------------------------------------------------------------ api
+def machine() -> dict[str, Any]:
+    """What the figures were measured on."""
+    return {"python": platform.python_version(), "platform": platform.platform(), "cpus": os.cpu_count(),
+            "processor": platform.processor() or platform.machine()}
+
+
+def bench(quick: bool = False, only: list[str] | None = None, growth: bool = True,
+          log=None) -> dict[str, Any]:
+    """Run the benchmarks.
+
+    Args:
+        quick: Tiny scenarios (CI smoke, well under a minute).
+        only: Run only these scenario names (default all).
+        growth: Also run the growth pair.
+        log: ``f(message)`` called before each scenario, or None.
+
+    Returns:
+        ``{version, quick, machine, scenarios: {name: figures}, engine, efficiency, growth}``.
+
+    Raises:
+        KbenchError: An unknown scenario name, missing traces or a failed scenario.
+    """
+    todo = cases(quick)
+    names = [c.name for c in todo]
+    for n in only or []:
+        if n not in names:
+            raise KbenchError(f"--scenario {n}: expected one of {', '.join(names)}")
+    todo = [c for c in todo if not only or c.name in only]
+    out: dict[str, Any] = {"version": SCHEMA_VERSION, "quick": quick, "machine": machine(), "scenarios": {}}
+    with tempfile.TemporaryDirectory(prefix="kbench-bench-") as d:
+        for c in todo:
+            if log:
+                log(f"{c.name}: {c.description}")
+            out["scenarios"][c.name] = run_case(c, Path(d))
+        if growth:
+            small, large = growth_cases(quick)
+            figs = {}
+            for c in (small, large):
+                if log:
+                    log(f"{c.name}: {c.description}")
+                figs[c.name] = run_case(c, Path(d))
+            fs, fl = figs[small.name], figs[large.name]
+            per_s = fs["wall_s"] / max(fs["pods"], 1)
+            per_l = fl["wall_s"] / max(fl["pods"], 1)
+            out["growth"] = {"small": {"name": small.name, **fs}, "large": {"name": large.name, **fl},
+                             "wall_s_per_pod_small": per_s, "wall_s_per_pod_large": per_l,
+                             "ratio": round(per_l / per_s, 3) if per_s > 0 else None}
+    if log:
+        log("engine: SimPy bare timeout loop")
+    rate = simpy_timeout_rate()
+    out["engine"] = {"simpy_timeout_events_per_s": round(rate, 1)}
+    ev = sum(s["events"] for s in out["scenarios"].values())
+    wall = sum(s["wall_s"] for s in out["scenarios"].values())
+    for s in out["scenarios"].values():
+        s["efficiency"] = round(s["events_per_wall_s"] / rate, 3)
+    out["efficiency"] = round(ev / wall / rate, 3) if wall > 0 else None
+    return out
+
+
+if __name__ == "__main__":  # the child: python -m kbench.bench '{"kind": ...}'
+    sys.stdout.write(json.dumps(_child(json.loads(sys.argv[1]))) + "\n")
