@@ -5,6 +5,8 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
 .PHONY: demo demo-sync test bench lint venv clean
+.PHONY: fuzz
+.PHONY: validate validate-full validation-doc fgd-repro
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -17,7 +19,7 @@ $(STAMP): $(BIN)/python pyproject.toml
 venv: $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/kbench run workloads/demo.yaml
+	$(BIN)/kbench run workloads/demo.yaml --report
 
 demo-sync: $(STAMP)
 	$(BIN)/kbench sync workloads/sync-demo.yaml --strategy poll --strategy list-watch
@@ -28,8 +30,33 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m pytest tests/benchmarks --benchmark-enable --benchmark-autosave -m "" -q
 
+# Long fuzz run of the scenario, profile and trace loaders (make test runs a few examples each).
+fuzz: $(STAMP)
+	KBENCH_FUZZ=1 $(BIN)/python -m pytest tests/fuzz -q -m ""
+
 lint: $(STAMP)
 	$(BIN)/ruff check kbench policies workloads tests
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info
+
+# -- validation (kbench validate, docs/VALIDATION.md, FGD reproduction)
+validate: $(STAMP)
+	$(BIN)/kbench validate --quick
+
+validate-full: $(STAMP)
+	$(BIN)/kbench validate
+
+# Regenerates the figures between the markers of docs/VALIDATION.md (VALIDATE=--quick for the quick sizes).
+VALIDATE ?=
+validation-doc: $(STAMP)
+	$(BIN)/python -m kbench.validate.doc $(VALIDATE) $(if $(wildcard $(FGD_OUT)/fgd-table.md),--fgd $(FGD_OUT)/fgd-table.md)
+
+# The FGD paper's headline experiment: 6 policies x seeds 42-51 on the default openb pod list and the
+# 16 variants FGD.md §1.4 names; FGD_LISTS / FGD_SEEDS narrow it (e.g. FGD_LISTS=default FGD_SEEDS=2).
+FGD_LISTS ?= default cpu050 cpu100 cpu200 cpu250 gpushare40 gpushare60 gpushare80 gpushare100 \
+	gpuspec10 gpuspec20 gpuspec25 gpuspec33 multigpu20 multigpu30 multigpu40 multigpu50
+FGD_SEEDS ?= 10
+FGD_OUT ?= results/fgd-repro
+fgd-repro: $(STAMP)
+	$(BIN)/python -m kbench.validate.fgdrepro --lists "$(FGD_LISTS)" --seeds $(FGD_SEEDS) --out $(FGD_OUT)

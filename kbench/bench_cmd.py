@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import typer
 
-from kbench.cli import check_output, console, err_console, print_json
-
 
 def bench_cmd(
     quick: bool = typer.Option(False, "--quick", help="Tiny scenarios (CI smoke, well under a minute)."),
@@ -16,6 +14,8 @@ def bench_cmd(
     output: str = typer.Option("table", "-o", "--output", help="table or json."),
 ) -> None:
     """Benchmark kbench itself: wall time, speed-up, events/s and peak RSS per reference scenario."""
+    from kbench.cli import check_output, console, err_console, print_json  # lazily: cli imports this module
+
     check_output(output)
     from kbench.bench import bench
 

@@ -40,8 +40,10 @@ def guarded(fn):
             fail(err.one_line())
         except FileNotFoundError as err:
             fail(f"{err.filename}: no such file")
-        except KeyboardInterrupt:
-            err_console.print("interrupted", markup=False)
+        except KeyboardInterrupt as err:
+            msg = str(err)
+            err_console.print(msg if msg.startswith("interrupted") else "interrupted", markup=False,
+                              highlight=False, soft_wrap=True)
             raise typer.Exit(130) from None
 
     return wrapper
@@ -74,10 +76,12 @@ def sync_cmd(
     seed: int = typer.Option(None, "--seed", help="Master seed."),
     restart_at: str = typer.Option(None, "--apiserver-restart-at", help="Restart the apiserver at this time."),
     out: Path = typer.Option(Path("results"), "--out", help="Parent folder of the run folders."),
-    output: str = typer.Option("table", "-o", "--output", help="table or json."),
+    output: str = typer.Option("table", "-o", "--output", help="table, json or markdown."),
+    report: bool = typer.Option(False, "--report",
+                                help="Also write one report.html for all strategies (in the first run folder)."),
 ) -> None:
     """The List vs List-Watch experiment: polling clients against informers."""
-    check_output(output)
+    check_output(output, ("table", "json", "markdown"))
     from kbench.config import Scenario, load_scenario
     from kbench.configload import from_dict, to_dict
     from kbench.experiment.sync import run_sync
@@ -104,16 +108,24 @@ def sync_cmd(
         if sync[name] < 1:
             fail(f"--{name}: must be >= 1, got {sync[name]}")
     eff = from_dict(Scenario, data)
-    results = []
+    results, folders = [], []
     for strat in eff.sync.strategies:
         if output == "table":
             err_console.print(f"running {strat}: {eff.sync.clients} clients, {eff.sync.objects} objects, "
                               f"{eff.duration_s:g} virtual s ...", markup=False)
-        results.append(run_sync(eff, strat, out_dir=out).summary)
+        res = run_sync(eff, strat, out_dir=out)
+        results.append(res.summary)
+        if res.run_dir is not None:
+            folders.append(res.run_dir)
     if output == "json":
         print_json(results[0] if len(results) == 1 else results)
-        return
-    _sync_table(results)
+    elif output == "markdown":
+        from kbench.report.markdown import sync_markdown
+        sys.stdout.write(sync_markdown(results))
+    else:
+        _sync_table(results)
+    if report and folders:
+        _write_report(folders, output)
 
 
 def _fmt(v: Any, digits: int = 3) -> str:
@@ -165,10 +177,11 @@ def run_cmd(
     sync: list[str] = typer.Option(None, "--sync", help="CLASS=list-watch|poll:PERIOD, e.g. kubelet=poll:10s."),
     param: list[str] = typer.Option(None, "--param", help="KEY=VALUE for the scenario's params, e.g. pods=FILE."),
     out: Path = typer.Option(Path("results"), "--out", help="Parent folder of the run folder."),
-    output: str = typer.Option("table", "-o", "--output", help="table or json."),
+    output: str = typer.Option("table", "-o", "--output", help="table, json or markdown."),
+    report: bool = typer.Option(False, "--report", help="Also write report.html (plotly, offline) in the run folder."),
 ) -> None:
     """One pod-lifecycle run: pods, startup percentiles, SLO verdicts, throughput."""
-    check_output(output)
+    check_output(output, ("table", "json", "markdown"))
     from dataclasses import replace
 
     from kbench.config import scenario_from_dict
@@ -197,8 +210,22 @@ def run_cmd(
     summary = result.summary
     if output == "json":
         print_json(summary)
-        return
-    _run_table(summary)
+    elif output == "markdown":
+        from kbench.report.markdown import run_markdown
+        sys.stdout.write(run_markdown(summary))
+    else:
+        _run_table(summary)
+    if report and result.run_dir is not None:
+        _write_report([result.run_dir], output)
+
+
+def _write_report(folders: list[Path], output: str) -> None:
+    """Write the HTML report of ``folders`` and say where it went (stderr unless the output is a table)."""
+    from kbench.report import write_report
+
+    path = write_report(folders)
+    (console if output == "table" else err_console).print(f"report: {path}", markup=False, highlight=False,
+                                                          soft_wrap=True)
 
 
 def _with_progress(show: bool, total: float, fn):
@@ -240,6 +267,10 @@ def _run_table(s: dict) -> None:
     if pods.get("pending") and pods.get("pending_reasons"):
         console.print("pending pods, filter reasons: " + "; ".join(f"{k} ({v})" for k, v in pods["pending_reasons"].items()),
                       markup=False, highlight=False)
+    if s.get("faults"):
+        from kbench.faults.measure import describe
+        for row in s["faults"]:
+            console.print(describe(row), markup=False, highlight=False, soft_wrap=True)
     if s.get("run_dir"):
         console.print(f"results in {s['run_dir']}", markup=False, highlight=False)
 
@@ -272,9 +303,24 @@ def _register_optional() -> None:
     results_app.command("show")(guarded(results_commands.results_show_cmd))
     app.add_typer(results_app, name="results")
     # -- sweep and envelope commands (experiments) register below this line
+    from kbench.experiment.envelope_cmd import envelope_cmd
+
+    app.command("envelope")(guarded(envelope_cmd))
+    from kbench.experiment.sweep_cmd import sweep_cmd
+
+    app.command("sweep")(guarded(sweep_cmd))
     # -- report command (reports) registers below this line
+    from kbench.report.commands import report_cmd
+
+    app.command("report")(guarded(report_cmd))
     # -- bench command (performance) registers below this line
+    from kbench.bench_cmd import bench_cmd
+
+    app.command("bench")(guarded(bench_cmd))
     # -- validate command (validation) registers below this line
+    from kbench.validate.commands import validate_cmd
+
+    app.command("validate")(guarded(validate_cmd))
     # -- fault-related commands, if any, register below this line
 
 
