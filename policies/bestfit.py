@@ -18,7 +18,7 @@ import numpy as np
 
 from kbench.errors import PolicyError
 from kbench.policy.api import CycleState, Handle, Plugin
-from kbench.policy.gpufrag import MAX_SPEC_CPU, MAX_SPEC_GPU, cpu_free, gpu_free
+from kbench.policy.gpufrag import MAX_SPEC_CPU, MAX_SPEC_GPU, cpu_free
 from kbench.policy.typical import pod_cpu_milli, pod_gpu
 
 
@@ -49,7 +49,7 @@ class BestFitScore(Plugin):
         k, u = pod_gpu(pod)
         c_p = float(pod_cpu_milli(pod))
         c_n = cpu_free(nodes, candidates).astype(np.float64)
-        L_n = np.maximum(gpu_free(nodes, candidates), 0).sum(axis=1).astype(np.float64)
+        L_n = nodes.gpu_free_total[candidates].astype(np.float64)
         s = 0.0 + (c_n - c_p) / MAX_SPEC_CPU * 0.5
         s = s + (L_n - float(k * u)) / MAX_SPEC_GPU * 0.5
         raw = np.trunc((1.0 - s) * 100.0).astype(np.int64)

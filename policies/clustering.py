@@ -24,7 +24,7 @@ import numpy as np
 
 from kbench.errors import PolicyError
 from kbench.policy.api import CycleState, Handle, Plugin
-from kbench.policy.gpufrag import MAX_SPEC_GPU, gpu_free
+from kbench.policy.gpufrag import MAX_SPEC_GPU
 from kbench.policy.typical import MILLI, pod_gpu
 
 
@@ -51,7 +51,7 @@ class TagCounts:
 
     def update(self, nodes) -> np.ndarray:
         """The counts for ``nodes``, recomputing only rows whose (pod count, free GPU) changed."""
-        gpu_sum = np.maximum(nodes.gpu_free_milli, 0).sum(axis=1, dtype=np.int64)
+        gpu_sum = nodes.gpu_free_total
         sig = np.stack([np.asarray(nodes.pod_count, dtype=np.int64), gpu_sum], axis=1)
         if self._nodes is not nodes or self._sig is None or self._sig.shape != sig.shape:
             rows = np.arange(nodes.n)
@@ -94,7 +94,7 @@ class GpuClusteringScore(Plugin):
         present = counts > 0
         n_tags = present.sum(axis=1)
         has = present[:, tag] if tag < counts.shape[1] else np.zeros(len(candidates), dtype=bool)
-        L_n = np.maximum(gpu_free(nodes, candidates), 0).sum(axis=1)
+        L_n = nodes.gpu_free_total[candidates]
         b = trunc_div(25 * (MAX_SPEC_GPU - L_n), MAX_SPEC_GPU)
         base = np.where(has, np.where(n_tags == 1, 75, 50), np.where(n_tags == 0, 25, 0))
         return (base + b).astype(np.int64)

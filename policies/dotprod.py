@@ -19,7 +19,7 @@ import numpy as np
 
 from kbench.errors import PolicyError
 from kbench.policy.api import CycleState, Handle, Plugin
-from kbench.policy.gpufrag import MAX_SPEC_CPU, MAX_SPEC_GPU, cpu_free, gpu_free
+from kbench.policy.gpufrag import MAX_SPEC_CPU, MAX_SPEC_GPU, cpu_free
 from kbench.policy.typical import pod_cpu_milli, pod_gpu
 
 
@@ -39,7 +39,7 @@ class DotProductScore(Plugin):
         k, u = pod_gpu(pod)
         c_p = float(pod_cpu_milli(pod))
         c_n = cpu_free(nodes, candidates).astype(np.float64)
-        L_n = np.maximum(gpu_free(nodes, candidates), 0).sum(axis=1).astype(np.float64)
+        L_n = nodes.gpu_free_total[candidates].astype(np.float64)
         dot = 0.0 + (c_n / MAX_SPEC_CPU) * (c_p / MAX_SPEC_CPU)
         dot = dot + (L_n / MAX_SPEC_GPU) * (float(k * u) / MAX_SPEC_GPU)
         s = 1.0 - dot / 2.0

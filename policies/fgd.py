@@ -21,9 +21,12 @@ otherwise they are computed once, at the first scored pod, from the pods bound i
 plus that pod (an approximation meant for ``kbench explain``; experiments should pass the trace's
 original pods, FGD.md §1.2). ``args.popularityThreshold`` (default 95, %) applies when computing.
 
-Speed: per pod shape (CPU, k, u) the per-node scores are cached and only rows whose state changed
-since are recomputed, so a replay costs about one node's worth of fragment arithmetic per pod once
-the common shapes are warm (a cold shape costs a few ms per thousand nodes).
+Speed: per pod shape (CPU, k, u) the per-node scores are cached and only rows whose pods changed
+since are rescored, through the run's state memo (:mod:`kbench.policy.fragmemo`, shared with the
+fragmentation metrics): a node state already seen costs a dictionary look-up, a new one a few
+microseconds of fragment arithmetic, so a replay costs tens of microseconds of FGD work per pod once
+the common shapes are warm. The values are those of the vectorised functions of
+:mod:`kbench.policy.gpufrag`, bit for bit.
 """
 
 from __future__ import annotations
@@ -32,17 +35,11 @@ import numpy as np
 
 from kbench.errors import PolicyError
 from kbench.policy.api import CycleState, Handle, Plugin, Status
-from kbench.policy.gpufrag import (
-    access_matrix,
-    cpu_free,
-    fgd_other_scores,
-    fgd_share_scores,
-    gpu_free,
-)
+from kbench.policy.fragmemo import frag_memo
 from kbench.policy.typical import MILLI, TypicalPods, pod_cpu_milli, pod_gpu, typical_pods
 
 _ARGS = ("typicalPods", "popularityThreshold")
-_CACHE_SHAPES = 64  # pod shapes (CPU, k, u) whose per-node scores are kept (LRU)
+_CACHE_SHAPES = 256  # pod shapes (CPU, k, u) whose per-node scores are kept (LRU)
 
 
 class FgdScore(Plugin):
@@ -65,7 +62,7 @@ class FgdScore(Plugin):
         if "typicalPods" in self.args:
             self.typical = TypicalPods.from_records(self.args["typicalPods"], where="args.typicalPods")
             self.typical_source = "args"
-        self._cache: dict[tuple[int, int, int], tuple] = {}
+        self._cache: dict[tuple[int, int, int], list] = {}
 
     def typical_pods(self, pod, nodes) -> TypicalPods:
         """The typical pods in use, resolving them on first use (see the module docstring)."""
@@ -88,56 +85,44 @@ class FgdScore(Plugin):
         return self.typical
 
     def score(self, state: CycleState, pod, nodes, candidates: np.ndarray) -> np.ndarray:
-        """Scores of all candidates; a sharing pod's GPU per node goes to ``state["Fgd/gpu"]``."""
+        """Scores of all candidates (a sharing pod's GPU is chosen at Reserve, for its node only)."""
         candidates = np.asarray(candidates, dtype=np.int64)
         if not pod.requests():
             return np.full(len(candidates), 100, dtype=np.int64)
-        scores, gpu = self._all_rows(pod, nodes)
-        if gpu is not None:
-            state["Fgd/gpu"] = (candidates, gpu[candidates])
-        return scores[candidates]
+        return self._all_rows(pod, nodes)[candidates]
 
-    def _all_rows(self, pod, nodes) -> tuple[np.ndarray, np.ndarray | None]:
-        """Scores (and GPU choices) for every row, recomputing only rows changed since last time.
+    def _all_rows(self, pod, nodes) -> np.ndarray:
+        """Scores for every row, recomputing only rows changed since this pod shape was last scored.
 
         A node's score depends only on its own free CPU and GPUs, its GPU count and model, the
-        typical pods and the pod's (CPU, k, u); results are cached per pod shape and refreshed for
-        the rows whose state differs from the snapshot taken when they were computed.
+        typical pods and the pod's (CPU, k, u); scores are cached per pod shape with the table's
+        ``pods_version`` at that time. Free CPU and GPU change only by :meth:`NodeTable.add_pod`
+        / ``remove_pod``, which stamp the row (``row_pods_version``); a new node or another table
+        recomputes every row. The rows are scored through the run's state memo
+        (:mod:`kbench.policy.fragmemo`), which gives the same values as
+        :func:`~kbench.policy.gpufrag.fgd_share_scores` / :func:`~kbench.policy.gpufrag.fgd_other_scores`.
         """
         k, u = pod_gpu(pod)
-        key = (pod_cpu_milli(pod), k, u)
-        rows_all = np.arange(nodes.n)
-        sig = np.hstack([cpu_free(nodes, rows_all)[:, None], nodes.gpu_count[:, None],
-                         nodes.gpu_model_codes[:, None], nodes.gpu_free_milli])
-        entry = self._cache.pop(key, None)
-        if entry is None or entry[0].shape != sig.shape or entry[1] != nodes.gpu_model_names:
-            entry = (sig.copy(), list(nodes.gpu_model_names), np.zeros(nodes.n, dtype=np.int64),
-                     np.full(nodes.n, -1, dtype=np.int64))
-            changed = rows_all
-        else:
-            changed = np.flatnonzero((entry[0] != sig).any(axis=1))
-        if changed.size:
-            scores, gpu = self._evaluate(pod, nodes, changed)
-            entry[2][changed] = scores
-            if gpu is not None:
-                entry[3][changed] = gpu
-            entry[0][changed] = sig[changed]
-        self._cache[key] = entry  # most recently used last
-        while len(self._cache) > _CACHE_SHAPES:
-            self._cache.pop(next(iter(self._cache)))
-        share = k == 1 and u < MILLI
-        return entry[2], (entry[3] if share else None)
-
-    def _evaluate(self, pod, nodes, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
-        typical = self.typical_pods(pod, nodes)
-        k, u = pod_gpu(pod)
         c_p = pod_cpu_milli(pod)
-        cpu, g = cpu_free(nodes, rows), gpu_free(nodes, rows)
-        access = access_matrix(nodes, rows, typical)
-        count = nodes.gpu_count[rows]
-        if k == 1 and u < MILLI:
-            return fgd_share_scores(cpu, g, count, access, typical, c_p, u)
-        return fgd_other_scores(cpu, g, count, access, typical, c_p, k, u), None
+        key = (c_p, k, u)
+        n = nodes.n
+        entry = self._cache.pop(key, None)
+        if entry is None or entry[0] is not nodes or entry[1] != n:
+            entry = [nodes, n, -1, np.zeros(n, dtype=np.int64)]
+            changed = np.arange(n)
+        else:
+            rows = nodes.pods_changed_since(entry[2])
+            if rows is None:
+                changed = np.flatnonzero(nodes.row_pods_version > entry[2])
+            else:
+                changed = np.unique(np.asarray(rows, dtype=np.int64)) if len(rows) > 1 else np.asarray(rows, np.int64)
+        entry[2] = nodes.pods_version
+        if changed.size:
+            entry[3][changed] = frag_memo(self.typical_pods(pod, nodes)).scores(nodes, changed, c_p, k, u)
+        self._cache[key] = entry  # most recently used last
+        if len(self._cache) > _CACHE_SHAPES:
+            self._cache.pop(next(iter(self._cache)))
+        return entry[3]
 
     def reserve(self, state: CycleState, pod, nodes, node_idx: int) -> Status:
         """Put FGD's GPU choice for ``node_idx`` in ``state["gpus"]`` (overriding any earlier one)."""
@@ -158,14 +143,8 @@ class FgdScore(Plugin):
         return Status.success()
 
     def _share_choice(self, state: CycleState, pod, nodes, node_idx: int) -> int:
-        cached = state.get("Fgd/gpu")
-        if cached is not None:
-            rows, gpu = cached
-            hit = np.flatnonzero(rows == node_idx)
-            if hit.size:
-                return int(gpu[hit[0]])
-        _, gpu = self._evaluate(pod, nodes, np.array([node_idx], dtype=np.int64))
-        return int(gpu[0])
+        _, u = pod_gpu(pod)
+        return frag_memo(self.typical_pods(pod, nodes)).share_choice(nodes, node_idx, pod_cpu_milli(pod), u)
 
     def unreserve(self, state: CycleState, pod, nodes, node_idx: int) -> None:
         """Forget the GPU choice."""

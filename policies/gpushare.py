@@ -28,8 +28,8 @@ from __future__ import annotations
 import numpy as np
 
 from kbench.errors import PolicyError
-from kbench.policy.api import CycleState, FilterResult, Handle, Plugin, Status
-from kbench.policy.gpufrag import gpu_free, model_access
+from kbench.policy.api import CodedReasons, CycleState, FilterResult, Handle, Plugin, Status
+from kbench.policy.gpufrag import model_access
 from kbench.policy.typical import MILLI, pod_gpu, pod_model
 
 GPU_SEL_METHODS = ("best", "random", "worst")
@@ -63,6 +63,14 @@ def select_gpus(free: np.ndarray, k: int, u: int, method: str = "best",
     return tuple(int(j) for j in fits[:k])
 
 
+def _share_reasons(k: int, u: int, model: str, has_gpu: np.ndarray, allowed: np.ndarray,
+                   fits: np.ndarray) -> CodedReasons:
+    """Per-candidate reasons of :meth:`GpuShare.filter` (the first that applies: no GPU, model, fit)."""
+    fit = f"no GPU with {u} milli free" if k == 1 and u < MILLI else f"fewer than {k} GPUs with {u} milli free"
+    code = np.where(~has_gpu, 3, np.where(~allowed, 2, np.where(~fits, 1, 0)))
+    return CodedReasons(code, ("", fit, f"GPU model is not {model}", "node has no GPU"))
+
+
 class GpuShare(Plugin):
     """Open-Gpu-Share filter (GPU model, per-GPU share, k free GPUs) and Reserve GPU choice."""
 
@@ -89,18 +97,9 @@ class GpuShare(Plugin):
         has_gpu = nodes.gpu_count[candidates] > 0
         model = pod_model(pod)
         allowed = model_access(nodes, candidates, model)
-        g = gpu_free(nodes, candidates)
-        fitting = (g >= u).sum(axis=1) if g.shape[1] else np.zeros(n, dtype=np.int64)
-        fits = fitting >= k
-        ok = has_gpu & allowed & fits
-        reasons = np.full(n, "", dtype=object)
-        if k == 1 and u < MILLI:
-            reasons[~fits] = f"no GPU with {u} milli free"
-        else:
-            reasons[~fits] = f"fewer than {k} GPUs with {u} milli free"
-        reasons[~allowed] = f"GPU model is not {model}"
-        reasons[~has_gpu] = "node has no GPU"
-        return FilterResult(ok, reasons)
+        fits = nodes.gpu_fit_count(u)[candidates] >= k
+        ok = has_gpu & allowed & fits if model else has_gpu & fits
+        return FilterResult(ok, lambda: _share_reasons(k, u, model, has_gpu, allowed, fits))
 
     def reserve(self, state: CycleState, pod, nodes, node_idx: int) -> Status:
         """Choose the GPUs on ``node_idx`` unless an earlier Reserve plugin set ``state["gpus"]``."""

@@ -28,12 +28,13 @@ from __future__ import annotations
 import numpy as np
 
 from kbench.errors import PolicyError
-from kbench.policy.api import Code, FilterResult, Status
+from kbench.policy.api import Code, CodedReasons, FilterResult, Status
 
 NAME = "NodeResourcesFit"
 MAX_NODE_SCORE = 100
 MAX_CUSTOM_PRIORITY_SCORE = 10
 NATIVE = ("cpu", "memory", "ephemeral-storage")
+_MAX_CODED_CHECKS = 12  # up to 2^12 combinations of failed checks are coded; more are joined per node
 STRATEGIES = ("LeastAllocated", "MostAllocated", "RequestedToCapacityRatio")
 DEFAULT_RESOURCES = (("cpu", 1), ("memory", 1))
 DEFAULT_FILTERS = ["NodeUnschedulable", "NodeName", "TaintToleration", "NodeAffinity", "NodeResourcesFit",
@@ -297,12 +298,23 @@ def join_reasons(k: int, fails: list[tuple[str, np.ndarray]]) -> np.ndarray:
     return out
 
 
-def _fit_reasons(k: int, bad: np.ndarray, fails: list[tuple[str, np.ndarray]]) -> np.ndarray:
-    """:func:`join_reasons` computed on the failing candidates only (``bad``: their mask)."""
-    idx = np.flatnonzero(bad)
-    out = np.full(k, "", dtype=object)
-    out[idx] = join_reasons(idx.size, [(reason, mask[idx]) for reason, mask in fails])
-    return out
+def _fit_reasons(k: int, bad: np.ndarray, fails: list[tuple[str, np.ndarray]]) -> np.ndarray | CodedReasons:
+    """:func:`join_reasons` of the failing candidates (``bad``: their mask), as codes: each
+    candidate's set of failed checks is a bit mask whose text is joined once (the same strings, in
+    the same order, as :func:`join_reasons`)."""
+    if len(fails) > _MAX_CODED_CHECKS:
+        idx = np.flatnonzero(bad)
+        out = np.full(k, "", dtype=object)
+        out[idx] = join_reasons(idx.size, [(reason, mask[idx]) for reason, mask in fails])
+        return out
+    code = np.zeros(k, dtype=np.int64)
+    for bit, (_, mask) in enumerate(fails):
+        code |= mask.astype(np.int64) << bit
+    texts: list[str | None] = [None] * (1 << len(fails))
+    texts[0] = ""
+    for c in np.flatnonzero(np.bincount(code, minlength=len(texts))).tolist():
+        texts[c] = ", ".join(r for b, (r, _) in enumerate(fails) if c >> b & 1)
+    return CodedReasons(code, texts)
 
 
 class NodeResourcesFit:
@@ -375,7 +387,7 @@ class NodeResourcesFit:
             bad = bad | mask
         if not np.count_nonzero(bad):
             return FilterResult(~bad, "", Code.UNSCHEDULABLE)
-        return FilterResult(~bad, _fit_reasons(len(cand), bad, fails), Code.UNSCHEDULABLE)
+        return FilterResult(~bad, lambda: _fit_reasons(len(cand), bad, fails), Code.UNSCHEDULABLE)
 
     # -- score ----------------------------------------------------------------------------------
 

@@ -46,6 +46,7 @@ class NodeTable:
             ``gpu_model_names`` (-1 for None).
         gpu_free_milli: ``(n, G) int64`` free thousandths per GPU; G is the most GPUs on any node,
             and -1 pads GPUs a node does not have (a free whole GPU is 1000).
+        gpu_free_total: ``(n,) int64`` free thousandths summed over each node's GPUs, kept in step.
         pods: Bound pods per node; ``pod_gpus`` the GPU indices each holds (aligned with ``pods``).
         pods_version: Bumped by every :meth:`add_pod` / :meth:`remove_pod`; ``row_pods_version``
             ``(n,) int64`` holds, per row, the ``pods_version`` of its last change, and
@@ -74,6 +75,7 @@ class NodeTable:
     gpu_count: np.ndarray
     gpu_model_codes: np.ndarray
     gpu_free_milli: np.ndarray
+    gpu_free_total: np.ndarray
 
     def __init__(self) -> None:
         self.names: list[str] = []
@@ -95,10 +97,11 @@ class NodeTable:
             "pod_count": np.zeros(0, dtype=np.int64), "row_pods_version": np.zeros(0, dtype=np.int64),
             "unschedulable": np.zeros(0, dtype=bool),
             "gpu_count": np.zeros(0, dtype=np.int64), "gpu_model_codes": np.zeros(0, dtype=np.int64),
-            "gpu_free_milli": np.zeros((0, 0), dtype=np.int64)}
+            "gpu_free_milli": np.zeros((0, 0), dtype=np.int64), "gpu_free_total": np.zeros(0, dtype=np.int64)}
         self._views()
         self._images: dict[str, dict[int, int]] = {}
         self._cache: dict[tuple, object] = {}
+        self._fit: dict[int, tuple[np.ndarray, int]] = {}  # u -> (GPUs with >= u milli free per row, version)
         self.pods_version = 0
         self._pods_log: list[tuple[int, Pod, int]] = []  # latest (row, pod, ±1) changes, oldest first
         self.taints_version = 0
@@ -199,6 +202,7 @@ class NodeTable:
             code = self.gpu_model_names.index(node.gpu_model)
         buf["gpu_model_codes"][idx] = code
         buf["gpu_free_milli"][idx, :g] = 1000
+        buf["gpu_free_total"][idx] = 1000 * g
         self.names.append(node.name)
         self.index[node.name] = idx
         self.labels.append(dict(node.labels))
@@ -282,6 +286,7 @@ class NodeTable:
                     raise ValueError(f"pod {pod.key} cannot take {pod.gpu_milli} milli of GPU {g} "
                                      f"on node {self.names[idx]!r}")
             self.gpu_free_milli[idx, list(gpus)] -= pod.gpu_milli
+            self.gpu_free_total[idx] -= len(gpus) * pod.gpu_milli
         self._apply(pod, idx, +1.0)
         self.pods[idx].append(pod)
         self.pod_gpus[idx].append(gpus)
@@ -301,6 +306,7 @@ class NodeTable:
         gpus = tuple(gpus) or held
         if gpus:
             self.gpu_free_milli[idx, list(gpus)] += pod.gpu_milli
+            self.gpu_free_total[idx] += len(gpus) * pod.gpu_milli
         self._apply(pod, idx, -1.0)
         del self.pods[idx][pos]
         del self.pod_gpus[idx][pos]
@@ -350,6 +356,29 @@ class NodeTable:
         return None if changes is None else [row for row, _, _ in changes]
 
     # ----- columns --------------------------------------------------------------------------
+
+    def gpu_fit_count(self, u: int) -> np.ndarray:
+        """``(n,) int64`` GPUs of each node with at least ``u`` thousandths free (read-only).
+
+        Cached per ``u`` and refreshed only for the rows whose pods changed since (a filter asks
+        for it every cycle; a sum over every node's GPUs costs more than the few changed rows).
+        """
+        entry = self._fit.get(u)
+        g = self.gpu_free_milli
+        if entry is not None and entry[0].size == self.n:
+            if entry[1] == self.pods_version:
+                return entry[0]
+            rows = self.pods_changed_since(entry[1])
+            if rows is not None:
+                counts = entry[0]
+                for i in set(rows):
+                    counts[i] = sum(1 for x in g[i].tolist() if x >= u)
+                self._fit[u] = (counts, self.pods_version)
+                return counts
+        counts = np.count_nonzero(g >= u, axis=1).astype(np.int64) if g.shape[1] else np.zeros(self.n, dtype=np.int64)
+        self._fit[u] = (counts, self.pods_version)
+        return counts
+
 
     def allocatable_of(self, resource: str) -> np.ndarray:
         """``(n,)`` allocatable of ``resource`` (zeros if no node has it)."""
@@ -411,6 +440,7 @@ class NodeTable:
         new._pods_log = list(self._pods_log)
         new._images = {k: dict(v) for k, v in self._images.items()}
         new._cache = {}
+        new._fit = {}
         return new
 
     def __repr__(self) -> str:

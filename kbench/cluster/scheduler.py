@@ -60,6 +60,7 @@ from kbench.configs.scheduler import SchedulerConfig
 from kbench.policy.api import Code
 from kbench.policy.framework import Framework, ScheduleResult
 from kbench.policy.profile import resolve_policy
+from kbench.policy.results import FilterReasons
 
 USER = "system:kube-scheduler"
 GROUPS = ("system:authenticated",)
@@ -388,8 +389,13 @@ class Scheduler:
     def _reasons(self, result: ScheduleResult) -> tuple[str, ...]:
         """Distinct ``"Plugin: reason"`` of the nodes that failed this attempt."""
         out: list[str] = []
+        reasons = result.filter_reasons
+        if isinstance(reasons, FilterReasons):  # straight from the filter log, no per-node arrays
+            for name, values in reasons.distinct().items():
+                out.extend(f"{name}: {r}" for r in values)
+            return tuple(out) if out else (result.status.message(),)
         ev = result.evaluated
-        for name, arr in result.filter_reasons.items():
+        for name, arr in reasons.items():
             vals = arr[ev]
             bad = vals[(vals != None) & (vals != "Success")]  # noqa: E711 - elementwise
             if bad.size:

@@ -11,9 +11,10 @@ a later placement, or a placed pod leaving) it records four numbers, in milli-GP
 * **idle**: unallocated GPU milli (frag rate = F / idle).
 
 F_n is kept per node and recomputed only for the rows whose pods changed since the last event
-(:meth:`NodeTable.pods_changed_since <kbench.cluster.nodetable.NodeTable.pods_changed_since>`), with
-the vectorised functions of :mod:`kbench.policy.gpufrag`, so an event costs one row's worth of
-numpy work instead of the whole cluster's.
+(:meth:`NodeTable.pods_changed_since <kbench.cluster.nodetable.NodeTable.pods_changed_since>`),
+through the state memo of :mod:`kbench.policy.fragmemo` (shared with the FGD policy; the same
+values as :func:`kbench.policy.gpufrag.node_frag_amount`), so an event usually costs a dictionary
+look-up instead of the whole cluster's numpy work.
 
 :func:`by_arrived` bins the events as the paper's analysis scripts do
 (``experiments/analysis/merge_*_discrete.py`` in hkust-adsl/kubernetes-scheduler-simulator):
@@ -29,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from kbench.policy import gpufrag
+from kbench.policy.fragmemo import frag_memo
 from kbench.policy.typical import MILLI, TypicalPods, pod_gpu
 
 MAX_ARRIVED_PCT = 130
@@ -88,6 +89,8 @@ class FgdRecorder:
         self._seen: set[str] = set()
         self._rows: list[tuple[float, float, float, float, float]] = []  # (t, arrived, alloc, frag, idle)
         self._frag_n = np.zeros(0)
+        self._idle_n = np.zeros(0, dtype=np.int64)
+        self._n = 0
         self._version = -1
         scheduler.listeners.append(self.on_event)
 
@@ -109,31 +112,41 @@ class FgdRecorder:
         self.record(now)
 
     def record(self, now: float) -> None:
-        """Append one row with the table's current state."""
-        nodes = self.nodes
-        if nodes.n == 0:
-            return
-        capacity = float(nodes.gpu_count.sum()) * MILLI
-        self.capacity_milli = capacity
-        idle = float(np.maximum(nodes.gpu_free_milli, 0).sum()) if nodes.gpu_free_milli.size else 0.0
-        frag = self._frag() if self.typical is not None and capacity > 0 else float("nan")
-        self._rows.append((now, self._arrived, capacity - idle, frag, idle))
+        """Append one row with the table's current state.
 
-    def _frag(self) -> float:
-        """Σ_n F_n, recomputing only the rows that changed since the last call."""
+        Per-node idle GPU milli and F_n are kept and refreshed only for the rows whose pods changed
+        since the last row (all rows when a node was added); the totals are summed afresh (integer
+        idle milli exactly, F_n with numpy's sum, as the full computation would).
+        """
         nodes = self.nodes
         n = nodes.n
-        if self._frag_n.size != n or self._version < 0:
-            rows = None
-        else:
-            rows = nodes.pods_changed_since(self._version)
+        if n == 0:
+            return
+        if n == self._n and self._version == nodes.pods_version and self._rows:
+            self._rows.append((now, self._arrived, *self._rows[-1][2:]))  # nothing changed since the last row
+            return
+        rows = nodes.pods_changed_since(self._version) if n == self._n and self._version >= 0 else None
         if rows is None:
-            self._frag_n = gpufrag.node_frag_amount(nodes, self.typical)
-        elif rows:
-            idx = np.unique(np.asarray(rows, dtype=np.int64))
-            self._frag_n[idx] = gpufrag.node_frag_amount(nodes, self.typical, idx)
+            self._n = n
+            self.capacity_milli = float(nodes.gpu_count.sum()) * MILLI
+            self._idle_n = np.maximum(nodes.gpu_free_milli, 0).sum(axis=1)
+            idx = np.arange(n)
+        else:
+            idx = np.unique(np.asarray(rows, dtype=np.int64)) if len(rows) > 1 else np.asarray(rows, dtype=np.int64)
+            if idx.size:
+                self._idle_n[idx] = np.maximum(nodes.gpu_free_milli[idx], 0).sum(axis=1)
         self._version = nodes.pods_version
-        return float(self._frag_n.sum())
+        capacity = self.capacity_milli
+        idle = float(self._idle_n.sum()) if nodes.gpu_free_milli.size else 0.0
+        frag = float("nan")
+        if self.typical is not None and capacity > 0:
+            memo = frag_memo(self.typical)
+            if self._frag_n.size != n:
+                self._frag_n = memo.node_values(nodes, np.arange(n))
+            elif idx.size:
+                self._frag_n[idx] = memo.node_values(nodes, idx)
+            frag = float(self._frag_n.sum())
+        self._rows.append((now, self._arrived, capacity - idle, frag, idle))
 
     # ---------------------------------------------------------------------------------- results
     def frame(self):

@@ -37,6 +37,7 @@ so port it to arrays before running large scenarios::
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from enum import IntEnum
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
@@ -157,29 +158,78 @@ class CycleState(dict):
     """
 
 
-@dataclass
+@dataclass(frozen=True)
+class CodedReasons:
+    """Per-candidate reasons as small integer codes into a table of texts: cheap to build and to
+    count (the framework counts codes for an unschedulable pod's message instead of strings).
+
+    Attributes:
+        codes: ``int`` array aligned with the candidates (entries of passing candidates are ignored).
+        texts: Code → reason text.
+    """
+
+    codes: np.ndarray
+    texts: Sequence[str | None]
+
+    def materialize(self) -> np.ndarray:
+        """The reasons as an object array aligned with the candidates."""
+        table = np.empty(len(self.texts), dtype=object)
+        table[:] = list(self.texts)
+        return table[self.codes]
+
+
 class FilterResult:
     """The verdict of one Filter plugin for every candidate.
 
     Args:
         ok: ``bool`` array aligned with the candidates (True = passes).
-        reasons: One reason for every failing candidate, or an object array aligned with the
-            candidates (entries for passing candidates are ignored).
+        reasons: One reason for every failing candidate, an object array aligned with the
+            candidates (entries for passing candidates are ignored), a :class:`CodedReasons`, or a
+            function of no arguments returning one of these; the framework calls it only when the
+            reasons are read (an unschedulable pod, explain), so a cycle that places its pod never
+            builds them.
         code: The code of failing candidates (UNSCHEDULABLE, or UNSCHEDULABLE_AND_UNRESOLVABLE
             when nothing, not even preemption, can make them fit); a scalar or an int array.
     """
 
-    ok: np.ndarray
-    reasons: str | np.ndarray = ""
-    code: int | np.ndarray = Code.UNSCHEDULABLE
+    __slots__ = ("ok", "_reasons", "code")
+
+    def __init__(self, ok: np.ndarray,
+                 reasons: str | np.ndarray | CodedReasons | Callable[[], str | np.ndarray | CodedReasons] = "",
+                 code: int | np.ndarray = Code.UNSCHEDULABLE):
+        self.ok = ok
+        self._reasons = reasons
+        self.code = code
+
+    def coded(self) -> CodedReasons | None:
+        """The reasons as given in :class:`CodedReasons` form, or None when given otherwise."""
+        r = self._reasons
+        if callable(r):
+            r = self._reasons = r()
+        return r if isinstance(r, CodedReasons) else None
+
+    @property
+    def reasons(self) -> str | np.ndarray:
+        """The reasons, a string or an object array (a deferred function is called once, here)."""
+        r = self._reasons
+        if callable(r):
+            r = self._reasons = r()
+        return r.materialize() if isinstance(r, CodedReasons) else r
+
+    def __repr__(self) -> str:
+        return f"FilterResult(ok={self.ok!r}, reasons={self.reasons!r}, code={self.code!r})"
 
     def reason_at(self, i: int) -> str:
         """The reason for candidate ``i`` ("" if it passed)."""
         if self.ok[i]:
             return ""
-        if isinstance(self.reasons, str):
-            return self.reasons
-        return str(self.reasons[i])
+        coded = self.coded()
+        if coded is not None:
+            return str(coded.texts[int(coded.codes[i])])
+        reasons = self.reasons
+        if isinstance(reasons, str):
+            return reasons
+        return str(reasons[i])
 
     @staticmethod
     def all_pass(n: int) -> FilterResult:

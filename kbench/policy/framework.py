@@ -36,7 +36,6 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-from collections import Counter
 
 import numpy as np
 
@@ -265,14 +264,14 @@ class Framework:
         return alive, n
 
     def _post_filter(self, pod: Pod, nodes: NodeTable, result: ScheduleResult, log: FilterLog) -> ScheduleResult:
-        rows, codes, plugins, whys = log.failures()
-        detail = ", ".join(f"{c} {r}" for r, c in sorted(Counter(whys).items()))
+        counts, _, unresolvable = log.failure_counts()
+        detail = ", ".join(f"{c} {r}" for r, c in sorted(counts.items()))
         message = f"0/{nodes.n} nodes are available" + (f": {detail}" if detail else "")
-        unresolvable = bool(rows) and all(c == Code.UNSCHEDULABLE_AND_UNRESOLVABLE for c in codes)
         result.status = Status.unschedulable(message, unresolvable=unresolvable)
         post = self.points["postFilter"]
         if not post:
             return result
+        rows, codes, plugins, whys = log.failures()
         distinct: dict[tuple, Status] = {}  # Status is immutable: nodes failing alike share one
         statuses = {}
         for r, c, w, p in zip(rows, codes, whys, plugins, strict=True):
@@ -355,7 +354,9 @@ class Framework:
         for point, names, method in (("Reserve", self.points["reserve"], "reserve"),
                                      ("Permit", self.points["permit"], "permit")):
             for name in names:
-                st = self._status(name, point, pod, self._call(name, point, pod, method, state, pod, nodes, idx))
+                out = self._call(name, point, pod, method, state, pod, nodes, idx)
+                # a SUCCESS verdict is not kept: no need to name its plugin
+                st = out if type(out) is Status and out.code == Code.SUCCESS else self._status(name, point, pod, out)
                 if method == "reserve":
                     done.append(name)
                 if st.code == Code.WAIT and point == "Permit":

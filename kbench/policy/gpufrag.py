@@ -37,6 +37,7 @@ MAX_SPEC_GPU = 8_000
 # a fitting node's GPU that is too small for the shape is booked under Q2.
 Q1_LACK_BOTH, Q2_LACK_GPU, Q3_SATISFIED, Q4_LACK_CPU, XL_SATISFIED, XR_LACK_CPU, NO_ACCESS = range(7)
 _FRAG_CATEGORIES = (Q1_LACK_BOTH, Q2_LACK_GPU, Q4_LACK_CPU, XL_SATISFIED, XR_LACK_CPU, NO_ACCESS)
+_POS = {c: i for i, c in enumerate(_FRAG_CATEGORIES)}  # category -> its place in the sum order
 
 
 # ----- reading the node table ------------------------------------------------------------------
@@ -107,47 +108,57 @@ def gpu_parts(g: np.ndarray, typical: TypicalPods) -> tuple[np.ndarray, np.ndarr
     return L, cnt, small
 
 
+class _FragPlan:
+    """Per-:class:`TypicalPods` constants of :func:`frag_from_parts`, laid out ``(M, 1)``."""
+
+    def __init__(self, typical: TypicalPods):
+        gpu_shape = typical.gpu_milli > 0
+        self.weight = typical.weight[:, None]
+        self.cpu = typical.cpu_milli[:, None]
+        self.count = typical.gpu_count[:, None]
+        self.inv = typical.u_index
+        self.base = np.where(gpu_shape, 0, 8).astype(np.intp)[:, None]
+
+
+def _plan(typical: TypicalPods) -> _FragPlan:
+    plan = typical.__dict__.get("_frag_plan")
+    if plan is None:
+        plan = typical.__dict__["_frag_plan"] = _FragPlan(typical)  # frozen dataclass: as cached_property does
+    return plan
+
+
+# A (shape, node) pair's category from code = base + 4·access + 2·cpu_ok + gpu_ok (base 8 for CPU-only
+# shapes, which ignore access and GPU fit), as its place in the sum order (_FRAG_CATEGORIES). The fits
+# case (code 7) is booked under Q2; CPU-only shapes count every idle GPU (XL if the CPU fits, else XR).
+_FITS = 7
+_CATEGORY_OF_CODE = np.array(
+    [_POS[NO_ACCESS]] * 4 + [_POS[Q1_LACK_BOTH], _POS[Q4_LACK_CPU], _POS[Q2_LACK_GPU], _POS[Q2_LACK_GPU]]
+    + [_POS[XR_LACK_CPU], _POS[XR_LACK_CPU], _POS[XL_SATISFIED], _POS[XL_SATISFIED]] * 2, dtype=np.intp)
+
+
 def frag_from_parts(
     L: np.ndarray, cnt: np.ndarray, small: np.ndarray, cpu: np.ndarray, access: np.ndarray,
     typical: TypicalPods,
 ) -> np.ndarray:
     """``(r,) float64`` F_n in milli-GPU from :func:`gpu_parts` terms, free CPU and ``access (M, r)``.
 
-    The sums follow the Go code's order (see the module docstring).
+    The sums follow the Go code's order (see the module docstring): each (shape, node) pair falls in
+    exactly one category; ``np.bincount`` adds the pairs into their (category, node) cell in memory
+    order, i.e. shape after shape (a strictly sequential scatter-add, unlike ``sum``'s pairwise
+    steps), and the categories are then added in order.
     """
-    total = np.zeros(len(L))
-    Lf = L.astype(np.float64)[None, :]
-    cs, gs = typical.cpu_rows, typical.gpu_rows
-    parts: dict[int, np.ndarray] = {}
-    if cs.size:  # CPU-only shapes: every idle GPU is fragment (XL if the CPU fits, else XR)
-        cpu_ok = cpu[None, :] >= typical.cpu_milli[cs, None]
-        contrib = typical.weight[cs, None] * Lf
-        parts[XL_SATISFIED] = np.where(cpu_ok, contrib, 0.0)
-        parts[XR_LACK_CPU] = np.where(cpu_ok, 0.0, contrib)
-    if gs.size:
-        inv = typical.u_index[gs]
-        cpu_ok = cpu[None, :] >= typical.cpu_milli[gs, None]
-        gpu_ok = cnt[inv] >= typical.gpu_count[gs, None]
-        acc = access[gs]
-        fits = gpu_ok & cpu_ok & acc
-        contrib = typical.weight[gs, None] * np.where(fits, small[inv], L[None, :]).astype(np.float64)
-        lack_cpu = acc & ~cpu_ok
-        parts[Q1_LACK_BOTH] = np.where(lack_cpu & ~gpu_ok, contrib, 0.0)
-        parts[Q2_LACK_GPU] = np.where(acc & cpu_ok, contrib, 0.0)  # the fits case is booked here too
-        parts[Q4_LACK_CPU] = np.where(lack_cpu & gpu_ok, contrib, 0.0)
-        parts[NO_ACCESS] = np.where(acc, 0.0, contrib)
-    for category in _FRAG_CATEGORIES:  # an absent category adds 0.0, which changes nothing
-        if category in parts:
-            total = total + _sequential_sum(parts[category])
-    return total
-
-
-def _sequential_sum(rows: np.ndarray) -> np.ndarray:
-    """Column sums of ``rows (M, r)`` added strictly row after row (Go's loop order)."""
-    out = rows[0].copy()
-    for row in rows[1:]:
-        out += row
-    return out
+    r = len(L)
+    if r == 0 or typical.m == 0:
+        return np.zeros(r)
+    plan = _plan(typical)
+    cpu_ok = cpu[None, :] >= plan.cpu  # (M, r)
+    gpu_ok = cnt[plan.inv] >= plan.count
+    code = plan.base + 4 * access + 2 * cpu_ok + gpu_ok
+    value = np.where(code == _FITS, small[plan.inv], L[None, :])
+    contrib = plan.weight * value.astype(np.float64)
+    cell = _CATEGORY_OF_CODE[code] * r + np.arange(r)
+    per_category = np.bincount(cell.ravel(), contrib.ravel(), len(_FRAG_CATEGORIES) * r)
+    return np.add.accumulate(per_category.reshape(len(_FRAG_CATEGORIES), r), axis=0)[-1]
 
 
 def node_frag(cpu: np.ndarray, g: np.ndarray, access: np.ndarray, typical: TypicalPods) -> np.ndarray:
@@ -227,23 +238,23 @@ def fgd_share_scores(
         ``(scores (r,) int64, gpu (r,) int64)``; rows where no GPU fits score 0 with GPU -1.
     """
     r, G = g.shape
-    L, cnt, small = gpu_parts(g, typical)
-    F = frag_from_parts(L, cnt, small, cpu, access, typical)
-    uv = typical.u_values[:, None]
-    per_gpu = np.full((r, G), -1, dtype=np.int64)
-    for j in range(G):
-        rows = np.flatnonzero((j < gpu_count) & (g[:, j] >= u))
-        if rows.size == 0:
-            continue
-        gj, gj2 = g[rows, j][None, :], g[rows, j][None, :] - u
-        cnt2 = cnt[:, rows] - (gj >= uv) + (gj2 >= uv)
-        small2 = small[:, rows] - np.where(gj < uv, gj, 0) + np.where(gj2 < uv, gj2, 0)
-        F2 = frag_from_parts(L[rows] - u, cnt2, small2, cpu[rows] - c_p, access[:, rows], typical)
-        per_gpu[rows, j] = sigmoid_score(F[rows] - F2)
     if G == 0:
         return np.zeros(r, dtype=np.int64), np.full(r, -1, dtype=np.int64)
+    L, cnt, small = gpu_parts(g, typical)
+    # Every (node, GPU) pair to try, evaluated in one batch with the nodes' current state: the
+    # columns are independent, so batching changes no value.
+    rr, jj = np.nonzero((np.arange(G)[None, :] < gpu_count[:, None]) & (g >= u))
+    uv = typical.u_values[:, None]
+    gj = g[rr, jj][None, :]
+    gj2 = gj - u
+    cnt2 = cnt[:, rr] - (gj >= uv) + (gj2 >= uv)
+    small2 = small[:, rr] - np.where(gj < uv, gj, 0) + np.where(gj2 < uv, gj2, 0)
+    both = frag_from_parts(np.concatenate([L, L[rr] - u]), np.hstack([cnt, cnt2]), np.hstack([small, small2]),
+                           np.concatenate([cpu, cpu[rr] - c_p]), np.hstack([access, access[:, rr]]), typical)
+    per_gpu = np.full((r, G), -1, dtype=np.int64)
+    per_gpu[rr, jj] = sigmoid_score(both[rr] - both[r:])
     best = per_gpu.argmax(axis=1)
-    scores = per_gpu.max(axis=1)
+    scores = per_gpu[np.arange(r), best]
     none = scores < 0
     return np.where(none, 0, scores), np.where(none, -1, best)
 
@@ -257,11 +268,12 @@ def fgd_other_scores(
     CPU is subtracted and k GPUs with g ≥ u are taken in ascending free order. A node that cannot
     take the pod's CPU or GPU count is left unchanged (score 50), as ``Sub``'s early error does.
     """
-    F = node_frag(cpu, g, access, typical)
     ok = (cpu >= c_p) & (gpu_count >= k)
     cpu2 = np.where(ok, cpu - c_p, cpu)
     g2 = g
     if k > 0 and g.shape[1]:
         take = take_ascending(g, k, u) & ok[:, None]
         g2 = np.where(take, g - u, g)
-    return sigmoid_score(F - node_frag(cpu2, g2, access, typical))
+    r = len(cpu)  # before and after in one batch (independent columns)
+    both = node_frag(np.concatenate([cpu, cpu2]), np.vstack([g, g2]), np.hstack([access, access]), typical)
+    return sigmoid_score(both[:r] - both[r:])

@@ -9,12 +9,13 @@ placed never pays for per-node reason strings.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from kbench.policy.api import CycleState, Status
+from kbench.policy.api import Code, CodedReasons, CycleState, Status
 
 
 class FilterLog:
@@ -37,14 +38,22 @@ class FilterLog:
             return None
         return (rows - self.start) % self.n < self.processed
 
-    def _entries(self):
-        """``(plugin, rows, ok, reasons of failing rows (str or array), code(s) of failing rows)``."""
+    def _entries(self, coded: bool = False):
+        """``(plugin, rows, ok, reasons of failing rows (str or array), code(s) of failing rows)``.
+
+        With ``coded``, the reasons of a plugin that gave :class:`CodedReasons` come as a
+        ``CodedReasons`` of the failing rows instead of an array.
+        """
         for name, rows, res, ok in self.records:
             if rows is None:
                 yield name, np.arange(self.n), np.zeros(self.n, dtype=bool), res.message(), int(res.code)
                 continue
             bad = ~ok
-            why = res.reasons if isinstance(res.reasons, str) else np.asarray(res.reasons, dtype=object)[bad]
+            given = res.coded()
+            if given is not None:
+                why = given.codes[bad] if coded else given.materialize()[bad]
+            else:
+                why = res.reasons if isinstance(res.reasons, str) else np.asarray(res.reasons, dtype=object)[bad]
             code = res.code if np.isscalar(res.code) else np.asarray(res.code)[bad]
             kept = self._kept(rows)
             if kept is not None:
@@ -52,6 +61,8 @@ class FilterLog:
                 why = why if isinstance(why, str) else why[kb]
                 code = code if np.isscalar(code) else code[kb]
                 rows, ok = rows[kept], ok[kept]
+            if given is not None and coded:
+                why = CodedReasons(why, given.texts)
             yield name, rows, ok, why, code
 
     def reasons(self) -> dict[str, np.ndarray]:
@@ -82,6 +93,65 @@ class FilterLog:
                 np.concatenate(plugins)[order].tolist(), [str(w) for w in np.concatenate(whys)[order].tolist()])
 
 
+    def failure_counts(self) -> tuple[dict[str, int], int, bool]:
+        """``(reason → failed evaluated rows, failed rows, every failure UNSCHEDULABLE_AND_UNRESOLVABLE)``,
+        as :meth:`failures` would give them, without building per-row lists."""
+        counts: dict[str, int] = {}
+        total, unresolvable = 0, True
+        for _, r, ok, why, code in self._entries(coded=True):
+            nfail = r.size - int(np.count_nonzero(ok))
+            if not nfail:
+                continue
+            total += nfail
+            if isinstance(why, str):
+                counts[why] = counts.get(why, 0) + nfail
+            else:
+                if isinstance(why, CodedReasons):
+                    tally = np.bincount(why.codes, minlength=len(why.texts)).tolist()
+                    pairs = ((why.texts[c], n) for c, n in enumerate(tally) if n)
+                else:
+                    pairs = Counter(np.asarray(why, dtype=object).tolist()).items()
+                for w, c in pairs:
+                    counts[str(w)] = counts.get(str(w), 0) + c
+            codes = np.asarray(code)
+            if unresolvable and not bool(np.all(codes == Code.UNSCHEDULABLE_AND_UNRESOLVABLE)):
+                unresolvable = False
+        return counts, total, unresolvable and total > 0
+
+    def distinct_reasons(self) -> dict[str, list]:
+        """Filter plugin → its distinct rejection reasons over the evaluated rows, in row order
+        (the non-None, non-"Success" values of :meth:`reasons`, first occurrences in row order)."""
+        parts: dict[str, list[tuple[np.ndarray, object]]] = {name: [] for name in self.names}
+        for name, r, ok, why, _ in self._entries(coded=True):
+            failed = r[~ok]
+            if failed.size:
+                parts.setdefault(name, []).append((failed, why))
+        out: dict[str, list] = {}
+        for name, got in parts.items():
+            if not got:
+                continue
+            if len(got) == 1 and isinstance(got[0][1], str):
+                values = [got[0][1]]
+            elif all(isinstance(w, CodedReasons) for _, w in got) and len({id(w.texts) for _, w in got}) == 1:
+                rows = np.concatenate([f for f, _ in got])
+                codes = np.concatenate([w.codes for _, w in got])[np.argsort(rows, kind="stable")]
+                uniq, first = np.unique(codes, return_index=True)
+                texts = got[0][1].texts
+                values = list(dict.fromkeys(texts[c] for c in uniq[np.argsort(first)].tolist()))
+            else:
+                rows = np.concatenate([f for f, _ in got])
+                whys = np.concatenate([np.broadcast_to(_as_objects(w), f.shape) for f, w in got])
+                values = list(dict.fromkeys(whys[np.argsort(rows, kind="stable")].tolist()))
+            values = [v for v in values if v is not None and not (isinstance(v, str) and v == "Success")]
+            if values:
+                out[name] = values
+        return out
+
+
+def _as_objects(why) -> np.ndarray:
+    return why.materialize() if isinstance(why, CodedReasons) else np.asarray(why, dtype=object)
+
+
 class FilterReasons(Mapping):
     """Filter plugin → ``(n,) object`` array of per-node verdicts, built on first access."""
 
@@ -93,6 +163,10 @@ class FilterReasons(Mapping):
         if self._data is None:
             self._data = self._log.reasons()
         return self._data
+
+    def distinct(self) -> dict[str, list]:
+        """Filter plugin → distinct rejection reasons in row order (:meth:`FilterLog.distinct_reasons`)."""
+        return self._log.distinct_reasons()
 
     def __getitem__(self, name: str) -> np.ndarray:
         return self._get()[name]

@@ -131,3 +131,128 @@ def test_bench_full_cycle_assume(benchmark, cluster):
     res = benchmark(run)
     assert res.node is not None and res.scored.sum() == 500 and res.evaluated.sum() == 500
     assert table.pod_count.sum() == N_NODES * PODS_PER_NODE
+
+
+# ----- components (issue 8): framework cycles and the FGD policies ---------------------------------
+
+GPU_SHAPES = [(0, 0), (1, 250), (1, 500), (1, 1000), (2, 1000), (8, 1000)]
+
+
+def _gpu_cluster(n_nodes: int, seed: int = 2):
+    """``n_nodes`` GPU nodes (1-8 GPUs, 32-96 cores) about half full of trace-like pods, and its
+    typical pods."""
+    from kbench.policy.typical import typical_pods
+
+    rng = np.random.default_rng(seed)
+    nodes = []
+    for i in range(n_nodes):
+        node = Node(f"gpu-{i:05d}", {"cpu": float(rng.choice([32, 64, 96]) * 1000), "memory": 512.0 * GI,
+                                     "pods": 110, "ephemeral-storage": 100 * GI})
+        node.gpu_count, node.gpu_model = int(rng.choice([1, 2, 4, 8])), str(rng.choice(["T4", "V100", "A10"]))
+        nodes.append(node)
+    table = NodeTable.from_nodes(nodes)
+
+    def gpu_pod(name):
+        k, u = GPU_SHAPES[rng.integers(len(GPU_SHAPES))]
+        return Pod(name, containers=[Container("c", requests={"cpu": float(rng.choice([1, 4, 8]) * 1000),
+                                                              "memory": float(GI)})], gpu_count=k, gpu_milli=u)
+
+    for j in range(n_nodes * 2):
+        pod = gpu_pod(f"bound-{j}")
+        i = int(rng.integers(n_nodes))
+        fits_gpu = pod.gpu_count == 0 or bool(table.pick_gpus(pod, i))
+        if fits_gpu and table.free_int[i, table.res_index["cpu"]] >= pod.requests()["cpu"]:
+            table.add_pod(pod, i)
+    typical = typical_pods([gpu_pod(f"t{j}") for j in range(500)])
+    return table, typical, [gpu_pod(f"new-{j}") for j in range(256)]
+
+
+@pytest.fixture(scope="module")
+def gpu_clusters():
+    return {n: _gpu_cluster(n) for n in (1000, 5000)}
+
+
+@pytest.mark.benchmark(group="components")
+@pytest.mark.parametrize("n_nodes", [1000, 5000])
+def test_bench_framework_cycle(benchmark, gpu_clusters, n_nodes):
+    """One scheduler cycle (default profile, adaptive percentageOfNodesToScore, assume then
+    unassume) at 1,000 and 5,000 nodes: the growth target compares these two."""
+    table, _, pods = gpu_clusters[n_nodes]
+    pods = [p for p in pods if p.gpu_count == 0]  # the default profile has no GPU filter
+    fw = Framework("default", 0)
+    it = iter(range(10**9))
+
+    def run():
+        pod = pods[next(it) % len(pods)]
+        res = fw.schedule(pod, table, assume=True)
+        if res.node_idx is not None:
+            fw.unassume(pod, table, res.node_idx)
+        return res
+
+    res = benchmark(run)
+    assert res.evaluated.sum() > 0
+
+
+@pytest.mark.benchmark(group="components")
+def test_bench_fgd_score_all_nodes(benchmark, gpu_clusters):
+    """FGD's score of every one of 5,000 nodes for pods of changing shapes, on a table that changes
+    between calls (one pod placed and removed), as in a replay."""
+    from kbench.policy.api import CycleState, Handle
+    from policies.fgd import FgdScore
+
+    table, typical, pods = gpu_clusters[5000]
+    plugin = FgdScore(handle=Handle(extra={"typical_pods": typical}))
+    cand = np.arange(table.n, dtype=np.int64)
+    it = iter(range(10**9))
+
+    def run():
+        i = next(it)
+        pod, row = pods[i % len(pods)], (i * 7919) % table.n
+        placed = pod.gpu_count == 0 or bool(table.pick_gpus(pod, row))
+        if placed:
+            table.add_pod(pod, row)
+        scores = plugin.score(CycleState(), pod, table, cand)
+        if placed:
+            table.remove_pod(pod, row)
+        return scores
+
+    scores = benchmark(run)
+    assert scores.shape == (table.n,) and scores.min() >= 0 and scores.max() <= 100
+
+
+@pytest.mark.benchmark(group="components")
+@pytest.mark.parametrize("policy", ["random", "dot-prod", "clustering", "packing", "best-fit", "fgd"])
+def test_bench_fgd_policy_cycle(benchmark, gpu_clusters, policy):
+    """One cycle of each FGD policy at 1,000 GPU nodes (all nodes filtered and scored, assume then
+    unassume)."""
+    table, typical, pods = gpu_clusters[1000]
+    fw = Framework(policy, 0)
+    fw.handle.extra["typical_pods"] = typical
+    it = iter(range(10**9))
+
+    def run():
+        pod = pods[next(it) % len(pods)]
+        res = fw.schedule(pod, table, assume=True)
+        if res.node_idx is not None:
+            fw.unassume(pod, table, res.node_idx)
+        return res
+
+    res = benchmark(run)
+    assert res.evaluated.all()
+
+
+# ----- scenarios -----------------------------------------------------------------------------------
+
+@pytest.mark.slow
+@pytest.mark.benchmark(group="scenarios")
+def test_bench_fgd_openb_scenario(benchmark):
+    """fgd-openb, one policy (fgd), one seed: about 10,800 pods on 1,213 GPU nodes, full control plane."""
+    from pathlib import Path
+
+    from kbench.experiment.runner import run
+
+    root = Path(__file__).resolve().parents[2]
+    if not (root.parent / "shared" / "traces" / "openb_pod_list_default.csv").exists():
+        pytest.skip("needs ../shared/traces beside the project")
+    result = benchmark.pedantic(run, args=(root / "workloads" / "fgd-openb.yaml",), rounds=1, iterations=1)
+    assert result.summary["scheduling"]["attempts"] > 10_000
