@@ -8,6 +8,7 @@ collected so far.
 
 from __future__ import annotations
 
+import gc
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -188,6 +189,11 @@ def run(scenario: Scenario | str | Path, *, policy: str | None = None, seed: int
                             "seed": scenario.seed, "config": to_dict(scenario), "config_hash": config_hash(scenario)})
     status = "complete"
     error = None
+    gc_threshold = gc.get_threshold()
+    # The built world is long-lived and the model allocates many short-lived objects: freezing the
+    # world and collecting young objects less often cut fgd-openb from 28.2 to 23.5 s wall.
+    gc.freeze()
+    gc.set_threshold(100_000, 50, 100)
     try:
         start(world, comps)
         end = scenario.duration_s
@@ -209,6 +215,9 @@ def run(scenario: Scenario | str | Path, *, policy: str | None = None, seed: int
         status, error = "failed", f"{type(err).__name__}: {err}"
         if writer is None:
             raise
+    finally:
+        gc.set_threshold(*gc_threshold)
+        gc.unfreeze()
     wall = time.perf_counter() - wall0
     summary = summarize(world, virtual_s=float(world.env.now), wall_s=wall, scheduler=comps.scheduler,
                         fgd=comps.fgd, measure_start_s=comps.driver.measure_start_s if comps.driver else None,
