@@ -14,6 +14,7 @@ from typing import Any
 
 import plotly.graph_objects as go
 
+from kbench.report import curvefigures as C
 from kbench.report import figures as F
 from kbench.report.loaders import Loaded, comparison_pods
 from kbench.report.markdown import headline_rows, slo_rows
@@ -80,7 +81,11 @@ def run_section(item: Loaded) -> Section:
     sec.blocks.append(Table("Headline", ["metric", "value"], headline_rows(s)))
     if slos:
         sec.blocks.append(Table("SLO verdicts", ["SLO", "threshold", "value", "verdict", "source"], slos, status=3))
+    if s.get("faults"):
+        sec.blocks.append(Table("Faults", C.FAULT_HEADERS, C.fault_rows(s)))
     pods, series, requests = d.get("pods"), d.get("series"), d.get("requests")
+    if s.get("faults"):
+        _fig(sec.blocks, "Fault timeline", C.fault_timeline, series, s)
     _fig(sec.blocks, "Pod startup CDF", F.startup_cdf, pods)
     _fig(sec.blocks, "Startup breakdown", F.startup_breakdown, pods)
     _fig(sec.blocks, "Scheduler throughput", F.scheduler_throughput, pods, series)
@@ -122,6 +127,9 @@ def comparison_section(item: Loaded) -> Section:
         sec.blocks.append(Table("Warning", ["note"], [[c["warning"]]]))
     for metric in c.get("metrics") or {}:
         _fig(sec.blocks, metric, F.comparison_metric, c, metric)
+    runs = item.data.get("runs") or []
+    if any((r.get("summary") or {}).get("gpu") for r in runs):
+        _fig(sec.blocks, "GPU curves per policy", C.policy_gpu_curves, runs)
     _fig(sec.blocks, "Pod startup per policy", F.policy_startup_cdf, comparison_pods(item))
     return sec
 

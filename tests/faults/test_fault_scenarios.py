@@ -105,3 +105,13 @@ def test_fault_after_the_end_does_not_fire():
                             "faults": [{"at_s": 60, "fault": "apiserver-restart"}]})
     row = run(s).summary["faults"][0]
     assert row["fired"] is False
+
+
+def test_apiserver_restart_report_shows_the_fault_table_and_timeline(tmp_path):
+    from kbench.report import write_report
+
+    res = run(FAULTS / "apiserver-restart.yaml", out_dir=tmp_path)
+    html = write_report([res.run_dir], tmp_path / "report.html").read_text()
+    assert "Fault timeline: relists, 429s, errors and evictions" in html
+    assert "SLO burn (% of error budget)" in html and "apiserver-restart" in html
+    assert "informer relists" in html

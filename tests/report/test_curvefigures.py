@@ -1,0 +1,57 @@
+"""The curve figures: GPU curves per policy of a comparison, and the fault timeline of a run."""
+
+import pandas as pd
+import pytest
+
+from kbench.report import curvefigures as C
+from kbench.report.base import MissingData
+
+
+def _run(policy, seed, curve):
+    return {"manifest": {"policy": policy, "seed": seed},
+            "summary": {"policy": policy, "gpu": {"unallocated_pct_at_arrived": curve}}}
+
+
+def test_policy_gpu_curves_take_the_median_over_seeds_and_a_min_max_band():
+    runs = [_run("fgd", 1, {"50": 1.0, "100": 5.0}), _run("fgd", 2, {"50": 3.0, "100": 7.0}),
+            _run("fgd", 3, {"50": 2.0, "100": 9.0}), _run("random", 1, {"50": 4.0, "100": 14.0})]
+    fig = C.policy_gpu_curves(runs)
+    lines = {t.name: t for t in fig.data if t.mode == "lines"}
+    assert list(lines["fgd (median of 3)"].y) == [2.0, 7.0]
+    assert list(lines["random (median of 1)"].y) == [4.0, 14.0]
+    band = [t for t in fig.data if t.fill == "toself"]
+    assert len(band) == 1 and list(band[0].y) == [3.0, 9.0, 5.0, 1.0]  # max forward, min backward
+    assert fig.layout.xaxis.title.text and fig.layout.yaxis.title.text and fig.layout.meta["caption"]
+
+
+def test_policy_gpu_curves_need_gpu_runs():
+    with pytest.raises(MissingData):
+        C.policy_gpu_curves([{"summary": {"policy": "a"}}])
+
+
+def _series(rows):
+    return pd.DataFrame(rows, columns=["time_s", "metric", "labels", "value"])
+
+
+def test_fault_timeline_plots_counters_that_moved_and_shades_the_fault():
+    rows = []
+    for t in range(10):
+        rows.append((float(t), "fault_active", "", 1.0 if 3 <= t <= 5 else 0.0))
+        rows.append((float(t), "informer_relists_total", "", 0.0 if t < 6 else 22.0))
+        rows.append((float(t), "api_rejected_429_total", "", 0.0))
+    fig = C.fault_timeline(_series(rows), {"faults": [{"fault": "apiserver-restart", "at_s": 3.0}]})
+    assert [t.name for t in fig.data] == ["informer relists"]  # 429s never moved: not drawn
+    shapes = fig.layout.shapes
+    assert any(s.x0 == 3.0 and s.x1 == 5.0 for s in shapes) and any(s.x0 == 3.0 == s.x1 for s in shapes)
+
+
+def test_fault_timeline_is_missing_without_faults():
+    with pytest.raises(MissingData):
+        C.fault_timeline(_series([(0.0, "apf_seats_in_use", "level=exempt", 0.0)]))
+
+
+def test_fault_rows_say_when_a_fault_did_not_recover():
+    rows = C.fault_rows({"faults": [{"fault": "node-failure", "at_s": 60.0, "recovered": False,
+                                     "relist_storm": {"relists": 0}, "slo_burn": {"pod_startup": 12.5}}]})
+    assert rows[0][0] == "node-failure" and rows[0][8] == "not recovered" and rows[0][9] == "pod_startup 12.5"
+    assert len(rows[0]) == len(C.FAULT_HEADERS)
