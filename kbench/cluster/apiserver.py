@@ -11,11 +11,14 @@ so a request costs a few heap operations instead of a SimPy resource round trip.
 
 :meth:`Apiserver.request` is a generator for a client process (``yield from``);
 :meth:`Apiserver.submit` serves a write through the same steps without a process, for fleet-level
-senders such as the kubelets' lease renewals (issue 8: a process per lease was a hot path).
+senders such as the kubelets' lease renewals (issue 8: a process per lease was a hot path), and
+:meth:`Apiserver.submit_many` serves the renewals due at one tick as batches (one admission, one
+CPU booking, one etcd proposal, one watch arrival per batch: events, not requests, were the cost).
 """
 
 from __future__ import annotations
 
+import copy
 import heapq
 from collections.abc import Callable, Generator
 from dataclasses import dataclass
@@ -90,7 +93,7 @@ class Apiserver:
         self._inflight_t = 0.0
         self.completed = 0
         self.sojourn_sum_s = 0.0
-        etcd.subscribe(self._on_commit)
+        etcd.subscribe(self._on_commit, self._on_commit_many)
 
     # --------------------------------------------------------------------------------- plumbing
     def cache(self, resource: str, partition_fn=None) -> WatchCache:
@@ -111,6 +114,11 @@ class Apiserver:
         if c is not None:
             c.on_commit(rec)
 
+    def _on_commit_many(self, recs: list) -> None:
+        c = self.caches.get(recs[0].resource)
+        if c is not None:
+            c.on_commit_many(recs)
+
     def _charge(self, seconds: float) -> None:
         self.cpu_s += seconds
 
@@ -122,6 +130,21 @@ class Apiserver:
         heapq.heappush(self._cores, finish)
         self.cpu_s += seconds
         return self.env.timeout(finish - now)
+
+    def _cpu_many(self, k: int, seconds: float) -> simpy.Event:
+        """Book ``k`` jobs of ``seconds`` each on the core pool, each FCFS on its own core as
+        :meth:`_cpu` would (so a batch runs in parallel as its requests would); one event fires
+        when the last is done."""
+        now = self.env.now
+        cores = self._cores
+        last = now
+        for _ in range(k):
+            finish = max(now, heapq.heappop(cores)) + seconds
+            heapq.heappush(cores, finish)
+            if finish > last:
+                last = finish
+        self.cpu_s += k * seconds
+        return self.env.timeout(last - now)
 
     def _inflight_change(self, delta: int) -> None:
         now = self.env.now
@@ -341,6 +364,116 @@ class Apiserver:
 
         t_disp = [t0]
         self.fc.admit(req).callbacks.append(admitted)
+
+    def submit_many(self, head: Request, items: list[tuple[str, object]],
+                    done: Callable[[list[str], Response], None]) -> None:
+        """Serve unconditional updates of one resource from one client class as batches (the
+        kubelets' lease renewals due at the same tick); ``done(keys, response)`` once per batch.
+
+        ``head`` is one member's request (verb, resource, identity, size of each object);
+        ``items`` are the ``(key, value)`` of every member. A batch of k requests is admitted by APF
+        as one request holding k times the seats of one (batches are split so that none is wider
+        than the level's concurrency limit, so queueing and 429s stay honest), books one request's
+        handler and encode CPU k times on the core pool (in parallel, as k requests would run),
+        proposes its k entries to etcd as one call (each entry its own revision) and reaches the
+        watch cache as one arrival. Every member shares the outcome; stats and APF counters count
+        k requests.
+        """
+        fc = self.fc
+        fc.classify(head)
+        fc.estimate(head)
+        one = max(head.seats, head.final_seats, 1)
+        cl = fc.nominal_cl(head.level)
+        cap = max(1, cl // one) if cl > 0 else len(items)
+        for i in range(0, len(items), cap):
+            self._submit_batch(head if i == 0 else copy.copy(head), items[i:i + cap], done)
+
+    def _submit_batch(self, head: Request, items: list[tuple[str, object]],
+                      done: Callable[[list[str], Response], None]) -> None:
+        env, cfg, stats, fc = self.env, self.cfg, self.stats, self.fc
+        k = len(items)
+        keys = [key for key, _ in items]
+        if not self.up:
+            key0 = (head.verb, head.resource, head.client, "")
+
+            def refused(_e):
+                stats.record_error(key0, k)
+                done(keys, Response(503))
+
+            env.timeout(0.001).callbacks.append(refused)
+            return
+        gen = self.generation
+        t0 = env.now
+        head.arrival_s = t0
+        self._inflight_change(+k)
+        fc.classify(head)
+        fc.estimate(head)
+        head.seats *= k
+        counts = fc.level_counters(head.level)
+        key = (head.verb, head.resource, head.client, head.level)
+
+        def finish(resp: Response) -> None:
+            self._inflight_change(-k)
+            self.completed += k
+            self.sojourn_sum_s += k * (env.now - t0)
+            done(keys, resp)
+
+        def sent(resp: Response) -> None:
+            t1 = env.now
+            wait = t_disp - t0
+            stats.record(key, sli_s=t1 - t0 - wait, e2e_s=t1 - t0, wait_s=wait, nbytes=resp.size_bytes, count=k)
+            finish(resp)
+
+        def handled(resp: Response) -> None:
+            fc.release(head)
+            counts["completed"] += k - 1
+            if gen != self.generation:
+                resp = Response(503)
+            elif env.now - t0 > cfg.request_timeout_s:
+                resp = Response(504)
+            if not resp.ok:
+                stats.record_error(key, k)
+                finish(resp)
+            else:
+                env.timeout(resp.size_bytes / cfg.network_bytes_per_s).callbacks.append(lambda _e: sent(resp))
+
+        def written(e: simpy.Event) -> None:
+            if not e.ok:
+                e.defused = True
+                if isinstance(e.value, EtcdQuotaExceeded) or type(e.value).__name__.startswith("Etcd"):
+                    handled(Response(500))
+                    return
+                raise e.value
+            out = min(head.size_bytes, 4096)
+            self._cpu_many(k, out * cfg.encode_cpu_s_per_byte).callbacks.append(
+                lambda _e: handled(Response(200, revision=e.value[-1], objects=1, size_bytes=out)))
+
+        def store(_e=None) -> None:
+            self.etcd.write_many(head.resource, "create" if head.verb == "create" else "update", head.size_bytes,
+                                 items).callbacks.append(written)
+
+        def admitted(e: simpy.Event) -> None:
+            nonlocal t_disp
+            counts["arrived"] += k - 1
+            counts["queued"] += queued * (k - 1)
+            if not e.value:
+                counts["rejected_" + head.reject_reason.replace("-", "_")] += k - 1
+                stats.record_rejected(key, k)
+                finish(Response(429))
+                return
+            counts["dispatched"] += k - 1
+            t_disp = env.now
+            ev = self._cpu_many(k, cfg.request_base_cpu_s + cfg.admission_cpu_s)
+            if cfg.webhook_enabled:
+                ev.callbacks.append(lambda _e: env.timeout(self._webhook()).callbacks.append(store))
+            else:
+                ev.callbacks.append(store)
+
+        t_disp = t0
+        queued0 = counts["queued"]
+        ev = fc.admit(head)
+        queued = counts["queued"] - queued0
+        ev.callbacks.append(admitted)
 
     # ------------------------------------------------------------------------------------ faults
     def restart(self, downtime_s: float) -> None:

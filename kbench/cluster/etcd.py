@@ -150,6 +150,13 @@ class _Call(simpy.Event):
         self.args: tuple = ()
 
 
+class _BatchCall(_Call):
+    """Several entries of one resource proposed together (:meth:`Etcd.write_many`); succeeds with the
+    list of their revisions."""
+
+    __slots__ = ("n",)
+
+
 def _trigger_in(env: simpy.Environment, event: simpy.Event, delay: float, ok: bool, value) -> None:
     """Trigger ``event`` ``delay`` seconds from now without a helper event (as ``Timeout`` does)."""
     event._ok = ok
@@ -188,6 +195,7 @@ class Etcd:
         self._live_bytes = 0
         self._history_bytes = 0
         self._subscribers: list[Callable[[CommitRecord], None]] = []
+        self._many: list[Callable[[list[CommitRecord]], None] | None] = []
         self._pending: list[_Call] = []
         self._wakeup: simpy.Event | None = None
         self._apply_free_s = 0.0  # when the apply stage finishes every committed batch
@@ -204,9 +212,12 @@ class Etcd:
         if self.cfg.compaction_interval_s > 0:  # A24: 0 disables
             self.env.process(self._compaction_loop())
 
-    def subscribe(self, callback: Callable[[CommitRecord], None]) -> None:
-        """Call ``callback`` once per committed write, in revision order, at commit time."""
+    def subscribe(self, callback: Callable[[CommitRecord], None],
+                  many: Callable[[list[CommitRecord]], None] | None = None) -> None:
+        """Call ``callback`` once per committed write, in revision order, at commit time; for the
+        entries of a :meth:`write_many` call, ``many(records)`` once instead when given."""
         self._subscribers.append(callback)
+        self._many.append(many)
 
     # ---------------------------------------------------------------------------------- state
 
@@ -336,12 +347,58 @@ class Etcd:
             wake.succeed()
         return ev
 
+    def write_many(self, resource: str, op: str, size_bytes: int, items: list[tuple[str, object]]) -> simpy.Event:
+        """Propose ``len(items)`` unconditional writes of one resource as one call (fleet-level
+        senders: the kubelets' batched lease renewals).
+
+        The entries join the same raft batch and are applied one after the other, each with its own
+        revision and commit record (real etcd group-commits such proposals); the reply reaches the
+        client once, one gRPC round trip after the apply. Stats count every entry as a write.
+
+        Args:
+            resource: Plural resource.
+            op: ``create`` or ``update``.
+            size_bytes: Stored size of each object, bytes.
+            items: ``(key, value)`` pairs, in order.
+
+        Returns:
+            An event that succeeds with the list of revisions, or fails as :meth:`write` does
+            (size or quota, checked for the whole call).
+        """
+        if op not in ("create", "update"):
+            raise ValueError(f"write_many stores objects: op must be create or update, not {op!r}")
+        env, cfg = self.env, self.cfg
+        ev = _BatchCall(env)
+        n = ev.n = len(items)
+        err: Exception | None = None
+        if size_bytes > cfg.max_request_bytes:
+            err = EtcdRequestTooLarge(size_bytes, int(cfg.max_request_bytes))
+        elif self._live_bytes + self._history_bytes + n * size_bytes > cfg.quota_bytes:
+            need = self._live_bytes + self._history_bytes + n * size_bytes
+            err = EtcdQuotaExceeded(need, int(cfg.quota_bytes))
+            err.args = (need, int(cfg.quota_bytes))
+        if err is not None:
+            self.stats.write_errors += n
+            _trigger_in(env, ev, self._grpc(), False, err)
+            return ev
+        s = self._flush()
+        s.writes_in_flight += n
+        ev.args = (resource, op, size_bytes, items)
+        ev.callbacks.append(self._write_done)
+        self._pending.append(ev)
+        wake = self._wakeup
+        if wake is not None:
+            self._wakeup = None
+            wake.succeed()
+        return ev
+
     def _write_done(self, ev: _Call) -> None:
         s = self._flush()
-        s.writes_in_flight -= 1
+        n = ev.n if type(ev) is _BatchCall else 1
+        s.writes_in_flight -= n
         if ev.ok:  # a failed compare (EtcdConflict) is counted in write_errors
-            s.writes += 1
-            s.write_latency_sum_s += s.time_s - ev.start_s
+            s.writes += n
+            s.write_latency_sum_s += n * (s.time_s - ev.start_s)
 
     def _commit_delay(self) -> float:
         """Leader WAL fsync in parallel with replication to a quorum of followers, seconds."""
@@ -364,7 +421,7 @@ class Etcd:
                 yield env.timeout(self._stall_until_s - env.now)
                 continue
             batch = self._pending
-            if len(batch) > limit:
+            if len(batch) > limit:  # a write_many call counts as one proposal here (it is one)
                 batch, self._pending = batch[:limit], batch[limit:]
             else:
                 self._pending = []
@@ -372,7 +429,8 @@ class Etcd:
             while env.now < self._stall_until_s:  # leader lost while the batch was in flight
                 yield env.timeout(self._stall_until_s - env.now)
             self.stats.batches += 1
-            done = max(env.now, self._apply_free_s) + len(batch) * per_entry
+            entries = sum(c.n if type(c) is _BatchCall else 1 for c in batch)
+            done = max(env.now, self._apply_free_s) + entries * per_entry
             self._apply_free_s = done
             env.timeout(done - env.now, batch).callbacks.append(self._apply)
 
@@ -400,7 +458,12 @@ class Etcd:
         now = env.now
         store, subs, grpc = self._store, self._subscribers, self._grpc
         values = self._values
+        entries = 0
         for call in ev.value:
+            if type(call) is _BatchCall:
+                entries += self._apply_many(call, now)
+                continue
+            entries += 1
             resource, key, op, size, value, precondition = call.args
             if precondition is not None:
                 vals = values.get(resource)
@@ -422,7 +485,33 @@ class Etcd:
                 for cb in subs:
                     cb(rec)
             _trigger_in(env, call, grpc(), True, rev)
-        self.stats.entries_committed += len(ev.value)
+        self.stats.entries_committed += entries
+
+    def _apply_many(self, call: _BatchCall, now: float) -> int:
+        """Apply the entries of one :meth:`write_many` call; return how many."""
+        resource, op, size0, items = call.args
+        vals = self._values.get(resource)
+        if vals is None:
+            vals = self._values[resource] = {}
+        store = self._store
+        rev = self.revision
+        revs = []
+        recs = []
+        for key, value in items:
+            size = store(resource, key, op, size0)
+            rev += 1
+            vals[key] = value
+            revs.append(rev)
+            recs.append(CommitRecord(resource, key, op, rev, size, now, value))
+        self.revision = rev
+        for cb, many in zip(self._subscribers, self._many, strict=True):
+            if many is not None:
+                many(recs)
+            else:
+                for rec in recs:
+                    cb(rec)
+        _trigger_in(self.env, call, self._grpc(), True, revs)
+        return len(items)
 
     # ----------------------------------------------------------------------------------- reads
 

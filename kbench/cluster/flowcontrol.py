@@ -273,6 +273,10 @@ class FlowControl:
         lv = self._levels[level]
         return lv.q_area + lv.n_waiting * (self.env.now - lv.t)
 
+    def level_counters(self, level: str) -> dict[str, int]:
+        """The live counters of ``level`` (a batch admitted as one request adds its other members)."""
+        return self._levels[level].counters
+
     def counters(self) -> dict[str, dict[str, int]]:
         """Per level: arrived, dispatched, queued, completed and rejected_<reason> counts."""
         return {name: dict(lv.counters) for name, lv in self._levels.items()}

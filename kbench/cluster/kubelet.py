@@ -17,7 +17,8 @@ sends the final ``delete`` (deleted); a pod deleted while starting aborts at onc
 Heartbeats are real apiserver and etcd load: a lease ``update`` about every 10 s (F6) and a node
 status GET + PATCH every 5 min (F5). One fleet process sends whatever is due at each instant, so an
 idle node costs its heartbeats and an informer process blocked on its watch, nothing else; a lease
-renewal is not even a process (``Apiserver.submit``: the same request path driven by callbacks).
+renewal is not even a process (``Apiserver.submit``: the same request path driven by callbacks), and
+renewals due within one ``lease_batch_tick_s`` go out as one batch (``Apiserver.submit_many``).
 
 Not modelled: the whole-second truncation of status timestamps (F16; timeline marks are exact),
 readiness probes (ready with Running), init containers, volumes other than the token, image GC,
@@ -412,6 +413,9 @@ class KubeletFleet:
         self.world, self.env = world, world.env
         self.cfg = cfg = config or world.scenario.kubelet
         self.rng = rng = world.stream("kubelet")
+        # With batching, renewal jitter has its own stream: batching changes when and in which order
+        # renewals finish, and that must not reshuffle the pod draws (failures, delays) of ``kubelet``.
+        self._lease_rng = world.stream("kubelet/lease") if cfg.lease_batch_tick_s > 0 else rng
         self.admission = cfg.admission_s.sampler(rng)
         self.sandbox = cfg.sandbox_s.sampler(rng)
         self.container_start = cfg.container_start_s.sampler(rng)
@@ -480,6 +484,10 @@ class KubeletFleet:
 
     # ------------------------------------------------------------------------------ heartbeats
     def _push(self, due: float, kind: int, k: Kubelet) -> None:
+        tick = self.cfg.lease_batch_tick_s
+        if kind == _LEASE and tick > 0:  # renewals due within one tick go out together
+            n = math.ceil(due / tick)
+            due = n * tick if n * tick >= due else (n + 1) * tick
         heapq.heappush(self._heap, (due, self._seq, kind, k.index))
         self._seq += 1
         if due < self._hb_next and self._hb_sleeping:
@@ -488,19 +496,28 @@ class KubeletFleet:
 
     def _heartbeats(self):
         env, heap, cfg = self.env, self._heap, self.cfg
+        batched = cfg.lease_batch_tick_s > 0
         while True:
             now = env.now
+            leases: list[Kubelet] = []
             while heap and heap[0][0] <= now:
                 _, _, kind, i = heapq.heappop(heap)
                 k = self._list[i]
                 if k.dead:
                     continue
                 if kind == _LEASE:
-                    self._renew(k)
+                    if batched:
+                        leases.append(k)
+                    else:
+                        self._renew(k)
                 else:
                     self._push(now + cfg.node_status_report_s, _STATUS, k)
                     if not k.down:
                         env.process(self._post_status(k))
+            if len(leases) > 1:
+                self._renew_batch(leases, 0, cfg.lease_retry_initial_s)
+            elif leases:
+                self._renew(leases[0])
             self._hb_next = heap[0][0] if heap else math.inf
             self._hb_sleeping = True
             with contextlib.suppress(simpy.Interrupt):  # an earlier heartbeat was pushed
@@ -537,11 +554,55 @@ class KubeletFleet:
         w.send(k.client, "update", "leases", k.name, GenericObj(k.name, {"renew_s": env.now}), done,
                size_bytes=LEASE_BYTES)
 
+    def _renew_batch(self, ks: list[Kubelet], attempt: int, delay: float) -> None:
+        """Attempt ``attempt`` of the renewals of ``ks`` as one batch (``World.send_many``).
+
+        A node that is cut off (its requests wait on the gate) or whose client must wait for its
+        rate limiter leaves the batch and takes the per-lease path (:meth:`_renew_try`), so
+        partitions, node failures and client QPS behave as without batching. Every member shares
+        the batch's outcome and, on failure, its retry.
+        """
+        env, cfg, w = self.env, self.cfg, self.world
+        now = env.now
+        writes = []
+        for k in ks:
+            if attempt == 0 and k.down:  # as _renew: no attempt from a node cut off
+                self._renewed(k)
+                continue
+            c = k.client
+            if c.gate is not None:
+                self._renew_try(k, attempt, delay, cfg.lease_retries)
+                continue
+            if c.limiter.reserve(now) > 0:
+                c.limiter.tokens += 1.0  # give the token back: the per-lease path reserves it again
+                self._renew_try(k, attempt, delay, cfg.lease_retries)
+                continue
+            writes.append((k.name, GenericObj(k.name, {"renew_s": now})))
+        if not writes:
+            return
+
+        def done(names, resp) -> None:
+            group = [self.kubelets[n] for n in names]
+            if resp.ok:
+                w.counters["lease_renewals"] += len(group)
+                for k in group:
+                    self._renewed(k)
+                return
+            w.counters["lease_failures"] += len(group)
+            if attempt + 1 < cfg.lease_retries:
+                nxt = min(2 * delay, cfg.lease_retry_max_s)
+                env.timeout(delay).callbacks.append(lambda _e: self._renew_batch(group, attempt + 1, nxt))
+            else:
+                for k in group:
+                    self._renewed(k)
+
+        w.send_many(self.kubelets[writes[0][0]].client, writes, "update", "leases", done, size_bytes=LEASE_BYTES)
+
     def _renewed(self, k: Kubelet) -> None:
         """The renewal is over (renewed or given up): schedule the next one."""
         if not k.dead:
             cfg = self.cfg
-            jitter = 1.0 + cfg.lease_renew_jitter * float(self.rng.random())
+            jitter = 1.0 + cfg.lease_renew_jitter * float(self._lease_rng.random())
             self._push(self.env.now + cfg.lease_renew_interval_s * jitter, _LEASE, k)
 
     def _post_status(self, k: Kubelet):

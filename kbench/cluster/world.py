@@ -108,6 +108,17 @@ class World:
         req = client.request(verb, resource, name=key, size_bytes=size_bytes, value=value, watchers=watchers)
         client.send(self.env, self.api, req, done)
 
+    def send_many(self, client: Client, writes: list[tuple[str, object]], verb: str, resource: str,
+                  done: Callable[[list[str], Response], None], *, size_bytes: int = 1024) -> None:
+        """Unconditional writes ``(key, value)`` of one resource sent together
+        (``Apiserver.submit_many``): ``done(keys, response)`` once per batch. ``client`` is one
+        sender's (APF classifies the batch by it); the caller has applied every sender's gate and
+        rate limiter."""
+        cache = self.api.caches.get(resource)
+        watchers = cache.watcher_count(None) if cache is not None else 0
+        head = client.request(verb, resource, name=writes[0][0], size_bytes=size_bytes, watchers=watchers)
+        self.api.submit_many(head, writes, done)
+
     def get(self, client: Client, resource: str, key: str, *, size_bytes: int = 1024
             ) -> Generator[simpy.Event, object, Response]:
         """GET one object from the watch cache (``resp.items`` is the value)."""

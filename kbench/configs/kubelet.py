@@ -24,6 +24,15 @@ class KubeletConfig:
         lease_retries: Attempts per renewal before giving up until the next period (F6: 5).
         lease_retry_initial_s: First retry delay of a failed renewal (F6: 200 ms, doubling).
         lease_retry_max_s: Retry delay cap (F6: 7 s).
+        lease_batch_tick_s: Renewals fall due on a grid of this period, seconds, and those due at
+            the same tick are sent as one batch (one APF admission holding a seat per lease, one
+            CPU event for k parallel handler bookings, one etcd proposal of k entries, one watch
+            delivery): a performance device (issue 8), 0 renews each lease on its own at its exact
+            time. With batching, renewal jitter comes from its own random stream (``kubelet/lease``).
+            kbench default 0.1 s: 1 % of the 10 s period (F6) and 0.25 % of the 40 s grace period
+            (F7), so node health is unchanged (a renewal is sent at most 0.1 s late), while a
+            1,500-node fleet renews about 15 leases per tick, so the SimPy events per renewal
+            drop about tenfold (leases are ~80 % of the requests of the openb replay).
         node_status_report_s: Full node status post period, GET + PATCH of the Node (F5: 5 min).
         start_spread_s: Kubelets' informers start uniformly in [0, spread) (kbench default 1 s:
             spreads the t = 0 LISTs of a large fleet).
@@ -64,6 +73,7 @@ class KubeletConfig:
     lease_retries: int = 5  # F6
     lease_retry_initial_s: float = 0.2  # F6
     lease_retry_max_s: float = 7.0  # F6
+    lease_batch_tick_s: float = 0.1  # kbench default (performance; 0 = exact per-lease path)
     node_status_report_s: float = 300.0  # F5
     start_spread_s: float = 1.0  # kbench default
     admission_s: Dist = Dist.lognormal(0.02, 0.39)  # kbench default; F19 tail
@@ -94,6 +104,8 @@ class KubeletConfig:
                 raise ConfigError("must be > 0", where=f"kubelet.{name}")
         if self.runtime_parallelism < 1:
             raise ConfigError("must be >= 1", where="kubelet.runtime_parallelism")
+        if self.lease_batch_tick_s < 0:
+            raise ConfigError("must be >= 0", where="kubelet.lease_batch_tick_s")
         if self.lease_retries < 1:
             raise ConfigError("must be >= 1", where="kubelet.lease_retries")
 

@@ -53,24 +53,25 @@ class RequestStats:
             self._cells[key] = cell
         return cell
 
-    def record(self, key: RequestKey, *, sli_s: float, e2e_s: float, wait_s: float, nbytes: int) -> None:
-        """Record one completed request (latencies in seconds, size in bytes)."""
+    def record(self, key: RequestKey, *, sli_s: float, e2e_s: float, wait_s: float, nbytes: int,
+               count: int = 1) -> None:
+        """Record ``count`` completed requests with these latencies (seconds) and size (bytes each)."""
         cell = self._cell(key)
-        cell.count += 1
-        cell.bytes += nbytes
-        cell.sli_sum_s += sli_s
-        cell.e2e_sum_s += e2e_s
-        cell.wait_sum_s += wait_s
-        cell.sli_buckets[bisect.bisect_left(self.buckets_s, sli_s)] += 1
-        cell.e2e_buckets[bisect.bisect_left(self.buckets_s, e2e_s)] += 1
+        cell.count += count
+        cell.bytes += nbytes * count
+        cell.sli_sum_s += sli_s * count
+        cell.e2e_sum_s += e2e_s * count
+        cell.wait_sum_s += wait_s * count
+        cell.sli_buckets[bisect.bisect_left(self.buckets_s, sli_s)] += count
+        cell.e2e_buckets[bisect.bisect_left(self.buckets_s, e2e_s)] += count
 
-    def record_rejected(self, key: RequestKey) -> None:
-        """Record a 429."""
-        self._cell(key).rejected_429 += 1
+    def record_rejected(self, key: RequestKey, count: int = 1) -> None:
+        """Record ``count`` 429s."""
+        self._cell(key).rejected_429 += count
 
-    def record_error(self, key: RequestKey) -> None:
-        """Record a request that failed for another reason (timeout, storage error, restart)."""
-        self._cell(key).errors += 1
+    def record_error(self, key: RequestKey, count: int = 1) -> None:
+        """Record ``count`` requests that failed for another reason (timeout, storage error, restart)."""
+        self._cell(key).errors += count
 
     def total(self, attr: str, **match: str) -> float:
         """Sum of ``attr`` over cells whose key fields equal ``match`` (verb, resource, client, level)."""

@@ -393,3 +393,32 @@ def test_precondition_is_checked_when_the_entry_is_applied():
     env.run(until=1)
     assert sorted(out) == [("conflict", "b"), ("ok", "a")]
     assert etcd.get("pods", "p") == "a"
+
+
+def test_write_many_commits_each_entry_in_one_proposal():
+    """A multi-entry call joins one raft batch; each entry gets its own revision and record; the
+    batch-aware subscriber gets the records at once, a plain one one by one; one reply."""
+    env, etcd = make()
+    plain, many = [], []
+    etcd.subscribe(plain.append)
+    etcd.subscribe(lambda rec: pytest.fail("the batch callback must be used"), many.append)
+    log: list = []
+    call(env, etcd.write_many("leases", "update", 100, [("a", 1), ("b", 2), ("c", 3)]), log, "m")
+    env.run()
+    rev0 = 1
+    assert log == [("m", pytest.approx(COMMIT + 3 * APPLY + GRPC), [rev0 + 1, rev0 + 2, rev0 + 3])]
+    assert [r.key for r in plain] == ["a", "b", "c"] and [r.revision for r in plain] == [2, 3, 4]
+    assert len(many) == 1 and [r.value for r in many[0]] == [1, 2, 3]
+    assert etcd.get("leases", "b") == 2
+    s = etcd.snapshot()
+    assert (s.writes, s.entries_committed, s.batches, s.writes_in_flight) == (3, 3, 1, 0)
+    assert s.write_latency_sum_s == pytest.approx(3 * (COMMIT + 3 * APPLY + GRPC))
+
+
+def test_write_many_over_quota_fails_the_whole_call():
+    env, etcd = make(quota_bytes=250)
+    log: list = []
+    call(env, etcd.write_many("leases", "update", 100, [("a", 1), ("b", 2), ("c", 3)]), log, "m")
+    env.run()
+    assert log == [("m", pytest.approx(GRPC), EtcdQuotaExceeded)]
+    assert etcd.snapshot().write_errors == 3 and etcd.get("leases", "a") is None
