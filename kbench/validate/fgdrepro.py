@@ -2,7 +2,7 @@
 
 For each openb pod list (FGD.md §1.4: default, cpu050-250, gpushare40-100, gpuspec10-33,
 multigpu20-50) it writes a copy of ``workloads/fgd-openb.yaml`` with ``workload.params.pods`` set to
-that list (``kbench compare`` has no ``--param``), then runs::
+that list (a copy rather than ``--param``, so each list's scenario is kept beside its results), then runs::
 
     kbench compare <copy> --policy random --policy dot-prod --policy clustering --policy packing \
         --policy best-fit --policy fgd --seeds 10 --metric gpu.unallocated_pct_at_arrived.<x> ... \
