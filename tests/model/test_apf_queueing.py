@@ -18,25 +18,10 @@ from scipy import stats
 
 from kbench.cluster.flowcontrol import FlowControl
 from kbench.cluster.request import Request
-from kbench.config import FlowControlConfig, FlowSchemaConfig, PriorityLevelConfig
+from kbench.config import FlowControlConfig
+from kbench.validate.queueing import erlang_c_wq, fifo_level  # the same formulas kbench validate uses
 
 SEEDS = range(10)
-
-
-def fifo_level(c: int) -> FlowControlConfig:
-    """One level "q" of NominalCL ``c`` with one unbounded FIFO queue; every request maps to it."""
-    levels = {"q": PriorityLevelConfig(shares=1, queues=1, hand_size=1, queue_length_limit=10**9)}
-    return FlowControlConfig(max_requests_inflight=c, max_mutating_requests_inflight=0, levels=levels,
-                             flow_schemas={"all": FlowSchemaConfig("q", 1, groups=["*"])},
-                             queue_wait_limit_s=math.inf)
-
-
-def erlang_c_wq(c: int, lam: float, mu: float) -> float:
-    """Mean wait in queue of M/M/c, seconds (Erlang C probability of waiting / (c mu - lambda))."""
-    a = lam / mu
-    top = a**c / math.factorial(c) / (1 - a / c)
-    p_wait = top / (sum(a**k / math.factorial(k) for k in range(c)) + top)
-    return p_wait / (c * mu - lam)
 
 
 def run_mmc(c: int, lam: float, mu: float, horizon_s: float, warmup_s: float, seed: int) -> dict:
