@@ -61,8 +61,10 @@ def headline(manifest: dict[str, Any], summary: dict[str, Any] | None, folder: P
                 "list_per_s": _get(s, "apiserver", "requests_per_s", "list")}
     out: dict[str, Any] = {}
     if folder is not None:
-        out["runs"] = sum(1 for c in folder.iterdir()
-                          if c.is_dir() and not c.name.startswith(".") and (c / MANIFEST).is_file())
+        # comparison/envelope: run folders inside; sweep: runs/<cell_id>/<run-id>/
+        runs = folder / "runs" if manifest.get("kind") == "sweep" else folder
+        found = runs.glob(f"*/*/{MANIFEST}") if manifest.get("kind") == "sweep" else runs.glob(f"*/{MANIFEST}")
+        out["runs"] = sum(1 for m in found if not any(part.startswith(".") for part in m.relative_to(runs).parts))
     for key in ("policies", "seeds", "cells"):
         value = manifest.get(key, s.get(key))
         if value is not None:

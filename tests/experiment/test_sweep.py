@@ -256,6 +256,10 @@ def test_sweep_folder_contract_and_rerun_skips_every_cell(tmp_path):
         assert rec["summary"]["pods"]["created"] == 24
     by_cell = {c["cell_id"]: c for c in obj["cells"]}
     assert set(by_cell) == {f.stem for f in files}
+    ls = runner.invoke(app, ["results", "ls", str(out), "-o", "json"])
+    assert ls.exit_code == 0, ls.output
+    sweep_row = next(r for r in json.loads(ls.stdout) if r.get("kind") == "sweep")
+    assert sweep_row["headline"]["runs"] == 4  # runs/<cell_id>/<run-id>/ are counted
 
     df = pd.read_parquet(folder / "cells.parquet")
     assert list(df.columns) == ["cell_id", "param.nodes", "policy", "seed", "status", "wall_s",
