@@ -55,3 +55,11 @@ def test_fault_rows_say_when_a_fault_did_not_recover():
                                      "relist_storm": {"relists": 0}, "slo_burn": {"pod_startup": 12.5}}]})
     assert rows[0][0] == "node-failure" and rows[0][8] == "not recovered" and rows[0][9] == "pod_startup 12.5"
     assert len(rows[0]) == len(C.FAULT_HEADERS)
+
+
+def test_policy_gpu_curves_crop_to_the_paper_window_when_arrivals_pass_capacity():
+    fig = C.policy_gpu_curves([_run("fgd", 1, {"0": 100.0, "80": 20.0, "100": 5.0, "130": 4.0})])
+    assert tuple(fig.layout.xaxis.range) == (C.CROP_FROM_PCT, 130.0)
+    assert fig.layout.yaxis.range[1] == 20.0 * 1.05  # the largest value shown in the window, not the 100 at 0
+    uncropped = C.policy_gpu_curves([_run("fgd", 1, {"0": 100.0, "100": 5.0})])
+    assert uncropped.layout.xaxis.range is None
