@@ -15,14 +15,19 @@ from kbench.config import EtcdConfig
 from kbench.rng import SeedTree
 from kbench.validate.record import Record
 
-VALUE_BYTES = 256  # B4: 8-byte keys, 256-byte values
+VALUE_BYTES = 256  # B4/B5: 8-byte keys, 256-byte values
 
 
-def closed_loop_writes(clients: int, warmup_s: float, window_s: float, seed: int = 7) -> tuple[float, float, float]:
-    """Run ``clients`` closed-loop writers.
+def closed_loop(clients: int, warmup_s: float, window_s: float, *, kind: str = "write",
+                linearizable: bool = True, seed: int = 7) -> tuple[float, float, float]:
+    """Run ``clients`` closed-loop clients (each issues the next request when the last returns).
+
+    Args:
+        kind: ``write`` (updates of the client's own key) or ``read`` (one-object range reads).
+        linearizable: For reads: linearizable (through raft) or serializable.
 
     Returns:
-        (throughput writes/s, mean latency s, mean writes in flight).
+        (throughput requests/s, mean latency s, mean requests in flight), over the window after warm-up.
     """
     env = simpy.Environment()
     etcd = Etcd(env, EtcdConfig(), SeedTree(seed).stream("etcd"))
@@ -32,7 +37,11 @@ def closed_loop_writes(clients: int, warmup_s: float, window_s: float, seed: int
         key = f"k{i}"
         yield etcd.write("bench", key, "create", VALUE_BYTES)
         while True:
-            yield etcd.write("bench", key, "update", VALUE_BYTES)
+            if kind == "write":
+                yield etcd.write("bench", key, "update", VALUE_BYTES)
+            else:
+                yield etcd.read("bench", objects_scanned=1, bytes_returned=VALUE_BYTES,
+                                linearizable=linearizable)
 
     for i in range(clients):
         env.process(client(i))
@@ -40,16 +49,20 @@ def closed_loop_writes(clients: int, warmup_s: float, window_s: float, seed: int
     a = etcd.snapshot()
     env.run(until=warmup_s + window_s)
     b = etcd.snapshot()
-    n = b.writes - a.writes
-    return n / window_s, (b.write_latency_sum_s - a.write_latency_sum_s) / n, \
-        (b.write_inflight_area - a.write_inflight_area) / window_s
+    if kind == "write":
+        n, lat, area = b.writes - a.writes, b.write_latency_sum_s - a.write_latency_sum_s, \
+            b.write_inflight_area - a.write_inflight_area
+    else:
+        n, lat, area = b.reads - a.reads, b.read_latency_sum_s - a.read_latency_sum_s, \
+            b.read_inflight_area - a.read_inflight_area
+    return n / window_s, lat / n, area / window_s
 
 
 def check_etcd(quick: bool = True) -> list[Record]:
     """B4 one-client and 1000-client write throughput and latency, the latency growth, Little's law."""
     window = 1.0 if quick else 3.0
-    x1, w1, l1 = closed_loop_writes(1, 0.1, 5.0 if not quick else 2.0)
-    xk, wk, lk = closed_loop_writes(1000, 0.3, window)
+    x1, w1, l1 = closed_loop(1, 0.1, 5.0 if not quick else 2.0)
+    xk, wk, lk = closed_loop(1000, 0.3, window)
     src = "CALIBRATION B4 (etcd benchmark, 3 members, SSD)"
     out = [
         Record("etcd/write_rate_1_client", "writes/s, 1 closed-loop client", 583.0, x1, tolerance=2.0,

@@ -50,17 +50,21 @@ def run_level(c: int, lam: float, mu: float, horizon_s: float, warmup_s: float, 
     Returns:
         ``wq``: mean wait of requests arriving after warm-up (s); ``lq``: time-average queue length
         over [warm-up, horizon] from the model's own integral (requests); ``lam``: measured arrival
-        rate over that window (1/s).
+        rate over that window (1/s); ``rejected``: admissions refused (0 for an unbounded FIFO);
+        ``drained``: the level is empty (no queued request, no seat in use) once every arrival is served.
     """
     arr_rng, svc_rng = (np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(2))
     env = simpy.Environment()
     fc = FlowControl(env, fifo_level(c), np.random.default_rng(seed))
     waits: list[float] = []
     marks: dict[str, float] = {}
+    rejected = [0]
 
     def customer(service_s: float):
         r = Request("get", "pods", user="u", groups=("system:authenticated",))
-        yield fc.admit(r)
+        if not (yield fc.admit(r)):
+            rejected[0] += 1
+            return
         if r.arrival_s >= warmup_s:
             waits.append(r.dispatched_s - r.arrival_s)
         yield env.timeout(service_s)
@@ -82,7 +86,10 @@ def run_level(c: int, lam: float, mu: float, horizon_s: float, warmup_s: float, 
     env.run(until=horizon_s)
     window = horizon_s - warmup_s
     area = fc.queue_integral("q") - marks["warm"]
-    return {"wq": float(np.mean(waits)), "lq": area / window, "lam": len(waits) / window}
+    env.run()  # serve what is still queued
+    drained = fc.queue_length("q") == 0 and fc.seats_in_use("q") == 0
+    return {"wq": float(np.mean(waits)), "lq": area / window, "lam": len(waits) / window,
+            "rejected": rejected[0], "drained": drained}
 
 
 CASES = (  # name, c, lambda, mu, deterministic, horizon (full) s, theory, source

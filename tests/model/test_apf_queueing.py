@@ -19,51 +19,16 @@ from scipy import stats
 from kbench.cluster.flowcontrol import FlowControl
 from kbench.cluster.request import Request
 from kbench.config import FlowControlConfig
-from kbench.validate.queueing import erlang_c_wq, fifo_level  # the same formulas kbench validate uses
+from kbench.validate.queueing import erlang_c_wq, run_level  # the same runner and formula as kbench validate
 
 SEEDS = range(10)
 
 
 def run_mmc(c: int, lam: float, mu: float, horizon_s: float, warmup_s: float, seed: int) -> dict:
-    """One replication: arrivals in [0, horizon), run until the queue drains.
-
-    Returns:
-        Mean wait of requests arriving after warm-up (s), the time-average queue length over
-        [warmup, horizon] (requests) and the measured arrival rate over that window (1/s).
-    """
-    arr_rng, svc_rng = (np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(2))
-    env = simpy.Environment()
-    fc = FlowControl(env, fifo_level(c), np.random.default_rng(seed))
-    waits: list[float] = []
-    marks: dict[str, float] = {}
-
-    def customer(service_s: float):
-        r = Request("get", "pods", user="u", groups=("system:authenticated",))
-        assert (yield fc.admit(r))
-        if r.arrival_s >= warmup_s:
-            waits.append(r.dispatched_s - r.arrival_s)
-        yield env.timeout(service_s)
-        fc.release(r)
-
-    def source():
-        yield env.timeout(warmup_s)
-        marks["warm"] = fc.queue_integral("q")
-
-    def arrivals():
-        while True:
-            yield env.timeout(arr_rng.exponential(1 / lam))
-            if env.now >= horizon_s:
-                return
-            env.process(customer(svc_rng.exponential(1 / mu)))
-
-    env.process(source())
-    env.process(arrivals())
-    env.run(until=horizon_s)
-    area = fc.queue_integral("q") - marks["warm"]
-    window = horizon_s - warmup_s
-    env.run()
-    assert fc.queue_length("q") == 0 and fc.seats_in_use("q") == 0
-    return {"wq": float(np.mean(waits)), "lq": area / window, "lam": len(waits) / window}
+    """One replication of kbench validate's APF-level queue; every request admitted, the level drains."""
+    rep = run_level(c, lam, mu, horizon_s, warmup_s, seed)
+    assert rep["rejected"] == 0 and rep["drained"]
+    return rep
 
 
 def ci95(xs: list[float]) -> tuple[float, float]:

@@ -8,45 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import simpy
 
-from kbench.cluster.etcd import Etcd
-from kbench.config import EtcdConfig
-from kbench.rng import SeedTree
-
-VALUE_BYTES = 256  # B4/B5: 8-byte keys, 256-byte values
-
-
-def closed_loop(clients: int, warmup_s: float, window_s: float, *, kind: str = "write",
-                linearizable: bool = True, seed: int = 7) -> tuple[float, float, float]:
-    """Run ``clients`` closed-loop clients; return (throughput /s, mean latency s, mean in flight)."""
-    env = simpy.Environment()
-    etcd = Etcd(env, EtcdConfig(), SeedTree(seed).stream("etcd"))
-    etcd.start()
-
-    def client(i: int):
-        key = f"k{i}"
-        yield etcd.write("bench", key, "create", VALUE_BYTES)
-        while True:
-            if kind == "write":
-                yield etcd.write("bench", key, "update", VALUE_BYTES)
-            else:
-                yield etcd.read("bench", objects_scanned=1, bytes_returned=VALUE_BYTES,
-                                linearizable=linearizable)
-
-    for i in range(clients):
-        env.process(client(i))
-    env.run(until=warmup_s)
-    a = etcd.snapshot()
-    env.run(until=warmup_s + window_s)
-    b = etcd.snapshot()
-    if kind == "write":
-        n, lat, area = b.writes - a.writes, b.write_latency_sum_s - a.write_latency_sum_s, \
-            b.write_inflight_area - a.write_inflight_area
-    else:
-        n, lat, area = b.reads - a.reads, b.read_latency_sum_s - a.read_latency_sum_s, \
-            b.read_inflight_area - a.read_inflight_area
-    return n / window_s, lat / n, area / window_s
+from kbench.validate.etcd import closed_loop  # the closed-loop driver kbench validate uses
 
 
 def within_factor(measured: float, reference: float, factor: float = 2.0) -> bool:
