@@ -43,13 +43,15 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 
 from kbench.config import Scenario
 from kbench.errors import KbenchError, did_you_mean
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 DIMENSIONS = ("nodes", "pod-rate", "clients")
 RUN_SLOS = ("api_mutating_latency_p99_s", "api_read_single_latency_p99_s", "api_list_latency_p99_s",

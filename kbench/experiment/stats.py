@@ -27,7 +27,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import stats as sps
 
 DEFAULT_SEEDS = 10
 """Default number of seeds: the exact Wilcoxon floor 2/2**10 = 0.00195 < 0.05/10 (Holm over ten metrics)."""
@@ -144,8 +143,8 @@ def paired_test(a: Sequence[float], b: Sequence[float], test: str = "wilcoxon") 
     if test == "t":
         if np.all(d == d[0]):  # zero variance, non-zero shift: t is infinite
             return 0.0
-        return float(sps.ttest_rel(x[keep], y[keep]).pvalue)
-    return float(sps.wilcoxon(x[keep], y[keep], alternative="two-sided").pvalue)
+        return float(_sps().ttest_rel(x[keep], y[keep]).pvalue)
+    return float(_sps().wilcoxon(x[keep], y[keep], alternative="two-sided").pvalue)
 
 
 def paired_diff(a: Sequence[float], b: Sequence[float], confidence: float = 0.95, *,
@@ -218,3 +217,10 @@ def too_few_seeds_warning(n: int, comparisons: int = 1, alpha: float = ALPHA, te
     holm_note = f" (Holm over {comparisons} metrics asks for p < {alpha / comparisons:.4g})" if comparisons > 1 else ""
     return (f"{n} seeds: the smallest possible Wilcoxon p-value is {floor:.4g}, so no result can be significant "
             f"at {alpha}{holm_note}; use at least {need} seeds")
+
+
+def _sps():
+    """scipy.stats, imported on first use (it costs ~1 s, and every CLI start imports this module)."""
+    from scipy import stats as sps
+
+    return sps

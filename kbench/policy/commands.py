@@ -7,14 +7,17 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
 from kbench.errors import KbenchError
-from kbench.policy.explain import Explanation, explain_full
 from kbench.policy.registry import default_registry
+
+if TYPE_CHECKING:
+    from kbench.policy.explain import Explanation
 
 
 def _fail(err: KbenchError) -> typer.Exit:
@@ -59,6 +62,8 @@ def explain_cmd(
     """Show, per node, each filter's verdict, each plugin's score and the weighted total for one pod."""
     try:
         _check_output(output)
+        from kbench.policy.explain import explain_full  # the framework and pandas: not at CLI start
+
         exp = explain_full(policy, snapshot, pod)
     except KbenchError as err:
         raise _fail(err) from None

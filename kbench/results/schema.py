@@ -3,7 +3,7 @@
 A run folder's ``manifest.json`` carries ``schema_version`` (see :mod:`kbench.results.store`).
 Old folders stay readable: :func:`upgrade_manifest` applies the functions of :data:`UPGRADES`
 one step at a time until the manifest has the current shape. A manifest written by a newer
-kbench (a version above :data:`~kbench.results.store.SCHEMA_VERSION`) is refused with a
+kbench (a version above :data:`SCHEMA_VERSION`) is refused with a
 :class:`~kbench.errors.KbenchError` naming the file, rather than misread.
 
 Versions:
@@ -13,7 +13,7 @@ Versions:
     1: ``schema_version: 1``, ``kind`` (``run``, ``sync``, ``comparison``, ``envelope``, ``sweep``),
        ``run_id``, ``wall_s``, ``status`` (``complete``, ``failed``, ``interrupted``).
 
-Adding version N+1: bump ``SCHEMA_VERSION`` in store.py, write ``_vN_to_vN1(manifest)`` here
+Adding version N+1: bump ``SCHEMA_VERSION`` here, write ``_vN_to_vN1(manifest)`` here
 (it receives a copy and returns the upgraded dict, ``schema_version`` included), register it in
 :data:`UPGRADES` under ``N`` and add a test that reads a version-N folder.
 """
@@ -26,8 +26,9 @@ from pathlib import Path
 from typing import Any
 
 from kbench.errors import KbenchError
-from kbench.results.store import SCHEMA_VERSION
 
+SCHEMA_VERSION = 1
+"""Version of the run-folder layout this kbench writes (``schema_version`` in manifest.json)."""
 MANIFEST = "manifest.json"
 SUMMARY = "summary.json"
 
@@ -63,7 +64,7 @@ def upgrade_manifest(manifest: dict[str, Any], source: str | Path = MANIFEST) ->
         source: The file it came from, named in errors.
 
     Returns:
-        A new dict in the shape of :data:`~kbench.results.store.SCHEMA_VERSION`.
+        A new dict in the shape of :data:`SCHEMA_VERSION`.
 
     Raises:
         KbenchError: The version is not an integer, is newer than this kbench reads, or has no

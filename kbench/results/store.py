@@ -21,7 +21,7 @@ from typing import Any
 
 import pandas as pd
 
-SCHEMA_VERSION = 1
+from kbench.results.schema import SCHEMA_VERSION
 
 
 def _git_commit() -> str | None:
