@@ -22,7 +22,9 @@ class FilterLog:
     """What the filters said in one cycle, kept as returned; per-node arrays are built on demand.
 
     Records are ``(plugin, rows, FilterResult, ok)`` in call order (each row fails at most once),
-    or ``(plugin, None, Status, None)`` for a PreFilter rejection of every node. Only rows whose
+    ``(plugin, rows, FilterResult, None)`` for a filter that was not called because its
+    ``passes_all`` held (every row passes), or ``(plugin, None, Status, None)`` for a PreFilter
+    rejection of every node. Only rows whose
     rotated position ``(row - start) % n`` is below ``processed`` count (the evaluated ones).
     """
 
@@ -47,6 +49,12 @@ class FilterLog:
         for name, rows, res, ok in self.records:
             if rows is None:
                 yield name, np.arange(self.n), np.zeros(self.n, dtype=bool), res.message(), int(res.code)
+                continue
+            if ok is None:  # a filter whose passes_all held: every row passes
+                kept = self._kept(rows)
+                if kept is not None:
+                    rows = rows[kept]
+                yield name, rows, np.ones(rows.size, dtype=bool), "", res.code
                 continue
             bad = ~ok
             given = res.coded()
