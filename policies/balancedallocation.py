@@ -20,7 +20,13 @@ from __future__ import annotations
 import numpy as np
 
 from kbench.policy.api import Status
-from policies.noderesources import alloc_and_requested, check_keys, parse_resources, pod_request_vector
+from policies.noderesources import (
+    alloc_and_requested,
+    check_keys,
+    parse_resources,
+    pod_request_vector,
+    request_vector,
+)
 
 NAME = "NodeResourcesBalancedAllocation"
 
@@ -78,7 +84,7 @@ class NodeResourcesBalancedAllocation:
 
     def pre_score(self, state, pod, nodes, candidates) -> Status:
         """SKIP for a pod that requests none of the configured resources; else store its requests."""
-        pod_req = pod_request_vector(pod, self.resources, use_requested=True)
+        pod_req = request_vector(pod, self.resources, use_requested=True)
         if not np.count_nonzero(pod_req):
             return Status.skip()
         state[f"{NAME}/preScore"] = pod_req

@@ -163,6 +163,25 @@ def pod_request_vector(pod, resources: list[tuple[str, int]], use_requested: boo
     return np.array([round(float(v)) for v in vals], dtype=np.int64)  # round(): ties to even, as to_i64
 
 
+_VECTORS: dict[tuple, np.ndarray] = {}
+_MEMO_LIMIT = 4096  # distinct (resources, requests) keys kept; the memo is cleared past it
+
+
+def request_vector(pod, resources: list[tuple[str, int]], use_requested: bool) -> np.ndarray:
+    """:func:`pod_request_vector`, read-only and memoised by the pod's requests (pods of one
+    template share it)."""
+    plain = pod.requests()
+    key = (tuple(resources), use_requested, tuple(plain.items()),
+           None if use_requested else tuple(pod.nonzero_requests().items()))
+    got = _VECTORS.get(key)
+    if got is None:
+        if len(_VECTORS) >= _MEMO_LIMIT:
+            _VECTORS.clear()
+        got = _VECTORS[key] = pod_request_vector(pod, resources, use_requested)
+        got.flags.writeable = False
+    return got
+
+
 def alloc_and_requested(nodes, candidates: np.ndarray, resources: list[tuple[str, int]], pod_req: np.ndarray,
                         use_requested: bool, state=None) -> tuple[np.ndarray, np.ndarray]:
     """``(alloc, req)`` int64 ``(k, R)`` for the candidates (upstream ``calculateResourceAllocatableRequest``).
@@ -328,6 +347,7 @@ class NodeResourcesFit:
         check_keys(args, ("ignoredResources", "ignoredResourceGroups", "scoringStrategy"), "args",
                    "NodeResourcesFitArgs")
         self.handle = handle
+        self._fit_memo: dict[tuple, dict[str, int]] = {}
         self.ignored = {str(x) for x in args.get("ignoredResources") or ()}
         self.ignored_groups = set()
         for i, group in enumerate(args.get("ignoredResourceGroups") or ()):
@@ -353,8 +373,18 @@ class NodeResourcesFit:
     # -- filter ---------------------------------------------------------------------------------
 
     def _fit_request(self, pod) -> dict[str, int]:
-        """E6 requests to check: cpu, memory, ephemeral-storage, then scalar resources by name."""
+        """E6 requests to check: cpu, memory, ephemeral-storage, then scalar resources by name
+        (memoised by the pod's requests: treat the dict as read-only)."""
         reqs = pod.requests()
+        key = tuple(reqs.items())
+        got = self._fit_memo.get(key)
+        if got is None:
+            if len(self._fit_memo) >= _MEMO_LIMIT:
+                self._fit_memo.clear()
+            got = self._fit_memo[key] = self._fit_request_of(reqs)
+        return got
+
+    def _fit_request_of(self, reqs: dict[str, float]) -> dict[str, int]:
         out = {name: int(round(reqs.get(name, 0.0))) for name in NATIVE}
         for name in sorted(reqs):
             if name in NATIVE or not is_scalar(name):
@@ -393,7 +423,7 @@ class NodeResourcesFit:
 
     def pre_score(self, state, pod, nodes, candidates) -> Status:
         """Store the pod's request per configured resource (non-zero cpu/memory, E4)."""
-        state[f"{NAME}/preScore"] = pod_request_vector(pod, self.resources, use_requested=False)
+        state[f"{NAME}/preScore"] = request_vector(pod, self.resources, use_requested=False)
         return Status.success()
 
     def score(self, state, pod, nodes, candidates) -> np.ndarray:
