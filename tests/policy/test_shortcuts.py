@@ -91,12 +91,12 @@ def test_plugin_shortcuts_agree_with_full_calls(kind, which):
     fw = Framework("default", 0)
     every = np.arange(nodes.n, dtype=np.int64)
     state = CycleState()
-    for name, fn in fw._pre_filter_fns:
+    for _name, fn in fw._pre_filter_fns:
         fn(state, p, nodes)
     for name, check in fw._pass_checks:
         if check(state, p, nodes):
             assert fw.plugins[name].filter(state, p, nodes, every).ok.all(), name
-    for name, fn in fw._pre_score_fns:
+    for _name, fn in fw._pre_score_fns:
         fn(state, p, nodes, every)
     for name, score, normalize, uniform, _ in fw._score_fns:
         if uniform is None:
