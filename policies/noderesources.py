@@ -29,6 +29,7 @@ import numpy as np
 
 from kbench.errors import PolicyError
 from kbench.policy.api import Code, CodedReasons, FilterResult, Status
+from policies.rowscores import cached_scores, least_allocated_row
 
 NAME = "NodeResourcesFit"
 MAX_NODE_SCORE = 100
@@ -432,12 +433,49 @@ class NodeResourcesFit:
         pod_req = state.get(f"{NAME}/preScore")
         if pod_req is None:
             pod_req = pod_request_vector(pod, self.resources, use_requested=False)
+        if self.strategy == "LeastAllocated":
+            cols = cpu_memory_cols(nodes, self.resources)
+            if cols is not None:
+                got = self._cached(nodes, cand, pod_req, cols)
+                if got is not None:
+                    return got
         alloc, req = alloc_and_requested(nodes, cand, self.resources, pod_req, use_requested=False, state=state)
         if self.strategy == "LeastAllocated":
             return least_allocated(req, alloc, self.weights)
         if self.strategy == "MostAllocated":
             return most_allocated(req, alloc, self.weights)
         return requested_to_capacity_ratio(req, alloc, self.weights, *self.shape)
+
+
+    def _cached(self, nodes, cand: np.ndarray, pod_req: np.ndarray, cols: list[int]) -> np.ndarray | None:
+        """LeastAllocated scores through :mod:`policies.rowscores` (None: first sighting of the shape)."""
+        resources, weights = self.resources, self.weights
+        wlist = weights.tolist()
+        preq = pod_req.tolist()
+
+        def rows_fn(rows: np.ndarray) -> np.ndarray:
+            alloc, req = alloc_and_requested(nodes, rows, resources, pod_req, use_requested=False)
+            return least_allocated(req, alloc, weights)
+
+        def row_fn(row: int) -> int:
+            alloc, used = nodes.allocatable_int[row].tolist(), nodes.nonzero_requested_int[row].tolist()
+            return least_allocated_row([alloc[c] for c in cols], [used[c] + q for c, q in zip(cols, preq, strict=True)],
+                                       wlist)
+
+        return cached_scores(nodes, (NAME, tuple(resources), tuple(preq)), cand, rows_fn, row_fn)
+
+
+def cpu_memory_cols(nodes, resources: list[tuple[str, int]]) -> list[int] | None:
+    """The table columns of ``resources`` when they are only cpu and memory (the cached case)."""
+    cols = []
+    for name, _ in resources:
+        if name not in ("cpu", "memory"):
+            return None
+        col = nodes.res_index.get(name)
+        if col is None:
+            return None
+        cols.append(col)
+    return cols
 
 
 PLUGINS = [NodeResourcesFit]
