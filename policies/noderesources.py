@@ -349,6 +349,7 @@ class NodeResourcesFit:
                    "NodeResourcesFitArgs")
         self.handle = handle
         self._fit_memo: dict[tuple, dict[str, int]] = {}
+        self._last_checks: tuple | None = None
         self.ignored = {str(x) for x in args.get("ignoredResources") or ()}
         self.ignored_groups = set()
         for i, group in enumerate(args.get("ignoredResourceGroups") or ()):
@@ -407,18 +408,30 @@ class NodeResourcesFit:
         # Room left (free_int: allocatable - requested, and allocatable pods - bound pods) against
         # what the pod needs, one resource column at a time (1-D work is much cheaper than (k, R)).
         free = nodes.free_int
-        fails = [("Too many pods", free[:, nodes.res_index["pods"]][cand] < 1)]  # count + 1 > allocatable
-        for name, qty in request.items():
-            if qty > 0:
-                col = nodes.res_index.get(name)  # None: no node has it, so it never fits
-                short = np.ones(len(cand), dtype=bool) if col is None else free[:, col][cand] < qty
-                fails.append((f"Insufficient {name}", short))  # qty > allocatable - requested
-        bad = fails[0][1]
-        for _, mask in fails[1:]:
-            bad = bad | mask
+        fails = []
+        bad = None
+        for reason, col, qty in self._checks(request, nodes.res_index):
+            if col is None:  # no node has the resource, so it never fits
+                short = np.ones(len(cand), dtype=bool)
+            else:  # "Too many pods": count + 1 > allocatable; else qty > allocatable - requested
+                short = free[:, col][cand] < qty
+            fails.append((reason, short))
+            bad = short if bad is None else bad | short
+        ok = ~bad
         if not np.count_nonzero(bad):
-            return FilterResult(~bad, "", Code.UNSCHEDULABLE)
-        return FilterResult(~bad, lambda: _fit_reasons(len(cand), bad, fails), Code.UNSCHEDULABLE)
+            return FilterResult(ok, "", Code.UNSCHEDULABLE)
+        return FilterResult(ok, lambda: _fit_reasons(len(cand), bad, fails), Code.UNSCHEDULABLE)
+
+    def _checks(self, request: dict[str, int], res_index: dict[str, int]) -> list[tuple[str, int | None, int]]:
+        """``(reason, free_int column or None, least room needed)`` per check, in upstream order;
+        kept for the last request dict (memoised per shape, so pods of one template share it)."""
+        memo = self._last_checks
+        if memo is not None and memo[0] is request and memo[1] is res_index and memo[2] == len(res_index):
+            return memo[3]
+        checks = [("Too many pods", res_index["pods"], 1)]
+        checks += [(f"Insufficient {name}", res_index.get(name), qty) for name, qty in request.items() if qty > 0]
+        self._last_checks = (request, res_index, len(res_index), checks)
+        return checks
 
     # -- score ----------------------------------------------------------------------------------
 
