@@ -5,10 +5,13 @@ One cycle, as upstream ``schedule_one.go``:
 1. **PreFilter** (a rejection makes every node infeasible with that reason; SKIP skips the plugin's
    Filter);
 2. **Filter**, plugin by plugin on a window of candidate nodes at once (see below); a node keeps
-   the reason of the *first* filter that rejects it and later filters do not see it;
+   the reason of the *first* filter that rejects it and later filters do not see it. A filter
+   whose ``passes_all`` holds for the pod (asked once per cycle) is recorded as passing the rows
+   it would have seen, without being called;
 3. **PostFilter** (preemption) only when no node fits;
 4. **PreScore** (SKIP: the plugin gives no score, ``None`` in the result) → **Score** →
-   **NormalizeScore**; each plugin's scores must be integers in 0..100 (E1);
+   **NormalizeScore**; each plugin's scores must be integers in 0..100 (E1). A plugin whose
+   ``uniform_score`` gives a value has that score recorded for every candidate, without Score;
 5. total = Σ weight × score (E1); the best total wins; ties go to a seeded random choice (uniform,
    like upstream's reservoir sampling) or, with ``tieBreak: first``, to the first node in a fixed
    seeded node order (FGD.md §2.1);
