@@ -48,6 +48,7 @@ from kbench.policy.api import Code, CycleState, FilterResult, Handle, Status
 from kbench.policy.profile import Profile, resolve_policy
 from kbench.policy.registry import Registry, default_registry
 from kbench.policy.results import FilterLog, FilterReasons, ScheduleResult, ScoreArrays
+from kbench.policy.scorecheck import checked_scores, checked_uniform
 
 __all__ = ["MIN_FEASIBLE_NODES_PERCENTAGE_TO_FIND", "MIN_FEASIBLE_NODES_TO_FIND", "FilterReasons", "Framework",
            "ScheduleResult", "ScoreArrays"]
@@ -354,12 +355,12 @@ class Framework:
                 if name in skip:
                     continue
                 if uniform is not None:
-                    value = self._uniform(name, uniform, pod, state, nodes)
+                    value = checked_uniform(self._fail, name, uniform, pod, state, nodes)
                     if value is not None:  # every candidate gets it: no per-node arrays
                         record(name, cand, value)
                         uniform_total += weight * value
                         continue
-                raw = self._checked_scores(name, pod, state, nodes, cand, score, normalize)
+                raw = checked_scores(self._fail, name, pod, state, nodes, cand, score, normalize)
                 record(name, cand, raw)
                 if weight == 1:
                     total += raw
@@ -383,50 +384,6 @@ class Framework:
             result.gpus = tuple(state.get("gpus") or nodes.pick_gpus(pod, idx))
             return result
         return self._reserve_permit(pod, nodes, result, idx)
-
-    def _uniform(self, name: str, fn, pod: Pod, state: CycleState, nodes: NodeTable) -> int | None:
-        """A plugin's ``uniform_score`` (the normalized score of every node, or None), checked."""
-        try:
-            value = fn(state, pod, nodes)
-        except Exception as err:  # noqa: BLE001 - any plugin failure is reported with context
-            raise self._fail(name, "Score", pod, err) from err
-        if value is None:
-            return None
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not 0 <= value <= 100:
-            raise self._fail(name, "Score", pod, ValueError(f"uniform score must be an integer in 0..100, got {value!r}"))
-        return int(value)
-
-    def _checked_scores(self, name: str, pod: Pod, state: CycleState, nodes: NodeTable,
-                        cand: np.ndarray, score=None, normalize=None) -> np.ndarray:
-        plugin = self.plugins[name]
-        if score is None:
-            score, normalize = plugin.score, getattr(plugin, "normalize_scores", None)
-        point = "Score"
-        try:
-            raw = score(state, pod, nodes, cand)
-            if normalize is not None:
-                point = "NormalizeScore"
-                if type(raw) is not np.ndarray:
-                    raw = np.asarray(raw)
-                raw = normalize(state, pod, raw.astype(np.int64, copy=False) if raw.dtype.kind in "iub" else raw)
-        except Exception as err:  # noqa: BLE001 - any plugin failure is reported with context
-            raise self._fail(name, point, pod, err) from err
-        if type(raw) is not np.ndarray:
-            raw = np.asarray(raw)
-        if raw.shape != cand.shape:
-            raise self._fail(name, point, pod, ValueError(f"returned {raw.shape} scores for {cand.size} nodes"))
-        if raw.dtype != np.int64:
-            if raw.dtype.kind == "f":
-                if not np.all(np.isfinite(raw)) or np.any(raw != np.floor(raw)):
-                    raise self._fail(name, point, pod, ValueError("scores must be integers"))
-            elif raw.dtype.kind not in "iub":
-                raise self._fail(name, point, pod, TypeError(f"scores must be integers, got dtype {raw.dtype}"))
-            raw = raw.astype(np.int64)
-        unsigned = raw.view(np.uint64)  # negative scores become huge: one argmax checks both ends
-        if raw.size and unsigned[unsigned.argmax()] > 100:
-            raise self._fail(name, point, pod, ValueError(
-                f"scores must lie in 0..100 after normalization, got {int(raw.min())}..{int(raw.max())}"))
-        return raw
 
     def _reserve_permit(self, pod: Pod, nodes: NodeTable, result: ScheduleResult, idx: int) -> ScheduleResult:
         state = result.state
