@@ -20,7 +20,15 @@ from __future__ import annotations
 import numpy as np
 
 from kbench.policy.api import Status
-from policies.noderesources import alloc_and_requested, check_keys, parse_resources, pod_request_vector
+from policies.noderesources import (
+    alloc_and_requested,
+    check_keys,
+    cpu_memory_cols,
+    parse_resources,
+    pod_request_vector,
+    request_vector,
+)
+from policies.rowscores import balanced_two_row, cached_scores
 
 NAME = "NodeResourcesBalancedAllocation"
 
@@ -78,7 +86,7 @@ class NodeResourcesBalancedAllocation:
 
     def pre_score(self, state, pod, nodes, candidates) -> Status:
         """SKIP for a pod that requests none of the configured resources; else store its requests."""
-        pod_req = pod_request_vector(pod, self.resources, use_requested=True)
+        pod_req = request_vector(pod, self.resources, use_requested=True)
         if not np.count_nonzero(pod_req):
             return Status.skip()
         state[f"{NAME}/preScore"] = pod_req
@@ -92,8 +100,27 @@ class NodeResourcesBalancedAllocation:
             pod_req = pod_request_vector(pod, self.resources, use_requested=True)
             if not np.count_nonzero(pod_req):
                 return np.zeros(len(cand), dtype=np.int64)
+        cols = cpu_memory_cols(nodes, self.resources)
+        if cols is not None and len(cols) == 2:
+            got = self._cached(nodes, cand, pod_req, cols)
+            if got is not None:
+                return got
         alloc, req = alloc_and_requested(nodes, cand, self.resources, pod_req, use_requested=True, state=state)
         return balanced_scores(req, alloc)
+
+    def _cached(self, nodes, cand: np.ndarray, pod_req: np.ndarray, cols: list[int]) -> np.ndarray | None:
+        """Scores through :mod:`policies.rowscores` (None: first sighting of the shape)."""
+        resources, preq = self.resources, pod_req.tolist()
+
+        def rows_fn(rows: np.ndarray) -> np.ndarray:
+            alloc, req = alloc_and_requested(nodes, rows, resources, pod_req, use_requested=True)
+            return balanced_scores(req, alloc)
+
+        def row_fn(row: int) -> int | None:
+            alloc, used = nodes.allocatable_int[row].tolist(), nodes.requested_int[row].tolist()
+            return balanced_two_row([alloc[c] for c in cols], [used[c] + q for c, q in zip(cols, preq, strict=True)])
+
+        return cached_scores(nodes, (NAME, tuple(resources), tuple(preq)), cand, rows_fn, row_fn)
 
 
 PLUGINS = [NodeResourcesBalancedAllocation]

@@ -13,6 +13,8 @@ is on the node, add ``int64(float64(size) * float64(numNodesWithImage) / float64
 
 from __future__ import annotations
 
+import weakref
+
 import numpy as np
 
 from policies.noderesources import check_keys
@@ -53,20 +55,44 @@ class ImageLocality:
     def score(self, state, pod, nodes, candidates) -> np.ndarray:
         """0..100 int64 scores aligned with ``candidates``."""
         cand = np.asarray(candidates, dtype=np.int64)
-        containers = [*pod.init_containers, *pod.containers]
+        full, _ = _all_scores(pod, nodes)
+        return full[cand]
+
+    def uniform_score(self, state, pod, nodes) -> int | None:
+        """The score when every node gets the same one (e.g. every node or none has the images)."""
+        return _all_scores(pod, nodes)[1]
+
+
+_CACHE: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _all_scores(pod, nodes) -> tuple[np.ndarray, int | None]:
+    """``((n,) int64 scores of every node, the score if all are equal else None)`` for the pod's
+    images, cached per table and image list until rows are added (node images change only then)."""
+    images = tuple(c.image for c in pod.init_containers) + tuple(c.image for c in pod.containers)
+    key = (nodes.n, nodes.labels_version)
+    hit = _CACHE.get(nodes)
+    if hit is None or hit[0] != key:
+        hit = _CACHE[nodes] = (key, {})
+    got = hit[1].get(images)
+    if got is None:
         total_nodes = nodes.n
         total = None
-        for c in containers:
-            image = normalized_image_name(c.image)
+        for image in images:
+            image = normalized_image_name(image)
             num = nodes.image_num_nodes(image)
             if num == 0:
                 continue
             spread = float(num) / float(total_nodes)
-            part = (nodes.image_size(image)[cand] * spread).astype(np.int64)  # 0 where the image is absent
+            part = (nodes.image_size(image) * spread).astype(np.int64)  # 0 where the image is absent
             total = part if total is None else total + part
         if total is None:
-            total = np.zeros(len(cand), dtype=np.int64)
-        return calculate_priority(total, len(containers))
+            total = np.zeros(total_nodes, dtype=np.int64)
+        full = calculate_priority(total, len(images))
+        full.flags.writeable = False
+        same = int(full[0]) if full.size and bool((full == full[0]).all()) else None
+        got = hit[1][images] = (full, same)
+    return got
 
 
 PLUGINS = [ImageLocality]

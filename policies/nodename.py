@@ -26,6 +26,10 @@ class NodeName:
         check_keys({} if args is None else args, (), "args", "NodeNameArgs")
         self.handle = handle
 
+    def passes_all(self, state, pod, nodes) -> bool:
+        """True when the pod names no node (Filter passes every node)."""
+        return not pod.node_name
+
     def filter(self, state, pod, nodes, candidates) -> FilterResult:
         """All pass when ``pod.node_name`` is empty; else only the named node."""
         cand = np.asarray(candidates, dtype=np.int64)

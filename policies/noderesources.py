@@ -29,6 +29,7 @@ import numpy as np
 
 from kbench.errors import PolicyError
 from kbench.policy.api import Code, CodedReasons, FilterResult, Status
+from policies.rowscores import cached_scores, least_allocated_row
 
 NAME = "NodeResourcesFit"
 MAX_NODE_SCORE = 100
@@ -161,6 +162,25 @@ def pod_request_vector(pod, resources: list[tuple[str, int]], use_requested: boo
     nonzero = plain if use_requested else pod.nonzero_requests()
     vals = [nonzero.get(name, 0.0) if name in ("cpu", "memory") else plain.get(name, 0.0) for name, _ in resources]
     return np.array([round(float(v)) for v in vals], dtype=np.int64)  # round(): ties to even, as to_i64
+
+
+_VECTORS: dict[tuple, np.ndarray] = {}
+_MEMO_LIMIT = 4096  # distinct (resources, requests) keys kept; the memo is cleared past it
+
+
+def request_vector(pod, resources: list[tuple[str, int]], use_requested: bool) -> np.ndarray:
+    """:func:`pod_request_vector`, read-only and memoised by the pod's requests (pods of one
+    template share it)."""
+    plain = pod.requests()
+    key = (tuple(resources), use_requested, tuple(plain.items()),
+           None if use_requested else tuple(pod.nonzero_requests().items()))
+    got = _VECTORS.get(key)
+    if got is None:
+        if len(_VECTORS) >= _MEMO_LIMIT:
+            _VECTORS.clear()
+        got = _VECTORS[key] = pod_request_vector(pod, resources, use_requested)
+        got.flags.writeable = False
+    return got
 
 
 def alloc_and_requested(nodes, candidates: np.ndarray, resources: list[tuple[str, int]], pod_req: np.ndarray,
@@ -328,6 +348,8 @@ class NodeResourcesFit:
         check_keys(args, ("ignoredResources", "ignoredResourceGroups", "scoringStrategy"), "args",
                    "NodeResourcesFitArgs")
         self.handle = handle
+        self._fit_memo: dict[tuple, dict[str, int]] = {}
+        self._last_checks: tuple | None = None
         self.ignored = {str(x) for x in args.get("ignoredResources") or ()}
         self.ignored_groups = set()
         for i, group in enumerate(args.get("ignoredResourceGroups") or ()):
@@ -353,8 +375,18 @@ class NodeResourcesFit:
     # -- filter ---------------------------------------------------------------------------------
 
     def _fit_request(self, pod) -> dict[str, int]:
-        """E6 requests to check: cpu, memory, ephemeral-storage, then scalar resources by name."""
+        """E6 requests to check: cpu, memory, ephemeral-storage, then scalar resources by name
+        (memoised by the pod's requests: treat the dict as read-only)."""
         reqs = pod.requests()
+        key = tuple(reqs.items())
+        got = self._fit_memo.get(key)
+        if got is None:
+            if len(self._fit_memo) >= _MEMO_LIMIT:
+                self._fit_memo.clear()
+            got = self._fit_memo[key] = self._fit_request_of(reqs)
+        return got
+
+    def _fit_request_of(self, reqs: dict[str, float]) -> dict[str, int]:
         out = {name: int(round(reqs.get(name, 0.0))) for name in NATIVE}
         for name in sorted(reqs):
             if name in NATIVE or not is_scalar(name):
@@ -376,24 +408,36 @@ class NodeResourcesFit:
         # Room left (free_int: allocatable - requested, and allocatable pods - bound pods) against
         # what the pod needs, one resource column at a time (1-D work is much cheaper than (k, R)).
         free = nodes.free_int
-        fails = [("Too many pods", free[:, nodes.res_index["pods"]][cand] < 1)]  # count + 1 > allocatable
-        for name, qty in request.items():
-            if qty > 0:
-                col = nodes.res_index.get(name)  # None: no node has it, so it never fits
-                short = np.ones(len(cand), dtype=bool) if col is None else free[:, col][cand] < qty
-                fails.append((f"Insufficient {name}", short))  # qty > allocatable - requested
-        bad = fails[0][1]
-        for _, mask in fails[1:]:
-            bad = bad | mask
+        fails = []
+        bad = None
+        for reason, col, qty in self._checks(request, nodes.res_index):
+            if col is None:  # no node has the resource, so it never fits
+                short = np.ones(len(cand), dtype=bool)
+            else:  # "Too many pods": count + 1 > allocatable; else qty > allocatable - requested
+                short = free[:, col][cand] < qty
+            fails.append((reason, short))
+            bad = short if bad is None else bad | short
+        ok = ~bad
         if not np.count_nonzero(bad):
-            return FilterResult(~bad, "", Code.UNSCHEDULABLE)
-        return FilterResult(~bad, lambda: _fit_reasons(len(cand), bad, fails), Code.UNSCHEDULABLE)
+            return FilterResult(ok, "", Code.UNSCHEDULABLE)
+        return FilterResult(ok, lambda: _fit_reasons(len(cand), bad, fails), Code.UNSCHEDULABLE)
+
+    def _checks(self, request: dict[str, int], res_index: dict[str, int]) -> list[tuple[str, int | None, int]]:
+        """``(reason, free_int column or None, least room needed)`` per check, in upstream order;
+        kept for the last request dict (memoised per shape, so pods of one template share it)."""
+        memo = self._last_checks
+        if memo is not None and memo[0] is request and memo[1] is res_index and memo[2] == len(res_index):
+            return memo[3]
+        checks = [("Too many pods", res_index["pods"], 1)]
+        checks += [(f"Insufficient {name}", res_index.get(name), qty) for name, qty in request.items() if qty > 0]
+        self._last_checks = (request, res_index, len(res_index), checks)
+        return checks
 
     # -- score ----------------------------------------------------------------------------------
 
     def pre_score(self, state, pod, nodes, candidates) -> Status:
         """Store the pod's request per configured resource (non-zero cpu/memory, E4)."""
-        state[f"{NAME}/preScore"] = pod_request_vector(pod, self.resources, use_requested=False)
+        state[f"{NAME}/preScore"] = request_vector(pod, self.resources, use_requested=False)
         return Status.success()
 
     def score(self, state, pod, nodes, candidates) -> np.ndarray:
@@ -402,12 +446,49 @@ class NodeResourcesFit:
         pod_req = state.get(f"{NAME}/preScore")
         if pod_req is None:
             pod_req = pod_request_vector(pod, self.resources, use_requested=False)
+        if self.strategy == "LeastAllocated":
+            cols = cpu_memory_cols(nodes, self.resources)
+            if cols is not None:
+                got = self._cached(nodes, cand, pod_req, cols)
+                if got is not None:
+                    return got
         alloc, req = alloc_and_requested(nodes, cand, self.resources, pod_req, use_requested=False, state=state)
         if self.strategy == "LeastAllocated":
             return least_allocated(req, alloc, self.weights)
         if self.strategy == "MostAllocated":
             return most_allocated(req, alloc, self.weights)
         return requested_to_capacity_ratio(req, alloc, self.weights, *self.shape)
+
+
+    def _cached(self, nodes, cand: np.ndarray, pod_req: np.ndarray, cols: list[int]) -> np.ndarray | None:
+        """LeastAllocated scores through :mod:`policies.rowscores` (None: first sighting of the shape)."""
+        resources, weights = self.resources, self.weights
+        wlist = weights.tolist()
+        preq = pod_req.tolist()
+
+        def rows_fn(rows: np.ndarray) -> np.ndarray:
+            alloc, req = alloc_and_requested(nodes, rows, resources, pod_req, use_requested=False)
+            return least_allocated(req, alloc, weights)
+
+        def row_fn(row: int) -> int:
+            alloc, used = nodes.allocatable_int[row].tolist(), nodes.nonzero_requested_int[row].tolist()
+            return least_allocated_row([alloc[c] for c in cols], [used[c] + q for c, q in zip(cols, preq, strict=True)],
+                                       wlist)
+
+        return cached_scores(nodes, (NAME, tuple(resources), tuple(preq)), cand, rows_fn, row_fn)
+
+
+def cpu_memory_cols(nodes, resources: list[tuple[str, int]]) -> list[int] | None:
+    """The table columns of ``resources`` when they are only cpu and memory (the cached case)."""
+    cols = []
+    for name, _ in resources:
+        if name not in ("cpu", "memory"):
+            return None
+        col = nodes.res_index.get(name)
+        if col is None:
+            return None
+        cols.append(col)
+    return cols
 
 
 PLUGINS = [NodeResourcesFit]

@@ -29,6 +29,10 @@ class NodeUnschedulable:
         check_keys({} if args is None else args, (), "args", "NodeUnschedulableArgs")
         self.handle = handle
 
+    def passes_all(self, state, pod, nodes) -> bool:
+        """True when no node is cordoned or the pod tolerates the unschedulable taint."""
+        return not nodes.unschedulable.any() or any(t.tolerates(UNSCHEDULABLE_TAINT) for t in pod.tolerations)
+
     def filter(self, state, pod, nodes, candidates) -> FilterResult:
         """Fail cordoned candidates when the pod does not tolerate the unschedulable taint."""
         cand = np.asarray(candidates, dtype=np.int64)

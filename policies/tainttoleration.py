@@ -74,6 +74,11 @@ class TaintToleration:
         check_keys({} if args is None else args, (), "args", "TaintTolerationArgs")
         self.handle = handle
 
+    def passes_all(self, state, pod, nodes) -> bool:
+        """True when the pod tolerates every NoSchedule/NoExecute taint of every node."""
+        _, distinct = taint_codes(nodes)
+        return all(first_untolerated(taints, pod.tolerations) is None for taints in distinct)
+
     def filter(self, state, pod, nodes, candidates) -> FilterResult:
         """Fail candidates with an untolerated NoSchedule/NoExecute taint, naming it."""
         cand = np.asarray(candidates, dtype=np.int64)
@@ -106,6 +111,19 @@ class TaintToleration:
         if not any(counts):  # no node has an intolerable PreferNoSchedule taint
             return np.zeros(len(cand), dtype=np.int64)
         return np.array(counts, dtype=np.int64)[codes[cand]]
+
+    def uniform_score(self, state, pod, nodes) -> int | None:
+        """100 when every node has the same count of intolerable PreferNoSchedule taints and it is
+        0 (0 when it is positive: ``100 - 100 * c / c``); None when the counts differ."""
+        tols = state.get(f"{NAME}/preScore")
+        if tols is None:
+            tols = [t for t in pod.tolerations if t.effect in ("", "PreferNoSchedule")]
+        _, distinct = taint_codes(nodes)
+        counts = {sum(1 for t in taints if t.effect == "PreferNoSchedule" and not any(tol.tolerates(t) for tol in tols))
+                  for taints in distinct}
+        if len(counts) > 1:
+            return None
+        return 0 if counts and counts.pop() > 0 else 100
 
     def normalize_scores(self, state, pod, scores: np.ndarray) -> np.ndarray:
         """DefaultNormalizeScore(100, reverse=True)."""

@@ -21,6 +21,16 @@ Permit          ``permit(state, pod, nodes, node_idx)``                         
 Bind            ``bind(state, pod, nodes, node_idx)``                                 Status
 ==============  ====================================================================  ==================
 
+Two optional shortcuts (kbench's, not upstream's) let a plugin spare the per-node work when its
+answer is the same for every node; the results are exactly those of the full calls:
+
+* ``passes_all(state, pod, nodes) -> bool``, asked once per cycle after PreFilter: True when Filter
+  would pass every node of the table. The framework then records the candidates it would have
+  shown the filter as passing ("Success") without calling ``filter``;
+* ``uniform_score(state, pod, nodes) -> int | None``, asked once per cycle after PreScore: the
+  normalized score (0..100) Score + NormalizeScore would give every node, or None when it varies.
+  The framework then records that score for every candidate without calling ``score``.
+
 A Reserve plugin may put the GPUs it chose in ``state["gpus"]`` (a tuple of GPU indices on the
 chosen node); the framework passes them to ``NodeTable.add_pod``.
 
@@ -182,7 +192,8 @@ class FilterResult:
     """The verdict of one Filter plugin for every candidate.
 
     Args:
-        ok: ``bool`` array aligned with the candidates (True = passes).
+        ok: ``bool`` array aligned with the candidates (True = passes); None only in the
+            framework's own record of a filter whose ``passes_all`` held.
         reasons: One reason for every failing candidate, an object array aligned with the
             candidates (entries for passing candidates are ignored), a :class:`CodedReasons`, or a
             function of no arguments returning one of these; the framework calls it only when the

@@ -5,10 +5,13 @@ One cycle, as upstream ``schedule_one.go``:
 1. **PreFilter** (a rejection makes every node infeasible with that reason; SKIP skips the plugin's
    Filter);
 2. **Filter**, plugin by plugin on a window of candidate nodes at once (see below); a node keeps
-   the reason of the *first* filter that rejects it and later filters do not see it;
+   the reason of the *first* filter that rejects it and later filters do not see it. A filter
+   whose ``passes_all`` holds for the pod (asked once per cycle) is recorded as passing the rows
+   it would have seen, without being called;
 3. **PostFilter** (preemption) only when no node fits;
 4. **PreScore** (SKIP: the plugin gives no score, ``None`` in the result) → **Score** →
-   **NormalizeScore**; each plugin's scores must be integers in 0..100 (E1);
+   **NormalizeScore**; each plugin's scores must be integers in 0..100 (E1). A plugin whose
+   ``uniform_score`` gives a value has that score recorded for every candidate, without Score;
 5. total = Σ weight × score (E1); the best total wins; ties go to a seeded random choice (uniform,
    like upstream's reservoir sampling) or, with ``tieBreak: first``, to the first node in a fixed
    seeded node order (FGD.md §2.1);
@@ -45,6 +48,7 @@ from kbench.policy.api import Code, CycleState, FilterResult, Handle, Status
 from kbench.policy.profile import Profile, resolve_policy
 from kbench.policy.registry import Registry, default_registry
 from kbench.policy.results import FilterLog, FilterReasons, ScheduleResult, ScoreArrays
+from kbench.policy.scorecheck import checked_scores, checked_uniform
 
 __all__ = ["MIN_FEASIBLE_NODES_PERCENTAGE_TO_FIND", "MIN_FEASIBLE_NODES_TO_FIND", "FilterReasons", "Framework",
            "ScheduleResult", "ScoreArrays"]
@@ -54,6 +58,9 @@ MIN_FEASIBLE_NODES_TO_FIND = 100
 MIN_FEASIBLE_NODES_PERCENTAGE_TO_FIND = 5
 """D3: the adaptive percentage's floor."""
 _SUCCESS_OR_SKIP = (Code.SUCCESS, Code.SKIP)
+_OK = Status.success()
+_ALL_PASS = FilterResult(None, "")
+"""The record of a filter whose ``passes_all`` held: every row it was shown passes (ok None)."""
 
 
 class Framework:
@@ -87,6 +94,13 @@ class Framework:
         self.pre_scores = ([n for n in self.points["preScore"] if n in self.score_plugins or not hasattr(pl[n], "score")]
                            + [n for n in self.score_plugins if hasattr(pl[n], "pre_score")
                               and n not in self.points["preScore"]])
+        # bound methods, looked up once: a cycle calls ~20 of them
+        self._pre_filter_fns = [(n, pl[n].pre_filter) for n in self.pre_filters]
+        self._filter_fns = {n: pl[n].filter for n in self.filters}
+        self._pass_checks = [(n, pl[n].passes_all) for n in self.filters if hasattr(pl[n], "passes_all")]
+        self._pre_score_fns = [(n, pl[n].pre_score) for n in self.pre_scores]
+        self._score_fns = [(n, pl[n].score, getattr(pl[n], "normalize_scores", None),
+                            getattr(pl[n], "uniform_score", None), self.weights[n]) for n in self.score_plugins]
         self.tie_break = profile.tie_break
         self.percentage = profile.percentage_of_nodes_to_score
         self._next_start = 0
@@ -187,9 +201,14 @@ class Framework:
                                 ScoreArrays(n, self.score_plugins), np.zeros(n, dtype=np.int64),
                                 np.zeros(n, dtype=bool), dict(self.weights), state=state)
         skip_filter: set[str] = set()
-        for name in self.pre_filters:
-            st = self._status(name, "PreFilter", pod, self._call(name, "PreFilter", pod, "pre_filter",
-                                                                  state, pod, nodes), quick=True)
+        for name, fn in self._pre_filter_fns:
+            try:
+                st = fn(state, pod, nodes)
+            except Exception as err:  # noqa: BLE001 - any plugin failure is reported with context
+                raise self._fail(name, "PreFilter", pod, err) from err
+            if st is None or st is _OK:
+                continue
+            st = self._status(name, "PreFilter", pod, st, quick=True)
             if st.is_skip:
                 skip_filter.add(name)
             elif not st.ok:
@@ -199,10 +218,15 @@ class Framework:
                     result.status = st
                     return result
                 return self._post_filter(pod, nodes, result, log)
+        all_pass: set[str] = set()
+        for name, fn in self._pass_checks:
+            if name not in skip_filter and self._passes_all(name, fn, state, pod, nodes):
+                all_pass.add(name)
 
         k = n if evaluate_all else self.num_feasible_nodes_to_find(n)
         start = self._next_start % n if (n and k < n) else 0
-        filters = [name for name in self.filters if name not in skip_filter]
+        fns = self._filter_fns
+        filters = [(name, None if name in all_pass else fns[name]) for name in self.filters if name not in skip_filter]
         alive, processed = self._filter_window(pod, nodes, state, filters, start, k, log)
         log.start, log.processed = start, processed
         evaluated[start:start + processed] = True
@@ -223,9 +247,18 @@ class Framework:
             self._ring_cache = ring
         return ring
 
-    def _filter_window(self, pod: Pod, nodes: NodeTable, state: CycleState, filters: list[str], start: int,
-                       k: int, log: FilterLog) -> tuple[np.ndarray, int]:
+    def _passes_all(self, name: str, fn, state: CycleState, pod: Pod, nodes: NodeTable) -> bool:
+        try:
+            return bool(fn(state, pod, nodes))
+        except Exception as err:  # noqa: BLE001 - any plugin failure is reported with context
+            raise self._fail(name, "Filter", pod, err) from err
+
+    def _filter_window(self, pod: Pod, nodes: NodeTable, state: CycleState, filters: list[tuple[str, object]],
+                       start: int, k: int, log: FilterLog) -> tuple[np.ndarray, int]:
         """Filter rows round-robin from ``start`` until ``k + 1`` are feasible (or all were seen).
+
+        ``filters`` holds ``(name, bound Filter method)``, the method None for a plugin whose
+        ``passes_all`` said every node passes: it is recorded as passing its rows, not called.
 
         Returns:
             ``(feasible rows in rotated order, at most k, evaluated count)``: with more than ``k``
@@ -237,19 +270,28 @@ class Framework:
         want = k + 1 if k < n else n
         size = min(n, want + want // 8 + 16)
         parts: list[np.ndarray] = []
+        records = log.records
         pos = found = 0
         while pos < n:
             alive = ring[start + pos:start + pos + size]
-            for name in filters:
+            for name, fn in filters:
                 if alive.size == 0:
                     break
-                res = self._call(name, "Filter", pod, "filter", state, pod, nodes, alive)
-                if not isinstance(res, FilterResult):
+                if fn is None:
+                    records.append((name, alive, _ALL_PASS, None))
+                    continue
+                try:
+                    res = fn(state, pod, nodes, alive)
+                except Exception as err:  # noqa: BLE001 - any plugin failure is reported with context
+                    raise self._fail(name, "Filter", pod, err) from err
+                if type(res) is not FilterResult and not isinstance(res, FilterResult):
                     raise self._fail(name, "Filter", pod, TypeError(f"expected a FilterResult, got {type(res).__name__}"))
-                ok = np.asarray(res.ok, dtype=bool)
+                ok = res.ok
+                if type(ok) is not np.ndarray or ok.dtype != np.bool_:
+                    ok = np.asarray(ok, dtype=bool)
                 if ok.shape != alive.shape:
                     raise self._fail(name, "Filter", pod, ValueError(f"ok has shape {ok.shape}, expected {alive.shape}"))
-                log.records.append((name, alive, res, ok))
+                records.append((name, alive, res, ok))
                 if np.count_nonzero(ok) != ok.size:
                     alive = alive[ok]
             parts.append(alive)
@@ -293,22 +335,39 @@ class Framework:
         state = result.state
         if cand.size > 1 or evaluate_all:
             skip: set[str] = set()
-            for name in self.pre_scores:
-                st = self._status(name, "PreScore", pod, self._call(name, "PreScore", pod, "pre_score",
-                                                                     state, pod, nodes, cand), quick=True)
+            for name, fn in self._pre_score_fns:
+                try:
+                    st = fn(state, pod, nodes, cand)
+                except Exception as err:  # noqa: BLE001 - any plugin failure is reported with context
+                    raise self._fail(name, "PreScore", pod, err) from err
+                if st is None or st is _OK:
+                    continue
+                st = self._status(name, "PreScore", pod, st, quick=True)
                 if st.is_skip:
                     skip.add(name)
                 elif not st.ok:
                     result.status = st
                     return result
             total = np.zeros(cand.size, dtype=np.int64)
-            for name in self.score_plugins:
+            uniform_total = 0
+            record = result.scores.record  # type: ignore[attr-defined]
+            for name, score, normalize, uniform, weight in self._score_fns:
                 if name in skip:
                     continue
-                raw = self._checked_scores(name, pod, state, nodes, cand)
-                result.scores.record(name, cand, raw)  # type: ignore[attr-defined]
-                weight = self.weights[name]
-                total += raw if weight == 1 else weight * raw
+                if uniform is not None:
+                    value = checked_uniform(self._fail, name, uniform, pod, state, nodes)
+                    if value is not None:  # every candidate gets it: no per-node arrays
+                        record(name, cand, value)
+                        uniform_total += weight * value
+                        continue
+                raw = checked_scores(self._fail, name, pod, state, nodes, cand, score, normalize)
+                record(name, cand, raw)
+                if weight == 1:
+                    total += raw
+                else:
+                    total += weight * raw
+            if uniform_total:
+                total += uniform_total
             result.total[cand] = total
             result.scored[cand] = True
             best = cand[total == total[total.argmax()]]  # argmax: cheaper than max() on small arrays
@@ -325,28 +384,6 @@ class Framework:
             result.gpus = tuple(state.get("gpus") or nodes.pick_gpus(pod, idx))
             return result
         return self._reserve_permit(pod, nodes, result, idx)
-
-    def _checked_scores(self, name: str, pod: Pod, state: CycleState, nodes: NodeTable,
-                        cand: np.ndarray) -> np.ndarray:
-        raw = np.asarray(self._call(name, "Score", pod, "score", state, pod, nodes, cand))
-        point = "Score"
-        if hasattr(self.plugins[name], "normalize_scores"):
-            point = "NormalizeScore"
-            raw = np.asarray(self._call(name, point, pod, "normalize_scores", state, pod,
-                                        raw.astype(np.int64, copy=False) if raw.dtype.kind in "iub" else raw))
-        if raw.shape != cand.shape:
-            raise self._fail(name, point, pod, ValueError(f"returned {raw.shape} scores for {cand.size} nodes"))
-        if raw.dtype.kind == "f":
-            if not np.all(np.isfinite(raw)) or np.any(raw != np.floor(raw)):
-                raise self._fail(name, point, pod, ValueError("scores must be integers"))
-        elif raw.dtype.kind not in "iub":
-            raise self._fail(name, point, pod, TypeError(f"scores must be integers, got dtype {raw.dtype}"))
-        raw = raw.astype(np.int64, copy=False)
-        unsigned = raw.view(np.uint64)  # negative scores become huge: one argmax checks both ends
-        if raw.size and unsigned[unsigned.argmax()] > 100:
-            raise self._fail(name, point, pod, ValueError(
-                f"scores must lie in 0..100 after normalization, got {int(raw.min())}..{int(raw.max())}"))
-        return raw
 
     def _reserve_permit(self, pod: Pod, nodes: NodeTable, result: ScheduleResult, idx: int) -> ScheduleResult:
         state = result.state

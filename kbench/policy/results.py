@@ -17,20 +17,31 @@ import numpy as np
 
 from kbench.policy.api import Code, CodedReasons, CycleState, Status
 
+_UNRESOLVABLE = int(Code.UNSCHEDULABLE_AND_UNRESOLVABLE)
+
 
 class FilterLog:
     """What the filters said in one cycle, kept as returned; per-node arrays are built on demand.
 
     Records are ``(plugin, rows, FilterResult, ok)`` in call order (each row fails at most once),
-    or ``(plugin, None, Status, None)`` for a PreFilter rejection of every node. Only rows whose
+    ``(plugin, rows, FilterResult, None)`` for a filter that was not called because its
+    ``passes_all`` held (every row passes), or ``(plugin, None, Status, None)`` for a PreFilter
+    rejection of every node. Only rows whose
     rotated position ``(row - start) % n`` is below ``processed`` count (the evaluated ones).
     """
 
-    __slots__ = ("n", "names", "records", "start", "processed")
+    __slots__ = ("n", "names", "records", "start", "processed", "_coded")
 
     def __init__(self, n: int, names: list[str]):
         self.n, self.names, self.records = n, names, []
         self.start, self.processed = 0, n
+        self._coded: list | None = None
+
+    def _coded_entries(self) -> list:
+        """``list(self._entries(coded=True))``, built once (the log is complete when it is read)."""
+        if self._coded is None:
+            self._coded = list(self._entries(coded=True))
+        return self._coded
 
     def _kept(self, rows: np.ndarray) -> np.ndarray | None:
         """Mask of ``rows`` that were evaluated (None: all)."""
@@ -47,6 +58,12 @@ class FilterLog:
         for name, rows, res, ok in self.records:
             if rows is None:
                 yield name, np.arange(self.n), np.zeros(self.n, dtype=bool), res.message(), int(res.code)
+                continue
+            if ok is None:  # a filter whose passes_all held: every row passes
+                kept = self._kept(rows)
+                if kept is not None:
+                    rows = rows[kept]
+                yield name, rows, np.ones(rows.size, dtype=bool), "", res.code
                 continue
             bad = ~ok
             given = res.coded()
@@ -98,7 +115,7 @@ class FilterLog:
         as :meth:`failures` would give them, without building per-row lists."""
         counts: dict[str, int] = {}
         total, unresolvable = 0, True
-        for _, r, ok, why, code in self._entries(coded=True):
+        for _, r, ok, why, code in self._coded_entries():
             nfail = r.size - int(np.count_nonzero(ok))
             if not nfail:
                 continue
@@ -113,16 +130,18 @@ class FilterLog:
                     pairs = Counter(np.asarray(why, dtype=object).tolist()).items()
                 for w, c in pairs:
                     counts[str(w)] = counts.get(str(w), 0) + c
-            codes = np.asarray(code)
-            if unresolvable and not bool(np.all(codes == Code.UNSCHEDULABLE_AND_UNRESOLVABLE)):
-                unresolvable = False
+            if unresolvable:
+                if isinstance(code, (int, np.integer)):
+                    unresolvable = bool(code == _UNRESOLVABLE)
+                else:
+                    unresolvable = bool(np.all(np.asarray(code) == _UNRESOLVABLE))
         return counts, total, unresolvable and total > 0
 
     def distinct_reasons(self) -> dict[str, list]:
         """Filter plugin → its distinct rejection reasons over the evaluated rows, in row order
         (the non-None, non-"Success" values of :meth:`reasons`, first occurrences in row order)."""
         parts: dict[str, list[tuple[np.ndarray, object]]] = {name: [] for name in self.names}
-        for name, r, ok, why, _ in self._entries(coded=True):
+        for name, r, ok, why, _ in self._coded_entries():
             failed = r[~ok]
             if failed.size:
                 parts.setdefault(name, []).append((failed, why))
@@ -132,6 +151,16 @@ class FilterLog:
                 continue
             if len(got) == 1 and isinstance(got[0][1], str):
                 values = [got[0][1]]
+            elif len(got) == 1 and isinstance(got[0][1], CodedReasons) and _ascending_ring(got[0][0]):
+                # rows already in ascending order: first occurrences of the codes as they come
+                codes, texts = got[0][1].codes, got[0][1].texts
+                present = np.flatnonzero(np.bincount(codes, minlength=len(texts))).tolist()
+                if len(present) > 8:
+                    uniq, first = np.unique(codes, return_index=True)
+                    present = uniq[np.argsort(first)].tolist()
+                elif len(present) > 1:  # few codes: find each one's first position
+                    present.sort(key=lambda c: int((codes == c).argmax()))
+                values = list(dict.fromkeys(texts[c] for c in present))
             elif all(isinstance(w, CodedReasons) for _, w in got) and len({id(w.texts) for _, w in got}) == 1:
                 rows = np.concatenate([f for f, _ in got])
                 codes = np.concatenate([w.codes for _, w in got])[np.argsort(rows, kind="stable")]
@@ -146,6 +175,13 @@ class FilterLog:
             if values:
                 out[name] = values
         return out
+
+
+def _ascending_ring(rows: np.ndarray) -> bool:
+    """True when ``rows``, an ordered subsequence of a rotation of ``0..n-1`` (how the framework
+    shows rows to the filters), is ascending: it is unless it wraps, and then its last row is
+    below its first."""
+    return rows.size < 2 or int(rows[0]) < int(rows[-1])
 
 
 def _as_objects(why) -> np.ndarray:

@@ -194,6 +194,30 @@ def test_bench_framework_cycle(benchmark, gpu_clusters, n_nodes):
 
 
 @pytest.mark.benchmark(group="components")
+def test_bench_density_cycle(benchmark):
+    """One scheduler cycle of density-5k's kind at 1,000 nodes: every pod from one template
+    (100m / 64Mi, owned by a ReplicaSet, so PodTopologySpread's default constraints apply), default
+    profile, assumed and kept (the table fills as in the run)."""
+    from kbench.configs.workload import NodeGroup, PodTemplate
+    from kbench.workload.podspec import nodes_from_groups, pod_from_template
+
+    table = NodeTable.from_nodes(nodes_from_groups([NodeGroup(
+        count=1000, cpu_cores=16, memory_bytes=64 * GI, zones=3, images={"registry.k8s.io/pause:3.9": 300 * 1024})]))
+    template = PodTemplate(cpu_cores=0.1, memory_bytes=64 * 2**20)
+    fw = Framework("default", 0)
+    it = iter(range(10**9))
+
+    def run():
+        i = next(it)
+        pod = pod_from_template(f"density-{i}", "default", template, owner="ReplicaSet/density",
+                                labels={"app": "density"})
+        return fw.schedule(pod, table, assume=True)
+
+    res = benchmark(run)
+    assert res.node is not None and res.scored.sum() == 420
+
+
+@pytest.mark.benchmark(group="components")
 def test_bench_fgd_score_all_nodes(benchmark, gpu_clusters):
     """FGD's score of every one of 5,000 nodes for pods of changing shapes, on a table that changes
     between calls (one pod placed and removed), as in a replay."""
