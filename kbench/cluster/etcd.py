@@ -22,8 +22,8 @@ Concepts (CALIBRATION.md section B):
   :class:`~kbench.errors.EtcdQuotaExceeded` (B8); requests above ``max_request_bytes`` fail with
   :class:`EtcdRequestTooLarge` (B7). Deletes are always accepted.
 
-No SimPy process is spawned per request: the only processes are the raft loop and the compaction
-timer. A request's own event is scheduled directly at its completion time (as ``simpy.Timeout`` does),
+No SimPy process is spawned per request: the raft loop is a chain of event callbacks and the only
+process is the compaction timer. A request's own event is scheduled directly at its completion time (as ``simpy.Timeout`` does),
 and the core pool is a heap of core free-times.
 """
 
@@ -35,7 +35,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 import simpy
-from simpy.events import NORMAL
+from simpy.events import NORMAL, URGENT
 
 from kbench.config import EtcdConfig
 from kbench.errors import EtcdQuotaExceeded
@@ -74,9 +74,10 @@ class EtcdConflict(Exception):
         return f"etcdserver: compare failed for {self.resource}/{self.key}"
 
 
-@dataclass(slots=True, frozen=True)
+@dataclass(slots=True)
 class CommitRecord:
-    """One committed write, as published to subscribers (the watch cache).
+    """One committed write, as published to subscribers (the watch cache); read-only by
+    convention (not frozen: a frozen dataclass costs several times more to build, issue 8).
 
     Attributes:
         resource: Plural resource (``pods``).
@@ -198,6 +199,7 @@ class Etcd:
         self._many: list[Callable[[list[CommitRecord]], None] | None] = []
         self._pending: list[_Call] = []
         self._wakeup: simpy.Event | None = None
+        self._batch: list[_Call] = []  # the batch in flight
         self._apply_free_s = 0.0  # when the apply stage finishes every committed batch
         self._cores = [0.0] * cfg.cores  # heap of core free-times
         self._stall_until_s = 0.0
@@ -208,7 +210,11 @@ class Etcd:
 
     def start(self) -> None:
         """Start the raft loop and the compaction timer (call once)."""
-        self.env.process(self._raft_loop())
+        # the raft loop starts as a process would, on an urgent event now (keeps event order)
+        first = simpy.Event(self.env)
+        first._ok, first._value = True, None
+        first.callbacks.append(self._loop_top)
+        self.env.schedule(first, URGENT)
         if self.cfg.compaction_interval_s > 0:  # A24: 0 disables
             self.env.process(self._compaction_loop())
 
@@ -409,30 +415,49 @@ class Etcd:
         acks = sorted(self._rtt() + self._fsync() * factor for _ in range(self._followers))
         return max(leader, acks[self._quorum_acks - 1])
 
-    def _raft_loop(self):
+    def _loop_top(self, _e: simpy.Event | None = None) -> None:
+        """The raft loop's next iteration: wait for a proposal unless some are pending.
+
+        The loop is a chain of event callbacks rather than a process (issue 8); its events and
+        their order are those of the loop written as a process: wait for a wake-up, wait out a
+        stall, take the pending proposals as one batch, commit after the fsync/quorum delay (again
+        waiting out a stall), schedule the batch's apply, repeat.
+        """
+        if not self._pending:
+            self._wakeup = wake = simpy.Event(self.env)
+            wake.callbacks.append(self._woken)
+            return
+        self._woken()
+
+    def _woken(self, _e: simpy.Event | None = None) -> None:
         env = self.env
+        if env.now < self._stall_until_s:
+            env.timeout(self._stall_until_s - env.now).callbacks.append(self._loop_top)
+            return
+        batch = self._pending
         limit = self.cfg.max_batch_entries
-        per_entry = self.cfg.apply_per_entry_s
-        while True:
-            if not self._pending:
-                self._wakeup = env.event()
-                yield self._wakeup
-            if env.now < self._stall_until_s:
-                yield env.timeout(self._stall_until_s - env.now)
-                continue
-            batch = self._pending
-            if len(batch) > limit:  # a write_many call counts as one proposal here (it is one)
-                batch, self._pending = batch[:limit], batch[limit:]
-            else:
-                self._pending = []
-            yield env.timeout(self._commit_delay())
-            while env.now < self._stall_until_s:  # leader lost while the batch was in flight
-                yield env.timeout(self._stall_until_s - env.now)
-            self.stats.batches += 1
-            entries = sum(c.n if type(c) is _BatchCall else 1 for c in batch)
-            done = max(env.now, self._apply_free_s) + entries * per_entry
-            self._apply_free_s = done
-            env.timeout(done - env.now, batch).callbacks.append(self._apply)
+        if len(batch) > limit:  # a write_many call counts as one proposal here (it is one)
+            batch, self._pending = batch[:limit], batch[limit:]
+        else:
+            self._pending = []
+        self._batch = batch
+        env.timeout(self._commit_delay()).callbacks.append(self._committed)
+
+    def _committed(self, _e: simpy.Event) -> None:
+        env = self.env
+        now = env.now
+        if now < self._stall_until_s:  # leader lost while the batch was in flight
+            env.timeout(self._stall_until_s - now).callbacks.append(self._committed)
+            return
+        batch = self._batch
+        self.stats.batches += 1
+        entries = 0
+        for c in batch:
+            entries += c.n if type(c) is _BatchCall else 1
+        done = max(now, self._apply_free_s) + entries * self.cfg.apply_per_entry_s
+        self._apply_free_s = done
+        env.timeout(done - now, batch).callbacks.append(self._apply)
+        self._loop_top()
 
     def _store(self, resource: str, key: str, op: str, size: int) -> int:
         """Update the object tables for one write; return the stored (or deleted) size, bytes."""

@@ -323,6 +323,20 @@ class FlowControl:
         lv.enqueues += 1
         queues = lv.queues
         q = queues[hand[off]]
+        if not lv.n_waiting and lv.seats_in_use < lv.cl and self._fits(lv, seats):
+            # Fast path, nothing waiting and room to run: the state the queue-then-dispatch below
+            # leaves behind (every queue of the hand has no waiting work, so the first is chosen;
+            # it is dispatched at once), without building the waiter.
+            r = lv.r
+            if q.n_executing == 0:
+                q.next_r = r
+                lv.active += 1
+            elif q.next_r < r:
+                q.next_r = r
+            q.next_r += req.seats * self._g + req.final_seats * req.additional_s
+            lv.robin = q.index
+            self._run(lv, q, req, ev, seats, now)
+            return
         for i in range(1, n):
             cand = queues[hand[(off + i) % n]]
             if cand.work_waiting < q.work_waiting:
@@ -390,15 +404,17 @@ class FlowControl:
             lv.robin = best.index
             best.next_r += w.work
             self._bound(best)
-            req = w.req
-            seats = w.seats
-            if req.final_seats > lv.cl:  # queueset.go: reshape final work to fit the level
-                req.additional_s = req.final_seats * req.additional_s / lv.cl
-                req.final_seats = lv.cl
-                seats = max(req.seats, lv.cl)
-            best.n_executing += 1
-            best.seats_in_use += seats
-            self._start(lv, best, req, w.event, seats, now)
+            self._run(lv, best, w.req, w.event, w.seats, now)
+
+    def _run(self, lv: _Level, q: _Queue, req: Request, ev: simpy.Event, seats: int, now: float) -> None:
+        """Start a request dispatched from queue ``q``."""
+        if req.final_seats > lv.cl:  # queueset.go: reshape final work to fit the level
+            req.additional_s = req.final_seats * req.additional_s / lv.cl
+            req.final_seats = lv.cl
+            seats = max(req.seats, lv.cl)
+        q.n_executing += 1
+        q.seats_in_use += seats
+        self._start(lv, q, req, ev, seats, now)
 
     @staticmethod
     def _bound(q: _Queue) -> None:
