@@ -104,14 +104,17 @@ class Apiserver:
 
     def _cpu(self, seconds: float) -> simpy.Event:
         """Book ``seconds`` of one core, FCFS; the event fires when the work is done."""
-        env = self.env
-        now = env._now
+        return Timeout(self.env, self._cpu_delay(seconds))
+
+    def _cpu_delay(self, seconds: float) -> float:
+        """Book ``seconds`` of one core, FCFS; return how long until the work is done, seconds."""
+        now = self.env._now
         cores = self._cores
         free = cores[0]
         finish = (now if now > free else free) + seconds
         heapq.heapreplace(cores, finish)
         self.cpu_s += seconds
-        return Timeout(env, finish - now)
+        return finish - now
 
     def _cpu_many(self, k: int, seconds: float) -> simpy.Event:
         """Book ``k`` jobs of ``seconds`` each on the core pool, each FCFS on its own core as

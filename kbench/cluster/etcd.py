@@ -3,14 +3,15 @@
 Concepts (CALIBRATION.md section B):
 
 * **Write path.** A write joins the leader's pending proposals. One long-lived raft loop takes every
-  proposal pending when it starts an iteration as one batch (group commit, B15), replicates it to the
-  followers while fsyncing it to the leader's WAL, and commits it when both the leader's fsync and a
-  quorum of followers (round trip + their own fsync) are done (B2, B19). Proposals arriving meanwhile
-  wait for the next batch, so throughput rises with concurrency (B4). Committed batches go to a
-  separate, serial apply stage (``apply_per_entry_s`` per entry), which caps throughput (B4: ~44k/s)
-  and is where queueing builds up under heavy load (B20). Every entry of a batch is applied, gets its
-  revision and is published to subscribers when the batch's apply finishes; the reply reaches the
-  client one gRPC round trip later (the whole round trip is charged on the reply path).
+  proposal pending when it starts an iteration as one batch (group commit, B15), and proposals made
+  in the same instant join it; it replicates the batch to the followers while fsyncing it to the
+  leader's WAL, and commits it when both the leader's fsync and a quorum of followers (round trip +
+  their own fsync) are done (B2, B19). Proposals arriving later wait for the next batch, so
+  throughput rises with concurrency (B4). Committed batches go to a separate, serial apply stage
+  (``apply_per_entry_s`` per entry), which caps throughput (B4: ~44k/s) and is where queueing
+  builds up under heavy load (B20). The entries of a batch get their revisions, take effect and are
+  published to subscribers when the batch's apply starts; the reply reaches the client one gRPC
+  round trip after its apply ends (the whole round trip is charged on the reply path).
 * **Read path.** A linearizable read first waits for a ReadIndex round trip to a quorum and for the
   apply stage to reach the commit index of its arrival; then it needs ``read_base_s +
   objects_scanned * read_per_object_s + bytes_returned * read_per_byte_s`` of CPU on one of
@@ -22,9 +23,11 @@ Concepts (CALIBRATION.md section B):
   :class:`~kbench.errors.EtcdQuotaExceeded` (B8); requests above ``max_request_bytes`` fail with
   :class:`EtcdRequestTooLarge` (B7). Deletes are always accepted.
 
-No SimPy process is spawned per request: the raft loop is a chain of event callbacks and the only
-process is the compaction timer. A request's own event is scheduled directly at its completion time (as ``simpy.Timeout`` does),
-and the core pool is a heap of core free-times.
+No SimPy process is spawned per request: the raft loop is a chain of event callbacks (an idle loop
+is started by the proposal itself, and a batch applied when the apply stage is idle needs no event
+of its own) and the only process is the compaction timer. A request's own event is scheduled
+directly at its completion time (as ``simpy.Timeout`` does), and the core pool is a heap of core
+free-times.
 """
 
 from __future__ import annotations
@@ -198,8 +201,9 @@ class Etcd:
         self._subscribers: list[Callable[[CommitRecord], None]] = []
         self._many: list[Callable[[list[CommitRecord]], None] | None] = []
         self._pending: list[_Call] = []
-        self._wakeup: simpy.Event | None = None
+        self._idle = False  # the raft loop waits for a proposal
         self._batch: list[_Call] = []  # the batch in flight
+        self._batch_open_s: float | None = None  # when it was taken, until its commit
         self._apply_free_s = 0.0  # when the apply stage finishes every committed batch
         self._cores = [0.0] * cfg.cores  # heap of core free-times
         self._stall_until_s = 0.0
@@ -346,11 +350,7 @@ class Etcd:
         s.writes_in_flight += 1
         ev.args = (resource, key, op, size_bytes, value, precondition)
         ev.callbacks.append(self._write_done)
-        self._pending.append(ev)
-        wake = self._wakeup
-        if wake is not None:
-            self._wakeup = None
-            wake.succeed()
+        self._propose(ev)
         return ev
 
     def write_many(self, resource: str, op: str, size_bytes: int, items: list[tuple[str, object]]) -> simpy.Event:
@@ -391,11 +391,7 @@ class Etcd:
         s.writes_in_flight += n
         ev.args = (resource, op, size_bytes, items)
         ev.callbacks.append(self._write_done)
-        self._pending.append(ev)
-        wake = self._wakeup
-        if wake is not None:
-            self._wakeup = None
-            wake.succeed()
+        self._propose(ev)
         return ev
 
     def _write_done(self, ev: _Call) -> None:
@@ -415,17 +411,29 @@ class Etcd:
         acks = sorted(self._rtt() + self._fsync() * factor for _ in range(self._followers))
         return max(leader, acks[self._quorum_acks - 1])
 
-    def _loop_top(self, _e: simpy.Event | None = None) -> None:
-        """The raft loop's next iteration: wait for a proposal unless some are pending.
+    def _propose(self, ev: _Call) -> None:
+        """A proposal reaches the leader: it joins the batch taken at this instant if there is one
+        (group commit of the proposals of one instant), else waits for the next batch; an idle
+        raft loop takes it at once (no wake-up event)."""
+        batch = self._batch
+        if self._batch_open_s == self.env._now and len(batch) < self.cfg.max_batch_entries:
+            batch.append(ev)
+            return
+        self._pending.append(ev)
+        if self._idle:
+            self._idle = False
+            self._woken()
 
-        The loop is a chain of event callbacks rather than a process (issue 8); its events and
-        their order are those of the loop written as a process: wait for a wake-up, wait out a
-        stall, take the pending proposals as one batch, commit after the fsync/quorum delay (again
-        waiting out a stall), schedule the batch's apply, repeat.
+    def _loop_top(self, _e: simpy.Event | None = None) -> None:
+        """The raft loop's next iteration: go idle unless proposals are pending.
+
+        The loop is a chain of event callbacks rather than a process (issue 8): take the pending
+        proposals as one batch (after waiting out a stall), commit after the fsync/quorum delay
+        (again waiting out a stall), apply the batch, repeat. An idle loop is started by the next
+        proposal in the step that makes it.
         """
         if not self._pending:
-            self._wakeup = wake = simpy.Event(self.env)
-            wake.callbacks.append(self._woken)
+            self._idle = True
             return
         self._woken()
 
@@ -441,6 +449,7 @@ class Etcd:
         else:
             self._pending = []
         self._batch = batch
+        self._batch_open_s = env.now
         env.timeout(self._commit_delay()).callbacks.append(self._committed)
 
     def _committed(self, _e: simpy.Event) -> None:
@@ -450,13 +459,21 @@ class Etcd:
             env.timeout(self._stall_until_s - now).callbacks.append(self._committed)
             return
         batch = self._batch
+        self._batch_open_s = None
         self.stats.batches += 1
         entries = 0
         for c in batch:
             entries += c.n if type(c) is _BatchCall else 1
-        done = max(now, self._apply_free_s) + entries * self.cfg.apply_per_entry_s
-        self._apply_free_s = done
-        env.timeout(done - now, batch).callbacks.append(self._apply)
+        # The batch's entries take effect (revisions, values, subscribers) when its apply starts
+        # and are replied to when it ends; with the apply stage idle that is now, with no event.
+        start = self._apply_free_s
+        apply_s = entries * self.cfg.apply_per_entry_s
+        if start < now:
+            self._apply_free_s = now + apply_s
+            self._apply_batch(batch, apply_s)
+        else:
+            self._apply_free_s = start + apply_s
+            env.timeout(start - now, (batch, apply_s)).callbacks.append(self._apply)
         self._loop_top()
 
     def _store(self, resource: str, key: str, op: str, size: int) -> int:
@@ -478,15 +495,20 @@ class Etcd:
         return size
 
     def _apply(self, ev: simpy.Event) -> None:
-        """Apply a committed batch: revisions, object tables, subscribers, replies."""
+        """Apply a committed batch whose apply had to wait for earlier batches."""
+        self._apply_batch(*ev.value)
+
+    def _apply_batch(self, batch: list[_Call], reply_s: float) -> None:
+        """Apply a committed batch: revisions, object tables, subscribers; the replies reach the
+        clients ``reply_s`` seconds from now plus a gRPC round trip."""
         env = self.env
         now = env.now
         store, subs, grpc = self._store, self._subscribers, self._grpc
         values = self._values
         entries = 0
-        for call in ev.value:
+        for call in batch:
             if type(call) is _BatchCall:
-                entries += self._apply_many(call, now)
+                entries += self._apply_many(call, now, reply_s)
                 continue
             entries += 1
             resource, key, op, size, value, precondition = call.args
@@ -494,7 +516,7 @@ class Etcd:
                 vals = values.get(resource)
                 if not precondition(vals.get(key) if vals else None):
                     self.stats.write_errors += 1
-                    _trigger_in(env, call, grpc(), False, EtcdConflict(resource, key))
+                    _trigger_in(env, call, reply_s + grpc(), False, EtcdConflict(resource, key))
                     continue
             size = store(resource, key, op, size)
             self.revision = rev = self.revision + 1
@@ -509,10 +531,10 @@ class Etcd:
                 rec = CommitRecord(resource, key, op, rev, size, now, value)
                 for cb in subs:
                     cb(rec)
-            _trigger_in(env, call, grpc(), True, rev)
+            _trigger_in(env, call, reply_s + grpc(), True, rev)
         self.stats.entries_committed += entries
 
-    def _apply_many(self, call: _BatchCall, now: float) -> int:
+    def _apply_many(self, call: _BatchCall, now: float, reply_s: float) -> int:
         """Apply the entries of one :meth:`write_many` call; return how many."""
         resource, op, size0, items = call.args
         vals = self._values.get(resource)
@@ -535,7 +557,7 @@ class Etcd:
             else:
                 for rec in recs:
                     cb(rec)
-        _trigger_in(self.env, call, self._grpc(), True, revs)
+        _trigger_in(self.env, call, reply_s + self._grpc(), True, revs)
         return len(items)
 
     # ----------------------------------------------------------------------------------- reads

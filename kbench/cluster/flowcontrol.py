@@ -182,40 +182,52 @@ class FlowControl:
 
     # ---------------------------------------------------------------------------- admission
 
-    def admit(self, req: Request) -> simpy.Event:
+    def admit(self, req: Request, *, immediate: bool = False) -> simpy.Event | None:
         """Ask to execute ``req``.
+
+        Args:
+            req: The request.
+            immediate: A request that may execute at once gets None instead of an event (the
+                caller goes on in the same step: being let through costs no time).
 
         Returns:
             An event that succeeds with True when the request may execute (its seats are held and
             ``req.dispatched_s`` is set) or with False when it is rejected with 429
-            (``req.reject_reason`` is ``queue-full``, ``time-out``, ``reject`` or ``max-inflight``).
+            (``req.reject_reason`` is ``queue-full``, ``time-out``, ``reject`` or ``max-inflight``);
+            None with ``immediate`` when it may execute now.
         """
         if not req.level:
             self.classify(req)
             self.estimate(req)
-        now = self.env.now
+        env = self.env
+        now = env.now
         if req.arrival_s == 0.0:
             req.arrival_s = now
-        ev = self.env.event()
         lv = self._levels[req.level]
         lv.counters["arrived"] += 1
         kind = lv.kind
         seats = req.seats if req.seats >= req.final_seats else req.final_seats
+        ev = None if immediate else simpy.Event(env)
         if kind == QUEUE:
-            self._enqueue(lv, req, ev, seats, now)
-        elif kind == EXEMPT:
+            return self._enqueue(lv, req, ev, seats, now)
+        if kind == EXEMPT:
             self._start(lv, None, req, ev, seats, now)
-        elif kind == REJECT:
+            return ev
+        if kind == REJECT:
             if self._fits(lv, seats):
                 self._start(lv, None, req, ev, seats, now)
-            else:
-                self._reject(lv, req, ev, "reject")
+                return ev
+            reason = "reject"
         elif lv.cl <= 0 or lv.seats_in_use < lv.cl:  # legacy
             self._start(lv, None, req, ev, 1, now)
+            return ev
         elif MASTERS_GROUP in req.groups:  # maxinflight.go lets system:masters through, uncounted
             self._start(lv, None, req, ev, 0, now)
+            return ev
         else:
-            self._reject(lv, req, ev, "max-inflight")
+            reason = "max-inflight"
+        ev = ev or simpy.Event(env)
+        self._reject(lv, req, ev, reason)
         return ev
 
     def release(self, req: Request) -> None:
@@ -306,14 +318,18 @@ class FlowControl:
         lv.counters["dispatched"] += 1
         req.dispatched_s = now
         self._exec[req] = (lv, q, seats)
-        ev.succeed(True)
+        if ev is not None:
+            ev.succeed(True)
 
     def _reject(self, lv: _Level, req: Request, ev: simpy.Event, reason: str) -> None:
         req.reject_reason = reason
         lv.counters["rejected_" + reason.replace("-", "_")] += 1
         ev.succeed(False)
 
-    def _enqueue(self, lv: _Level, req: Request, ev: simpy.Event, seats: int, now: float) -> None:
+    def _enqueue(self, lv: _Level, req: Request, ev: simpy.Event | None, seats: int,
+                 now: float) -> simpy.Event | None:
+        """Queue ``req`` (dispatching what fits); return its admission event (``ev``, made here
+        when None unless the request runs at once)."""
         self._sync(lv, now)
         hand = lv.hands.get(req.flow)
         if hand is None:
@@ -336,14 +352,16 @@ class FlowControl:
             q.next_r += req.seats * self._g + req.final_seats * req.additional_s
             lv.robin = q.index
             self._run(lv, q, req, ev, seats, now)
-            return
+            return ev
+        if ev is None:
+            ev = simpy.Event(self.env)
         for i in range(1, n):
             cand = queues[hand[(off + i) % n]]
             if cand.work_waiting < q.work_waiting:
                 q = cand
         if lv.seats_in_use >= lv.cl and q.n_waiting >= lv.qlen_limit:
             self._reject(lv, req, ev, "queue-full")
-            return
+            return ev
         if q.n_waiting == 0:
             if q.n_executing == 0:
                 q.next_r = lv.r
@@ -364,6 +382,7 @@ class FlowControl:
             if limit != _INF:
                 delay = max(0.0, req.arrival_s + limit - now)
                 self.env.timeout(delay).callbacks.append(partial(self._time_out, w))
+        return ev
 
     def _unlink(self, lv: _Level, w: _Waiter, state: int) -> _Queue:
         """Take a waiting request out of its queue's accounting (dispatch or time-out)."""

@@ -18,6 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import simpy
+from simpy.events import Timeout
 
 from kbench.cluster.etcd import EtcdConflict
 from kbench.cluster.request import MUTATING_VERBS, Request
@@ -70,7 +71,7 @@ class Serve:
         done: Called with the response where the request completes.
     """
 
-    __slots__ = ("api", "req", "rv", "done", "t0", "t_disp", "gen", "key", "cache", "revision", "items", "resp")
+    __slots__ = ("api", "req", "rv", "done", "t0", "t_disp", "gen", "key", "cache", "revision", "resp")
 
     def __init__(self, api, req: Request, rv: int, done: Callable[[Response], None]):
         self.api, self.req, self.rv, self.done = api, req, rv, done
@@ -85,7 +86,11 @@ class Serve:
         api._inflight_area += api.inflight * (t0 - api._inflight_t)
         api._inflight_t = t0
         api.inflight += 1
-        api.fc.admit(req).callbacks.append(self._admitted)
+        ev = api.fc.admit(req, immediate=True)
+        if ev is None:  # admitted at once: no event, the handler starts in this step
+            self._dispatched()
+        else:
+            ev.callbacks.append(self._admitted)
 
     def _refused(self, _e) -> None:
         req = self.req
@@ -103,12 +108,17 @@ class Serve:
         self.done(resp)
 
     def _admitted(self, e: simpy.Event) -> None:
-        api, req = self.api, self.req
-        self.key = (req.verb, req.resource, req.client, req.level)
         if not e._value:
-            api.stats.record_rejected(self.key)
+            req = self.req
+            self.key = (req.verb, req.resource, req.client, req.level)
+            self.api.stats.record_rejected(self.key)
             self._finish(Response(429))
             return
+        self._dispatched()
+
+    def _dispatched(self) -> None:
+        api, req = self.api, self.req
+        self.key = (req.verb, req.resource, req.client, req.level)
         env, cfg = api.env, api.cfg
         self.t_disp = now = env.now
         verb = req.verb
@@ -154,16 +164,10 @@ class Serve:
                 self._handled(Response(500))  # quota, request too large
                 return
             raise err
-        self.revision = e._value
-        api = self.api
         out = self.req.size_bytes
         if out > 4096:
             out = 4096
-        api._cpu(out * api.cfg.encode_cpu_s_per_byte).callbacks.append(self._encoded_write)
-
-    def _encoded_write(self, _e) -> None:
-        out = self.req.size_bytes
-        self._handled(Response(200, revision=self.revision, objects=1, size_bytes=out if out < 4096 else 4096))
+        self._respond(Response(200, revision=e._value, objects=1, size_bytes=out))
 
     # ------------------------------------------------------------------------------------ reads
     def _watch(self, _e) -> None:
@@ -177,12 +181,11 @@ class Serve:
 
     def _cached(self, _e) -> None:
         req, cache = self.req, self.cache
-        self.revision = cache.revision
         items = None
         if req.want_items:
             items = cache.snapshot(req.partition) if req.verb == "list" else cache.store.get(req.name)
-        self.items = items
-        self._encode()
+        self._respond(Response(200, revision=cache.revision, objects=req.list_objects if req.verb == "list" else 1,
+                               size_bytes=req.size_bytes, items=items))
 
     def _etcd_read(self, _e) -> None:
         req = self.req
@@ -202,19 +205,33 @@ class Serve:
         if req.want_items:
             items = (select(etcd.values(req.resource), req.partition, self.cache) if req.verb == "list"
                      else etcd.get(req.resource, req.name))
-        self.items = items
-        self._encode()
-
-    def _encode(self) -> None:
-        api = self.api
-        api._cpu(self.req.size_bytes * api.cfg.encode_cpu_s_per_byte).callbacks.append(self._encoded_read)
-
-    def _encoded_read(self, _e) -> None:
-        req = self.req
-        self._handled(Response(200, revision=self.revision, objects=req.list_objects if req.verb == "list" else 1,
-                               size_bytes=req.size_bytes, items=self.items))
+        self._respond(Response(200, revision=self.revision, objects=req.list_objects if req.verb == "list" else 1,
+                               size_bytes=req.size_bytes, items=items))
 
     # ------------------------------------------------------------------------------------- reply
+    def _respond(self, resp: Response) -> None:
+        """Encode ``resp`` on a core and transfer it, as one timeout: the transfer starts when
+        the encoding ends and nothing can come between them, and the request holds its seats
+        until the response is written, as APF does (the handler returns after writing)."""
+        api = self.api
+        delay = api._cpu_delay(resp.size_bytes * api.cfg.encode_cpu_s_per_byte)
+        if resp.size_bytes:
+            delay += resp.size_bytes / api.cfg.network_bytes_per_s
+        self.resp = resp
+        Timeout(api.env, delay).callbacks.append(self._responded)
+
+    def _responded(self, _e) -> None:
+        api = self.api
+        api.fc.release(self.req)
+        if self.gen != api.generation:
+            api.stats.record_error(self.key)
+            self._finish(Response(503))
+        elif api.env.now - self.t0 > api.cfg.request_timeout_s:
+            api.stats.record_error(self.key)  # A4, as in _handled
+            self._finish(Response(504))
+        else:
+            self._send_done(self.resp)
+
     def _handled(self, resp: Response) -> None:
         """The handler returned: free the seats, then send the response."""
         api = self.api
