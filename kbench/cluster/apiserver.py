@@ -120,16 +120,20 @@ class Apiserver:
         """Book ``k`` jobs of ``seconds`` each on the core pool, each FCFS on its own core as
         :meth:`_cpu` would (so a batch runs in parallel as its requests would); one event fires
         when the last is done."""
+        return Timeout(self.env, self._cpu_many_delay(k, seconds))
+
+    def _cpu_many_delay(self, k: int, seconds: float) -> float:
+        """:meth:`_cpu_many` without the event: how long until the last job is done, seconds."""
         now = self.env.now
         cores = self._cores
         last = now
         for _ in range(k):
-            finish = max(now, heapq.heappop(cores)) + seconds
-            heapq.heappush(cores, finish)
+            finish = max(now, cores[0]) + seconds
+            heapq.heapreplace(cores, finish)
             if finish > last:
                 last = finish
         self.cpu_s += k * seconds
-        return self.env.timeout(last - now)
+        return last - now
 
     def _inflight_change(self, delta: int) -> None:
         now = self.env.now

@@ -149,8 +149,9 @@ class _Call(simpy.Event):
     __slots__ = ("start_s", "args")
 
     def __init__(self, env: simpy.Environment):
-        super().__init__(env)
-        self.start_s = env.now
+        self.env = env  # simpy.Event.__init__, inlined
+        self.callbacks: list = []
+        self.start_s = env._now
         self.args: tuple = ()
 
 
@@ -408,6 +409,12 @@ class Etcd:
         leader = self._fsync() * factor
         if self._quorum_acks == 0:
             return leader
+        if self._followers == 2:  # 3 members: the faster follower's ack makes the quorum
+            rtt, fsync = self._rtt, self._fsync
+            a = rtt() + fsync() * factor
+            b = rtt() + fsync() * factor
+            ack = a if a <= b else b
+            return leader if leader >= ack else ack
         acks = sorted(self._rtt() + self._fsync() * factor for _ in range(self._followers))
         return max(leader, acks[self._quorum_acks - 1])
 

@@ -258,8 +258,10 @@ class FlowControl:
             self._free(lv, q, held - final)
             self.env.timeout(req.additional_s).callbacks.append(partial(self._free_final, lv, q, final))
         else:
-            self._free(lv, q, held)
-        if lv.kind == QUEUE:
+            lv.seats_in_use -= held
+            if q is not None:
+                q.seats_in_use -= held
+        if lv.n_waiting and lv.kind == QUEUE:
             self._dispatch(lv, now)
 
     # ---------------------------------------------------------------------------- observation
