@@ -2,7 +2,7 @@
 
 :func:`submit_many` serves unconditional updates of one resource from one client class as
 batches: one APF admission of k seats, k parallel handler CPU bookings, one etcd proposal of k
-entries, one watch-cache arrival per batch (issue 8: events, not requests, were the cost of lease
+entries, one encode-and-transfer timeout, one watch-cache arrival per batch (issue 8: events, not requests, were the cost of lease
 renewals). Stats and APF counters still count k requests.
 """
 
@@ -12,6 +12,7 @@ import copy
 from collections.abc import Callable
 
 import simpy
+from simpy.events import Timeout
 
 from kbench.cluster.request import Request
 from kbench.cluster.serving import Response
@@ -84,7 +85,30 @@ def _submit_batch(api, head: Request, items: list[tuple[str, object]],
         stats.record(key, sli_s=t1 - t0 - wait, e2e_s=t1 - t0, wait_s=wait, nbytes=resp.size_bytes, count=k)
         finish(resp)
 
-    def handled(resp: Response) -> None:
+    def handled(resp: Response) -> None:  # a storage error, before any encoding
+        fc.release(head)
+        counts["completed"] += k - 1
+        if gen != api.generation:
+            resp = Response(503)
+        elif env.now - t0 > cfg.request_timeout_s:
+            resp = Response(504)
+        stats.record_error(key, k)
+        finish(resp)
+
+    def written(e: simpy.Event) -> None:
+        if not e.ok:
+            e.defused = True
+            if isinstance(e.value, EtcdQuotaExceeded) or type(e.value).__name__.startswith("Etcd"):
+                handled(Response(500))
+                return
+            raise e.value
+        out = min(head.size_bytes, 4096)
+        resp = Response(200, revision=e.value[-1], objects=1, size_bytes=out)
+        # encode and transfer as one timeout, seats held until the responses are written (serving.py)
+        delay = api._cpu_many_delay(k, out * cfg.encode_cpu_s_per_byte) + out / cfg.network_bytes_per_s
+        Timeout(env, delay).callbacks.append(lambda _e: responded(resp))
+
+    def responded(resp: Response) -> None:
         fc.release(head)
         counts["completed"] += k - 1
         if gen != api.generation:
@@ -95,28 +119,17 @@ def _submit_batch(api, head: Request, items: list[tuple[str, object]],
             stats.record_error(key, k)
             finish(resp)
         else:
-            env.timeout(resp.size_bytes / cfg.network_bytes_per_s).callbacks.append(lambda _e: sent(resp))
-
-    def written(e: simpy.Event) -> None:
-        if not e.ok:
-            e.defused = True
-            if isinstance(e.value, EtcdQuotaExceeded) or type(e.value).__name__.startswith("Etcd"):
-                handled(Response(500))
-                return
-            raise e.value
-        out = min(head.size_bytes, 4096)
-        api._cpu_many(k, out * cfg.encode_cpu_s_per_byte).callbacks.append(
-            lambda _e: handled(Response(200, revision=e.value[-1], objects=1, size_bytes=out)))
+            sent(resp)
 
     def store(_e=None) -> None:
         api.etcd.write_many(head.resource, "create" if head.verb == "create" else "update", head.size_bytes,
                             items).callbacks.append(written)
 
-    def admitted(e: simpy.Event) -> None:
+    def admitted(e: simpy.Event | None) -> None:
         nonlocal t_disp
         counts["arrived"] += k - 1
         counts["queued"] += queued * (k - 1)
-        if not e.value:
+        if e is not None and not e.value:
             counts["rejected_" + head.reject_reason.replace("-", "_")] += k - 1
             stats.record_rejected(key, k)
             finish(Response(429))
@@ -131,6 +144,9 @@ def _submit_batch(api, head: Request, items: list[tuple[str, object]],
 
     t_disp = t0
     queued0 = counts["queued"]
-    ev = fc.admit(head)
+    ev = fc.admit(head, immediate=True)
     queued = counts["queued"] - queued0
-    ev.callbacks.append(admitted)
+    if ev is None:  # admitted at once, no event
+        admitted(None)
+    else:
+        ev.callbacks.append(admitted)
