@@ -7,6 +7,14 @@ encoding of the response, its transfer, and the request statistics. Each step is
 the event the previous step scheduled, so a request costs the events the model needs and no
 process resumptions. ``done(response)`` is called at the end (in the callback of the last event).
 
+The events (issue 8: each costs Python work, so steps that cannot be separated by anything share
+one): an APF admission that dispatches at once is none (the handler starts in the same step; a
+queued request waits for its dispatch); the handler's CPU is one; the storage step is etcd's reply
+(writes: the raft batch's commit is shared by its proposals) or, for reads from etcd, its reply and
+the scan's CPU; the encoding CPU and the transfer that follows it are one timeout, at whose end the
+seats are freed (APF holds them until the handler has written the response). A cached GET or LIST is
+two events, a write four plus its share of the commit.
+
 A client process waits on a :class:`Reply`: an event that is never scheduled but fired in place by
 ``done``, so the process resumes in the callback of the request's last event, exactly where a
 process that had waited on each step itself would have returned (same events, same order).
