@@ -9,54 +9,34 @@ defines it (G4: from receipt to the last byte, excluding the APF queue wait) and
 CPU is modelled as a FCFS pool of ``cores`` servers computed from a heap of core free times,
 so a request costs a few heap operations instead of a SimPy resource round trip.
 
-:meth:`Apiserver.request` is a generator for a client process (``yield from``);
-:meth:`Apiserver.submit` serves a write through the same steps without a process, for fleet-level
-senders such as the kubelets' lease renewals (issue 8: a process per lease was a hot path), and
-:meth:`Apiserver.submit_many` serves the renewals due at one tick as batches (one admission, one
-CPU booking, one etcd proposal, one watch arrival per batch: events, not requests, were the cost).
+:meth:`Apiserver.request` is a generator for a client process (``yield from``); the steps of a
+request are callbacks of the events they wait on (:mod:`kbench.cluster.serving`), and the client
+process resumes once, when the response is there (issue 8: a resumption per step through the
+client's generator frames was a hot path). :meth:`Apiserver.submit` serves a write the same way
+for a callback instead of a process (the kubelets' lease renewals), and
+:meth:`Apiserver.submit_many` serves the renewals due at one tick as batches
+(:mod:`kbench.cluster.apibatch`).
 """
 
 from __future__ import annotations
 
-import copy
 import heapq
 from collections.abc import Callable, Generator
-from dataclasses import dataclass
 
 import numpy as np
 import simpy
+from simpy.events import Timeout
 
-from kbench.cluster.etcd import Etcd, EtcdConflict
+from kbench.cluster.apibatch import submit_many
+from kbench.cluster.etcd import Etcd
 from kbench.cluster.flowcontrol import FlowControl
-from kbench.cluster.request import Request
+from kbench.cluster.request import MUTATING_VERBS, Request
+from kbench.cluster.serving import Reply, Response, Serve
 from kbench.cluster.watch import WatchCache
 from kbench.config import ApiserverConfig
-from kbench.errors import EtcdQuotaExceeded
 from kbench.metrics.collect import RequestStats
 
-
-@dataclass(slots=True)
-class Response:
-    """What a client gets back.
-
-    Attributes:
-        code: HTTP-like status: 200, 410 (resource version too old), 429, 500, 503 (unavailable),
-            504 (timeout).
-        revision: The resource version of the response (writes: the committed revision).
-        objects: Objects returned (LIST), 1 for single-object requests.
-        size_bytes: Response size, bytes.
-        items: For LIST, the objects (key -> value) as of ``revision``; for GET, the value.
-    """
-
-    code: int
-    revision: int = 0
-    objects: int = 0
-    size_bytes: int = 0
-    items: object = None
-
-    @property
-    def ok(self) -> bool:
-        return self.code == 200
+__all__ = ["Apiserver", "Response"]
 
 
 class Apiserver:
@@ -124,27 +104,36 @@ class Apiserver:
 
     def _cpu(self, seconds: float) -> simpy.Event:
         """Book ``seconds`` of one core, FCFS; the event fires when the work is done."""
-        now = self.env.now
-        free = heapq.heappop(self._cores)
-        finish = max(now, free) + seconds
-        heapq.heappush(self._cores, finish)
+        return Timeout(self.env, self._cpu_delay(seconds))
+
+    def _cpu_delay(self, seconds: float) -> float:
+        """Book ``seconds`` of one core, FCFS; return how long until the work is done, seconds."""
+        now = self.env._now
+        cores = self._cores
+        free = cores[0]
+        finish = (now if now > free else free) + seconds
+        heapq.heapreplace(cores, finish)
         self.cpu_s += seconds
-        return self.env.timeout(finish - now)
+        return finish - now
 
     def _cpu_many(self, k: int, seconds: float) -> simpy.Event:
         """Book ``k`` jobs of ``seconds`` each on the core pool, each FCFS on its own core as
         :meth:`_cpu` would (so a batch runs in parallel as its requests would); one event fires
         when the last is done."""
+        return Timeout(self.env, self._cpu_many_delay(k, seconds))
+
+    def _cpu_many_delay(self, k: int, seconds: float) -> float:
+        """:meth:`_cpu_many` without the event: how long until the last job is done, seconds."""
         now = self.env.now
         cores = self._cores
         last = now
         for _ in range(k):
-            finish = max(now, heapq.heappop(cores)) + seconds
-            heapq.heappush(cores, finish)
+            finish = max(now, cores[0]) + seconds
+            heapq.heapreplace(cores, finish)
             if finish > last:
                 last = finish
         self.cpu_s += k * seconds
-        return self.env.timeout(last - now)
+        return last - now
 
     def _inflight_change(self, delta: int) -> None:
         now = self.env.now
@@ -170,310 +159,34 @@ class Apiserver:
             The response. WATCH only initialises here (1 seat, A15); the caller registers the
             watcher with the cache when the response is 200.
         """
-        env = self.env
-        key = (req.verb, req.resource, req.client, "")
-        if not self.up:
-            yield env.timeout(0.001)  # connection refused, after a round trip
-            self.stats.record_error(key)
-            return Response(503)
-        gen = self.generation
-        t0 = env.now
-        req.arrival_s = t0
-        self._inflight_change(+1)
-        try:
-            admitted = yield self.fc.admit(req)
-            key = (req.verb, req.resource, req.client, req.level)
-            if not admitted:
-                self.stats.record_rejected(key)
-                return Response(429)
-            t_disp = env.now
-            try:
-                resp = yield from self._handle(req, rv)
-            finally:
-                self.fc.release(req)
-            if gen != self.generation:
-                self.stats.record_error(key)
-                return Response(503)
-            if env.now - t0 > self.cfg.request_timeout_s:
-                # A4: the handler timed out. The model lets the work finish (it used the CPU and
-                # storage anyway) and reports the timeout when it does.
-                self.stats.record_error(key)
-                return Response(504)
-            if resp.size_bytes:
-                yield env.timeout(resp.size_bytes / self.cfg.network_bytes_per_s)
-            if not resp.ok:
-                self.stats.record_error(key)
-                return resp
-            t1 = env.now
-            wait = t_disp - t0
-            self.stats.record(key, sli_s=t1 - t0 - wait, e2e_s=t1 - t0, wait_s=wait, nbytes=resp.size_bytes)
-            return resp
-        finally:
-            self._inflight_change(-1)
-            self.completed += 1
-            self.sojourn_sum_s += env.now - t0
+        resp = yield self.serve(req, rv)
+        return resp
 
-    def _handle(self, req: Request, rv: int) -> Generator[simpy.Event, object, Response]:
-        cfg = self.cfg
-        verb = req.verb
-        if req.mutating:
-            yield self._cpu(cfg.request_base_cpu_s + cfg.admission_cpu_s)
-            if cfg.webhook_enabled:
-                yield self.env.timeout(self._webhook())
-            if req.precondition is not None and not req.precondition(self.etcd.get(req.resource, req.name)):
-                return Response(409)
-            try:
-                rev = yield self.etcd.write(req.resource, req.name, "delete" if verb == "delete" else
-                                            ("create" if verb == "create" else "update"), req.size_bytes,
-                                            req.value, req.precondition)
-            except EtcdConflict:
-                return Response(409)
-            except EtcdQuotaExceeded:
-                return Response(500)
-            except Exception as err:  # a model error from storage (request too large, ...)
-                if type(err).__name__.startswith("Etcd"):
-                    return Response(500)
-                raise
-            out = min(req.size_bytes, 4096)
-            yield self._cpu(out * cfg.encode_cpu_s_per_byte)
-            return Response(200, revision=rev, objects=1, size_bytes=out)
-        cache = self.cache(req.resource) if cfg.watch_cache.enabled else None
-        if verb == "watch":
-            yield self._cpu(cfg.request_base_cpu_s)
-            if cache is None:
-                return Response(200, revision=rv)
-            if not cache.can_resume(rv):
-                return Response(410, revision=cache.revision)
-            return Response(200, revision=cache.revision)
-        n = req.list_objects if verb == "list" else 1
-        nbytes = req.size_bytes
-        if cache is not None and req.from_cache and self.env.now >= self.lists_from_etcd_until_s:
-            yield self._cpu(cfg.request_base_cpu_s + n * cfg.list_cache_cpu_s_per_object)
-            revision = cache.revision
-            items = None
-            if req.want_items:
-                items = cache.snapshot(req.partition) if verb == "list" else cache.store.get(req.name)
-        else:
-            yield self._cpu(cfg.request_base_cpu_s)
-            revision = yield self.etcd.read(req.resource, objects_scanned=n, bytes_returned=nbytes,
-                                            linearizable=True)
-            yield self._cpu(n * cfg.list_etcd_cpu_s_per_object)
-            items = None
-            if req.want_items:
-                items = (_select(self.etcd.values(req.resource), req.partition, cache) if verb == "list"
-                         else self.etcd.get(req.resource, req.name))
-        yield self._cpu(nbytes * cfg.encode_cpu_s_per_byte)
-        return Response(200, revision=revision, objects=n, size_bytes=nbytes, items=items)
+    def serve(self, req: Request, rv: int = 0) -> Reply:
+        """Start serving ``req``; a client process yields the returned event, whose value is the
+        response (what :meth:`request` does, one generator frame less)."""
+        reply = Reply(self.env)
+        Serve(self, req, rv, reply)
+        return reply
 
-    # ------------------------------------------------------------------- process-free writes
     def submit(self, req: Request, done: Callable[[Response], None]) -> None:
         """Serve one write without a SimPy process: ``done(response)`` is called where
-        :meth:`request` would return.
-
-        The steps, the events they wait on and the order of everything they schedule are those of
-        :meth:`request` and :meth:`_handle` for a write (a process resumes as a callback of the
-        event it waits on; here the step is that callback), so results are identical; what is
-        saved is the process per request (its start and end events and the generator frames).
-        Fleet-level senders (the kubelets' lease renewals) use it. Keep it in step with
-        :meth:`request`.
+        :meth:`request` would return (it takes the same steps, with the same events in the same
+        order). Fleet-level senders (the kubelets' lease renewals) use it.
 
         Raises:
             ValueError: ``req`` is not a write.
         """
-        if not req.mutating:
+        if req.verb not in MUTATING_VERBS:
             raise ValueError(f"submit serves writes only, not {req.verb}")
-        env, cfg, stats = self.env, self.cfg, self.stats
-        if not self.up:
-            key0 = (req.verb, req.resource, req.client, "")
-
-            def refused(_e):
-                stats.record_error(key0)
-                done(Response(503))
-
-            env.timeout(0.001).callbacks.append(refused)
-            return
-        gen = self.generation
-        t0 = env.now
-        req.arrival_s = t0
-        self._inflight_change(+1)
-
-        def finish(resp: Response) -> None:  # request()'s finally, then the caller continues
-            self._inflight_change(-1)
-            self.completed += 1
-            self.sojourn_sum_s += env.now - t0
-            done(resp)
-
-        def sent(resp: Response, key) -> None:
-            if not resp.ok:
-                stats.record_error(key)
-            else:
-                t1 = env.now
-                wait = t_disp[0] - t0
-                stats.record(key, sli_s=t1 - t0 - wait, e2e_s=t1 - t0, wait_s=wait, nbytes=resp.size_bytes)
-            finish(resp)
-
-        def handled(resp: Response) -> None:
-            self.fc.release(req)
-            key = (req.verb, req.resource, req.client, req.level)
-            if gen != self.generation:
-                stats.record_error(key)
-                finish(Response(503))
-            elif env.now - t0 > cfg.request_timeout_s:
-                stats.record_error(key)
-                finish(Response(504))
-            elif resp.size_bytes:
-                env.timeout(resp.size_bytes / cfg.network_bytes_per_s).callbacks.append(lambda _e: sent(resp, key))
-            else:
-                sent(resp, key)
-
-        def written(e: simpy.Event) -> None:
-            if not e.ok:
-                e.defused = True
-                err = e.value
-                if isinstance(err, EtcdConflict):
-                    handled(Response(409))
-                    return
-                if isinstance(err, EtcdQuotaExceeded) or type(err).__name__.startswith("Etcd"):
-                    handled(Response(500))
-                    return
-                raise err
-            out = min(req.size_bytes, 4096)
-            self._cpu(out * cfg.encode_cpu_s_per_byte).callbacks.append(
-                lambda _e: handled(Response(200, revision=e.value, objects=1, size_bytes=out)))
-
-        def store(_e=None) -> None:
-            if req.precondition is not None and not req.precondition(self.etcd.get(req.resource, req.name)):
-                handled(Response(409))
-                return
-            verb = req.verb
-            self.etcd.write(req.resource, req.name, "delete" if verb == "delete" else
-                            ("create" if verb == "create" else "update"), req.size_bytes,
-                            req.value, req.precondition).callbacks.append(written)
-
-        def admitted(e: simpy.Event) -> None:
-            if not e.value:
-                stats.record_rejected((req.verb, req.resource, req.client, req.level))
-                finish(Response(429))
-                return
-            t_disp[0] = env.now
-            ev = self._cpu(cfg.request_base_cpu_s + cfg.admission_cpu_s)
-            if cfg.webhook_enabled:
-                ev.callbacks.append(lambda _e: env.timeout(self._webhook()).callbacks.append(store))
-            else:
-                ev.callbacks.append(store)
-
-        t_disp = [t0]
-        self.fc.admit(req).callbacks.append(admitted)
+        Serve(self, req, 0, done)
 
     def submit_many(self, head: Request, items: list[tuple[str, object]],
                     done: Callable[[list[str], Response], None]) -> None:
         """Serve unconditional updates of one resource from one client class as batches (the
         kubelets' lease renewals due at the same tick); ``done(keys, response)`` once per batch.
-
-        ``head`` is one member's request (verb, resource, identity, size of each object);
-        ``items`` are the ``(key, value)`` of every member. A batch of k requests is admitted by APF
-        as one request holding k times the seats of one (batches are split so that none is wider
-        than the level's concurrency limit, so queueing and 429s stay honest), books one request's
-        handler and encode CPU k times on the core pool (in parallel, as k requests would run),
-        proposes its k entries to etcd as one call (each entry its own revision) and reaches the
-        watch cache as one arrival. Every member shares the outcome; stats and APF counters count
-        k requests.
-        """
-        fc = self.fc
-        fc.classify(head)
-        fc.estimate(head)
-        one = max(head.seats, head.final_seats, 1)
-        cl = fc.nominal_cl(head.level)
-        cap = max(1, cl // one) if cl > 0 else len(items)
-        for i in range(0, len(items), cap):
-            self._submit_batch(head if i == 0 else copy.copy(head), items[i:i + cap], done)
-
-    def _submit_batch(self, head: Request, items: list[tuple[str, object]],
-                      done: Callable[[list[str], Response], None]) -> None:
-        env, cfg, stats, fc = self.env, self.cfg, self.stats, self.fc
-        k = len(items)
-        keys = [key for key, _ in items]
-        if not self.up:
-            key0 = (head.verb, head.resource, head.client, "")
-
-            def refused(_e):
-                stats.record_error(key0, k)
-                done(keys, Response(503))
-
-            env.timeout(0.001).callbacks.append(refused)
-            return
-        gen = self.generation
-        t0 = env.now
-        head.arrival_s = t0
-        self._inflight_change(+k)
-        fc.classify(head)
-        fc.estimate(head)
-        head.seats *= k
-        counts = fc.level_counters(head.level)
-        key = (head.verb, head.resource, head.client, head.level)
-
-        def finish(resp: Response) -> None:
-            self._inflight_change(-k)
-            self.completed += k
-            self.sojourn_sum_s += k * (env.now - t0)
-            done(keys, resp)
-
-        def sent(resp: Response) -> None:
-            t1 = env.now
-            wait = t_disp - t0
-            stats.record(key, sli_s=t1 - t0 - wait, e2e_s=t1 - t0, wait_s=wait, nbytes=resp.size_bytes, count=k)
-            finish(resp)
-
-        def handled(resp: Response) -> None:
-            fc.release(head)
-            counts["completed"] += k - 1
-            if gen != self.generation:
-                resp = Response(503)
-            elif env.now - t0 > cfg.request_timeout_s:
-                resp = Response(504)
-            if not resp.ok:
-                stats.record_error(key, k)
-                finish(resp)
-            else:
-                env.timeout(resp.size_bytes / cfg.network_bytes_per_s).callbacks.append(lambda _e: sent(resp))
-
-        def written(e: simpy.Event) -> None:
-            if not e.ok:
-                e.defused = True
-                if isinstance(e.value, EtcdQuotaExceeded) or type(e.value).__name__.startswith("Etcd"):
-                    handled(Response(500))
-                    return
-                raise e.value
-            out = min(head.size_bytes, 4096)
-            self._cpu_many(k, out * cfg.encode_cpu_s_per_byte).callbacks.append(
-                lambda _e: handled(Response(200, revision=e.value[-1], objects=1, size_bytes=out)))
-
-        def store(_e=None) -> None:
-            self.etcd.write_many(head.resource, "create" if head.verb == "create" else "update", head.size_bytes,
-                                 items).callbacks.append(written)
-
-        def admitted(e: simpy.Event) -> None:
-            nonlocal t_disp
-            counts["arrived"] += k - 1
-            counts["queued"] += queued * (k - 1)
-            if not e.value:
-                counts["rejected_" + head.reject_reason.replace("-", "_")] += k - 1
-                stats.record_rejected(key, k)
-                finish(Response(429))
-                return
-            counts["dispatched"] += k - 1
-            t_disp = env.now
-            ev = self._cpu_many(k, cfg.request_base_cpu_s + cfg.admission_cpu_s)
-            if cfg.webhook_enabled:
-                ev.callbacks.append(lambda _e: env.timeout(self._webhook()).callbacks.append(store))
-            else:
-                ev.callbacks.append(store)
-
-        t_disp = t0
-        queued0 = counts["queued"]
-        ev = fc.admit(head)
-        queued = counts["queued"] - queued0
-        ev.callbacks.append(admitted)
+        See :func:`kbench.cluster.apibatch.submit_many`."""
+        submit_many(self, head, items, done)
 
     # ------------------------------------------------------------------------------------ faults
     def restart(self, downtime_s: float) -> None:
@@ -506,11 +219,3 @@ class Apiserver:
         """Fault: LIST and GET go to etcd (quorum reads) for ``duration_s`` seconds (0: for good)."""
         self.lists_from_etcd_until_s = self.env.now + duration_s if duration_s > 0 else float("inf")
 
-
-def _select(values: dict, partition, cache: WatchCache | None) -> dict:
-    """A LIST from etcd: every value, or those of one partition (the selector is applied after the
-    full range read, as I13 says)."""
-    if partition is None or cache is None or cache.partition_fn is None:
-        return dict(values)
-    fn = cache.partition_fn
-    return {k: v for k, v in values.items() if v is not None and fn(v) == partition}

@@ -104,7 +104,7 @@ class Client:
         wait = self.limiter.reserve(env.now)
         if wait > 0:
             yield env.timeout(wait)
-        resp = yield from api.request(req, rv=rv)
+        resp = yield api.serve(req, rv)  # api.request without its generator frame
         return resp
 
 

@@ -3,14 +3,15 @@
 Concepts (CALIBRATION.md section B):
 
 * **Write path.** A write joins the leader's pending proposals. One long-lived raft loop takes every
-  proposal pending when it starts an iteration as one batch (group commit, B15), replicates it to the
-  followers while fsyncing it to the leader's WAL, and commits it when both the leader's fsync and a
-  quorum of followers (round trip + their own fsync) are done (B2, B19). Proposals arriving meanwhile
-  wait for the next batch, so throughput rises with concurrency (B4). Committed batches go to a
-  separate, serial apply stage (``apply_per_entry_s`` per entry), which caps throughput (B4: ~44k/s)
-  and is where queueing builds up under heavy load (B20). Every entry of a batch is applied, gets its
-  revision and is published to subscribers when the batch's apply finishes; the reply reaches the
-  client one gRPC round trip later (the whole round trip is charged on the reply path).
+  proposal pending when it starts an iteration as one batch (group commit, B15), and proposals made
+  in the same instant join it; it replicates the batch to the followers while fsyncing it to the
+  leader's WAL, and commits it when both the leader's fsync and a quorum of followers (round trip +
+  their own fsync) are done (B2, B19). Proposals arriving later wait for the next batch, so
+  throughput rises with concurrency (B4). Committed batches go to a separate, serial apply stage
+  (``apply_per_entry_s`` per entry), which caps throughput (B4: ~44k/s) and is where queueing
+  builds up under heavy load (B20). The entries of a batch get their revisions, take effect and are
+  published to subscribers when the batch's apply starts; the reply reaches the client one gRPC
+  round trip after its apply ends (the whole round trip is charged on the reply path).
 * **Read path.** A linearizable read first waits for a ReadIndex round trip to a quorum and for the
   apply stage to reach the commit index of its arrival; then it needs ``read_base_s +
   objects_scanned * read_per_object_s + bytes_returned * read_per_byte_s`` of CPU on one of
@@ -22,9 +23,11 @@ Concepts (CALIBRATION.md section B):
   :class:`~kbench.errors.EtcdQuotaExceeded` (B8); requests above ``max_request_bytes`` fail with
   :class:`EtcdRequestTooLarge` (B7). Deletes are always accepted.
 
-No SimPy process is spawned per request: the only processes are the raft loop and the compaction
-timer. A request's own event is scheduled directly at its completion time (as ``simpy.Timeout`` does),
-and the core pool is a heap of core free-times.
+No SimPy process is spawned per request: the raft loop is a chain of event callbacks (an idle loop
+is started by the proposal itself, and a batch applied when the apply stage is idle needs no event
+of its own) and the only process is the compaction timer. A request's own event is scheduled
+directly at its completion time (as ``simpy.Timeout`` does), and the core pool is a heap of core
+free-times.
 """
 
 from __future__ import annotations
@@ -35,7 +38,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 import simpy
-from simpy.events import NORMAL
+from simpy.events import NORMAL, URGENT
 
 from kbench.config import EtcdConfig
 from kbench.errors import EtcdQuotaExceeded
@@ -74,9 +77,10 @@ class EtcdConflict(Exception):
         return f"etcdserver: compare failed for {self.resource}/{self.key}"
 
 
-@dataclass(slots=True, frozen=True)
+@dataclass(slots=True)
 class CommitRecord:
-    """One committed write, as published to subscribers (the watch cache).
+    """One committed write, as published to subscribers (the watch cache); read-only by
+    convention (not frozen: a frozen dataclass costs several times more to build, issue 8).
 
     Attributes:
         resource: Plural resource (``pods``).
@@ -145,8 +149,9 @@ class _Call(simpy.Event):
     __slots__ = ("start_s", "args")
 
     def __init__(self, env: simpy.Environment):
-        super().__init__(env)
-        self.start_s = env.now
+        self.env = env  # simpy.Event.__init__, inlined
+        self.callbacks: list = []
+        self.start_s = env._now
         self.args: tuple = ()
 
 
@@ -197,7 +202,9 @@ class Etcd:
         self._subscribers: list[Callable[[CommitRecord], None]] = []
         self._many: list[Callable[[list[CommitRecord]], None] | None] = []
         self._pending: list[_Call] = []
-        self._wakeup: simpy.Event | None = None
+        self._idle = False  # the raft loop waits for a proposal
+        self._batch: list[_Call] = []  # the batch in flight
+        self._batch_open_s: float | None = None  # when it was taken, until its commit
         self._apply_free_s = 0.0  # when the apply stage finishes every committed batch
         self._cores = [0.0] * cfg.cores  # heap of core free-times
         self._stall_until_s = 0.0
@@ -208,7 +215,11 @@ class Etcd:
 
     def start(self) -> None:
         """Start the raft loop and the compaction timer (call once)."""
-        self.env.process(self._raft_loop())
+        # the raft loop starts as a process would, on an urgent event now (keeps event order)
+        first = simpy.Event(self.env)
+        first._ok, first._value = True, None
+        first.callbacks.append(self._loop_top)
+        self.env.schedule(first, URGENT)
         if self.cfg.compaction_interval_s > 0:  # A24: 0 disables
             self.env.process(self._compaction_loop())
 
@@ -340,11 +351,7 @@ class Etcd:
         s.writes_in_flight += 1
         ev.args = (resource, key, op, size_bytes, value, precondition)
         ev.callbacks.append(self._write_done)
-        self._pending.append(ev)
-        wake = self._wakeup
-        if wake is not None:
-            self._wakeup = None
-            wake.succeed()
+        self._propose(ev)
         return ev
 
     def write_many(self, resource: str, op: str, size_bytes: int, items: list[tuple[str, object]]) -> simpy.Event:
@@ -385,11 +392,7 @@ class Etcd:
         s.writes_in_flight += n
         ev.args = (resource, op, size_bytes, items)
         ev.callbacks.append(self._write_done)
-        self._pending.append(ev)
-        wake = self._wakeup
-        if wake is not None:
-            self._wakeup = None
-            wake.succeed()
+        self._propose(ev)
         return ev
 
     def _write_done(self, ev: _Call) -> None:
@@ -406,33 +409,79 @@ class Etcd:
         leader = self._fsync() * factor
         if self._quorum_acks == 0:
             return leader
+        if self._followers == 2:  # 3 members: the faster follower's ack makes the quorum
+            rtt, fsync = self._rtt, self._fsync
+            a = rtt() + fsync() * factor
+            b = rtt() + fsync() * factor
+            ack = a if a <= b else b
+            return leader if leader >= ack else ack
         acks = sorted(self._rtt() + self._fsync() * factor for _ in range(self._followers))
         return max(leader, acks[self._quorum_acks - 1])
 
-    def _raft_loop(self):
+    def _propose(self, ev: _Call) -> None:
+        """A proposal reaches the leader: it joins the batch taken at this instant if there is one
+        (group commit of the proposals of one instant), else waits for the next batch; an idle
+        raft loop takes it at once (no wake-up event)."""
+        batch = self._batch
+        if self._batch_open_s == self.env._now and len(batch) < self.cfg.max_batch_entries:
+            batch.append(ev)
+            return
+        self._pending.append(ev)
+        if self._idle:
+            self._idle = False
+            self._woken()
+
+    def _loop_top(self, _e: simpy.Event | None = None) -> None:
+        """The raft loop's next iteration: go idle unless proposals are pending.
+
+        The loop is a chain of event callbacks rather than a process (issue 8): take the pending
+        proposals as one batch (after waiting out a stall), commit after the fsync/quorum delay
+        (again waiting out a stall), apply the batch, repeat. An idle loop is started by the next
+        proposal in the step that makes it.
+        """
+        if not self._pending:
+            self._idle = True
+            return
+        self._woken()
+
+    def _woken(self, _e: simpy.Event | None = None) -> None:
         env = self.env
+        if env.now < self._stall_until_s:
+            env.timeout(self._stall_until_s - env.now).callbacks.append(self._loop_top)
+            return
+        batch = self._pending
         limit = self.cfg.max_batch_entries
-        per_entry = self.cfg.apply_per_entry_s
-        while True:
-            if not self._pending:
-                self._wakeup = env.event()
-                yield self._wakeup
-            if env.now < self._stall_until_s:
-                yield env.timeout(self._stall_until_s - env.now)
-                continue
-            batch = self._pending
-            if len(batch) > limit:  # a write_many call counts as one proposal here (it is one)
-                batch, self._pending = batch[:limit], batch[limit:]
-            else:
-                self._pending = []
-            yield env.timeout(self._commit_delay())
-            while env.now < self._stall_until_s:  # leader lost while the batch was in flight
-                yield env.timeout(self._stall_until_s - env.now)
-            self.stats.batches += 1
-            entries = sum(c.n if type(c) is _BatchCall else 1 for c in batch)
-            done = max(env.now, self._apply_free_s) + entries * per_entry
-            self._apply_free_s = done
-            env.timeout(done - env.now, batch).callbacks.append(self._apply)
+        if len(batch) > limit:  # a write_many call counts as one proposal here (it is one)
+            batch, self._pending = batch[:limit], batch[limit:]
+        else:
+            self._pending = []
+        self._batch = batch
+        self._batch_open_s = env.now
+        env.timeout(self._commit_delay()).callbacks.append(self._committed)
+
+    def _committed(self, _e: simpy.Event) -> None:
+        env = self.env
+        now = env.now
+        if now < self._stall_until_s:  # leader lost while the batch was in flight
+            env.timeout(self._stall_until_s - now).callbacks.append(self._committed)
+            return
+        batch = self._batch
+        self._batch_open_s = None
+        self.stats.batches += 1
+        entries = 0
+        for c in batch:
+            entries += c.n if type(c) is _BatchCall else 1
+        # The batch's entries take effect (revisions, values, subscribers) when its apply starts
+        # and are replied to when it ends; with the apply stage idle that is now, with no event.
+        start = self._apply_free_s
+        apply_s = entries * self.cfg.apply_per_entry_s
+        if start < now:
+            self._apply_free_s = now + apply_s
+            self._apply_batch(batch, apply_s)
+        else:
+            self._apply_free_s = start + apply_s
+            env.timeout(start - now, (batch, apply_s)).callbacks.append(self._apply)
+        self._loop_top()
 
     def _store(self, resource: str, key: str, op: str, size: int) -> int:
         """Update the object tables for one write; return the stored (or deleted) size, bytes."""
@@ -453,15 +502,20 @@ class Etcd:
         return size
 
     def _apply(self, ev: simpy.Event) -> None:
-        """Apply a committed batch: revisions, object tables, subscribers, replies."""
+        """Apply a committed batch whose apply had to wait for earlier batches."""
+        self._apply_batch(*ev.value)
+
+    def _apply_batch(self, batch: list[_Call], reply_s: float) -> None:
+        """Apply a committed batch: revisions, object tables, subscribers; the replies reach the
+        clients ``reply_s`` seconds from now plus a gRPC round trip."""
         env = self.env
         now = env.now
         store, subs, grpc = self._store, self._subscribers, self._grpc
         values = self._values
         entries = 0
-        for call in ev.value:
+        for call in batch:
             if type(call) is _BatchCall:
-                entries += self._apply_many(call, now)
+                entries += self._apply_many(call, now, reply_s)
                 continue
             entries += 1
             resource, key, op, size, value, precondition = call.args
@@ -469,7 +523,7 @@ class Etcd:
                 vals = values.get(resource)
                 if not precondition(vals.get(key) if vals else None):
                     self.stats.write_errors += 1
-                    _trigger_in(env, call, grpc(), False, EtcdConflict(resource, key))
+                    _trigger_in(env, call, reply_s + grpc(), False, EtcdConflict(resource, key))
                     continue
             size = store(resource, key, op, size)
             self.revision = rev = self.revision + 1
@@ -484,10 +538,10 @@ class Etcd:
                 rec = CommitRecord(resource, key, op, rev, size, now, value)
                 for cb in subs:
                     cb(rec)
-            _trigger_in(env, call, grpc(), True, rev)
+            _trigger_in(env, call, reply_s + grpc(), True, rev)
         self.stats.entries_committed += entries
 
-    def _apply_many(self, call: _BatchCall, now: float) -> int:
+    def _apply_many(self, call: _BatchCall, now: float, reply_s: float) -> int:
         """Apply the entries of one :meth:`write_many` call; return how many."""
         resource, op, size0, items = call.args
         vals = self._values.get(resource)
@@ -510,7 +564,7 @@ class Etcd:
             else:
                 for rec in recs:
                     cb(rec)
-        _trigger_in(self.env, call, self._grpc(), True, revs)
+        _trigger_in(self.env, call, reply_s + self._grpc(), True, revs)
         return len(items)
 
     # ----------------------------------------------------------------------------------- reads

@@ -182,40 +182,52 @@ class FlowControl:
 
     # ---------------------------------------------------------------------------- admission
 
-    def admit(self, req: Request) -> simpy.Event:
+    def admit(self, req: Request, *, immediate: bool = False) -> simpy.Event | None:
         """Ask to execute ``req``.
+
+        Args:
+            req: The request.
+            immediate: A request that may execute at once gets None instead of an event (the
+                caller goes on in the same step: being let through costs no time).
 
         Returns:
             An event that succeeds with True when the request may execute (its seats are held and
             ``req.dispatched_s`` is set) or with False when it is rejected with 429
-            (``req.reject_reason`` is ``queue-full``, ``time-out``, ``reject`` or ``max-inflight``).
+            (``req.reject_reason`` is ``queue-full``, ``time-out``, ``reject`` or ``max-inflight``);
+            None with ``immediate`` when it may execute now.
         """
         if not req.level:
             self.classify(req)
             self.estimate(req)
-        now = self.env.now
+        env = self.env
+        now = env.now
         if req.arrival_s == 0.0:
             req.arrival_s = now
-        ev = self.env.event()
         lv = self._levels[req.level]
         lv.counters["arrived"] += 1
         kind = lv.kind
         seats = req.seats if req.seats >= req.final_seats else req.final_seats
+        ev = None if immediate else simpy.Event(env)
         if kind == QUEUE:
-            self._enqueue(lv, req, ev, seats, now)
-        elif kind == EXEMPT:
+            return self._enqueue(lv, req, ev, seats, now)
+        if kind == EXEMPT:
             self._start(lv, None, req, ev, seats, now)
-        elif kind == REJECT:
+            return ev
+        if kind == REJECT:
             if self._fits(lv, seats):
                 self._start(lv, None, req, ev, seats, now)
-            else:
-                self._reject(lv, req, ev, "reject")
+                return ev
+            reason = "reject"
         elif lv.cl <= 0 or lv.seats_in_use < lv.cl:  # legacy
             self._start(lv, None, req, ev, 1, now)
+            return ev
         elif MASTERS_GROUP in req.groups:  # maxinflight.go lets system:masters through, uncounted
             self._start(lv, None, req, ev, 0, now)
+            return ev
         else:
-            self._reject(lv, req, ev, "max-inflight")
+            reason = "max-inflight"
+        ev = ev or simpy.Event(env)
+        self._reject(lv, req, ev, reason)
         return ev
 
     def release(self, req: Request) -> None:
@@ -246,8 +258,10 @@ class FlowControl:
             self._free(lv, q, held - final)
             self.env.timeout(req.additional_s).callbacks.append(partial(self._free_final, lv, q, final))
         else:
-            self._free(lv, q, held)
-        if lv.kind == QUEUE:
+            lv.seats_in_use -= held
+            if q is not None:
+                q.seats_in_use -= held
+        if lv.n_waiting and lv.kind == QUEUE:
             self._dispatch(lv, now)
 
     # ---------------------------------------------------------------------------- observation
@@ -306,14 +320,18 @@ class FlowControl:
         lv.counters["dispatched"] += 1
         req.dispatched_s = now
         self._exec[req] = (lv, q, seats)
-        ev.succeed(True)
+        if ev is not None:
+            ev.succeed(True)
 
     def _reject(self, lv: _Level, req: Request, ev: simpy.Event, reason: str) -> None:
         req.reject_reason = reason
         lv.counters["rejected_" + reason.replace("-", "_")] += 1
         ev.succeed(False)
 
-    def _enqueue(self, lv: _Level, req: Request, ev: simpy.Event, seats: int, now: float) -> None:
+    def _enqueue(self, lv: _Level, req: Request, ev: simpy.Event | None, seats: int,
+                 now: float) -> simpy.Event | None:
+        """Queue ``req`` (dispatching what fits); return its admission event (``ev``, made here
+        when None unless the request runs at once)."""
         self._sync(lv, now)
         hand = lv.hands.get(req.flow)
         if hand is None:
@@ -323,13 +341,29 @@ class FlowControl:
         lv.enqueues += 1
         queues = lv.queues
         q = queues[hand[off]]
+        if not lv.n_waiting and lv.seats_in_use < lv.cl and self._fits(lv, seats):
+            # Fast path, nothing waiting and room to run: the state the queue-then-dispatch below
+            # leaves behind (every queue of the hand has no waiting work, so the first is chosen;
+            # it is dispatched at once), without building the waiter.
+            r = lv.r
+            if q.n_executing == 0:
+                q.next_r = r
+                lv.active += 1
+            elif q.next_r < r:
+                q.next_r = r
+            q.next_r += req.seats * self._g + req.final_seats * req.additional_s
+            lv.robin = q.index
+            self._run(lv, q, req, ev, seats, now)
+            return ev
+        if ev is None:
+            ev = simpy.Event(self.env)
         for i in range(1, n):
             cand = queues[hand[(off + i) % n]]
             if cand.work_waiting < q.work_waiting:
                 q = cand
         if lv.seats_in_use >= lv.cl and q.n_waiting >= lv.qlen_limit:
             self._reject(lv, req, ev, "queue-full")
-            return
+            return ev
         if q.n_waiting == 0:
             if q.n_executing == 0:
                 q.next_r = lv.r
@@ -350,6 +384,7 @@ class FlowControl:
             if limit != _INF:
                 delay = max(0.0, req.arrival_s + limit - now)
                 self.env.timeout(delay).callbacks.append(partial(self._time_out, w))
+        return ev
 
     def _unlink(self, lv: _Level, w: _Waiter, state: int) -> _Queue:
         """Take a waiting request out of its queue's accounting (dispatch or time-out)."""
@@ -390,15 +425,17 @@ class FlowControl:
             lv.robin = best.index
             best.next_r += w.work
             self._bound(best)
-            req = w.req
-            seats = w.seats
-            if req.final_seats > lv.cl:  # queueset.go: reshape final work to fit the level
-                req.additional_s = req.final_seats * req.additional_s / lv.cl
-                req.final_seats = lv.cl
-                seats = max(req.seats, lv.cl)
-            best.n_executing += 1
-            best.seats_in_use += seats
-            self._start(lv, best, req, w.event, seats, now)
+            self._run(lv, best, w.req, w.event, w.seats, now)
+
+    def _run(self, lv: _Level, q: _Queue, req: Request, ev: simpy.Event, seats: int, now: float) -> None:
+        """Start a request dispatched from queue ``q``."""
+        if req.final_seats > lv.cl:  # queueset.go: reshape final work to fit the level
+            req.additional_s = req.final_seats * req.additional_s / lv.cl
+            req.final_seats = lv.cl
+            seats = max(req.seats, lv.cl)
+        q.n_executing += 1
+        q.seats_in_use += seats
+        self._start(lv, q, req, ev, seats, now)
 
     @staticmethod
     def _bound(q: _Queue) -> None:

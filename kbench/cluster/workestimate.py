@@ -109,6 +109,7 @@ class Classifier:
         self._fallback = fallback[-1] if fallback else (self._schemas[-1][0] if self._schemas else "")
         self._cfg = cfg
         self._cache: dict[tuple, tuple[str, str, str]] = {}
+        self._flows: dict[tuple, tuple[str, str]] = {}  # (user, groups, verb, resource, ns) -> level, flow
 
     def match(self, user: str, groups: tuple[str, ...], verb: str, resource: str) -> tuple[str, str, str]:
         """``(level, schema name, distinguisher)`` of the first matching schema.
@@ -132,15 +133,18 @@ class Classifier:
 
     def classify(self, req: Request) -> None:
         """Set ``req.level`` and ``req.flow`` (``<schema>/<user|namespace|"">``)."""
-        level, name, dist = self.match(req.user, req.groups, req.verb, req.resource)
-        if dist == "user":
-            who = req.user
-        elif dist == "namespace":
-            who = req.namespace
-        else:
-            who = ""
-        req.level = level
-        req.flow = f"{name}/{who}"
+        key = (req.user, req.groups, req.verb, req.resource, req.namespace)
+        hit = self._flows.get(key)
+        if hit is None:
+            level, name, dist = self.match(req.user, req.groups, req.verb, req.resource)
+            if dist == "user":
+                who = req.user
+            elif dist == "namespace":
+                who = req.namespace
+            else:
+                who = ""
+            hit = self._flows[key] = (level, f"{name}/{who}")
+        req.level, req.flow = hit
 
 
 def deal_hand(flow: str, deck: int, hand: int) -> tuple[int, ...]:

@@ -1,6 +1,8 @@
 """Component benchmarks (group ``components``): one piece of the control plane in isolation.
 
 * a lease update through the whole request path (token bucket, APF, handler CPU, etcd, watch cache);
+* a mix of creates, conditional updates, GETs, lease updates and deletes arriving one by one
+  (uncontended: the common case of the lifecycle runs), with events per request in ``extra_info``;
 * a cached LIST;
 * one watch event fanned out to 5,000 passive watchers (the numpy path, DESIGN decision 2);
 * the client token bucket.
@@ -52,6 +54,56 @@ def test_component_lease_update_path(benchmark):
 
     codes = benchmark.pedantic(go, rounds=3, iterations=1)
     assert codes.count(200) == REQUESTS
+
+
+def _mix_plane():
+    return (_plane(),), {}
+
+
+def _request_mix(plane, n=REQUESTS, rate_per_s=200.0):
+    env, api = plane.env, plane.api
+    api.cache("leases")
+    api.cache("configmaps")
+    client = plane.client("bench", "kubelet", "system:node:bench", ("system:nodes", "system:authenticated"))
+    client.limiter.qps = 0
+    rng = np.random.default_rng(0)
+    codes = []
+
+    def one(i):
+        key = f"cm-{i // 5}"
+        kind = i % 5
+        if kind == 0:
+            req = client.request("create", "configmaps", name=key, size_bytes=2000, value=GenericObj(key, {}))
+        elif kind == 1:
+            req = client.request("update", "configmaps", name=key, size_bytes=2000, value=GenericObj(key, {"a": 1}),
+                                 precondition=lambda cur: cur is not None)
+        elif kind == 2:
+            req = client.request("get", "configmaps", name=key, size_bytes=2000, want_items=True)
+        elif kind == 3:
+            req = client.request("update", "leases", name=f"node-{i % 1000}", size_bytes=300,
+                                 value=GenericObj("x", {}))
+        else:
+            req = client.request("delete", "configmaps", name=key, size_bytes=2000)
+        resp = yield from client.call(env, api, req)
+        codes.append(resp.code)
+
+    def source():
+        for i in range(n):
+            yield env.timeout(float(rng.exponential(1.0 / rate_per_s)))
+            env.process(one(i))
+
+    env.process(source())
+    e0 = next(env._eid)
+    env.run(until=n / rate_per_s + 10)
+    return codes, next(env._eid) - e0
+
+
+@pytest.mark.benchmark(group="components")
+def test_component_request_mix_path(benchmark):
+    codes, events = benchmark.pedantic(_request_mix, setup=_mix_plane, rounds=3, iterations=1)
+    benchmark.extra_info["events_per_request"] = round(events / REQUESTS, 2)  # incl. the client's 3
+    assert len(codes) == REQUESTS and codes.count(200) >= 0.9 * REQUESTS
+    assert set(codes) <= {200, 409}  # an update or delete may overtake its create
 
 
 @pytest.mark.benchmark(group="components")

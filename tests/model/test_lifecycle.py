@@ -36,7 +36,10 @@ def result():
 
 def test_everything_created_is_scheduled_and_started(result):
     s = result.summary
-    assert s["pods"]["created"] >= 150 + 60 + 40
+    # Deployment and bare pods, plus at least the Job's parallelism: how many more of its 60
+    # completions get a pod within 150 s depends on how many of its pods fail (10 %) and so on the
+    # failure backoff (seed 7 creates 239, seed 8 254, with the code before or after issue 8's work)
+    assert s["pods"]["created"] >= 150 + 40 + 20
     assert s["pods"]["pending"] == 0
     assert s["pods"]["scheduled"] == s["pods"]["created"]
     assert s["pod_startup_s"]["p99"] < 5.0  # F1 holds on a small idle cluster
