@@ -40,6 +40,7 @@ from kbench.policy.typical import MILLI, TypicalPods, pod_cpu_milli, pod_gpu, ty
 
 _ARGS = ("typicalPods", "popularityThreshold")
 _CACHE_SHAPES = 256  # pod shapes (CPU, k, u) whose per-node scores are kept (LRU)
+_SCALAR_ROWS = 32  # up to this many changed rows are written one by one (cheaper than fancy indexing)
 
 
 class FgdScore(Plugin):
@@ -109,16 +110,22 @@ class FgdScore(Plugin):
         entry = self._cache.pop(key, None)
         if entry is None or entry[0] is not nodes or entry[1] != n:
             entry = [nodes, n, -1, np.zeros(n, dtype=np.int64)]
-            changed = np.arange(n)
+            changed = list(range(n))
         else:
             rows = nodes.pods_changed_since(entry[2])
             if rows is None:
-                changed = np.flatnonzero(nodes.row_pods_version > entry[2])
+                changed = np.flatnonzero(nodes.row_pods_version > entry[2]).tolist()
             else:
-                changed = np.unique(np.asarray(rows, dtype=np.int64)) if len(rows) > 1 else np.asarray(rows, np.int64)
+                changed = sorted(set(rows)) if len(rows) > 1 else rows
         entry[2] = nodes.pods_version
-        if changed.size:
-            entry[3][changed] = frag_memo(self.typical_pods(pod, nodes)).scores(nodes, changed, c_p, k, u)
+        if changed:
+            got = frag_memo(self.typical_pods(pod, nodes)).score_list(nodes, changed, c_p, k, u)
+            scores = entry[3]
+            if len(changed) <= _SCALAR_ROWS:
+                for i, v in zip(changed, got, strict=True):
+                    scores[i] = v
+            else:
+                scores[changed] = got
         self._cache[key] = entry  # most recently used last
         if len(self._cache) > _CACHE_SHAPES:
             self._cache.pop(next(iter(self._cache)))

@@ -104,6 +104,7 @@ class NodeTable:
         self._fit: dict[int, tuple[np.ndarray, int]] = {}  # u -> (GPUs with >= u milli free per row, version)
         self.pods_version = 0
         self._pods_log: list[tuple[int, Pod, int]] = []  # latest (row, pod, ±1) changes, oldest first
+        self._rows_log: list[int] = []  # the rows of _pods_log (a slice of it answers pods_changed_since)
         self.taints_version = 0
         self.labels_version = 0
 
@@ -337,8 +338,10 @@ class NodeTable:
         self.row_pods_version[idx] = self.pods_version
         log = self._pods_log
         log.append((idx, pod, int(sign)))
+        self._rows_log.append(idx)
         if len(log) > 2 * _PODS_LOG:
             del log[:-_PODS_LOG]
+            del self._rows_log[:-_PODS_LOG]
 
     def pod_changes_since(self, version: int) -> list[tuple[int, Pod, int]] | None:
         """``(row, pod, +1 added / -1 removed)`` for every :meth:`add_pod` / :meth:`remove_pod`
@@ -352,8 +355,10 @@ class NodeTable:
     def pods_changed_since(self, version: int) -> list[int] | None:
         """Rows whose bound pods changed since ``pods_version`` was ``version`` (with repeats), or
         None when that is too long ago to tell (compare ``row_pods_version`` instead)."""
-        changes = self.pod_changes_since(version)
-        return None if changes is None else [row for row, _, _ in changes]
+        k = self.pods_version - version
+        if k <= 0:
+            return []
+        return self._rows_log[-k:] if k <= len(self._rows_log) else None
 
     # ----- columns --------------------------------------------------------------------------
 
@@ -438,6 +443,7 @@ class NodeTable:
         new.pods = [list(x) for x in self.pods]
         new.pod_gpus = [list(x) for x in self.pod_gpus]
         new._pods_log = list(self._pods_log)
+        new._rows_log = list(self._rows_log)
         new._images = {k: dict(v) for k, v in self._images.items()}
         new._cache = {}
         new._fit = {}

@@ -13,10 +13,11 @@ Node states repeat a lot in a replay (idle nodes of one type, full nodes, common
 GPUs) once, follows every row's GPU state as pods come and go, and keeps
 
 * F per (GPU state, CPU bucket);
-* per pod shape (c_p, k, u) and (GPU state, bucket of c − c_p): F after the pod, for each distinct
-  free milli a sharing pod could take (one value for other pods);
-* per pod shape, the FGD score per (GPU state, bucket of c, bucket of c − c_p, c ≥ c_p), as an
-  integer key computed for all rows at once with numpy.
+* per pod GPU request (k, u) and GPU state: the GPU state after the pod, for each distinct free
+  milli a sharing pod could take (one state for other pods);
+* per pod GPU request (k, u), the FGD score per (GPU state, bucket of c, bucket of c − c_p,
+  c ≥ c_p), as an integer key (pods differing only in CPU c_p share these scores); keys of many
+  rows are computed at once with numpy, of a few in plain Python.
 
 Only states it has not seen are computed, F in one batch with the vectorised functions. The values
 are bit-identical to computing every row directly: F is evaluated on a representative row (a free
@@ -91,7 +92,7 @@ class FragMemo:
         self._gstate_id: dict[tuple, int] = {}
         self._frag: dict[int, float] = {}  # gstate id * nb + bucket -> F
         self._trans: dict[tuple, dict[int, tuple]] = {}  # (k, u) -> {gstate id: ((x, gstate id after), ...)}
-        self._scores: dict[tuple, dict[int, int]] = {}  # shape -> {score key: score}
+        self._scores: dict[tuple, dict[int, int]] = {}  # (k, u) -> {score key: score}
         self._access: dict[str | None, np.ndarray] = {}
         self._table: NodeTable | None = None
         self._table_n = 0
@@ -150,16 +151,20 @@ class FragMemo:
         """``(r,) int64`` bucket of each free CPU value (millicores)."""
         return np.searchsorted(self.thresholds, cpu, side="right")
 
-    def _keys(self, rows: np.ndarray, c_p: int | None) -> list[int]:
-        """Memo keys of ``rows`` (after :meth:`sync`): ``gstate id * nb + bucket(c)`` when ``c_p`` is
-        None, else the score key ``((gstate id * nb + bucket(c)) * nb + bucket(c − c_p)) * 2 + (c ≥ c_p)``."""
+    def _keys(self, rows, c_p: int | None) -> list[int]:
+        """Memo keys of ``rows`` (a list or an int array, after :meth:`sync`): ``gstate id * nb +
+        bucket(c)`` when ``c_p`` is None, else the score key ``((gstate id * nb + bucket(c)) * nb +
+        bucket(c − c_p)) * 2 + (c ≥ c_p)``."""
         nb = self.nb
         if len(rows) <= _SCALAR_ROWS:  # a few rows: plain Python beats a dozen small numpy calls
             th, gl, cl = self._thresholds_list, self._gsid_list, self._cpu_list
+            if not isinstance(rows, list):
+                rows = rows.tolist()
             if c_p is None:
-                return [gl[i] * nb + bisect_right(th, cl[i]) for i in rows.tolist()]
+                return [gl[i] * nb + bisect_right(th, cl[i]) for i in rows]
             return [((gl[i] * nb + bisect_right(th, cl[i])) * nb + bisect_right(th, cl[i] - c_p)) * 2
-                    + (cl[i] >= c_p) for i in rows.tolist()]
+                    + (cl[i] >= c_p) for i in rows]
+        rows = np.asarray(rows, dtype=np.int64)
         cpu = self.cpu[rows]
         keys = self.gsid[rows] * nb + self.buckets(cpu)
         if c_p is None:
@@ -233,28 +238,45 @@ class FragMemo:
 
     def node_values(self, nodes: NodeTable, rows: np.ndarray) -> np.ndarray:
         """``(r,) float64`` F_n of ``rows``, milli-GPU (as :func:`~kbench.policy.gpufrag.node_frag_amount`)."""
+        return np.array(self.value_list(nodes, np.asarray(rows, dtype=np.int64)), dtype=np.float64)
+
+    def value_list(self, nodes: NodeTable, rows) -> list[float]:
+        """F_n of ``rows`` (a list or an int array) as a list of floats (see :meth:`node_values`)."""
         self.sync(nodes)
-        keys = self._keys(np.asarray(rows, dtype=np.int64), None)
+        keys = self._keys(rows, None)
         memo = self._frag
-        if not all(k in memo for k in keys):
+        try:
+            return [memo[k] for k in keys]
+        except KeyError:
             self._fill_frag(keys)
-        return np.array([memo[k] for k in keys], dtype=np.float64)
+            return [memo[k] for k in keys]
 
     # ----- FGD scores ---------------------------------------------------------------------
     def scores(self, nodes: NodeTable, rows: np.ndarray, c_p: int, k: int, u: int) -> np.ndarray:
         """``(r,) int64`` FGD scores of a pod of CPU ``c_p`` (millicores) and k GPUs × u milli on
         ``rows``: as :func:`~kbench.policy.gpufrag.fgd_share_scores` for a sharing pod (k = 1,
         u < 1000), else as :func:`~kbench.policy.gpufrag.fgd_other_scores`."""
+        return np.array(self.score_list(nodes, np.asarray(rows, dtype=np.int64), c_p, k, u), dtype=np.int64)
+
+    def score_list(self, nodes: NodeTable, rows, c_p: int, k: int, u: int) -> list[int]:
+        """:meth:`scores` of ``rows`` (a list or an int array) as a list of ints.
+
+        The memo is per (k, u), not per pod shape: a score key already holds all that the pod's
+        CPU changes (the buckets of c and c − c_p, and c ≥ c_p), so pods that differ only in CPU
+        share their scores.
+        """
         self.sync(nodes)
-        keys = self._keys(np.asarray(rows, dtype=np.int64), c_p)
-        memo = self._scores.setdefault((c_p, k, u), {})
-        got = [memo.get(key, -1) for key in keys]
-        if -1 in got:
+        keys = self._keys(rows, c_p)
+        memo = self._scores.get((k, u))
+        if memo is None:
+            memo = self._scores[(k, u)] = {}
+        try:
+            return [memo[key] for key in keys]
+        except KeyError:
             if len(memo) > MAX_ENTRIES:
                 memo.clear()
-            self._score_keys(memo, [key for key in dict.fromkeys(keys) if key not in memo], c_p, k, u)
-            got = [memo[key] for key in keys]
-        return np.array(got, dtype=np.int64)
+            self._score_keys(memo, [key for key in dict.fromkeys(keys) if key not in memo], k, u)
+            return [memo[key] for key in keys]
 
     def _transitions(self, k: int, u: int, sids) -> dict[int, tuple]:
         """Per GPU state id: ``((x, state id after), ...)`` — for a sharing pod (k = 1, u < 1000)
@@ -278,7 +300,7 @@ class FragMemo:
                 table[sid] = ((-1, self._intern(model, g2)),)
         return table
 
-    def _score_keys(self, memo: dict[int, int], todo: list[int], c_p: int, k: int, u: int) -> None:
+    def _score_keys(self, memo: dict[int, int], todo: list[int], k: int, u: int) -> None:
         """Score the keys ``todo`` of :meth:`scores` into ``memo``."""
         nb, share = self.nb, k == 1 and u < MILLI
         parts = []
