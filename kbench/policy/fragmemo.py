@@ -93,6 +93,7 @@ class FragMemo:
         self._frag: dict[int, float] = {}  # gstate id * nb + bucket -> F
         self._trans: dict[tuple, dict[int, tuple]] = {}  # (k, u) -> {gstate id: ((x, gstate id after), ...)}
         self._scores: dict[tuple, dict[int, int]] = {}  # (k, u) -> {score key: score}
+        self._sig: dict[float, int] = {}  # F decrease -> sigmoid score
         self._access: dict[str | None, np.ndarray] = {}
         self._table: NodeTable | None = None
         self._table_n = 0
@@ -322,9 +323,22 @@ class FragMemo:
             else:
                 deltas.append(0.0)  # Sub's early error: the node is left unchanged (score 50)
             spans.append((start, len(deltas)))
-        sig = sigmoid_score(np.array(deltas, dtype=np.float64)).tolist() if deltas else []
+        sig = self._sigmoid(deltas)
         for key, (start, end) in zip(todo, spans, strict=True):
             memo[key] = max(sig[start:end]) if end > start else 0  # a sharing pod no GPU fits: 0
+
+    def _sigmoid(self, deltas: list[float]) -> list[int]:
+        """:func:`~kbench.policy.gpufrag.sigmoid_score` of each F decrease, memoised by value (the
+        same differences recur; new ones go through the vectorised function in one call)."""
+        memo = self._sig
+        try:
+            return [memo[d] for d in deltas]
+        except KeyError:
+            missing = [d for d in dict.fromkeys(deltas) if d not in memo]
+            if len(memo) > MAX_ENTRIES:
+                memo.clear()
+            memo.update(zip(missing, sigmoid_score(np.array(missing, dtype=np.float64)).tolist(), strict=True))
+            return [memo[d] for d in deltas]
 
     def share_choice(self, nodes: NodeTable, row: int, c_p: int, u: int) -> int:
         """The GPU a sharing pod (u < 1000 milli, CPU ``c_p``) takes on ``row`` with FGD: the first
@@ -340,7 +354,7 @@ class FragMemo:
         self._fill_frag([sid * nb + b0] + [a * nb + b1 for _, a in options])
         frag = self._frag
         f0 = frag[sid * nb + b0]
-        sig = sigmoid_score(np.array([f0 - frag[a * nb + b1] for _, a in options], dtype=np.float64)).tolist()
+        sig = self._sigmoid([f0 - frag[a * nb + b1] for _, a in options])
         best = {x for (x, _), s in zip(options, sig, strict=True) if s == max(sig)}
         count = int(nodes.gpu_count[row])
         return next(j for j, x in enumerate(nodes.gpu_free_milli[row, :count].tolist()) if x in best)
