@@ -59,9 +59,8 @@ _SCALAR_ROWS = 24
 """Up to this many rows, memo keys are computed in plain Python rather than with numpy."""
 _SCALAR_STATES = 12
 """Up to this many missing states, F is computed in plain Python rather than in a numpy batch."""
-_N_CATEGORIES = len(_FRAG_CATEGORIES)
-_Q1, _Q2, _Q4, _XL, _XR, _NO_ACCESS = (_FRAG_CATEGORIES.index(c) for c in (
-    Q1_LACK_BOTH, Q2_LACK_GPU, Q4_LACK_CPU, XL_SATISFIED, XR_LACK_CPU, NO_ACCESS))
+if _FRAG_CATEGORIES != (Q1_LACK_BOTH, Q2_LACK_GPU, Q4_LACK_CPU, XL_SATISFIED, XR_LACK_CPU, NO_ACCESS):
+    raise ImportError("FragMemo._frag_scalar adds the categories in another order than gpufrag")
 
 
 def frag_memo(typical: TypicalPods) -> FragMemo:
@@ -101,9 +100,9 @@ class FragMemo:
         self._thresholds_list = self.thresholds.tolist()
         ranks = np.searchsorted(self.thresholds, typical.cpu_milli, side="left").tolist()
         self._u_list = sorted({int(u) for u in typical.gpu_milli.tolist() if u > 0})
-        self._shape_list = [(float(w), r, int(u), int(k), (_XR, _XL)) for w, r, u, k in zip(
+        self._shape_list = [(float(w), r, int(u), int(k)) for w, r, u, k in zip(
             typical.weight.tolist(), ranks, typical.gpu_milli.tolist(), typical.gpu_count.tolist(), strict=True)]
-        self._access_list: dict[str | None, list[bool]] = {}
+        self._plans: dict[str | None, list[tuple]] = {}  # model -> _plan(model)
         self.gsid = np.zeros(0, dtype=np.int64)
         self.cpu = np.zeros(0, dtype=np.int64)
         self._gsid_list: list[int] = []
@@ -211,31 +210,41 @@ class FragMemo:
         """F of one state in plain Python: the same products, each category summed shape after shape
         from 0.0, then the categories added in order (:func:`~kbench.policy.gpufrag.frag_from_parts`)."""
         pos = [x for x in frees if x > 0]  # ascending, as the state keeps them
-        prefix = [0]
-        for x in pos:
-            prefix.append(prefix[-1] + x)
-        idle = prefix[-1]
-        cut = {u: bisect_left(pos, u) for u in self._u_list}  # GPUs before the cut have g < u
-        cnt = {u: len(pos) - i for u, i in cut.items()}
-        small = {u: prefix[i] for u, i in cut.items()}
-        access = self._access_list.get(model)
-        if access is None:
-            access = self._access_list[model] = self._model_access(model).tolist()
-        sums = [0.0] * _N_CATEGORIES
-        for m, (w, rank, u, k, cat_cpu) in enumerate(self._shape_list):
-            cpu_ok = bucket > rank
-            if u == 0:  # CPU-only shape: every idle GPU (XL if the CPU fits, else XR)
-                sums[cat_cpu[cpu_ok]] += w * float(idle)
-            elif not access[m]:
-                sums[_NO_ACCESS] += w * float(idle)
-            elif cpu_ok:
-                sums[_Q2] += w * float(small[u] if cnt[u] >= k else idle)
+        idle = float(sum(pos))
+        n_pos = len(pos)
+        cnt, small = [], []  # per distinct u: GPUs with g ≥ u, and Σ g of those with g < u (as floats)
+        for u in self._u_list:
+            cut = bisect_left(pos, u)
+            cnt.append(n_pos - cut)
+            small.append(float(sum(pos[:cut])))
+        plan = self._plans.get(model)
+        if plan is None:
+            plan = self._plans[model] = self._plan(model)
+        q1 = q2 = q4 = xl = xr = na = 0.0
+        for w, rank, kind, ui, k in plan:
+            if kind == 2:  # a GPU shape that may use the node's model
+                if bucket > rank:
+                    q2 += w * (small[ui] if cnt[ui] >= k else idle)
+                elif cnt[ui] >= k:
+                    q4 += w * idle
+                else:
+                    q1 += w * idle
+            elif kind == 0:  # CPU-only shape: every idle GPU (XL if the CPU fits, else XR)
+                if bucket > rank:
+                    xl += w * idle
+                else:
+                    xr += w * idle
             else:
-                sums[_Q4 if cnt[u] >= k else _Q1] += w * float(idle)
-        total = sums[0]
-        for v in sums[1:]:
-            total += v
-        return total
+                na += w * idle
+        return q1 + q2 + q4 + xl + xr + na  # the order of _FRAG_CATEGORIES
+
+    def _plan(self, model: str | None) -> list[tuple[float, int, int, int, int]]:
+        """Per typical shape, in order: ``(weight, CPU rank, kind, u index, k)`` on a node of ``model``;
+        kind 0 CPU-only, 1 no access to the model, 2 a GPU shape that may use it."""
+        access = self._model_access(model).tolist()
+        ui = {u: i for i, u in enumerate(self._u_list)}
+        return [(w, rank, 0 if u == 0 else 2 if access[m] else 1, ui.get(u, -1), k)
+                for m, (w, rank, u, k) in enumerate(self._shape_list)]
 
     def node_values(self, nodes: NodeTable, rows: np.ndarray) -> np.ndarray:
         """``(r,) float64`` F_n of ``rows``, milli-GPU (as :func:`~kbench.policy.gpufrag.node_frag_amount`)."""
