@@ -142,11 +142,11 @@ class FgdScore(Plugin):
                 return Status.error(f"no GPU with {u} milli free on node {nodes.names[node_idx]}")
             state["gpus"] = (j,)
             return Status.success()
-        free = nodes.gpu_free_milli[node_idx, : int(nodes.gpu_count[node_idx])]
-        fits = np.flatnonzero(free >= u)  # whole GPUs: the lowest-indexed fully free ones
-        if fits.size < k:
+        free = nodes.gpu_free_milli[node_idx].tolist()[: int(nodes.gpu_count[node_idx])]
+        fits = [j for j, x in enumerate(free) if x >= u]  # whole GPUs: the lowest-indexed fully free ones
+        if len(fits) < k:
             return Status.error(f"{k} GPUs of {u} milli do not fit node {nodes.names[node_idx]}")
-        state["gpus"] = tuple(int(j) for j in fits[:k])
+        state["gpus"] = tuple(fits[:k])
         return Status.success()
 
     def _share_choice(self, state: CycleState, pod, nodes, node_idx: int) -> int:

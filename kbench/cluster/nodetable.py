@@ -20,6 +20,9 @@ _BASE_RESOURCES = ("cpu", "memory", "ephemeral-storage", "pods")
 _QUANTITIES = ("allocatable", "requested", "nonzero_requested")
 _PODS_LOG = 4096
 """How many of the latest pod changes :meth:`NodeTable.pods_changed_since` can list (at least)."""
+_FIT_ROWS = 64
+"""Above this many changes since a :meth:`NodeTable.gpu_fit_count` column was refreshed, one numpy
+pass over every row is cheaper than refreshing the changed rows one by one."""
 
 
 class NodeTable:
@@ -392,7 +395,7 @@ class NodeTable:
             if entry[1] == self.pods_version:
                 return entry[0]
             rows = self.pods_changed_since(entry[1])
-            if rows is not None:
+            if rows is not None and len(rows) <= _FIT_ROWS:
                 counts = entry[0]
                 for i in set(rows):
                     counts[i] = sum(1 for x in g[i].tolist() if x >= u)

@@ -102,7 +102,8 @@ class FragMemo:
         self._u_list = sorted({int(u) for u in typical.gpu_milli.tolist() if u > 0})
         self._shape_list = [(float(w), r, int(u), int(k)) for w, r, u, k in zip(
             typical.weight.tolist(), ranks, typical.gpu_milli.tolist(), typical.gpu_count.tolist(), strict=True)]
-        self._plans: dict[str | None, list[tuple]] = {}  # model -> _plan(model)
+        self._plans: dict[tuple, tuple] = {}  # (model, bucket) -> _plan(model, bucket)
+        self._parts: dict[int, tuple] = {}  # gstate id -> _gpu_parts
         self.gsid = np.zeros(0, dtype=np.int64)
         self.cpu = np.zeros(0, dtype=np.int64)
         self._gsid_list: list[int] = []
@@ -193,11 +194,11 @@ class FragMemo:
         self.computed += len(missing)
         if len(memo) > MAX_ENTRIES:
             memo.clear()
-        states = [self._gstates[key // nb] for key in missing]
         if len(missing) <= _SCALAR_STATES:
-            for key, (model, frees) in zip(missing, states, strict=True):
-                memo[key] = self._frag_scalar(model, frees, key % nb)
+            for key in missing:
+                memo[key] = self._frag_scalar(key // nb, key % nb)
             return
+        states = [self._gstates[key // nb] for key in missing]
         width = max(1, max(len(s[1]) for s in states))
         g = np.zeros((len(missing), width), dtype=np.int64)
         for i, (_, frees) in enumerate(states):
@@ -206,45 +207,62 @@ class FragMemo:
         access = np.stack([self._model_access(s[0]) for s in states], axis=1)
         memo.update(zip(missing, node_frag(cpu, g, access, self.typical).tolist(), strict=True))
 
-    def _frag_scalar(self, model: str | None, frees: tuple, bucket: int) -> float:
-        """F of one state in plain Python: the same products, each category summed shape after shape
-        from 0.0, then the categories added in order (:func:`~kbench.policy.gpufrag.frag_from_parts`)."""
+    def _frag_scalar(self, sid: int, bucket: int) -> float:
+        """F of GPU state ``sid`` in CPU bucket ``bucket`` in plain Python: the same products, each
+        category summed shape after shape from 0.0, then the categories added in order
+        (:func:`~kbench.policy.gpufrag.frag_from_parts`)."""
+        parts = self._parts.get(sid)
+        if parts is None:
+            parts = self._parts[sid] = self._gpu_parts(*self._gstates[sid])
+        model, idle, cnt, small = parts
+        plan = self._plans.get((model, bucket))
+        if plan is None:
+            plan = self._plans[(model, bucket)] = self._plan(model, bucket)
+        fits_cpu, short_cpu, n_xl, n_xr, n_na = plan
+        q1 = q2 = q4 = xl = xr = na = 0.0
+        for w, ui, k in fits_cpu:
+            q2 += w * (small[ui] if cnt[ui] >= k else idle)
+        for w, ui, k in short_cpu:
+            if cnt[ui] >= k:
+                q4 += w * idle
+            else:
+                q1 += w * idle
+        for w in n_xl:
+            xl += w * idle
+        for w in n_xr:
+            xr += w * idle
+        for w in n_na:
+            na += w * idle
+        return q1 + q2 + q4 + xl + xr + na  # the order of _FRAG_CATEGORIES
+
+    def _gpu_parts(self, model: str | None, frees: tuple) -> tuple:
+        """``(model, L, cnt, small)`` of a GPU state: idle milli L as a float, and per distinct u
+        (``_u_list``) the GPUs with g ≥ u and the sum of those with g < u (as a float)."""
         pos = [x for x in frees if x > 0]  # ascending, as the state keeps them
-        idle = float(sum(pos))
         n_pos = len(pos)
-        cnt, small = [], []  # per distinct u: GPUs with g ≥ u, and Σ g of those with g < u (as floats)
+        cnt, small = [], []
         for u in self._u_list:
             cut = bisect_left(pos, u)
             cnt.append(n_pos - cut)
             small.append(float(sum(pos[:cut])))
-        plan = self._plans.get(model)
-        if plan is None:
-            plan = self._plans[model] = self._plan(model)
-        q1 = q2 = q4 = xl = xr = na = 0.0
-        for w, rank, kind, ui, k in plan:
-            if kind == 2:  # a GPU shape that may use the node's model
-                if bucket > rank:
-                    q2 += w * (small[ui] if cnt[ui] >= k else idle)
-                elif cnt[ui] >= k:
-                    q4 += w * idle
-                else:
-                    q1 += w * idle
-            elif kind == 0:  # CPU-only shape: every idle GPU (XL if the CPU fits, else XR)
-                if bucket > rank:
-                    xl += w * idle
-                else:
-                    xr += w * idle
-            else:
-                na += w * idle
-        return q1 + q2 + q4 + xl + xr + na  # the order of _FRAG_CATEGORIES
+        return model, float(sum(pos)), cnt, small
 
-    def _plan(self, model: str | None) -> list[tuple[float, int, int, int, int]]:
-        """Per typical shape, in order: ``(weight, CPU rank, kind, u index, k)`` on a node of ``model``;
-        kind 0 CPU-only, 1 no access to the model, 2 a GPU shape that may use it."""
+    def _plan(self, model: str | None, bucket: int) -> tuple:
+        """The typical shapes by the category they may fall in on a node of ``model`` with free CPU
+        in ``bucket``, each list in shape order: ``(w, u index, k)`` of the GPU shapes whose CPU fits
+        (Q2) and of those whose CPU does not (Q4 or Q1), then the weights of CPU-only shapes whose
+        CPU fits (XL) and does not (XR) and of GPU shapes without access to the model."""
         access = self._model_access(model).tolist()
         ui = {u: i for i, u in enumerate(self._u_list)}
-        return [(w, rank, 0 if u == 0 else 2 if access[m] else 1, ui.get(u, -1), k)
-                for m, (w, rank, u, k) in enumerate(self._shape_list)]
+        fits_cpu, short_cpu, n_xl, n_xr, n_na = [], [], [], [], []
+        for m, (w, rank, u, k) in enumerate(self._shape_list):
+            if u == 0:
+                (n_xl if bucket > rank else n_xr).append(w)
+            elif not access[m]:
+                n_na.append(w)
+            else:
+                (fits_cpu if bucket > rank else short_cpu).append((w, ui[u], k))
+        return fits_cpu, short_cpu, n_xl, n_xr, n_na
 
     def node_values(self, nodes: NodeTable, rows: np.ndarray) -> np.ndarray:
         """``(r,) float64`` F_n of ``rows``, milli-GPU (as :func:`~kbench.policy.gpufrag.node_frag_amount`)."""
@@ -312,23 +330,26 @@ class FragMemo:
 
     def _score_keys(self, memo: dict[int, int], todo: list[int], k: int, u: int) -> None:
         """Score the keys ``todo`` of :meth:`scores` into ``memo``."""
-        nb, share = self.nb, k == 1 and u < MILLI
-        parts = []
+        nb, share, gstates = self.nb, k == 1 and u < MILLI, self._gstates
+        parts = []  # per key: (F key before, CPU bucket after, GPU state id, or -1 when Sub fails)
         for key in todo:
-            fits_cpu, rest = key & 1, key >> 1
-            b1, rest = rest % nb, rest // nb
-            b0, sid = rest % nb, rest // nb
-            parts.append((sid, b0, b1, share or (fits_cpu and len(self._gstates[sid][1]) >= k)))
-        trans = self._transitions(k, u, [sid for sid, _, _, ok in parts if ok])
-        self._fill_frag([sid * nb + b0 for sid, b0, _, _ in parts]
-                        + [a * nb + b1 for sid, _, b1, ok in parts if ok for _, a in trans[sid]])
+            rest = key >> 1  # (sid * nb + b0) * nb + b1
+            f0, sid = rest // nb, rest // (nb * nb)
+            parts.append((f0, rest % nb, sid if share or (key & 1 and len(gstates[sid][1]) >= k) else -1))
+        trans = self._transitions(k, u, [sid for _, _, sid in parts if sid >= 0])
+        need = [f0 for f0, _, _ in parts]
+        for _, b1, sid in parts:
+            if sid >= 0:
+                need.extend([a * nb + b1 for _, a in trans[sid]])
+        self._fill_frag(need)
         frag = self._frag
         deltas: list[float] = []
         spans = []
-        for sid, b0, b1, ok in parts:
-            f0, start = frag[sid * nb + b0], len(deltas)
-            if ok:
-                deltas.extend(f0 - frag[a * nb + b1] for _, a in trans[sid])
+        for f0, b1, sid in parts:
+            start = len(deltas)
+            if sid >= 0:
+                v0 = frag[f0]
+                deltas.extend([v0 - frag[a * nb + b1] for _, a in trans[sid]])
             else:
                 deltas.append(0.0)  # Sub's early error: the node is left unchanged (score 50)
             spans.append((start, len(deltas)))
@@ -364,6 +385,7 @@ class FragMemo:
         frag = self._frag
         f0 = frag[sid * nb + b0]
         sig = self._sigmoid([f0 - frag[a * nb + b1] for _, a in options])
-        best = {x for (x, _), s in zip(options, sig, strict=True) if s == max(sig)}
+        top = max(sig)
+        best = {x for (x, _), s in zip(options, sig, strict=True) if s == top}
         count = int(nodes.gpu_count[row])
-        return next(j for j, x in enumerate(nodes.gpu_free_milli[row, :count].tolist()) if x in best)
+        return next(j for j, x in enumerate(nodes.gpu_free_milli[row].tolist()[:count]) if x in best)
