@@ -20,7 +20,7 @@ _BASE_RESOURCES = ("cpu", "memory", "ephemeral-storage", "pods")
 _QUANTITIES = ("allocatable", "requested", "nonzero_requested")
 _PODS_LOG = 4096
 """How many of the latest pod changes :meth:`NodeTable.pods_changed_since` can list (at least)."""
-_FIT_ROWS = 64
+_FIT_ROWS = 16
 """Above this many changes since a :meth:`NodeTable.gpu_fit_count` column was refreshed, one numpy
 pass over every row is cheaper than refreshing the changed rows one by one."""
 
