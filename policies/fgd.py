@@ -40,6 +40,7 @@ from kbench.policy.typical import MILLI, TypicalPods, pod_cpu_milli, pod_gpu, ty
 
 _ARGS = ("typicalPods", "popularityThreshold")
 _CACHE_SHAPES = 256  # pod shapes (CPU, k, u) whose per-node scores are kept (LRU)
+_SCALAR_ROWS = 32  # up to this many changed rows are written one by one (cheaper than fancy indexing)
 
 
 class FgdScore(Plugin):
@@ -109,16 +110,22 @@ class FgdScore(Plugin):
         entry = self._cache.pop(key, None)
         if entry is None or entry[0] is not nodes or entry[1] != n:
             entry = [nodes, n, -1, np.zeros(n, dtype=np.int64)]
-            changed = np.arange(n)
+            changed = list(range(n))
         else:
             rows = nodes.pods_changed_since(entry[2])
             if rows is None:
-                changed = np.flatnonzero(nodes.row_pods_version > entry[2])
+                changed = np.flatnonzero(nodes.row_pods_version > entry[2]).tolist()
             else:
-                changed = np.unique(np.asarray(rows, dtype=np.int64)) if len(rows) > 1 else np.asarray(rows, np.int64)
+                changed = sorted(set(rows)) if len(rows) > 1 else rows
         entry[2] = nodes.pods_version
-        if changed.size:
-            entry[3][changed] = frag_memo(self.typical_pods(pod, nodes)).scores(nodes, changed, c_p, k, u)
+        if changed:
+            got = frag_memo(self.typical_pods(pod, nodes)).score_list(nodes, changed, c_p, k, u)
+            scores = entry[3]
+            if len(changed) <= _SCALAR_ROWS:
+                for i, v in zip(changed, got, strict=True):
+                    scores[i] = v
+            else:
+                scores[changed] = got
         self._cache[key] = entry  # most recently used last
         if len(self._cache) > _CACHE_SHAPES:
             self._cache.pop(next(iter(self._cache)))
@@ -135,11 +142,11 @@ class FgdScore(Plugin):
                 return Status.error(f"no GPU with {u} milli free on node {nodes.names[node_idx]}")
             state["gpus"] = (j,)
             return Status.success()
-        free = nodes.gpu_free_milli[node_idx, : int(nodes.gpu_count[node_idx])]
-        fits = np.flatnonzero(free >= u)  # whole GPUs: the lowest-indexed fully free ones
-        if fits.size < k:
+        free = nodes.gpu_free_milli[node_idx].tolist()[: int(nodes.gpu_count[node_idx])]
+        fits = [j for j, x in enumerate(free) if x >= u]  # whole GPUs: the lowest-indexed fully free ones
+        if len(fits) < k:
             return Status.error(f"{k} GPUs of {u} milli do not fit node {nodes.names[node_idx]}")
-        state["gpus"] = tuple(int(j) for j in fits[:k])
+        state["gpus"] = tuple(fits[:k])
         return Status.success()
 
     def _share_choice(self, state: CycleState, pod, nodes, node_idx: int) -> int:

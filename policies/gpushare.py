@@ -29,7 +29,7 @@ import numpy as np
 
 from kbench.errors import PolicyError
 from kbench.policy.api import CodedReasons, CycleState, FilterResult, Handle, Plugin, Status
-from kbench.policy.gpufrag import model_access
+from kbench.policy.gpufrag import model_access, model_column
 from kbench.policy.typical import MILLI, pod_gpu, pod_model
 
 GPU_SEL_METHODS = ("best", "random", "worst")
@@ -91,15 +91,13 @@ class GpuShare(Plugin):
     def filter(self, state: CycleState, pod, nodes, candidates: np.ndarray) -> FilterResult:
         """Check every candidate at once (see the module docstring)."""
         k, u = pod_gpu(pod)
-        n = len(candidates)
         if k == 0:
-            return FilterResult.all_pass(n)
-        has_gpu = nodes.gpu_count[candidates] > 0
+            return FilterResult.all_pass(len(candidates))
         model = pod_model(pod)
-        allowed = model_access(nodes, candidates, model)
-        fits = nodes.gpu_fit_count(u)[candidates] >= k
-        ok = has_gpu & allowed & fits if model else has_gpu & fits
-        return FilterResult(ok, lambda: _share_reasons(k, u, model, has_gpu, allowed, fits))
+        fits = nodes.gpu_fit_count(u)[candidates] >= k  # k ≥ 1 GPUs of u ≥ 1 milli: implies has_gpu
+        ok = fits & model_column(nodes, model)[candidates] if model else fits
+        return FilterResult(ok, lambda: _share_reasons(k, u, model, nodes.gpu_count[candidates] > 0,
+                                                       model_access(nodes, candidates, model), fits))
 
     def reserve(self, state: CycleState, pod, nodes, node_idx: int) -> Status:
         """Choose the GPUs on ``node_idx`` unless an earlier Reserve plugin set ``state["gpus"]``."""

@@ -20,6 +20,9 @@ _BASE_RESOURCES = ("cpu", "memory", "ephemeral-storage", "pods")
 _QUANTITIES = ("allocatable", "requested", "nonzero_requested")
 _PODS_LOG = 4096
 """How many of the latest pod changes :meth:`NodeTable.pods_changed_since` can list (at least)."""
+_FIT_ROWS = 16
+"""Above this many changes since a :meth:`NodeTable.gpu_fit_count` column was refreshed, one numpy
+pass over every row is cheaper than refreshing the changed rows one by one."""
 
 
 class NodeTable:
@@ -104,6 +107,7 @@ class NodeTable:
         self._fit: dict[int, tuple[np.ndarray, int]] = {}  # u -> (GPUs with >= u milli free per row, version)
         self.pods_version = 0
         self._pods_log: list[tuple[int, Pod, int]] = []  # latest (row, pod, ±1) changes, oldest first
+        self._rows_log: list[int] = []  # the rows of _pods_log (a slice of it answers pods_changed_since)
         self.taints_version = 0
         self.labels_version = 0
 
@@ -279,15 +283,19 @@ class NodeTable:
                 raise ValueError(f"pod {pod.key} does not fit the GPUs of node {self.names[idx]!r}")
         gpus = tuple(int(g) for g in gpus)
         if gpus:
+            milli = pod.gpu_milli
             if len(gpus) != pod.gpu_count or len(set(gpus)) != len(gpus):
                 raise ValueError(f"pod {pod.key} needs {pod.gpu_count} distinct GPUs, got {gpus}")
+            row, count = self.gpu_free_milli[idx], int(self.gpu_count[idx])
+            free = row.tolist()
             for g in gpus:
-                if not 0 <= g < self.gpu_count[idx] or self.gpu_free_milli[idx, g] < pod.gpu_milli:
-                    raise ValueError(f"pod {pod.key} cannot take {pod.gpu_milli} milli of GPU {g} "
+                if not 0 <= g < count or free[g] < milli:
+                    raise ValueError(f"pod {pod.key} cannot take {milli} milli of GPU {g} "
                                      f"on node {self.names[idx]!r}")
-            self.gpu_free_milli[idx, list(gpus)] -= pod.gpu_milli
-            self.gpu_free_total[idx] -= len(gpus) * pod.gpu_milli
-        self._apply(pod, idx, +1.0)
+                free[g] -= milli
+            row[:] = free
+            self.gpu_free_total[idx] -= len(gpus) * milli
+        self._apply(pod, idx, 1)
         self.pods[idx].append(pod)
         self.pod_gpus[idx].append(gpus)
 
@@ -299,46 +307,62 @@ class NodeTable:
         Raises:
             ValueError: The pod is not bound to that node.
         """
-        pos = next((k for k, bound in enumerate(self.pods[idx]) if bound is pod), None)
+        bound = self.pods[idx]
+        pos = next((k for k, p in enumerate(bound) if p is pod), None)
         if pos is None:
             raise ValueError(f"pod {pod.key} is not bound to node {self.names[idx]!r}")
         held = self.pod_gpus[idx][pos]
         gpus = tuple(gpus) or held
         if gpus:
-            self.gpu_free_milli[idx, list(gpus)] += pod.gpu_milli
-            self.gpu_free_total[idx] += len(gpus) * pod.gpu_milli
-        self._apply(pod, idx, -1.0)
-        del self.pods[idx][pos]
+            row, milli = self.gpu_free_milli[idx], pod.gpu_milli
+            free = row.tolist()
+            for g in gpus:
+                free[g] += milli
+            row[:] = free
+            self.gpu_free_total[idx] += len(gpus) * milli
+        self._apply(pod, idx, -1)
+        del bound[pos]
         del self.pod_gpus[idx][pos]
 
-    def _apply(self, pod: Pod, idx: int, sign: float) -> None:
+    def _apply(self, pod: Pod, idx: int, sign: int) -> None:
+        """Add (``sign`` 1) or subtract (-1) ``pod``'s requests to row ``idx`` and log the change."""
         reqs, nonzero = pod.requests(), pod.nonzero_requests()
         index = self.res_index
-        for res in (*reqs, *nonzero):
-            if res not in index:
+        if not (reqs.keys() <= index.keys() and nonzero.keys() <= index.keys()):
+            for res in (*reqs, *nonzero):
                 self.ensure_resource(res)
         pods_col = index["pods"]
-        rounded = []
-        for key, amounts in (("requested", reqs), ("nonzero_requested", nonzero)):
-            row = getattr(self, key)[idx]
-            vals = row.tolist()  # float64 arithmetic in Python floats: the same IEEE sums
-            for res, value in amounts.items():
-                vals[index[res]] += sign * value
-            vals[pods_col] += sign
-            row[:] = vals
-            rounded.append([round(v) for v in vals])  # round(): ties to even, as np.rint
-            getattr(self, key + "_int")[idx] = rounded[-1]
-        self.pod_count[idx] += int(sign)
+        fsign = float(sign)
+        # float64 arithmetic in Python floats: the same IEEE sums; round(): ties to even, as np.rint
+        row = self.requested[idx]
+        vals = row.tolist()
+        for res, value in reqs.items():
+            vals[index[res]] += fsign * value
+        vals[pods_col] += fsign
+        row[:] = vals
+        req_int = [round(v) for v in vals]
+        self.requested_int[idx] = req_int
+        row = self.nonzero_requested[idx]
+        vals = row.tolist()
+        for res, value in nonzero.items():
+            vals[index[res]] += fsign * value
+        vals[pods_col] += fsign
+        row[:] = vals
+        self.nonzero_requested_int[idx] = [round(v) for v in vals]
+        count = int(self.pod_count[idx]) + sign
+        self.pod_count[idx] = count
         alloc = self.allocatable_int[idx].tolist()
-        free = [a - r for a, r in zip(alloc, rounded[0], strict=True)]
-        free[pods_col] = alloc[pods_col] - int(self.pod_count[idx])
+        free = [a - r for a, r in zip(alloc, req_int, strict=True)]
+        free[pods_col] = alloc[pods_col] - count
         self.free_int[idx] = free
-        self.pods_version += 1
-        self.row_pods_version[idx] = self.pods_version
+        version = self.pods_version = self.pods_version + 1
+        self.row_pods_version[idx] = version
         log = self._pods_log
-        log.append((idx, pod, int(sign)))
+        log.append((idx, pod, sign))
+        self._rows_log.append(idx)
         if len(log) > 2 * _PODS_LOG:
             del log[:-_PODS_LOG]
+            del self._rows_log[:-_PODS_LOG]
 
     def pod_changes_since(self, version: int) -> list[tuple[int, Pod, int]] | None:
         """``(row, pod, +1 added / -1 removed)`` for every :meth:`add_pod` / :meth:`remove_pod`
@@ -352,8 +376,10 @@ class NodeTable:
     def pods_changed_since(self, version: int) -> list[int] | None:
         """Rows whose bound pods changed since ``pods_version`` was ``version`` (with repeats), or
         None when that is too long ago to tell (compare ``row_pods_version`` instead)."""
-        changes = self.pod_changes_since(version)
-        return None if changes is None else [row for row, _, _ in changes]
+        k = self.pods_version - version
+        if k <= 0:
+            return []
+        return self._rows_log[-k:] if k <= len(self._rows_log) else None
 
     # ----- columns --------------------------------------------------------------------------
 
@@ -369,7 +395,7 @@ class NodeTable:
             if entry[1] == self.pods_version:
                 return entry[0]
             rows = self.pods_changed_since(entry[1])
-            if rows is not None:
+            if rows is not None and len(rows) <= _FIT_ROWS:
                 counts = entry[0]
                 for i in set(rows):
                     counts[i] = sum(1 for x in g[i].tolist() if x >= u)
@@ -379,6 +405,15 @@ class NodeTable:
         self._fit[u] = (counts, self.pods_version)
         return counts
 
+
+    def gpu_column(self, key, build) -> np.ndarray:
+        """``(n,)`` column ``build()`` derived from the nodes' GPU model or count, cached under
+        ``("gpu", key)`` until a node is added (those attributes change only then; read-only)."""
+        ck = ("gpu", key)
+        col = self._cache.get(ck)
+        if col is None:
+            col = self._cache[ck] = build()
+        return col  # type: ignore[return-value]
 
     def allocatable_of(self, resource: str) -> np.ndarray:
         """``(n,)`` allocatable of ``resource`` (zeros if no node has it)."""
@@ -438,6 +473,7 @@ class NodeTable:
         new.pods = [list(x) for x in self.pods]
         new.pod_gpus = [list(x) for x in self.pod_gpus]
         new._pods_log = list(self._pods_log)
+        new._rows_log = list(self._rows_log)
         new._images = {k: dict(v) for k, v in self._images.items()}
         new._cache = {}
         new._fit = {}

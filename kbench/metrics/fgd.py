@@ -88,8 +88,11 @@ class FgdRecorder:
         self._arrived = 0.0
         self._seen: set[str] = set()
         self._rows: list[tuple[float, float, float, float, float]] = []  # (t, arrived, alloc, frag, idle)
-        self._frag_n = np.zeros(0)
-        self._idle_n = np.zeros(0, dtype=np.int64)
+        self._frag_n = np.zeros(0)  # F_n per row, milli-GPU
+        self._frag_list: list[float] = []  # the same as a list (cheaper to read one by one)
+        self._frag = 0.0  # their numpy sum
+        self._idle_n: list[int] = []  # idle GPU milli per row
+        self._idle = 0  # their sum
         self._n = 0
         self._version = -1
         scheduler.listeners.append(self.on_event)
@@ -115,8 +118,9 @@ class FgdRecorder:
         """Append one row with the table's current state.
 
         Per-node idle GPU milli and F_n are kept and refreshed only for the rows whose pods changed
-        since the last row (all rows when a node was added); the totals are summed afresh (integer
-        idle milli exactly, F_n with numpy's sum, as the full computation would).
+        since the last row (all rows when a node was added). Idle milli is an integer total moved
+        by those rows' changes (exact); F is summed afresh with numpy's sum, as the full
+        computation would (a running float total would round differently).
         """
         nodes = self.nodes
         n = nodes.n
@@ -126,26 +130,39 @@ class FgdRecorder:
             self._rows.append((now, self._arrived, *self._rows[-1][2:]))  # nothing changed since the last row
             return
         rows = nodes.pods_changed_since(self._version) if n == self._n and self._version >= 0 else None
-        if rows is None:
+        full = rows is None
+        if full:
             self._n = n
             self.capacity_milli = float(nodes.gpu_count.sum()) * MILLI
-            self._idle_n = np.maximum(nodes.gpu_free_milli, 0).sum(axis=1)
-            idx = np.arange(n)
+            self._idle_n = nodes.gpu_free_total.tolist()  # Σ of each node's free milli (pads excluded)
+            self._idle = sum(self._idle_n)
+            rows = list(range(n))
         else:
-            idx = np.unique(np.asarray(rows, dtype=np.int64)) if len(rows) > 1 else np.asarray(rows, dtype=np.int64)
-            if idx.size:
-                self._idle_n[idx] = np.maximum(nodes.gpu_free_milli[idx], 0).sum(axis=1)
+            rows = sorted(set(rows)) if len(rows) > 1 else rows
+            idle_n, total = self._idle_n, nodes.gpu_free_total
+            for i in rows:
+                new = int(total[i])
+                self._idle += new - idle_n[i]
+                idle_n[i] = new
         self._version = nodes.pods_version
         capacity = self.capacity_milli
-        idle = float(self._idle_n.sum()) if nodes.gpu_free_milli.size else 0.0
+        idle = float(self._idle)
         frag = float("nan")
         if self.typical is not None and capacity > 0:
             memo = frag_memo(self.typical)
-            if self._frag_n.size != n:
-                self._frag_n = memo.node_values(nodes, np.arange(n))
-            elif idx.size:
-                self._frag_n[idx] = memo.node_values(nodes, idx)
-            frag = float(self._frag_n.sum())
+            if full or self._frag_n.size != n:
+                self._frag_list = memo.value_list(nodes, list(range(n)))
+                self._frag_n = np.array(self._frag_list, dtype=np.float64)
+                self._frag = float(self._frag_n.sum())
+            elif rows:
+                frag_list, frag_n, changed = self._frag_list, self._frag_n, False
+                for i, v in zip(rows, memo.value_list(nodes, rows), strict=True):
+                    if frag_list[i] != v:
+                        frag_list[i] = frag_n[i] = v
+                        changed = True
+                if changed:
+                    self._frag = float(frag_n.sum())
+            frag = self._frag
         self._rows.append((now, self._arrived, capacity - idle, frag, idle))
 
     # ---------------------------------------------------------------------------------- results

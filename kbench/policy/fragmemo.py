@@ -13,10 +13,11 @@ Node states repeat a lot in a replay (idle nodes of one type, full nodes, common
 GPUs) once, follows every row's GPU state as pods come and go, and keeps
 
 * F per (GPU state, CPU bucket);
-* per pod shape (c_p, k, u) and (GPU state, bucket of c − c_p): F after the pod, for each distinct
-  free milli a sharing pod could take (one value for other pods);
-* per pod shape, the FGD score per (GPU state, bucket of c, bucket of c − c_p, c ≥ c_p), as an
-  integer key computed for all rows at once with numpy.
+* per pod GPU request (k, u) and GPU state: the GPU state after the pod, for each distinct free
+  milli a sharing pod could take (one state for other pods);
+* per pod GPU request (k, u), the FGD score per (GPU state, bucket of c, bucket of c − c_p,
+  c ≥ c_p), as an integer key (pods differing only in CPU c_p share these scores); keys of many
+  rows are computed at once with numpy, of a few in plain Python.
 
 Only states it has not seen are computed, F in one batch with the vectorised functions. The values
 are bit-identical to computing every row directly: F is evaluated on a representative row (a free
@@ -58,9 +59,8 @@ _SCALAR_ROWS = 24
 """Up to this many rows, memo keys are computed in plain Python rather than with numpy."""
 _SCALAR_STATES = 12
 """Up to this many missing states, F is computed in plain Python rather than in a numpy batch."""
-_N_CATEGORIES = len(_FRAG_CATEGORIES)
-_Q1, _Q2, _Q4, _XL, _XR, _NO_ACCESS = (_FRAG_CATEGORIES.index(c) for c in (
-    Q1_LACK_BOTH, Q2_LACK_GPU, Q4_LACK_CPU, XL_SATISFIED, XR_LACK_CPU, NO_ACCESS))
+if _FRAG_CATEGORIES != (Q1_LACK_BOTH, Q2_LACK_GPU, Q4_LACK_CPU, XL_SATISFIED, XR_LACK_CPU, NO_ACCESS):
+    raise ImportError("FragMemo._frag_scalar adds the categories in another order than gpufrag")
 
 
 def frag_memo(typical: TypicalPods) -> FragMemo:
@@ -91,7 +91,8 @@ class FragMemo:
         self._gstate_id: dict[tuple, int] = {}
         self._frag: dict[int, float] = {}  # gstate id * nb + bucket -> F
         self._trans: dict[tuple, dict[int, tuple]] = {}  # (k, u) -> {gstate id: ((x, gstate id after), ...)}
-        self._scores: dict[tuple, dict[int, int]] = {}  # shape -> {score key: score}
+        self._scores: dict[tuple, dict[int, int]] = {}  # (k, u) -> {score key: score}
+        self._sig: dict[float, int] = {}  # F decrease -> sigmoid score
         self._access: dict[str | None, np.ndarray] = {}
         self._table: NodeTable | None = None
         self._table_n = 0
@@ -99,9 +100,10 @@ class FragMemo:
         self._thresholds_list = self.thresholds.tolist()
         ranks = np.searchsorted(self.thresholds, typical.cpu_milli, side="left").tolist()
         self._u_list = sorted({int(u) for u in typical.gpu_milli.tolist() if u > 0})
-        self._shape_list = [(float(w), r, int(u), int(k), (_XR, _XL)) for w, r, u, k in zip(
+        self._shape_list = [(float(w), r, int(u), int(k)) for w, r, u, k in zip(
             typical.weight.tolist(), ranks, typical.gpu_milli.tolist(), typical.gpu_count.tolist(), strict=True)]
-        self._access_list: dict[str | None, list[bool]] = {}
+        self._plans: dict[tuple, tuple] = {}  # (model, bucket) -> _plan(model, bucket)
+        self._parts: dict[int, tuple] = {}  # gstate id -> _gpu_parts
         self.gsid = np.zeros(0, dtype=np.int64)
         self.cpu = np.zeros(0, dtype=np.int64)
         self._gsid_list: list[int] = []
@@ -150,16 +152,20 @@ class FragMemo:
         """``(r,) int64`` bucket of each free CPU value (millicores)."""
         return np.searchsorted(self.thresholds, cpu, side="right")
 
-    def _keys(self, rows: np.ndarray, c_p: int | None) -> list[int]:
-        """Memo keys of ``rows`` (after :meth:`sync`): ``gstate id * nb + bucket(c)`` when ``c_p`` is
-        None, else the score key ``((gstate id * nb + bucket(c)) * nb + bucket(c − c_p)) * 2 + (c ≥ c_p)``."""
+    def _keys(self, rows, c_p: int | None) -> list[int]:
+        """Memo keys of ``rows`` (a list or an int array, after :meth:`sync`): ``gstate id * nb +
+        bucket(c)`` when ``c_p`` is None, else the score key ``((gstate id * nb + bucket(c)) * nb +
+        bucket(c − c_p)) * 2 + (c ≥ c_p)``."""
         nb = self.nb
         if len(rows) <= _SCALAR_ROWS:  # a few rows: plain Python beats a dozen small numpy calls
             th, gl, cl = self._thresholds_list, self._gsid_list, self._cpu_list
+            if not isinstance(rows, list):
+                rows = rows.tolist()
             if c_p is None:
-                return [gl[i] * nb + bisect_right(th, cl[i]) for i in rows.tolist()]
+                return [gl[i] * nb + bisect_right(th, cl[i]) for i in rows]
             return [((gl[i] * nb + bisect_right(th, cl[i])) * nb + bisect_right(th, cl[i] - c_p)) * 2
-                    + (cl[i] >= c_p) for i in rows.tolist()]
+                    + (cl[i] >= c_p) for i in rows]
+        rows = np.asarray(rows, dtype=np.int64)
         cpu = self.cpu[rows]
         keys = self.gsid[rows] * nb + self.buckets(cpu)
         if c_p is None:
@@ -188,11 +194,11 @@ class FragMemo:
         self.computed += len(missing)
         if len(memo) > MAX_ENTRIES:
             memo.clear()
-        states = [self._gstates[key // nb] for key in missing]
         if len(missing) <= _SCALAR_STATES:
-            for key, (model, frees) in zip(missing, states, strict=True):
-                memo[key] = self._frag_scalar(model, frees, key % nb)
+            for key in missing:
+                memo[key] = self._frag_scalar(key // nb, key % nb)
             return
+        states = [self._gstates[key // nb] for key in missing]
         width = max(1, max(len(s[1]) for s in states))
         g = np.zeros((len(missing), width), dtype=np.int64)
         for i, (_, frees) in enumerate(states):
@@ -201,60 +207,104 @@ class FragMemo:
         access = np.stack([self._model_access(s[0]) for s in states], axis=1)
         memo.update(zip(missing, node_frag(cpu, g, access, self.typical).tolist(), strict=True))
 
-    def _frag_scalar(self, model: str | None, frees: tuple, bucket: int) -> float:
-        """F of one state in plain Python: the same products, each category summed shape after shape
-        from 0.0, then the categories added in order (:func:`~kbench.policy.gpufrag.frag_from_parts`)."""
-        pos = [x for x in frees if x > 0]  # ascending, as the state keeps them
-        prefix = [0]
-        for x in pos:
-            prefix.append(prefix[-1] + x)
-        idle = prefix[-1]
-        cut = {u: bisect_left(pos, u) for u in self._u_list}  # GPUs before the cut have g < u
-        cnt = {u: len(pos) - i for u, i in cut.items()}
-        small = {u: prefix[i] for u, i in cut.items()}
-        access = self._access_list.get(model)
-        if access is None:
-            access = self._access_list[model] = self._model_access(model).tolist()
-        sums = [0.0] * _N_CATEGORIES
-        for m, (w, rank, u, k, cat_cpu) in enumerate(self._shape_list):
-            cpu_ok = bucket > rank
-            if u == 0:  # CPU-only shape: every idle GPU (XL if the CPU fits, else XR)
-                sums[cat_cpu[cpu_ok]] += w * float(idle)
-            elif not access[m]:
-                sums[_NO_ACCESS] += w * float(idle)
-            elif cpu_ok:
-                sums[_Q2] += w * float(small[u] if cnt[u] >= k else idle)
+    def _frag_scalar(self, sid: int, bucket: int) -> float:
+        """F of GPU state ``sid`` in CPU bucket ``bucket`` in plain Python: the same products, each
+        category summed shape after shape from 0.0, then the categories added in order
+        (:func:`~kbench.policy.gpufrag.frag_from_parts`)."""
+        parts = self._parts.get(sid)
+        if parts is None:
+            parts = self._parts[sid] = self._gpu_parts(*self._gstates[sid])
+        model, idle, cnt, small = parts
+        plan = self._plans.get((model, bucket))
+        if plan is None:
+            plan = self._plans[(model, bucket)] = self._plan(model, bucket)
+        fits_cpu, short_cpu, n_xl, n_xr, n_na = plan
+        q1 = q2 = q4 = xl = xr = na = 0.0
+        for w, ui, k in fits_cpu:
+            q2 += w * (small[ui] if cnt[ui] >= k else idle)
+        for w, ui, k in short_cpu:
+            if cnt[ui] >= k:
+                q4 += w * idle
             else:
-                sums[_Q4 if cnt[u] >= k else _Q1] += w * float(idle)
-        total = sums[0]
-        for v in sums[1:]:
-            total += v
-        return total
+                q1 += w * idle
+        for w in n_xl:
+            xl += w * idle
+        for w in n_xr:
+            xr += w * idle
+        for w in n_na:
+            na += w * idle
+        return q1 + q2 + q4 + xl + xr + na  # the order of _FRAG_CATEGORIES
+
+    def _gpu_parts(self, model: str | None, frees: tuple) -> tuple:
+        """``(model, L, cnt, small)`` of a GPU state: idle milli L as a float, and per distinct u
+        (``_u_list``) the GPUs with g ≥ u and the sum of those with g < u (as a float)."""
+        pos = [x for x in frees if x > 0]  # ascending, as the state keeps them
+        n_pos = len(pos)
+        cnt, small = [], []
+        for u in self._u_list:
+            cut = bisect_left(pos, u)
+            cnt.append(n_pos - cut)
+            small.append(float(sum(pos[:cut])))
+        return model, float(sum(pos)), cnt, small
+
+    def _plan(self, model: str | None, bucket: int) -> tuple:
+        """The typical shapes by the category they may fall in on a node of ``model`` with free CPU
+        in ``bucket``, each list in shape order: ``(w, u index, k)`` of the GPU shapes whose CPU fits
+        (Q2) and of those whose CPU does not (Q4 or Q1), then the weights of CPU-only shapes whose
+        CPU fits (XL) and does not (XR) and of GPU shapes without access to the model."""
+        access = self._model_access(model).tolist()
+        ui = {u: i for i, u in enumerate(self._u_list)}
+        fits_cpu, short_cpu, n_xl, n_xr, n_na = [], [], [], [], []
+        for m, (w, rank, u, k) in enumerate(self._shape_list):
+            if u == 0:
+                (n_xl if bucket > rank else n_xr).append(w)
+            elif not access[m]:
+                n_na.append(w)
+            else:
+                (fits_cpu if bucket > rank else short_cpu).append((w, ui[u], k))
+        return fits_cpu, short_cpu, n_xl, n_xr, n_na
 
     def node_values(self, nodes: NodeTable, rows: np.ndarray) -> np.ndarray:
         """``(r,) float64`` F_n of ``rows``, milli-GPU (as :func:`~kbench.policy.gpufrag.node_frag_amount`)."""
+        return np.array(self.value_list(nodes, np.asarray(rows, dtype=np.int64)), dtype=np.float64)
+
+    def value_list(self, nodes: NodeTable, rows) -> list[float]:
+        """F_n of ``rows`` (a list or an int array) as a list of floats (see :meth:`node_values`)."""
         self.sync(nodes)
-        keys = self._keys(np.asarray(rows, dtype=np.int64), None)
+        keys = self._keys(rows, None)
         memo = self._frag
-        if not all(k in memo for k in keys):
+        try:
+            return [memo[k] for k in keys]
+        except KeyError:
             self._fill_frag(keys)
-        return np.array([memo[k] for k in keys], dtype=np.float64)
+            return [memo[k] for k in keys]
 
     # ----- FGD scores ---------------------------------------------------------------------
     def scores(self, nodes: NodeTable, rows: np.ndarray, c_p: int, k: int, u: int) -> np.ndarray:
         """``(r,) int64`` FGD scores of a pod of CPU ``c_p`` (millicores) and k GPUs × u milli on
         ``rows``: as :func:`~kbench.policy.gpufrag.fgd_share_scores` for a sharing pod (k = 1,
         u < 1000), else as :func:`~kbench.policy.gpufrag.fgd_other_scores`."""
+        return np.array(self.score_list(nodes, np.asarray(rows, dtype=np.int64), c_p, k, u), dtype=np.int64)
+
+    def score_list(self, nodes: NodeTable, rows, c_p: int, k: int, u: int) -> list[int]:
+        """:meth:`scores` of ``rows`` (a list or an int array) as a list of ints.
+
+        The memo is per (k, u), not per pod shape: a score key already holds all that the pod's
+        CPU changes (the buckets of c and c − c_p, and c ≥ c_p), so pods that differ only in CPU
+        share their scores.
+        """
         self.sync(nodes)
-        keys = self._keys(np.asarray(rows, dtype=np.int64), c_p)
-        memo = self._scores.setdefault((c_p, k, u), {})
-        got = [memo.get(key, -1) for key in keys]
-        if -1 in got:
+        keys = self._keys(rows, c_p)
+        memo = self._scores.get((k, u))
+        if memo is None:
+            memo = self._scores[(k, u)] = {}
+        try:
+            return [memo[key] for key in keys]
+        except KeyError:
             if len(memo) > MAX_ENTRIES:
                 memo.clear()
-            self._score_keys(memo, [key for key in dict.fromkeys(keys) if key not in memo], c_p, k, u)
-            got = [memo[key] for key in keys]
-        return np.array(got, dtype=np.int64)
+            self._score_keys(memo, [key for key in dict.fromkeys(keys) if key not in memo], k, u)
+            return [memo[key] for key in keys]
 
     def _transitions(self, k: int, u: int, sids) -> dict[int, tuple]:
         """Per GPU state id: ``((x, state id after), ...)`` — for a sharing pod (k = 1, u < 1000)
@@ -278,31 +328,47 @@ class FragMemo:
                 table[sid] = ((-1, self._intern(model, g2)),)
         return table
 
-    def _score_keys(self, memo: dict[int, int], todo: list[int], c_p: int, k: int, u: int) -> None:
+    def _score_keys(self, memo: dict[int, int], todo: list[int], k: int, u: int) -> None:
         """Score the keys ``todo`` of :meth:`scores` into ``memo``."""
-        nb, share = self.nb, k == 1 and u < MILLI
-        parts = []
+        nb, share, gstates = self.nb, k == 1 and u < MILLI, self._gstates
+        parts = []  # per key: (F key before, CPU bucket after, GPU state id, or -1 when Sub fails)
         for key in todo:
-            fits_cpu, rest = key & 1, key >> 1
-            b1, rest = rest % nb, rest // nb
-            b0, sid = rest % nb, rest // nb
-            parts.append((sid, b0, b1, share or (fits_cpu and len(self._gstates[sid][1]) >= k)))
-        trans = self._transitions(k, u, [sid for sid, _, _, ok in parts if ok])
-        self._fill_frag([sid * nb + b0 for sid, b0, _, _ in parts]
-                        + [a * nb + b1 for sid, _, b1, ok in parts if ok for _, a in trans[sid]])
+            rest = key >> 1  # (sid * nb + b0) * nb + b1
+            f0, sid = rest // nb, rest // (nb * nb)
+            parts.append((f0, rest % nb, sid if share or (key & 1 and len(gstates[sid][1]) >= k) else -1))
+        trans = self._transitions(k, u, [sid for _, _, sid in parts if sid >= 0])
+        need = [f0 for f0, _, _ in parts]
+        for _, b1, sid in parts:
+            if sid >= 0:
+                need.extend([a * nb + b1 for _, a in trans[sid]])
+        self._fill_frag(need)
         frag = self._frag
         deltas: list[float] = []
         spans = []
-        for sid, b0, b1, ok in parts:
-            f0, start = frag[sid * nb + b0], len(deltas)
-            if ok:
-                deltas.extend(f0 - frag[a * nb + b1] for _, a in trans[sid])
+        for f0, b1, sid in parts:
+            start = len(deltas)
+            if sid >= 0:
+                v0 = frag[f0]
+                deltas.extend([v0 - frag[a * nb + b1] for _, a in trans[sid]])
             else:
                 deltas.append(0.0)  # Sub's early error: the node is left unchanged (score 50)
             spans.append((start, len(deltas)))
-        sig = sigmoid_score(np.array(deltas, dtype=np.float64)).tolist() if deltas else []
+        sig = self._sigmoid(deltas)
         for key, (start, end) in zip(todo, spans, strict=True):
             memo[key] = max(sig[start:end]) if end > start else 0  # a sharing pod no GPU fits: 0
+
+    def _sigmoid(self, deltas: list[float]) -> list[int]:
+        """:func:`~kbench.policy.gpufrag.sigmoid_score` of each F decrease, memoised by value (the
+        same differences recur; new ones go through the vectorised function in one call)."""
+        memo = self._sig
+        try:
+            return [memo[d] for d in deltas]
+        except KeyError:
+            missing = [d for d in dict.fromkeys(deltas) if d not in memo]
+            if len(memo) > MAX_ENTRIES:
+                memo.clear()
+            memo.update(zip(missing, sigmoid_score(np.array(missing, dtype=np.float64)).tolist(), strict=True))
+            return [memo[d] for d in deltas]
 
     def share_choice(self, nodes: NodeTable, row: int, c_p: int, u: int) -> int:
         """The GPU a sharing pod (u < 1000 milli, CPU ``c_p``) takes on ``row`` with FGD: the first
@@ -318,7 +384,8 @@ class FragMemo:
         self._fill_frag([sid * nb + b0] + [a * nb + b1 for _, a in options])
         frag = self._frag
         f0 = frag[sid * nb + b0]
-        sig = sigmoid_score(np.array([f0 - frag[a * nb + b1] for _, a in options], dtype=np.float64)).tolist()
-        best = {x for (x, _), s in zip(options, sig, strict=True) if s == max(sig)}
+        sig = self._sigmoid([f0 - frag[a * nb + b1] for _, a in options])
+        top = max(sig)
+        best = {x for (x, _), s in zip(options, sig, strict=True) if s == top}
         count = int(nodes.gpu_count[row])
-        return next(j for j, x in enumerate(nodes.gpu_free_milli[row, :count].tolist()) if x in best)
+        return next(j for j, x in enumerate(nodes.gpu_free_milli[row].tolist()[:count]) if x in best)

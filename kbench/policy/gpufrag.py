@@ -72,8 +72,17 @@ def model_access(nodes: NodeTable, rows: np.ndarray, pod_model: str) -> np.ndarr
     """``(r,) bool``: may a pod constrained to ``pod_model`` use each row's GPUs."""
     if not pod_model:
         return np.ones(len(rows), dtype=bool)
-    by_code = np.array([model_allowed(pod_model, name) for name in nodes.gpu_model_names] + [False])
-    return by_code[nodes.gpu_model_codes[rows]]  # code -1 (no model) takes the trailing False
+    return model_column(nodes, pod_model)[rows]
+
+
+def model_column(nodes: NodeTable, pod_model: str) -> np.ndarray:
+    """``(n,) bool`` (read-only, cached on the table): may a pod constrained to ``pod_model`` use
+    each node's GPUs."""
+    def build() -> np.ndarray:
+        by_code = np.array([model_allowed(pod_model, name) for name in nodes.gpu_model_names] + [False])
+        return by_code[nodes.gpu_model_codes]  # code -1 (no model) takes the trailing False
+
+    return nodes.gpu_column(("model", pod_model), build)
 
 
 def access_matrix(nodes: NodeTable, rows: np.ndarray, typical: TypicalPods) -> np.ndarray:

@@ -280,3 +280,51 @@ def test_bench_fgd_openb_scenario(benchmark):
         pytest.skip("needs ../shared/traces beside the project")
     result = benchmark.pedantic(run, args=(root / "workloads" / "fgd-openb.yaml",), rounds=1, iterations=1)
     assert result.summary["scheduling"]["attempts"] > 10_000
+
+
+# ----- components of the FGD replay path (issue 8): the node table and the FGD recorder -------------
+
+@pytest.mark.benchmark(group="components")
+def test_bench_nodetable_add_remove_gpu_pod(benchmark, gpu_clusters):
+    """NodeTable.add_pod then remove_pod of one GPU pod on the 1,000-node table (assume, departure)."""
+    table, _, pods = gpu_clusters[1000]
+    gpu_pods = [p for p in pods if p.gpu_count > 0]
+    it = iter(range(10**9))
+
+    def run():
+        i = next(it)
+        pod, row = gpu_pods[i % len(gpu_pods)], (i * 7919) % table.n
+        gpus = table.pick_gpus(pod, row)
+        if gpus:
+            table.add_pod(pod, row, gpus)
+            table.remove_pod(pod, row)
+        return gpus
+
+    benchmark(run)
+
+
+@pytest.mark.benchmark(group="components")
+def test_bench_fgd_recorder_event(benchmark, gpu_clusters):
+    """FgdRecorder.record after one pod placed and one removed on the 1,000-node table (F_n of the
+    changed row, the cluster sums)."""
+    from types import SimpleNamespace
+
+    from kbench.metrics.fgd import FgdRecorder
+
+    table, typical, pods = gpu_clusters[1000]
+    rec = FgdRecorder(SimpleNamespace(nodes=table, listeners=[]), typical)
+    it = iter(range(10**9))
+
+    def run():
+        i = next(it)
+        pod, row = pods[i % len(pods)], (i * 7919) % table.n
+        placed = pod.gpu_count == 0 or bool(table.pick_gpus(pod, row))
+        if placed:
+            table.add_pod(pod, row)
+        rec.record(float(i))
+        if placed:
+            table.remove_pod(pod, row)
+        rec.record(i + 0.5)
+
+    benchmark(run)
+    assert rec.events > 0

@@ -100,6 +100,47 @@ def test_table_gpu_columns_follow_binding():
             pods.append((p, i))
 
 
+
+def test_recorder_totals_match_a_full_recomputation_as_pods_come_and_go():
+    """FgdRecorder's incremental idle total and F sum equal a fresh sum over every row, event by event."""
+    from types import SimpleNamespace
+
+    from kbench.metrics.fgd import FgdRecorder
+    from kbench.policy.gpufrag import node_frag_amount
+
+    rng = np.random.default_rng(11)
+    nodes, typical = gpu_cluster(rng, n=25)
+    rec = FgdRecorder(SimpleNamespace(nodes=nodes, listeners=[]), typical)
+    placed = []
+    for step in range(150):
+        if placed and rng.random() < 0.35:
+            p, i = placed.pop(int(rng.integers(len(placed))))
+            nodes.remove_pod(p, i)
+        else:
+            k, u = SHAPES[rng.integers(6)]
+            p = gpod(f"p{step}", int(rng.choice([500, 2000])), k, u)
+            fits = np.flatnonzero(nodes.gpu_fit_count(max(u, 1)) >= k) if k else np.arange(nodes.n)
+            if fits.size:
+                i = int(fits[rng.integers(fits.size)])
+                nodes.add_pod(p, i)
+                placed.append((p, i))
+        rec.record(float(step))
+        _, _, alloc, frag, idle = rec._rows[-1]
+        assert idle == float(np.maximum(nodes.gpu_free_milli, 0).sum())
+        assert alloc == rec.capacity_milli - idle
+        assert frag == float(node_frag_amount(nodes, typical).sum())  # bit for bit
+
+
+def test_model_column_is_cached_until_a_node_is_added():
+    from kbench.policy.gpufrag import model_access, model_column
+
+    nodes = table([gpu_node("a", 2, model="T4"), gpu_node("b", 2, model="V100")])
+    col = model_column(nodes, "T4")
+    assert col.tolist() == [True, False] and model_column(nodes, "T4") is col
+    assert model_access(nodes, np.array([1, 0]), "V100|T4").tolist() == [True, True]
+    nodes.add_node(gpu_node("c", 1, model="T4"))
+    assert model_column(nodes, "T4").tolist() == [True, False, True]
+
 def test_filter_log_counts_and_distinct_reasons_match_the_per_node_arrays():
     rng = np.random.default_rng(3)
     n = 200
