@@ -1,4 +1,4 @@
-"""One node's kubelet: its pod informer, the pod startup pipeline, admission and node resources.
+"""One node's kubelet: its pod informer and the pod startup pipeline, as a chain of callbacks.
 
 A pod bound to the node goes through (F4; each delay a named distribution in
 :class:`~kbench.configs.kubelet.KubeletConfig`)::
@@ -13,42 +13,67 @@ A pod bound to the node goes through (F4; each delay a named distribution in
 
 A pod whose value arrives with ``deleting=True`` has its containers stopped, then the kubelet
 sends the final ``delete`` (deleted); a pod deleted while starting aborts at once.
+
+No pod is a SimPy process (issue 8). Each step is a method taking the pod; a wait is a timeout
+whose callback is the pod record itself (:meth:`_Pod.__call__` runs the pod's next step), and API
+writes take the process-free path of :class:`~kbench.cluster.nodeclient.NodeClient`. The chain
+keeps the events, their order and the random draws of a process per pod (the pod's worker) exactly:
+it starts with the event a new process would start with (:func:`~kbench.cluster.nodeclient.first_step`),
+and a deletion or node failure wakes a sleeping pod with an urgent event, as ``Process.interrupt``
+does. What is saved is the process's end event and the generator frames of every resume.
 """
 
 from __future__ import annotations
 
-import heapq
-import math
-
 import simpy
+from simpy.events import URGENT
 
 from kbench.cluster.clients import TokenBucket
-from kbench.cluster.nodeclient import NodeClient
-from kbench.cluster.objects import GPU, Node
+from kbench.cluster.nodeclient import NodeClient, first_step
+from kbench.cluster.noderesources import NodeResources
+from kbench.cluster.objects import Node
 from kbench.cluster.state import POD_BYTES, PodObj
 from kbench.workload.podspec import FAIL_ANNOTATION
 
 
-class _Abort(Exception):
-    """The pod is being deleted or is gone, or the node failed: leave the startup path."""
-
-
 class _Pod:
-    """The kubelet's record of one pod (its latest value and how far it got)."""
+    """The kubelet's record of one pod (its latest value and how far it got).
 
-    __slots__ = ("key", "uid", "obj", "proc", "sleeping", "deleting", "gone", "sandbox", "stopped",
-                 "admitted", "done", "terminating", "req", "share")
+    Calling it (as the callback of the event its worker waits on) runs its next step.
+    """
 
-    def __init__(self, obj: PodObj):
-        self.key, self.uid, self.obj = obj.key, obj.uid, obj
-        self.proc: simpy.Process | None = None
+    __slots__ = ("key", "uid", "obj", "kubelet", "proc", "sleeping", "deleting", "gone", "sandbox", "stopped",
+                 "admitted", "done", "terminating", "req", "share", "next", "wait", "t0", "left", "attempt")
+
+    def __init__(self, obj: PodObj, kubelet: Kubelet):
+        self.key, self.uid, self.obj, self.kubelet = obj.key, obj.uid, obj, kubelet
+        self.proc = False  # a worker or a terminator (started on its own) is running
         self.sleeping = self.deleting = self.gone = self.sandbox = self.stopped = False
         self.admitted = self.done = self.terminating = False
         self.req: dict[str, float] = {}
         self.share = 0  # GPU-share thousandths held
+        self.next = None  # the step to run when the awaited event fires: f(kubelet, pod)
+        self.wait: simpy.Event | None = None  # the event of an interruptible sleep
+        self.t0 = 0.0  # image pull start, s
+        self.left = 0  # containers still to start
+        self.attempt = 0  # of the current request
+
+    def __call__(self, _event) -> None:
+        self.sleeping = False
+        self.wait = None
+        self.next(self.kubelet, self)
+
+    def interrupted(self, _event) -> None:
+        """A deletion or node failure woke the sleeping worker: it leaves the startup path."""
+        ev, self.wait = self.wait, None
+        if ev is None:
+            return
+        if ev.callbacks is not None:
+            ev.callbacks.remove(self)
+        self.kubelet._end(self)
 
 
-class Kubelet:
+class Kubelet(NodeResources):
     """One node's kubelet: informer of its pods, admission state, image cache, runtime slots.
 
     Args:
@@ -58,7 +83,7 @@ class Kubelet:
     """
 
     def __init__(self, fleet, node: Node, index: int):
-        self.fleet, self.node, self.name, self.index = fleet, node, node.name, index
+        self.name, self.index = node.name, index
         w = fleet.world
         cc = w.scenario.client_class("kubelet")
         self.client = NodeClient(f"kubelet-{node.name}", "kubelet", f"system:node:{node.name}",
@@ -66,14 +91,8 @@ class Kubelet:
         self.informer = w.informer(self.client, "pods", partition=node.name, object_bytes=POD_BYTES,
                                    on_add=self._on_add, on_update=self._on_update, on_delete=self._on_delete)
         self.pods: dict[str, _Pod] = {}
-        self.used: dict[str, float] = {}
-        self.npods = 0
-        self.gpu_milli = 0
-        self.pulled: dict[str, float] = {}  # image -> time present (pulled or being pulled)
-        self._pull_slots: list[float] | None = None
-        self._pull_qps: TokenBucket | None = None
-        self._runtime: list[float] | None = None
-        self.pleg_phase = float(fleet.rng.random()) * fleet.cfg.pleg_relist_period_s
+        NodeResources.__init__(self, fleet, node)
+        self.world, self.env, self.timeline = w, fleet.env, w.timeline
         self.down = False  # partitioned or failed: no API traffic
         self.dead = False  # failed: nothing runs
 
@@ -85,9 +104,9 @@ class Kubelet:
         if p is not None and p.uid == new.uid:
             self._on_update(p.obj, new)
             return
-        p = self.pods[new.key] = _Pod(new)
-        tl = self.fleet.world.timeline
-        tl.mark(new.uid, "kubelet_seen", self.fleet.env.now)
+        p = self.pods[new.key] = _Pod(new, self)
+        tl = self.timeline
+        tl.mark(new.uid, "kubelet_seen", self.env.now)
         if tl.node[new.uid] < 0:
             tl.set_node(new.uid, self.name)  # created bound: no scheduler recorded the node
         if new.deleting:
@@ -95,7 +114,9 @@ class Kubelet:
         elif new.finished:
             p.done = True  # terminal before we saw it (relist): nothing runs
         else:
-            p.proc = self.fleet.env.process(self._worker(p))
+            p.proc = True
+            p.next = Kubelet._begin
+            first_step(self.env, p)
 
     def _on_update(self, _old: PodObj, new: PodObj) -> None:
         if self.dead:
@@ -114,242 +135,234 @@ class Kubelet:
             return
         p.gone = True
         del self.pods[old.key]
-        if p.proc is not None:
+        if p.proc:
             self._wake(p)
         else:
             self._release(p)
 
     def _delete_requested(self, p: _Pod) -> None:
         p.deleting = True
-        if p.proc is not None:
+        if p.proc:
             self._wake(p)
         elif not p.terminating:
-            p.proc = self.fleet.env.process(self._terminate(p))
+            p.proc = True
+            first_step(self.env, lambda _e: self._terminate(p))
 
-    @staticmethod
-    def _wake(p: _Pod) -> None:
-        if p.sleeping and p.proc is not None and p.proc.is_alive:
+    def _wake(self, p: _Pod) -> None:
+        """Wake a sleeping worker, as ``Process.interrupt`` would (an urgent event now)."""
+        if p.sleeping and p.proc:
             p.sleeping = False
-            p.proc.interrupt("wake")
+            ev = simpy.Event(self.env)
+            ev._ok, ev._value = True, None
+            ev.callbacks.append(p.interrupted)
+            self.env.schedule(ev, URGENT)
 
     # ------------------------------------------------------------------------------ pod worker
-    def _sleep(self, p: _Pod, delay: float | None):
-        """Wait ``delay`` seconds (None: until woken), interruptible by deletion.
-
-        Raises:
-            _Abort: The pod is already deleting or gone, or the node failed.
-        """
-        self._check(p)
+    def _sleep(self, p: _Pod, delay: float | None, nxt) -> None:
+        """Run ``nxt(self, p)`` after ``delay`` seconds (None: never), unless woken (deletion,
+        node failure); at once when ``delay <= 0``. A pod already deleting or gone, or a failed
+        node, leaves the startup path (:meth:`_end`) instead."""
+        if p.deleting or p.gone or self.dead:
+            self._end(p)
+            return
         if delay is not None and delay <= 0:
+            nxt(self, p)
             return
         p.sleeping = True
-        try:
-            yield self.fleet.env.timeout(delay) if delay is not None else self.fleet.env.event()
-        finally:
-            p.sleeping = False
+        p.next = nxt
+        ev = p.wait = self.env.timeout(delay) if delay is not None else self.env.event()
+        ev.callbacks.append(p)
 
-    def _check(self, p: _Pod) -> None:
+    def _aborts(self, p: _Pod) -> bool:
+        """True (and the startup path is left) when the pod is deleting or gone or the node failed."""
         if p.deleting or p.gone or self.dead:
-            raise _Abort
+            self._end(p)
+            return True
+        return False
 
-    def _worker(self, p: _Pod):
-        try:
-            started = yield from self._startup(p)
-            if started:
-                yield from self._run(p)
-        except (simpy.Interrupt, _Abort):
-            pass
-        p.proc = None
+    def _end(self, p: _Pod) -> None:
+        """The worker is done (or left the startup path): terminate, or release what it held."""
+        p.proc = False
         if self.dead:
             return
         if p.deleting and not p.gone:
-            yield from self._terminate(p)
+            self._terminate(p)
         elif p.gone or p.done:
             self._release(p)
 
-    def _startup(self, p: _Pod):
-        f, env, tl = self.fleet, self.fleet.env, self.fleet.world.timeline
-        yield from self._sleep(p, f.admission())
-        self._check(p)
+    def _begin(self, p: _Pod) -> None:
+        self._sleep(p, self.fleet.admission(), Kubelet._admitted)
+
+    def _admitted(self, p: _Pod) -> None:
+        if self._aborts(p):
+            return
         reason = self._admit(p)
         if reason:
+            f = self.fleet
             f.reject_reasons[reason] += 1
-            f.world.counters["admission_rejected"] += 1
-            yield from self._finish(p, "Failed")
-            return False
-        if f.cfg.token_request:
-            yield from self._token_request(p)
-            self._check(p)
+            self.world.counters["admission_rejected"] += 1
+            self._finish(p, "Failed")
+        elif self.fleet.cfg.token_request:
+            p.attempt = 0
+            self._token_request(p)
+        else:
+            self._sandbox(p)
+
+    def _token_request(self, p: _Pod) -> None:
+        def done(resp) -> None:
+            if resp.ok:
+                self.world.counters["token_requests"] += 1
+                if not self._aborts(p):
+                    self._sandbox(p)
+            else:
+                self._sleep(p, self.fleet.retry_delay(resp, p.attempt), Kubelet._token_retry)
+
+        self.client.write(self.world, "create", "serviceaccounts/token", f"{p.obj.spec.namespace}/default", None,
+                          done, size_bytes=1024)
+
+    def _token_retry(self, p: _Pod) -> None:
+        p.attempt += 1
+        if not self._aborts(p):
+            self._token_request(p)
+
+    def _sandbox(self, p: _Pod) -> None:
         p.sandbox = True
-        yield from self._runtime_op(p, f.sandbox())
-        tl.mark(p.uid, "sandbox_ready", env.now)
-        self._check(p)
-        t0 = env.now
+        self._sleep(p, self._runtime_slot(self.fleet.sandbox()) - self.env.now, Kubelet._sandbox_ready)
+
+    def _sandbox_ready(self, p: _Pod) -> None:
+        now = self.env.now
+        self.timeline.mark(p.uid, "sandbox_ready", now)
+        if self._aborts(p):
+            return
         ready = self._ensure_images(p.obj.spec)
-        if ready > t0:
-            yield from self._sleep(p, ready - t0)
-            tl.image_pull_s[p.uid] = env.now - t0
-        tl.mark(p.uid, "image_pulled", env.now)
-        self._check(p)
-        for _ in p.obj.spec.containers:
-            yield from self._runtime_op(p, f.container_start())
-        tl.mark(p.uid, "started", env.now)
-        self._check(p)
-        yield from self._sleep(p, self._pleg_notice(env.now) - env.now)
-        self._check(p)
-        if (yield from self._status(p, "Running", True)):
-            tl.set_final(p.uid, "running")
-        return True
+        if ready > now:
+            p.t0 = now
+            self._sleep(p, ready - now, Kubelet._pulled)
+        else:
+            self._images_present(p)
 
-    def _run(self, p: _Pod):
-        f, env = self.fleet, self.fleet.env
+    def _pulled(self, p: _Pod) -> None:
+        self.timeline.image_pull_s[p.uid] = self.env.now - p.t0
+        self._images_present(p)
+
+    def _images_present(self, p: _Pod) -> None:
+        self.timeline.mark(p.uid, "image_pulled", self.env.now)
+        if self._aborts(p):
+            return
+        p.left = len(p.obj.spec.containers)
+        self._start_container(p)
+
+    def _start_container(self, p: _Pod) -> None:
+        if p.left > 0:
+            p.left -= 1
+            self._sleep(p, self._runtime_slot(self.fleet.container_start()) - self.env.now,
+                        Kubelet._start_container)
+            return
+        now = self.env.now
+        self.timeline.mark(p.uid, "started", now)
+        if not self._aborts(p):
+            self._sleep(p, self._pleg_notice(now) - now, Kubelet._noticed)
+
+    def _noticed(self, p: _Pod) -> None:
+        if not self._aborts(p):
+            self._status(p, "Running", True, Kubelet._running)
+
+    def _running(self, p: _Pod, ok: bool) -> None:
+        if ok:
+            self.timeline.set_final(p.uid, "running")
         duration = p.obj.spec.duration_s
-        started = f.world.timeline.t["started"][p.uid]
-        yield from self._sleep(p, None if duration is None else started + duration - env.now)
-        self._check(p)
-        yield from self._sleep(p, self._pleg_notice(env.now) - env.now)
-        self._check(p)
-        prob = float(p.obj.spec.annotations.get(FAIL_ANNOTATION, 0) or 0)
-        failed = prob > 0 and float(f.rng.random()) < prob
-        p.stopped = True  # the containers exited
-        yield from self._finish(p, "Failed" if failed else "Succeeded")
+        started = self.timeline.t["started"][p.uid]
+        self._sleep(p, None if duration is None else started + duration - self.env.now, Kubelet._exited)
 
-    def _finish(self, p: _Pod, phase: str):
-        """Write the terminal status; on commit mark ``finished`` and the final state."""
+    def _exited(self, p: _Pod) -> None:
+        if not self._aborts(p):
+            now = self.env.now
+            self._sleep(p, self._pleg_notice(now) - now, Kubelet._exit_noticed)
+
+    def _exit_noticed(self, p: _Pod) -> None:
+        if self._aborts(p):
+            return
+        prob = float(p.obj.spec.annotations.get(FAIL_ANNOTATION, 0) or 0)
+        failed = prob > 0 and float(self.fleet.rng.random()) < prob
+        p.stopped = True  # the containers exited
+        self._finish(p, "Failed" if failed else "Succeeded")
+
+    def _finish(self, p: _Pod, phase: str) -> None:
+        """Write the terminal status; on commit mark ``finished`` and the final state; the worker ends."""
         p.done = True
         self._release(p)
-        if (yield from self._status(p, phase, False)):
-            tl = self.fleet.world.timeline
-            tl.mark(p.uid, "finished", self.fleet.env.now)
-            tl.set_final(p.uid, phase.lower())
+        self._status(p, phase, False, Kubelet._finished)
 
-    def _terminate(self, p: _Pod):
+    def _finished(self, p: _Pod, ok: bool) -> None:
+        if ok:
+            tl = self.timeline
+            tl.mark(p.uid, "finished", self.env.now)
+            tl.set_final(p.uid, p.obj.phase.lower())  # the phase just committed
+        self._end(p)
+
+    def _status(self, p: _Pod, phase: str, ready: bool, then, attempt: int = 0) -> None:
+        """PATCH the pod's status; ``then(self, p, ok)``: ok when it committed, not on 409
+        (deleting or gone) or when the node failed or the pod went away while retrying."""
+        value = p.obj.evolve(phase=phase, ready=ready)
+
+        def done(resp) -> None:
+            if resp.ok:
+                p.obj = value
+                self.world.counters["status_updates"] += 1
+                then(self, p, True)
+            elif resp.code == 409 or self.dead:
+                then(self, p, False)
+            else:
+                self._sleep(p, self.fleet.retry_delay(resp, attempt),
+                            lambda k, q: k._status_retry(q, phase, ready, then, attempt + 1))
+
+        self.client.write(self.world, "patch", "pods", p.key, value, done, size_bytes=POD_BYTES, partition=self.name,
+                          precondition=lambda cur, u=p.uid: cur is not None and cur.uid == u and not cur.deleting)
+
+    def _status_retry(self, p: _Pod, phase: str, ready: bool, then, attempt: int) -> None:
+        if self.dead or p.gone:
+            then(self, p, False)
+        else:
+            self._status(p, phase, ready, then, attempt)
+
+    # ------------------------------------------------------------------------------ termination
+    def _terminate(self, p: _Pod) -> None:
         """Stop the containers of a deleting pod, then send the final delete."""
-        f, env = self.fleet, self.fleet.env
         p.terminating = True
         if p.sandbox and not p.stopped:
             p.stopped = True
-            yield env.timeout(self._runtime_slot(f.container_stop()) - env.now)
+            env = self.env
+            env.timeout(self._runtime_slot(self.fleet.container_stop()) - env.now).callbacks.append(
+                lambda _e: self._stopped(p))
+        else:
+            self._stopped(p)
+
+    def _stopped(self, p: _Pod) -> None:
         self._release(p)
-        attempt = 0
-        while not (p.gone or self.dead):
-            resp = yield from f.world.write(self.client, "delete", "pods", p.key, size_bytes=POD_BYTES,
-                                            precondition=lambda cur, u=p.uid: cur is not None and cur.uid == u,
-                                            partition=self.name)
+        self._delete(p, 0)
+
+    def _delete(self, p: _Pod, attempt: int) -> None:
+        if p.gone or self.dead:
+            self._terminated(p)
+            return
+        w = self.world
+
+        def done(resp) -> None:
             if resp.ok:
-                f.world.timeline.mark(p.uid, "deleted", env.now)
-                f.world.timeline.set_final(p.uid, "deleted")
-                f.world.counters["pods_deleted"] += 1
-                break
-            if resp.code == 409:
-                break
-            yield env.timeout(f.retry_delay(resp, attempt))
-            attempt += 1
+                w.timeline.mark(p.uid, "deleted", self.env.now)
+                w.timeline.set_final(p.uid, "deleted")
+                w.counters["pods_deleted"] += 1
+                self._terminated(p)
+            elif resp.code == 409:
+                self._terminated(p)
+            else:
+                self.env.timeout(self.fleet.retry_delay(resp, attempt)).callbacks.append(
+                    lambda _e: self._delete(p, attempt + 1))
+
+        self.client.write(w, "delete", "pods", p.key, None, done, size_bytes=POD_BYTES, partition=self.name,
+                          precondition=lambda cur, u=p.uid: cur is not None and cur.uid == u)
+
+    def _terminated(self, p: _Pod) -> None:
         if self.pods.get(p.key) is p:
             del self.pods[p.key]
-        p.proc = None
-
-    def _status(self, p: _Pod, phase: str, ready: bool):
-        """PATCH the pod's status; True when it committed, False on 409 (deleting or gone)."""
-        f = self.fleet
-        attempt = 0
-        while True:
-            value = p.obj.evolve(phase=phase, ready=ready)
-            resp = yield from f.world.write(
-                self.client, "patch", "pods", p.key, value, size_bytes=POD_BYTES, partition=self.name,
-                precondition=lambda cur, u=p.uid: cur is not None and cur.uid == u and not cur.deleting)
-            if resp.ok:
-                p.obj = value
-                f.world.counters["status_updates"] += 1
-                return True
-            if resp.code == 409 or self.dead:
-                return False
-            yield from self._sleep(p, f.retry_delay(resp, attempt))
-            attempt += 1
-            if self.dead or p.gone:
-                return False
-
-    def _token_request(self, p: _Pod):
-        f = self.fleet
-        attempt = 0
-        while True:
-            resp = yield from f.world.write(self.client, "create", "serviceaccounts/token",
-                                            f"{p.obj.spec.namespace}/default", None, size_bytes=1024)
-            if resp.ok:
-                f.world.counters["token_requests"] += 1
-                return
-            yield from self._sleep(p, f.retry_delay(resp, attempt))
-            attempt += 1
-            self._check(p)
-
-    # ------------------------------------------------------------------------- node resources
-    def _admit(self, p: _Pod) -> str:
-        """Admit ``p`` if its requests fit what admitted pods left; else the upstream reason."""
-        spec, alloc = p.obj.spec, self.node.allocatable
-        if self.npods + 1 > alloc.get("pods", math.inf):
-            return "OutOfpods"
-        req = spec.requests()
-        for r, v in req.items():
-            if v > 0 and self.used.get(r, 0.0) + v > alloc.get(r, 0.0) + 1e-9:
-                return f"OutOf{r}"
-        share = spec.gpu_total_milli if spec.gpu_count and GPU not in req else 0
-        if share and self.gpu_milli + share > self.node.gpu_count * 1000:
-            return f"OutOf{GPU}"
-        for r, v in req.items():
-            self.used[r] = self.used.get(r, 0.0) + v
-        self.npods += 1
-        self.gpu_milli += share
-        p.req, p.share, p.admitted = req, share, True
-        return ""
-
-    def _release(self, p: _Pod) -> None:
-        if not p.admitted:
-            return
-        p.admitted = False
-        self.npods -= 1
-        self.gpu_milli -= p.share
-        for r, v in p.req.items():
-            self.used[r] -= v
-
-    def _runtime_slot(self, duration: float) -> float:
-        """Book ``duration`` on the node's container runtime (FIFO slots); returns the end time."""
-        now = self.fleet.env.now
-        slots = self._runtime
-        if slots is None:
-            slots = self._runtime = [now] * self.fleet.cfg.runtime_parallelism
-        end = max(now, heapq.heappop(slots)) + duration
-        heapq.heappush(slots, end)
-        return end
-
-    def _runtime_op(self, p: _Pod, duration: float):
-        yield from self._sleep(p, self._runtime_slot(duration) - self.fleet.env.now)
-
-    def _ensure_images(self, spec) -> float:
-        """Start the pulls ``spec`` needs; returns when every image is present (F10, F11)."""
-        f = self.fleet
-        now = f.env.now
-        ready = now
-        for image in spec.images():
-            if image in self.node.images:
-                continue
-            t = self.pulled.get(image)
-            if t is None:
-                if self._pull_slots is None:
-                    self._pull_slots = [now] * f.cfg.image_pull_slots
-                    self._pull_qps = TokenBucket(f.cfg.registry_pull_qps, f.cfg.registry_burst)
-                    self._pull_qps.t = now
-                start = max(now + self._pull_qps.reserve(now), heapq.heappop(self._pull_slots))
-                t = start + f.pull_latency() + f.image_size(image, spec) / f.cfg.registry_bytes_per_s
-                heapq.heappush(self._pull_slots, t)
-                self.pulled[image] = t
-                f.world.counters["image_pulls"] += 1
-            ready = max(ready, t)
-        return ready
-
-    def _pleg_notice(self, t: float) -> float:
-        """When the kubelet notices a container state change at ``t`` (F4, F16, F20)."""
-        cfg = self.fleet.cfg
-        if cfg.pleg == "evented":
-            return t + self.fleet.evented()
-        period, phase = cfg.pleg_relist_period_s, self.pleg_phase
-        return max(t, phase + math.ceil((t - phase) / period - 1e-9) * period)
+        p.proc = False
