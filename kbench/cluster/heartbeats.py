@@ -74,7 +74,7 @@ class Heartbeats:
             self._proc.interrupt("earlier")
 
     def _run(self):
-        env, heap, cfg, ticks = self.env, self._heap, self.cfg, self._ticks
+        env, heap, cfg, ticks, fleet = self.env, self._heap, self.cfg, self._ticks, self.fleet
         batched = cfg.lease_batch_tick_s > 0
         while True:
             now = env.now
@@ -83,7 +83,13 @@ class Heartbeats:
                 _, _, kind, x = heapq.heappop(heap)
                 if kind == LEASE:
                     if batched:
-                        leases.extend(k for k in ticks.pop(x) if not k.dead)
+                        bucket = ticks.pop(x)
+                        if fleet.dead_nodes:
+                            bucket = [k for k in bucket if not k.dead]
+                        if leases:
+                            leases += bucket
+                        else:
+                            leases = bucket
                     elif not x.dead:
                         self._renew(x)
                 elif not x.dead:
@@ -139,10 +145,9 @@ class Heartbeats:
         partitions, node failures and client QPS behave as without batching. Every member shares
         the batch's outcome and, on failure, its retry.
         """
-        env, cfg, w = self.env, self.cfg, self.world
+        env, cfg, w, kubelets = self.env, self.cfg, self.world, self.fleet.kubelets
         now = env.now
         writes = []
-        members = {}
         for k in ks:
             if attempt == 0 and k.down:  # as _renew: no attempt from a node cut off
                 self._renewed(k)
@@ -151,17 +156,24 @@ class Heartbeats:
             if c.gate is not None:
                 self._renew_try(k, attempt, delay, cfg.lease_retries)
                 continue
-            if c.limiter.reserve(now) > 0:
-                c.limiter.tokens += 1.0  # give the token back: the per-lease path reserves it again
-                self._renew_try(k, attempt, delay, cfg.lease_retries)
-                continue
+            lim = c.limiter  # TokenBucket.reserve, inlined (the same arithmetic)
+            if lim.qps > 0:
+                tokens = lim.tokens + (now - lim.t) * lim.qps
+                if tokens > lim.burst:
+                    tokens = lim.burst
+                lim.t = now
+                tokens -= 1.0
+                if tokens < 0 and -tokens / lim.qps > 0:  # must wait: give the token back, the
+                    lim.tokens = tokens + 1.0  # per-lease path reserves it again
+                    self._renew_try(k, attempt, delay, cfg.lease_retries)
+                    continue
+                lim.tokens = tokens
             writes.append((k.name, GenericObj(k.name, {"renew_s": now})))
-            members[k.name] = k
         if not writes:
             return
 
         def done(names, resp) -> None:
-            group = [members[n] for n in names]
+            group = [kubelets[n] for n in names]
             if resp.ok:
                 w.counters["lease_renewals"] += len(group)
                 self._renewed_all(group)
@@ -173,7 +185,7 @@ class Heartbeats:
             else:
                 self._renewed_all(group)
 
-        w.send_many(members[writes[0][0]].client, writes, "update", "leases", done, size_bytes=LEASE_BYTES)
+        w.send_many(kubelets[writes[0][0]].client, writes, "update", "leases", done, size_bytes=LEASE_BYTES)
 
     def _renewed(self, k) -> None:
         """The renewal is over (renewed or given up): schedule the next one."""
@@ -183,12 +195,23 @@ class Heartbeats:
             self.push(self.env.now + cfg.lease_renew_interval_s * jitter, LEASE, k)
 
     def _renewed_all(self, ks: list) -> None:
-        """:meth:`_renewed` for each of ``ks`` in order, the jitters drawn in one call (the same values)."""
-        alive = [k for k in ks if not k.dead]
-        cfg, now, push = self.cfg, self.env.now, self.push
-        interval, jit = cfg.lease_renew_interval_s, cfg.lease_renew_jitter
+        """:meth:`_renewed` for each of ``ks`` in order (a batch, so a tick > 0): the jitters drawn in
+        one call (the same values), the dues put in their tick buckets as :meth:`push` does."""
+        alive = [k for k in ks if not k.dead] if self.fleet.dead_nodes else ks
+        cfg, now, ticks = self.cfg, self.env.now, self._ticks
+        interval, jit, tick = cfg.lease_renew_interval_s, cfg.lease_renew_jitter, cfg.lease_batch_tick_s
+        ceil = math.ceil
         for k, u in zip(alive, self._lease_rng.random(len(alive)).tolist(), strict=True):
-            push(now + interval * (1.0 + jit * u), LEASE, k)
+            due = now + interval * (1.0 + jit * u)
+            n = ceil(due / tick)
+            if n * tick < due:
+                n += 1
+            bucket = ticks.get(n)
+            if bucket is not None:
+                bucket.append(k)
+            else:
+                ticks[n] = [k]
+                self._add(n * tick, LEASE, n)
 
     # ------------------------------------------------------------------------------ node status
     def _post_status(self, k) -> None:

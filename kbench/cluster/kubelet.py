@@ -40,6 +40,7 @@ class KubeletFleet:
     Attributes:
         kubelets: Kubelets by node name.
         heartbeats: The lease renewals and node status reports.
+        dead_nodes: Nodes failed so far.
         reject_reasons: Admission rejections by reason (``OutOfcpu``, ``OutOfpods``...).
     """
 
@@ -57,6 +58,7 @@ class KubeletFleet:
         self._list: list[Kubelet] = []
         self.reject_reasons: Counter[str] = Counter()
         self._images = _template_images(world.scenario)
+        self.dead_nodes = 0
         self.heartbeats = Heartbeats(self)
 
     def start(self) -> None:
@@ -82,6 +84,8 @@ class KubeletFleet:
     def fail(self, name: str) -> None:
         """Node ``name`` fails: no leases, no status, no progress, ever again."""
         k = self.kubelets[name]
+        if not k.dead:
+            self.dead_nodes += 1
         k.dead = True
         self._cut(k)
         for p in list(k.pods.values()):
