@@ -12,8 +12,8 @@ thousands of kube-proxies or the sync experiment's clients) is computed in bulk 
 :mod:`kbench.cluster.watchpassive`: one SimPy event per change, not one per watcher (DESIGN.md
 decision 2), with the slow-watcher buffers and budget of A21 and A22.
 
-Arrivals and deliveries are scheduled with :mod:`kbench.cluster.quickevent` (no Timeout object or
-closure per delivery, same order as timeouts).
+Arrivals and deliveries are scheduled with :mod:`kbench.cluster.watchevents` (no Timeout object
+or closure per delivery; the same times and order as one timeout per delivery).
 """
 
 from __future__ import annotations
@@ -21,13 +21,12 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
-from heapq import heappush
 
 import numpy as np
 import simpy
 from simpy.events import NORMAL
 
-from kbench.cluster.quickevent import call_later
+from kbench.cluster.watchevents import Fanout, call_later
 from kbench.cluster.watchpassive import ChangeLog, PassiveGroup, SlowBudget, dispatch_passive
 from kbench.config import ApiserverConfig
 
@@ -56,23 +55,6 @@ class Watcher:
     pending: int = 0
     timeout_event: object = None
     wid: int = -1
-
-
-def _deliver(d: _Delivery) -> None:
-    w = d.w
-    w.pending -= 1
-    if w.open:
-        rec = d.rec
-        w.rv = rec.revision
-        w.on_event(rec)
-
-
-class _Delivery:
-    """One event on its way to one active watcher (scheduled as in :mod:`kbench.cluster.quickevent`)."""
-
-    __slots__ = ("callbacks", "w", "rec")
-    _ok = True
-    CALLBACKS = (_deliver,)
 
 
 class WatchCache:
@@ -247,7 +229,8 @@ class WatchCache:
         cpu = cfg.watch_event_encode_cpu_s
         send = cfg.watch_send_cpu_s
         net = rec.size_bytes / cfg.network_bytes_per_s
-        queue, eid, new = env._queue, env._eid, _Delivery.__new__
+        eid = env._eid
+        f = None
         for w in active:
             t += send
             cpu += send
@@ -255,11 +238,13 @@ class WatchCache:
                 w.rv = revision
             else:
                 w.pending += 1
-                d = new(_Delivery)
-                d.callbacks = _Delivery.CALLBACKS
-                d.w = w
-                d.rec = rec
-                heappush(queue, (now + (t + net - now), NORMAL, next(eid), d))
+                if f is None:
+                    f = Fanout(env, rec)
+                    ws, entries = f.watchers, f.entries
+                ws.append(w)
+                entries.append((now + (t + net - now), NORMAL, next(eid), f))
+        if f is not None:
+            f.start()
         self.deliveries += len(active)
         if groups:
             ipart = part if isinstance(part, int) else -1
@@ -318,6 +303,14 @@ class WatchCache:
         self._charge_cpu(cpu)
 
     @staticmethod
+    def _deliver_one(wr: tuple) -> None:
+        w, rec = wr
+        w.pending -= 1
+        if w.open:
+            w.rv = rec.revision
+            w.on_event(rec)
+
+    @staticmethod
     def _deliver_many(b: list) -> None:
         """Deliver a batch ``[time, watcher, record...]`` of :meth:`_dispatch_many`."""
         w = b[1]
@@ -352,9 +345,7 @@ class WatchCache:
                 if rev > from_rv and (w.partition is None or w.partition == part):
                     t += self.cfg.watch_send_cpu_s
                     w.pending += 1
-                    d = _Delivery.__new__(_Delivery)
-                    d.callbacks, d.w, d.rec = _Delivery.CALLBACKS, w, rec
-                    heappush(self.env._queue, (now + (t - now), NORMAL, next(self.env._eid), d))
+                    call_later(self.env, t - now, self._deliver_one, (w, rec))
         ev = self.env.timeout(timeout_s)
         w.timeout_event = ev
         ev.callbacks.append(lambda _e: self.close(w, "timeout"))
