@@ -91,6 +91,7 @@ class WatchCache:
         self.index: dict[object, dict[str, object]] = {}
         self._part_of_key: dict[str, object] = {}
         self.log = ChangeLog()
+        self._log_rows = self.log.rows
         self._all: dict[int, Watcher] = {}  # watchers of every object, in registration order
         self._all_list: tuple[Watcher, ...] = ()  # _all's values, rebuilt when it changes
         self._by_part: dict[object, dict[int, Watcher]] = {}  # indexed watchers per partition
@@ -164,7 +165,7 @@ class WatchCache:
                 if bucket is None:
                     bucket = self.index[part] = {}
                 bucket[key] = value
-        self.log.append(rev, rec.time_s, part if isinstance(part, int) else -1)
+        self._log_rows.append((rev, rec.time_s, part if isinstance(part, int) else -1))
         if dispatch:
             self._dispatch(rec, part)
         return part

@@ -56,24 +56,27 @@ class PassiveGroup:
 
 
 class ChangeLog:
-    """Every committed event of a resource, columnar: revision, commit time, cache time, partition."""
+    """Every committed event of a resource, columnar: revision, commit time, partition."""
 
     def __init__(self) -> None:
-        self._rev: list[int] = []
-        self._commit: list[float] = []
-        self._part: list[int] = []
+        self.rows: list[tuple[int, float, int]] = []  # (revision, commit time, partition), appended per event
         self._frozen: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+        self._frozen_n = 0
 
     def append(self, rev: int, commit_s: float, part: int) -> None:
-        self._rev.append(rev)
-        self._commit.append(commit_s)
-        self._part.append(part)
-        self._frozen = None
+        self.rows.append((rev, commit_s, part))
 
     def arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        if self._frozen is None:
-            self._frozen = (np.asarray(self._rev, dtype=np.int64), np.asarray(self._commit),
-                            np.asarray(self._part, dtype=np.int64))
+        """``(revisions, commit times, partitions)`` of every event so far."""
+        rows = self.rows
+        if self._frozen is None or self._frozen_n != len(rows):
+            if rows:
+                revs, commits, parts = zip(*rows, strict=True)
+            else:
+                revs, commits, parts = (), (), ()
+            self._frozen = (np.asarray(revs, dtype=np.int64), np.asarray(commits),
+                            np.asarray(parts, dtype=np.int64))
+            self._frozen_n = len(rows)
         return self._frozen
 
     def between(self, rv_after: int, rv_upto: int, part: int | None = None) -> np.ndarray:
@@ -87,7 +90,7 @@ class ChangeLog:
         return commits[lo:hi][sl == part]
 
     def __len__(self) -> int:
-        return len(self._rev)
+        return len(self.rows)
 
 
 class SlowBudget:
