@@ -56,28 +56,42 @@ class PassiveGroup:
 
 
 class ChangeLog:
-    """Every committed event of a resource, columnar: revision, commit time, partition."""
+    """Every committed event of a resource, columnar: revision, commit time, partition.
+
+    New events are appended to :attr:`rows` (one tuple each, the watch cache's hot path) and moved
+    into numpy arrays with spare capacity when read, so a read after ``k`` new events costs O(k).
+    """
 
     def __init__(self) -> None:
-        self.rows: list[tuple[int, float, int]] = []  # (revision, commit time, partition), appended per event
-        self._frozen: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
-        self._frozen_n = 0
+        self.rows: list[tuple[int, float, int]] = []  # (revision, commit time, partition) not yet in arrays
+        self._n = 0
+        self._rev = np.zeros(0, dtype=np.int64)
+        self._commit = np.zeros(0)
+        self._part = np.zeros(0, dtype=np.int64)
 
     def append(self, rev: int, commit_s: float, part: int) -> None:
         self.rows.append((rev, commit_s, part))
 
     def arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """``(revisions, commit times, partitions)`` of every event so far."""
+        """``(revisions, commit times, partitions)`` of every event so far (views; entries never change once written)."""
         rows = self.rows
-        if self._frozen is None or self._frozen_n != len(rows):
-            if rows:
-                revs, commits, parts = zip(*rows, strict=True)
-            else:
-                revs, commits, parts = (), (), ()
-            self._frozen = (np.asarray(revs, dtype=np.int64), np.asarray(commits),
-                            np.asarray(parts, dtype=np.int64))
-            self._frozen_n = len(rows)
-        return self._frozen
+        if rows:
+            n0, n = self._n, self._n + len(rows)
+            if n > self._rev.size:
+                cap = max(n, 2 * self._rev.size, 1024)
+                for name in ("_rev", "_commit", "_part"):
+                    old = getattr(self, name)
+                    grown = np.zeros(cap, dtype=old.dtype)
+                    grown[:n0] = old[:n0]
+                    setattr(self, name, grown)
+            revs, commits, parts = zip(*rows, strict=True)
+            self._rev[n0:n] = revs
+            self._commit[n0:n] = commits
+            self._part[n0:n] = parts
+            self._n = n
+            rows.clear()
+        n = self._n
+        return self._rev[:n], self._commit[:n], self._part[:n]
 
     def between(self, rv_after: int, rv_upto: int, part: int | None = None) -> np.ndarray:
         """Commit times of events with ``rv_after < revision <= rv_upto`` (optionally one partition)."""
@@ -90,7 +104,7 @@ class ChangeLog:
         return commits[lo:hi][sl == part]
 
     def __len__(self) -> int:
-        return len(self.rows)
+        return self._n + len(self.rows)
 
 
 class SlowBudget:
