@@ -5,6 +5,7 @@
   (uncontended: the common case of the lifecycle runs), with events per request in ``extra_info``;
 * a cached LIST;
 * one watch event fanned out to 5,000 passive watchers (the numpy path, DESIGN decision 2);
+* pod events fanned out to active informers: three of every pod and one per node (a kubelet's);
 * the client token bucket.
 
 Under ``make test`` (``--benchmark-disable``) each case runs once as a smoke test.
@@ -15,8 +16,10 @@ import pytest
 
 from kbench.cluster.clients import TokenBucket
 from kbench.cluster.cluster import ControlPlane
-from kbench.cluster.state import GenericObj
-from kbench.cluster.watch import PassiveGroup
+from kbench.cluster.etcd import CommitRecord
+from kbench.cluster.informer import Informer, SyncStrategy
+from kbench.cluster.state import GenericObj, PodObj, pod_partition
+from kbench.cluster.watch import PassiveGroup, Watcher
 from kbench.config import scenario_from_dict
 
 REQUESTS = 2000
@@ -138,6 +141,50 @@ def test_component_watch_fanout_5000_passive(benchmark):
         return cache.events_dispatched
 
     assert benchmark.pedantic(go, rounds=3, iterations=1) == 200
+
+
+@pytest.mark.benchmark(group="components")
+def test_component_watch_fanout_active_informers(benchmark):
+    nodes, pods = 500, 4000
+
+    def go():
+        plane = _plane()
+        env = plane.env
+        cache = plane.api.cache("pods", pod_partition)
+        client = plane.client("w", "scheduler", "system:kube-scheduler", ("system:authenticated",))
+        handled = [0]
+
+        def h(*_a):
+            handled[0] += 1
+
+        def informer(partition):
+            inf = Informer(plane.api, client, "pods", strategy=SyncStrategy(), rng=np.random.default_rng(0),
+                           partition=partition, on_add=h, on_update=h, on_delete=h)
+            cache.add_watcher(Watcher(partition, inf._on_event, lambda _r: None), 1e9)
+
+        for _ in range(3):
+            informer(None)
+        for n in range(nodes):
+            informer(f"node-{n}")
+        spec = object()
+
+        def commits():  # each pod: created, bound, running, deleted; one commit every 0.5 ms
+            rev = 10**6
+            for p in range(pods):
+                key, node = f"default/p{p}", f"node-{p % nodes}"
+                versions = [PodObj(key, p, spec), PodObj(key, p, spec, node_name=node),
+                            PodObj(key, p, spec, node_name=node, phase="Running"), None]
+                for op, value in zip(("create", "update", "update", "delete"), versions, strict=True):
+                    rev += 1
+                    cache.on_commit(CommitRecord("pods", key, op, rev, 2048, env.now, value))
+                    yield env.timeout(0.0005)
+
+        env.process(commits())
+        env.run(until=60)
+        return handled[0], cache.deliveries
+
+    # 3 informers see 4 events per pod; the node's informer sees the bind, the update and the delete
+    assert benchmark.pedantic(go, rounds=3, iterations=1) == (pods * (3 * 4 + 3), pods * (3 * 4 + 3))
 
 
 @pytest.mark.benchmark(group="components")
