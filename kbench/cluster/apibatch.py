@@ -85,15 +85,18 @@ def _submit_batch(api, head: Request, items: list[tuple[str, object]],
         stats.record(key, sli_s=t1 - t0 - wait, e2e_s=t1 - t0, wait_s=wait, nbytes=resp.size_bytes, count=k)
         finish(resp)
 
-    def handled(resp: Response) -> None:  # a storage error, before any encoding
+    def released(resp: Response) -> Response:  # seats freed; a restart or timeout meanwhile wins
         fc.release(head)
         counts["completed"] += k - 1
         if gen != api.generation:
-            resp = Response(503)
-        elif env.now - t0 > cfg.request_timeout_s:
-            resp = Response(504)
+            return Response(503)
+        if env.now - t0 > cfg.request_timeout_s:
+            return Response(504)
+        return resp
+
+    def handled(resp: Response) -> None:  # a storage error, before any encoding
         stats.record_error(key, k)
-        finish(resp)
+        finish(released(resp))
 
     def written(e: simpy.Event) -> None:
         if not e.ok:
@@ -109,12 +112,7 @@ def _submit_batch(api, head: Request, items: list[tuple[str, object]],
         Timeout(env, delay).callbacks.append(lambda _e: responded(resp))
 
     def responded(resp: Response) -> None:
-        fc.release(head)
-        counts["completed"] += k - 1
-        if gen != api.generation:
-            resp = Response(503)
-        elif env.now - t0 > cfg.request_timeout_s:
-            resp = Response(504)
+        resp = released(resp)
         if not resp.ok:
             stats.record_error(key, k)
             finish(resp)

@@ -229,30 +229,32 @@ class Serve:
         Timeout(api.env, delay).callbacks.append(self._responded)
 
     def _responded(self, _e) -> None:
-        api = self.api
-        api.fc.release(self.req)
-        if self.gen != api.generation:
-            api.stats.record_error(self.key)
-            self._finish(Response(503))
-        elif api.env.now - self.t0 > api.cfg.request_timeout_s:
-            api.stats.record_error(self.key)  # A4, as in _handled
-            self._finish(Response(504))
-        else:
+        if not self._released_failed():
             self._send_done(self.resp)
 
-    def _handled(self, resp: Response) -> None:
-        """The handler returned: free the seats, then send the response."""
+    def _released_failed(self) -> bool:
+        """Free the seats; if the server restarted (503) or the handler timed out (504) meanwhile,
+        finish with that error and return True."""
         api = self.api
         api.fc.release(self.req)
         if self.gen != api.generation:
-            api.stats.record_error(self.key)
-            self._finish(Response(503))
+            code = 503
         elif api.env.now - self.t0 > api.cfg.request_timeout_s:
             # A4: the handler timed out. The model lets the work finish (it used the CPU and
             # storage anyway) and reports the timeout when it does.
-            api.stats.record_error(self.key)
-            self._finish(Response(504))
-        elif resp.size_bytes:
+            code = 504
+        else:
+            return False
+        api.stats.record_error(self.key)
+        self._finish(Response(code))
+        return True
+
+    def _handled(self, resp: Response) -> None:
+        """The handler returned: free the seats, then send the response."""
+        if self._released_failed():
+            return
+        api = self.api
+        if resp.size_bytes:
             self.resp = resp
             api.env.timeout(resp.size_bytes / api.cfg.network_bytes_per_s).callbacks.append(self._sent)
         else:
