@@ -129,17 +129,9 @@ def _progress(show: bool, total: int, console: Console):
     if not show:
         yield None
         return
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeElapsedColumn,
-        TimeRemainingColumn,
-    )
+    from kbench.experiment.progressbar import eta_bar
 
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                  TextColumn("ETA"), TimeRemainingColumn(), console=console, transient=True) as bar:
+    with eta_bar(console) as bar:
         task = bar.add_task("runs", total=total)
         started = [0]
 

@@ -85,17 +85,9 @@ def sweep_cmd(
     err = Console(stderr=True)
     show = output == "table" or sys.stderr.isatty()
     if show:
-        from rich.progress import (
-            BarColumn,
-            MofNCompleteColumn,
-            Progress,
-            TextColumn,
-            TimeElapsedColumn,
-            TimeRemainingColumn,
-        )
+        from kbench.experiment.progressbar import eta_bar
 
-        with Progress(TextColumn("cells"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                      TextColumn("ETA"), TimeRemainingColumn(), console=err, transient=True) as bar:
+        with eta_bar(err, "cells") as bar:
             tasks: list[Any] = []
 
             def progress(done: int, total: int) -> None:
