@@ -83,7 +83,7 @@ def sync_cmd(
     """The List vs List-Watch experiment: polling clients against informers."""
     check_output(output, ("table", "json", "markdown"))
     from kbench.config import Scenario, load_scenario
-    from kbench.configload import from_dict, to_dict
+    from kbench.config.loader import from_dict, to_dict
     from kbench.experiment.sync import run_sync
     from kbench.quantity import parse_duration, parse_quantity
 
@@ -184,11 +184,11 @@ def run_cmd(
     check_output(output, ("table", "json", "markdown"))
     from dataclasses import replace
 
-    from kbench.config import scenario_from_dict
-    from kbench.configload import to_dict
+    from kbench.config import load_scenario, scenario_from_dict
+    from kbench.config.loader import to_dict
+    from kbench.config.params import parse_params
     from kbench.experiment.runner import run as run_scenario
     from kbench.quantity import parse_duration
-    from kbench.workload.spec import load_scenario, parse_params
 
     sc = load_scenario(scenario, params=parse_params(param))
     if sync or duration is not None:

@@ -2,7 +2,7 @@
 
 Counting the pods that match a (namespace, selector) walks every bound pod, so it is done once per
 node table and selector and then kept up to date from the table's change log
-(:meth:`NodeTable.pod_changes_since <kbench.cluster.nodetable.NodeTable.pod_changes_since>`): each
+(:meth:`NodeTable.pod_changes_since <kbench.cluster.objects.NodeTable.pod_changes_since>`): each
 pod added or removed moves the counts it matches by ±1, per node and per topology domain. Label
 derived arrays (domain codes, "has every key" masks) are cached until the table's
 ``labels_version`` changes. A selector is anything with ``labels`` (matchLabels), ``key``,

@@ -13,12 +13,13 @@ from collections.abc import Callable, Generator
 import numpy as np
 import simpy
 
-from kbench.cluster.apiserver import Response
-from kbench.cluster.clients import Client, InformerStats
-from kbench.cluster.cluster import ControlPlane
-from kbench.cluster.informer import Informer, SyncStrategy
+from kbench.cluster.apiserver.server import Response
+from kbench.cluster.clients.client import Client
+from kbench.cluster.clients.informer import Informer
+from kbench.cluster.clients.reflector import InformerStats
+from kbench.cluster.controlplane import ControlPlane
 from kbench.cluster.objects import Node
-from kbench.cluster.state import (
+from kbench.cluster.objects.stored import (
     LEASE_BYTES,
     NODE_BYTES,
     POD_BYTES,
@@ -28,6 +29,7 @@ from kbench.cluster.state import (
     pod_partition,
 )
 from kbench.config import Scenario
+from kbench.config.clients import SyncStrategy
 from kbench.metrics.pods import PodTimeline
 
 
@@ -100,7 +102,7 @@ class World:
              *, size_bytes: int = 1024, partition: object = None) -> None:
         """:meth:`write` without a process: ``done(response)`` is called when it would return.
 
-        The client must have ``send`` (a :class:`~kbench.cluster.kubelet.NodeClient`); the request
+        The client must have ``send`` (a :class:`~kbench.cluster.kubelet.fleet.NodeClient`); the request
         takes the same path, with the same events in the same order, as through :meth:`write`.
         """
         cache = self.api.caches.get(resource)

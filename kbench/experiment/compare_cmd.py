@@ -95,7 +95,8 @@ def compare_cmd(
     if seeds < 2:
         raise KbenchError(f"compare needs at least 2 seeds (got {seeds})", where="--seeds")
     names, dirs = _parse_metrics(metric)
-    from kbench.workload.spec import load_scenario, parse_params
+    from kbench.config import load_scenario
+    from kbench.config.params import parse_params
 
     loaded = load_scenario(scenario, params=parse_params(param))
     err = Console(stderr=True)

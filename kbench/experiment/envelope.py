@@ -160,7 +160,7 @@ def base_value(scenario: Scenario, dimension: str) -> float:
     """
     if dimension == "clients":
         return float(scenario.sync.clients)
-    from kbench.workload.spec import compile_workload
+    from kbench.workload.compile import compile_workload
 
     sc = compile_workload(scenario)
     if dimension == "nodes":
@@ -183,7 +183,7 @@ def apply(scenario: Scenario, dimension: str, value: float, seed: int) -> Scenar
     scenario = replace(scenario, seed=seed)
     if dimension == "clients":
         return replace(scenario, sync=replace(scenario.sync, clients=int(value)))
-    from kbench.workload.spec import compile_workload
+    from kbench.workload.compile import compile_workload
 
     sc = compile_workload(scenario)
     if dimension == "nodes":

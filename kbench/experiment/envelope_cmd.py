@@ -80,7 +80,8 @@ def envelope_cmd(
     """Find the smallest nodes / pod-rate / clients at which an SLO first fails (bracketing, bisection)."""
     if output not in ("table", "json"):
         raise KbenchError(f"-o {output}: expected one of table, json")
-    from kbench.workload.spec import load_scenario, parse_params
+    from kbench.config import load_scenario
+    from kbench.config.params import parse_params
 
     sc = load_scenario(scenario, params=parse_params(param))
     err = Console(stderr=True)

@@ -20,7 +20,7 @@ import pandas as pd
 
 from kbench.cluster.world import World
 from kbench.config import Scenario, load_scenario
-from kbench.configload import config_hash, to_dict
+from kbench.config.loader import config_hash, to_dict
 from kbench.errors import ConfigError
 from kbench.metrics.observer import SloMonitor
 from kbench.metrics.summary import summarize
@@ -65,7 +65,7 @@ class Components:
 def effective_scenario(scenario: Scenario) -> Scenario:
     """The scenario with its workload spec compiled and trace options applied (see the module
     docstring): a replay with ``retry_unschedulable: false`` turns the scheduler's retries off."""
-    from kbench.workload.spec import compile_workload
+    from kbench.workload.compile import compile_workload
 
     scenario = compile_workload(scenario)
     if any(not t.retry_unschedulable for t in scenario.workload.traces) and scenario.scheduler.retry_unschedulable:
@@ -76,9 +76,9 @@ def effective_scenario(scenario: Scenario) -> Scenario:
 def build(scenario: Scenario, seed: int | None = None, typical_pods: Any = None) -> tuple[World, Components]:
     """Build and wire a lifecycle run (nothing runs yet)."""
     from kbench.cluster.controllers import ControllerManager
-    from kbench.cluster.kubelet import KubeletFleet
-    from kbench.cluster.kubeproxy import KubeProxyFleet
-    from kbench.cluster.scheduler import Scheduler
+    from kbench.cluster.kubelet.fleet import KubeletFleet
+    from kbench.cluster.proxy.kubeproxy import KubeProxyFleet
+    from kbench.cluster.scheduler.scheduler import Scheduler
     from kbench.workload.replay import TraceReplay
 
     scenario = effective_scenario(scenario)

@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from kbench.config import Scenario, scenario_from_dict
-from kbench.configload import config_hash, load_yaml, to_dict
+from kbench.config.loader import config_hash, load_yaml, to_dict
 from kbench.errors import KbenchError, did_you_mean
 from kbench.experiment import sweep_params
 from kbench.experiment.compare import DEFAULT_METRICS, extract, normalize_metric
@@ -126,8 +126,9 @@ def load_sweep(path: str | Path) -> Sweep:
         KbenchError: Naming the file and key: unknown keys, an empty grid or value list, an unknown
             parameter or policy, bad seeds, a grid value that makes an invalid scenario.
     """
+    from kbench.config import load_scenario
+    from kbench.config.params import resolve_path
     from kbench.policy.profile import resolve_policy
-    from kbench.workload.spec import load_scenario, resolve_path
 
     path = Path(path)
     src = str(path)

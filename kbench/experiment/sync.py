@@ -7,7 +7,7 @@ Strategy ``list-watch``: one LIST, then a WATCH from the watch cache, re-establi
 same change sequence (common random numbers: the writer draws from its own stream).
 
 Staleness is the time from a change's commit in etcd until a client has it in its cache, for every
-(change, client) pair: for watchers, delivery (computed in bulk, see ``kbench.cluster.watch``);
+(change, client) pair: for watchers, delivery (computed in bulk, see ``kbench.cluster.apiserver.watchcache``);
 for pollers, the end of the first LIST served at a revision that includes the change.
 """
 
@@ -21,12 +21,12 @@ from typing import Any
 import numpy as np
 import simpy
 
-from kbench.cluster.apiserver import Response
-from kbench.cluster.clients import InformerStats, informer, poller
-from kbench.cluster.cluster import ControlPlane
-from kbench.cluster.watch import PassiveGroup
+from kbench.cluster.apiserver.server import Response
+from kbench.cluster.apiserver.watchcache import PassiveGroup
+from kbench.cluster.clients.reflector import InformerStats, informer, poller
+from kbench.cluster.controlplane import ControlPlane
 from kbench.config import Scenario
-from kbench.configload import config_hash, to_dict
+from kbench.config.loader import config_hash, to_dict
 from kbench.metrics.collect import LogHistogram
 from kbench.results.store import RunWriter, new_run_id
 

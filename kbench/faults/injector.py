@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from kbench.configs.faults import FaultConfig
+from kbench.config.faults import FaultConfig
 from kbench.errors import ConfigError
 
 ZONE_LABEL = "topology.kubernetes.io/zone"
@@ -54,7 +54,7 @@ class FaultInjector:
 
     Args:
         world: The run's world.
-        kubelets: The :class:`~kbench.cluster.kubelet.KubeletFleet` (node faults need it).
+        kubelets: The :class:`~kbench.cluster.kubelet.fleet.KubeletFleet` (node faults need it).
 
     Raises:
         ConfigError: A node fault without kubelets, or naming an unknown node or zone.
@@ -176,8 +176,8 @@ class FaultInjector:
 
     def _slow_watchers(self, r: FaultRecord, p) -> None:
         """``p.clients`` passive watchers of ``p.resource`` that take ``p.process_s`` per event."""
-        from kbench.cluster.clients import InformerStats, informer
-        from kbench.cluster.watch import PassiveGroup
+        from kbench.cluster.apiserver.watchcache import PassiveGroup
+        from kbench.cluster.clients.reflector import InformerStats, informer
 
         w, env = self.world, self.env
         cache = w.api.cache(p.resource)

@@ -1,7 +1,7 @@
 """The FGD paper's metrics against arrived workload (FGD.md §1.3), recorded after every pod event.
 
 A :class:`FgdRecorder` subscribes to the scheduler's outcomes (:attr:`Scheduler.listeners
-<kbench.cluster.scheduler.Scheduler>`). At every event (a pod's first attempt, whatever its outcome,
+<kbench.cluster.scheduler.scheduler.Scheduler>`). At every event (a pod's first attempt, whatever its outcome,
 a later placement, or a placed pod leaving) it records four numbers, in milli-GPU:
 
 * **arrived**: the GPU request k × u of every pod attempted so far, failed ones included (each pod
@@ -11,7 +11,7 @@ a later placement, or a placed pod leaving) it records four numbers, in milli-GP
 * **idle**: unallocated GPU milli (frag rate = F / idle).
 
 F_n is kept per node and recomputed only for the rows whose pods changed since the last event
-(:meth:`NodeTable.pods_changed_since <kbench.cluster.nodetable.NodeTable.pods_changed_since>`),
+(:meth:`NodeTable.pods_changed_since <kbench.cluster.objects.NodeTable.pods_changed_since>`),
 through the state memo of :mod:`kbench.policy.fragmemo` (shared with the FGD policy; the same
 values as :func:`kbench.policy.gpufrag.node_frag_amount`), so an event usually costs a dictionary
 look-up instead of the whole cluster's numpy work.
@@ -72,7 +72,7 @@ class FgdRecorder:
     """Records arrived / allocated / fragmented GPU after every scheduling outcome.
 
     Args:
-        scheduler: The run's :class:`~kbench.cluster.scheduler.Scheduler` (its node table is read).
+        scheduler: The run's :class:`~kbench.cluster.scheduler.scheduler.Scheduler` (its node table is read).
         typical: Typical pods (from the original pod list, FGD.md §2.8); None records no frag.
 
     Attributes:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from kbench.cluster.state import PodObj
+from kbench.cluster.objects.stored import PodObj
 from kbench.cluster.world import World
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from kbench.configload import load_yaml
+from kbench.config.loader import load_yaml
 from kbench.errors import PolicyError, did_you_mean
 from kbench.policy.api import EXTENSION_POINTS
 from kbench.policy.profile import (

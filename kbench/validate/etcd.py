@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import simpy
 
-from kbench.cluster.etcd import Etcd
+from kbench.cluster.etcd.server import Etcd
 from kbench.config import EtcdConfig
 from kbench.rng import SeedTree
 from kbench.validate.record import Record

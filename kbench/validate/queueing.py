@@ -15,8 +15,8 @@ import math
 import numpy as np
 import simpy
 
-from kbench.cluster.flowcontrol import FlowControl
-from kbench.cluster.request import Request
+from kbench.cluster.apiserver.flowcontrol import FlowControl
+from kbench.cluster.apiserver.request import Request
 from kbench.config import FlowControlConfig, FlowSchemaConfig, PriorityLevelConfig
 from kbench.validate.record import Record, mean_ci
 

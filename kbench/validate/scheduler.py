@@ -16,11 +16,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from kbench.cluster.scheduler import Scheduler
-from kbench.cluster.state import PodObj
+from kbench.cluster.objects.stored import PodObj
+from kbench.cluster.scheduler.scheduler import Scheduler
 from kbench.cluster.world import World
 from kbench.config import scenario_from_dict
-from kbench.configs.workload import NodeGroup, PodTemplate
+from kbench.config.workload import NodeGroup, PodTemplate
 from kbench.validate.record import Record, mean_ci
 from kbench.workload.podspec import nodes_from_groups, pod_from_template
 

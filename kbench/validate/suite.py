@@ -33,7 +33,7 @@ FAMILIES: dict[str, Callable[[bool], list[Record]]] = {
 
 NOT_COVERED = (
     ("little/kubelet_image_pulls", "the kubelet model schedules image pulls analytically (a heap of slot end "
-     "times, kbench/cluster/noderesources.py) and keeps no occupancy state an observer could integrate; a Little's "
+     "times, kbench/cluster/kubelet/noderesources.py) and keeps no occupancy state an observer could integrate; a Little's "
      "law check there would only restate the observer's own timestamps"),
     ("scoring/PodTopologySpread", "upstream's spread score cases name candidate and filtered-out nodes "
      "separately, which kbench explain (every node filtered and scored) cannot express; they run plugin-level "

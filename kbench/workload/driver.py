@@ -5,11 +5,11 @@ watchers, apiserver proxy requests).
 Random draws come from the ``workload`` streams only, so the workload realisation does not change
 with the policy (common random numbers across compared policies, DESIGN.md decision 6).
 
-Workload-spec additions (:mod:`kbench.workload.spec`): a pod group with an ``arrival`` process or
+Workload-spec additions (:mod:`kbench.workload.compile`): a pod group with an ``arrival`` process or
 ``vary`` distributions draws its arrival times and per-pod values up front from its own streams
 (``workload/pods/<name>/arrivals`` and ``.../<field>``; :mod:`kbench.workload.synth`); items with
 ``after`` wait for that barrier and count ``at_s`` from its release; barriers
-(``workload.barriers``) are processes released as :class:`~kbench.configs.workload.BarrierSpec`
+(``workload.barriers``) are processes released as :class:`~kbench.config.workload.BarrierSpec`
 describes; the first item with ``measure: true`` sets :attr:`WorkloadDriver.measure_start_s`.
 """
 
@@ -20,11 +20,11 @@ import dataclasses
 import numpy as np
 import simpy
 
-from kbench.cluster.clients import InformerStats
-from kbench.cluster.informer import Informer
-from kbench.cluster.state import GenericObj, PodObj
+from kbench.cluster.clients.informer import Informer
+from kbench.cluster.clients.reflector import InformerStats
+from kbench.cluster.objects.stored import GenericObj, PodObj
 from kbench.cluster.world import World
-from kbench.configs.workload import (
+from kbench.config.workload import (
     ArrivalSpec,
     BarrierSpec,
     DeploymentSpec,
@@ -240,7 +240,7 @@ class WorkloadDriver:
         w.plane.etcd.preload_values(k.resource, {key: GenericObj(key, {"v": 0}) for key in keys}, size)
         cache = w.api.cache(k.resource)
         cache.store.update(w.plane.etcd.values(k.resource))
-        from kbench.cluster.informer import SyncStrategy
+        from kbench.config.clients import SyncStrategy
         strategy = SyncStrategy.parse(k.sync, where=f"workload.generic[{k.resource}].sync")
         stats = self.generic_stats.setdefault(k.resource, InformerStats())
         rng = w.stream(f"workload/generic/{k.resource}")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from kbench.cluster.objects import CPU, GPU, MEMORY, Container, Node, Pod, Taint, Toleration
-from kbench.configs.workload import NodeGroup, PodTemplate
+from kbench.config.workload import NodeGroup, PodTemplate
 from kbench.errors import ConfigError
 
 FAIL_ANNOTATION = "kbench/fail-probability"

@@ -1,6 +1,6 @@
 """Trace replay: replay controls, FGD-style inflation and the replay driver (``workload.traces``).
 
-A :class:`~kbench.configs.workload.TraceReplaySpec` names a pod trace and/or a node list (read with
+A :class:`~kbench.config.workload.TraceReplaySpec` names a pod trace and/or a node list (read with
 :func:`~kbench.workload.traces.common.load_trace` into the normalized tables of
 docs/TRACE_CONTRACT.md). The controls apply in this order:
 
@@ -27,7 +27,7 @@ client. Timed replay creates each pod at ``start_s + arrival_s`` and, with ``dep
 it at its deletion time (gracefully when bound, at once when not) or lets it finish after its
 duration when the trace has no deletion time. Sequential replay (``sequential: true``) ignores
 arrival times: it creates the next pod once the scheduler reports the previous one bound or its
-attempt failed (:attr:`Scheduler.listeners <kbench.cluster.scheduler.Scheduler>`), as the FGD
+attempt failed (:attr:`Scheduler.listeners <kbench.cluster.scheduler.scheduler.Scheduler>`), as the FGD
 simulator feeds its scheduler. :attr:`TraceReplay.done` triggers ``linger_s`` after the last
 arrival and departure; the runner ends the run there when ``end_when_done``.
 """
@@ -40,8 +40,8 @@ import numpy as np
 import pandas as pd
 
 from kbench.cluster.objects import Node
-from kbench.cluster.state import POD_BYTES, PodObj
-from kbench.configs.workload import TraceReplaySpec
+from kbench.cluster.objects.stored import POD_BYTES, PodObj
+from kbench.config.workload import TraceReplaySpec
 from kbench.errors import ConfigError
 from kbench.policy.typical import MILLI
 

@@ -1,6 +1,6 @@
 """Synthetic workloads: arrival processes and per-pod value distributions, drawn from the seed tree.
 
-Arrival processes (:class:`~kbench.configs.workload.ArrivalSpec`, :func:`arrival_times`), times in
+Arrival processes (:class:`~kbench.config.workload.ArrivalSpec`, :func:`arrival_times`), times in
 seconds from the start of the group:
 
 * ``constant``: evenly spaced, ``t_i = i / rate``;
@@ -37,7 +37,7 @@ from typing import Any
 
 import numpy as np
 
-from kbench.configs.workload import ArrivalSpec
+from kbench.config.workload import ArrivalSpec
 from kbench.dist import Z99
 from kbench.errors import ConfigError, KbenchError, did_you_mean
 from kbench.quantity import parse_duration, parse_quantity

@@ -14,13 +14,14 @@ Under ``make test`` (``--benchmark-disable``) each case runs once as a smoke tes
 import numpy as np
 import pytest
 
-from kbench.cluster.clients import TokenBucket
-from kbench.cluster.cluster import ControlPlane
-from kbench.cluster.etcd import CommitRecord
-from kbench.cluster.informer import Informer, SyncStrategy
-from kbench.cluster.state import GenericObj, PodObj, pod_partition
-from kbench.cluster.watch import PassiveGroup, Watcher
+from kbench.cluster.apiserver.watchcache import PassiveGroup, Watcher
+from kbench.cluster.clients.informer import Informer
+from kbench.cluster.clients.ratelimit import TokenBucket
+from kbench.cluster.controlplane import ControlPlane
+from kbench.cluster.etcd.server import CommitRecord
+from kbench.cluster.objects.stored import GenericObj, PodObj, pod_partition
 from kbench.config import scenario_from_dict
+from kbench.config.clients import SyncStrategy
 
 REQUESTS = 2000
 

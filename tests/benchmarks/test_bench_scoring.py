@@ -118,7 +118,7 @@ def test_bench_full_cycle_adaptive(benchmark, cluster):
 
 
 def test_bench_full_cycle_assume(benchmark, cluster):
-    """A scheduler cycle as :mod:`kbench.cluster.scheduler` runs it: adaptive percentageOfNodesToScore
+    """A scheduler cycle as :mod:`kbench.cluster.scheduler.scheduler` runs it: adaptive percentageOfNodesToScore
     (the first 500 feasible of 5,000 nodes filtered and scored, D4), ``assume=True``, then ``unassume``
     so that every round sees the same table."""
     fw, table, pod = cluster
@@ -204,7 +204,7 @@ def test_bench_density_cycle(benchmark):
     """One scheduler cycle of density-5k's kind at 1,000 nodes: every pod from one template
     (100m / 64Mi, owned by a ReplicaSet, so PodTopologySpread's default constraints apply), default
     profile, assumed and kept (the table fills as in the run)."""
-    from kbench.configs.workload import NodeGroup, PodTemplate
+    from kbench.config.workload import NodeGroup, PodTemplate
     from kbench.workload.podspec import nodes_from_groups, pod_from_template
 
     table = NodeTable.from_nodes(nodes_from_groups([NodeGroup(

@@ -7,10 +7,10 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from kbench.config import load_scenario
 from kbench.errors import KbenchError
 from kbench.experiment import envelope as env
 from kbench.results.commands import list_runs
-from kbench.workload.spec import load_scenario
 
 SMALL = Path(__file__).resolve().parents[2] / "workloads" / "envelope-small.yaml"
 
@@ -150,7 +150,7 @@ def test_nodes_scale_every_group_in_proportion():
 
 
 def test_pod_rate_scales_rate_and_count_so_the_window_keeps_its_length():
-    from kbench.configs.workload import ArrivalSpec
+    from kbench.config.workload import ArrivalSpec
 
     sc = load_scenario(SMALL)
     g = sc.workload.pods[0]

@@ -13,10 +13,10 @@ import pytest
 from typer.testing import CliRunner
 
 from kbench.cli import app
+from kbench.config import load_scenario
 from kbench.errors import KbenchError
 from kbench.experiment import sweep_params
 from kbench.experiment.sweep import load_sweep, run_sweep
-from kbench.workload.spec import load_scenario
 
 runner = CliRunner()
 REPO = Path(__file__).resolve().parents[2]

@@ -7,7 +7,7 @@ from typer.testing import CliRunner
 
 from kbench.cli import app
 from kbench.config import Scenario, scenario_from_dict
-from kbench.configload import to_dict
+from kbench.config.loader import to_dict
 from kbench.errors import ConfigError
 
 

@@ -74,9 +74,8 @@ def test_slow_watchers_are_terminated_and_relist():
 
 @pytest.mark.slow
 def test_watch_cache_disabled_sends_lists_to_etcd():
-    from kbench.config import scenario_from_dict
-    from kbench.configload import to_dict
-    from kbench.workload.spec import load_scenario
+    from kbench.config import load_scenario, scenario_from_dict
+    from kbench.config.loader import to_dict
 
     sc = load_scenario(FAULTS / "watch-cache-disabled.yaml")
     with_fault = run(sc).world.plane.etcd.stats

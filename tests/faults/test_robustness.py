@@ -124,8 +124,8 @@ def test_yaml_is_only_loaded_safely():
 
 
 def test_a_yaml_python_tag_is_a_config_error_not_code(tmp_path):
+    from kbench.config import load_scenario
     from kbench.errors import KbenchError
-    from kbench.workload.spec import load_scenario
     marker = tmp_path / "pwned"
     p = tmp_path / "evil.yaml"
     p.write_text(f"name: !!python/object/apply:os.system ['touch {marker}']\n")
@@ -168,9 +168,9 @@ def test_policies_load_only_from_names_files_or_entry_points(tmp_path, monkeypat
 def test_config_hash_of_a_trace_scenario_does_not_depend_on_its_folder(tmp_path):
     import shutil
 
-    from kbench.configload import config_hash
+    from kbench.config import load_scenario
+    from kbench.config.loader import config_hash
     from kbench.experiment.runner import effective_scenario
-    from kbench.workload.spec import load_scenario
     text = ("name: t\nduration_s: 60\nworkload:\n  traces:\n    - {name: w, file: workload.yaml, format: k8s-manifests}\n")
     hashes = []
     for sub in ("a", "b/c"):

@@ -1,6 +1,6 @@
 """Fuzzing the input loaders: any input loads or raises the project's own error, with a message.
 
-Scenario YAML (``kbench.workload.spec.load_scenario``), KubeSchedulerConfiguration profiles
+Scenario YAML (``kbench.config.load_scenario``), KubeSchedulerConfiguration profiles
 (``kbench.policy.ksc.load_ksc``) and every trace importer (``load_trace`` with each format) get
 mutated versions of real seed files; nothing may raise another exception or hang (the hypothesis
 deadline). The number of examples is bounded in ``make test``; ``make fuzz`` runs many more.
@@ -50,7 +50,7 @@ SCENARIO_SEEDS = [ROOT / "workloads" / "demo.yaml", ROOT / "workloads" / "faults
 
 
 def _load_scenario(path: Path) -> None:
-    from kbench.workload.spec import load_scenario
+    from kbench.config import load_scenario
     load_scenario(path)
 
 

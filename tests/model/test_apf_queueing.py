@@ -16,8 +16,8 @@ import pytest
 import simpy
 from scipy import stats
 
-from kbench.cluster.flowcontrol import FlowControl
-from kbench.cluster.request import Request
+from kbench.cluster.apiserver.flowcontrol import FlowControl
+from kbench.cluster.apiserver.request import Request
 from kbench.config import FlowControlConfig
 from kbench.validate.queueing import erlang_c_wq, run_level  # the same runner and formula as kbench validate
 

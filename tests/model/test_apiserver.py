@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from kbench.cluster.cluster import ControlPlane
+from kbench.cluster.controlplane import ControlPlane
 from kbench.config import scenario_from_dict
 
 

@@ -12,10 +12,10 @@ import numpy as np
 import pytest
 
 from kbench.cluster.controllers import ControllerManager
-from kbench.cluster.state import LEASE_BYTES, POD_BYTES, GenericObj
+from kbench.cluster.objects.stored import LEASE_BYTES, POD_BYTES, GenericObj
 from kbench.cluster.world import World
 from kbench.config import scenario_from_dict
-from kbench.configs.workload import DeploymentSpec, JobSpec, PodTemplate
+from kbench.config.workload import DeploymentSpec, JobSpec, PodTemplate
 from kbench.dist import Dist
 from kbench.workload.podspec import nodes_from_groups
 

@@ -15,8 +15,8 @@ import yaml
 from typer.testing import CliRunner
 
 from kbench.cli import app
+from kbench.config import load_scenario
 from kbench.experiment.runner import run
-from kbench.workload.spec import load_scenario
 
 ROOT = Path(__file__).resolve().parents[2]
 TRACES = ROOT.parent / "shared" / "traces"

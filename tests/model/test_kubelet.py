@@ -7,11 +7,11 @@ Pods are created already bound (no scheduler) by a small driver; an observer wat
 import numpy as np
 import pytest
 
-from kbench.cluster.kubelet import KubeletFleet
-from kbench.cluster.state import PodObj
+from kbench.cluster.kubelet.fleet import KubeletFleet
+from kbench.cluster.objects.stored import PodObj
 from kbench.cluster.world import World
 from kbench.config import scenario_from_dict
-from kbench.configs.workload import NodeGroup, PodTemplate
+from kbench.config.workload import NodeGroup, PodTemplate
 from kbench.metrics.pods import PHASES
 from kbench.workload.podspec import nodes_from_groups, pod_from_template
 

@@ -3,11 +3,11 @@
 import numpy as np
 import pytest
 
-from kbench.cluster.kubeproxy import KubeProxyFleet
-from kbench.cluster.state import GenericObj
+from kbench.cluster.objects.stored import GenericObj
+from kbench.cluster.proxy.kubeproxy import KubeProxyFleet
 from kbench.cluster.world import World
 from kbench.config import scenario_from_dict
-from kbench.configs.workload import NodeGroup
+from kbench.config.workload import NodeGroup
 from kbench.workload.podspec import nodes_from_groups
 
 

@@ -80,5 +80,5 @@ def test_same_seed_same_summary_other_seed_differs():
 
 
 def _as_dict(s):
-    from kbench.configload import to_dict
+    from kbench.config.loader import to_dict
     return to_dict(s)

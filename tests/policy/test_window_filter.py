@@ -196,7 +196,7 @@ def _spread_scores(plugin, pod, nodes) -> list[int]:
 def test_spread_counts_follow_binding_changes(monkeypatch):
     """The delta-maintained counts (per node and per zone) equal a fresh table's after random
     binds and unbinds, through the change log and, when it is too short, through the recount."""
-    from kbench.cluster import nodetable
+    from kbench.cluster.objects import nodetable
     from policies.podtopologyspread import PodTopologySpread
 
     rng = np.random.default_rng(7)

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 import simpy
 
-from kbench.cluster.clients import Backoff, TokenBucket
-from kbench.cluster.etcd import CommitRecord
-from kbench.cluster.watch import PassiveGroup, WatchCache, Watcher
+from kbench.cluster.apiserver.watchcache import PassiveGroup, WatchCache, Watcher
+from kbench.cluster.clients.ratelimit import Backoff, TokenBucket
+from kbench.cluster.etcd.server import CommitRecord
 from kbench.config import ApiserverConfig, WatchCacheConfig
 from kbench.dist import Dist
 from kbench.results.store import RunWriter, load

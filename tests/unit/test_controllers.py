@@ -7,8 +7,8 @@ from kbench.cluster.controllers import WorkQueue, not_ready_at, reconcile_slices
 from kbench.cluster.controllers.job import failure_backoff_s
 from kbench.cluster.controllers.nodelifecycle import zone_state
 from kbench.cluster.objects import Pod, Toleration
-from kbench.cluster.state import PodObj
-from kbench.configs.controllers import ControllersConfig
+from kbench.cluster.objects.stored import PodObj
+from kbench.config.controllers import ControllersConfig
 from kbench.errors import ConfigError
 
 

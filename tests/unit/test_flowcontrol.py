@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 import simpy
 
-from kbench.cluster.flowcontrol import FlowControl
-from kbench.cluster.request import Request
-from kbench.cluster.workestimate import deal_hand
+from kbench.cluster.apiserver.flowcontrol import FlowControl
+from kbench.cluster.apiserver.request import Request
+from kbench.cluster.apiserver.workestimate import deal_hand
 from kbench.config import FlowControlConfig, FlowSchemaConfig, PriorityLevelConfig
 
 INF = float("inf")

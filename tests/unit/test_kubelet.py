@@ -4,12 +4,12 @@ import math
 
 import pytest
 
-from kbench.cluster.kubelet import FAIL_ANNOTATION, IMAGE_BYTES_ANNOTATION, KubeletFleet
-from kbench.cluster.state import GenericObj, PodObj
+from kbench.cluster.kubelet.fleet import FAIL_ANNOTATION, IMAGE_BYTES_ANNOTATION, KubeletFleet
+from kbench.cluster.objects.stored import GenericObj, PodObj
 from kbench.cluster.world import World
 from kbench.config import scenario_from_dict
-from kbench.configs.kubelet import KubeletConfig
-from kbench.configs.workload import NodeGroup, PodTemplate
+from kbench.config.kubelet import KubeletConfig
+from kbench.config.workload import NodeGroup, PodTemplate
 from kbench.errors import ConfigError
 from kbench.workload.podspec import nodes_from_groups, pod_from_template
 

@@ -3,11 +3,11 @@ in a process: the same responses at the same times, the same stats, and the same
 
 import pytest
 
-from kbench.cluster.nodeclient import NodeClient
-from kbench.cluster.state import NODE_BYTES
+from kbench.cluster.kubelet.nodeclient import NodeClient
+from kbench.cluster.objects.stored import NODE_BYTES
 from kbench.cluster.world import World
 from kbench.config import scenario_from_dict
-from kbench.configs.workload import NodeGroup
+from kbench.config.workload import NodeGroup
 from kbench.workload.podspec import nodes_from_groups
 
 
@@ -70,7 +70,7 @@ def test_process_free_get_and_patch_match_the_process_path(etcd_reads):
 
 
 def test_serve_get_refuses_writes():
-    from kbench.cluster.nodeclient import serve_get
+    from kbench.cluster.kubelet.nodeclient import serve_get
     w, nc = _world(False)
     with pytest.raises(ValueError, match="GETs only"):
         serve_get(w.api, nc.request("patch", "nodes", name="x"), lambda r: None)

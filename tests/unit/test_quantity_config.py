@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from kbench.config import Scenario, load_scenario, scenario_from_dict
-from kbench.configload import config_hash, to_dict
+from kbench.config.loader import config_hash, to_dict
 from kbench.dist import Dist
 from kbench.errors import ConfigError, KbenchError
 from kbench.quantity import parse_duration, parse_quantity

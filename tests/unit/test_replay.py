@@ -9,7 +9,7 @@ import pytest
 
 from kbench.cluster.objects import NodeTable
 from kbench.config import scenario_from_dict
-from kbench.configs.workload import TraceReplaySpec
+from kbench.config.workload import TraceReplaySpec
 from kbench.errors import ConfigError
 from kbench.experiment.runner import run
 from kbench.metrics.fgd import FgdRecorder, by_arrived

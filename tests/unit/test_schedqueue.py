@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from kbench.cluster.objects import NodeTable, Pod
-from kbench.cluster.schedqueue import SchedulingQueue
-from kbench.configs.workload import NodeGroup
+from kbench.cluster.scheduler.queue import SchedulingQueue
+from kbench.config.workload import NodeGroup
 from kbench.policy.framework import Framework
 from kbench.workload.podspec import nodes_from_groups
 

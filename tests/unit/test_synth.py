@@ -5,7 +5,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from kbench.configs.workload import ArrivalSpec
+from kbench.config.workload import ArrivalSpec
 from kbench.errors import ConfigError
 from kbench.workload.synth import DEFAULT_DIURNAL_PROFILE, arrival_times, parse_dist, trace_gaps
 

@@ -7,17 +7,11 @@ import textwrap
 import numpy as np
 import pytest
 
-from kbench.config import scenario_from_dict
+from kbench.config import load_scenario, scenario_from_dict
+from kbench.config.params import parse_params, prepare, resolve_path, substitute
 from kbench.errors import ConfigError
 from kbench.experiment.runner import run
-from kbench.workload.spec import (
-    compile_workload,
-    load_scenario,
-    parse_params,
-    prepare,
-    resolve_path,
-    substitute,
-)
+from kbench.workload.compile import compile_workload
 
 SPEC = """
 version: 1

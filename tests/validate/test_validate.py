@@ -65,7 +65,7 @@ def test_swapping_least_for_most_allocated_fails_the_suite(monkeypatch):
 
 
 def test_halving_apf_seats_fails_the_queueing_checks(monkeypatch):
-    import kbench.cluster.flowcontrol as fc
+    import kbench.cluster.apiserver.flowcontrol as fc
 
     real = fc.nominal_concurrency
     monkeypatch.setattr(fc, "nominal_concurrency", lambda cfg: {k: max(1, v // 2) for k, v in real(cfg).items()})

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 import simpy
 
 from kbench.cluster.controllers.workqueue import WorkQueue, run_workers
-from kbench.cluster.state import POD_BYTES, GenericObj, PodObj
+from kbench.cluster.objects.stored import POD_BYTES, GenericObj, PodObj
 
 if TYPE_CHECKING:
     from kbench.cluster.controllers.manager import ControllerManager

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 import simpy
 
 from kbench.cluster.controllers.common import Controller, generic, namespace_of
-from kbench.cluster.state import PodObj
+from kbench.cluster.objects.stored import PodObj
 
 
 @dataclass(eq=False)

@@ -1,6 +1,6 @@
 """Job controller: run pods until ``completions`` succeeded, at most ``parallelism`` at once.
 
-A Job (``jobs/<ns>/<name>``, ``data["spec"]`` a :class:`~kbench.configs.workload.JobSpec`) owns
+A Job (``jobs/<ns>/<name>``, ``data["spec"]`` a :class:`~kbench.config.workload.JobSpec`) owns
 pods ``<name>-<counter>`` (label ``job-name=<name>``, owner ``Job/<ns>/<name>``). Outcomes are
 counted from the pod informer's events, once per pod: a pod that Succeeded or Failed, or that
 disappeared while still running (evicted, preempted) counts as failed, as upstream's finalizer
@@ -29,8 +29,8 @@ import simpy
 
 from kbench.cluster.controllers.common import Controller, generic, namespace_of
 from kbench.cluster.controllers.replicaset import EXPECTATIONS_TIMEOUT_S, deletion_rank
-from kbench.cluster.state import PodObj
-from kbench.configs.workload import JobSpec
+from kbench.cluster.objects.stored import PodObj
+from kbench.config.workload import JobSpec
 from kbench.workload.podspec import draw_duration, pod_from_template
 
 OWNER = "Job/"

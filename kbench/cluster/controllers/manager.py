@@ -2,7 +2,7 @@
 
 Upstream runs every controller in one process with one ``SharedInformerFactory`` (one LIST+WATCH
 per resource, whatever the number of controllers interested) and, by default, one rate-limited
-client configuration (C3: QPS 20, burst 30). So here: one :class:`~kbench.cluster.clients.Client`
+client configuration (C3: QPS 20, burst 30). So here: one :class:`~kbench.cluster.clients.client.Client`
 of class ``controller-manager`` (user ``system:kube-controller-manager``), one informer per
 resource with the sync strategy of that class (``sync_strategies["controller-manager"]``), and pod
 indexes (by owner, node and namespace) maintained from the pod informer's events and read by the
@@ -15,14 +15,14 @@ calls).
 
 from __future__ import annotations
 
+from kbench.cluster.clients.informer import Informer
 from kbench.cluster.controllers.endpointslice import EndpointSliceController
 from kbench.cluster.controllers.job import JobController
 from kbench.cluster.controllers.namespace import NamespaceController
 from kbench.cluster.controllers.nodelifecycle import NodeLifecycleController
 from kbench.cluster.controllers.replicaset import ReplicaSetController
 from kbench.cluster.controllers.resourcequota import ResourceQuotaController
-from kbench.cluster.informer import Informer
-from kbench.cluster.state import LEASE_BYTES, NODE_BYTES, POD_BYTES, PodObj
+from kbench.cluster.objects.stored import LEASE_BYTES, NODE_BYTES, POD_BYTES, PodObj
 
 USER = "system:kube-controller-manager"
 GROUPS = ("system:authenticated",)

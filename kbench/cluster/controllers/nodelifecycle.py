@@ -33,10 +33,10 @@ from collections.abc import Generator
 
 import simpy
 
-from kbench.cluster.clients import TokenBucket
+from kbench.cluster.clients.ratelimit import TokenBucket
 from kbench.cluster.controllers.common import Controller, mark_deleted
 from kbench.cluster.objects import Taint
-from kbench.cluster.state import NODE_BYTES, POD_BYTES, NodeObj, PodObj
+from kbench.cluster.objects.stored import NODE_BYTES, POD_BYTES, NodeObj, PodObj
 from kbench.workload.podspec import ZONE_LABEL
 
 UNREACHABLE = "node.kubernetes.io/unreachable"

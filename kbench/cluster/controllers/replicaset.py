@@ -1,7 +1,7 @@
 """Deployment and ReplicaSet controllers, folded into one: keep ``replicas`` pods per Deployment.
 
 A Deployment (``deployments/<ns>/<name>``, ``data["spec"]`` a
-:class:`~kbench.configs.workload.DeploymentSpec`) owns one ReplicaSet of the same name; its pods
+:class:`~kbench.config.workload.DeploymentSpec`) owns one ReplicaSet of the same name; its pods
 are ``<name>-<counter>`` with label ``app=<name>`` and owner ``ReplicaSet/<ns>/<name>``.
 
 A sync follows upstream's ``syncReplicaSet``/``manageReplicas``:
@@ -35,8 +35,8 @@ from dataclasses import dataclass, field
 import simpy
 
 from kbench.cluster.controllers.common import Controller, exists, generic, namespace_of
-from kbench.cluster.state import PodObj
-from kbench.configs.workload import DeploymentSpec
+from kbench.cluster.objects.stored import PodObj
+from kbench.config.workload import DeploymentSpec
 from kbench.workload.podspec import draw_duration, pod_from_template
 
 OWNER = "ReplicaSet/"

@@ -22,9 +22,10 @@ from collections.abc import Generator
 
 import simpy
 
-from kbench.cluster.clients import Client, TokenBucket
+from kbench.cluster.clients.client import Client
+from kbench.cluster.clients.ratelimit import TokenBucket
 from kbench.cluster.controllers.common import Controller, generic, namespace_of
-from kbench.cluster.state import PodObj
+from kbench.cluster.objects.stored import PodObj
 from kbench.config import ClientClassConfig
 
 QUOTA_NAME = "quota"

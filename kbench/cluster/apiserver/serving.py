@@ -1,0 +1,284 @@
+"""One API request served by the apiserver as a chain of event callbacks (no SimPy process).
+
+:class:`Serve` takes a request through the layers of :class:`~kbench.cluster.apiserver.server.Apiserver`:
+APF admission, the handler's CPU on the core pool (decode, authentication, authorization,
+admission; an optional webhook round trip), storage (an etcd write or read, or the watch cache),
+encoding of the response, its transfer, and the request statistics. Each step is the callback of
+the event the previous step scheduled, so a request costs the events the model needs and no
+process resumptions. ``done(response)`` is called at the end (in the callback of the last event).
+
+The events (issue 8: each costs Python work, so steps that cannot be separated by anything share
+one): an APF admission that dispatches at once is none (the handler starts in the same step; a
+queued request waits for its dispatch); the handler's CPU is one; the storage step is etcd's reply
+(writes: the raft batch's commit is shared by its proposals) or, for reads from etcd, its reply and
+the scan's CPU; the encoding CPU and the transfer that follows it are one timeout, at whose end the
+seats are freed (APF holds them until the handler has written the response). A cached GET or LIST is
+two events, a write four plus its share of the commit.
+
+A client process waits on a :class:`Reply`: an event that is never scheduled but fired in place by
+``done``, so the process resumes in the callback of the request's last event, exactly where a
+process that had waited on each step itself would have returned (same events, same order).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import simpy
+from simpy.events import Timeout
+
+from kbench.cluster.apiserver.request import MUTATING_VERBS, Request
+from kbench.cluster.etcd.server import EtcdConflict
+from kbench.errors import EtcdQuotaExceeded
+
+
+@dataclass(slots=True)
+class Response:
+    """What a client gets back.
+
+    Attributes:
+        code: HTTP-like status: 200, 409 (conflict), 410 (resource version too old), 429, 500,
+            503 (unavailable), 504 (timeout).
+        revision: The resource version of the response (writes: the committed revision).
+        objects: Objects returned (LIST), 1 for single-object requests.
+        size_bytes: Response size, bytes.
+        items: For LIST, the objects (key -> value) as of ``revision``; for GET, the value.
+    """
+
+    code: int
+    revision: int = 0
+    objects: int = 0
+    size_bytes: int = 0
+    items: object = None
+
+    @property
+    def ok(self) -> bool:
+        return self.code == 200
+
+
+class Reply(simpy.Event):
+    """The event a client process waits on for its response: never scheduled; calling it with the
+    response fires it in place (its callbacks, the waiting process's resumption, run now)."""
+
+    def __call__(self, resp: Response) -> None:
+        self._ok = True
+        self._value = resp
+        callbacks, self.callbacks = self.callbacks, None
+        for cb in callbacks:
+            cb(self)
+
+
+class Serve:
+    """One request in flight (see the module docstring); starts on construction.
+
+    Args:
+        api: The apiserver.
+        req: The request.
+        rv: For WATCH, the resource version to resume from.
+        done: Called with the response where the request completes.
+    """
+
+    __slots__ = ("api", "req", "rv", "done", "t0", "t_disp", "gen", "key", "cache", "revision", "resp")
+
+    def __init__(self, api, req: Request, rv: int, done: Callable[[Response], None]):
+        self.api, self.req, self.rv, self.done = api, req, rv, done
+        env = api.env
+        if not api.up:
+            env.timeout(0.001).callbacks.append(self._refused)  # connection refused, after a round trip
+            return
+        self.gen = api.generation
+        self.t0 = t0 = env.now
+        req.arrival_s = t0
+        # Apiserver._inflight_change(+1), inlined
+        api._inflight_area += api.inflight * (t0 - api._inflight_t)
+        api._inflight_t = t0
+        api.inflight += 1
+        ev = api.fc.admit(req, immediate=True)
+        if ev is None:  # admitted at once: no event, the handler starts in this step
+            self._dispatched()
+        else:
+            ev.callbacks.append(self._admitted)
+
+    def _refused(self, _e) -> None:
+        req = self.req
+        self.api.stats.record_error((req.verb, req.resource, req.client, ""))
+        self.done(Response(503))
+
+    def _finish(self, resp: Response) -> None:
+        api = self.api
+        now = api.env.now
+        api._inflight_area += api.inflight * (now - api._inflight_t)
+        api._inflight_t = now
+        api.inflight -= 1
+        api.completed += 1
+        api.sojourn_sum_s += now - self.t0
+        self.done(resp)
+
+    def _admitted(self, e: simpy.Event) -> None:
+        if not e._value:
+            req = self.req
+            self.key = (req.verb, req.resource, req.client, req.level)
+            self.api.stats.record_rejected(self.key)
+            self._finish(Response(429))
+            return
+        self._dispatched()
+
+    def _dispatched(self) -> None:
+        api, req = self.api, self.req
+        self.key = (req.verb, req.resource, req.client, req.level)
+        env, cfg = api.env, api.cfg
+        self.t_disp = now = env.now
+        verb = req.verb
+        if verb in MUTATING_VERBS:
+            ev = api._cpu(cfg.request_base_cpu_s + cfg.admission_cpu_s)
+            ev.callbacks.append(self._webhook if cfg.webhook_enabled else self._store)
+            return
+        cache = api.cache(req.resource) if cfg.watch_cache.enabled else None
+        self.cache = cache
+        if verb == "watch":
+            api._cpu(cfg.request_base_cpu_s).callbacks.append(self._watch)
+        elif cache is not None and req.from_cache and now >= api.lists_from_etcd_until_s:
+            n = req.list_objects if verb == "list" else 1
+            api._cpu(cfg.request_base_cpu_s + n * cfg.list_cache_cpu_s_per_object).callbacks.append(
+                self._cached)
+        else:
+            api._cpu(cfg.request_base_cpu_s).callbacks.append(self._etcd_read)
+
+    # ----------------------------------------------------------------------------------- writes
+    def _webhook(self, _e) -> None:
+        self.api.env.timeout(self.api._webhook()).callbacks.append(self._store)
+
+    def _store(self, _e) -> None:
+        api, req = self.api, self.req
+        etcd = api.etcd
+        pre = req.precondition
+        if pre is not None and not pre(etcd.get(req.resource, req.name)):
+            self._handled(Response(409))
+            return
+        verb = req.verb
+        etcd.write(req.resource, req.name, "delete" if verb == "delete" else
+                   ("create" if verb == "create" else "update"), req.size_bytes, req.value,
+                   pre).callbacks.append(self._written)
+
+    def _written(self, e: simpy.Event) -> None:
+        if not e._ok:
+            e._defused = True
+            err = e._value
+            if isinstance(err, EtcdConflict):
+                self._handled(Response(409))
+                return
+            if isinstance(err, EtcdQuotaExceeded) or type(err).__name__.startswith("Etcd"):
+                self._handled(Response(500))  # quota, request too large
+                return
+            raise err
+        out = self.req.size_bytes
+        if out > 4096:
+            out = 4096
+        self._respond(Response(200, revision=e._value, objects=1, size_bytes=out))
+
+    # ------------------------------------------------------------------------------------ reads
+    def _watch(self, _e) -> None:
+        cache = self.cache
+        if cache is None:
+            self._handled(Response(200, revision=self.rv))
+        elif not cache.can_resume(self.rv):
+            self._handled(Response(410, revision=cache.revision))
+        else:
+            self._handled(Response(200, revision=cache.revision))
+
+    def _cached(self, _e) -> None:
+        req, cache = self.req, self.cache
+        items = None
+        if req.want_items:
+            items = cache.snapshot(req.partition) if req.verb == "list" else cache.store.get(req.name)
+        self._respond(Response(200, revision=cache.revision, objects=req.list_objects if req.verb == "list" else 1,
+                               size_bytes=req.size_bytes, items=items))
+
+    def _etcd_read(self, _e) -> None:
+        req = self.req
+        n = req.list_objects if req.verb == "list" else 1
+        self.api.etcd.read(req.resource, objects_scanned=n, bytes_returned=req.size_bytes,
+                           linearizable=True).callbacks.append(self._etcd_scanned)
+
+    def _etcd_scanned(self, e: simpy.Event) -> None:
+        self.revision = e._value
+        req, api = self.req, self.api
+        n = req.list_objects if req.verb == "list" else 1
+        api._cpu(n * api.cfg.list_etcd_cpu_s_per_object).callbacks.append(self._etcd_items)
+
+    def _etcd_items(self, _e) -> None:
+        req, etcd = self.req, self.api.etcd
+        items = None
+        if req.want_items:
+            items = (select(etcd.values(req.resource), req.partition, self.cache) if req.verb == "list"
+                     else etcd.get(req.resource, req.name))
+        self._respond(Response(200, revision=self.revision, objects=req.list_objects if req.verb == "list" else 1,
+                               size_bytes=req.size_bytes, items=items))
+
+    # ------------------------------------------------------------------------------------- reply
+    def _respond(self, resp: Response) -> None:
+        """Encode ``resp`` on a core and transfer it, as one timeout: the transfer starts when
+        the encoding ends and nothing can come between them, and the request holds its seats
+        until the response is written, as APF does (the handler returns after writing)."""
+        api = self.api
+        delay = api._cpu_delay(resp.size_bytes * api.cfg.encode_cpu_s_per_byte)
+        if resp.size_bytes:
+            delay += resp.size_bytes / api.cfg.network_bytes_per_s
+        self.resp = resp
+        Timeout(api.env, delay).callbacks.append(self._responded)
+
+    def _responded(self, _e) -> None:
+        if not self._released_failed():
+            self._send_done(self.resp)
+
+    def _released_failed(self) -> bool:
+        """Free the seats; if the server restarted (503) or the handler timed out (504) meanwhile,
+        finish with that error and return True."""
+        api = self.api
+        api.fc.release(self.req)
+        if self.gen != api.generation:
+            code = 503
+        elif api.env.now - self.t0 > api.cfg.request_timeout_s:
+            # A4: the handler timed out. The model lets the work finish (it used the CPU and
+            # storage anyway) and reports the timeout when it does.
+            code = 504
+        else:
+            return False
+        api.stats.record_error(self.key)
+        self._finish(Response(code))
+        return True
+
+    def _handled(self, resp: Response) -> None:
+        """The handler returned: free the seats, then send the response."""
+        if self._released_failed():
+            return
+        api = self.api
+        if resp.size_bytes:
+            self.resp = resp
+            api.env.timeout(resp.size_bytes / api.cfg.network_bytes_per_s).callbacks.append(self._sent)
+        else:
+            self._send_done(resp)
+
+    def _sent(self, _e) -> None:
+        self._send_done(self.resp)
+
+    def _send_done(self, resp: Response) -> None:
+        if resp.code != 200:
+            self.api.stats.record_error(self.key)
+        else:
+            t0 = self.t0
+            t1 = self.api.env.now
+            wait = self.t_disp - t0
+            self.api.stats.record(self.key, sli_s=t1 - t0 - wait, e2e_s=t1 - t0, wait_s=wait,
+                                  nbytes=resp.size_bytes)
+        self._finish(resp)
+
+
+def select(values: dict, partition, cache) -> dict:
+    """A LIST from etcd: every value, or those of one partition (the selector is applied after the
+    full range read, as I13 says)."""
+    if partition is None or cache is None or cache.partition_fn is None:
+        return dict(values)
+    fn = cache.partition_fn
+    return {k: v for k, v in values.items() if v is not None and fn(v) == partition}

@@ -1,0 +1,244 @@
+"""The kubelet fleet's heartbeats: node lease renewals (F6) and full node status reports (F5).
+
+One process sends whatever is due at each instant. Renewals fall due on the grid of
+``lease_batch_tick_s`` and those of one tick are kept together in a bucket (one heap entry per
+tick, not per node), popped in the order they were scheduled and sent as one batch
+(``World.send_many``); with a tick of 0 each renewal is its own heap entry, sent alone at its exact
+time. Neither a renewal nor a status report is a process: both go through the process-free
+request paths of :class:`~kbench.cluster.kubelet.nodeclient.NodeClient`, retried by timeout callbacks.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import heapq
+import math
+
+import simpy
+
+from kbench.cluster.kubelet.nodeclient import first_step
+from kbench.cluster.objects.stored import LEASE_BYTES, NODE_BYTES, GenericObj, NodeObj
+
+LEASE, STATUS = 0, 1
+_STATUS_TRIES = 5  # node status GET + PATCH attempts on conflict
+
+
+class Heartbeats:
+    """The heartbeat schedule of a kubelet fleet and the requests it sends.
+
+    Args:
+        fleet: The :class:`~kbench.cluster.kubelet.fleet.KubeletFleet` (its kubelets, world, config).
+    """
+
+    def __init__(self, fleet):
+        self.fleet, self.world, self.env, self.cfg = fleet, fleet.world, fleet.env, fleet.cfg
+        # With batching, renewal jitter has its own stream: batching changes when and in which order
+        # renewals finish, and that must not reshuffle the pod draws (failures, delays) of ``kubelet``.
+        self._lease_rng = fleet.world.stream("kubelet/lease") if fleet.cfg.lease_batch_tick_s > 0 else fleet.rng
+        # (due, seq, kind, payload): a status report (payload: kubelet), a renewal (tick 0: kubelet)
+        # or a tick's bucket of renewals (payload: its index in ``_ticks``).
+        self._heap: list[tuple[float, int, int, object]] = []
+        self._ticks: dict[int, list] = {}
+        self._seq = 0
+        self._proc: simpy.Process | None = None
+        self._sleeping = False
+        self._next = math.inf
+
+    def start(self) -> None:
+        """Start the heartbeat process."""
+        self._proc = self.env.process(self._run())
+
+    # --------------------------------------------------------------------------------- schedule
+    def push(self, due: float, kind: int, k) -> None:
+        """Schedule a heartbeat of kind ``LEASE`` or ``STATUS`` of kubelet ``k`` at ``due`` seconds
+        (a renewal is rounded up to the tick grid)."""
+        tick = self.cfg.lease_batch_tick_s
+        if kind == LEASE and tick > 0:  # renewals due within one tick go out together
+            n = math.ceil(due / tick)
+            if n * tick < due:
+                n += 1
+            bucket = self._ticks.get(n)
+            if bucket is not None:  # due no earlier than the heap's head: no wake-up needed
+                bucket.append(k)
+                return
+            self._ticks[n] = [k]
+            self._add(n * tick, LEASE, n)
+        else:
+            self._add(due, kind, k)
+
+    def _add(self, due: float, kind: int, payload) -> None:
+        heapq.heappush(self._heap, (due, self._seq, kind, payload))
+        self._seq += 1
+        if due < self._next and self._sleeping:
+            self._sleeping = False
+            self._proc.interrupt("earlier")
+
+    def _run(self):
+        env, heap, cfg, ticks, fleet = self.env, self._heap, self.cfg, self._ticks, self.fleet
+        batched = cfg.lease_batch_tick_s > 0
+        while True:
+            now = env.now
+            leases: list = []
+            while heap and heap[0][0] <= now:
+                _, _, kind, x = heapq.heappop(heap)
+                if kind == LEASE:
+                    if batched:
+                        bucket = ticks.pop(x)
+                        if fleet.dead_nodes:
+                            bucket = [k for k in bucket if not k.dead]
+                        if leases:
+                            leases += bucket
+                        else:
+                            leases = bucket
+                    elif not x.dead:
+                        self._renew(x)
+                elif not x.dead:
+                    self.push(now + cfg.node_status_report_s, STATUS, x)
+                    if not x.down:
+                        self._post_status(x)
+            if len(leases) > 1:
+                self._renew_batch(leases, 0, cfg.lease_retry_initial_s)
+            elif leases:
+                self._renew(leases[0])
+            self._next = heap[0][0] if heap else math.inf
+            self._sleeping = True
+            with contextlib.suppress(simpy.Interrupt):  # an earlier heartbeat was pushed
+                yield env.timeout(self._next - now) if heap else env.event()
+            self._sleeping = False
+
+    # ----------------------------------------------------------------------------------- leases
+    def _renew(self, k) -> None:
+        """One lease renewal (F6: update of ``leases/<node>``, retried with backoff).
+
+        No process: the update goes through ``World.send`` (``Apiserver.submit``), the retries
+        through timeout callbacks; the requests, events and their order are those of a process
+        running the same loop (the golden tests pin this), one process start and end fewer.
+        """
+        self._renew_try(k, 0, self.cfg.lease_retry_initial_s, self.cfg.lease_retries if not k.down else 0)
+
+    def _renew_try(self, k, attempt: int, delay: float, attempts: int) -> None:
+        env, cfg, w = self.env, self.cfg, self.world
+        if attempt >= attempts:
+            self._renewed(k)
+            return
+
+        def done(resp) -> None:
+            if resp.ok:
+                w.counters["lease_renewals"] += 1
+                self._renewed(k)
+                return
+            w.counters["lease_failures"] += 1
+            if attempt + 1 < cfg.lease_retries:
+                nxt = min(2 * delay, cfg.lease_retry_max_s)
+                env.timeout(delay).callbacks.append(lambda _e: self._renew_try(k, attempt + 1, nxt, attempts))
+            else:
+                self._renewed(k)
+
+        w.send(k.client, "update", "leases", k.name, GenericObj(k.name, {"renew_s": env.now}), done,
+               size_bytes=LEASE_BYTES)
+
+    def _renew_batch(self, ks: list, attempt: int, delay: float) -> None:
+        """Attempt ``attempt`` of the renewals of ``ks`` as one batch (``World.send_many``).
+
+        A node that is cut off (its requests wait on the gate) or whose client must wait for its
+        rate limiter leaves the batch and takes the per-lease path (:meth:`_renew_try`), so
+        partitions, node failures and client QPS behave as without batching. Every member shares
+        the batch's outcome and, on failure, its retry.
+        """
+        env, cfg, w, kubelets = self.env, self.cfg, self.world, self.fleet.kubelets
+        now = env.now
+        writes = []
+        for k in ks:
+            if attempt == 0 and k.down:  # as _renew: no attempt from a node cut off
+                self._renewed(k)
+                continue
+            c = k.client
+            if c.gate is not None:
+                self._renew_try(k, attempt, delay, cfg.lease_retries)
+                continue
+            lim = c.limiter  # TokenBucket.reserve, inlined (the same arithmetic)
+            if lim.qps > 0:
+                tokens = lim.tokens + (now - lim.t) * lim.qps
+                if tokens > lim.burst:
+                    tokens = lim.burst
+                lim.t = now
+                tokens -= 1.0
+                if tokens < 0 and -tokens / lim.qps > 0:  # must wait: give the token back, the
+                    lim.tokens = tokens + 1.0  # per-lease path reserves it again
+                    self._renew_try(k, attempt, delay, cfg.lease_retries)
+                    continue
+                lim.tokens = tokens
+            writes.append((k.name, GenericObj(k.name, {"renew_s": now})))
+        if not writes:
+            return
+
+        def done(names, resp) -> None:
+            group = [kubelets[n] for n in names]
+            if resp.ok:
+                w.counters["lease_renewals"] += len(group)
+                self._renewed_all(group)
+                return
+            w.counters["lease_failures"] += len(group)
+            if attempt + 1 < cfg.lease_retries:
+                nxt = min(2 * delay, cfg.lease_retry_max_s)
+                env.timeout(delay).callbacks.append(lambda _e: self._renew_batch(group, attempt + 1, nxt))
+            else:
+                self._renewed_all(group)
+
+        w.send_many(kubelets[writes[0][0]].client, writes, "update", "leases", done, size_bytes=LEASE_BYTES)
+
+    def _renewed(self, k) -> None:
+        """The renewal is over (renewed or given up): schedule the next one."""
+        if not k.dead:
+            cfg = self.cfg
+            jitter = 1.0 + cfg.lease_renew_jitter * float(self._lease_rng.random())
+            self.push(self.env.now + cfg.lease_renew_interval_s * jitter, LEASE, k)
+
+    def _renewed_all(self, ks: list) -> None:
+        """:meth:`_renewed` for each of ``ks`` in order (a batch, so a tick > 0): the jitters drawn in
+        one call (the same values), the dues put in their tick buckets as :meth:`push` does."""
+        alive = [k for k in ks if not k.dead] if self.fleet.dead_nodes else ks
+        cfg, now, ticks = self.cfg, self.env.now, self._ticks
+        interval, jit, tick = cfg.lease_renew_interval_s, cfg.lease_renew_jitter, cfg.lease_batch_tick_s
+        ceil = math.ceil
+        for k, u in zip(alive, self._lease_rng.random(len(alive)).tolist(), strict=True):
+            due = now + interval * (1.0 + jit * u)
+            n = ceil(due / tick)
+            if n * tick < due:
+                n += 1
+            bucket = ticks.get(n)
+            if bucket is not None:
+                bucket.append(k)
+            else:
+                ticks[n] = [k]
+                self._add(n * tick, LEASE, n)
+
+    # ------------------------------------------------------------------------------ node status
+    def _post_status(self, k) -> None:
+        """Full node status (F5): GET the Node from the cache, PATCH it (retried on conflict).
+
+        No process: it starts where a process started now would (:func:`first_step`), and the GET
+        and the PATCH go through the process-free paths of the node's client, with the events and
+        order of a process running the same loop.
+        """
+        first_step(self.env, lambda _e: self._status_try(k, _STATUS_TRIES))
+
+    def _status_try(self, k, tries: int) -> None:
+        w = self.world
+        client = k.client
+        req = client.request("get", "nodes", name=k.name, size_bytes=NODE_BYTES, want_items=True)
+
+        def got(resp) -> None:
+            cur = resp.items if resp.ok else None
+            if not isinstance(cur, NodeObj) or k.down:
+                return
+            client.write(w, "patch", "nodes", k.name, cur.evolve(ready=True), patched, size_bytes=NODE_BYTES,
+                         precondition=lambda v: v is cur)
+
+        def patched(resp) -> None:
+            if resp.ok:
+                w.counters["node_status_updates"] += 1
+            elif resp.code == 409 and tries > 1:
+                self._status_try(k, tries - 1)
+
+        client.get(self.env, w.api, req, got)

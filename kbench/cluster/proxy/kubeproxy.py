@@ -1,0 +1,207 @@
+"""kube-proxies, one per node, as passive watchers of EndpointSlices (issue 4 item 4; H1-H6).
+
+kube-proxies only receive and are measured (DESIGN.md decision 2): they are one
+:class:`~kbench.cluster.apiserver.watchcache.PassiveGroup` in the ``endpointslices`` watch cache, so a slice change
+costs one SimPy event however many proxies there are. Each proxy still LISTs, WATCHes, re-watches on
+timeout and relists on 410 through the reflector loop of :func:`kbench.cluster.clients.informer`
+(client class ``kube-proxy``, C5: QPS 5), or polls with ``sync_strategies: {kube-proxy: poll:T}``.
+
+Rule syncs follow upstream's BoundedFrequencyRunner (H1): a token bucket of rate
+1 / ``min_sync_period_s`` and ``sync_burst`` tokens; a change delivered at *d* joins a sync that is
+scheduled and not yet started, else starts one when a token is available and the previous sync has
+finished; a sync takes ``sync_s``. Network programming latency (H5, H6) of a change is the end of
+the sync that includes it minus the slice's ``data["trigger_s"]`` (the pod readiness change that
+caused it, set by the EndpointSlice controller), one sample per (change, proxy), in
+:attr:`KubeProxyFleet.programming_latency`.
+
+Not modelled: the 30 s periodic full resync (H1; it programs nothing new), Service objects (only
+EndpointSlices trigger syncs), the sync cost's growth with the number of rules.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import simpy
+
+from kbench.cluster.apiserver.watchcache import PassiveGroup
+from kbench.cluster.clients.reflector import InformerStats, informer, poller
+from kbench.config.kubelet import KubeProxyConfig
+from kbench.metrics.collect import LogHistogram
+
+RESOURCE = "endpointslices"
+
+
+class _TriggerLog:
+    """Revision and trigger time of every committed EndpointSlice write (for LIST catch-up)."""
+
+    def __init__(self) -> None:
+        self._rev: list[int] = []
+        self._trig: list[float] = []
+        self._arrays: tuple[np.ndarray, np.ndarray] | None = None
+
+    def on_commit(self, rec) -> None:
+        if rec.resource != RESOURCE:
+            return
+        data = getattr(rec.value, "data", None) or {}
+        self._rev.append(rec.revision)
+        self._trig.append(float(data.get("trigger_s", np.nan)))
+        self._arrays = None
+
+    def between(self, rv_after: int, rv_upto: int) -> np.ndarray:
+        """Trigger times of changes with ``rv_after < revision <= rv_upto`` (NaN: none known)."""
+        if self._arrays is None:
+            self._arrays = (np.asarray(self._rev, dtype=np.int64), np.asarray(self._trig))
+        revs, trig = self._arrays
+        return trig[np.searchsorted(revs, rv_after, side="right"):np.searchsorted(revs, rv_upto, side="right")]
+
+
+class KubeProxyFleet:
+    """Every node's kube-proxy.
+
+    Args:
+        world: The run's world.
+        config: Overrides ``world.scenario.kubeproxy``.
+
+    Attributes:
+        n: Number of proxies (one per node in ``world.node_specs`` at :meth:`start`).
+        programming_latency: Network programming latency samples, seconds (H5).
+        syncs: Rule syncs run (also ``world.counters["proxy_syncs"]``).
+        group: The passive watchers (None when the proxies poll).
+        stats: LIST/relist/watch counts of the population.
+    """
+
+    def __init__(self, world, config: KubeProxyConfig | None = None):
+        self.world, self.env = world, world.env
+        self.cfg = config or world.scenario.kubeproxy
+        self.rng = world.stream("kube-proxy")
+        self.programming_latency = LogHistogram()
+        self.syncs = 0
+        self.n = 0
+        self.group: PassiveGroup | None = None
+        self.stats = InformerStats()
+        self._log = _TriggerLog()
+        self._size_rev = -1
+        self._size = (1, 0)
+
+    def start(self) -> None:
+        """Create one proxy per node and start their LIST + WATCH (or polling) loops."""
+        w, env, cfg = self.world, self.env, self.cfg
+        n = self.n = len(w.node_specs)
+        cache = self.cache = w.api.cache(RESOURCE)
+        w.plane.etcd.subscribe(self._log.on_commit)
+        self.tokens = np.full(n, float(cfg.sync_burst))
+        self.tok_t = np.zeros(n)
+        self.pend_start = np.full(n, -np.inf)
+        self.pend_done = np.full(n, -np.inf)
+        self.seen_rv = np.zeros(n, dtype=np.int64)
+        strategy = w.scenario.sync_strategy("kube-proxy")
+        clients = [w.client(f"kube-proxy-{name}", "kube-proxy", "system:kube-proxy", ("system:authenticated",))
+                   for name in w.node_specs]
+        starts = self.rng.random(n) * cfg.start_spread_s
+        if strategy.kind == "poll":
+            for i, c in enumerate(clients):
+                gen = poller(env, w.api, c, period_s=strategy.period_s, jitter=0.1, rng=self.rng,
+                             list_request=self._list_request(c),
+                             on_list=lambda resp, _t, i=i: self._on_list(i, resp.revision))
+                env.process(_delayed(env, float(starts[i]), gen))
+            return
+        g = self.group = PassiveGroup(n, np.zeros(n), buffer=cache.wc.buffer_max, on_delivered=self._on_delivered)
+        cache.passive.append(g)
+        self._closers: list[simpy.Event | None] = [None] * n
+        g.on_close = self._on_close
+        for i, c in enumerate(clients):
+            gen = informer(env, w.api, c, RESOURCE, list_request=self._list_request(c), rng=self.rng,
+                           on_list=lambda resp, i=i: self._on_list(i, resp.revision),
+                           connect=lambda rv, i=i, c=c: self._connect(i, rv, c), stats=self.stats)
+            env.process(_delayed(env, float(starts[i]), gen))
+
+    # ----------------------------------------------------------------------------- list + watch
+    def _list_request(self, client):
+        def make():
+            objects, nbytes = self._list_size()
+            return client.request("list", RESOURCE, list_objects=objects, size_bytes=nbytes, from_cache=True)
+        return make
+
+    def _list_size(self) -> tuple[int, int]:
+        """Objects and bytes of a full LIST (100 B per endpoint + 500 per slice, I5)."""
+        c = self.cache
+        if c.revision != self._size_rev:
+            eps = sum(len(getattr(v, "data", {}).get("endpoints", ())) for v in c.store.values())
+            self._size = (max(len(c.store), 1), max(500 * len(c.store) + 100 * eps, 500))
+            self._size_rev = c.revision
+        return self._size
+
+    def _on_list(self, i: int, revision: int) -> None:
+        """A LIST brought proxy ``i`` every change since what it had: one sync for all of them."""
+        first = self.seen_rv[i] == 0
+        self._catch_up(i, int(self.seen_rv[i]), revision, force=first)
+        self.seen_rv[i] = revision
+        if self.group is not None:
+            self.group.rv[i] = revision
+
+    def _connect(self, i: int, rv: int, client) -> simpy.Event:
+        g, cache = self.group, self.cache
+        self._catch_up(i, rv, cache.revision)  # changes between the LIST and the watch
+        g.rv[i] = self.seen_rv[i] = cache.revision
+        g.connected[i] = True
+        ev = self.env.event()
+        self._closers[i] = ev
+        timeout = client.cfg.watch_timeout_min_s * (1.0 + float(self.rng.random()))
+        self.env.timeout(timeout).callbacks.append(lambda _e: self._closers[i] is ev and self._close(i, "timeout"))
+        return ev
+
+    def _close(self, i: int, reason: str) -> None:
+        self.group.connected[i] = False
+        self._on_close(i, reason)
+
+    def _on_close(self, i: int, reason: str) -> None:
+        ev, self._closers[i] = self._closers[i], None
+        self.seen_rv[i] = self.group.rv[i]
+        if ev is not None and not ev.triggered:
+            ev.succeed((reason, int(self.group.rv[i])))
+
+    def _catch_up(self, i: int, rv_after: int, rv_upto: int, force: bool = False) -> None:
+        trig = self._log.between(rv_after, rv_upto) if rv_upto > rv_after else np.empty(0)
+        if trig.size or force:
+            idx = np.array([i])
+            done = self._sync(idx, np.array([self.env.now]))
+            trig = trig[~np.isnan(trig)]
+            if trig.size and not force:
+                self.programming_latency.add(done[0] - trig)
+
+    # ------------------------------------------------------------------------------- rule syncs
+    def _on_delivered(self, idx: np.ndarray, done: np.ndarray, rec) -> None:
+        """Bulk delivery of one change to proxies ``idx`` at ``done`` (seconds)."""
+        synced = self._sync(idx, done)
+        data = getattr(rec.value, "data", None)
+        if data and "trigger_s" in data:
+            self.programming_latency.add(synced - float(data["trigger_s"]))
+
+    def _sync(self, idx: np.ndarray, t: np.ndarray) -> np.ndarray:
+        """Schedule the rule syncs that include a change seen by proxies ``idx`` at times ``t``.
+
+        Returns:
+            When each proxy's rules include the change, seconds.
+        """
+        cfg = self.cfg
+        new = self.pend_start[idx] < t  # else: joins a sync scheduled and not yet started
+        ii, tt = idx[new], t[new]
+        if ii.size:
+            if cfg.min_sync_period_s > 0:
+                rate = 1.0 / cfg.min_sync_period_s
+                tok = np.minimum(cfg.sync_burst, self.tokens[ii] + (tt - self.tok_t[ii]) * rate)
+                start = np.maximum(tt + np.maximum(0.0, (1.0 - tok) / rate), self.pend_done[ii])
+                self.tokens[ii] = np.minimum(cfg.sync_burst, tok + (start - tt) * rate) - 1.0
+                self.tok_t[ii] = start
+            else:
+                start = np.maximum(tt, self.pend_done[ii])
+            self.pend_start[ii] = start
+            self.pend_done[ii] = start + np.asarray(cfg.sync_s.sample(self.rng, ii.size), dtype=float)
+            self.syncs += int(ii.size)
+            self.world.counters["proxy_syncs"] += int(ii.size)
+        return self.pend_done[idx]
+
+
+def _delayed(env: simpy.Environment, delay: float, gen):
+    yield env.timeout(delay)
+    yield from gen

@@ -1,0 +1,234 @@
+"""kube-apiserver settings (section ``apiserver:``): handler costs, APF, the watch cache.
+
+Each default names its source fact id (``# A11``) from CALIBRATION.md sections A and I, or says
+"kbench default" where the calibration has no entry.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from kbench.dist import Dist
+from kbench.errors import ConfigError
+
+# ------------------------------------------------------------------------------------------ APF
+
+
+@dataclass(frozen=True)
+class PriorityLevelConfig:
+    """One APF priority level (A8, A9).
+
+    Attributes:
+        shares: nominalConcurrencyShares.
+        lendable_percent: lendablePercent (borrowing is not modelled yet; kept for the record).
+        queues: Number of queues; 0 with ``reject`` means no queuing.
+        hand_size: Shuffle-sharding hand size.
+        queue_length_limit: Requests per queue before 429.
+        reject: LimitResponse=Reject (catch-all): excess requests get 429 at once.
+        exempt: Never limited (the exempt level).
+    """
+
+    shares: int = 30
+    lendable_percent: int = 0
+    queues: int = 64
+    hand_size: int = 6
+    queue_length_limit: int = 50
+    reject: bool = False
+    exempt: bool = False
+
+
+def _default_levels() -> dict[str, PriorityLevelConfig]:
+    P = PriorityLevelConfig
+    return {  # A8 (shares, lendable %), A9 (queues, handSize, queueLengthLimit)
+        "exempt": P(shares=0, queues=0, hand_size=1, queue_length_limit=0, exempt=True),
+        "system": P(30, 33, 64, 6, 50),
+        "node-high": P(40, 25, 64, 6, 50),
+        "leader-election": P(10, 0, 16, 4, 50),
+        "workload-high": P(40, 50, 128, 6, 50),
+        "workload-low": P(100, 90, 128, 6, 50),
+        "global-default": P(20, 50, 128, 6, 50),
+        "catch-all": P(5, 0, 0, 1, 0, reject=True),
+    }
+
+
+@dataclass(frozen=True)
+class FlowSchemaConfig:
+    """One APF FlowSchema (A12), matched in ascending ``precedence``.
+
+    A request matches when its user is in ``users`` or one of its groups is in ``groups`` (subjects
+    are OR-ed, as upstream; ``*`` in groups matches everyone), and its verb and resource match
+    ``verbs`` and ``resources`` (``*`` matches anything). Clients in kbench
+    carry a user, groups, verb and resource (kube-scheduler is user ``system:kube-scheduler``,
+    kubelets are ``system:node:<name>`` in group ``system:nodes``, and so on).
+
+    Attributes:
+        level: Priority level name.
+        precedence: matchingPrecedence (lower wins).
+        users: Matching user names.
+        groups: Matching groups.
+        verbs: Matching verbs (``get list watch create update patch delete``).
+        resources: Matching resources (``pods``, ``leases``, ``nodes``, ``*``).
+        distinguisher: ``user``, ``namespace`` or ``none``: what makes a flow.
+    """
+
+    level: str = "global-default"
+    precedence: int = 9900
+    users: list[str] = field(default_factory=list)
+    groups: list[str] = field(default_factory=list)
+    verbs: list[str] = field(default_factory=lambda: ["*"])
+    resources: list[str] = field(default_factory=lambda: ["*"])
+    distinguisher: str = "user"
+
+
+def _default_flow_schemas() -> dict[str, FlowSchemaConfig]:
+    F = FlowSchemaConfig
+    return {  # A12 (current bootstrap set)
+        "exempt": F("exempt", 1, groups=["system:masters"], distinguisher="none"),
+        "system-leader-election": F("leader-election", 100,
+                                    users=["system:kube-controller-manager", "system:kube-scheduler"],
+                                    verbs=["get", "create", "update"], resources=["leases"]),
+        "system-node-high": F("node-high", 400, groups=["system:nodes"],
+                              resources=["nodes", "nodes/status", "leases"]),
+        "system-nodes": F("system", 500, groups=["system:nodes"]),
+        "kube-controller-manager": F("workload-high", 800, users=["system:kube-controller-manager"],
+                                     distinguisher="namespace"),
+        "kube-scheduler": F("workload-high", 800, users=["system:kube-scheduler"],
+                            distinguisher="namespace"),
+        "kube-system-service-accounts": F("workload-high", 900, groups=["system:serviceaccounts:kube-system"],
+                                          distinguisher="namespace"),
+        "service-accounts": F("workload-low", 9000, groups=["system:serviceaccounts"]),
+        "global-default": F("global-default", 9900, groups=["system:authenticated", "system:unauthenticated"]),
+        "catch-all": F("catch-all", 10000, groups=["*"]),
+    }
+
+
+@dataclass(frozen=True)
+class FlowControlConfig:
+    """API Priority and Fairness, or the legacy max-inflight limits.
+
+    Attributes:
+        enabled: APF on (the default since 1.20); off means legacy max-inflight (A3).
+        max_requests_inflight: Read-only limit (A1: 400).
+        max_mutating_requests_inflight: Mutating limit (A2: 200). With APF the two are summed
+            into the server concurrency limit (A3: 600 seats).
+        levels: Priority levels by name (A8, A9).
+        flow_schemas: Flow schemas by name (A12).
+        objects_per_seat: LIST work estimate (A14: 100).
+        watches_per_seat: Extra final seat per this many watchers of a mutated object (A14: 10).
+        event_additional_duration_s: How long final seats are held after a mutating request
+            (A14: 5 ms).
+        max_mutating_seats: Global cap on seats of a mutating request (A14: 10).
+        max_list_seats: Global cap on seats of a LIST (A14: 10; 100 with size-based estimates).
+        level_seat_cap_fraction: Per-level cap = max(1, min(ceil(f x NominalCL),
+            floor(NominalCL / handSize))) (A14: 0.15).
+        queue_wait_limit_s: A queued request is rejected after waiting this long (A25: 60 s / 4).
+        fq_estimated_service_s: Service time fair queuing charges per seat at dispatch, corrected
+            by the actual time at completion, seconds (upstream constant estimatedServiceDuration
+            3 ms in kubernetes/apiserver queueset.go; no CALIBRATION fact).
+    """
+
+    enabled: bool = True  # A3
+    max_requests_inflight: int = 400  # A1
+    max_mutating_requests_inflight: int = 200  # A2
+    levels: dict[str, PriorityLevelConfig] = field(default_factory=_default_levels)
+    flow_schemas: dict[str, FlowSchemaConfig] = field(default_factory=_default_flow_schemas)
+    objects_per_seat: int = 100  # A14
+    watches_per_seat: int = 10  # A14
+    event_additional_duration_s: float = 0.005  # A14
+    max_mutating_seats: int = 10  # A14
+    max_list_seats: int = 10  # A14
+    level_seat_cap_fraction: float = 0.15  # A14
+    queue_wait_limit_s: float = 15.0  # A25
+    fq_estimated_service_s: float = 0.003  # upstream queueset.go estimatedServiceDuration (no fact id)
+
+    def __post_init__(self) -> None:
+        for name, schema in self.flow_schemas.items():
+            if schema.level not in self.levels:
+                raise ConfigError(f"flow schema '{name}' names unknown level '{schema.level}'",
+                                  where=f"apiserver.flowcontrol.flow_schemas.{name}.level")
+
+
+# ------------------------------------------------------------------------------------ apiserver
+
+
+@dataclass(frozen=True)
+class WatchCacheConfig:
+    """The apiserver watch cache (A18-A23).
+
+    Attributes:
+        enabled: Serve LIST and WATCH from the cache (A18: on).
+        history_events_min: Lower bound of the event history (A19: 100).
+        history_events_max: Upper bound of the event history (A19: 102,400).
+        fresh_duration_s: History the cache aims to keep (A19: 75 s).
+        etcd_to_cache_s: Delay from etcd commit to the cache seeing the event, seconds
+            (F23, I8: well under 100 ms; kbench default lognormal 5 ms median, 50 ms p99).
+        buffer_min: Smallest per-watcher buffer (A21: 10).
+        buffer_max_indexed: Largest buffer for indexed watches such as pods by node (A21: 10... 1000).
+        buffer_max: Largest buffer for unindexed watches (A21: 100).
+        slow_budget_refill_s_per_s: Blocked-dispatch budget refill rate (A22: 50 ms per s).
+        slow_budget_max_s: Budget cap (A22: 100 ms).
+        bookmark_interval_s: Bookmark frequency (A23: 1 min).
+        block_timeout_s: Longest wait for the cache to reach a revision (A20: 3 s).
+    """
+
+    enabled: bool = True  # A18
+    history_events_min: int = 100  # A19
+    history_events_max: int = 102_400  # A19
+    fresh_duration_s: float = 75.0  # A19
+    etcd_to_cache_s: Dist = Dist.lognormal(0.005, 0.05)  # F23, I8
+    buffer_min: int = 10  # A21
+    buffer_max_indexed: int = 1000  # A21 (indexed without trigger)
+    buffer_max: int = 100  # A21
+    slow_budget_refill_s_per_s: float = 0.05  # A22
+    slow_budget_max_s: float = 0.1  # A22
+    bookmark_interval_s: float = 60.0  # A23
+    block_timeout_s: float = 3.0  # A20
+
+
+@dataclass(frozen=True)
+class ApiserverConfig:
+    """kube-apiserver: handler CPU on a pool of cores, timeouts, admission webhooks, APF, watch.
+
+    CPU costs are per request, in seconds of one core. CALIBRATION.md has LIST costs (I7) and
+    latencies (I11, I12) but no absolute CPU per GET or write ("not confirmed"); the fixed costs
+    below are kbench defaults chosen so that a cached GET takes ~1 ms at low load (I12).
+
+    Attributes:
+        cores: Cores for request handling (kbench default 16; SIG Scalability's 5000-node master
+            has 64 cores in all, I14).
+        request_base_cpu_s: Decode, authentication, RBAC authorization, per request (kbench default).
+        admission_cpu_s: Built-in admission chain, per mutating request (kbench default).
+        encode_cpu_s_per_byte: Serialization cost per response byte (kbench default ~2.5 ms/MB).
+        list_cache_cpu_s_per_object: LIST from the watch cache, per object scanned (I7: 1.8 us).
+        list_etcd_cpu_s_per_object: LIST from etcd, per object scanned (I7: 26 us per 1 KB object).
+        watch_event_encode_cpu_s: One encode per watch event, shared by all watchers (I9).
+        watch_send_cpu_s: Per-watcher send cost of one event (I9: small; kbench default 5 us).
+        network_bytes_per_s: Bandwidth between the apiserver and a client, bytes/s (kbench
+            default 1.25 GB/s = 10 Gbit/s).
+        webhook_enabled: Call an admission webhook on every mutating request.
+        webhook_s: The webhook's round trip, seconds (kbench default lognormal 5 ms / 50 ms).
+        request_timeout_s: Handler timeout (A4: 60 s).
+        min_request_timeout_s: Watch timeout base for clients that send none (A5: 1800 s).
+        flowcontrol: APF or max-inflight.
+        watch_cache: The watch cache.
+    """
+
+    cores: int = 16  # kbench default, cf. I14
+    request_base_cpu_s: float = 300e-6  # kbench default, cf. I12
+    admission_cpu_s: float = 200e-6  # kbench default
+    encode_cpu_s_per_byte: float = 2.5e-9  # kbench default
+    list_cache_cpu_s_per_object: float = 1.8e-6  # I7
+    list_etcd_cpu_s_per_object: float = 26e-6  # I7
+    watch_event_encode_cpu_s: float = 50e-6  # I9 (one encode per event), kbench default value
+    watch_send_cpu_s: float = 5e-6  # I9, kbench default value
+    network_bytes_per_s: float = 1.25e9  # kbench default
+    webhook_enabled: bool = False
+    webhook_s: Dist = Dist.lognormal(0.005, 0.05)  # kbench default
+    request_timeout_s: float = 60.0  # A4
+    min_request_timeout_s: float = 1800.0  # A5
+    flowcontrol: FlowControlConfig = field(default_factory=FlowControlConfig)
+    watch_cache: WatchCacheConfig = field(default_factory=WatchCacheConfig)
+
+    def __post_init__(self) -> None:
+        if self.cores < 1:
+            raise ConfigError("must be >= 1", where="apiserver.cores")

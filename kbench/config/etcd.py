@@ -1,0 +1,62 @@
+"""etcd settings (section ``etcd:`` of a scenario).
+
+Each default names its source fact id (``# B4``) from CALIBRATION.md section B, or says
+"kbench default" where the calibration has no entry.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from kbench.dist import Dist
+from kbench.errors import ConfigError
+
+# ----------------------------------------------------------------------------------------- etcd
+
+
+@dataclass(frozen=True)
+class EtcdConfig:
+    """etcd: raft commit with group-committed fsync, MVCC reads, compaction, quota.
+
+    Attributes:
+        members: Cluster members (3 in B3/B4).
+        rtt_s: Member-to-member round trip, seconds (B19: ~300 us).
+        grpc_rtt_s: Client (apiserver) to leader gRPC round trip, seconds (B19: ~300 us).
+        fsync_s: WAL fdatasync of one batch, seconds (B19: ~600 us; B1: p99 < 10 ms).
+        apply_per_entry_s: Serial per-entry raft/apply/MVCC cost on the leader, seconds. Sets the
+            saturated write throughput: 1/22.5 us ~ 44k writes/s (B4, B6).
+        max_batch_entries: Most proposals committed by one fsync (kbench default; B16 bounds a
+            batch at 1 MiB per append message).
+        read_base_s: Fixed CPU per range read, seconds (B5: 1-client serializable read 0.3 ms
+            including RTT; 8 cores / 185k reads/s ~ 43 us of CPU each).
+        read_per_object_s: CPU per object scanned, seconds (I7: ~13 us per stored 1 KB object).
+        read_per_byte_s: CPU per byte returned, seconds (kbench default: 1 ns/B).
+        cores: CPU cores serving reads in parallel (B4's VMs have 8 vCPU).
+        compaction_interval_s: apiserver-driven compaction period, seconds (A24, B11).
+        quota_bytes: Backend quota; writes fail above it (B8: 2 GiB).
+        election_timeout_s: Writes stall this long during a leader election (B9: 1 s).
+        max_request_bytes: Largest request etcd accepts (B7: 1.5 MiB).
+    """
+
+    members: int = 3  # B3
+    rtt_s: Dist = Dist.lognormal(300e-6, 1e-3)  # B19
+    grpc_rtt_s: Dist = Dist.lognormal(300e-6, 1e-3)  # B19
+    fsync_s: Dist = Dist.lognormal(600e-6, 3e-3)  # B19, B1
+    apply_per_entry_s: float = 22.5e-6  # B4 (1/44,341 writes/s), B6
+    max_batch_entries: int = 10_000  # kbench default (B17's batch limit)
+    read_base_s: float = 43e-6  # B5
+    read_per_object_s: float = 13e-6  # I7
+    read_per_byte_s: float = 1e-9  # kbench default
+    cores: int = 8  # B4 setup (8 vCPU)
+    compaction_interval_s: float = 300.0  # A24
+    quota_bytes: float = 2 * 2**30  # B8
+    election_timeout_s: float = 1.0  # B9
+    max_request_bytes: float = 1.5 * 2**20  # B7
+
+    def __post_init__(self) -> None:
+        if self.members < 1:
+            raise ConfigError("must be >= 1", where="etcd.members")
+        if self.cores < 1:
+            raise ConfigError("must be >= 1", where="etcd.cores")
+        if self.max_batch_entries < 1:
+            raise ConfigError("must be >= 1", where="etcd.max_batch_entries")

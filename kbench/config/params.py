@@ -1,0 +1,119 @@
+"""Scenario parameters and paths: ``$name`` substitution, ``--param`` overrides, the short forms.
+
+**Parameters.** A value that is exactly ``$name`` becomes the parameter's value (any type);
+``${name}`` inside a string is replaced by its text; ``$$`` is a literal ``$``. They apply to ops and
+to the string fields of ``workload.traces``. An unknown parameter is an error naming the field.
+
+:func:`prepare` moves the short forms at the top of a scenario (``workload_spec:``, ``ops:``,
+``params:``, ``labels:``) into ``workload``, records the scenario's folder as the parameter
+``scenario_dir`` and applies CLI parameter overrides (``kbench run --param pods=x.csv``);
+:func:`resolve_path` finds a file named in a scenario.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from kbench.errors import ConfigError, did_you_mean
+
+TOP_LEVEL = {"workload_spec": "spec", "ops": "ops", "params": "params", "labels": "labels"}
+_PARAM = re.compile(r"\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+_WHOLE = re.compile(r"^\$([A-Za-z_][A-Za-z0-9_]*)$")
+
+
+def resolve_path(path: str, scenario_dir: str | None = None, *, where: str | None = None) -> str:
+    """Find a file named in a scenario.
+
+    A relative path is looked up next to the scenario file, then in that folder's parent (the
+    project root for files in ``workloads/``), then in the current directory; so
+    ``../shared/traces/x.csv`` works from the project root and from a fresh clone with ``shared/``
+    beside it.
+
+    Raises:
+        ConfigError: No such file in any of those places (they are listed).
+    """
+    p = Path(path).expanduser()
+    if p.is_absolute():
+        if not p.exists():
+            raise ConfigError(f"no such file {path}", where=where)
+        return str(p)
+    bases = [Path(scenario_dir), Path(scenario_dir).parent] if scenario_dir else []
+    bases.append(Path.cwd())
+    for base in bases:
+        if (base / p).exists():
+            return str((base / p).resolve())
+    tried = ", ".join(dict.fromkeys(str(b) for b in bases))
+    raise ConfigError(f"no such file {path} (looked in {tried})", where=where)
+
+
+def substitute(value: Any, params: dict[str, Any], where: str) -> Any:
+    """Replace ``$name`` / ``${name}`` in ``value`` (recursively) with parameter values."""
+    if isinstance(value, dict):
+        return {k: substitute(v, params, f"{where}.{k}") for k, v in value.items()}
+    if isinstance(value, list):
+        return [substitute(v, params, f"{where}[{i}]") for i, v in enumerate(value)]
+    if not isinstance(value, str) or "$" not in value:
+        return value
+    m = _WHOLE.match(value)
+    if m:
+        return _param(m.group(1), params, where)
+
+    def one(m: re.Match) -> str:
+        return "$" if m.group(0) == "$$" else str(_param(m.group(1), params, where))
+
+    return _PARAM.sub(one, value)
+
+
+def _param(name: str, params: dict[str, Any], where: str) -> Any:
+    if name not in params:
+        raise ConfigError(f"unknown parameter ${name}{did_you_mean(name, params)}", where=where)
+    return params[name]
+
+
+def parse_params(items: list[str] | None) -> dict[str, Any]:
+    """``["pods=x.csv", "nodes=100"]`` → ``{"pods": "x.csv", "nodes": 100}`` (values read as YAML
+    scalars). For a CLI ``--param KEY=VALUE`` option.
+
+    Raises:
+        ConfigError: An item without ``=``.
+    """
+    out: dict[str, Any] = {}
+    for item in items or []:
+        key, eq, text = item.partition("=")
+        if not eq or not key.strip():
+            raise ConfigError(f"expected KEY=VALUE, got {item!r}", where="--param")
+        try:
+            out[key.strip()] = yaml.safe_load(text) if text else ""
+        except yaml.YAMLError:
+            out[key.strip()] = text
+    return out
+
+
+def prepare(data: dict, *, scenario_dir: str | None = None, params: dict[str, Any] | None = None) -> dict:
+    """Move the top-level short forms into ``workload``, record ``scenario_dir``, apply overrides."""
+    data = dict(data)
+    wl = data.get("workload") or {}
+    if not isinstance(wl, dict):
+        raise ConfigError(f"expected a mapping, got {type(wl).__name__}", where="workload")
+    wl = dict(wl)
+    for top, key in TOP_LEVEL.items():
+        if top in data:
+            value = data.pop(top)
+            if key == "params":
+                wl["params"] = {**(value or {}), **(wl.get("params") or {})}
+            elif key in wl:
+                raise ConfigError(f"given twice: at the top as {top} and as workload.{key}", where=top)
+            else:
+                wl[key] = value
+    merged = dict(wl.get("params") or {})
+    if scenario_dir is not None:
+        merged.setdefault("scenario_dir", scenario_dir)
+    merged.update(params or {})
+    if merged:
+        wl["params"] = merged
+    data["workload"] = wl
+    return data

@@ -1,0 +1,144 @@
+"""The scenario schema: typed, frozen, with units in field names and defaults from CALIBRATION.md.
+
+Each default names its source fact id (``# A1``) in a comment. Fields without a fact are documented
+choices ("kbench default") and say so. ``load_scenario(path)`` reads a YAML file; the effective config
+(every default resolved) is what :func:`kbench.config.loader.to_dict` returns, and it goes into every
+run's manifest together with :func:`kbench.config.loader.config_hash`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from kbench.config.apiserver import ApiserverConfig
+from kbench.config.clients import ClientClassConfig, SyncConfig, SyncStrategy, default_client_classes
+from kbench.config.controllers import ControllersConfig
+from kbench.config.etcd import EtcdConfig
+from kbench.config.faults import FaultConfig
+from kbench.config.kubelet import KubeletConfig, KubeProxyConfig
+from kbench.config.loader import from_dict, load_yaml, to_dict
+from kbench.config.params import prepare
+from kbench.config.scheduler import SchedulerConfig
+from kbench.config.workload import ClusterConfig, WorkloadConfig
+from kbench.errors import ConfigError, KbenchError
+
+# ------------------------------------------------------------------------------------- scenario
+
+
+@dataclass(frozen=True)
+class MetricsConfig:
+    """Metric collection.
+
+    Attributes:
+        series_interval_s: Time-series sampling grid step, seconds.
+        latency_buckets_s: Upper bounds of the request-latency histogram, seconds.
+    """
+
+    series_interval_s: float = 1.0
+    latency_buckets_s: list[float] = field(default_factory=lambda: [
+        0.0005, 0.001, 0.002, 0.004, 0.008, 0.016, 0.032, 0.064, 0.125, 0.25, 0.5, 1.0, 2.0, 4.0,
+        8.0, 15.0, 30.0, 60.0])
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """A whole scenario file.
+
+    Attributes:
+        version: Schema version of the file (1).
+        name: Scenario name, used in run ids and reports.
+        seed: Master seed of the seed tree.
+        duration_s: Virtual time to simulate, seconds.
+        warmup_s: Virtual time at the start excluded from steady-state figures, seconds.
+        etcd: etcd.
+        apiserver: kube-apiserver.
+        clients: Client classes by name.
+        sync: The List vs List-Watch experiment.
+        metrics: Metric collection.
+        cluster: Nodes (lifecycle runs).
+        workload: Deployments, Jobs, pods, extra kinds (lifecycle runs).
+        scheduler: kube-scheduler.
+        kubelet: Kubelets.
+        kubeproxy: kube-proxies.
+        controllers: kube-controller-manager.
+        sync_strategies: Per client class, ``list-watch`` (default) or ``poll:<period>``
+            (``kubelet: poll:10s``); classes: scheduler, controller-manager, kubelet, kube-proxy,
+            generic.
+        faults: The fault timeline (``[{at_s, fault, params}]``, see :mod:`kbench.config.faults`).
+    """
+
+    version: int = 1
+    name: str = "scenario"
+    seed: int = 1
+    duration_s: float = 600.0
+    warmup_s: float = 0.0
+    etcd: EtcdConfig = field(default_factory=EtcdConfig)
+    apiserver: ApiserverConfig = field(default_factory=ApiserverConfig)
+    clients: dict[str, ClientClassConfig] = field(default_factory=default_client_classes)
+    sync: SyncConfig = field(default_factory=SyncConfig)
+    metrics: MetricsConfig = field(default_factory=MetricsConfig)
+    cluster: ClusterConfig = field(default_factory=ClusterConfig)
+    workload: WorkloadConfig = field(default_factory=WorkloadConfig)
+    scheduler: SchedulerConfig = field(default_factory=SchedulerConfig)
+    kubelet: KubeletConfig = field(default_factory=KubeletConfig)
+    kubeproxy: KubeProxyConfig = field(default_factory=KubeProxyConfig)
+    controllers: ControllersConfig = field(default_factory=ControllersConfig)
+    sync_strategies: dict[str, str] = field(default_factory=dict)
+    faults: list[FaultConfig] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        if self.version != 1:
+            raise ConfigError(f"unsupported version {self.version}: expected 1", where="version")
+        if self.duration_s <= 0:
+            raise ConfigError("must be > 0", where="duration_s")
+        for cls, text in self.sync_strategies.items():
+            SyncStrategy.parse(text, where=f"sync_strategies.{cls}")
+
+    def sync_strategy(self, client_class: str):
+        """The :class:`~kbench.cluster.clients.informer.SyncStrategy` of ``client_class``."""
+        text = self.sync_strategies.get(client_class)
+        return SyncStrategy.parse(text) if text else SyncStrategy()
+
+    def client_class(self, name: str) -> ClientClassConfig:
+        """The config of client class ``name`` (falling back to ``default``)."""
+        return self.clients.get(name) or self.clients.get("default") or ClientClassConfig()
+
+
+def load_scenario(path: str | Path, params: dict[str, Any] | None = None) -> Scenario:
+    """Load and validate a scenario YAML file.
+
+    The short forms at the top of the file are moved into ``workload`` and ``params`` merged over
+    ``workload.params`` (:func:`kbench.config.params.prepare`); the scenario's folder is recorded as
+    the parameter ``scenario_dir``, where relative paths are looked up first.
+
+    Args:
+        path: The scenario YAML.
+        params: Parameter overrides (``--param``), merged over ``workload.params``.
+
+    Raises:
+        KbenchError: The file is missing or malformed; the message names the file and field.
+    """
+    data = load_yaml(path)
+    try:
+        data = prepare(data, scenario_dir=str(Path(path).resolve().parent), params=params)
+        return scenario_from_dict(data)
+    except KbenchError as err:
+        raise type(err)(err.message, source=err.source or str(path), where=err.where) from None
+
+
+def scenario_from_dict(data: dict) -> Scenario:
+    """Build a :class:`Scenario` from plain data (merging client classes over the defaults)."""
+    data = dict(data)
+    clients = data.get("clients")
+    if isinstance(clients, dict):
+        merged = {k: _client_dict(v) for k, v in default_client_classes().items()}
+        for k, v in clients.items():
+            merged[str(k)] = {**merged.get(str(k), {}), **(v or {})} if isinstance(v, dict) else v
+        data["clients"] = merged
+    return from_dict(Scenario, data)
+
+
+def _client_dict(c: ClientClassConfig) -> dict:
+    return to_dict(c)

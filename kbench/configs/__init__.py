@@ -1,1 +1,0 @@
-"""Scenario schema sections, one module per component; :mod:`kbench.config` composes them."""
