@@ -1,6 +1,8 @@
 """kbench: a Kubernetes control plane simulated in virtual time."""
 
-__version__ = "0.1.0"
+from kbench.version import __version__
+
+__all__ = ["__version__", "run"]
 
 
 def run(scenario, **kwargs):

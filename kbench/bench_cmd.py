@@ -14,7 +14,7 @@ def bench_cmd(
     output: str = typer.Option("table", "-o", "--output", help="table or json."),
 ) -> None:
     """Benchmark kbench itself: wall time, speed-up, events/s and peak RSS per reference scenario."""
-    from kbench.cli import check_output, console, err_console, print_json  # lazily: cli imports this module
+    from kbench.console import check_output, console, err_console, print_json
 
     check_output(output)
     from kbench.bench import bench

@@ -97,6 +97,14 @@ def extract(summary: dict[str, Any], metric: str) -> float:
     return float(obj)
 
 
+def value_of(summary: dict[str, Any], metric: str) -> float:
+    """``metric`` of a summary, NaN when the summary lacks it (a failed cell)."""
+    try:
+        return extract(summary, metric)
+    except KbenchError:
+        return float("nan")
+
+
 def _validate(policies: Sequence[str], seeds: Sequence[int], baseline: str | None, test: str) -> str:
     if len(policies) < 2:
         raise KbenchError("compare needs at least 2 policies", where="--policy")
@@ -147,7 +155,7 @@ def compare(scenario: Scenario | str | Path, policies: Sequence[str], seeds: int
     seed_list = list(range(scenario.seed, scenario.seed + seeds)) if isinstance(seeds, int) else [int(s) for s in seeds]
     policies = list(policies)
     baseline = _validate(policies, seed_list, baseline, test)
-    from kbench.policy.profile import resolve_policy
+    from kbench.policy.resolve import resolve_policy
     for policy in policies:  # an unknown name fails now, with "did you mean", before any run
         resolve_policy(policy)
     directions = {normalize_metric(k): v for k, v in (directions or {}).items()}

@@ -290,7 +290,7 @@ def envelope(scenario: Scenario, dimension: str, slo: str, *, min_value: float |
         if lo >= hi:
             raise KbenchError(f"--min and --max leave no integer range ({lo:g} .. {hi:g})", where="--min")
     if policy is not None:
-        from kbench.policy.profile import resolve_policy
+        from kbench.policy.resolve import resolve_policy
         resolve_policy(policy)
     seed0 = scenario.seed if seed is None else seed
     seeds = [seed0 + i for i in range(replications)]

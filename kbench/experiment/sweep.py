@@ -128,7 +128,7 @@ def load_sweep(path: str | Path) -> Sweep:
     """
     from kbench.config import load_scenario
     from kbench.config.params import resolve_path
-    from kbench.policy.profile import resolve_policy
+    from kbench.policy.resolve import resolve_policy
 
     path = Path(path)
     src = str(path)
@@ -235,14 +235,6 @@ def has_metric(summary: dict[str, Any], metric: str) -> bool:
         return True
     except KbenchError:
         return False
-
-
-def value_of(summary: dict[str, Any], metric: str) -> float:
-    """``metric`` of a summary, NaN when the summary lacks it (a failed cell)."""
-    try:
-        return extract(summary, metric)
-    except KbenchError:
-        return float("nan")
 
 
 def choose_metrics(sweep: Sweep, summary: dict[str, Any]) -> list[str]:

@@ -20,7 +20,8 @@ from rich.console import Console
 from rich.table import Table
 
 from kbench.errors import KbenchError
-from kbench.experiment.sweep import SweepResult, run_sweep, value_of
+from kbench.experiment.compare import value_of
+from kbench.experiment.sweep import SweepResult, run_sweep
 
 
 def _num(x: float) -> float | None:

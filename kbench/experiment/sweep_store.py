@@ -196,7 +196,7 @@ class SweepFolder:
     def write_table(self, sweep: Any, cells: list[Any], records: dict[str, dict[str, Any]],
                     metrics: list[str]) -> list[dict[str, Any]]:
         """Rewrite ``cells.parquet`` atomically from ``records``; returns the records in cell order."""
-        from kbench.experiment.sweep import value_of
+        from kbench.experiment.compare import value_of
 
         ordered = [records[c.cell_id] for c in cells if c.cell_id in records]
         rows = []

@@ -98,7 +98,7 @@ def fault_summary(injector, world, end_s: float) -> list[dict[str, Any]]:
     step = world.scenario.metrics.series_interval_s
     tl = world.timeline
     created, bound = tl.column("created"), tl.column("bound")
-    from kbench.metrics.summary import pod_startup
+    from kbench.metrics.pods import pod_startup
     slo_startup, _ = pod_startup(world)
     measured = ~np.isnan(slo_startup)
     pod_budget = (1 - POD_STARTUP_OBJECTIVE) * max(int(measured.sum()), 1)

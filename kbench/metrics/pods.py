@@ -98,3 +98,13 @@ class PodTimeline:
         for p in PHASES:
             df[f"{p}_s"] = self.t[p][:n]
         return df
+
+
+def pod_startup(world) -> tuple[np.ndarray, np.ndarray]:
+    """Per pod that was observed running: (SLO startup excluding image pulls, end-to-end), seconds."""
+    tl = world.timeline
+    created = tl.column("created")
+    observed = tl.column("running_observed")
+    e2e = observed - created
+    slo = e2e - tl.image_pull_s[: tl.n]
+    return slo, e2e

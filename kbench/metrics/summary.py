@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from kbench.cluster.world import World
-from kbench.metrics.pods import FINAL_STATES
+from kbench.metrics.pods import FINAL_STATES, pod_startup
 
 SLO_API_MUTATING_S = 1.0  # G2
 SLO_API_READ_SINGLE_S = 1.0  # G3 (scope=resource)
@@ -30,16 +30,6 @@ def _pct(values: np.ndarray, q: float) -> float | None:
 def _latency_p99(world: World, verbs: tuple[str, ...]) -> float | None:
     v = world.plane.stats.quantile(0.99, kind="sli", verbs=verbs)
     return None if math.isnan(v) else v
-
-
-def pod_startup(world: World) -> tuple[np.ndarray, np.ndarray]:
-    """Per pod that was observed running: (SLO startup excluding image pulls, end-to-end), seconds."""
-    tl = world.timeline
-    created = tl.column("created")
-    observed = tl.column("running_observed")
-    e2e = observed - created
-    slo = e2e - tl.image_pull_s[: tl.n]
-    return slo, e2e
 
 
 def summarize(world: World, *, virtual_s: float, wall_s: float, scheduler: Any = None, fgd: Any = None,

@@ -29,8 +29,9 @@ from pathlib import Path
 
 from kbench.cluster.objects import NodeTable, Pod
 from kbench.policy.framework import Framework, ScheduleResult
-from kbench.policy.profile import Profile, resolve_policy
+from kbench.policy.profile import Profile
 from kbench.policy.registry import Registry
+from kbench.policy.resolve import resolve_policy
 from kbench.policy.snapshot import load_pod, load_snapshot_table
 
 

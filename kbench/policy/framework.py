@@ -45,8 +45,9 @@ import numpy as np
 from kbench.cluster.objects import NodeTable, Pod
 from kbench.errors import PolicyError
 from kbench.policy.api import Code, CycleState, FilterResult, Handle, Status
-from kbench.policy.profile import Profile, resolve_policy
+from kbench.policy.profile import Profile
 from kbench.policy.registry import Registry, default_registry
+from kbench.policy.resolve import resolve_policy
 from kbench.policy.results import FilterLog, FilterReasons, ScheduleResult, ScoreArrays
 from kbench.policy.scorecheck import checked_scores, checked_uniform
 
@@ -68,7 +69,7 @@ class Framework:
 
     Args:
         profile: A :class:`~kbench.policy.profile.Profile`, or a policy name / file (resolved with
-            :func:`~kbench.policy.profile.resolve_policy`).
+            :func:`~kbench.policy.resolve.resolve_policy`).
         rng: The policy's random stream (a numpy Generator, or a seed). Tie-breaks and plugins
             draw from it only.
         registry: Resolves plugin names (default: the default registry).

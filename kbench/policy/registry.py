@@ -288,6 +288,14 @@ def load_module_from_path(path: Path) -> ModuleType:
     return module
 
 
+BUILTIN_PROFILES: dict[str, dict] = {
+    "default": {"base": "default", "description": "kube-scheduler's default profile (E2, E3)"},
+}
+"""kbench's own named profiles. ``least-allocated``, ``most-allocated``, ``balanced`` and
+``requested-to-capacity-ratio`` come from ``policies/noderesources.py``, the research policies from
+their ``policies`` modules."""
+
+
 _DEFAULT: Registry | None = None
 
 
@@ -299,11 +307,9 @@ def default_registry(refresh: bool = False) -> Registry:
     """
     global _DEFAULT
     if _DEFAULT is None or refresh:
-        from kbench.policy.profile import BUILTIN_PROFILES
-
         reg = Registry()
         for name, data in BUILTIN_PROFILES.items():
-            reg.register_profile(name, data, "built-in", "kbench.policy.profile")
+            reg.register_profile(name, data, "built-in", "kbench.policy.registry")
         reg.load_builtin_package("policies")
         reg.load_entry_points()
         _DEFAULT = reg

@@ -98,7 +98,7 @@ def render(sections: list[Section], sources: list[str], title: str | None = None
     """
     from plotly.offline import get_plotlyjs
 
-    import kbench
+    from kbench.version import __version__
 
     title = title or (sections[0].title if sections else "kbench report")
     parts = [f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>{e("kbench report: " + title)}</title>',
@@ -106,7 +106,7 @@ def render(sections: list[Section], sources: list[str], title: str | None = None
              f"<style>{CSS}</style><script>{ERROR_HOOK}</script>",
              f'<script type="text/javascript">{get_plotlyjs()}</script></head><body>',
              f"<h1>kbench report: {e(title)}</h1>",
-             f'<p class="kb-meta">kbench {e(kbench.__version__)} · generated '
+             f'<p class="kb-meta">kbench {e(__version__)} · generated '
              f'{e(_dt.datetime.now(_dt.UTC).strftime("%Y-%m-%d %H:%M UTC"))} · from {e(", ".join(sources))}</p>']
     if len(sections) > 1:
         parts.append('<nav class="kb-toc">' + "".join(f'<a href="#sec-{i}">{e(s.title)}</a>'

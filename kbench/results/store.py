@@ -22,6 +22,7 @@ from typing import Any
 import pandas as pd
 
 from kbench.results.schema import SCHEMA_VERSION
+from kbench.version import __version__
 
 
 def _git_commit() -> str | None:
@@ -36,8 +37,7 @@ def _git_commit() -> str | None:
 def _versions() -> dict[str, str]:
     import simpy
 
-    import kbench
-    return {"kbench": getattr(kbench, "__version__", "0"), "python": platform.python_version(),
+    return {"kbench": __version__, "python": platform.python_version(),
             "simpy": getattr(simpy, "__version__", "?")}
 
 

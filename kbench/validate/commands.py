@@ -76,7 +76,7 @@ def validate_cmd(
 
     Exit 0 when every check passes, 1 when any fails, 2 on bad input.
     """
-    from kbench.cli import check_output, console, err_console, print_json
+    from kbench.console import check_output, console, err_console, print_json
 
     check_output(output, ("table", "json", "markdown"))
 

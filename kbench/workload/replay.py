@@ -1,7 +1,7 @@
 """Trace replay: replay controls, FGD-style inflation and the replay driver (``workload.traces``).
 
 A :class:`~kbench.config.workload.TraceReplaySpec` names a pod trace and/or a node list (read with
-:func:`~kbench.workload.traces.common.load_trace` into the normalized tables of
+:func:`~kbench.workload.traces.loader.load_trace` into the normalized tables of
 docs/TRACE_CONTRACT.md). The controls apply in this order:
 
 1. nodes: ``gpu_nodes_only``, ``max_nodes`` (first N), ``sample_nodes`` (seeded Bernoulli);
@@ -51,7 +51,7 @@ TraceLoader = Callable[..., object]
 def _load(path: str, fmt: str, skip_bad_rows: bool, loader: TraceLoader | None):
     if loader is not None:
         return loader(path, fmt or None, skip_bad_rows=skip_bad_rows)
-    from kbench.workload.traces.common import load_trace
+    from kbench.workload.traces.loader import load_trace
     return load_trace(path, fmt or None, skip_bad_rows=skip_bad_rows)
 
 

@@ -150,7 +150,7 @@ def test_run_folder_holds_only_parquet_and_json(tmp_path):
 def test_policies_load_only_from_names_files_or_entry_points(tmp_path, monkeypatch):
     """A bare name never imports a module from the working directory or sys.path."""
     from kbench.errors import PolicyError
-    from kbench.policy.profile import resolve_policy
+    from kbench.policy.resolve import resolve_policy
     rogue = tmp_path / "rogue_policy.py"
     marker = tmp_path / "imported"
     rogue.write_text(f"open({str(marker)!r}, 'w').close()\n")

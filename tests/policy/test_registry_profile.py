@@ -10,8 +10,9 @@ import pytest
 
 from kbench.errors import PolicyError
 from kbench.policy.ksc import load_ksc
-from kbench.policy.profile import profile_from_dict, resolve_policy
+from kbench.policy.profile import profile_from_dict
 from kbench.policy.registry import Registry, default_registry
+from kbench.policy.resolve import resolve_policy
 from tests.policy.fakes import Fixed, fake_registry
 
 FIXTURES = __import__("pathlib").Path(__file__).parents[1] / "fixtures"

@@ -7,19 +7,39 @@ burst 30), so the controllers compete for one token bucket exactly as upstream's
 from __future__ import annotations
 
 from collections.abc import Callable, Generator
-from typing import TYPE_CHECKING
+from typing import Any, Protocol
 
 import simpy
 
+from kbench.cluster.clients.client import Client
 from kbench.cluster.controllers.workqueue import WorkQueue, run_workers
 from kbench.cluster.objects.stored import POD_BYTES, GenericObj, PodObj
-
-if TYPE_CHECKING:
-    from kbench.cluster.controllers.manager import ControllerManager
+from kbench.config.controllers import ControllersConfig
 
 GENERIC_BYTES = {"deployments": 2048, "replicasets": 2048, "jobs": 2048, "services": 1024,
                  "resourcequotas": 1024, "namespaces": 512}
 """Object sizes of the generic kinds, bytes (docs/LIFECYCLE_CONTRACT.md)."""
+
+
+class Manager(Protocol):
+    """What a controller uses of kube-controller-manager
+    (:class:`~kbench.cluster.controllers.manager.ControllerManager`, which builds the controllers)."""
+
+    world: Any
+    env: simpy.Environment
+    cfg: ControllersConfig
+    client: Client
+    pods_by_owner: dict[str, dict[str, PodObj]]
+    pods_by_node: dict[str, dict[str, PodObj]]
+    pods_by_ns: dict[str, set[str]]
+    not_ready_nodes: set[str]
+    terminating_ns: set[str]
+
+    def synced(self) -> bool:
+        """Whether every informer has synced."""
+
+    def cache(self, resource: str) -> dict:
+        """The informer cache of ``resource`` (key -> current value)."""
 
 
 def exists(cur: object) -> bool:
@@ -43,7 +63,7 @@ class Controller:
     name = "controller"
     wants_pods = False
 
-    def __init__(self, mgr: ControllerManager, workers: int = 1):
+    def __init__(self, mgr: Manager, workers: int = 1):
         self.mgr = mgr
         self.world = mgr.world
         self.env: simpy.Environment = mgr.env
@@ -178,7 +198,7 @@ def delete_pod(ctrl: Controller, pod: PodObj, *, force: bool = False) -> Generat
     return resp.code
 
 
-def mark_deleted(mgr: ControllerManager, pod: PodObj) -> None:
+def mark_deleted(mgr: Manager, pod: PodObj) -> None:
     """Record that a delete of ``pod`` committed (timeline ``deleted``, final state, counter)."""
     world = mgr.world
     world.timeline.mark(pod.uid, "deleted", world.env.now)

@@ -59,7 +59,7 @@ from kbench.cluster.scheduler.queue import QueuedPod, SchedulingQueue
 from kbench.config.scheduler import SchedulerConfig
 from kbench.policy.api import Code
 from kbench.policy.framework import Framework, ScheduleResult
-from kbench.policy.profile import resolve_policy
+from kbench.policy.resolve import resolve_policy
 from kbench.policy.results import FilterReasons
 
 USER = "system:kube-scheduler"

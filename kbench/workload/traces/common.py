@@ -324,10 +324,3 @@ def read_rows(path: str | Path, text: str, columns: Sequence[str], *, header: bo
 def line_error(path: str | Path, line: int, message: str) -> TraceError:
     """A :class:`TraceError` at ``path:line``."""
     return TraceError(message, source=f"{path}:{line}")
-
-
-def load_trace(path: str | Path, format: str | None = None, *, skip_bad_rows: bool = False) -> Trace:
-    """Read a trace file into the normalized tables; see :func:`kbench.workload.traces.load_trace`."""
-    from kbench.workload.traces.loader import load_trace as load
-
-    return load(path, format, skip_bad_rows=skip_bad_rows)

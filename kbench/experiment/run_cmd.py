@@ -1,0 +1,115 @@
+"""``kbench run``: one pod-lifecycle run from the command line (parse, call, print)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import typer
+from rich.table import Table
+
+from kbench.console import check_output, console, err_console, fail, fmt, print_json, say_report
+
+
+def run_cmd(
+    scenario: Path = typer.Argument(..., help="Scenario YAML (workloads/demo.yaml, workloads/density-5k.yaml)."),
+    policy: str = typer.Option(None, "--policy", help="Scheduling policy name or file (overrides the scenario)."),
+    seed: int = typer.Option(None, "--seed", help="Master seed (overrides the scenario)."),
+    duration: str = typer.Option(None, "--duration", help="Virtual time to simulate (overrides the scenario)."),
+    sync: list[str] = typer.Option(None, "--sync", help="CLASS=list-watch|poll:PERIOD, e.g. kubelet=poll:10s."),
+    param: list[str] = typer.Option(None, "--param", help="KEY=VALUE for the scenario's params, e.g. pods=FILE."),
+    out: Path = typer.Option(Path("results"), "--out", help="Parent folder of the run folder."),
+    output: str = typer.Option("table", "-o", "--output", help="table, json or markdown."),
+    report: bool = typer.Option(False, "--report", help="Also write report.html (plotly, offline) in the run folder."),
+) -> None:
+    """One pod-lifecycle run: pods, startup percentiles, SLO verdicts, throughput."""
+    check_output(output, ("table", "json", "markdown"))
+    from dataclasses import replace
+
+    from kbench.config import load_scenario, scenario_from_dict
+    from kbench.config.loader import to_dict
+    from kbench.config.params import parse_params
+    from kbench.experiment.runner import run as run_scenario
+    from kbench.quantity import parse_duration
+
+    sc = load_scenario(scenario, params=parse_params(param))
+    if sync or duration is not None:
+        data = to_dict(sc)
+        for item in sync or []:
+            cls, eq, strategy = item.partition("=")
+            if not eq or not cls:
+                fail(f"--sync {item}: expected CLASS=list-watch or CLASS=poll:PERIOD")
+            data["sync_strategies"][cls] = strategy
+        if duration is not None:
+            data["duration_s"] = parse_duration(duration, where="--duration")
+        sc = scenario_from_dict(data)
+    if policy is not None:
+        from kbench.policy.resolve import resolve_policy
+        resolve_policy(policy)  # an unknown name fails here, with "did you mean", before the run
+        sc = replace(sc, scheduler=replace(sc.scheduler, policy=policy))
+    result = _with_progress(output == "table", sc.duration_s,
+                            lambda progress: run_scenario(sc, seed=seed, out_dir=out, progress=progress))
+    summary = result.summary
+    if output == "json":
+        print_json(summary)
+    elif output == "markdown":
+        from kbench.report.markdown import run_markdown
+        sys.stdout.write(run_markdown(summary))
+    else:
+        _run_table(summary)
+    if report and result.run_dir is not None:
+        write_and_say_report([result.run_dir], output)
+
+
+def _with_progress(show: bool, total: float, fn):
+    if not show:
+        return fn(None)
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+    with Progress(TextColumn("virtual {task.completed:.0f}/{task.total:.0f} s"), BarColumn(),
+                  TimeElapsedColumn(), TimeRemainingColumn(), console=err_console, transient=True) as bar:
+        task = bar.add_task("run", total=total)
+        return fn(lambda now, end: bar.update(task, completed=now))
+
+
+def _run_table(s: dict) -> None:
+    pods = s["pods"]
+    t = Table(title=f"kbench run: {s['scenario']} · policy {s['policy']} · seed {s['seed']}")
+    t.add_column("metric")
+    t.add_column("value", justify="right")
+    t.add_row("pods created / scheduled", f"{pods['created']} / {pods['scheduled']}")
+    t.add_row("running / succeeded / failed / pending / deleted",
+              f"{pods['running']} / {pods['succeeded']} / {pods['failed']} / {pods['pending']} / {pods['deleted']}")
+    ps, pe = s["pod_startup_s"], s["pod_e2e_startup_s"]
+    t.add_row("pod startup p50 / p90 / p99 s (SLO, excl. pulls)", f"{fmt(ps['p50'])} / {fmt(ps['p90'])} / {fmt(ps['p99'])}")
+    t.add_row("pod e2e startup p50 / p90 / p99 s", f"{fmt(pe['p50'])} / {fmt(pe['p90'])} / {fmt(pe['p99'])}")
+    sc = s["scheduling"]
+    t.add_row("scheduling attempts", str(sc["attempts"]))
+    t.add_row("scheduler throughput pods/s", fmt(sc["throughput_pods_per_s"]))
+    t.add_row("bind conflicts / preemptions", f"{sc['bind_conflicts']} / {sc['preemptions']}")
+    t.add_row("API requests / 429s", f"{s['api']['requests']} / {s['api']['rejected_429']}")
+    t.add_row("virtual s / wall s / events", f"{fmt(s['sim']['virtual_s'])} / {fmt(s['sim']['wall_s'])} / {s['sim']['events']}")
+    console.print(t)
+    slo = Table(title="SLOs")
+    for col in ("SLO", "threshold", "value", "verdict", "source"):
+        slo.add_column(col)
+    for row in s["slo"]:
+        slo.add_row(row["name"], fmt(row["threshold"]), fmt(row["value"]), "pass" if row["pass"] else "FAIL",
+                    row.get("source", ""))
+    console.print(slo)
+    if pods.get("pending") and pods.get("pending_reasons"):
+        console.print("pending pods, filter reasons: " + "; ".join(f"{k} ({v})" for k, v in pods["pending_reasons"].items()),
+                      markup=False, highlight=False)
+    if s.get("faults"):
+        from kbench.faults.measure import describe
+        for row in s["faults"]:
+            console.print(describe(row), markup=False, highlight=False, soft_wrap=True)
+    if s.get("run_dir"):
+        console.print(f"results in {s['run_dir']}", markup=False, highlight=False)
+
+
+def write_and_say_report(folders: list[Path], output: str) -> None:
+    """Write the HTML report of ``folders`` and say where it went (stderr unless the output is a table)."""
+    from kbench.report import write_report
+
+    say_report(write_report(folders), output)
