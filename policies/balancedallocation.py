@@ -20,10 +20,10 @@ from __future__ import annotations
 import numpy as np
 
 from kbench.policy.api import Status
-from policies.noderesources import (
+from policies.noderesources import cpu_memory_cols
+from policies.resourceargs import (
     alloc_and_requested,
     check_keys,
-    cpu_memory_cols,
     parse_resources,
     pod_request_vector,
     request_vector,

@@ -33,7 +33,7 @@ import numpy as np
 
 from kbench.errors import PolicyError
 from kbench.policy.api import Code, Status
-from policies.noderesources import NATIVE, check_keys, int_field, is_scalar
+from policies.resourceargs import NATIVE, check_keys, int_field, is_scalar
 
 NAME = "DefaultPreemption"
 _OFFSET = 2**31  # upstream adds MaxInt32 + 1 so negative priorities sum correctly

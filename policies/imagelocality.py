@@ -17,7 +17,7 @@ import weakref
 
 import numpy as np
 
-from policies.noderesources import check_keys
+from policies.resourceargs import check_keys
 
 NAME = "ImageLocality"
 MB = 1024 * 1024

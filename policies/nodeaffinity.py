@@ -30,7 +30,7 @@ import numpy as np
 from kbench.cluster.objects import NodeSelectorRequirement, NodeSelectorTerm
 from kbench.errors import PolicyError
 from kbench.policy.api import Code, FilterResult, Status
-from policies.noderesources import check_keys, int_field
+from policies.resourceargs import check_keys, int_field
 from policies.tainttoleration import default_normalize
 
 NAME = "NodeAffinity"

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from kbench.policy.api import Code, FilterResult
-from policies.noderesources import check_keys
+from policies.resourceargs import check_keys
 
 NAME = "NodeName"
 ERR_REASON = "node(s) didn't match the requested node name"

@@ -12,7 +12,7 @@ import numpy as np
 
 from kbench.cluster.objects import Taint
 from kbench.policy.api import Code, FilterResult
-from policies.noderesources import check_keys
+from policies.resourceargs import check_keys
 
 NAME = "NodeUnschedulable"
 ERR_REASON = "node(s) were unschedulable"

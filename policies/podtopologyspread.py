@@ -39,7 +39,7 @@ from kbench.cluster.objects import NodeSelectorRequirement
 from kbench.errors import PolicyError
 from kbench.policy.api import Code, FilterResult, Status
 from policies.nodeaffinity import label_codes, required_mask
-from policies.noderesources import check_keys, int_field
+from policies.resourceargs import check_keys, int_field
 from policies.spreadcounts import (
     count_matrix,
     domain_sums,

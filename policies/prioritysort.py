@@ -11,7 +11,7 @@ priorities compare as not-less, so a stable sort keeps arrival order.
 
 from __future__ import annotations
 
-from policies.noderesources import check_keys
+from policies.resourceargs import check_keys
 
 NAME = "PrioritySort"
 _TIME_ATTRS = ("queued_s", "created_s")

@@ -22,7 +22,7 @@ import weakref
 import numpy as np
 
 from kbench.policy.api import Code, FilterResult, Status
-from policies.noderesources import check_keys
+from policies.resourceargs import check_keys
 
 NAME = "TaintToleration"
 DO_NOT_SCHEDULE = ("NoSchedule", "NoExecute")

@@ -14,6 +14,7 @@ from typing import Any
 
 from kbench.config.apiserver import ApiserverConfig
 from kbench.config.clients import ClientClassConfig, SyncConfig, SyncStrategy, default_client_classes
+from kbench.config.cluster import ClusterConfig
 from kbench.config.controllers import ControllersConfig
 from kbench.config.etcd import EtcdConfig
 from kbench.config.faults import FaultConfig
@@ -21,7 +22,7 @@ from kbench.config.kubelet import KubeletConfig, KubeProxyConfig
 from kbench.config.loader import from_dict, load_yaml, to_dict
 from kbench.config.params import prepare
 from kbench.config.scheduler import SchedulerConfig
-from kbench.config.workload import ClusterConfig, WorkloadConfig
+from kbench.config.workload import WorkloadConfig
 from kbench.errors import ConfigError, KbenchError
 
 # ------------------------------------------------------------------------------------- scenario

@@ -1,5 +1,5 @@
-"""The cluster's nodes and the workload of a lifecycle scenario (sections ``cluster:`` and
-``workload:``).
+"""The workload of a lifecycle scenario (section ``workload:``; the nodes are in
+:mod:`kbench.config.cluster`).
 
 Sizes are Kubernetes quantities (``cpu: 3800m``, ``memory: 15Gi``), times are durations. The
 workload-spec issue added, all optional with defaults that keep older scenarios unchanged: trace
@@ -17,38 +17,6 @@ from typing import Any
 
 from kbench.dist import Dist
 from kbench.errors import ConfigError
-
-
-@dataclass(frozen=True)
-class NodeGroup:
-    """A group of identical nodes.
-
-    Attributes:
-        count: Number of nodes.
-        name_prefix: Nodes are named ``<prefix>-<i>``.
-        cpu_cores: Allocatable CPU, cores (``3800m`` = 3.8).
-        memory_bytes: Allocatable memory, bytes.
-        pods: Allocatable pods (F9: 110).
-        gpus: GPUs per node.
-        gpu_model: GPU model label.
-        labels: Extra node labels.
-        taints: Taints as ``key=value:Effect``.
-        zones: Nodes are spread round-robin over ``zone-0 .. zone-(zones-1)``
-            (label ``topology.kubernetes.io/zone``).
-        images: Pre-pulled images: name -> size in bytes.
-    """
-
-    count: int = 1
-    name_prefix: str = "node"
-    cpu_cores: float = 4.0
-    memory_bytes: float = 16 * 2**30
-    pods: int = 110  # F9
-    gpus: int = 0
-    gpu_model: str = ""
-    labels: dict[str, str] = field(default_factory=dict)
-    taints: list[str] = field(default_factory=list)
-    zones: int = 1
-    images: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -384,17 +352,6 @@ class BarrierSpec:
             raise ConfigError(f"until: expected created or scheduled, got {self.until!r}")
         if self.poll_s <= 0:
             raise ConfigError("poll_s: must be > 0")
-
-
-@dataclass(frozen=True)
-class ClusterConfig:
-    """The nodes.
-
-    Attributes:
-        nodes: Node groups.
-    """
-
-    nodes: list[NodeGroup] = field(default_factory=list)
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,8 @@
 """The policy API, after the kube-scheduler framework (DESIGN.md decision 4, STYLE habits 6-8).
 
+Slightly over the ~400-line guide on purpose: this is the one contract a plugin author reads
+(extension points, Status, filter results, the handle), so it stays in one file.
+
 A plugin is a class with a ``NAME`` (the upstream name where it mirrors one, e.g.
 ``"NodeResourcesFit"``), an ``__init__(args=None, handle=None)`` that validates its args, and any
 subset of the extension-point methods below; the framework looks for them with ``hasattr``.

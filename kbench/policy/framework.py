@@ -33,6 +33,9 @@ Per-node filter reasons are built lazily, when :attr:`ScheduleResult.filter_reas
 the pod is unschedulable.
 A plugin that raises becomes a :class:`~kbench.errors.PolicyError` naming the policy, the plugin,
 the pod and the extension point.
+
+Longer than the ~400-line guide on purpose: one scheduling cycle (PreFilter → Filter → PostFilter →
+PreScore → Score → selectHost) is one algorithm with shared per-cycle state.
 """
 
 from __future__ import annotations

@@ -20,7 +20,8 @@ from kbench.cluster.objects.stored import PodObj
 from kbench.cluster.scheduler.scheduler import Scheduler
 from kbench.cluster.world import World
 from kbench.config import scenario_from_dict
-from kbench.config.workload import NodeGroup, PodTemplate
+from kbench.config.cluster import NodeGroup
+from kbench.config.workload import PodTemplate
 from kbench.validate.record import Record, mean_ci
 from kbench.workload.podspec import nodes_from_groups, pod_from_template
 

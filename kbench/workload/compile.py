@@ -58,6 +58,7 @@ from dataclasses import fields, replace
 from pathlib import Path
 from typing import Any
 
+from kbench.config.cluster import NodeGroup
 from kbench.config.loader import from_dict, load_yaml
 from kbench.config.params import resolve_path, substitute
 from kbench.config.workload import (
@@ -65,7 +66,6 @@ from kbench.config.workload import (
     DeploymentSpec,
     GenericKindSpec,
     JobSpec,
-    NodeGroup,
     PodGroupSpec,
     TraceReplaySpec,
 )

@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 
 from kbench.cluster.objects import CPU, GPU, MEMORY, Container, Node, Pod, Taint, Toleration
-from kbench.config.workload import NodeGroup, PodTemplate
+from kbench.config.cluster import NodeGroup
+from kbench.config.workload import PodTemplate
 from kbench.errors import ConfigError
 
 FAIL_ANNOTATION = "kbench/fail-probability"

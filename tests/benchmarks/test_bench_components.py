@@ -18,7 +18,7 @@ from kbench.cluster.apiserver.watchcache import PassiveGroup, Watcher
 from kbench.cluster.clients.informer import Informer
 from kbench.cluster.clients.ratelimit import TokenBucket
 from kbench.cluster.controlplane import ControlPlane
-from kbench.cluster.etcd.server import CommitRecord
+from kbench.cluster.etcd.records import CommitRecord
 from kbench.cluster.objects.stored import GenericObj, PodObj, pod_partition
 from kbench.config import scenario_from_dict
 from kbench.config.clients import SyncStrategy

@@ -204,7 +204,8 @@ def test_bench_density_cycle(benchmark):
     """One scheduler cycle of density-5k's kind at 1,000 nodes: every pod from one template
     (100m / 64Mi, owned by a ReplicaSet, so PodTopologySpread's default constraints apply), default
     profile, assumed and kept (the table fills as in the run)."""
-    from kbench.config.workload import NodeGroup, PodTemplate
+    from kbench.config.cluster import NodeGroup
+    from kbench.config.workload import PodTemplate
     from kbench.workload.podspec import nodes_from_groups, pod_from_template
 
     table = NodeTable.from_nodes(nodes_from_groups([NodeGroup(

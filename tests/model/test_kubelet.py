@@ -11,7 +11,8 @@ from kbench.cluster.kubelet.fleet import KubeletFleet
 from kbench.cluster.objects.stored import PodObj
 from kbench.cluster.world import World
 from kbench.config import scenario_from_dict
-from kbench.config.workload import NodeGroup, PodTemplate
+from kbench.config.cluster import NodeGroup
+from kbench.config.workload import PodTemplate
 from kbench.metrics.pods import PHASES
 from kbench.workload.podspec import nodes_from_groups, pod_from_template
 

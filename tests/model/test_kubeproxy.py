@@ -7,7 +7,7 @@ from kbench.cluster.objects.stored import GenericObj
 from kbench.cluster.proxy.kubeproxy import KubeProxyFleet
 from kbench.cluster.world import World
 from kbench.config import scenario_from_dict
-from kbench.config.workload import NodeGroup
+from kbench.config.cluster import NodeGroup
 from kbench.workload.podspec import nodes_from_groups
 
 

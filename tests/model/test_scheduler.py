@@ -9,7 +9,8 @@ from kbench.cluster.objects.stored import NODE_BYTES, NodeObj, PodObj
 from kbench.cluster.scheduler.scheduler import Scheduler
 from kbench.cluster.world import World
 from kbench.config import scenario_from_dict
-from kbench.config.workload import NodeGroup, PodTemplate
+from kbench.config.cluster import NodeGroup
+from kbench.config.workload import PodTemplate
 from kbench.workload.podspec import nodes_from_groups, pod_from_template
 
 GROUPS = ("system:serviceaccounts", "system:authenticated")

@@ -8,7 +8,8 @@ import pytest
 from kbench.policy.api import CycleState
 from policies import rowscores
 from policies.balancedallocation import NodeResourcesBalancedAllocation, balanced_scores
-from policies.noderesources import NodeResourcesFit, alloc_and_requested, least_allocated
+from policies.noderesources import NodeResourcesFit, least_allocated
+from policies.resourceargs import alloc_and_requested
 from tests.policy.builders import MB, node, pod, table
 
 

@@ -8,7 +8,7 @@ import simpy
 
 from kbench.cluster.apiserver.watchcache import PassiveGroup, WatchCache, Watcher
 from kbench.cluster.clients.ratelimit import Backoff, TokenBucket
-from kbench.cluster.etcd.server import CommitRecord
+from kbench.cluster.etcd.records import CommitRecord
 from kbench.config import ApiserverConfig, WatchCacheConfig
 from kbench.dist import Dist
 from kbench.results.store import RunWriter, load

@@ -12,7 +12,8 @@ import simpy
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from kbench.cluster.etcd.server import CommitRecord, Etcd, EtcdRequestTooLarge
+from kbench.cluster.etcd.records import CommitRecord, EtcdRequestTooLarge
+from kbench.cluster.etcd.server import Etcd
 from kbench.config import EtcdConfig
 from kbench.dist import Dist
 from kbench.errors import EtcdQuotaExceeded
@@ -374,7 +375,7 @@ def test_precondition_is_checked_when_the_entry_is_applied():
     """Two writes racing on one key: the second's compare sees the first's value (no lost update)."""
     import simpy as _simpy
 
-    from kbench.cluster.etcd.server import EtcdConflict
+    from kbench.cluster.etcd.records import EtcdConflict
     from kbench.config import EtcdConfig as _Cfg
 
     env = _simpy.Environment()

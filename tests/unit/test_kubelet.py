@@ -8,8 +8,9 @@ from kbench.cluster.kubelet.fleet import FAIL_ANNOTATION, IMAGE_BYTES_ANNOTATION
 from kbench.cluster.objects.stored import GenericObj, PodObj
 from kbench.cluster.world import World
 from kbench.config import scenario_from_dict
+from kbench.config.cluster import NodeGroup
 from kbench.config.kubelet import KubeletConfig
-from kbench.config.workload import NodeGroup, PodTemplate
+from kbench.config.workload import PodTemplate
 from kbench.errors import ConfigError
 from kbench.workload.podspec import nodes_from_groups, pod_from_template
 

@@ -6,7 +6,7 @@ from kbench.cluster.apiserver.watchcache import Watcher
 from kbench.cluster.objects.stored import LEASE_BYTES, GenericObj
 from kbench.cluster.world import World
 from kbench.config import scenario_from_dict
-from kbench.config.workload import NodeGroup
+from kbench.config.cluster import NodeGroup
 from kbench.workload.podspec import nodes_from_groups
 from tests.unit.test_kubelet import Harness
 

@@ -7,7 +7,7 @@ import pytest
 
 from kbench.cluster.objects import NodeTable, Pod
 from kbench.cluster.scheduler.queue import SchedulingQueue
-from kbench.config.workload import NodeGroup
+from kbench.config.cluster import NodeGroup
 from kbench.policy.framework import Framework
 from kbench.workload.podspec import nodes_from_groups
 

@@ -35,6 +35,9 @@ have an in-flight limit (0 = unlimited); one over the limit gets 429 ``"max-infl
 unless the user is in ``system:masters``. WATCH is long-running and never limited.
 
 The hot path uses events and callbacks only, no process per request.
+
+Longer than the ~400-line guide on purpose: admission, fair queuing and dispatch are one algorithm
+over the same level and queue state (upstream's ``queueset.go`` is one file for the same reason).
 """
 
 from __future__ import annotations

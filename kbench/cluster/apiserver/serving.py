@@ -29,7 +29,7 @@ import simpy
 from simpy.events import Timeout
 
 from kbench.cluster.apiserver.request import MUTATING_VERBS, Request
-from kbench.cluster.etcd.server import EtcdConflict
+from kbench.cluster.etcd.records import EtcdConflict
 from kbench.errors import EtcdQuotaExceeded
 
 

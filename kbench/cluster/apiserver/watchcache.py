@@ -14,6 +14,9 @@ decision 2), with the slow-watcher buffers and budget of A21 and A22.
 
 Arrivals and deliveries are scheduled with :mod:`kbench.cluster.apiserver.watchevents` (no Timeout object
 or closure per delivery; the same times and order as one timeout per delivery).
+
+Slightly over the ~400-line guide: the cache's history, its watchers and the dispatch of one event
+share one state (passive bulk delivery is already split out to :mod:`.watchpassive`).
 """
 
 from __future__ import annotations

@@ -5,6 +5,7 @@ with a group-committed WAL fsync, applied to the MVCC store, and published to wa
 models the commit path, serial apply, range reads on a core pool, compaction and the quota.
 """
 
-from kbench.cluster.etcd.server import CommitRecord, Etcd, EtcdConflict, EtcdRequestTooLarge, EtcdStats
+from kbench.cluster.etcd.records import CommitRecord, EtcdConflict, EtcdRequestTooLarge, EtcdStats
+from kbench.cluster.etcd.server import Etcd
 
 __all__ = ["CommitRecord", "Etcd", "EtcdConflict", "EtcdRequestTooLarge", "EtcdStats"]

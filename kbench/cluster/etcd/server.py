@@ -17,159 +17,46 @@ Concepts (CALIBRATION.md section B):
   objects_scanned * read_per_object_s + bytes_returned * read_per_byte_s`` of CPU on one of
   ``cores`` (first come, first served, B13); then one gRPC round trip. Serializable reads skip the
   ReadIndex step.
-* **Storage.** Live bytes per resource plus superseded versions (history) since the last
-  compaction make up the database size; compaction (every ``compaction_interval_s``, A24) drops the
-  history. Creates and updates that would take the database over ``quota_bytes`` fail with
-  :class:`~kbench.errors.EtcdQuotaExceeded` (B8); requests above ``max_request_bytes`` fail with
-  :class:`EtcdRequestTooLarge` (B7). Deletes are always accepted.
+* **Storage.** Keys, values, revisions and history bytes are the MVCC store
+  (:mod:`kbench.cluster.etcd.mvcc`). Creates and updates that would take the database over
+  ``quota_bytes`` fail with :class:`~kbench.errors.EtcdQuotaExceeded` (B8); requests above
+  ``max_request_bytes`` fail with :class:`~kbench.cluster.etcd.records.EtcdRequestTooLarge` (B7).
+  Deletes are always accepted.
 
 No SimPy process is spawned per request: the raft loop is a chain of event callbacks (an idle loop
 is started by the proposal itself, and a batch applied when the apply stage is idle needs no event
 of its own) and the only process is the compaction timer. A request's own event is scheduled
 directly at its completion time (as ``simpy.Timeout`` does), and the core pool is a heap of core
-free-times.
+free-times. Longer than the ~400-line guide on purpose: the write pipeline (propose, batch, commit,
+apply) and the linearizable read path share the batch and apply state.
 """
 
 from __future__ import annotations
 
 import heapq
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, replace
+from collections.abc import Callable
+from dataclasses import replace
 
 import numpy as np
 import simpy
-from simpy.events import NORMAL, URGENT
+from simpy.events import URGENT
 
+from kbench.cluster.etcd.mvcc import MvccStore
+from kbench.cluster.etcd.records import (
+    OPS,
+    BatchCall,
+    Call,
+    CommitRecord,
+    EtcdConflict,
+    EtcdRequestTooLarge,
+    EtcdStats,
+    trigger_in,
+)
 from kbench.config import EtcdConfig
 from kbench.errors import EtcdQuotaExceeded
 
-OPS = ("create", "update", "delete")
 
-
-class EtcdRequestTooLarge(Exception):
-    """etcd rejected a request larger than ``max_request_bytes`` (B7).
-
-    A model event, not a user-input error: clients see it as a failed request.
-
-    Args:
-        size_bytes: The request's size, bytes.
-        limit_bytes: The configured limit, bytes.
-    """
-
-    def __init__(self, size_bytes: int, limit_bytes: int):
-        super().__init__(size_bytes, limit_bytes)  # SimPy copies failures as type(e)(*e.args)
-        self.size_bytes = size_bytes
-        self.limit_bytes = limit_bytes
-
-    def __str__(self) -> str:
-        return f"etcdserver: request is too large ({self.size_bytes} > {self.limit_bytes} bytes)"
-
-
-class EtcdConflict(Exception):
-    """A transaction's compare failed: the key's current value did not satisfy the precondition."""
-
-    def __init__(self, resource: str, key: str):
-        super().__init__(resource, key)
-        self.resource = resource
-        self.key = key
-
-    def __str__(self) -> str:
-        return f"etcdserver: compare failed for {self.resource}/{self.key}"
-
-
-@dataclass(slots=True)
-class CommitRecord:
-    """One committed write, as published to subscribers (the watch cache); read-only by
-    convention (not frozen: a frozen dataclass costs several times more to build, issue 8).
-
-    Attributes:
-        resource: Plural resource (``pods``).
-        key: Object key within the resource.
-        op: ``create``, ``update`` or ``delete``.
-        revision: The revision the write created.
-        size_bytes: Stored size of the new version (of the deleted object for a delete), bytes.
-        time_s: Commit (apply) time, virtual seconds.
-        value: The stored object (the caller's immutable snapshot), None for deletes or when the
-            caller stores sizes only.
-    """
-
-    resource: str
-    key: str
-    op: str
-    revision: int
-    size_bytes: int
-    time_s: float
-    value: object = None
-
-
-@dataclass(slots=True)
-class EtcdStats:
-    """Counters and time integrals of one :class:`Etcd`.
-
-    Little's law on the write path: over a window, ``diff(write_inflight_area) / duration`` (mean
-    writes in flight) equals ``diff(writes) / duration * diff(write_latency_sum) / diff(writes)``.
-    Take consistent copies with :meth:`Etcd.snapshot`.
-
-    Attributes:
-        writes: Writes completed (reply delivered).
-        write_errors: Writes rejected (quota, size).
-        write_latency_sum_s: Sum of completed writes' latencies, seconds.
-        writes_in_flight: Accepted writes not yet replied to.
-        write_inflight_area: Integral of ``writes_in_flight`` over time, request-seconds.
-        reads: Reads completed.
-        read_latency_sum_s: Sum of completed reads' latencies, seconds.
-        reads_in_flight: Reads not yet replied to.
-        read_inflight_area: Integral of ``reads_in_flight`` over time, request-seconds.
-        read_cpu_s: CPU-seconds spent serving reads.
-        batches: Raft batches committed.
-        entries_committed: Entries applied (equals revisions created).
-        compactions: Compactions run.
-        time_s: Virtual time the integrals are accounted up to, seconds.
-    """
-
-    writes: int = 0
-    write_errors: int = 0
-    write_latency_sum_s: float = 0.0
-    writes_in_flight: int = 0
-    write_inflight_area: float = 0.0
-    reads: int = 0
-    read_latency_sum_s: float = 0.0
-    reads_in_flight: int = 0
-    read_inflight_area: float = 0.0
-    read_cpu_s: float = 0.0
-    batches: int = 0
-    entries_committed: int = 0
-    compactions: int = 0
-    time_s: float = 0.0
-
-
-class _Call(simpy.Event):
-    """A request's completion event, remembering when the request was made."""
-
-    __slots__ = ("start_s", "args")
-
-    def __init__(self, env: simpy.Environment):
-        self.env = env  # simpy.Event.__init__, inlined
-        self.callbacks: list = []
-        self.start_s = env._now
-        self.args: tuple = ()
-
-
-class _BatchCall(_Call):
-    """Several entries of one resource proposed together (:meth:`Etcd.write_many`); succeeds with the
-    list of their revisions."""
-
-    __slots__ = ("n",)
-
-
-def _trigger_in(env: simpy.Environment, event: simpy.Event, delay: float, ok: bool, value) -> None:
-    """Trigger ``event`` ``delay`` seconds from now without a helper event (as ``Timeout`` does)."""
-    event._ok = ok
-    event._value = value
-    env.schedule(event, NORMAL, delay)
-
-
-class Etcd:
+class Etcd(MvccStore):
     """A 3-member (``cfg.members``) etcd cluster seen from its leader.
 
     Args:
@@ -186,24 +73,18 @@ class Etcd:
     def __init__(self, env: simpy.Environment, cfg: EtcdConfig, rng: np.random.Generator):
         self.env = env
         self.cfg = cfg
-        self.revision = 1
-        self.compacted_revision = 0
         self.stats = EtcdStats(time_s=env.now)
+        self._init_store()
         self._rtt = cfg.rtt_s.sampler(rng)
         self._grpc = cfg.grpc_rtt_s.sampler(rng)
         self._fsync = cfg.fsync_s.sampler(rng)
         self._followers = cfg.members - 1
         self._quorum_acks = cfg.members // 2  # follower acks needed besides the leader's own
-        self._objects: dict[str, dict[str, int]] = {}
-        self._values: dict[str, dict[str, object]] = {}
-        self._bytes: dict[str, int] = {}
-        self._live_bytes = 0
-        self._history_bytes = 0
         self._subscribers: list[Callable[[CommitRecord], None]] = []
         self._many: list[Callable[[list[CommitRecord]], None] | None] = []
-        self._pending: list[_Call] = []
+        self._pending: list[Call] = []
         self._idle = False  # the raft loop waits for a proposal
-        self._batch: list[_Call] = []  # the batch in flight
+        self._batch: list[Call] = []  # the batch in flight
         self._batch_open_s: float | None = None  # when it was taken, until its commit
         self._apply_free_s = 0.0  # when the apply stage finishes every committed batch
         self._cores = [0.0] * cfg.cores  # heap of core free-times
@@ -230,60 +111,6 @@ class Etcd:
         self._subscribers.append(callback)
         self._many.append(many)
 
-    # ---------------------------------------------------------------------------------- state
-
-    def object_count(self, resource: str) -> int:
-        """Live objects of ``resource``."""
-        objs = self._objects.get(resource)
-        return len(objs) if objs else 0
-
-    def resource_bytes(self, resource: str) -> int:
-        """Live bytes of ``resource``."""
-        return self._bytes.get(resource, 0)
-
-    def get(self, resource: str, key: str) -> object:
-        """The current value of ``key`` (None when absent or stored without a value)."""
-        vals = self._values.get(resource)
-        return vals.get(key) if vals else None
-
-    def values(self, resource: str) -> dict[str, object]:
-        """Current values of ``resource`` by key (a live view: copy before keeping)."""
-        return self._values.setdefault(resource, {})
-
-    def preload_values(self, resource: str, items: dict[str, object], size_bytes: int) -> None:
-        """Like :meth:`preload`, with each key's value (the initial objects of a lifecycle run)."""
-        self.preload(resource, items.keys(), size_bytes)
-        self._values.setdefault(resource, {}).update(items)
-
-    def preload(self, resource: str, keys: Iterable[str], size_bytes: int) -> None:
-        """Create objects instantly, as the initial state (no commits, subscribers or stats).
-
-        Each key takes one revision, as if created one after the other before the run.
-
-        Args:
-            resource: Plural resource.
-            keys: Object keys.
-            size_bytes: Size of each object, bytes.
-
-        Raises:
-            EtcdQuotaExceeded: The objects do not fit in ``quota_bytes``.
-        """
-        for key in keys:
-            self._store(resource, key, "create", size_bytes)
-            self.revision += 1
-        if self.db_size_bytes > self.cfg.quota_bytes:
-            raise EtcdQuotaExceeded(self.db_size_bytes, int(self.cfg.quota_bytes))
-
-    @property
-    def db_size_bytes(self) -> int:
-        """Live bytes plus superseded versions not yet compacted away, bytes."""
-        return self._live_bytes + self._history_bytes
-
-    @property
-    def history_bytes(self) -> int:
-        """Bytes of superseded versions since the last compaction."""
-        return self._history_bytes
-
     def snapshot(self) -> EtcdStats:
         """A copy of :attr:`stats` with the time integrals brought up to now."""
         return replace(self._flush())
@@ -301,12 +128,6 @@ class Etcd:
         """Multiply every WAL fsync by ``factor`` for ``duration_s`` seconds from now."""
         self._slow_factor = factor
         self._slow_until_s = self.env.now + duration_s
-
-    def compact(self) -> None:
-        """Compact now: history up to the current revision is dropped."""
-        self.compacted_revision = self.revision
-        self._history_bytes = 0
-        self.stats.compactions += 1
 
     # ---------------------------------------------------------------------------------- writes
 
@@ -331,7 +152,7 @@ class Etcd:
             round trip after the call.
         """
         env = self.env
-        ev = _Call(env)
+        ev = Call(env)
         if op != "delete":
             if op not in OPS:
                 raise ValueError(f"unknown etcd op {op!r}: expected one of {', '.join(OPS)}")
@@ -345,7 +166,7 @@ class Etcd:
                 err.args = (need, int(cfg.quota_bytes))  # SimPy re-raises type(e)(*e.args) in the waiter
             if err is not None:
                 self.stats.write_errors += 1
-                _trigger_in(env, ev, self._grpc(), False, err)
+                trigger_in(env, ev, self._grpc(), False, err)
                 return ev
         s = self._flush()
         s.writes_in_flight += 1
@@ -375,7 +196,7 @@ class Etcd:
         if op not in ("create", "update"):
             raise ValueError(f"write_many stores objects: op must be create or update, not {op!r}")
         env, cfg = self.env, self.cfg
-        ev = _BatchCall(env)
+        ev = BatchCall(env)
         n = ev.n = len(items)
         err: Exception | None = None
         if size_bytes > cfg.max_request_bytes:
@@ -386,7 +207,7 @@ class Etcd:
             err.args = (need, int(cfg.quota_bytes))
         if err is not None:
             self.stats.write_errors += n
-            _trigger_in(env, ev, self._grpc(), False, err)
+            trigger_in(env, ev, self._grpc(), False, err)
             return ev
         s = self._flush()
         s.writes_in_flight += n
@@ -395,9 +216,9 @@ class Etcd:
         self._propose(ev)
         return ev
 
-    def _write_done(self, ev: _Call) -> None:
+    def _write_done(self, ev: Call) -> None:
         s = self._flush()
-        n = ev.n if type(ev) is _BatchCall else 1
+        n = ev.n if type(ev) is BatchCall else 1
         s.writes_in_flight -= n
         if ev.ok:  # a failed compare (EtcdConflict) is counted in write_errors
             s.writes += n
@@ -418,7 +239,7 @@ class Etcd:
         acks = sorted(self._rtt() + self._fsync() * factor for _ in range(self._followers))
         return max(leader, acks[self._quorum_acks - 1])
 
-    def _propose(self, ev: _Call) -> None:
+    def _propose(self, ev: Call) -> None:
         """A proposal reaches the leader: it joins the batch taken at this instant if there is one
         (group commit of the proposals of one instant), else waits for the next batch; an idle
         raft loop takes it at once (no wake-up event)."""
@@ -470,7 +291,7 @@ class Etcd:
         self.stats.batches += 1
         entries = 0
         for c in batch:
-            entries += c.n if type(c) is _BatchCall else 1
+            entries += c.n if type(c) is BatchCall else 1
         # The batch's entries take effect (revisions, values, subscribers) when its apply starts
         # and are replied to when it ends; with the apply stage idle that is now, with no event.
         start = self._apply_free_s
@@ -483,29 +304,11 @@ class Etcd:
             env.timeout(start - now, (batch, apply_s)).callbacks.append(self._apply)
         self._loop_top()
 
-    def _store(self, resource: str, key: str, op: str, size: int) -> int:
-        """Update the object tables for one write; return the stored (or deleted) size, bytes."""
-        objs = self._objects.get(resource)
-        if objs is None:
-            objs = self._objects[resource] = {}
-            self._bytes[resource] = 0
-        old = objs.pop(key, None) if op == "delete" else objs.get(key)
-        if old is not None:  # the superseded version stays in history until compaction
-            self._bytes[resource] -= old
-            self._live_bytes -= old
-            self._history_bytes += old
-        if op == "delete":
-            return old or 0
-        objs[key] = size
-        self._bytes[resource] += size
-        self._live_bytes += size
-        return size
-
     def _apply(self, ev: simpy.Event) -> None:
         """Apply a committed batch whose apply had to wait for earlier batches."""
         self._apply_batch(*ev.value)
 
-    def _apply_batch(self, batch: list[_Call], reply_s: float) -> None:
+    def _apply_batch(self, batch: list[Call], reply_s: float) -> None:
         """Apply a committed batch: revisions, object tables, subscribers; the replies reach the
         clients ``reply_s`` seconds from now plus a gRPC round trip."""
         env = self.env
@@ -514,7 +317,7 @@ class Etcd:
         values = self._values
         entries = 0
         for call in batch:
-            if type(call) is _BatchCall:
+            if type(call) is BatchCall:
                 entries += self._apply_many(call, now, reply_s)
                 continue
             entries += 1
@@ -523,7 +326,7 @@ class Etcd:
                 vals = values.get(resource)
                 if not precondition(vals.get(key) if vals else None):
                     self.stats.write_errors += 1
-                    _trigger_in(env, call, reply_s + grpc(), False, EtcdConflict(resource, key))
+                    trigger_in(env, call, reply_s + grpc(), False, EtcdConflict(resource, key))
                     continue
             size = store(resource, key, op, size)
             self.revision = rev = self.revision + 1
@@ -538,10 +341,10 @@ class Etcd:
                 rec = CommitRecord(resource, key, op, rev, size, now, value)
                 for cb in subs:
                     cb(rec)
-            _trigger_in(env, call, reply_s + grpc(), True, rev)
+            trigger_in(env, call, reply_s + grpc(), True, rev)
         self.stats.entries_committed += entries
 
-    def _apply_many(self, call: _BatchCall, now: float, reply_s: float) -> int:
+    def _apply_many(self, call: BatchCall, now: float, reply_s: float) -> int:
         """Apply the entries of one :meth:`write_many` call; return how many."""
         resource, op, size0, items = call.args
         vals = self._values.get(resource)
@@ -564,7 +367,7 @@ class Etcd:
             else:
                 for rec in recs:
                     cb(rec)
-        _trigger_in(self.env, call, reply_s + self._grpc(), True, revs)
+        trigger_in(self.env, call, reply_s + self._grpc(), True, revs)
         return len(items)
 
     # ----------------------------------------------------------------------------------- reads
@@ -587,7 +390,7 @@ class Etcd:
         cfg = self.cfg
         n = self.object_count(resource) if objects_scanned is None else objects_scanned
         b = self._bytes.get(resource, 0) if bytes_returned is None else bytes_returned
-        ev = _Call(env)
+        ev = Call(env)
         ev.args = (cfg.read_base_s + n * cfg.read_per_object_s + b * cfg.read_per_byte_s,)
         ev.callbacks.append(self._read_done)
         self._flush().reads_in_flight += 1
@@ -602,16 +405,16 @@ class Etcd:
             self._serve(ev)
         return ev
 
-    def _serve(self, ev: _Call) -> None:
+    def _serve(self, ev: Call) -> None:
         """Run a read on the earliest free core (FCFS) and schedule its reply."""
         now = self.env.now
         service = ev.args[0]
         start = max(now, self._cores[0])
         heapq.heapreplace(self._cores, start + service)
         self.stats.read_cpu_s += service
-        _trigger_in(self.env, ev, start + service - now + self._grpc(), True, self.revision)
+        trigger_in(self.env, ev, start + service - now + self._grpc(), True, self.revision)
 
-    def _read_done(self, ev: _Call) -> None:
+    def _read_done(self, ev: Call) -> None:
         s = self._flush()
         s.reads_in_flight -= 1
         s.reads += 1

@@ -5,6 +5,10 @@ resource matrices are resources (``resources`` / ``res_index``). Policies score 
 in one call by indexing these arrays with the candidate row numbers.
 
 Units as in :mod:`kbench.cluster.objects.core`.
+
+Longer than the ~400-line guide on purpose: it is one data structure whose columns must change
+together (resources, GPUs, labels, images, the pod change log), and splitting it would spread one
+invariant over several files.
 """
 
 from __future__ import annotations

@@ -55,12 +55,12 @@ import numpy as np
 
 from kbench.cluster.objects.stored import NODE_BYTES, POD_BYTES
 from kbench.cluster.scheduler.cache import SchedulerCache
+from kbench.cluster.scheduler.failures import FailureHandling, still_pending
 from kbench.cluster.scheduler.queue import QueuedPod, SchedulingQueue
 from kbench.config.scheduler import SchedulerConfig
 from kbench.policy.api import Code
 from kbench.policy.framework import Framework, ScheduleResult
 from kbench.policy.resolve import resolve_policy
-from kbench.policy.results import FilterReasons
 
 USER = "system:kube-scheduler"
 GROUPS = ("system:authenticated",)
@@ -72,11 +72,7 @@ def _can_bind(cur) -> bool:
     return cur is not None and not cur.deleting and cur.node_name is None
 
 
-def _still_pending(cur) -> bool:
-    return cur is not None and not cur.deleting and cur.node_name is None
-
-
-class Scheduler:
+class Scheduler(FailureHandling):
     """kube-scheduler: informers, queue, cycles, asynchronous binding, preemption.
 
     Args:
@@ -341,105 +337,12 @@ class Scheduler:
             self._cluster_event()
         if resp.code == 409:
             self.counters["bind_conflicts"] += 1
-            if not _still_pending(self.pods_informer.cache.get(key)):
+            if not still_pending(self.pods_informer.cache.get(key)):
                 return  # gone, terminating or bound elsewhere: nothing to requeue
         else:
             self.counters["bind_errors"] += 1
-        if self.queue.get(key) is None and _still_pending(self.pods_informer.cache.get(key)):
+        if self.queue.get(key) is None and still_pending(self.pods_informer.cache.get(key)):
             self.queue.add_backoff(info, now)
-
-    # ------------------------------------------------------------------------- unschedulable
-    def _unschedulable(self, info: QueuedPod, result: ScheduleResult, now: float) -> None:
-        key = info.key
-        self.counters["unschedulable"] += 1
-        reasons = self._reasons(result)
-        self.unschedulable_reasons.update(reasons)
-        self._last_reasons[key] = reasons
-        message = result.status.message()
-        changed = self.last_failure.get(key) != message
-        self.last_failure[key] = message
-        if self.listeners:
-            self._notify("unschedulable", info.pod, now)
-        if not self.cfg.retry_unschedulable:
-            self._give_up(info, changed, now)
-            return
-        victims = result.state.get("victims") if result.nominated_node else None
-        if victims and self._may_preempt(info):
-            self.counters["preemptions"] += 1
-            row = self.nodes.index[result.nominated_node]
-            self.nominated[key] = (info.pod.spec, row)
-            self.env.process(self._preempt(info.pod, result.nominated_node, list(victims)))
-        elif changed and self.cfg.report_unschedulable:
-            self.env.process(self._write_condition(info.pod))
-        self.queue.add_unschedulable(info, now)
-
-    def _give_up(self, info: QueuedPod, changed: bool, now: float) -> None:
-        """No retries: the pod leaves the queue for good (counted, reported, never requeued)."""
-        key = info.key
-        self.queue.done(key)
-        self.given_up.add(key)
-        self.counters["given_up"] += 1
-        self.given_up_reasons.update(self._last_reasons.pop(key, ()))
-        self.last_failure.pop(key, None)
-        if changed and self.cfg.report_unschedulable:
-            self.env.process(self._write_condition(info.pod))
-        if self.listeners:
-            self._notify("given_up", info.pod, now)
-
-    def _reasons(self, result: ScheduleResult) -> tuple[str, ...]:
-        """Distinct ``"Plugin: reason"`` of the nodes that failed this attempt."""
-        out: list[str] = []
-        reasons = result.filter_reasons
-        if isinstance(reasons, FilterReasons):  # straight from the filter log, no per-node arrays
-            for name, values in reasons.distinct().items():
-                out.extend(f"{name}: {r}" for r in values)
-            return tuple(out) if out else (result.status.message(),)
-        ev = result.evaluated
-        for name, arr in reasons.items():
-            vals = arr[ev]
-            bad = vals[(vals != None) & (vals != "Success")]  # noqa: E711 - elementwise
-            if bad.size:
-                out.extend(f"{name}: {r}" for r in dict.fromkeys(bad.tolist()))
-        if not out:
-            out.append(result.status.message())
-        return tuple(out)
-
-    def _may_preempt(self, info: QueuedPod) -> bool:
-        """Upstream ``PodEligibleToPreemptOthers``: not while lower-priority pods are still
-        terminating on the pod's nominated node."""
-        nominated = self.nominated.get(info.key)
-        if nominated is None:
-            return True
-        prio = info.pod.spec.priority
-        placed = self.cache.placed
-        for k in self.cache.deleting_on.get(nominated[1], ()):
-            p = placed.get(k)
-            if p is not None and p.spec.priority < prio:
-                return False
-        return True
-
-    def _write_condition(self, pod):
-        """The PodScheduled=False condition (a status write; the model keeps no condition field)."""
-        yield from self.world.write(self.client, "update", "pods", pod.key, pod.evolve(),
-                                    size_bytes=POD_BYTES, precondition=_still_pending)
-
-    def _preempt(self, pod, node: str, victims: list):
-        w = self.world
-        yield from w.write(self.client, "update", "pods", pod.key, pod.evolve(nominated_node=node),
-                           size_bytes=POD_BYTES, precondition=_still_pending)
-        cache = self.pods_informer.cache
-        for victim in victims:
-            cur = cache.get(victim.key)
-            if cur is None or cur.deleting or cur.node_name != node:
-                continue
-
-            def on_node(value, node=node) -> bool:
-                return value is not None and not value.deleting and value.node_name == node
-
-            resp = yield from w.write(self.client, "update", "pods", cur.key, cur.evolve(deleting=True),
-                                      size_bytes=POD_BYTES, precondition=on_node, partition=node)
-            if resp.ok:
-                self.counters["preemption_victims"] += 1
 
     # ------------------------------------------------------------------------------- results
     def throughput_window(self, kind: str = "bound") -> tuple[int, float, float]:
