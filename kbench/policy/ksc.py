@@ -165,7 +165,7 @@ def load_ksc(path: str | Path, registry: Registry) -> Profile:
         data = load_yaml(path)
     except PolicyError:
         raise
-    except Exception as err:  # KbenchError subclasses from configload
+    except Exception as err:  # KbenchError subclasses from kbench.config.loader
         raise PolicyError(getattr(err, "message", str(err)), source=str(path),
                           where=getattr(err, "where", None)) from None
     return parse_ksc(data, str(path), registry)
