@@ -38,12 +38,11 @@ from typing import Any
 
 import yaml
 
+from kbench.bundled import TRACES, WORKLOADS
 from kbench.errors import KbenchError
 
-ROOT = Path(__file__).resolve().parents[1]
-WORKLOADS = ROOT / "workloads"
 SCHEMA_VERSION = 1
-TRACE_FILE = "openb_pod_list_default.csv"
+TRACE_FILE = "openb_pod_list_default.csv.gz"
 
 
 @dataclass(frozen=True)
@@ -69,16 +68,15 @@ class BenchCase:
 
 # ------------------------------------------------------------------------------------ scenarios
 def traces_dir() -> Path:
-    """The trace folder (``../shared/traces`` beside the project, else ``shared/traces`` inside it).
+    """The bundled trace folder (``workloads/traces``).
 
     Raises:
-        KbenchError: Neither exists.
+        KbenchError: It lacks the openb pod list (not a source checkout).
     """
-    for cand in (ROOT.parent / "shared" / "traces", ROOT / "shared" / "traces"):
-        if (cand / TRACE_FILE).exists():
-            return cand
-    raise KbenchError(f"trace files not found in {ROOT.parent / 'shared' / 'traces'} or "
-                      f"{ROOT / 'shared' / 'traces'}: the openb and fgd-openb benchmarks need them")
+    if (TRACES / TRACE_FILE).exists():
+        return TRACES
+    raise KbenchError(f"{TRACES / TRACE_FILE}: no such file; the openb and fgd-openb benchmarks need the bundled "
+                      "traces (kbench bench runs from a source checkout)")
 
 
 def _workload(name: str) -> dict[str, Any]:

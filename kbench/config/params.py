@@ -29,23 +29,26 @@ def resolve_path(path: str, scenario_dir: str | None = None, *, where: str | Non
     """Find a file named in a scenario.
 
     A relative path is looked up next to the scenario file, then in that folder's parent (the
-    project root for files in ``workloads/``), then in the current directory; so
-    ``../shared/traces/x.csv`` works from the project root and from a fresh clone with ``shared/``
-    beside it.
+    project root for files in ``workloads/``), then in the current directory; so ``traces/x.csv.gz``
+    in ``workloads/openb.yaml`` is the bundled ``workloads/traces/x.csv.gz``. A name that exists only
+    gzip-compressed (``x.csv`` where ``x.csv.gz`` is) names the compressed file, which the trace
+    loaders read as it is.
 
     Raises:
         ConfigError: No such file in any of those places (they are listed).
     """
     p = Path(path).expanduser()
     if p.is_absolute():
-        if not p.exists():
-            raise ConfigError(f"no such file {path}", where=where)
-        return str(p)
+        for cand in (p, p.with_name(p.name + ".gz")):
+            if cand.exists():
+                return str(cand)
+        raise ConfigError(f"no such file {path}", where=where)
     bases = [Path(scenario_dir), Path(scenario_dir).parent] if scenario_dir else []
     bases.append(Path.cwd())
-    for base in bases:
-        if (base / p).exists():
-            return str((base / p).resolve())
+    for name in (p, p.with_name(p.name + ".gz")):
+        for base in bases:
+            if (base / name).exists():
+                return str((base / name).resolve())
     tried = ", ".join(dict.fromkeys(str(b) for b in bases))
     raise ConfigError(f"no such file {path} (looked in {tried})", where=where)
 

@@ -33,11 +33,11 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def scenario_copy(pod_list: str, out: Path, sample_nodes: float | None = None, max_pods: int | None = None) -> Path:
-    """A copy of fgd-openb.yaml for ``openb_pod_list_<pod_list>.csv`` (traces folder made absolute)."""
+    """A copy of fgd-openb.yaml for ``openb_pod_list_<pod_list>.csv.gz`` (traces folder made absolute)."""
     data = yaml.safe_load((ROOT / "workloads" / "fgd-openb.yaml").read_text())
     params = data["workload"]["params"]
-    params["pods"] = f"openb_pod_list_{pod_list}.csv"
-    params["traces"] = str((ROOT / params["traces"]).resolve())
+    params["pods"] = f"openb_pod_list_{pod_list}.csv.gz"
+    params["traces"] = str((ROOT / "workloads" / params["traces"]).resolve())
     data["name"] = f"fgd-openb-{pod_list}"
     if sample_nodes is not None:
         data["workload"]["traces"][0]["sample_nodes"] = sample_nodes

@@ -8,28 +8,18 @@ from typer.testing import CliRunner
 
 from kbench.bench import TRACE_FILE, cases, traces_dir
 from kbench.cli import app
-from kbench.errors import KbenchError
 
 KEYS = ("wall_s", "virtual_s", "pods", "pods_per_wall_s", "events", "events_per_wall_s", "peak_rss_mib")
 
 
-def _have_traces() -> bool:
-    try:
-        traces_dir()
-    except KbenchError:
-        return False
-    return True
-
-
 def test_bench_quick_json():
     runner = CliRunner()
-    only = [] if _have_traces() else ["--scenario", "density-5k", "--scenario", "sync-list-watch"]
-    res = runner.invoke(app, ["bench", "--quick", "-o", "json", *only])
+    res = runner.invoke(app, ["bench", "--quick", "-o", "json"])
     assert res.exit_code == 0, res.output
     out = json.loads(res.stdout)
     assert out["quick"] is True
     names = set(out["scenarios"])
-    assert {"density-5k", "sync-list-watch"} <= names
+    assert names == {"density-5k", "openb", "fgd-openb", "sync-list-watch"}
     for name, s in out["scenarios"].items():
         for k in KEYS:
             assert s[k] >= 0, (name, k)
@@ -52,8 +42,7 @@ def test_bench_unknown_scenario_exits_2():
 
 
 def test_full_cases_are_the_reference_scenarios():
-    if not _have_traces():
-        pytest.skip(f"needs {TRACE_FILE} in ../shared/traces")
+    assert (traces_dir() / TRACE_FILE).is_file()  # bundled: workloads/traces
     full = {c.name: c for c in cases(quick=False)}
     assert set(full) == {"density-5k", "openb", "fgd-openb", "sync-list-watch"}
     assert full["density-5k"].data["cluster"]["nodes"][0]["count"] == 5000

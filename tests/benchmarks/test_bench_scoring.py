@@ -274,8 +274,6 @@ def test_bench_fgd_openb_scenario(benchmark):
     from kbench.experiment.runner import run
 
     root = Path(__file__).resolve().parents[2]
-    if not (root.parent / "shared" / "traces" / "openb_pod_list_default.csv").exists():
-        pytest.skip("needs ../shared/traces beside the project")
     result = benchmark.pedantic(run, args=(root / "workloads" / "fgd-openb.yaml",), rounds=1, iterations=1)
     assert result.summary["scheduling"]["attempts"] > 10_000
 

@@ -2,19 +2,14 @@
 the commands in kbench/cli.py): JSON keys scripts rely on, the table, one-line errors, bad rows."""
 
 import json
-from pathlib import Path
 
 import pytest
 import typer
 from typer.testing import CliRunner
 
+from kbench.bundled import TRACES
 from kbench.cli import guarded
 from kbench.workload import commands
-
-ROOT = Path(__file__).resolve().parents[2]
-TRACES = ROOT.parent / "shared" / "traces"
-needs_traces = pytest.mark.skipif(not (TRACES / "openb_pod_list_default.csv").exists(),
-                                  reason="needs ../shared/traces beside the project")
 
 app = typer.Typer()
 app.command("inspect")(guarded(commands.inspect_cmd))
@@ -110,15 +105,14 @@ def test_convert_refuses_an_unknown_suffix(small, tmp_path):
     assert res.exit_code == 2 and ".parquet or .csv" in res.stderr
 
 
-@needs_traces
-@pytest.mark.parametrize("name", sorted(p.name for p in TRACES.glob("*.csv")) if TRACES.exists() else [])
+@pytest.mark.parametrize("name", sorted(p.name for p in TRACES.glob("*.csv.gz")))
 def test_inspect_every_shipped_file(name):
     res = invoke("inspect", TRACES / name, "-o", "json")
     assert res.exit_code == 0, res.output
     s = json.loads(res.stdout)
     if name.startswith("openb_node_list"):
         assert s["nodes"] in (1213, 1523) and s["pods"] == 0 and s["node_shapes"]
-    elif name == "openb_pod_list_default.csv":
+    elif name == "openb_pod_list_default.csv.gz":
         assert s["pods"] == 8152 and s["requests"]["gpu_count"]["max"] == 8.0
     elif name.startswith("openb_pod_list_multigpu"):  # the 5-column lists carry no times
         assert s["pods"] > 8000 and s["span_s"] == 0

@@ -9,6 +9,7 @@ deadline). The number of examples is bounded in ``make test``; ``make fuzz`` run
 from __future__ import annotations
 
 import atexit
+import gzip
 import shutil
 import tempfile
 from pathlib import Path
@@ -18,12 +19,12 @@ import yaml
 from hypothesis import given
 from hypothesis import strategies as st
 
+from kbench.bundled import TRACES
 from kbench.errors import KbenchError
 from tests.fuzz.mutate import mutated
 
 ROOT = Path(__file__).resolve().parents[2]
 FIX = ROOT / "tests" / "fixtures"
-SHARED = ROOT.parent / "shared" / "traces"
 
 
 _TMP = Path(tempfile.mkdtemp(prefix="kbench-fuzz-"))
@@ -106,14 +107,14 @@ def test_fuzz_profile(seed):
 
 # -------------------------------------------------------------------------------------- traces
 def _head(path: Path, lines: int = 40) -> bytes:
-    with path.open("rb") as f:
+    with (gzip.open(path, "rb") if path.suffix == ".gz" else path.open("rb")) as f:
         return b"".join(f.readline() for _ in range(lines))
 
 
 TRACE_SEEDS = [
-    ("openb-pods", SHARED / "openb_pod_list_default.csv", "pods.csv"),
-    ("openb-nodes", SHARED / "openb_node_list_gpu_node.csv", "nodes.csv"),
-    ("dlrm", SHARED / "disaggregated_DLRM_trace.csv", "dlrm.csv"),
+    ("openb-pods", TRACES / "openb_pod_list_default.csv.gz", "pods.csv"),
+    ("openb-nodes", TRACES / "openb_node_list_gpu_node.csv.gz", "nodes.csv"),
+    ("dlrm", TRACES / "disaggregated_DLRM_trace.csv.gz", "dlrm.csv"),
     ("alibaba2018-batch-task", FIX / "traces" / "batch_task.csv", "batch_task.csv"),
     ("alibaba2018-batch-instance", FIX / "traces" / "batch_instance.csv", "batch_instance.csv"),
     ("alibaba2018-container-meta", FIX / "traces" / "container_meta.csv", "container_meta.csv"),
@@ -128,7 +129,7 @@ TRACE_SEEDS = [
 ]
 
 
-@pytest.mark.parametrize(("fmt", "seed", "name"), [t for t in TRACE_SEEDS if t[1].exists()],
+@pytest.mark.parametrize(("fmt", "seed", "name"), TRACE_SEEDS,
                          ids=lambda v: v if isinstance(v, str) else None)
 def test_fuzz_trace_importer(fmt, seed, name):
     from kbench.workload.traces import load_trace
@@ -143,11 +144,19 @@ def test_fuzz_native_trace_from_csv():
     """The native format reads CSV too: feed it mutated openb rows."""
     from kbench.workload.traces import load_trace
 
-    seed = SHARED / "openb_pod_list_default.csv"
-    if not seed.exists():
-        pytest.skip("shared traces not present")
+    seed = TRACES / "openb_pod_list_default.csv.gz"
 
     @given(mutated(_head(seed)))
     def check(data):
         _must_load_or_kbench_error(lambda p: load_trace(p, "native"), _write(data, "pods.csv"))
+    check()
+
+
+def test_fuzz_gzip_trace():
+    """A damaged gzip file (mutated compressed bytes) loads or fails with one TraceError, never a crash."""
+    from kbench.workload.traces import load_trace
+
+    @given(mutated(gzip.compress(_head(TRACES / "openb_node_list_gpu_node.csv.gz"), mtime=0)), st.booleans())
+    def check(data, skip):
+        _must_load_or_kbench_error(lambda p: load_trace(p, None, skip_bad_rows=skip), _write(data, "nodes.csv.gz"))
     check()

@@ -16,11 +16,11 @@ from pathlib import Path
 import pytest
 import yaml
 
+from kbench.bundled import TRACES
 from kbench.experiment.runner import run
 
 HERE = Path(__file__).parent
 ROOT = HERE.parent.parent
-TRACES = ROOT.parent / "shared" / "traces"
 VOLATILE = ("sim", "run_dir")
 
 
@@ -49,8 +49,6 @@ def stable_summary(name: str, tmp: Path) -> dict:
 
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_summary_matches_golden(name, tmp_path):
-    if name.startswith(("fgd", "openb")) and not (TRACES / "openb_pod_list_default.csv").exists():
-        pytest.skip("needs ../shared/traces beside the project")
     expected = json.loads((HERE / f"{name}.json").read_text())
     assert stable_summary(name, tmp_path) == expected
 

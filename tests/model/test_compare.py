@@ -156,10 +156,8 @@ def test_numeric_summary_keys_are_reachable_by_path():
 
 def test_fgd_openb_reduced_ranks_unallocated_gpu(tmp_path):
     """The FGD scenario's headline metric comes through by default and fgd beats random on it."""
-    from tests.model.test_fgd_openb import TRACES, reduced
+    from tests.model.test_fgd_openb import reduced
 
-    if not (TRACES / "openb_pod_list_default.csv").exists():
-        pytest.skip("needs ../shared/traces beside the project")
     path = reduced(tmp_path, "fgd-openb.yaml", sample_nodes=0.03, max_pods=150)
     out = compare(path, ["random", "fgd"], 2, ['gpu.unallocated_pct_at_arrived["100"]'], None, None)
     m = "gpu.unallocated_pct_at_arrived.100"

@@ -1,4 +1,4 @@
-"""The bundled trace scenarios on the real openb trace (../shared/traces), reduced to stay fast:
+"""The bundled trace scenarios on the real openb trace (workloads/traces), reduced to stay fast:
 fgd-openb.yaml runs for all six FGD-paper policies through ``kbench run -o json`` with the same pod
 sequence for every policy, and openb.yaml replays the trace's times with departures.
 
@@ -14,15 +14,13 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
+from kbench.bundled import TRACES
 from kbench.cli import app
 from kbench.config import load_scenario
 from kbench.experiment.runner import run
 
 ROOT = Path(__file__).resolve().parents[2]
-TRACES = ROOT.parent / "shared" / "traces"
 POLICIES = ("random", "dot-prod", "clustering", "packing", "best-fit", "fgd")
-pytestmark = pytest.mark.skipif(not (TRACES / "openb_pod_list_default.csv").exists(),
-                                reason="needs ../shared/traces beside the project")
 
 
 def reduced(tmp_path: Path, name: str, params: dict | None = None, **trace) -> Path:

@@ -3,7 +3,7 @@
 The fixtures under tests/fixtures/traces/ are hand-made in the exact published schema
 (alibaba/clusterdata cluster-trace-v2018/schema.md: headerless, columns in the documented order);
 several rows are modelled on real rows quoted in public analyses of the trace. No sample of
-this trace ships in ../shared/traces.
+this trace ships in workloads/traces.
 """
 
 from __future__ import annotations

@@ -7,12 +7,12 @@ from pathlib import Path
 
 import pytest
 
+from kbench.bundled import TRACES
 from kbench.errors import TraceError
 from kbench.workload.traces import POD_COLUMNS, detect_format, load_trace, pods_from_trace
 from kbench.workload.traces.dlrm import HEADER
 
-SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "traces"
-DLRM = SHARED / "disaggregated_DLRM_trace.csv"
+DLRM = TRACES / "disaggregated_DLRM_trace.csv.gz"
 GIB = 2**30
 
 

@@ -1,6 +1,6 @@
 """Malformed trace input: `path:line: what was expected`, never a traceback, never a hang.
 
-Hand-made inputs in the published schemas (openb headers as shipped in ../shared/traces; the
+Hand-made inputs in the published schemas (openb headers as shipped in workloads/traces; the
 Alibaba 2018, Google 2019, audit and manifest rows as in the fixtures under tests/fixtures/traces).
 """
 

@@ -4,7 +4,7 @@ The fixtures under tests/fixtures/traces/ are hand-made in the exact published s
 (google/cluster-data clusterdata_trace_format_v3.proto, field names as in the BigQuery tables):
 ``*.json`` as the JSON-lines downloads write rows (64-bit integers as strings, nested
 ``resource_request`` / ``capacity``), ``*.csv`` as BigQuery exports a flattened query of the same
-rows. No sample of this trace ships in ../shared/traces.
+rows. No sample of this trace ships in workloads/traces.
 """
 
 from __future__ import annotations

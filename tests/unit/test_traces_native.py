@@ -8,15 +8,15 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
+from kbench.bundled import TRACES
 from kbench.errors import TraceError
 from kbench.workload.traces import NODE_COLUMNS, POD_COLUMNS, detect_format, load_trace, write_native
 
-SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "traces"
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "traces"
 
 
 @pytest.mark.parametrize("suffix", [".parquet", ".csv"])
-@pytest.mark.parametrize("source", [SHARED / "openb_pod_list_default.csv", SHARED / "disaggregated_DLRM_trace.csv",
+@pytest.mark.parametrize("source", [TRACES / "openb_pod_list_default.csv.gz", TRACES / "disaggregated_DLRM_trace.csv.gz",
                                     FIXTURES / "workload.yaml"])
 def test_pods_round_trip(tmp_path, source, suffix):
     """Write then read: the same pods table, detected as native."""
@@ -33,7 +33,7 @@ def test_pods_round_trip(tmp_path, source, suffix):
 @pytest.mark.parametrize("suffix", [".parquet", ".csv"])
 def test_nodes_only_trace(tmp_path, suffix):
     """A node list is written to the path itself and reads back as nodes."""
-    original = load_trace(SHARED / "openb_node_list_all_node.csv")
+    original = load_trace(TRACES / "openb_node_list_all_node.csv.gz")
     out = tmp_path / f"nodes{suffix}"
     assert write_native(original, out) == [out]
     back = load_trace(out)
@@ -55,16 +55,16 @@ def test_companion_tables(tmp_path, suffix):
 def test_parquet_metadata(tmp_path):
     """Parquet files say which table they hold and where it came from."""
     out = tmp_path / "t.parquet"
-    write_native(load_trace(SHARED / "openb_pod_list_default.csv"), out)
+    write_native(load_trace(TRACES / "openb_pod_list_default.csv.gz"), out)
     meta = json.loads(pq.read_schema(out).metadata[b"kbench.native"])
     assert meta == {"version": 1, "table": "pods", "format": "openb-pods",
-                    "source": str(SHARED / "openb_pod_list_default.csv")}
+                    "source": str(TRACES / "openb_pod_list_default.csv.gz")}
 
 
 def test_csv_format_is_plain(tmp_path):
     """Header = the columns; empty field = NaN / ""."""
     out = tmp_path / "t.csv"
-    write_native(load_trace(SHARED / "openb_pod_list_multigpu20.csv"), out)
+    write_native(load_trace(TRACES / "openb_pod_list_multigpu20.csv.gz"), out)
     lines = out.read_text().splitlines()
     assert lines[0] == ",".join(POD_COLUMNS)
     assert lines[1] == "openb-pod-0000,0.0,,,12000.0,17179869184.0,1,1000,,0,,,,-1,"

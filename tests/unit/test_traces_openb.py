@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import gzip
 import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from kbench.bundled import TRACES
 from kbench.cluster.objects import CPU, GPU, MEMORY, PODS
 from kbench.workload.traces import (
     NODE_COLUMNS,
@@ -18,7 +20,6 @@ from kbench.workload.traces import (
     pods_from_trace,
 )
 
-SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "traces"
 MIB = 2**20
 
 # data rows of each pod list (wc -l minus the header), checked again by counting lines below
@@ -31,19 +32,19 @@ VARIANTS = {
 
 
 def _data_lines(path: Path) -> int:
-    with open(path, "rb") as f:
+    with gzip.open(path, "rb") as f:
         return sum(1 for line in f if line.strip()) - 1
 
 
 @pytest.fixture(scope="module")
 def default():
-    return load_trace(SHARED / "openb_pod_list_default.csv")
+    return load_trace(TRACES / "openb_pod_list_default.csv.gz")
 
 
 @pytest.mark.parametrize("variant", sorted(VARIANTS))
 def test_every_pod_list_loads_with_its_own_row_count(variant):
     """Each shipped pod list gives one pod per data line, detected as openb-pods, in well under a second."""
-    path = SHARED / f"openb_pod_list_{variant}.csv"
+    path = TRACES / f"openb_pod_list_{variant}.csv.gz"
     start = time.perf_counter()
     trace = load_trace(path)
     elapsed = time.perf_counter() - start
@@ -97,14 +98,14 @@ def test_default_list_times(default):
 
 def test_resampled_variants_are_put_in_arrival_order():
     """cpu050 is not sorted in the file; the pods table is, stably."""
-    p = load_trace(SHARED / "openb_pod_list_cpu050.csv").pods
+    p = load_trace(TRACES / "openb_pod_list_cpu050.csv.gz").pods
     assert p.arrival_s.is_monotonic_increasing
     assert (p.gpu_count == 0).sum() == 375
 
 
 def test_multigpu_lists_have_five_columns():
     """multigpu* carry no times, QoS or phase: all arrive at 0 s in file order and never leave."""
-    p = load_trace(SHARED / "openb_pod_list_multigpu50.csv").pods
+    p = load_trace(TRACES / "openb_pod_list_multigpu50.csv.gz").pods
     assert (p.arrival_s == 0).all() and p.deletion_s.isna().all() and p.duration_s.isna().all()
     assert (p.qos == "").all() and (p.phase == "").all()
     assert list(p.name[:2]) == ["openb-pod-0000", "openb-pod-0001"]
@@ -114,7 +115,7 @@ def test_multigpu_lists_have_five_columns():
 
 def test_gpuspec33_constrains_2388_gpu_pods():
     """gpu_spec is set for 2,388 of the 7,064 GPU pods, as `A|B` model lists."""
-    p = load_trace(SHARED / "openb_pod_list_gpuspec33.csv").pods
+    p = load_trace(TRACES / "openb_pod_list_gpuspec33.csv.gz").pods
     constrained = p[p.gpu_model != ""]
     assert len(constrained) == 2388
     assert (constrained.gpu_count > 0).all()
@@ -125,7 +126,7 @@ def test_gpuspec33_constrains_2388_gpu_pods():
 @pytest.mark.parametrize(("name", "count"), [("all_node", 1523), ("gpu_node", 1213)])
 def test_node_lists(name, count):
     """Both node lists: row counts, 6,212 GPUs, GPU models; the pods table is empty."""
-    path = SHARED / f"openb_node_list_{name}.csv"
+    path = TRACES / f"openb_node_list_{name}.csv.gz"
     trace = load_trace(path)
     n = trace.nodes
     assert detect_format(path) == "openb-nodes" and trace.format == "openb-nodes"
@@ -142,8 +143,8 @@ def test_node_lists(name, count):
 
 def test_gpu_node_list_is_the_all_node_list_filtered():
     """FGD.md §1.1: same specs in the same order, only the GPU nodes."""
-    all_nodes = load_trace(SHARED / "openb_node_list_all_node.csv").nodes
-    gpu_nodes = load_trace(SHARED / "openb_node_list_gpu_node.csv").nodes
+    all_nodes = load_trace(TRACES / "openb_node_list_all_node.csv.gz").nodes
+    gpu_nodes = load_trace(TRACES / "openb_node_list_gpu_node.csv.gz").nodes
     cols = ["cpu_milli", "memory_bytes", "gpu_count", "gpu_model"]
     filtered = all_nodes[all_nodes.gpu_count > 0][cols].reset_index(drop=True)
     assert filtered.equals(gpu_nodes[cols])
@@ -159,7 +160,7 @@ def test_pods_and_nodes_from_trace(default):
     assert (share.gpu_count, share.gpu_milli, share.gpu_model) == (1, 460, None)
     assert share.duration_s == 12902960 - 427061
     assert share.annotations["kbench/trace-qos"] == "LS"
-    nodes = nodes_from_trace(load_trace(SHARED / "openb_node_list_gpu_node.csv").nodes)
+    nodes = nodes_from_trace(load_trace(TRACES / "openb_node_list_gpu_node.csv.gz").nodes)
     assert len(nodes) == 1213
     first = nodes[0]
     assert first.allocatable == {CPU: 64000.0, MEMORY: 262144.0 * MIB, PODS: 1001.0, GPU: 2.0}

@@ -148,15 +148,15 @@ def test_load_scenario_errors_name_the_file(tmp_path):
 
 def test_resolve_path_looks_next_to_the_scenario_then_its_parent_then_cwd(tmp_path, monkeypatch):
     (tmp_path / "proj" / "workloads").mkdir(parents=True)
-    (tmp_path / "shared").mkdir()
-    (tmp_path / "shared" / "t.csv").write_text("x")
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "t.csv").write_text("x")
     (tmp_path / "proj" / "workloads" / "local.csv").write_text("x")
     scen = str(tmp_path / "proj" / "workloads")
     assert resolve_path("local.csv", scen) == str(tmp_path / "proj" / "workloads" / "local.csv")
-    # "../shared/..." is relative to the project root (the scenario folder's parent)
-    assert resolve_path("../shared/t.csv", scen) == str(tmp_path / "shared" / "t.csv")
+    # "../data/..." is relative to the project root (the scenario folder's parent)
+    assert resolve_path("../data/t.csv", scen) == str(tmp_path / "data" / "t.csv")
     monkeypatch.chdir(tmp_path / "proj")
-    assert resolve_path("../shared/t.csv") == str(tmp_path / "shared" / "t.csv")
+    assert resolve_path("../data/t.csv") == str(tmp_path / "data" / "t.csv")
     with pytest.raises(ConfigError, match="no such file nope.csv"):
         resolve_path("nope.csv", scen, where="workload.traces[0].file")
 

@@ -13,7 +13,7 @@ def test_scenario_copy_points_at_the_pod_list_and_loads(tmp_path):
     path = fgdrepro.scenario_copy("gpushare40", tmp_path, sample_nodes=0.05, max_pods=100)
     sc = load_scenario(path)
     assert sc.name == "fgd-openb-gpushare40"
-    assert sc.workload.params["pods"] == "openb_pod_list_gpushare40.csv"
+    assert sc.workload.params["pods"] == "openb_pod_list_gpushare40.csv.gz"
     assert (fgdrepro.ROOT / sc.workload.params["traces"] / sc.workload.params["pods"]).is_file()
     trace = sc.workload.traces[0]
     assert trace.sample_nodes == 0.05 and trace.max_pods == 100

@@ -13,13 +13,16 @@ dropped and counted in :attr:`Trace.bad_rows` instead; a wrong header is never s
 CSV files are read with :func:`pandas.read_csv` (every column as text, then converted and checked
 column by column with numpy), after a quick pass that counts the fields of each line, so that a
 short or long line is reported with its line number. None of the published CSV traces quotes its
-fields, so quotes are read as ordinary characters.
+fields, so quotes are read as ordinary characters. A gzip-compressed file (told by its magic bytes,
+whatever its name, e.g. the bundled ``workloads/traces/*.csv.gz``) is decompressed on reading.
 """
 
 from __future__ import annotations
 
 import csv
+import gzip
 import io
+import zlib
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -122,16 +125,46 @@ def duration_from(arrival_s: np.ndarray, scheduled_s: np.ndarray, deletion_s: np
     return deletion_s - start
 
 
+GZIP_MAGIC = b"\x1f\x8b"
+
+
+def read_bytes(path: str | Path, limit: int | None = None) -> bytes:
+    """The file's bytes, decompressed when it is gzip (told by the magic bytes, not the name).
+
+    Args:
+        path: The file.
+        limit: Read at most this many (decompressed) bytes; None reads all.
+
+    Raises:
+        TraceError: The file cannot be read or is a damaged gzip file.
+    """
+    try:
+        with open(path, "rb") as f:
+            compressed = f.read(2) == GZIP_MAGIC
+        if not compressed:
+            with open(path, "rb") as f:
+                return f.read() if limit is None else f.read(limit)
+        with gzip.open(path, "rb") as f:
+            return f.read() if limit is None else f.read(limit)
+    except OSError as e:  # gzip.BadGzipFile is an OSError
+        raise TraceError(f"cannot read the trace file: {e.strerror or e}", source=str(path)) from None
+    except (EOFError, zlib.error) as e:
+        raise TraceError(f"cannot read the trace file: damaged gzip data ({e})", source=str(path)) from None
+
+
+def plain_suffix(path: str | Path) -> str:
+    """The file's suffix without a final ``.gz`` (``x.yaml.gz`` → ``.yaml``), lower case."""
+    name = Path(path).name.lower()
+    return Path(name[:-3] if name.endswith(".gz") else name).suffix
+
+
 def read_text(path: str | Path) -> str:
-    """The file as text (UTF-8, BOM dropped, line ends normalised to ``\\n``).
+    """The file as text (UTF-8, BOM dropped, line ends normalised to ``\\n``; gzip decompressed).
 
     Raises:
         TraceError: The file cannot be read, is not UTF-8, or contains a NUL byte (with its line).
     """
-    try:
-        data = Path(path).read_bytes()
-    except OSError as e:
-        raise TraceError(f"cannot read the trace file: {e.strerror or e}", source=str(path)) from None
+    data = read_bytes(path)
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as e:

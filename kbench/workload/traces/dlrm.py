@@ -1,6 +1,6 @@
 """Alibaba cluster-trace-gpu-v2025: disaggregated DLRM inference instances (NSDI '25).
 
-File ``disaggregated_DLRM_trace.csv`` (see ../shared/traces/SOURCES.md), header
+File ``disaggregated_DLRM_trace.csv`` (see workloads/traces/SOURCES.md), header
 ``instance_sn,role,app_name,cpu_request,cpu_limit,gpu_request,gpu_limit,rdma_request,rdma_limit,``
 ``memory_request,memory_limit,disk_request,disk_limit,max_instance_per_node,creation_time,``
 ``scheduled_time,deletion_time``. One row per long-running instance (a pod). CPU in whole vCPUs,

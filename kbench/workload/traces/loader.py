@@ -28,7 +28,7 @@ from pathlib import Path
 
 from kbench.errors import TraceError, did_you_mean
 from kbench.workload.traces import alibaba2018, audit, dlrm, google2019, manifests, native, openb
-from kbench.workload.traces.common import Trace, split_header
+from kbench.workload.traces.common import Trace, plain_suffix, read_bytes, split_header
 
 _LOADERS: dict[str, tuple[Callable[..., Trace], str]] = {
     "openb-pods": (openb.load_pods, "Alibaba cluster-trace-gpu-v2023 pod list (11 or 5 columns)"),
@@ -64,11 +64,7 @@ _MACHINE = re.compile(r"^m_\d+$")
 
 
 def _first_line(path: Path) -> str:
-    try:
-        with open(path, "rb") as f:
-            head = f.read(65536)
-    except OSError as e:
-        raise TraceError(f"cannot read the trace file: {e.strerror or e}", source=str(path)) from None
+    head = read_bytes(path, 65536)
     text = head.decode("utf-8-sig", errors="replace").replace("\r\n", "\n")
     for line in text.split("\n"):
         if line.strip():
@@ -90,8 +86,8 @@ def _json_manifest(path: Path) -> bool:
     try:
         if path.stat().st_size > 64 * 2**20:
             return False
-        obj = json.loads(path.read_bytes().decode("utf-8-sig"))
-    except (OSError, ValueError, RecursionError):
+        obj = json.loads(read_bytes(path).decode("utf-8-sig"))
+    except (OSError, ValueError, RecursionError, TraceError):
         return False
     return isinstance(obj, dict) and "kind" in obj and "apiVersion" in obj
 
@@ -106,7 +102,7 @@ def detect_format(path: str | Path) -> str:
     if native.is_parquet(path):
         return "native"
     first = _first_line(path)
-    if path.suffix.lower() in (".yaml", ".yml") or first.startswith(("apiVersion:", "kind:", "---")):
+    if plain_suffix(path) in (".yaml", ".yml") or first.startswith(("apiVersion:", "kind:", "---")):
         return "k8s-manifests"
     if first.startswith("{"):
         try:

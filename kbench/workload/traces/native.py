@@ -132,9 +132,12 @@ def _load_table(path: Path, skip_bad_rows: bool, want: str | None = None) -> tup
 
 
 def companion(path: str | Path, table: str) -> Path:
-    """The file beside ``path`` that holds ``table``: ``x.parquet`` -> ``x.nodes.parquet``."""
+    """The file beside ``path`` that holds ``table``: ``x.parquet`` -> ``x.nodes.parquet``
+    (``x.csv.gz`` -> ``x.nodes.csv.gz``)."""
     p = Path(path)
-    return p.with_name(f"{p.stem}.{table}{p.suffix}")
+    gz = ".gz" if p.suffix == ".gz" else ""
+    base = p.with_suffix("") if gz else p
+    return p.with_name(f"{base.stem}.{table}{base.suffix}{gz}")
 
 
 def load(path: str | Path, *, skip_bad_rows: bool = False) -> Trace:

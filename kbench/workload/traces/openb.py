@@ -1,6 +1,6 @@
 """Alibaba cluster-trace-gpu-v2023 ("openb", the FGD paper's trace): pod lists and node lists.
 
-Files (``alibaba/clusterdata``, ``cluster-trace-gpu-v2023/csv/``; see ../shared/traces/SOURCES.md):
+Files (``alibaba/clusterdata``, ``cluster-trace-gpu-v2023/csv/``; bundled in workloads/traces, see its SOURCES.md):
 
 * **pod lists** ``openb_pod_list_*.csv``, 11 columns
   ``name,cpu_milli,memory_mib,num_gpu,gpu_milli,gpu_spec,qos,pod_phase,creation_time,deletion_time,scheduled_time``
