@@ -11,10 +11,10 @@ def bench_cmd(
                                        help="Only this scenario (repeatable): density-5k, openb, fgd-openb, "
                                             "sync-list-watch."),
     growth: bool = typer.Option(True, "--growth/--no-growth", help="Also run the 1,000 vs 5,000 node pair."),
-    output: str = typer.Option("table", "-o", "--output", help="table or json."),
+    output: str = typer.Option("table", "-o", "--output", help="table, json or yaml."),
 ) -> None:
     """Benchmark kbench itself: wall time, speed-up, events/s and peak RSS per reference scenario."""
-    from kbench.console import check_output, console, err_console, print_json
+    from kbench.console import check_output, console, err_console, print_data
 
     check_output(output)
     from kbench.bench import bench
@@ -23,13 +23,13 @@ def bench_cmd(
         err_console.print(f"bench: {msg}", markup=False, highlight=False, soft_wrap=True)
 
     res = bench(quick=quick, only=scenario or None, growth=growth, log=log)
-    if output == "json":
-        print_json(res)
+    if output in ("json", "yaml"):
+        print_data(res, output)
         return
     from rich.console import Console
     from rich.table import Table
 
-    out = Console(width=max(console.width, 150))  # a wide table: never wrap the figures
+    out = console if console.width >= 150 else Console(width=150)  # a wide table: never wrap the figures
 
     t = Table(title=f"kbench bench{' --quick' if quick else ''} · {res['machine']['cpus']} CPUs · "
                     f"Python {res['machine']['python']}")

@@ -55,6 +55,20 @@ def _register() -> None:
 _register()
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        from kbench.version import __version__
+
+        console.print(f"kbench {__version__}", markup=False, highlight=False)
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(version: bool = typer.Option(False, "--version", is_eager=True, callback=_print_version,
+                                       help="Print the kbench version and exit.")) -> None:
+    """kbench: a Kubernetes control plane simulated in virtual time."""
+
+
 @app.command("version")
 def version_cmd() -> None:
     """Print the kbench version."""

@@ -1,8 +1,17 @@
-"""What every command prints through: the consoles, one-line errors, ``-o`` checking, JSON output.
+"""What every command prints through: the consoles, one-line errors, ``-o`` checking, data output.
 
 Commands import these; nothing here imports a command, so no command reaches back into
 :mod:`kbench.cli`. Exit codes follow kubectl: 0 on success, 1 when a check the user asked for
 fails, 2 on bad input.
+
+**Pipes.** When a console's stream is not a terminal (``kbench results ls | cat``, a CI log, a
+file), it is as wide as :data:`PIPE_WIDTH`: tables keep every cell whole on one line (no wrapping,
+no ``…``) and text is not folded. On a terminal the terminal's width applies. Every console a
+command uses comes from :func:`make_console` (``console`` and ``err_console`` below are two).
+
+**Formats.** ``-o json`` and ``-o yaml`` print the same data (:func:`print_data`); commands that
+print data accept both. Progress goes to stderr, in every output mode, only when stderr is a
+terminal (:func:`progress_wanted`).
 """
 
 from __future__ import annotations
@@ -13,18 +22,70 @@ import sys
 from typing import Any
 
 import typer
-from rich.console import Console
+from rich.console import Console, ConsoleDimensions
 
 from kbench.errors import KbenchError
 
-console = Console()
-err_console = Console(stderr=True)
+PIPE_WIDTH = 100_000
+"""Columns of a console whose stream is not a terminal: wide enough that nothing wraps."""
+DATA_FORMATS = ("json", "yaml")
+"""The ``-o`` values that print data rather than a table (same content, two syntaxes)."""
+
+
+def _isatty(stream: Any) -> bool:
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError):  # no isatty, or a closed stream
+        return False
+
+
+class _Console(Console):
+    """A rich console that never wraps or truncates when its stream is not a terminal.
+
+    ``COLUMNS`` in the environment does not narrow a pipe (rich would take it as the width); a
+    ``width`` given by the caller does.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self._fixed_width = kwargs.get("width") is not None
+
+    @property
+    def size(self) -> ConsoleDimensions:
+        """The terminal's size, or :data:`PIPE_WIDTH` columns when the stream is not a terminal."""
+        dims = Console.size.fget(self)
+        if not self._fixed_width and not _isatty(self.file):
+            return ConsoleDimensions(PIPE_WIDTH, dims.height)
+        return dims
+
+    @size.setter
+    def size(self, new_size: tuple[int, int]) -> None:
+        Console.size.fset(self, new_size)
+
+
+def make_console(stderr: bool = False) -> Console:
+    """A console on stdout (or stderr) that follows the pipe rule of the module docstring."""
+    return _Console(stderr=stderr)
+
+
+console = make_console()
+err_console = make_console(stderr=True)
+
+
+def progress_wanted() -> bool:
+    """Whether to show progress: only when stderr is a terminal (whatever ``-o`` is)."""
+    return _isatty(sys.stderr)
 
 
 def fail(message: str, code: int = 2) -> None:
     """Print one ``error:`` line to stderr and exit with ``code``."""
     err_console.print(f"error: {message}", markup=False, highlight=False, soft_wrap=True)
     raise typer.Exit(code)
+
+
+def warn(message: str) -> None:
+    """Print one ``warning:`` line to stderr (the command goes on)."""
+    err_console.print(f"warning: {message}", markup=False, highlight=False, soft_wrap=True)
 
 
 def guarded(fn):
@@ -47,15 +108,35 @@ def guarded(fn):
     return wrapper
 
 
-def check_output(output: str, allowed: tuple[str, ...] = ("table", "json")) -> None:
+def check_output(output: str, allowed: tuple[str, ...] = ("table", "json", "yaml")) -> None:
     """Exit 2 unless ``output`` (the ``-o`` value) is one of ``allowed``."""
     if output not in allowed:
         fail(f"-o {output}: expected one of {', '.join(allowed)}")
 
 
+def _plain(obj: Any) -> Any:
+    """``obj`` as plain JSON data (numpy numbers, paths and the like through ``str``)."""
+    return json.loads(json.dumps(obj, default=str))
+
+
+def to_yaml(obj: Any) -> str:
+    """``obj`` as YAML: the same data as the JSON output, keys in the same order."""
+    import yaml
+
+    return yaml.safe_dump(_plain(obj), sort_keys=False, allow_unicode=True, width=PIPE_WIDTH)
+
+
 def print_json(obj: Any) -> None:
     """Write ``obj`` as indented JSON to stdout (``-o json``)."""
     sys.stdout.write(json.dumps(obj, indent=2, sort_keys=False, default=str) + "\n")
+
+
+def print_data(obj: Any, output: str) -> None:
+    """Write ``obj`` to stdout as ``-o json`` or ``-o yaml`` asks."""
+    if output == "yaml":
+        sys.stdout.write(to_yaml(obj))
+    else:
+        print_json(obj)
 
 
 def fmt(v: Any, digits: int = 3) -> str:

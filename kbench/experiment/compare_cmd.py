@@ -13,6 +13,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from kbench.console import check_output, console, err_console, print_data, progress_wanted, say_report
 from kbench.errors import KbenchError
 from kbench.experiment import stats
 from kbench.experiment.compare import DIRECTIONS, compare
@@ -82,13 +83,12 @@ def compare_cmd(
     baseline: str = typer.Option(None, "--baseline", help="Policy the others are paired against (default: first)."),
     test: str = typer.Option("wilcoxon", "--test", help="wilcoxon (signed-rank) or t (paired t-test)."),
     out: Path = typer.Option(Path("results"), "--out", help="Parent folder of the comparison folder."),
-    output: str = typer.Option("table", "-o", "--output", help="table, json or markdown."),
+    output: str = typer.Option("table", "-o", "--output", help="table, json, yaml or markdown."),
     report: bool = typer.Option(False, "--report", help="Also write report.html in the comparison folder."),
     param: list[str] = typer.Option(None, "--param", help="KEY=VALUE for the scenario's params, e.g. pods=FILE."),
 ) -> None:
     """Compare policies over seeds: medians with CIs, paired tests, Holm correction, a ranking."""
-    if output not in ("table", "json", "markdown"):
-        raise KbenchError(f"-o {output}: expected one of table, json, markdown")
+    check_output(output, ("table", "json", "yaml", "markdown"))
     policies = list(policy or [])
     if len(policies) < 2:
         raise KbenchError("compare needs at least 2 policies", where="--policy")
@@ -99,15 +99,11 @@ def compare_cmd(
     from kbench.config.params import parse_params
 
     loaded = load_scenario(scenario, params=parse_params(param))
-    err = Console(stderr=True)
-    with _progress(output == "table", len(policies) * seeds, err) as progress:
+    with _progress(progress_wanted(), len(policies) * seeds, err_console) as progress:
         result = compare(loaded, policies, seeds, names, baseline, out, test=test, directions=dirs,
                          progress=progress)
-    if output == "json":
-        import json
-        import sys
-
-        sys.stdout.write(json.dumps(result, indent=2, default=str) + "\n")
+    if output in ("json", "yaml"):
+        print_data(result, output)
     elif output == "markdown":
         import sys
 
@@ -115,13 +111,11 @@ def compare_cmd(
 
         sys.stdout.write(comparison_markdown(result))
     else:
-        render(result, Console())
+        render(result, console)
     if report and result.get("comparison_dir"):
         from kbench.report import write_report
 
-        path = write_report([Path(result["comparison_dir"])])
-        (Console() if output == "table" else err).print(f"report: {path}", markup=False, highlight=False,
-                                                        soft_wrap=True)
+        say_report(write_report([Path(result["comparison_dir"])]), output)
 
 
 @contextmanager

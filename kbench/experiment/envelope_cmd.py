@@ -8,8 +8,6 @@ asked to pass); 2 on bad input (one ``error:`` line).
 
 from __future__ import annotations
 
-import json
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +15,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from kbench.errors import KbenchError
+from kbench.console import check_output, console, err_console, print_data
 from kbench.experiment.envelope import DIMENSIONS, RUN_SLOS, SYNC_SLOS, envelope
 
 
@@ -75,26 +73,24 @@ def envelope_cmd(
     strategy: str = typer.Option(None, "--strategy", help="poll or list-watch (clients; default: scenario's first)."),
     param: list[str] = typer.Option(None, "--param", help="KEY=VALUE for the scenario's params."),
     out: Path = typer.Option(Path("results"), "--out", help="Parent folder of the envelope folder."),
-    output: str = typer.Option("table", "-o", "--output", help="table or json."),
+    output: str = typer.Option("table", "-o", "--output", help="table, json or yaml."),
 ) -> None:
     """Find the smallest nodes / pod-rate / clients at which an SLO first fails (bracketing, bisection)."""
-    if output not in ("table", "json"):
-        raise KbenchError(f"-o {output}: expected one of table, json")
+    check_output(output)
     from kbench.config import load_scenario
     from kbench.config.params import parse_params
 
     sc = load_scenario(scenario, params=parse_params(param))
-    err = Console(stderr=True)
 
     def progress(step: dict[str, Any]) -> None:
         vals = ", ".join(_fmt(v) for v in step["values"])
-        err.print(f"step {vary}={_fmt(step['value'])}: {slo} = [{vals}] -> {'pass' if step['pass'] else 'FAIL'}",
+        err_console.print(f"step {vary}={_fmt(step['value'])}: {slo} = [{vals}] -> {'pass' if step['pass'] else 'FAIL'}",
                   highlight=False, markup=False, soft_wrap=True)
 
     result = envelope(sc, vary, slo, min_value=min_value, max_value=max_value, replications=replications,
                       tolerance=tolerance, seed=seed, threshold=threshold, out_dir=out, policy=policy,
                       strategy=strategy, progress=progress)
-    if output == "json":
-        sys.stdout.write(json.dumps(result, indent=2, default=str) + "\n")
+    if output in ("json", "yaml"):
+        print_data(result, output)
     else:
-        render(result, Console())
+        render(result, console)

@@ -8,7 +8,16 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from kbench.console import check_output, console, err_console, fail, fmt, print_json, say_report
+from kbench.console import (
+    check_output,
+    console,
+    err_console,
+    fail,
+    fmt,
+    print_data,
+    progress_wanted,
+    say_report,
+)
 
 
 def run_cmd(
@@ -19,11 +28,11 @@ def run_cmd(
     sync: list[str] = typer.Option(None, "--sync", help="CLASS=list-watch|poll:PERIOD, e.g. kubelet=poll:10s."),
     param: list[str] = typer.Option(None, "--param", help="KEY=VALUE for the scenario's params, e.g. pods=FILE."),
     out: Path = typer.Option(Path("results"), "--out", help="Parent folder of the run folder."),
-    output: str = typer.Option("table", "-o", "--output", help="table, json or markdown."),
+    output: str = typer.Option("table", "-o", "--output", help="table, json, yaml or markdown."),
     report: bool = typer.Option(False, "--report", help="Also write report.html (plotly, offline) in the run folder."),
 ) -> None:
     """One pod-lifecycle run: pods, startup percentiles, SLO verdicts, throughput."""
-    check_output(output, ("table", "json", "markdown"))
+    check_output(output, ("table", "json", "yaml", "markdown"))
     from dataclasses import replace
 
     from kbench.config import load_scenario, scenario_from_dict
@@ -47,11 +56,11 @@ def run_cmd(
         from kbench.policy.resolve import resolve_policy
         resolve_policy(policy)  # an unknown name fails here, with "did you mean", before the run
         sc = replace(sc, scheduler=replace(sc.scheduler, policy=policy))
-    result = _with_progress(output == "table", sc.duration_s,
+    result = _with_progress(progress_wanted(), sc.duration_s,
                             lambda progress: run_scenario(sc, seed=seed, out_dir=out, progress=progress))
     summary = result.summary
-    if output == "json":
-        print_json(summary)
+    if output in ("json", "yaml"):
+        print_data(summary, output)
     elif output == "markdown":
         from kbench.report.markdown import run_markdown
         sys.stdout.write(run_markdown(summary))

@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import math
 import statistics
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +18,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from kbench.errors import KbenchError
+from kbench.console import check_output, console, err_console, print_data, progress_wanted
 from kbench.experiment.compare import value_of
 from kbench.experiment.sweep import SweepResult, run_sweep
 
@@ -77,18 +76,15 @@ def sweep_cmd(
     jobs: int = typer.Option(None, "--jobs", "-j", help="Worker processes (default: CPU count; 1: in this process)."),
     dask: str = typer.Option(None, "--dask", help="tcp://HOST:PORT of a Dask scheduler, or local for a LocalCluster."),
     out: Path = typer.Option(Path("results"), "--out", help="Parent folder of the sweep folder <out>/<name>/."),
-    output: str = typer.Option("table", "-o", "--output", help="table or json."),
+    output: str = typer.Option("table", "-o", "--output", help="table, json or yaml."),
     report: bool = typer.Option(False, "--report", help="Also write <sweep folder>/report.html."),
 ) -> None:
     """Run a grid of scenario parameters × policies × seeds; a rerun skips finished cells."""
-    if output not in ("table", "json"):
-        raise KbenchError(f"-o {output}: expected one of table, json")
-    err = Console(stderr=True)
-    show = output == "table" or sys.stderr.isatty()
-    if show:
+    check_output(output)
+    if progress_wanted():
         from kbench.experiment.progressbar import eta_bar
 
-        with eta_bar(err, "cells") as bar:
+        with eta_bar(err_console, "cells") as bar:
             tasks: list[Any] = []
 
             def progress(done: int, total: int) -> None:
@@ -104,13 +100,12 @@ def sweep_cmd(
         from kbench.report import write_report
 
         report_path = write_report([result.sweep_dir], None)
-    if output == "json":
+    if output in ("json", "yaml"):
         obj = to_json(result)
         if report_path is not None:
             obj["report"] = str(report_path)
-        sys.stdout.write(json.dumps(obj, indent=2, default=str) + "\n")
+        print_data(obj, output)
         return
-    console = Console()
     render(result, console)
     if report_path is not None:
         console.print(f"report: {report_path}", highlight=False, soft_wrap=True)

@@ -8,7 +8,7 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from kbench.console import check_output, console, err_console, fail, fmt, print_json
+from kbench.console import check_output, console, err_console, fail, fmt, print_data, progress_wanted
 from kbench.experiment.run_cmd import write_and_say_report
 
 
@@ -25,12 +25,12 @@ def sync_cmd(
     seed: int = typer.Option(None, "--seed", help="Master seed."),
     restart_at: str = typer.Option(None, "--apiserver-restart-at", help="Restart the apiserver at this time."),
     out: Path = typer.Option(Path("results"), "--out", help="Parent folder of the run folders."),
-    output: str = typer.Option("table", "-o", "--output", help="table, json or markdown."),
+    output: str = typer.Option("table", "-o", "--output", help="table, json, yaml or markdown."),
     report: bool = typer.Option(False, "--report",
                                 help="Also write one report.html for all strategies (in the first run folder)."),
 ) -> None:
     """The List vs List-Watch experiment: polling clients against informers."""
-    check_output(output, ("table", "json", "markdown"))
+    check_output(output, ("table", "json", "yaml", "markdown"))
     from kbench.config import Scenario, load_scenario
     from kbench.config.loader import from_dict, to_dict
     from kbench.experiment.sync import run_sync
@@ -59,15 +59,15 @@ def sync_cmd(
     eff = from_dict(Scenario, data)
     results, folders = [], []
     for strat in eff.sync.strategies:
-        if output == "table":
+        if progress_wanted():
             err_console.print(f"running {strat}: {eff.sync.clients} clients, {eff.sync.objects} objects, "
                               f"{eff.duration_s:g} virtual s ...", markup=False)
         res = run_sync(eff, strat, out_dir=out)
         results.append(res.summary)
         if res.run_dir is not None:
             folders.append(res.run_dir)
-    if output == "json":
-        print_json(results[0] if len(results) == 1 else results)
+    if output in ("json", "yaml"):
+        print_data(results[0] if len(results) == 1 else results, output)
     elif output == "markdown":
         from kbench.report.markdown import sync_markdown
         sys.stdout.write(sync_markdown(results))

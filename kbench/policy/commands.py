@@ -5,14 +5,13 @@ Bad input prints one line ``error: ...`` on stderr and exits with code 2 (DESIGN
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
+from kbench.console import check_output, console, print_data
 from kbench.errors import KbenchError
 from kbench.policy.registry import default_registry
 
@@ -23,11 +22,6 @@ if TYPE_CHECKING:
 def _fail(err: KbenchError) -> typer.Exit:
     typer.echo(f"error: {err.one_line()}", err=True)
     return typer.Exit(2)
-
-
-def _check_output(output: str) -> None:
-    if output not in ("table", "json"):
-        raise KbenchError(f"unknown output format {output!r}: expected table or json", where="--output")
 
 
 def _render(exp: Explanation) -> Table:
@@ -57,20 +51,19 @@ def explain_cmd(
     policy: str = typer.Option(..., "--policy", help="Policy name (default, fgd, ...) or file (.yaml KubeSchedulerConfiguration, .py)."),
     snapshot: Path = typer.Option(..., "--snapshot", help="Cluster snapshot: `kubectl get nodes,pods -o yaml` output."),
     pod: Path = typer.Option(..., "--pod", help="Pod manifest (YAML)."),
-    output: str = typer.Option("table", "-o", "--output", help="table or json."),
+    output: str = typer.Option("table", "-o", "--output", help="table, json or yaml."),
 ) -> None:
     """Show, per node, each filter's verdict, each plugin's score and the weighted total for one pod."""
+    check_output(output)
     try:
-        _check_output(output)
         from kbench.policy.explain import explain_full  # the framework and pandas: not at CLI start
 
         exp = explain_full(policy, snapshot, pod)
     except KbenchError as err:
         raise _fail(err) from None
-    if output == "json":
-        typer.echo(json.dumps(exp.data, indent=2))
+    if output in ("json", "yaml"):
+        print_data(exp.data, output)
         return
-    console = Console()
     console.print(_render(exp))
     weights = ", ".join(f"{n}×{w}" for n, w in exp.framework.weights.items())
     console.print(f"scores are normalized (0..100) before weight; total = Σ weight × score ({weights or 'no score plugins'})")
@@ -82,10 +75,10 @@ def explain_cmd(
         console.print(f"note: {note}")
 
 
-def policies_cmd(output: str = typer.Option("table", "-o", "--output", help="table or json.")) -> None:
+def policies_cmd(output: str = typer.Option("table", "-o", "--output", help="table, json or yaml.")) -> None:
     """List every policy (named profile) and plugin, with a description and where it came from."""
+    check_output(output)
     try:
-        _check_output(output)
         reg = default_registry()
     except KbenchError as err:
         raise _fail(err) from None
@@ -94,8 +87,8 @@ def policies_cmd(output: str = typer.Option("table", "-o", "--output", help="tab
     plugins = [{"name": p.name, "version": p.version, "origin": p.origin, "source": p.source,
                 "points": p.points, "description": p.description}
                for p in sorted(reg.plugins.values(), key=lambda p: p.name)]
-    if output == "json":
-        typer.echo(json.dumps({"policies": profiles, "plugins": plugins}, indent=2))
+    if output in ("json", "yaml"):
+        print_data({"policies": profiles, "plugins": plugins}, output)
         return
     table = Table(title="policies and plugins", title_justify="left")
     for col in ("kind", "name", "origin", "description"):
@@ -105,4 +98,4 @@ def policies_cmd(output: str = typer.Option("table", "-o", "--output", help="tab
     for p in plugins:
         table.add_row("plugin", f"{p['name']} (v{p['version']})", p["origin"],
                       f"{p['description']} [dim][{', '.join(p['points'])}][/dim]")
-    Console().print(table)
+    console.print(table)

@@ -14,12 +14,11 @@ def report_cmd(
     """Write one self-contained HTML report (plotly, works offline) for results folders."""
     import time
 
-    from rich.console import Console
-
+    from kbench.console import console
     from kbench.report import write_report
 
     t0 = time.perf_counter()
     path = write_report(list(paths), out)
     size_mb = path.stat().st_size / 1e6
-    Console().print(f"report: {path} ({size_mb:.1f} MB, {time.perf_counter() - t0:.1f} s)", markup=False,
+    console.print(f"report: {path} ({size_mb:.1f} MB, {time.perf_counter() - t0:.1f} s)", markup=False,
                     highlight=False, soft_wrap=True)

@@ -17,12 +17,12 @@ and ``headline``, a dict whose keys depend on ``kind``: ``run``: ``pods_created`
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 from typing import Any
 
 import typer
 
+from kbench.console import check_output, console, err_console, print_data
 from kbench.errors import KbenchError
 from kbench.results.schema import MANIFEST, read_manifest, read_summary
 
@@ -131,15 +131,6 @@ def _headline_text(row: dict[str, Any]) -> str:
     return " · ".join(f"{k} {_fmt(v)}" for k, v in h.items())
 
 
-def _print_json(obj: Any) -> None:
-    sys.stdout.write(json.dumps(obj, indent=2, default=str) + "\n")
-
-
-def _check_output(output: str) -> None:
-    if output not in ("table", "json"):
-        raise KbenchError(f"-o {output}: expected one of table, json")
-
-
 def _skipped_note(skipped: dict[str, int]) -> str:
     parts = []
     if skipped["half_written"]:
@@ -151,22 +142,20 @@ def _skipped_note(skipped: dict[str, int]) -> str:
 
 def results_ls_cmd(
     path: Path = typer.Argument(Path("results"), help="Results folder (or a comparison/sweep folder)."),
-    output: str = typer.Option("table", "-o", "--output", help="table or json."),
+    output: str = typer.Option("table", "-o", "--output", help="table, json or yaml."),
 ) -> None:
     """List run, comparison and sweep folders: id, scenario, policy, seed, status, headline figures."""
-    from rich.console import Console
     from rich.table import Table
     from rich.text import Text
 
-    _check_output(output)
+    check_output(output)
     rows, skipped = list_runs(path)
     note = _skipped_note(skipped)
-    if output == "json":
-        _print_json(rows)
+    if output in ("json", "yaml"):
+        print_data(rows, output)
         if note:
-            Console(stderr=True).print(note, markup=False, highlight=False)
+            err_console.print(note, markup=False, highlight=False)
         return
-    console = Console()
     table = Table(title=f"kbench results: {path}")
     table.add_column("id", overflow="fold")
     for col in ("kind", "scenario", "policy", "seed", "status"):
@@ -220,21 +209,19 @@ def show_run(run: str | Path, *, config: bool = False) -> dict[str, Any]:
 
 def results_show_cmd(
     run: Path = typer.Argument(..., help="Run folder (results/<id>), or an id under ./results."),
-    output: str = typer.Option("table", "-o", "--output", help="table or json."),
+    output: str = typer.Option("table", "-o", "--output", help="table, json or yaml."),
     config: bool = typer.Option(False, "--config", help="Include the effective config (large)."),
 ) -> None:
     """Show one run folder: manifest essentials, headline figures and SLO verdicts."""
-    from rich.console import Console
     from rich.table import Table
     from rich.text import Text
 
-    _check_output(output)
+    check_output(output)
     data = show_run(run, config=config)
     m, s = data["manifest"], data["summary"]
-    if output == "json":
-        _print_json({"manifest": m, "summary": s})
+    if output in ("json", "yaml"):
+        print_data({"manifest": m, "summary": s}, output)
         return
-    console = Console()
     t = Table(title=f"kbench results show: {data['path']}")
     t.add_column("field")
     t.add_column("value")

@@ -68,7 +68,7 @@ def markdown(records: list[Record]) -> str:
 
 def validate_cmd(
     quick: bool = typer.Option(False, "--quick", help="Small sizes (under a minute; what `make test` runs)."),
-    output: str = typer.Option("table", "-o", "--output", help="table | json | markdown"),
+    output: str = typer.Option("table", "-o", "--output", help="table | json | yaml | markdown"),
     only: list[str] = typer.Option(None, "--only", help="Run only these check families (repeatable): "
                                    "queueing, scoring, sync, scheduler, clients, etcd, density."),
 ) -> None:
@@ -76,19 +76,19 @@ def validate_cmd(
 
     Exit 0 when every check passes, 1 when any fails, 2 on bad input.
     """
-    from kbench.console import check_output, console, err_console, print_json
+    from kbench.console import check_output, console, err_console, print_data, progress_wanted
 
-    check_output(output, ("table", "json", "markdown"))
+    check_output(output, ("table", "json", "yaml", "markdown"))
 
     def progress(name: str, wall_s: float) -> None:
-        if output == "table":
+        if progress_wanted():
             err_console.print(f"{name}: done in {wall_s:.1f} s", markup=False, highlight=False)
 
     from kbench.validate.suite import NOT_COVERED, run_suite  # imports the model: not at CLI start
 
     records = run_suite(quick=quick, only=only or None, progress=progress)
-    if output == "json":
-        print_json([r.to_json() for r in records])
+    if output in ("json", "yaml"):
+        print_data([r.to_json() for r in records], output)
     elif output == "markdown":
         typer.echo(markdown(records), nl=False)
     else:

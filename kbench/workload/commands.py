@@ -16,15 +16,13 @@ gpu_count, gpu_model, count}``, ``api_requests`` (audit logs) and ``histogram.{b
 
 from __future__ import annotations
 
-import json
-import sys
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import typer
 
-from kbench.errors import KbenchError
+from kbench.console import check_output, console, fail, print_data, warn
 
 HIST_BINS = 40
 _BARS = " ▁▂▃▄▅▆▇█"
@@ -111,10 +109,8 @@ def _human(v: float, unit: str) -> str:
 
 
 def _print_table(s: dict[str, Any]) -> None:
-    from rich.console import Console
     from rich.table import Table
 
-    console = Console()
     console.print(f"{s['source']} · format {s['format']}", markup=False, highlight=False)
     head = Table(show_header=False)
     head.add_column("what")
@@ -163,33 +159,51 @@ def _print_table(s: dict[str, Any]) -> None:
 def inspect_cmd(
     file: Path = typer.Argument(..., help="A trace file (any supported format)."),
     format: str = typer.Option(None, "--format", help="The file's format (default: detect from the header)."),
-    output: str = typer.Option("table", "-o", "--output", help="table or json."),
+    output: str = typer.Option("table", "-o", "--output", help="table, json or yaml."),
     skip_bad_rows: bool = typer.Option(False, "--skip-bad-rows", help="Skip malformed rows and count them."),
 ) -> None:
     """Summarize a trace: counts, time span, arrival rate, request distributions, node shapes."""
     from kbench.workload.traces import load_trace
 
-    if output not in ("table", "json"):
-        raise KbenchError(f"-o {output}: expected one of table, json")
+    check_output(output)
     summary = summarize_trace(load_trace(file, format or None, skip_bad_rows=skip_bad_rows))
-    if output == "json":
-        sys.stdout.write(json.dumps(summary, indent=2) + "\n")
+    if output in ("json", "yaml"):
+        print_data(summary, output)
         return
     _print_table(summary)
+
+
+OUTPUT_FORMATS = ("table", "json", "yaml")
+NATIVE_SUFFIXES = (".parquet", ".csv")
 
 
 def convert_cmd(
     file: Path = typer.Argument(..., help="A trace file (any supported format)."),
     format: str = typer.Option(None, "--format", help="The input format (default: detect from the header)."),
-    out: Path = typer.Option(..., "-o", "--out", help="The native file to write (.parquet or .csv)."),
+    out: Path = typer.Option(None, "--out", help="The native file to write: .parquet or .csv (the format is the suffix)."),
+    output: str = typer.Option("table", "-o", "--output", help="What to print: table, json or yaml."),
     skip_bad_rows: bool = typer.Option(False, "--skip-bad-rows", help="Skip malformed rows and count them."),
 ) -> None:
     """Convert a trace to kbench's native format (see CLI.md)."""
     from kbench.workload.traces import load_trace, write_native
 
+    if out is None and output not in OUTPUT_FORMATS and Path(output).suffix in NATIVE_SUFFIXES:
+        # the spelling before -o meant the format everywhere: `convert FILE -o OUT.parquet`
+        warn(f"-o {output}: -o is the output format (table, json, yaml); the file is --out FILE. "
+             "Read as --out for now; this spelling will go.")
+        out, output = Path(output), "table"
+    check_output(output, OUTPUT_FORMATS)
+    if out is None:
+        fail("--out FILE is required: the native file to write (.parquet or .csv)")
     trace = load_trace(file, format or None, skip_bad_rows=skip_bad_rows)
     written = write_native(trace, out)
+    data = {"format": trace.format, "source": str(file), "pods": int(len(trace.pods)),
+            "nodes": None if trace.nodes is None else int(len(trace.nodes)), "bad_rows": int(trace.bad_rows),
+            "written": [str(p) for p in written]}
+    if output in ("json", "yaml"):
+        print_data(data, output)
+        return
     skipped = f", {trace.bad_rows} bad rows skipped" if trace.bad_rows else ""
-    typer.echo(f"{trace.format}: {len(trace.pods)} pods"
-               + (f", {len(trace.nodes)} nodes" if trace.nodes is not None else "") + skipped
-               + " -> " + ", ".join(str(p) for p in written))
+    console.print(f"{trace.format}: {len(trace.pods)} pods"
+                  + (f", {len(trace.nodes)} nodes" if trace.nodes is not None else "") + skipped
+                  + " -> " + ", ".join(str(p) for p in written), markup=False, highlight=False, soft_wrap=True)

@@ -53,7 +53,7 @@ def test_explain_table_shows_failing_filter_reasons():
     (explain_args("fgd", pod="missing.yaml"), "no such file"),
     (explain_args(str(FIX / "kube-scheduler-bad-weight.yaml"), pod="pod-web.yaml", snap="cluster-snapshot.yaml"),
      "profiles[0].pluginConfig[1].args.scoringStrategy.resources[0].weight"),
-    ([*explain_args("fgd"), "-o", "yaml"], "unknown output format"),
+    ([*explain_args("fgd"), "-o", "xml"], "-o xml: expected one of table, json, yaml"),
 ])
 def test_bad_input_prints_one_error_line_and_exits_2(args, message):
     res = run(*args)

@@ -99,8 +99,8 @@ def test_errors_are_one_line_naming_the_path(results, tmp_path, case):
 
 
 def test_bad_output_format(results):
-    res = runner.invoke(app, ["ls", str(results), "-o", "yaml"])
-    assert res.exit_code == 2 and "expected one of table, json" in res.stderr
+    res = runner.invoke(app, ["ls", str(results), "-o", "xml"])
+    assert res.exit_code == 2 and "expected one of table, json, yaml" in res.stderr
 
 
 def test_show_prints_brackets_literally(tmp_path):

@@ -60,7 +60,7 @@ def test_sync_single_strategy_prints_one_object_and_a_table(tmp_path):
     (["--object-bytes", "1Kx"], "--object-bytes: malformed quantity"),
     (["--strategy", "push"], "unknown strategy 'push'"),
     (["--clients", "0"], "--clients: must be >= 1"),
-    (["-o", "yaml"], "-o yaml: expected one of table, json"),
+    (["-o", "xml"], "-o xml: expected one of table, json, yaml, markdown"),
     (["does-not-exist.yaml"], "does-not-exist.yaml: no such file"),
 ])
 def test_bad_input_is_one_line_and_exit_2(args, message, tmp_path):

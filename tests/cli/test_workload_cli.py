@@ -73,8 +73,8 @@ def test_unknown_format_and_missing_file_exit_2(small, tmp_path):
     assert res.exit_code == 2 and "openb-pods" in res.stderr
     res = invoke("inspect", tmp_path / "missing.csv")
     assert res.exit_code == 2 and res.stderr.startswith("error: ")
-    res = invoke("inspect", small, "-o", "yaml")
-    assert res.exit_code == 2 and "table, json" in res.stderr
+    res = invoke("inspect", small, "-o", "xml")
+    assert res.exit_code == 2 and "table, json, yaml" in res.stderr
 
 
 def test_skip_bad_rows_skips_and_counts(tmp_path):
@@ -90,7 +90,7 @@ def test_skip_bad_rows_skips_and_counts(tmp_path):
 @pytest.mark.parametrize("suffix", [".csv", ".parquet"])
 def test_convert_to_native_round_trips(small, tmp_path, suffix):
     out = tmp_path / f"native{suffix}"
-    res = invoke("convert", small, "--format", "openb-pods", "-o", out)
+    res = invoke("convert", small, "--format", "openb-pods", "--out", out)
     assert res.exit_code == 0, res.output
     assert out.exists() and "3 pods" in res.stdout
     back = json.loads(invoke("inspect", out, "-o", "json").stdout)
@@ -101,8 +101,31 @@ def test_convert_to_native_round_trips(small, tmp_path, suffix):
 
 
 def test_convert_refuses_an_unknown_suffix(small, tmp_path):
-    res = invoke("convert", small, "-o", tmp_path / "out.txt")
+    res = invoke("convert", small, "--out", tmp_path / "out.txt")
     assert res.exit_code == 2 and ".parquet or .csv" in res.stderr
+    res = invoke("convert", small, "-o", tmp_path / "out.txt")  # -o is the output format
+    assert res.exit_code == 2 and "table, json, yaml" in res.stderr
+    res = invoke("convert", small)
+    assert res.exit_code == 2 and res.stderr.count("\n") == 1 and "--out FILE is required" in res.stderr
+
+
+def test_convert_old_spelling_still_works_with_a_deprecation_note(small, tmp_path):
+    """``-o OUT.parquet`` (before -o meant the format everywhere) writes the file and says to use --out."""
+    out = tmp_path / "old.parquet"
+    res = invoke("convert", small, "-o", out)
+    assert res.exit_code == 0 and out.exists()
+    assert res.stderr.startswith("warning: -o ") and "--out FILE" in res.stderr
+
+
+@pytest.mark.parametrize("fmt", ["json", "yaml"])
+def test_convert_prints_data_with_o_json_or_yaml(small, tmp_path, fmt):
+    import yaml
+
+    out = tmp_path / "pods.csv"
+    res = invoke("convert", small, "--out", out, "-o", fmt)
+    assert res.exit_code == 0, res.output
+    data = json.loads(res.stdout) if fmt == "json" else yaml.safe_load(res.stdout)
+    assert data["pods"] == 3 and data["written"] == [str(out)] and data["format"] == "openb-pods"
 
 
 @pytest.mark.parametrize("name", sorted(p.name for p in TRACES.glob("*.csv.gz")))

@@ -157,9 +157,9 @@ def test_report_cli_and_errors(sweep_folder, tmp_path):
 @pytest.mark.parametrize("cmd", [["run", "workloads/demo.yaml"], ["compare", "workloads/demo.yaml", "--policy", "a",
                                                                    "--policy", "b"], ["sync"]])
 def test_bad_output_format_is_one_line_and_exit_2(cmd):
-    res = cli.invoke(app, cmd + ["-o", "yaml"])
+    res = cli.invoke(app, cmd + ["-o", "xml"])
     assert res.exit_code == 2
-    assert "-o yaml: expected one of table, json, markdown" in res.output and "Traceback" not in res.output
+    assert "-o xml: expected one of table, json, yaml, markdown" in res.output and "Traceback" not in res.output
 
 
 GPU_SCENARIO = """
