@@ -24,7 +24,7 @@ from typing import Any
 import typer
 from rich.console import Console, ConsoleDimensions
 
-from kbench.errors import KbenchError
+from kbench.errors import KbenchError, RunFailed
 
 PIPE_WIDTH = 100_000
 """Columns of a console whose stream is not a terminal: wide enough that nothing wraps."""
@@ -97,6 +97,8 @@ def guarded(fn):
             return fn(*args, **kwargs)
         except KbenchError as err:
             fail(err.one_line())
+        except RunFailed as err:
+            fail(" ".join(str(err).split()), code=RunFailed.exit_code)
         except FileNotFoundError as err:
             fail(f"{err.filename}: no such file")
         except KeyboardInterrupt as err:

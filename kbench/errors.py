@@ -46,6 +46,13 @@ class TraceError(KbenchError):
     """A trace file is malformed."""
 
 
+class RunFailed(Exception):
+    """Runs of an experiment failed (a model error, not bad input). The CLI prints the message,
+    which names the failed runs or cells, on one line and exits with code 1."""
+
+    exit_code = 1
+
+
 class EtcdQuotaExceeded(Exception):
     """etcd rejected a write because the backend quota is exceeded (B8).
 

@@ -11,6 +11,21 @@ import hashlib
 
 import numpy as np
 
+from kbench.errors import ConfigError
+
+
+def check_seed(seed: object, where: str = "--seed") -> int:
+    """``seed`` as a master seed: a whole number >= 0 (numpy's SeedSequence takes no negatives).
+
+    Raises:
+        ConfigError: Naming ``where``.
+    """
+    if isinstance(seed, bool) or not isinstance(seed, int | np.integer):
+        raise ConfigError(f"expected a whole number >= 0, got {seed!r}", where=where)
+    if seed < 0:
+        raise ConfigError(f"must be >= 0, got {seed}", where=where)
+    return int(seed)
+
 
 def _name_key(name: str) -> int:
     """A stable 64-bit integer for a stream name (independent of PYTHONHASHSEED)."""
@@ -31,9 +46,7 @@ class SeedTree:
     """
 
     def __init__(self, seed: int):
-        if seed < 0:
-            raise ValueError("seed must be >= 0")
-        self.seed = int(seed)
+        self.seed = check_seed(seed, "seed")
         self._streams: dict[str, np.random.Generator] = {}
 
     def stream(self, name: str) -> np.random.Generator:

@@ -18,7 +18,7 @@ from typing import Any
 
 import yaml
 
-from kbench.errors import ConfigError, did_you_mean
+from kbench.errors import ConfigError, KbenchError, did_you_mean
 
 TOP_LEVEL = {"workload_spec": "spec", "ops": "ops", "params": "params", "labels": "labels"}
 _PARAM = re.compile(r"\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
@@ -96,6 +96,61 @@ def parse_params(items: list[str] | None) -> dict[str, Any]:
     return out
 
 
+def declared_params(wl: dict, params: dict[str, Any], scenario_dir: str | None) -> list[str]:
+    """The parameters a scenario declares: ``workload.params`` and its spec file's ``params``.
+
+    Args:
+        wl: The scenario's ``workload`` mapping (short forms already moved in).
+        params: Its ``workload.params``.
+        scenario_dir: Where relative spec paths are looked up.
+    """
+    names = [str(k) for k in params if k != "scenario_dir"]
+    names += _referenced([wl.get("ops"), wl.get("traces"), wl.get("spec")])
+    spec = wl.get("spec")
+    if isinstance(spec, str) and spec:
+        try:
+            doc = yaml.safe_load(Path(resolve_path(substitute(spec, {**params, "scenario_dir": scenario_dir},
+                                                              "workload.spec"), scenario_dir)).read_text())
+        except (KbenchError, OSError, yaml.YAMLError):
+            doc = None  # the spec is checked, with its own message, when the workload is compiled
+        if isinstance(doc, dict):
+            if isinstance(doc.get("params"), dict):
+                names += [str(k) for k in doc["params"]]
+            names += _referenced([doc.get("ops")])
+    return [n for n in dict.fromkeys(names) if n != "scenario_dir"]
+
+
+def _referenced(values: Any) -> list[str]:
+    """Names used as ``$name`` / ``${name}`` anywhere in ``values`` (nested lists and mappings)."""
+    out: list[str] = []
+    if isinstance(values, dict):
+        for v in values.values():
+            out += _referenced(v)
+    elif isinstance(values, list):
+        for v in values:
+            out += _referenced(v)
+    elif isinstance(values, str) and "$" in values:
+        m = _WHOLE.match(values)
+        out += [m.group(1)] if m else [g for g in _PARAM.findall(values) if g]
+    return out
+
+
+def check_overrides(overrides: dict[str, Any], declared: list[str]) -> None:
+    """Refuse a ``--param`` the scenario does not declare (a misspelt name would be ignored).
+
+    Raises:
+        ConfigError: Naming the parameter, with "did you mean" and the declared names.
+    """
+    for key in overrides:
+        if key in declared:
+            continue
+        if not declared:
+            raise ConfigError(f"unknown parameter {key!r}: this scenario declares no parameters "
+                              "(workload.params)", where="--param")
+        raise ConfigError(f"unknown parameter {key!r}{did_you_mean(key, declared)}; the scenario declares "
+                          f"{', '.join(declared)}", where="--param")
+
+
 def prepare(data: dict, *, scenario_dir: str | None = None, params: dict[str, Any] | None = None) -> dict:
     """Move the top-level short forms into ``workload``, record ``scenario_dir``, apply overrides."""
     data = dict(data)
@@ -113,6 +168,8 @@ def prepare(data: dict, *, scenario_dir: str | None = None, params: dict[str, An
             else:
                 wl[key] = value
     merged = dict(wl.get("params") or {})
+    if params:
+        check_overrides(params, declared_params(wl, merged, scenario_dir))
     if scenario_dir is not None:
         merged.setdefault("scenario_dir", scenario_dir)
     merged.update(params or {})

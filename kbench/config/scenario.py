@@ -94,6 +94,8 @@ class Scenario:
             raise ConfigError(f"unsupported version {self.version}: expected 1", where="version")
         if self.duration_s <= 0:
             raise ConfigError("must be > 0", where="duration_s")
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
+            raise ConfigError(f"must be a whole number >= 0, got {self.seed!r}", where="seed")
         for cls, text in self.sync_strategies.items():
             SyncStrategy.parse(text, where=f"sync_strategies.{cls}")
 

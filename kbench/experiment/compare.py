@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from kbench.config import Scenario, load_scenario
-from kbench.errors import KbenchError, did_you_mean
+from kbench.errors import KbenchError, RunFailed, did_you_mean
 from kbench.experiment import stats
 
 DEFAULT_METRICS = (
@@ -165,6 +165,11 @@ def compare(scenario: Scenario | str | Path, policies: Sequence[str], seeds: int
 
     folder = None
     chosen: list[str] | None = [normalize_metric(m) for m in metrics] if metrics else None
+    from kbench.metrics.names import check_metric
+    for m in chosen or []:  # a misspelt name fails now, before any run
+        check_metric(m)
+    for m in directions:
+        check_metric(m)
     created = _now()
     info = {"scenario": scenario.name, "policies": policies, "seeds": seed_list, "baseline": baseline,
             "test": test, "alpha": alpha, "created": created}
@@ -182,7 +187,13 @@ def compare(scenario: Scenario | str | Path, policies: Sequence[str], seeds: int
             for policy in policies:
                 if progress is not None:
                     progress(policy, seed)
-                res = run(scenario, policy=policy, seed=seed, out_dir=folder)
+                try:
+                    res = run(scenario, policy=policy, seed=seed, out_dir=folder)
+                except (KbenchError, KeyboardInterrupt):
+                    raise
+                except Exception as err:  # a run that crashed: name it (the CLI exits 1)
+                    raise RunFailed(f"run of policy {policy} seed {seed} failed: {str(err).splitlines()[0]}") \
+                        from err
                 summaries[policy].append(res.summary)
                 if chosen is None:
                     paths = set(metric_paths(res.summary))

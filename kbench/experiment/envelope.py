@@ -292,7 +292,9 @@ def envelope(scenario: Scenario, dimension: str, slo: str, *, min_value: float |
     if policy is not None:
         from kbench.policy.resolve import resolve_policy
         resolve_policy(policy)
-    seed0 = scenario.seed if seed is None else seed
+    from kbench.rng import check_seed
+
+    seed0 = scenario.seed if seed is None else check_seed(seed)
     seeds = [seed0 + i for i in range(replications)]
     strat = (strategy or scenario.sync.strategies[0]) if dimension == "clients" else None
     folder = _make_folder(out_dir, scenario, dimension)

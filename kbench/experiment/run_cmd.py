@@ -41,6 +41,9 @@ def run_cmd(
     from kbench.experiment.runner import run as run_scenario
     from kbench.quantity import parse_duration
 
+    if seed is not None:
+        from kbench.rng import check_seed
+        check_seed(seed)
     sc = load_scenario(scenario, params=parse_params(param))
     if sync or duration is not None:
         data = to_dict(sc)

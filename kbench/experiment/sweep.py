@@ -202,14 +202,21 @@ def load_sweep(path: str | Path) -> Sweep:
         seeds = list(range(base.seed, base.seed + seeds_raw))
     else:
         seeds = _list(seeds_raw, "seeds", src)
-        if any(isinstance(s, bool) or not isinstance(s, int) for s in seeds):
-            raise KbenchError(f"expected whole numbers, got {seeds!r}", source=src, where="seeds")
+        if any(isinstance(s, bool) or not isinstance(s, int) or s < 0 for s in seeds):
+            raise KbenchError(f"expected whole numbers >= 0, got {seeds!r}", source=src, where="seeds")
         if len(set(seeds)) != len(seeds):
             raise KbenchError("a seed is given twice", source=src, where="seeds")
 
     metrics = None
     if doc.get("metrics") is not None:
+        from kbench.metrics.names import check_metric
+
         metrics = list(dict.fromkeys(normalize_metric(str(m)) for m in _list(doc["metrics"], "metrics", src)))
+        for m in metrics:  # a misspelt name fails now, before any cell runs
+            try:
+                check_metric(m, where="metrics")
+            except KbenchError as err:
+                raise KbenchError(err.message, source=src, where="metrics") from None
 
     sweep = Sweep(name, path, scenario_path, base, grid, policies, policy_args, seeds, metrics)
     base_data = to_dict(base)

@@ -19,6 +19,7 @@ from rich.console import Console
 from rich.table import Table
 
 from kbench.console import check_output, console, err_console, print_data, progress_wanted
+from kbench.errors import RunFailed
 from kbench.experiment.compare import value_of
 from kbench.experiment.sweep import SweepResult, run_sweep
 
@@ -105,7 +106,20 @@ def sweep_cmd(
         if report_path is not None:
             obj["report"] = str(report_path)
         print_data(obj, output)
+    else:
+        render(result, console)
+        if report_path is not None:
+            console.print(f"report: {report_path}", highlight=False, soft_wrap=True)
+    check_failed(result)
+
+
+def check_failed(result: SweepResult) -> None:
+    """Exit 1 (through :class:`~kbench.errors.RunFailed`) naming the failed cells, if any."""
+    failed = [r for r in result.records if r.get("status") != "complete"]
+    if not failed:
         return
-    render(result, console)
-    if report_path is not None:
-        console.print(f"report: {report_path}", highlight=False, soft_wrap=True)
+    shown = "; ".join(f"{r['cell_id']} ({(r.get('error') or r.get('status') or 'failed').splitlines()[0]})"
+                      for r in failed[:5])
+    more = f"; and {len(failed) - 5} more" if len(failed) > 5 else ""
+    raise RunFailed(f"{len(failed)} of {len(result.records)} cells failed: {shown}{more} "
+                    f"(cells/<cell_id>.json in {result.sweep_dir}; delete one to retry it)")

@@ -36,6 +36,9 @@ def sync_cmd(
     from kbench.experiment.sync import run_sync
     from kbench.quantity import parse_duration, parse_quantity
 
+    if seed is not None:
+        from kbench.rng import check_seed
+        check_seed(seed)
     base = load_scenario(scenario) if scenario is not None else Scenario(name="sync")
     data = to_dict(base)
     sync = data["sync"]

@@ -199,7 +199,7 @@ def test_bad_input_is_a_kbench_error(kwargs, text):
     (["--vary", "clients", "--slo", "nope"], "valid: api_mutating_latency_p99_s, api_read_single_latency_p99_s"),
     (["--vary", "nodes", "--slo", "staleness_p99_s"], "valid: api_mutating_latency_p99_s"),
     (["--vary", "clients", "--slo", "staleness_p99_s", "--min", "50", "--max", "20"], "must be below --max"),
-    (["--vary", "clients", "--slo", "staleness_p99_s", "-o", "yaml"], "-o yaml"),
+    (["--vary", "clients", "--slo", "staleness_p99_s", "-o", "xml"], "-o xml"),
 ])
 def test_cli_bad_input_is_one_line_exit_2(tmp_path, extra, text):
     from kbench.cli import app

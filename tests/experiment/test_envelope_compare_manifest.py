@@ -67,12 +67,35 @@ def test_results_ls_show_and_load_read_the_comparison_folder(done):
     assert json.loads(res.stdout)[0]["kind"] == "comparison"
 
 
-def test_a_failed_comparison_is_marked_failed(scenario, tmp_path):
-    with pytest.raises(KbenchError, match="unknown metric"):
+def test_an_unknown_metric_fails_before_any_run(scenario, tmp_path):
+    with pytest.raises(KbenchError, match="unknown metric 'nope.p50'"):
         compare(scenario, ["least-allocated", "most-allocated"], 2, ["nope.p50"], out_dir=tmp_path)
+    assert not any(tmp_path.iterdir())  # nothing ran, no folder
+
+
+def test_a_failed_comparison_is_marked_failed_and_names_the_run(scenario, tmp_path, monkeypatch):
+    from kbench.errors import RunFailed
+    from kbench.experiment import runner as runner_mod
+
+    real_run = runner_mod.run
+
+    def crash(sc, *, policy=None, seed=None, **kw):
+        if policy == "most-allocated":
+            raise RuntimeError("run failed: ZeroDivisionError: boom")
+        return real_run(sc, policy=policy, seed=seed, **kw)
+
+    monkeypatch.setattr(runner_mod, "run", crash)
+    with pytest.raises(RunFailed, match="run of policy most-allocated seed 1 failed: run failed: ZeroDivisionError"):
+        compare(scenario, ["least-allocated", "most-allocated"], 2, ["pod_startup_s.p50"], out_dir=tmp_path)
     (folder,) = [d for d in tmp_path.iterdir() if d.is_dir()]
     m = json.loads((folder / "manifest.json").read_text())
-    assert m["status"] == "failed" and "unknown metric" in m["error"]
+    assert m["status"] == "failed" and "most-allocated seed 1" in m["error"]
+    from kbench.cli import app
+
+    res = CliRunner().invoke(app, ["compare", str(scenario), "--policy", "least-allocated", "--policy",
+                                   "most-allocated", "--seeds", "2", "--out", str(tmp_path / "cli")])
+    assert res.exit_code == 1 and "Traceback" not in res.output
+    assert res.stderr.strip().splitlines()[-1].startswith("error: run of policy most-allocated seed 1 failed")
 
 
 @pytest.mark.parametrize("extra, text", [

@@ -176,6 +176,7 @@ BAD = {
     "repeated value": ("scenario: micro.yaml\ngrid: {nodes: [3, 3]}\n", "given twice"),
     "same setting twice": ("scenario: micro.yaml\ngrid: {duration: [1m], duration_s: [2m]}\n", "same setting"),
     "bad seeds": ("scenario: micro.yaml\ngrid: {nodes: [3]}\nseeds: 0\n", "seeds"),
+    "negative seed": ("scenario: micro.yaml\ngrid: {nodes: [3]}\nseeds: [-1]\n", "seeds: expected whole numbers >= 0"),
     "no scenario file": ("scenario: nope.yaml\ngrid: {nodes: [3]}\n", "no such file nope.yaml"),
 }
 
@@ -218,7 +219,7 @@ def test_unreachable_dask_scheduler_fails_fast(tmp_path):
 @pytest.mark.parametrize("args, pattern", [
     (["--dask", "http://x:80"], "expected tcp://HOST:PORT or local"),
     (["--jobs", "0"], "--jobs: expected a number of processes >= 1"),
-    (["-o", "yaml"], "expected one of table, json"),
+    (["-o", "xml"], "expected one of table, json, yaml"),
 ])
 def test_bad_options(tmp_path, args, pattern):
     path = write_sweep(tmp_path, BASIC)
@@ -374,10 +375,13 @@ def test_a_failed_cell_is_recorded_and_a_bad_cell_stops_the_sweep(tmp_path, monk
     monkeypatch.setattr(runner_mod, "run", flaky)
     path = write_sweep(tmp_path, BASIC)
     res = runner.invoke(app, ["sweep", str(path), "--out", str(tmp_path), "-j", "1", "-o", "json"])
-    assert res.exit_code == 0, res.output
+    assert res.exit_code == 1, res.output  # failed cells: the data is printed, then exit 1 naming them
     obj = json.loads(res.stdout)
     assert (obj["ran"], obj["failed"]) == (4, 2)
     failed = [c for c in obj["cells"] if c["status"] == "failed"]
+    err = res.stderr.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: 2 of 4 cells failed: ") and "Traceback" not in res.output
+    assert all(c["cell_id"] in err[0] for c in failed) and "ZeroDivisionError: boom" in err[0]
     assert {c["policy"] for c in failed} == {"most-allocated"}
     assert all(c["metrics"]["pod_startup_s.p99"] is None and c["run_dir"].endswith("/x") for c in failed)
     rec = json.loads((tmp_path / "basic" / "cells" / f"{failed[0]['cell_id']}.json").read_text())
@@ -415,3 +419,19 @@ def test_cli_md_sweep_file_example_is_valid(tmp_path):
     sweep = load_sweep(tmp_path / "example.yaml")
     assert len(sweep.cells()) == 2 * 2 * 2 * 2 * 3
     assert {d["apiserver"]["flowcontrol"]["max_requests_inflight"] for d in sweep.scenarios} == {200, 400}
+
+
+def test_a_sweep_whose_every_cell_failed_exits_1(tmp_path, monkeypatch):
+    """Every cell failing is not a success: the table is printed, then one error line and exit 1."""
+    from kbench.experiment import runner as runner_mod
+
+    def crash(scenario, **kw):
+        raise RuntimeError("run failed: ValueError: nope")
+
+    monkeypatch.setattr(runner_mod, "run", crash)
+    path = write_sweep(tmp_path, BASIC)
+    res = runner.invoke(app, ["sweep", str(path), "--out", str(tmp_path), "-j", "1"])
+    assert res.exit_code == 1 and "Traceback" not in res.output
+    assert "failed 4" in res.stdout  # the table still says what happened
+    err = res.stderr.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: 4 of 4 cells failed: ")

@@ -85,7 +85,7 @@ def test_markdown_and_table_outputs():
     assert res.exit_code == 0 and "2/2 checks passed" in res.stdout
 
 
-@pytest.mark.parametrize("args", [["-o", "yaml"], ["--only", "bogus"]])
+@pytest.mark.parametrize("args", [["-o", "xml"], ["--only", "bogus"]])
 def test_bad_input_exits_2(args):
     res = runner.invoke(app, ["validate", "--quick", *args])
     assert res.exit_code == 2
