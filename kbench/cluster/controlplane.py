@@ -65,6 +65,9 @@ class ControlPlane:
         # cumulative counters: the report differences them into per-interval rates and mean latencies
         s.gauge("etcd_writes_total", lambda: self.etcd.stats.writes)
         s.gauge("etcd_write_latency_sum_s", lambda: self.etcd.stats.write_latency_sum_s)
+        for level in fc.levels():  # exact integrals: per interval, their difference / interval is the mean
+            s.gauge("apf_seat_seconds_total", lambda lv=level: fc.seat_integral(lv), level=level)
+            s.gauge("apf_queue_request_seconds_total", lambda lv=level: fc.queue_integral(lv), level=level)
         for level in fc.levels():
             s.gauge("apf_rejected_total", lambda lv=level: sum(
                 v for k, v in fc.counters().get(lv, {}).items() if k.startswith("rejected")), level=level)

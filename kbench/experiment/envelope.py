@@ -45,8 +45,6 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
 from kbench.config import Scenario
 from kbench.errors import KbenchError, did_you_mean
 
@@ -77,15 +75,14 @@ def slo_names(dimension: str) -> tuple[str, ...]:
 
 def _p99(requests: pd.DataFrame, verbs: Sequence[str]) -> float | None:
     """p99 SLI latency (upper bucket bound, seconds) of ``verbs``, as ``RequestStats.quantile``."""
-    cols = [c for c in requests.columns if c.startswith("sli_le_")]
+    from kbench.metrics.buckets import le_columns, quantile_upper_bound
+
+    cols, bounds = le_columns(requests.columns, "sli")
     if requests.empty or not cols:
         return None
-    agg = requests.loc[requests["verb"].isin(list(verbs)), cols].to_numpy().sum(axis=0)
-    n = int(agg.sum())
-    if n == 0:
-        return None
-    idx = int(np.searchsorted(np.cumsum(agg), 0.99 * n))
-    return float(cols[min(idx, len(cols) - 1)][len("sli_le_"):])
+    cum = requests.loc[requests["verb"].isin(list(verbs)), cols].to_numpy().sum(axis=0)
+    v = quantile_upper_bound(cum, bounds, 0.99)
+    return None if v != v else v
 
 
 def sync_slos(summary: dict[str, Any], requests: pd.DataFrame, scenario: Scenario) -> list[dict[str, Any]]:

@@ -17,6 +17,7 @@ from kbench.console import (
     print_data,
     progress_wanted,
     say_report,
+    warn,
 )
 
 
@@ -30,6 +31,8 @@ def run_cmd(
     out: Path = typer.Option(Path("results"), "--out", help="Parent folder of the run folder."),
     output: str = typer.Option("table", "-o", "--output", help="table, json, yaml or markdown."),
     report: bool = typer.Option(False, "--report", help="Also write report.html (plotly, offline) in the run folder."),
+    metrics: Path = typer.Option(None, "--metrics", help="Also write the run's metrics to FILE (Prometheus text "
+                                 "format, upstream names and labels)."),
 ) -> None:
     """One pod-lifecycle run: pods, startup percentiles, SLO verdicts, throughput."""
     check_output(output, ("table", "json", "yaml", "markdown"))
@@ -71,6 +74,19 @@ def run_cmd(
         _run_table(summary)
     if report and result.run_dir is not None:
         write_and_say_report([result.run_dir], output)
+    if metrics is not None:
+        write_and_say_metrics(result, metrics, output)
+
+
+def write_and_say_metrics(result, path: Path, output: str) -> None:
+    """Write the Prometheus metrics of ``result`` to ``path``, say where, and warn of what they leave out."""
+    from kbench.metrics.prometheus import write_metrics
+
+    exp = write_metrics(result, path)
+    for note in exp.ignored:
+        warn(f"metrics: {note}")
+    (console if output == "table" else err_console).print(f"metrics: {path}", markup=False, highlight=False,
+                                                          soft_wrap=True)
 
 
 def _with_progress(show: bool, total: float, fn):

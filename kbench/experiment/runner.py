@@ -38,12 +38,14 @@ class RunResult:
         frames: ``pods``, ``requests``, ``series`` DataFrames.
         run_dir: The run folder, when written.
         world: The simulated world (for notebooks and tests).
+        scheduler: The run's scheduler, if it had one (its attempt histograms for ``--metrics``).
     """
 
     summary: dict[str, Any]
     frames: dict[str, pd.DataFrame] = field(default_factory=dict)
     run_dir: Path | None = None
     world: World | None = None
+    scheduler: Any = None
 
 
 @dataclass
@@ -227,7 +229,7 @@ def run(scenario: Scenario | str | Path, *, policy: str | None = None, seed: int
               "series": world.plane.series.to_frame()}
     if comps.fgd is not None:
         frames["fgd"] = comps.fgd.frame()
-    result = RunResult(summary, frames, None, world)
+    result = RunResult(summary, frames, None, world, comps.scheduler)
     if writer is not None:
         for name, df in frames.items():
             writer.table(name, df)

@@ -38,6 +38,7 @@ class SyncResult:
     summary: dict[str, Any]
     run_dir: Path | None = None
     frames: dict[str, Any] = field(default_factory=dict)
+    plane: Any = None  # the control plane (for ``--metrics``)
 
 
 def _writer(env: simpy.Environment, plane: ControlPlane, cfg, rng: np.random.Generator, cache) -> Any:
@@ -167,7 +168,8 @@ def run_sync(scenario: Scenario, strategy: str, *, seed: int | None = None, out_
     wall = time.perf_counter() - wall0
     summary = _summary(plane, strategy, cfg, scenario.duration_s, wall, staleness, istats)
     summary["events"] = int(next(env._eid))  # events the SimPy kernel scheduled (kbench bench)
-    result = SyncResult(summary, frames={"requests": plane.stats.to_frame(), "series": plane.series.to_frame()})
+    result = SyncResult(summary, frames={"requests": plane.stats.to_frame(), "series": plane.series.to_frame()},
+                        plane=plane)
     if out_dir is not None:
         result.run_dir = _write(out_dir, scenario, strategy, result)
         summary["run_dir"] = str(result.run_dir)

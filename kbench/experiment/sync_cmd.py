@@ -9,7 +9,7 @@ import typer
 from rich.table import Table
 
 from kbench.console import check_output, console, err_console, fail, fmt, print_data, progress_wanted
-from kbench.experiment.run_cmd import write_and_say_report
+from kbench.experiment.run_cmd import write_and_say_metrics, write_and_say_report
 
 
 def sync_cmd(
@@ -28,6 +28,8 @@ def sync_cmd(
     output: str = typer.Option("table", "-o", "--output", help="table, json, yaml or markdown."),
     report: bool = typer.Option(False, "--report",
                                 help="Also write one report.html for all strategies (in the first run folder)."),
+    metrics: Path = typer.Option(None, "--metrics", help="Also write each strategy's metrics (Prometheus text "
+                                 "format); with several strategies FILE gets the strategy before its suffix."),
 ) -> None:
     """The List vs List-Watch experiment: polling clients against informers."""
     check_output(output, ("table", "json", "yaml", "markdown"))
@@ -60,12 +62,13 @@ def sync_cmd(
         if sync[name] < 1:
             fail(f"--{name}: must be >= 1, got {sync[name]}")
     eff = from_dict(Scenario, data)
-    results, folders = [], []
+    results, folders, runs = [], [], []
     for strat in eff.sync.strategies:
         if progress_wanted():
             err_console.print(f"running {strat}: {eff.sync.clients} clients, {eff.sync.objects} objects, "
                               f"{eff.duration_s:g} virtual s ...", markup=False)
         res = run_sync(eff, strat, out_dir=out)
+        runs.append(res)
         results.append(res.summary)
         if res.run_dir is not None:
             folders.append(res.run_dir)
@@ -78,6 +81,11 @@ def sync_cmd(
         _sync_table(results)
     if report and folders:
         write_and_say_report(folders, output)
+    if metrics is not None:
+        for res in runs:
+            path = metrics if len(runs) == 1 else metrics.with_name(
+                f"{metrics.stem}-{res.summary['strategy']}{metrics.suffix}")
+            write_and_say_metrics(res, path, output)
 
 
 def _sync_table(results: list[dict]) -> None:

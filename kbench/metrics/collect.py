@@ -2,7 +2,11 @@
 
 * :class:`RequestStats`: API requests aggregated per (verb, resource, client, level) with exact
   counts, latency sums and fixed-bucket histograms (SLI latency excluding APF queue wait, G4, and
-  end-to-end latency), bytes and 429s. Memory does not grow with the number of requests.
+  end-to-end latency), bytes and 429s (by flow schema and reason too). Memory does not grow with
+  the number of requests. Each latency is binned twice: on the scenario's
+  ``metrics.latency_buckets_s`` (the summary's percentiles, ``requests.parquet``) and on the
+  upstream apiserver's bounds (:data:`kbench.metrics.buckets.APISERVER_REQUEST_DURATION`, for the
+  Prometheus export), so neither grid has to approximate the other.
 * :class:`LogHistogram`: a streaming histogram on log-spaced bins with exact count, sum and max,
   for distributions with millions of values (watch staleness across thousands of watchers).
 * :class:`SeriesSampler`: samples registered gauges on a fixed virtual-time grid.
@@ -18,6 +22,8 @@ import numpy as np
 import pandas as pd
 import simpy
 
+from kbench.metrics.buckets import APISERVER_REQUEST_DURATION
+
 RequestKey = tuple[str, str, str, str]  # verb, resource, client, level
 
 
@@ -32,6 +38,9 @@ class _RequestCell:
     wait_sum_s: float = 0.0
     sli_buckets: list[int] = field(default_factory=list)
     e2e_buckets: list[int] = field(default_factory=list)
+    up_sli: list[int] = field(default_factory=list)  # on APISERVER_REQUEST_DURATION (+Inf last)
+    up_e2e: list[int] = field(default_factory=list)
+    rejected_by: dict[tuple[str, str], int] | None = None  # (flow schema, reason) -> 429s
 
 
 class RequestStats:
@@ -41,6 +50,9 @@ class RequestStats:
         buckets_s: Histogram upper bounds, seconds (ascending); a final +Inf bucket is added.
     """
 
+    UPSTREAM_BUCKETS_S = list(APISERVER_REQUEST_DURATION)
+    """The upstream apiserver's latency bounds, seconds (a final +Inf bucket is added)."""
+
     def __init__(self, buckets_s: list[float]):
         self.buckets_s = list(buckets_s)
         self._cells: dict[RequestKey, _RequestCell] = {}
@@ -49,7 +61,8 @@ class RequestStats:
         cell = self._cells.get(key)
         if cell is None:
             nb = len(self.buckets_s) + 1
-            cell = _RequestCell(sli_buckets=[0] * nb, e2e_buckets=[0] * nb)
+            nu = len(self.UPSTREAM_BUCKETS_S) + 1
+            cell = _RequestCell(sli_buckets=[0] * nb, e2e_buckets=[0] * nb, up_sli=[0] * nu, up_e2e=[0] * nu)
             self._cells[key] = cell
         return cell
 
@@ -62,12 +75,24 @@ class RequestStats:
         cell.sli_sum_s += sli_s * count
         cell.e2e_sum_s += e2e_s * count
         cell.wait_sum_s += wait_s * count
-        cell.sli_buckets[bisect.bisect_left(self.buckets_s, sli_s)] += count
-        cell.e2e_buckets[bisect.bisect_left(self.buckets_s, e2e_s)] += count
+        bisect_left, up = bisect.bisect_left, self.UPSTREAM_BUCKETS_S
+        cell.sli_buckets[bisect_left(self.buckets_s, sli_s)] += count
+        cell.e2e_buckets[bisect_left(self.buckets_s, e2e_s)] += count
+        cell.up_sli[bisect_left(up, sli_s)] += count
+        cell.up_e2e[bisect_left(up, e2e_s)] += count
 
-    def record_rejected(self, key: RequestKey, count: int = 1) -> None:
-        """Record ``count`` 429s."""
-        self._cell(key).rejected_429 += count
+    def record_rejected(self, key: RequestKey, count: int = 1, *, flow_schema: str = "", reason: str = "") -> None:
+        """Record ``count`` 429s (by APF, with the request's flow schema and the rejection reason)."""
+        cell = self._cell(key)
+        cell.rejected_429 += count
+        if cell.rejected_by is None:
+            cell.rejected_by = {}
+        by = (flow_schema, reason)
+        cell.rejected_by[by] = cell.rejected_by.get(by, 0) + count
+
+    def cells(self) -> list[tuple[RequestKey, _RequestCell]]:
+        """Every (key, cell), sorted by key (read-only by convention; for exporters)."""
+        return sorted(self._cells.items())
 
     def record_error(self, key: RequestKey, count: int = 1) -> None:
         """Record ``count`` requests that failed for another reason (timeout, storage error, restart)."""
@@ -98,15 +123,23 @@ class RequestStats:
         return bounds[min(idx, len(bounds) - 1)]
 
     def to_frame(self) -> pd.DataFrame:
-        """One row per cell: counts, sums and histogram buckets as columns."""
+        """One row per cell: counts, sums and cumulative histograms as columns.
+
+        ``sli_le_<b>`` / ``e2e_le_<b>``: requests whose SLI / end-to-end latency was at most ``b``
+        seconds (cumulative, as Prometheus' ``le``; ``sli_le_inf`` equals ``count``), on the
+        scenario's ``metrics.latency_buckets_s``. Results schema 1 stored ``sli_le_*`` per bucket;
+        :func:`kbench.results.load` converts such folders.
+        """
         rows = []
+        bounds = self.buckets_s + [float("inf")]
         for (verb, resource, client, level), c in sorted(self._cells.items()):
             row = {"verb": verb, "resource": resource, "client": client, "level": level,
                    "count": c.count, "rejected_429": c.rejected_429, "errors": c.errors,
                    "bytes": c.bytes, "sli_sum_s": c.sli_sum_s, "e2e_sum_s": c.e2e_sum_s,
                    "apf_wait_sum_s": c.wait_sum_s}
-            for i, b in enumerate(self.buckets_s + [float("inf")]):
-                row[f"sli_le_{b:g}"] = c.sli_buckets[i]
+            for name, counts in (("sli", c.sli_buckets), ("e2e", c.e2e_buckets)):
+                for b, cum in zip(bounds, np.cumsum(counts).tolist(), strict=True):
+                    row[f"{name}_le_{b:g}"] = cum
             rows.append(row)
         return pd.DataFrame(rows)
 

@@ -170,22 +170,16 @@ def scheduler_throughput(pods: pd.DataFrame, series: pd.DataFrame | None = None,
 # ------------------------------------------------------------------------------------------ API
 
 
-def _bucket_quantile(counts: np.ndarray, bounds: np.ndarray, q: float) -> float:
-    n = counts.sum()
-    if n == 0:
-        return float("nan")
-    return float(bounds[min(int(np.searchsorted(np.cumsum(counts), q * n)), bounds.size - 1)])
-
-
 def api_latency(requests: pd.DataFrame) -> go.Figure:
     """p50/p90/p99 request latency (SLI, excluding APF queue wait) per verb and resource, with SLO lines."""
+    from kbench.metrics.buckets import le_columns, quantile_upper_bound
+
     requests = _need(requests, ("verb", "resource", "count"), "API request statistics (requests table)")
-    bcols = [c for c in requests.columns if c.startswith("sli_le_")]
+    bcols, bounds = le_columns(requests.columns, "sli")
     if not bcols:
         raise MissingData("the requests table has no latency histogram")
-    bounds = np.array([float(c[len("sli_le_"):]) for c in bcols])
-    finite_max = bounds[np.isfinite(bounds)].max()
-    bounds = np.where(np.isfinite(bounds), bounds, finite_max * 2)
+    finite_max = max(b for b in bounds if np.isfinite(b))
+    bounds = [b if np.isfinite(b) else finite_max * 2 for b in bounds]
     req = requests[(requests["verb"] != "watch") & (requests["count"] > 0)]
     if req.empty:
         raise MissingData("no completed non-watch request")
@@ -193,7 +187,7 @@ def api_latency(requests: pd.DataFrame) -> go.Figure:
     labels = [esc(f"{v} {r}") for v, r in agg.index]
     fig = go.Figure()
     for q, symbol in ((0.5, "circle"), (0.9, "diamond"), (0.99, "x")):
-        xs = [_bucket_quantile(row, bounds, q) for row in agg.to_numpy()]
+        xs = [quantile_upper_bound(row, bounds, q) for row in agg.to_numpy()]
         fig.add_trace(go.Scatter(x=xs, y=labels, mode="markers", marker={"symbol": symbol, "size": 9},
                                  name=f"p{round(q * 100)}"))
     slo_line(fig, SLO_API_MUTATING_S, labels[0], labels[-1], f"SLO {SLO_API_MUTATING_S:g} s (mutating, get)", "red")

@@ -12,6 +12,10 @@ Versions:
        under ``wall_time_s``.
     1: ``schema_version: 1``, ``kind`` (``run``, ``sync``, ``comparison``, ``envelope``, ``sweep``),
        ``run_id``, ``wall_s``, ``status`` (``complete``, ``failed``, ``interrupted``).
+    2: the manifest as in 1; ``requests.parquet``'s ``sli_le_<bound>`` columns are cumulative
+       (requests with latency at most the bound, as Prometheus' ``le``) where version 1 stored
+       per-bucket counts, and ``e2e_le_<bound>`` columns (end-to-end latency) join them.
+       :func:`upgrade_tables` turns a version-1 table into the new meaning on loading.
 
 Adding version N+1: bump ``SCHEMA_VERSION`` here, write ``_vN_to_vN1(manifest)`` here
 (it receives a copy and returns the upgraded dict, ``schema_version`` included), register it in
@@ -27,7 +31,7 @@ from typing import Any
 
 from kbench.errors import KbenchError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 """Version of the run-folder layout this kbench writes (``schema_version`` in manifest.json)."""
 MANIFEST = "manifest.json"
 SUMMARY = "summary.json"
@@ -50,8 +54,15 @@ def _v0_to_v1(manifest: dict[str, Any]) -> dict[str, Any]:
     return manifest
 
 
+def _v1_to_v2(manifest: dict[str, Any]) -> dict[str, Any]:
+    """Version 1 to 2: the manifest is unchanged (the tables changed, see :func:`upgrade_tables`)."""
+    manifest["schema_version"] = 2
+    return manifest
+
+
 UPGRADES: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {
     0: _v0_to_v1,
+    1: _v1_to_v2,
 }
 """Upgrade functions by the version they read: ``UPGRADES[n]`` turns version n into n + 1."""
 
@@ -85,6 +96,25 @@ def upgrade_manifest(manifest: dict[str, Any], source: str | Path = MANIFEST) ->
         data = step(data)
         version = data["schema_version"]
     return data
+
+
+def upgrade_tables(version: int, tables: dict[str, Any]) -> None:
+    """Bring the tables of a folder written under schema ``version`` to the current meaning, in place.
+
+    Versions 0 and 1 stored ``requests.parquet``'s ``sli_le_<bound>`` columns as per-bucket
+    counts; they become cumulative (a running sum in bound order), as version 2 writes them.
+
+    Args:
+        version: The folder's ``schema_version`` as written (before :func:`upgrade_manifest`).
+        tables: Table name -> DataFrame (changed in place).
+    """
+    req = tables.get("requests")
+    if version < 2 and req is not None and len(req.columns):
+        from kbench.metrics.buckets import le_columns
+
+        cols, _ = le_columns(req.columns, "sli")
+        if cols:
+            req[cols] = req[cols].cumsum(axis=1)
 
 
 def read_json(path: Path) -> Any:

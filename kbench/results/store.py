@@ -103,8 +103,9 @@ def _jsonable(obj: Any) -> Any:
 def load(path: str | Path) -> dict[str, Any]:
     """Load a run folder for a notebook: manifest, summary and every table as a DataFrame.
 
-    The manifest goes through :func:`kbench.results.schema.read_manifest`, so folders written
-    under an older schema version load in the current shape.
+    The manifest goes through :func:`kbench.results.schema.read_manifest` and the tables through
+    :func:`kbench.results.schema.upgrade_tables`, so folders written under an older schema version
+    load in the current shape.
 
     Returns:
         ``{"manifest": dict, "summary": dict, "<table>": DataFrame, ...}``.
@@ -112,13 +113,16 @@ def load(path: str | Path) -> dict[str, Any]:
     Raises:
         KbenchError: Not a run folder, a corrupt JSON file, or an unknown schema version.
     """
-    from kbench.results.schema import MANIFEST, read_json, read_manifest
+    from kbench.results.schema import MANIFEST, read_json, read_manifest, upgrade_tables
 
     p = Path(path)
     out: dict[str, Any] = {"manifest": read_manifest(p)}
+    raw = read_json(p / MANIFEST if p.is_dir() else p)
+    written = raw.get("schema_version", 0) if isinstance(raw, dict) else 0
     for f in sorted(p.glob("*.json")):
         if f.name != MANIFEST:
             out[f.stem] = read_json(f)
-    for f in sorted(p.glob("*.parquet")):
-        out[f.stem] = pd.read_parquet(f)
+    tables = {f.stem: pd.read_parquet(f) for f in sorted(p.glob("*.parquet"))}
+    upgrade_tables(written if isinstance(written, int) else 0, tables)
+    out.update(tables)
     return out

@@ -100,7 +100,7 @@ def requests_frame():
     for verb, res, counts in rows:
         rec = {"verb": verb, "resource": res, "client": "c", "level": "workload-low", "count": sum(counts),
                "rejected_429": 2 if verb == "create" else 0}
-        rec.update({f"sli_le_{b:g}": c for b, c in zip(bounds, counts, strict=True)})
+        rec.update({f"sli_le_{b:g}": int(c) for b, c in zip(bounds, np.cumsum(counts), strict=True)})  # cumulative
         recs.append(rec)
     return pd.DataFrame(recs)
 

@@ -101,5 +101,5 @@ def test_run_writer_is_atomic(tmp_path):
     assert path == tmp_path / "run-1" and not any(p.name.startswith(".tmp") for p in tmp_path.iterdir())
     data = load(path)
     assert data["summary"] == {"a": 1.5}
-    assert data["manifest"]["status"] == "complete" and data["manifest"]["schema_version"] == 1
+    assert data["manifest"]["status"] == "complete" and data["manifest"]["schema_version"] == 2
     assert json.loads((path / "manifest.json").read_text())["seed"] == 3

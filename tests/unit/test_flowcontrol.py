@@ -223,6 +223,27 @@ def test_final_seats_held_for_additional_time():
     assert fc.seats_in_use("q") == 0
 
 
+def test_seat_integral_counts_every_seat_second_and_executing_seats_per_schema():
+    """Seat-seconds are exact however short the requests: 1 seat for 1 s, then 3 final seats for 5 ms,
+    then 1 seat for 1 s (a point sample every second could see 0 or 3). The snapshot of executing
+    seats names the flow schema, final seats included (A14)."""
+    env, fc = make(one_level(3))
+    upd = req("upd", "update", level="q", flow="writers/u", seats=1)
+    upd.final_seats, upd.additional_s = 3, 0.005
+    log = []
+    env.process(call(env, fc, upd, 1.0, log))
+    env.process(call(env, fc, req("get", level="q", flow="readers/u"), 1.0, log, at_s=0.5))
+    env.run(until=0.9)
+    assert fc.executing_seats() == {("q", "writers"): 3}  # held max(seats, final seats) while executing
+    assert fc.seat_integral("q") == pytest.approx(3 * 0.9)
+    env.run(until=1.002)
+    assert fc.executing_seats() == {("q", "writers"): 3}  # the final seats linger for 5 ms
+    env.run()
+    assert fc.executing_seats() == {}
+    # 3 seats for 1.005 s, then the get's 1 seat for 1 s
+    assert fc.seat_integral("q") == pytest.approx(3 * 1.005 + 1 * 1.0)
+
+
 def test_wide_head_is_not_skipped():
     """A 4-seat request at the head waits for 4 free seats; a 1-seat request behind it waits too."""
     env, fc = make(one_level(4))

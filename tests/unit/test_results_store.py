@@ -52,10 +52,32 @@ def test_version_0_is_upgraded(tmp_path):
     (d / "manifest.json").write_text(json.dumps({"scenario": "old", "policy": "default", "seed": 3,
                                                  "status": "complete", "wall_time_s": 2.0}))
     m = read_manifest(d)
-    assert m["schema_version"] == 1 and m["kind"] == "run" and m["wall_s"] == 2.0
+    assert m["schema_version"] == SCHEMA_VERSION and m["kind"] == "run" and m["wall_s"] == 2.0
     assert "wall_time_s" not in m and m["run_id"] == "old-run"
     assert load(d)["manifest"] == m
     assert set(UPGRADES) == set(range(SCHEMA_VERSION))
+
+
+def test_version_1_requests_table_becomes_cumulative(tmp_path):
+    """A schema-1 folder stored sli_le_* per bucket; loading gives the cumulative (le) meaning."""
+
+    from kbench.metrics.collect import RequestStats
+
+    stats = RequestStats([0.01, 0.1, 1.0])
+    for v in (0.005, 0.05, 0.05, 0.5, 2.0):
+        stats.record(("get", "pods", "c", "l"), sli_s=v, e2e_s=v, wait_s=0.0, nbytes=1)
+    new = stats.to_frame()
+    assert [int(new[f"sli_le_{b}"][0]) for b in ("0.01", "0.1", "1", "inf")] == [1, 3, 4, 5]  # cumulative
+    d = tmp_path / "v1-run"
+    d.mkdir()
+    (d / "manifest.json").write_text(json.dumps({"schema_version": 1, "kind": "run", "run_id": "v1-run"}))
+    old = new.drop(columns=[c for c in new.columns if c.startswith("e2e_le_")])
+    per_bucket = old[["sli_le_0.01", "sli_le_0.1", "sli_le_1", "sli_le_inf"]].diff(axis=1).fillna(old[["sli_le_0.01"]])
+    old[per_bucket.columns] = per_bucket.astype(int)  # what schema 1 wrote: [1, 2, 1, 1]
+    old.to_parquet(d / "requests.parquet", index=False)
+    loaded = load(d)["requests"]
+    assert [int(loaded[f"sli_le_{b}"][0]) for b in ("0.01", "0.1", "1", "inf")] == [1, 3, 4, 5]
+    assert load(d)["manifest"]["schema_version"] == SCHEMA_VERSION == 2
 
 
 def test_upgrade_does_not_change_its_input_and_rejects_bad_versions():

@@ -129,7 +129,7 @@ def _submit_batch(api, head: Request, items: list[tuple[str, object]],
         counts["queued"] += queued * (k - 1)
         if e is not None and not e.value:
             counts["rejected_" + head.reject_reason.replace("-", "_")] += k - 1
-            stats.record_rejected(key, k)
+            stats.record_rejected(key, k, flow_schema=head.flow.partition("/")[0], reason=head.reject_reason)
             finish(Response(429))
             return
         counts["dispatched"] += k - 1

@@ -99,7 +99,7 @@ class _Waiter:
 class _Level:
     __slots__ = ("name", "kind", "cl", "queues", "hand_size", "qlen_limit", "hands", "r", "t",
                  "robin", "enqueues", "seats_in_use", "seats_waiting", "n_waiting", "n_executing",
-                 "active", "nonempty", "counters", "q_area")
+                 "active", "nonempty", "counters", "q_area", "s_area", "s_t")
 
     def __init__(self, name: str, kind: int, cl: int, queues: int = 0, hand_size: int = 1,
                  qlen_limit: int = 0):
@@ -122,6 +122,8 @@ class _Level:
         self.nonempty: dict[int, _Queue] = {}
         self.counters = dict.fromkeys(COUNTERS, 0)
         self.q_area = 0.0  # integral of n_waiting over time, request-seconds
+        self.s_area = 0.0  # integral of seats_in_use over time up to s_t, seat-seconds
+        self.s_t = 0.0
 
 
 class FlowControl:
@@ -143,6 +145,7 @@ class FlowControl:
         self._g = cfg.fq_estimated_service_s
         self._wait_limit = cfg.queue_wait_limit_s
         self._exec: dict[Request, tuple[_Level, _Queue | None, int]] = {}
+        self._linger: dict[tuple[str, str], int] = {}  # (level, flow schema) -> final seats still held
         self._levels: dict[str, _Level] = {}
         if cfg.enabled:
             nominal = nominal_concurrency(cfg)
@@ -259,8 +262,12 @@ class FlowControl:
         final = min(req.final_seats, held)
         if final > 0 and req.additional_s > 0.0:
             self._free(lv, q, held - final)
-            self.env.timeout(req.additional_s).callbacks.append(partial(self._free_final, lv, q, final))
+            who = (lv.name, req.flow.partition("/")[0])
+            self._linger[who] = self._linger.get(who, 0) + final
+            self.env.timeout(req.additional_s).callbacks.append(partial(self._free_final, lv, q, final, who))
         else:
+            lv.s_area += lv.seats_in_use * (now - lv.s_t)
+            lv.s_t = now
             lv.seats_in_use -= held
             if q is not None:
                 q.seats_in_use -= held
@@ -280,6 +287,30 @@ class FlowControl:
     def seats_in_use(self, level: str) -> int:
         """Seats held by executing requests and lingering final seats."""
         return self._levels[level].seats_in_use
+
+    def seat_integral(self, level: str) -> float:
+        """Integral of :meth:`seats_in_use` over virtual time so far, seat-seconds (its difference over
+        an interval divided by the interval is the mean seats in use, however short the requests)."""
+        lv = self._levels[level]
+        return lv.s_area + lv.seats_in_use * (self.env.now - lv.s_t)
+
+    def executing_seats(self) -> dict[tuple[str, str], int]:
+        """Seats held now per (level, flow schema): executing requests and final seats still held
+        after a mutating request (A14), as upstream's ``current_executing_seats`` counts them."""
+        out: dict[tuple[str, str], int] = {}
+        for req, (lv, _q, seats) in self._exec.items():
+            key = (lv.name, req.flow.partition("/")[0])
+            out[key] = out.get(key, 0) + seats
+        for key, seats in self._linger.items():
+            if seats:
+                out[key] = out.get(key, 0) + seats
+        return dict(sorted(out.items()))
+
+    def seen_flows(self) -> list[tuple[str, str]]:
+        """(level, flow schema) pairs of every request classified so far, sorted (APF only)."""
+        if not self.cfg.enabled:
+            return []
+        return sorted({(level, schema) for level, schema, _ in self._classifier._cache.values()})
 
     def queue_length(self, level: str) -> int:
         """Requests waiting in the level's queues."""
@@ -318,6 +349,8 @@ class FlowControl:
 
     def _start(self, lv: _Level, q: _Queue | None, req: Request, ev: simpy.Event, seats: int,
                now: float) -> None:
+        lv.s_area += lv.seats_in_use * (now - lv.s_t)
+        lv.s_t = now
         lv.seats_in_use += seats
         lv.n_executing += 1
         lv.counters["dispatched"] += 1
@@ -462,11 +495,16 @@ class FlowControl:
         self._dispatch(lv, now)
 
     def _free(self, lv: _Level, q: _Queue | None, seats: int) -> None:
+        now = self.env.now
+        lv.s_area += lv.seats_in_use * (now - lv.s_t)
+        lv.s_t = now
         lv.seats_in_use -= seats
         if q is not None:
             q.seats_in_use -= seats
 
-    def _free_final(self, lv: _Level, q: _Queue | None, seats: int, _event: simpy.Event) -> None:
+    def _free_final(self, lv: _Level, q: _Queue | None, seats: int, who: tuple[str, str],
+                    _event: simpy.Event) -> None:
+        self._linger[who] -= seats
         now = self.env.now
         if lv.kind == QUEUE:
             self._sync(lv, now)

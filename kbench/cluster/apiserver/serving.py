@@ -119,7 +119,7 @@ class Serve:
         if not e._value:
             req = self.req
             self.key = (req.verb, req.resource, req.client, req.level)
-            self.api.stats.record_rejected(self.key)
+            self.api.stats.record_rejected(self.key, flow_schema=req.flow.partition("/")[0], reason=req.reject_reason)
             self._finish(Response(429))
             return
         self._dispatched()
@@ -199,7 +199,7 @@ class Serve:
         req = self.req
         n = req.list_objects if req.verb == "list" else 1
         self.api.etcd.read(req.resource, objects_scanned=n, bytes_returned=req.size_bytes,
-                           linearizable=True).callbacks.append(self._etcd_scanned)
+                           linearizable=True, op=req.verb).callbacks.append(self._etcd_scanned)
 
     def _etcd_scanned(self, e: simpy.Event) -> None:
         self.revision = e._value

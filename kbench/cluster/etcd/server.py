@@ -54,6 +54,7 @@ from kbench.cluster.etcd.records import (
 )
 from kbench.config import EtcdConfig
 from kbench.errors import EtcdQuotaExceeded
+from kbench.metrics.buckets import APISERVER_REQUEST_DURATION, Histograms
 
 
 class Etcd(MvccStore):
@@ -68,12 +69,16 @@ class Etcd(MvccStore):
         revision: Last applied revision (1 for an empty store, as in etcd).
         compacted_revision: Revision of the last compaction (0 before any).
         stats: Counters and integrals (:class:`EtcdStats`).
+        latency: Completed calls' latency (call to reply, seconds) per (operation, resource), on the
+            bounds of the apiserver's ``etcd_request_duration_seconds``.
     """
 
     def __init__(self, env: simpy.Environment, cfg: EtcdConfig, rng: np.random.Generator):
         self.env = env
         self.cfg = cfg
         self.stats = EtcdStats(time_s=env.now)
+        # call -> reply latency per (operation, resource) on the apiserver's etcd_request_duration bounds
+        self.latency = Histograms(APISERVER_REQUEST_DURATION)
         self._init_store()
         self._rtt = cfg.rtt_s.sampler(rng)
         self._grpc = cfg.grpc_rtt_s.sampler(rng)
@@ -223,6 +228,8 @@ class Etcd(MvccStore):
         if ev.ok:  # a failed compare (EtcdConflict) is counted in write_errors
             s.writes += n
             s.write_latency_sum_s += n * (s.time_s - ev.start_s)
+            a = ev.args  # (resource, key, op, ...) or, for a batch, (resource, op, ...)
+            self.latency.observe((a[1], a[0]) if type(ev) is BatchCall else (a[2], a[0]), s.time_s - ev.start_s, n)
 
     def _commit_delay(self) -> float:
         """Leader WAL fsync in parallel with replication to a quorum of followers, seconds."""
@@ -373,7 +380,7 @@ class Etcd(MvccStore):
     # ----------------------------------------------------------------------------------- reads
 
     def read(self, resource: str, *, objects_scanned: int | None = None,
-             bytes_returned: int | None = None, linearizable: bool = True) -> simpy.Event:
+             bytes_returned: int | None = None, linearizable: bool = True, op: str = "list") -> simpy.Event:
         """A range read of ``resource``.
 
         Args:
@@ -382,6 +389,7 @@ class Etcd(MvccStore):
             bytes_returned: Bytes in the response (default: all live bytes of ``resource``).
             linearizable: Confirm leadership with a ReadIndex round trip and wait for the apply stage
                 to catch up first; ``False`` is a serializable read served from local state.
+            op: ``get`` (one key) or ``list`` (a range), for the latency histogram's label.
 
         Returns:
             An event that succeeds with the revision served once the reply reaches the client.
@@ -391,7 +399,7 @@ class Etcd(MvccStore):
         n = self.object_count(resource) if objects_scanned is None else objects_scanned
         b = self._bytes.get(resource, 0) if bytes_returned is None else bytes_returned
         ev = Call(env)
-        ev.args = (cfg.read_base_s + n * cfg.read_per_object_s + b * cfg.read_per_byte_s,)
+        ev.args = (cfg.read_base_s + n * cfg.read_per_object_s + b * cfg.read_per_byte_s, op, resource)
         ev.callbacks.append(self._read_done)
         self._flush().reads_in_flight += 1
         if linearizable:
@@ -419,6 +427,7 @@ class Etcd(MvccStore):
         s.reads_in_flight -= 1
         s.reads += 1
         s.read_latency_sum_s += s.time_s - ev.start_s
+        self.latency.observe((ev.args[1], ev.args[2]), s.time_s - ev.start_s)
 
     def _flush(self) -> EtcdStats:
         """Bring the time integrals up to now."""

@@ -58,6 +58,7 @@ from kbench.cluster.scheduler.cache import SchedulerCache
 from kbench.cluster.scheduler.failures import FailureHandling, still_pending
 from kbench.cluster.scheduler.queue import QueuedPod, SchedulingQueue
 from kbench.config.scheduler import SchedulerConfig
+from kbench.metrics.buckets import SCHEDULING_ATTEMPT_DURATION, Histograms
 from kbench.policy.api import Code
 from kbench.policy.framework import Framework, ScheduleResult
 from kbench.policy.resolve import resolve_policy
@@ -98,6 +99,8 @@ class Scheduler(FailureHandling):
         last_bound_s: Last binding commit, seconds (NaN before).
         busy_s: Virtual seconds spent in cycles (utilisation = busy_s / elapsed).
         listeners: Outcome observers ``f(event, pod, now)`` (see the module docstring).
+        failed_attempts: Durations of cycles that placed nothing, seconds, by result
+            (``unschedulable``, ``error``), on ``scheduler_scheduling_attempt_duration_seconds``' bounds.
         given_up: Keys of pods given up after a failed attempt (``retry_unschedulable: false``).
         typical_pods: The typical pods handed to the profile, if any (for the run summary).
     """
@@ -113,6 +116,7 @@ class Scheduler(FailureHandling):
             self.framework.handle.extra["typical_pods"] = typical_pods
         self.typical_pods = typical_pods
         self.listeners: list = []
+        self.failed_attempts = Histograms(SCHEDULING_ATTEMPT_DURATION)
         self.given_up: set[str] = set()
         self.cache = SchedulerCache(self.framework)
         self.nodes = self.cache.nodes
@@ -258,6 +262,7 @@ class Scheduler(FailureHandling):
         if self.first_attempt_s != self.first_attempt_s:
             self.first_attempt_s = now
         tl.mark(pod.uid, "first_attempt", now)
+        tl.t["last_attempt"][pod.uid] = now
         tl.attempts[pod.uid] += 1
         self.counters["scheduling_attempts"] += 1
         extra = self._add_nominated(key, spec) if self.nominated else ()
@@ -276,6 +281,8 @@ class Scheduler(FailureHandling):
         elif self.framework.points["postFilter"] and result.status.code == Code.UNSCHEDULABLE:
             cost += cfg.preemption_node_s * evaluated
         self.busy_s += cost
+        if not placed:  # a placed pod's attempt ends at its bind (pods table: last_attempt -> bound)
+            self.failed_attempts.observe(("unschedulable" if result.status.is_rejected else "error",), cost)
         yield env.timeout(cost)
         now = env.now
         if placed:
