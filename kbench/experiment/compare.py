@@ -276,11 +276,12 @@ def analyse(values: dict[str, list[list[float]]], metrics: Sequence[str], seeds:
     """
     policies = list(values)
     out: dict[str, Any] = {"seeds": list(seeds), "baseline": baseline, "test": test, "alpha": alpha,
-                           "policies": policies, "metrics": {}, "paired": {}, "ranking": {}, "directions": {}}
+                           "policies": policies, "metrics": {}, "paired": {}, "ranking": {}, "directions": {},
+                           "interval": stats.spread_label(len(seeds))}
     for i, m in enumerate(metrics):
         out["metrics"][m] = {}
         for p in policies:
-            ci = stats.median_ci(values[p][i])
+            ci = stats.spread(values[p][i])
             out["metrics"][m][p] = {"median": _num(ci.estimate), "ci_low": _num(ci.low), "ci_high": _num(ci.high),
                                     "values": [_num(v) for v in values[p][i]]}
         d = direction_of(m, directions)

@@ -17,6 +17,7 @@ from kbench.console import check_output, console, err_console, print_data, progr
 from kbench.errors import KbenchError
 from kbench.experiment import stats
 from kbench.experiment.compare import DIRECTIONS, compare
+from kbench.report.markdown import interval_name
 
 
 def _parse_metrics(metrics: list[str] | None) -> tuple[list[str] | None, dict[str, str]]:
@@ -42,8 +43,8 @@ def render(result: dict[str, Any], console: Console) -> None:
     for m, per in result["metrics"].items():
         t = Table(title=f"{m} ({result['directions'][m]} is better; baseline {base})")
         t.add_column("policy", no_wrap=True)
-        t.add_column("median [95% CI]")
-        t.add_column("diff vs baseline [95% CI]")
+        t.add_column(f"median [{interval_name(result)}]")
+        t.add_column(f"diff vs baseline [{interval_name(result)}]")
         t.add_column("p (Holm)", no_wrap=True)
         t.add_column("verdict", no_wrap=True)
         for p in result["ranking"][m]:

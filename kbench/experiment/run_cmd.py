@@ -117,6 +117,10 @@ def _run_table(s: dict) -> None:
     t.add_row("bind conflicts / preemptions", f"{sc['bind_conflicts']} / {sc['preemptions']}")
     t.add_row("API requests / 429s", f"{s['api']['requests']} / {s['api']['rejected_429']}")
     t.add_row("virtual s / wall s / events", f"{fmt(s['sim']['virtual_s'])} / {fmt(s['sim']['wall_s'])} / {s['sim']['events']}")
+    from kbench.report.markdown import gpu_rows
+
+    for label, value in gpu_rows(s):
+        t.add_row(label, fmt(value) if not isinstance(value, str) else value)
     console.print(t)
     slo = Table(title="SLOs")
     for col in ("SLO", "threshold", "value", "verdict", "source"):

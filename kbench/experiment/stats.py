@@ -147,9 +147,33 @@ def paired_test(a: Sequence[float], b: Sequence[float], test: str = "wilcoxon") 
     return float(_sps().wilcoxon(x[keep], y[keep], alternative="two-sided").pvalue)
 
 
+MIN_BOOTSTRAP_N = 5
+"""Below this many values a bootstrap "95 % CI" of the median is only the sample's range (with 2-4
+values almost every resample's median lies between the extremes), so :func:`spread` gives the range
+and says so (kbench default)."""
+
+
+def spread(values: Sequence[float], confidence: float = 0.95, *, rng_seed: int = 0) -> Interval:
+    """The median with the interval :func:`spread_label` names: a bootstrap CI from
+    :data:`MIN_BOOTSTRAP_N` values on, the min–max range below."""
+    x = _clean(values)
+    if 0 < x.size < MIN_BOOTSTRAP_N:
+        return Interval(float(np.median(x)), float(x.min()), float(x.max()))
+    return median_ci(x, confidence, rng_seed=rng_seed)
+
+
+def spread_label(n: int, confidence: float = 0.95) -> str:
+    """How :func:`spread` computed an interval of ``n`` values: ``bootstrap 95 % CI, n=10`` or
+    ``min–max, n=3``."""
+    if n < MIN_BOOTSTRAP_N:
+        return f"min–max, n={n}"
+    return f"bootstrap {confidence * 100:g} % CI, n={n}"
+
+
 def paired_diff(a: Sequence[float], b: Sequence[float], confidence: float = 0.95, *,
                 rng_seed: int = 0) -> Interval:
-    """The median of the paired differences ``a - b`` with a bootstrap CI (see :func:`median_ci`).
+    """The median of the paired differences ``a - b`` with the interval of :func:`spread` (a bootstrap
+    CI, or the range below :data:`MIN_BOOTSTRAP_N` pairs).
 
     Args:
         a: Values under one policy, one per seed.
@@ -163,7 +187,7 @@ def paired_diff(a: Sequence[float], b: Sequence[float], confidence: float = 0.95
     x, y = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
     if x.shape != y.shape:
         raise ValueError("paired samples must have the same length")
-    return median_ci(x - y, confidence, rng_seed=rng_seed)
+    return spread(x - y, confidence, rng_seed=rng_seed)
 
 
 def holm(p_values: Sequence[float]) -> np.ndarray:

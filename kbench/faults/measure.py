@@ -202,5 +202,33 @@ def describe(row: dict[str, Any]) -> str:
     rec = row.get("recovery_s")
     parts.append(f"recovered in {rec:g} s" if rec is not None else "not recovered by the end of the run")
     burn = row.get("slo_burn") or {}
-    parts.append(f"SLO burn api {burn.get('api_availability')} / startup {burn.get('pod_startup')}")
+    parts.append(f"SLO burn (% of the run's error budget): api {burn_pct(burn.get('api_availability'))}, "
+                 f"startup {burn_pct(burn.get('pod_startup'))}")
     return f"{head}: " + "; ".join(parts)
+
+
+def burn_pct(share: float | None) -> str:
+    """An SLO burn share (1.0 = the whole error budget) as a percentage: ``10.3883`` -> ``1,039 %``."""
+    if share is None:
+        return "-"
+    pct = 100.0 * share
+    return f"{pct:,.0f} %" if pct >= 10 else f"{pct:.2g} %"
+
+
+def fault_rows(summary: dict[str, Any]) -> list[list[Any]]:
+    """One row per fault of a run summary's ``faults`` section (empty when the run had none), under
+    :data:`FAULT_HEADERS` (the report's and ``-o markdown``'s fault table)."""
+    rows = []
+    for f in summary.get("faults") or []:
+        storm = f.get("relist_storm") or {}
+        burn = f.get("slo_burn") or {}
+        rows.append([f.get("fault"), f.get("at_s"), storm.get("relists"), storm.get("duration_s"),
+                     (f.get("rejected_429") or {}).get("during"), (f.get("errors") or {}).get("during"),
+                     f.get("pods_evicted"), f.get("pods_rescheduled"),
+                     f.get("recovery_s") if f.get("recovered") else "not recovered",
+                     ", ".join(f"{k} {burn_pct(v)}" for k, v in burn.items())])
+    return rows
+
+
+FAULT_HEADERS = ["fault", "at (s)", "relists", "storm (s)", "429s during", "errors during", "pods evicted",
+                 "rescheduled", "recovery (s)", "SLO burn (% of error budget)"]

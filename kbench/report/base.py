@@ -1,4 +1,5 @@
-"""Helpers shared by the figure modules: escaping, the common layout, captions, CDFs, log-axis choice."""
+"""Helpers shared by the figure modules: escaping, the common layout, captions, CDFs, log-axis choice,
+and reading the long-format ``series`` table."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import html
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import plotly.graph_objects as go
 
 MAX_POINTS = 400
@@ -23,6 +25,11 @@ TEMPLATE = go.layout.Template(layout={
 
 class MissingData(Exception):
     """The folder lacks what a figure needs; the message says what (shown instead of the figure)."""
+
+
+class AllZero(MissingData):
+    """The data is there and every value is zero: the message says what was zero (one line on the page
+    instead of a flat line on a meaningless axis)."""
 
 
 def esc(text: Any) -> str:
@@ -68,3 +75,48 @@ def cdf_xy(values: Any, points: int = MAX_POINTS) -> tuple[np.ndarray, np.ndarra
         return v, np.arange(1, v.size + 1) / v.size
     q = np.linspace(0.0, 1.0, points)
     return np.quantile(v, q), q
+
+
+# ------------------------------------------------------------------- tables
+
+def need(df: pd.DataFrame | None, cols: tuple[str, ...], what: str) -> pd.DataFrame:
+    """``df`` when it has rows and ``cols``, else :class:`MissingData` naming ``what``."""
+    if df is None or len(df) == 0 or any(c not in df.columns for c in cols):
+        raise MissingData(f"no {what} in this folder")
+    return df
+
+
+def series_of(series: pd.DataFrame | None, metric: str) -> pd.DataFrame:
+    """The rows of one metric of a ``series`` table (long format: time_s, metric, labels, value)."""
+    if series is None or len(series) == 0:
+        return pd.DataFrame(columns=["time_s", "metric", "labels", "value"])
+    return series[series["metric"] == metric]
+
+
+def per_label(series: pd.DataFrame | None, metric: str, label_key: str) -> dict[str, pd.DataFrame]:
+    """One metric's rows split by the value of one label (``level=...``), each sorted by time."""
+    df = series_of(series, metric)
+    out = {}
+    for lab, g in df.groupby("labels", sort=True):
+        name = dict(p.split("=", 1) for p in str(lab).split(",") if "=" in p).get(label_key, str(lab))
+        out[name] = g.sort_values("time_s")
+    return out
+
+
+def lines_of(groups: dict[str, pd.DataFrame], transform=None, drop_zero: bool = True) -> go.Figure:
+    """One line per group (``transform(x, y)`` first); groups whose values are all zero are left out."""
+    fig = go.Figure()
+    for name, g in groups.items():
+        x, y = g["time_s"].to_numpy(), g["value"].to_numpy()
+        if transform is not None:
+            x, y = transform(x, y)
+        if drop_zero and not np.any(y):
+            continue
+        fig.add_trace(go.Scatter(x=x, y=y, mode="lines", name=esc(name)))
+    return fig
+
+
+def rate_of(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """A cumulative counter as a rate per second between samples (at each interval's end)."""
+    dt = np.diff(x)
+    return x[1:], np.where(dt > 0, np.diff(y) / np.where(dt > 0, dt, 1), 0.0)

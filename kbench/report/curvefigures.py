@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
+from kbench.faults.measure import FAULT_HEADERS, fault_rows  # noqa: F401  (re-exported: one import place)
 from kbench.report.base import MissingData, esc, finish
 
 _COLORS = ("#636efa", "#EF553B", "#00cc96", "#ab63fa", "#FFA15A", "#19d3f3", "#FF6692", "#B6E880")
@@ -67,7 +68,7 @@ def policy_gpu_curves(runs: list[dict[str, Any]]) -> go.Figure:
         fig.update_yaxes(range=[0, top * 1.05])
     return finish(fig, "Unallocated GPUs against arrived workload, per policy",
                   "Lower is better: at a given arrived share of GPU capacity, a policy whose curve stays lower "
-                  "leaves fewer GPUs idle (bands: min–max over seeds).",
+                  "leaves fewer GPUs idle (bands: min–max over the seeds, whose number is in the legend).",
                   "arrived GPU requests (% of capacity)", "unallocated GPUs (% of capacity)")
 
 
@@ -99,21 +100,3 @@ def fault_timeline(series: pd.DataFrame | None, summary: dict[str, Any] | None =
     return finish(fig, "Fault timeline: relists, 429s, errors and evictions",
                   "A fault shows as a step in the counters; recovery is where they flatten again (the shaded span "
                   "is when a fault was active).", "virtual time (s)", "cumulative count")
-
-
-def fault_rows(summary: dict[str, Any]) -> list[list[Any]]:
-    """One row per fault of a run summary's ``faults`` section (empty when the run had none)."""
-    rows = []
-    for f in summary.get("faults") or []:
-        storm = f.get("relist_storm") or {}
-        burn = f.get("slo_burn") or {}
-        rows.append([f.get("fault"), f.get("at_s"), storm.get("relists"), storm.get("duration_s"),
-                     (f.get("rejected_429") or {}).get("during"), (f.get("errors") or {}).get("during"),
-                     f.get("pods_evicted"), f.get("pods_rescheduled"),
-                     f.get("recovery_s") if f.get("recovered") else "not recovered",
-                     ", ".join(f"{k} {v}" for k, v in burn.items())])
-    return rows
-
-
-FAULT_HEADERS = ["fault", "at (s)", "relists", "storm (s)", "429s during", "errors during", "pods evicted",
-                 "rescheduled", "recovery (s)", "SLO burn (% of error budget)"]

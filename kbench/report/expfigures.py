@@ -40,7 +40,10 @@ def _axis(metric: str) -> str:
 
 
 def comparison_metric(comparison: dict[str, Any], metric: str) -> go.Figure:
-    """Per-policy median with its 95 % CI (error bar) and every seed's value, for one metric."""
+    """Per-policy median with its interval (error bar; a bootstrap CI, or min–max under 5 seeds, as
+    ``comparison.json`` says) and every seed's value, for one metric."""
+    from kbench.report.markdown import interval_name
+
     per = (comparison.get("metrics") or {}).get(metric)
     if not per:
         raise MissingData(f"metric {metric!r} is not in comparison.json")
@@ -55,7 +58,7 @@ def comparison_metric(comparison: dict[str, Any], metric: str) -> go.Figure:
         return None if a is None or b is None else max(a - b, 0.0)
 
     fig.add_trace(go.Scatter(
-        x=names, y=med, mode="markers", marker={"size": 12, "symbol": "diamond"}, name="median [95 % CI]",
+        x=names, y=med, mode="markers", marker={"size": 12, "symbol": "diamond"}, name=esc(f"median [{interval_name(comparison)}]"),
         error_y={"type": "data", "symmetric": False, "array": [gap(h, m) for h, m in zip(hi, med, strict=True)],
                  "arrayminus": [gap(m, low) for m, low in zip(med, lo, strict=True)]}))
     xs, ys = [], []
@@ -102,9 +105,10 @@ def _num_or_none(values: pd.Series) -> np.ndarray | None:
 
 
 def sweep_metric(cells: pd.DataFrame, metric: str, param: str) -> go.Figure:
-    """``metric`` against grid parameter ``param``: median over seeds with a 95 % CI band, one line per
-    policy (and per value of the other grid parameters)."""
-    from kbench.experiment.stats import median_ci
+    """``metric`` against grid parameter ``param``: median over seeds with a band (a bootstrap 95 % CI,
+    or min–max with fewer than 5 seeds, as the caption says), one line per policy (and per value of the
+    other grid parameters)."""
+    from kbench.experiment.stats import spread, spread_label
 
     pcol = f"param.{param}"
     if cells is None or cells.empty or metric not in cells or pcol not in cells:
@@ -120,13 +124,15 @@ def sweep_metric(cells: pd.DataFrame, metric: str, param: str) -> go.Figure:
     numeric = _num_or_none(df[pcol]) is not None
     fig = go.Figure()
     all_y = []
+    sizes: set[int] = set()
     for n_lines, (key, g) in enumerate(df.groupby(keys, sort=True) if keys else [((), df)]):
         key = key if isinstance(key, tuple) else (key,)
         label = ", ".join(esc(k if c == "policy" else f"{c[len('param.'):]}={k}")
                           for c, k in zip(keys, key, strict=True)) or esc(metric)
         xs, med, lo, hi = [], [], [], []
         for xv, gx in g.groupby(pcol, sort=True):
-            ci = median_ci(gx[metric].astype(float).to_numpy())
+            ci = spread(gx[metric].astype(float).to_numpy())
+            sizes.add(len(gx))
             xs.append(float(xv) if numeric else esc(xv))
             med.append(ci.estimate)
             lo.append(ci.low)
@@ -138,14 +144,15 @@ def sweep_metric(cells: pd.DataFrame, metric: str, param: str) -> go.Figure:
         if any(h != low for h, low in zip(hi, lo, strict=True)):
             fig.add_trace(go.Scatter(x=xs + xs[::-1], y=hi + lo[::-1], fill="toself", mode="lines",
                                      line={"width": 0, "color": color}, fillcolor=color, opacity=0.2,
-                                     legendgroup=label, showlegend=False, name=f"{label} 95 % CI",
+                                     legendgroup=label, showlegend=False, name=f"{label} interval",
                                      hoverinfo="skip"))
     if numeric and wide_span(df[pcol].astype(float)):
         fig.update_xaxes(type="log")
     if wide_span(all_y):
         fig.update_yaxes(type="log")
+    bands = "; ".join(spread_label(n) for n in sorted(sizes))
     return finish(fig, f"{esc(metric)} against {esc(param)}",
-                  "Lines are medians over seeds and bands their 95 % confidence interval; look for the parameter "
+                  f"Lines are medians over seeds and bands their interval ({bands}); look for the parameter "
                   "value where a line bends, the knee where the system stops scaling.",
                   esc(param), _axis(metric))
 
@@ -175,19 +182,29 @@ def _colors(strategies: list[str]) -> dict[str, str]:
     return {st: fixed.get(st) or next(rest, "#444") for st in strategies}
 
 
+def _categories(x: list, y: Any, name: str, color: str, dots: bool, **kw: Any) -> go.BaseTraceType:
+    """Bars, or dots when the value axis is logarithmic (a bar on a log axis starts at an arbitrary
+    floor, so the smaller one looks like nothing)."""
+    if dots:
+        return go.Scatter(x=x, y=y, mode="markers", name=name, marker={"color": color, "size": 12, "symbol": "diamond"},
+                          **kw)
+    return go.Bar(x=x, y=y, name=name, marker_color=color, **kw)
+
+
 def sync_cost(summaries: list[dict[str, Any]]) -> go.Figure:
-    """apiserver CPU and bytes served against the number of clients, one line per strategy (bars
-    per strategy when every run has the same number of clients)."""
+    """apiserver CPU and bytes served against the number of clients, one line per strategy (per strategy
+    when every run has the same number of clients: bars, or dots on a log axis when the values span two
+    decades or more)."""
     df = _sync_frame(summaries)
     single = df["clients"].nunique() == 1
+    log = wide_span(pd.concat([df["cpu_cores"], df["mb_per_s"]]))
     colors = _colors(sorted(df["strategy"].unique()))
     fig = make_subplots(rows=1, cols=2, horizontal_spacing=0.14)
     for strategy, g in df.groupby("strategy", sort=True):
         name, color = esc(strategy), colors[strategy]
         for col, ycol in ((1, "cpu_cores"), (2, "mb_per_s")):
             if single:
-                tr = go.Bar(x=[name], y=g[ycol], name=name, legendgroup=name, marker_color=color,
-                            showlegend=col == 1)
+                tr = _categories([name], g[ycol], name, color, log, legendgroup=name, showlegend=col == 1)
             else:
                 tr = go.Scatter(x=g["clients"], y=g[ycol], mode="lines+markers", name=name, legendgroup=name,
                                 line={"color": color}, showlegend=col == 1)
@@ -198,7 +215,7 @@ def sync_cost(summaries: list[dict[str, Any]]) -> go.Figure:
         fig.update_xaxes(title_text=f"strategy ({int(df['clients'].iloc[0])} clients)")
     else:
         fig.update_xaxes(title_text="clients (count)", type="log" if wide_span(df["clients"]) else None)
-    if wide_span(pd.concat([df["cpu_cores"], df["mb_per_s"]])):
+    if log:
         fig.update_yaxes(type="log")
     return finish(fig, "Cost of keeping clients in sync: polling vs watching",
                   "Polling cost grows with clients × objects per period while watching pays mostly for the "
@@ -212,18 +229,19 @@ def sync_staleness(summaries: list[dict[str, Any]]) -> go.Figure:
     if df[["p50", "p99", "max"]].isna().all().all():
         raise MissingData("no staleness samples in the sync summaries")
     single = df["clients"].nunique() == 1
+    vals = df[["p50", "p99", "max"]].to_numpy(dtype=float).ravel()
+    log = wide_span(vals[vals > 0])
     colors = _colors(sorted(df["strategy"].unique()))
     fig = go.Figure()
     for strategy, g in df.groupby("strategy", sort=True):
         if single:
-            fig.add_trace(go.Bar(x=["p50", "p99", "max"], y=g[["p50", "p99", "max"]].to_numpy()[0],
-                                 name=esc(strategy), marker_color=colors[strategy]))
+            fig.add_trace(_categories(["p50", "p99", "max"], g[["p50", "p99", "max"]].to_numpy()[0], esc(strategy),
+                                      colors[strategy], log))
             continue
         for stat, dash in (("p50", "dot"), ("p99", "solid"), ("max", "dash")):
             fig.add_trace(go.Scatter(x=g["clients"], y=g[stat], mode="lines+markers",
                                      line={"dash": dash, "color": colors[strategy]}, name=f"{esc(strategy)} {stat}"))
-    vals = df[["p50", "p99", "max"]].to_numpy(dtype=float).ravel()
-    if wide_span(vals[vals > 0]):
+    if log:
         fig.update_yaxes(type="log")
     if not single and wide_span(df["clients"]):
         fig.update_xaxes(type="log")

@@ -21,7 +21,17 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from kbench.metrics.summary import SLO_API_LIST_S, SLO_API_MUTATING_S, SLO_POD_STARTUP_S
-from kbench.report.base import MissingData, cdf_xy, esc, finish, wide_span
+from kbench.report.base import (
+    MissingData,
+    cdf_xy,
+    esc,
+    finish,
+    lines_of,
+    need,
+    per_label,
+    series_of,
+    wide_span,
+)
 
 MILESTONES = (("scheduled", "scheduled_s"), ("bound", "bound_s"), ("kubelet saw it", "kubelet_seen_s"),
               ("sandbox ready", "sandbox_ready_s"), ("image pulled", "image_pulled_s"),
@@ -39,24 +49,12 @@ def slo_line(fig: go.Figure, x: float, y0: Any, y1: Any, name: str, color: str) 
                              line={"dash": "dot", "color": color, "width": 2}))
 
 
-def _need(df: pd.DataFrame | None, cols: tuple[str, ...], what: str) -> pd.DataFrame:
-    if df is None or len(df) == 0 or any(c not in df.columns for c in cols):
-        raise MissingData(f"no {what} in this folder")
-    return df
-
-
-def _series(series: pd.DataFrame | None, metric: str) -> pd.DataFrame:
-    if series is None or len(series) == 0:
-        return pd.DataFrame(columns=["time_s", "metric", "labels", "value"])
-    return series[series["metric"] == metric]
-
-
 # ---------------------------------------------------------------------------------- pod startup
 
 
 def startup_cdf(pods: pd.DataFrame) -> go.Figure:
     """CDF of the time from creation to each lifecycle milestone, plus the SLO startup (F1)."""
-    pods = _need(pods, ("created_s", "running_observed_s"), "pod timeline (pods table)")
+    pods = need(pods, ("created_s", "running_observed_s"), "pod timeline (pods table)")
     fig = go.Figure()
     created = pods["created_s"].to_numpy()
     all_x = []
@@ -88,7 +86,7 @@ def startup_cdf(pods: pd.DataFrame) -> go.Figure:
 def startup_breakdown(pods: pd.DataFrame) -> go.Figure:
     """Mean time per lifecycle segment for pods grouped by their end-to-end startup percentile."""
     cols = tuple(dict.fromkeys(c for _, a, b in SEGMENTS for c in (a, b)))
-    pods = _need(pods, cols, "pod timeline (pods table)")
+    pods = need(pods, cols, "pod timeline (pods table)")
     done = pods[np.isfinite(pods["running_observed_s"]) & np.isfinite(pods["created_s"])]
     if done.empty:
         raise MissingData("no pod reached Running")
@@ -114,7 +112,7 @@ def startup_breakdown(pods: pd.DataFrame) -> go.Figure:
 
 def watch_delay(pods: pd.DataFrame) -> go.Figure:
     """CDF of watch-delivered steps of the pod lifecycle (the fan-out delay of the pod watch)."""
-    pods = _need(pods, ("bound_s", "kubelet_seen_s"), "pod timeline (pods table)")
+    pods = need(pods, ("bound_s", "kubelet_seen_s"), "pod timeline (pods table)")
     fig = go.Figure()
     x, y = cdf_xy(pods["kubelet_seen_s"] - pods["bound_s"])
     if x.size == 0:
@@ -138,7 +136,7 @@ def watch_delay(pods: pd.DataFrame) -> go.Figure:
 
 def scheduler_throughput(pods: pd.DataFrame, series: pd.DataFrame | None = None, bins: int = 200) -> go.Figure:
     """Pods bound per second and pods waiting for a node over time."""
-    pods = _need(pods, ("created_s", "bound_s"), "pod timeline (pods table)")
+    pods = need(pods, ("created_s", "bound_s"), "pod timeline (pods table)")
     created = pods["created_s"].to_numpy()
     bound = pods["bound_s"].to_numpy()
     times = np.concatenate([created[np.isfinite(created)], bound[np.isfinite(bound)]])
@@ -156,7 +154,7 @@ def scheduler_throughput(pods: pd.DataFrame, series: pd.DataFrame | None = None,
                              name="pods bound per second"), secondary_y=False)
     fig.add_trace(go.Scatter(x=grid, y=waiting, mode="lines", name="pods waiting for a node (created, not bound)"),
                   secondary_y=True)
-    pend = _series(series, "pods_pending")
+    pend = series_of(series, "pods_pending")
     if not pend.empty:
         fig.add_trace(go.Scatter(x=pend["time_s"], y=pend["value"], mode="lines", line={"dash": "dot"},
                                  name="pods Pending (not yet running)"), secondary_y=True)
@@ -174,7 +172,7 @@ def api_latency(requests: pd.DataFrame) -> go.Figure:
     """p50/p90/p99 request latency (SLI, excluding APF queue wait) per verb and resource, with SLO lines."""
     from kbench.metrics.buckets import le_columns, quantile_upper_bound
 
-    requests = _need(requests, ("verb", "resource", "count"), "API request statistics (requests table)")
+    requests = need(requests, ("verb", "resource", "count"), "API request statistics (requests table)")
     bcols, bounds = le_columns(requests.columns, "sli")
     if not bcols:
         raise MissingData("the requests table has no latency histogram")
@@ -199,81 +197,14 @@ def api_latency(requests: pd.DataFrame) -> go.Figure:
                   height=max(380, 22 * len(labels) + 140))
 
 
-def _per_label(series: pd.DataFrame | None, metric: str, label_key: str) -> dict[str, pd.DataFrame]:
-    df = _series(series, metric)
-    out = {}
-    for lab, g in df.groupby("labels", sort=True):
-        name = dict(p.split("=", 1) for p in str(lab).split(",") if "=" in p).get(label_key, str(lab))
-        out[name] = g.sort_values("time_s")
-    return out
-
-
-def _lines(groups: dict[str, pd.DataFrame], transform=None, drop_zero: bool = True) -> go.Figure:
-    fig = go.Figure()
-    for name, g in groups.items():
-        x, y = g["time_s"].to_numpy(), g["value"].to_numpy()
-        if transform is not None:
-            x, y = transform(x, y)
-        if drop_zero and not np.any(y):
-            continue
-        fig.add_trace(go.Scatter(x=x, y=y, mode="lines", name=esc(name)))
-    return fig
-
-
-def _rate(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    dt = np.diff(x)
-    return x[1:], np.where(dt > 0, np.diff(y) / np.where(dt > 0, dt, 1), 0.0)
-
-
-def apf_seats(series: pd.DataFrame) -> go.Figure:
-    """APF seats in use per priority level over time."""
-    groups = _per_label(series, "apf_seats_in_use", "level")
-    if not groups:
-        raise MissingData("no APF series (apf_seats_in_use) in this folder")
-    fig = _lines(groups)
-    return finish(fig, "APF seats in use per priority level",
-                  "A level pinned at its seat limit is saturated: its requests queue (next figure) and then get "
-                  "429s. Levels that never used a seat are left out.", "virtual time (s)", "seats in use (count)")
-
-
-def apf_queues(series: pd.DataFrame) -> go.Figure:
-    """APF queued requests per priority level over time."""
-    groups = _per_label(series, "apf_queue_length", "level")
-    if not groups:
-        raise MissingData("no APF series (apf_queue_length) in this folder")
-    fig = _lines(groups)
-    if not fig.data:
-        fig.add_trace(go.Scatter(x=[0, float(series["time_s"].max())], y=[0, 0], mode="lines", name="all levels"))
-    return finish(fig, "APF queue length per priority level",
-                  "Any sustained queue means that level's seats are exhausted; flat zero means APF never held a "
-                  "request back.", "virtual time (s)", "queued requests (count)")
-
-
-def apf_rejections(series: pd.DataFrame | None, requests: pd.DataFrame | None = None) -> go.Figure:
-    """429s per priority level: per second over time when the series exists, else totals per level."""
-    groups = _per_label(series, "apf_rejected_total", "level")
-    if groups:
-        fig = _lines(groups, transform=_rate, drop_zero=False)
-        fig.data = tuple(t for t in fig.data if np.any(t.y)) or fig.data[:1]
-        return finish(fig, "429 responses per priority level over time",
-                      "Rejections should be zero in a healthy run; bursts show which level overflowed and when.",
-                      "virtual time (s)", "rejected requests (per s)")
-    req = _need(requests, ("level", "rejected_429"), "APF rejections (series or requests table)")
-    tot = req.groupby("level", sort=True)["rejected_429"].sum()
-    fig = go.Figure(go.Bar(x=[esc(v) for v in tot.index], y=tot.to_numpy(), name="429s"))
-    return finish(fig, "429 responses per priority level (whole run)",
-                  "This folder has no per-time rejection series, so these are totals over the run; any bar "
-                  "above zero means that level overflowed.", "priority level", "rejected requests (count)")
-
-
 # ----------------------------------------------------------------------------------------- etcd
 
 
 def etcd(series: pd.DataFrame) -> go.Figure:
     """etcd mean write latency per interval (when recorded) and database size over time."""
-    size = _series(series, "etcd_db_size_bytes").sort_values("time_s")
-    writes = _series(series, "etcd_writes_total").sort_values("time_s")
-    lat = _series(series, "etcd_write_latency_sum_s").sort_values("time_s")
+    size = series_of(series, "etcd_db_size_bytes").sort_values("time_s")
+    writes = series_of(series, "etcd_writes_total").sort_values("time_s")
+    lat = series_of(series, "etcd_write_latency_sum_s").sort_values("time_s")
     if size.empty and writes.empty:
         raise MissingData("no etcd series in this folder")
     has_lat = not writes.empty and len(writes) == len(lat)
@@ -302,10 +233,10 @@ def etcd(series: pd.DataFrame) -> go.Figure:
 
 def cluster_allocation(series: pd.DataFrame) -> go.Figure:
     """Fraction of allocatable CPU, memory and GPU requested, over time."""
-    groups = _per_label(series, "allocated_fraction", "resource")
+    groups = per_label(series, "allocated_fraction", "resource")
     if not groups:
         raise MissingData("no allocation series (allocated_fraction) in this folder")
-    fig = _lines(groups, transform=lambda x, y: (x, 100.0 * y))
+    fig = lines_of(groups, transform=lambda x, y: (x, 100.0 * y))
     return finish(fig, "Cluster allocation over time",
                   "How full the cluster is by requests; a resource near 100 % is what makes new pods "
                   "unschedulable.", "virtual time (s)", "requested / allocatable (%)")
@@ -313,7 +244,7 @@ def cluster_allocation(series: pd.DataFrame) -> go.Figure:
 
 def node_allocation(pods: pd.DataFrame, times: int = 120, max_rows: int = 150) -> go.Figure:
     """Heatmap of pods bound per node over time, nodes sorted by their mean count."""
-    pods = _need(pods, ("node", "bound_s"), "pod placement (pods table)")
+    pods = need(pods, ("node", "bound_s"), "pod placement (pods table)")
     placed = pods[(pods["node"].astype(str) != "") & np.isfinite(pods["bound_s"])]
     if placed.empty:
         raise MissingData("no pod was bound to a node")
@@ -376,6 +307,7 @@ def gpu_fragmentation(fgd: pd.DataFrame | None = None, summary: dict | None = No
                   "fragmentation wastes.", "arrived GPU requests (% of capacity)", "% of GPU capacity")
 
 
+from kbench.report.apffigures import apf_queues, apf_rejections, apf_seats  # noqa: E402  (re-exported)
 from kbench.report.expfigures import (  # noqa: E402  (re-exported: one import place for notebooks)
     comparison_metric,
     policy_startup_cdf,

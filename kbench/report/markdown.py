@@ -49,6 +49,12 @@ def md_table(headers: list[str], rows: list[list]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def interval_name(result: dict[str, Any]) -> str:
+    """How a comparison's intervals were computed (``bootstrap 95 % CI, n=10`` or ``min–max, n=3``);
+    comparisons written before that was recorded say ``95% CI``."""
+    return str(result.get("interval") or "95% CI")
+
+
 def _g(obj: Any, *keys: str) -> Any:
     for k in keys:
         obj = obj.get(k) if isinstance(obj, dict) else None
@@ -71,7 +77,25 @@ def headline_rows(s: dict[str, Any]) -> list[list]:
         ["scheduler throughput (pods/s)", _g(s, "scheduling", "throughput_pods_per_s")],
         ["API requests / 429s", f"{_g(s, 'api', 'requests')} / {_g(s, 'api', 'rejected_429')}"],
         ["virtual s / wall s", f"{md_cell(_g(s, 'sim', 'virtual_s'))} / {md_cell(_g(s, 'sim', 'wall_s'))}"],
+        *gpu_rows(s),
     ]
+
+
+def gpu_rows(s: dict[str, Any]) -> list[list]:
+    """The GPU headline of a run with GPUs (the FGD paper's view, FGD.md §1.3), else nothing: allocated,
+    fragmented and unallocated GPU capacity at the end, and at 100 % arrived when recorded."""
+    gpu = s.get("gpu") or {}
+    alloc = gpu.get("allocated_pct")
+    if alloc is None:
+        return []
+    rows = [["GPUs (count)", gpu.get("gpus")],
+            ["GPU allocated / fragmented / unallocated (% of capacity, at the end)",
+             f"{md_cell(alloc)} / {md_cell(gpu.get('frag_amount_pct'))} / {md_cell(round(100.0 - alloc, 4))}"]]
+    at = gpu.get("unallocated_pct_at_arrived") or {}
+    hundred = next((v for k, v in at.items() if str(k) == "100"), None)
+    if hundred is not None:
+        rows.append(["GPU unallocated at 100 % arrived (% of capacity, FGD's headline)", hundred])
+    return rows
 
 
 def slo_rows(s: dict[str, Any]) -> list[list]:
@@ -93,6 +117,12 @@ def run_markdown(s: dict[str, Any]) -> str:
     slos = slo_rows(s)
     if slos:
         out += ["", md_table(["SLO", "threshold", "value", "verdict", "source"], slos)]
+    if s.get("faults"):
+        from kbench.faults.measure import FAULT_HEADERS, describe, fault_rows
+
+        out += ["", "**Faults**\n", md_table(FAULT_HEADERS, fault_rows(s)), ""]
+        out += [f"- {md_cell(describe(row))}" for row in s["faults"]]
+        out.append("")
     return "\n".join(out)
 
 
@@ -116,7 +146,8 @@ def comparison_markdown(result: dict[str, Any]) -> str:
                              "**significant**" if pr.get("significant") else "not significant"])
         direction = (result.get("directions") or {}).get(m, "lower")
         out += [f"**{md_cell(m)}** ({direction} is better)\n",
-                md_table(["policy", "median [95% CI]", "diff vs baseline [95% CI]", "p (Holm)", "verdict"], rows)]
+                md_table(["policy", f"median [{interval_name(result)}]", f"diff vs baseline [{interval_name(result)}]",
+                          "p (Holm)", "verdict"], rows)]
     if result.get("warning"):
         out.append(f"> warning: {md_cell(result['warning'])}\n")
     return "\n".join(out)

@@ -15,7 +15,7 @@ import html
 from typing import Any
 
 from kbench.report.base import caption_of
-from kbench.report.sections import Figure, Missing, Section, Table
+from kbench.report.sections import Figure, Missing, Section, Table, Zero
 
 PLOT_CONFIG = '{"responsive": true, "displaylogo": false}'
 
@@ -30,6 +30,7 @@ table.kb-table{border-collapse:collapse;margin:10px 0 18px;font-size:.92em}
 .kb-table th{background:#f4f4f4} .kb-pass{color:#1a7f37;font-weight:600} .kb-fail{color:#c00;font-weight:700}
 figure.kb-figure{margin:18px 0 26px} .kb-plot{width:100%;min-height:320px}
 figcaption{color:#444;font-size:.92em;margin-top:2px} .kb-missing{color:#8a6d00;font-size:.92em}
+.kb-zero{color:#333;font-size:.95em;margin:10px 0 18px}
 nav.kb-toc a{margin-right:14px}
 """
 
@@ -85,6 +86,10 @@ def _missing(m: Missing) -> str:
     return f'<p class="kb-missing">Not shown: <b>{e(m.title)}</b> ({e(m.reason)}).</p>'
 
 
+def _zero(z: Zero) -> str:
+    return f'<p class="kb-zero"><b>{e(z.title)}</b>: {e(z.what)}.</p>'
+
+
 def render(sections: list[Section], sources: list[str], title: str | None = None) -> str:
     """The whole page.
 
@@ -122,6 +127,8 @@ def render(sections: list[Section], sources: list[str], title: str | None = None
                 n += 1
             elif isinstance(block, Missing):
                 parts.append(_missing(block))
+            elif isinstance(block, Zero):
+                parts.append(_zero(block))
         parts.append("</section>")
     parts.append(f"<script>{DRAW}</script></body></html>")
     return "\n".join(parts)

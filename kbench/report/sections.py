@@ -1,9 +1,11 @@
 """What a report shows for each kind of folder, as a list of blocks that :mod:`kbench.report.page` renders.
 
-Blocks: :class:`Table` (escaped when rendered), :class:`Figure` (a plotly figure) and
-:class:`Missing` (a figure left out because the folder lacks its data, with the reason). Figure
-functions raise :class:`~kbench.report.figures.MissingData`; :func:`_fig` turns that into a
-:class:`Missing` block, so a report never shows made-up data.
+Blocks: :class:`Table` (escaped when rendered), :class:`Figure` (a plotly figure),
+:class:`Missing` (a figure left out because the folder lacks its data, with the reason) and
+:class:`Zero` (a figure whose every value is zero, replaced by one line saying what was zero).
+Figure functions raise :class:`~kbench.report.figures.MissingData` or
+:class:`~kbench.report.base.AllZero`; :func:`_fig` turns them into blocks, so a report never shows
+made-up data nor a flat line on a meaningless axis.
 """
 
 from __future__ import annotations
@@ -16,8 +18,9 @@ import plotly.graph_objects as go
 
 from kbench.report import curvefigures as C
 from kbench.report import figures as F
+from kbench.report.base import AllZero
 from kbench.report.loaders import Loaded, comparison_pods
-from kbench.report.markdown import headline_rows, slo_rows
+from kbench.report.markdown import headline_rows, interval_name, slo_rows
 
 MAX_SWEEP_FIGURES = 24
 
@@ -48,6 +51,14 @@ class Missing:
 
 
 @dataclass
+class Zero:
+    """A figure not drawn because everything in it was zero; the line says what."""
+
+    title: str
+    what: str
+
+
+@dataclass
 class Section:
     """One part of the page: a heading, a one-line subtitle and blocks."""
 
@@ -59,6 +70,8 @@ class Section:
 def _fig(blocks: list, title: str, fn: Callable[..., go.Figure], *args: Any) -> None:
     try:
         blocks.append(Figure(fn(*args)))
+    except AllZero as err:
+        blocks.append(Zero(title, str(err)))
     except F.MissingData as err:
         blocks.append(Missing(title, str(err)))
 
@@ -121,7 +134,8 @@ def comparison_section(item: Loaded) -> Section:
                                             f"{_n(pr.get('ci_high'))}]", _n(pr.get("p_value")),
                              "significant" if pr.get("significant") else "not significant"])
     sec.blocks.append(Table("Significance (paired against the baseline, per seed)",
-                            ["metric", "policy", "median [95% CI]", "diff vs baseline [95% CI]", "p (Holm)",
+                            ["metric", "policy", f"median [{interval_name(c)}]",
+                             f"diff vs baseline [{interval_name(c)}]", "p (Holm)",
                              "verdict"], rows))
     if c.get("warning"):
         sec.blocks.append(Table("Warning", ["note"], [[c["warning"]]]))

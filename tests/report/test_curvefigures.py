@@ -53,7 +53,7 @@ def test_fault_timeline_is_missing_without_faults():
 def test_fault_rows_say_when_a_fault_did_not_recover():
     rows = C.fault_rows({"faults": [{"fault": "node-failure", "at_s": 60.0, "recovered": False,
                                      "relist_storm": {"relists": 0}, "slo_burn": {"pod_startup": 12.5}}]})
-    assert rows[0][0] == "node-failure" and rows[0][8] == "not recovered" and rows[0][9] == "pod_startup 12.5"
+    assert rows[0][0] == "node-failure" and rows[0][8] == "not recovered" and rows[0][9] == "pod_startup 1,250 %"
     assert len(rows[0]) == len(C.FAULT_HEADERS)
 
 

@@ -151,6 +151,33 @@ def test_apf_seats_leave_out_idle_levels():
     assert [t.name for t in fig.data] == ["b"]
 
 
+def test_apf_seats_are_interval_means_of_the_seat_seconds_integral():
+    """A level that served 0.2 s requests holding 1 seat, 3 per second: 0.6 seat-seconds each second, so
+    0.6 mean seats, although a point sample on the second would often see 0 (the issue's node-high)."""
+    t = np.arange(0.0, 6.0)
+    rows = [{"time_s": x, "metric": "apf_seat_seconds_total", "labels": "level=node-high", "value": 0.6 * x}
+            for x in t]
+    rows += [{"time_s": x, "metric": "apf_seat_seconds_total", "labels": "level=catch-all", "value": 0.0} for x in t]
+    rows += [{"time_s": x, "metric": "apf_seats_in_use", "labels": "level=node-high", "value": 0.0} for x in t]
+    fig = F.apf_seats(pd.DataFrame(rows))
+    assert [tr.name for tr in fig.data] == ["node-high"] and np.allclose(fig.data[0].y, 0.6)
+    assert "mean per 1 s" in fig.layout.title.text and "catch-all" in caption_of(fig)
+
+
+@pytest.mark.parametrize(("fn", "metric", "what"), [
+    (F.apf_seats, "apf_seat_seconds_total", "no priority level held a seat"),
+    (F.apf_queues, "apf_queue_request_seconds_total", "no request waited in an APF queue"),
+    (F.apf_rejections, "apf_rejected_total", "no request was rejected by APF"),
+])
+def test_all_zero_panels_say_what_was_zero(fn, metric, what):
+    from kbench.report.base import AllZero
+
+    rows = [{"time_s": x, "metric": metric, "labels": f"level={lv}", "value": 0.0}
+            for x in range(5) for lv in ("a", "b")]
+    with pytest.raises(AllZero, match=what):
+        fn(pd.DataFrame(rows))
+
+
 def test_etcd_mean_write_latency_per_interval():
     fig = F.etcd(series_frame())
     lat = fig.data[0]
@@ -251,12 +278,21 @@ def test_sync_cost_and_staleness_against_clients():
         X.sync_staleness([{"strategy": "poll", "clients": 5, "staleness_s": {}}])
 
 
-def test_sync_figures_with_one_client_count_are_bars_in_fixed_colours():
+def test_sync_figures_with_one_client_count_never_put_bars_on_a_log_axis():
+    """One client count: bars on a linear axis, or, when the values span two decades (a log axis), dots:
+    a bar on a log axis starts at an arbitrary floor and hides the smaller strategy."""
     runs = [s for s in sync_summaries() if s["clients"] == 100]
-    fig = X.sync_cost(runs)
-    assert {t.type for t in fig.data} == {"bar"}
+    fig = X.sync_cost(runs)  # CPU 0.8 vs 0.1 cores, 100 MB/s each: three decades in all
+    assert {t.type for t in fig.data} == {"scatter"} and {t.mode for t in fig.data} == {"markers"}
+    assert fig.layout.yaxis.type == "log"
     colours = {(t.name, t.marker.color) for t in fig.data}
     assert len(colours) == 2  # one colour per strategy, the same in both panels
-    st = X.sync_staleness(runs)
+    st = X.sync_staleness(runs)  # 0.01 .. 15 s: log, dots
+    assert {t.type for t in st.data} == {"scatter"} and st.layout.yaxis.type == "log"
     poll = next(t for t in st.data if t.name == "poll")
     assert list(poll.x) == ["p50", "p99", "max"] and list(poll.y) == [5.0, 10.0, 15.0]
+    close = [{**s, "apiserver": {"cpu_s": 100.0 + 50 * i, "bytes_per_s": 2e6}, "staleness_s": {"p50": 1, "p99": 2, "max": 3}}
+             for i, s in enumerate(runs)]
+    lin = X.sync_cost(close)
+    assert {t.type for t in lin.data} == {"bar"} and lin.layout.yaxis.type != "log"
+    assert {t.type for t in X.sync_staleness(close).data} == {"bar"}

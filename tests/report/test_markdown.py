@@ -36,7 +36,7 @@ def test_comparison_markdown(evil_comparison):
     out = comparison_markdown(comp)
     assert "**pod_startup_s.p99** (lower is better)" in out
     assert "(baseline)" in out and "&lt;script&gt;" in out and "<script>" not in out
-    assert out.count("| policy | median [95% CI] |") == 2
+    assert out.count("| policy | median [bootstrap 95 % CI, n=6] |") == 2  # 6 seeds: a bootstrap CI
 
 
 def test_run_markdown_from_the_cli(tmp_path):
@@ -56,7 +56,8 @@ def test_compare_markdown_and_report_from_the_cli(tmp_path):
                                    "--out", str(tmp_path), "-o", "markdown", "--report"])
     assert res.exit_code == 0, res.output
     assert res.stdout.startswith("### kbench compare: tiny · baseline default · 2 seeds")
-    assert "| policy | median [95% CI] | diff vs baseline [95% CI] | p (Holm) | verdict |" in res.stdout
+    # 2 seeds: the interval is the range, and the header says so
+    assert "| policy | median [min–max, n=2] | diff vs baseline [min–max, n=2] | p (Holm) | verdict |" in res.stdout
     (report,) = tmp_path.glob("*/report.html")
     assert f"report: {report}" in res.output
     text = report.read_text()

@@ -85,8 +85,13 @@ def test_demo_report_is_small_offline_and_complete(demo_run):
     specs = figure_specs(text)
     titles = [s["layout"]["title"]["text"] for s in specs]
     for want in ("Pod startup", "Where pod startup time went", "Scheduler throughput", "API request latency",
-                 "APF seats", "APF queue", "429", "etcd", "Watch fan-out", "Cluster allocation", "Pods per node"):
+                 "APF seats in use per priority level (mean per 1 s)", "etcd", "Watch fan-out", "Cluster allocation",
+                 "Pods per node"):
         assert any(want in t for t in titles), want
+    # the demo queues nothing and rejects nothing: one line each instead of a flat zero line
+    assert "<b>APF queues</b>: no request waited in an APF queue: every level dispatched at once." in text
+    assert "<b>APF rejections</b>: no request was rejected by APF (0 responses 429)." in text
+    assert not any("APF queue" in t or "429" in t for t in titles)
     for s in specs:  # every figure has axis titles (with units in parentheses) and a caption
         lay = s["layout"]
         axes = [v for k, v in lay.items() if re.fullmatch(r"[xy]axis\d*", k) and v.get("title", {}).get("text")]

@@ -96,3 +96,15 @@ def test_paired_diff_is_the_median_of_differences():
 def test_verdict_words():
     assert stats.verdict(False) == "not significant"
     assert stats.verdict(True) == "significant"
+
+
+def test_spread_is_the_range_below_five_values_and_says_so():
+    from kbench.experiment.stats import MIN_BOOTSTRAP_N, spread, spread_label
+
+    few = [3.0, 1.0, 2.0]
+    iv = spread(few)
+    assert (iv.estimate, iv.low, iv.high) == (2.0, 1.0, 3.0)
+    assert spread_label(3) == "min–max, n=3" and spread_label(10) == "bootstrap 95 % CI, n=10"
+    many = [float(x) for x in range(MIN_BOOTSTRAP_N * 4)]
+    ci = spread(many)
+    assert min(many) < ci.low < ci.estimate < ci.high < max(many)  # a real bootstrap interval, narrower
