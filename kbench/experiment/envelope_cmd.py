@@ -15,7 +15,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from kbench.console import check_output, console, err_console, print_data
+from kbench.console import check_output, console, err_console, print_data, say_report
 from kbench.experiment.envelope import DIMENSIONS, RUN_SLOS, SYNC_SLOS, envelope
 
 
@@ -74,6 +74,8 @@ def envelope_cmd(
     param: list[str] = typer.Option(None, "--param", help="KEY=VALUE for the scenario's params."),
     out: Path = typer.Option(Path("results"), "--out", help="Parent folder of the envelope folder."),
     output: str = typer.Option("table", "-o", "--output", help="table, json or yaml."),
+    report: bool = typer.Option(False, "--report", help="Also write report.html in the envelope folder (the SLO "
+                                "against the varied dimension, with the boundary)."),
 ) -> None:
     """Find the smallest nodes / pod-rate / clients at which an SLO first fails (bracketing, bisection)."""
     check_output(output)
@@ -94,3 +96,7 @@ def envelope_cmd(
         print_data(result, output)
     else:
         render(result, console)
+    if report and result.get("envelope_dir"):
+        from kbench.report import write_report
+
+        say_report(write_report([Path(result["envelope_dir"])]), output)

@@ -8,7 +8,8 @@ import typer
 
 
 def report_cmd(
-    paths: list[Path] = typer.Argument(..., help="Run, comparison, sweep or sync folders (several → one page)."),
+    paths: list[Path] = typer.Argument(..., help="Run, comparison, sweep, sync or envelope folders (several → one "
+                                       "page)."),
     out: Path = typer.Option(None, "--out", help="HTML file to write (default: report.html in the first folder)."),
 ) -> None:
     """Write one self-contained HTML report (plotly, works offline) for results folders."""

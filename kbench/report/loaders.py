@@ -6,7 +6,8 @@ Kinds (decided from the files a folder holds):
   ``policy``, ``seed``, ``status``, one column per metric named by its dotted path);
 * ``comparison``: ``comparison.json`` (``kbench compare``), with the run folders inside;
 * ``run`` and ``sync``: ``manifest.json`` with ``kind`` ``run`` or ``sync`` (tables via
-  :func:`kbench.results.load`).
+  :func:`kbench.results.load`);
+* ``envelope``: ``manifest.json`` with ``kind`` ``envelope`` and ``envelope.json`` (``kbench envelope``).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import pandas as pd
 
 from kbench.errors import KbenchError
 
-KINDS = ("run", "sync", "comparison", "sweep")
+KINDS = ("run", "sync", "comparison", "sweep", "envelope")
 
 
 @dataclass
@@ -27,11 +28,11 @@ class Loaded:
     """One loaded folder.
 
     Attributes:
-        kind: ``run``, ``sync``, ``comparison`` or ``sweep``.
+        kind: ``run``, ``sync``, ``comparison``, ``sweep`` or ``envelope``.
         path: The folder.
         data: For run/sync: :func:`kbench.results.load`'s dict (``manifest``, ``summary``, tables);
             comparison: ``{"comparison": dict, "runs": [run dicts without tables]}``; sweep:
-            ``{"sweep": dict, "cells": DataFrame}``.
+            ``{"sweep": dict, "cells": DataFrame}``; envelope: ``{"envelope": dict, "manifest": dict}``.
     """
 
     kind: str
@@ -61,7 +62,7 @@ def detect_kind(path: str | Path) -> str:
     if not p.exists():
         raise KbenchError("no such folder", source=str(p))
     if not p.is_dir():
-        raise KbenchError("not a folder (expected a run, comparison, sweep or sync folder)", source=str(p))
+        raise KbenchError("not a folder (expected a run, comparison, sweep, sync or envelope folder)", source=str(p))
     if (p / "sweep.json").is_file():
         return "sweep"
     if (p / "comparison.json").is_file():
@@ -92,6 +93,11 @@ def load(path: str | Path) -> Loaded:
             return Loaded(kind, p, load_run(p))
         except (OSError, ValueError) as err:  # pyarrow raises ArrowInvalid (a ValueError) on a bad table
             raise KbenchError(f"cannot read a table: {err}", source=str(p)) from None
+    if kind == "envelope":
+        env = read_json(p / "envelope.json") if (p / "envelope.json").is_file() else None
+        if not isinstance(env, dict):
+            raise KbenchError("an envelope folder without envelope.json (the search did not finish)", source=str(p))
+        return Loaded(kind, p, {"envelope": env, "manifest": read_manifest(p)})
     if kind == "comparison":
         comp = read_json(p / "comparison.json")
         if not isinstance(comp, dict) or not isinstance(comp.get("metrics"), dict):

@@ -141,6 +141,7 @@ def comparison_section(item: Loaded) -> Section:
         sec.blocks.append(Table("Warning", ["note"], [[c["warning"]]]))
     for metric in c.get("metrics") or {}:
         _fig(sec.blocks, metric, F.comparison_metric, c, metric)
+        _fig(sec.blocks, f"{metric}: paired differences", C.comparison_paired, c, metric)
     runs = item.data.get("runs") or []
     if any((r.get("summary") or {}).get("gpu") for r in runs):
         _fig(sec.blocks, "GPU curves per policy", C.policy_gpu_curves, runs)
@@ -174,6 +175,25 @@ def sweep_section(item: Loaded) -> Section:
             n += 1
     if not metrics or not params:
         sec.blocks.append(Missing("sweep figures", "sweep.json names no metric or grid parameter"))
+    return sec
+
+
+def envelope_section(item: Loaded) -> Section:
+    """The search's verdict, its steps, and the SLO against the varied dimension with the boundary."""
+    env = item.data["envelope"]
+    dim, slo = env.get("dimension"), env.get("slo")
+    sec = Section(f"Envelope: {item.name}",
+                  f"envelope · {dim} · {slo} <= {_n(env.get('threshold'))} · {env.get('replications')} "
+                  f"replication(s) per step · status {env.get('status')}")
+    rows = [["breach value", _n(env.get("breach_value"))], ["last pass", _n(env.get("last_pass"))],
+            ["first fail", _n(env.get("first_fail"))], ["searched", f"{_n(env.get('min'))} .. {_n(env.get('max'))}"],
+            ["seeds", ", ".join(map(str, env.get("seeds") or []))], ["rule", env.get("rule")]]
+    sec.blocks.append(Table("Verdict", ["", "value"], rows))
+    steps = [[i + 1, _n(s.get("value")), ", ".join(_n(v) for v in s.get("values") or []),
+              "pass" if s.get("pass") else "FAIL"] for i, s in enumerate(env.get("steps") or [])]
+    sec.blocks.append(Table("Steps (in the order run)", ["step", str(dim), f"{slo} per replication", "verdict"], steps,
+                            status=3))
+    _fig(sec.blocks, f"{slo} against {dim}", C.envelope_curve, env)
     return sec
 
 
@@ -218,6 +238,8 @@ def build_sections(items: list[Loaded]) -> list[Section]:
             out.append(comparison_section(it))
         elif it.kind == "sweep":
             out.append(sweep_section(it))
+        elif it.kind == "envelope":
+            out.append(envelope_section(it))
         elif it is syncs[0]:
             out.append(sync_section(syncs))
     return out

@@ -86,3 +86,27 @@ def make_sweep(folder: Path) -> Path:
 @pytest.fixture
 def sweep_folder(tmp_path) -> Path:
     return make_sweep(tmp_path / "sweep")
+
+
+ENVELOPE = {
+    "dimension": "clients", "slo": "staleness_p99_s", "threshold": 10.5, "breach_value": 200, "last_pass": 180,
+    "first_fail": 200, "replications": 2, "status": "breach", "seeds": [1, 2], "min": 20, "max": 400,
+    "tolerance": 0.1, "scenario": "envelope-small",
+    "rule": "a step fails when the SLO fails in at least half of its replications (2 x fails >= replications)",
+    "steps": [{"value": v, "pass": ok, "values": vals, "passes": [x <= 10.5 for x in vals], "threshold": 10.5,
+               "run_dirs": []} for v, ok, vals in ((20, True, [5.3, 5.4]), (40, True, [5.4, 5.5]),
+                                                    (80, True, [5.4, 6.0]), (160, True, [8.5, 9.0]),
+                                                    (320, False, [16.0, 15.5]), (240, False, [13.3, 12.9]),
+                                                    (200, False, [11.2, 10.4]), (180, True, [10.0, 9.7]))],
+}
+
+
+@pytest.fixture
+def envelope_folder(tmp_path) -> Path:
+    """An envelope folder (manifest kind envelope, envelope.json) as kbench envelope writes it."""
+    folder = tmp_path / "20261203-envelope-envelope-small-clients"
+    folder.mkdir()
+    (folder / "envelope.json").write_text(json.dumps({**ENVELOPE, "envelope_dir": str(folder)}))
+    (folder / "manifest.json").write_text(json.dumps({"schema_version": 2, "kind": "envelope", "run_id": folder.name,
+                                                      "status": "complete", "scenario": "envelope-small"}))
+    return folder

@@ -63,3 +63,38 @@ def test_policy_gpu_curves_crop_to_the_paper_window_when_arrivals_pass_capacity(
     assert fig.layout.yaxis.range[1] == 20.0 * 1.05  # the largest value shown in the window, not the 100 at 0
     uncropped = C.policy_gpu_curves([_run("fgd", 1, {"0": 100.0, "100": 5.0})])
     assert uncropped.layout.xaxis.range is None
+
+
+def test_envelope_curve_shows_every_replication_the_threshold_and_the_boundary():
+    from tests.report.conftest import ENVELOPE
+
+    fig = C.envelope_curve(ENVELOPE)
+    by = {t.name: t for t in fig.data}
+    assert list(by["median of the replications"].x) == [20, 40, 80, 160, 180, 200, 240, 320]  # sorted by value
+    failed = by["replication failed"]
+    assert sorted(zip(failed.x, failed.y, strict=True)) == [(200, 11.2), (240, 12.9), (240, 13.3), (320, 15.5),
+                                                             (320, 16.0)]
+    assert list(by["SLO threshold 10.5"].y) == [10.5, 10.5]
+    band = by["boundary: between 180 and 200"]
+    assert min(band.x) == 180 and max(band.x) == 200
+    assert "first fail: clients = 200" in by
+    assert fig.layout.xaxis.type == "log"  # 20 .. 320 clients: more than a decade
+    assert "between clients = 180 and 200" in fig.layout.title.text
+    with pytest.raises(MissingData):
+        C.envelope_curve({**ENVELOPE, "steps": []})
+
+
+def test_paired_differences_are_per_seed_against_the_baseline():
+    from kbench.experiment.compare import analyse
+
+    values = {"base": [[10.0, 12.0, 11.0, 13.0, 9.0, 10.0]], "better": [[8.0, 11.0, 9.0, 10.0, 8.5, 9.0]]}
+    comp = analyse(values, ["pod_startup_s.p99"], [1, 2, 3, 4, 5, 6], "base")
+    fig = C.comparison_paired(comp, "pod_startup_s.p99")
+    dots, med = fig.data[0], fig.data[1]
+    assert list(dots.y) == [-2.0, -1.0, -2.0, -3.0, -0.5, -1.0] and len(set(dots.x)) == 1
+    assert dots.x[0].startswith("better<br>(")
+    assert med.y[0] == pytest.approx(comp["paired"]["pod_startup_s.p99"]["better"]["diff_median"])
+    assert med.text[0] in ("significant", "not significant")
+    assert "bootstrap 95 % CI, n=6" in med.name
+    with pytest.raises(MissingData):
+        C.comparison_paired({**comp, "baseline": "gone"}, "pod_startup_s.p99")

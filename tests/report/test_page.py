@@ -194,3 +194,13 @@ def test_gpu_run_gets_the_gpu_figure(tmp_path):
     assert alloc["name"] == "GPU allocated"
     assert arr(alloc["y"])[-1] == pytest.approx(res.summary["gpu"]["allocated_pct"])  # 14 of 16 GPUs: 87.5 %
     assert arr(alloc["x"])[-1] == pytest.approx(res.summary["gpu"]["arrived_pct_final"])
+
+
+def test_envelope_folder_report(envelope_folder):
+    """``kbench report <envelope folder>`` (it used to say: unknown folder kind 'envelope')."""
+    res = CliRunner().invoke(app, ["report", str(envelope_folder)])
+    assert res.exit_code == 0, res.output
+    text = (envelope_folder / "report.html").read_text()
+    titles = [s["layout"]["title"]["text"] for s in figure_specs(text)]
+    assert titles == ["staleness_p99_s against clients: the SLO first fails between clients = 180 and 200"]
+    assert "Envelope: envelope-small" in text and "<caption>Steps (in the order run)</caption>" in text
