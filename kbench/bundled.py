@@ -11,8 +11,10 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 """The project root (a source checkout or an editable install)."""
-WORKLOADS = ROOT / "workloads"
-"""The bundled scenarios."""
+_CHECKOUT = ROOT / "workloads"
+WORKLOADS = _CHECKOUT if _CHECKOUT.is_dir() else Path(__file__).resolve().parent / "_bundled" / "workloads"
+"""The bundled scenarios: ``workloads/`` of a checkout, or the copy a wheel carries (pyproject's
+``force-include``)."""
 TRACES = WORKLOADS / "traces"
 """The bundled trace files (``*.csv.gz``)."""
 
