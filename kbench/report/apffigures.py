@@ -43,29 +43,43 @@ def _interval_label(series: pd.DataFrame | None) -> str:
     return f"{step:g} s" if step else "interval"
 
 
+def _means_figure(series: pd.DataFrame | None, metric: str, zero_what: str):
+    """Lines of the per-interval means of a cumulative integral, one per level, or None when the folder
+    lacks the integral. Returns (figure, interval label, idle levels left out)."""
+    integral = per_label(series, metric, "level")
+    if not integral:
+        return None
+    means = _interval_means(integral)
+    busy = {k: v for k, v in means.items() if np.any(v[1] > 0)}
+    if not busy:
+        raise AllZero(zero_what)
+    fig = go.Figure([go.Scatter(x=x, y=y, mode="lines", line_shape="hv", name=esc(k)) for k, (x, y) in busy.items()])
+    return fig, _interval_label(series), sorted(set(means) - set(busy))
+
+
+def _samples_figure(series: pd.DataFrame | None, metric: str, zero_what: str) -> go.Figure:
+    """Point samples per level (folders written before the integrals existed)."""
+    groups = per_label(series, metric, "level")
+    if not groups:
+        raise MissingData(f"no APF series ({metric}) in this folder")
+    fig = lines_of(groups)
+    if not fig.data:
+        raise AllZero(zero_what)
+    return fig
+
+
 def apf_seats(series: pd.DataFrame) -> go.Figure:
     """Mean APF seats in use per priority level in each sampling interval, from the exact seat-seconds
     integral (``apf_seat_seconds_total``); folders without it fall back to point samples, said so."""
-    integral = per_label(series, "apf_seat_seconds_total", "level")
-    if integral:
-        means = _interval_means(integral)
-        busy = {k: v for k, v in means.items() if np.any(v[1] > 0)}
-        if not busy:
-            raise AllZero("no priority level held a seat during the run")
-        fig = go.Figure([go.Scatter(x=x, y=y, mode="lines", line_shape="hv", name=esc(k)) for k, (x, y) in busy.items()])
-        step = _interval_label(series)
+    made = _means_figure(series, "apf_seat_seconds_total", "no priority level held a seat during the run")
+    if made is not None:
+        fig, step, idle = made
         return finish(fig, f"APF seats in use per priority level (mean per {step})",
                       "Each step is the level's seat-seconds in the interval divided by its length, so short "
                       "requests count in full; a level pinned at its seat limit is saturated and its requests queue "
                       f"(next figure), then get 429s. Levels that never held a seat are left out: "
-                      f"{', '.join(sorted(set(means) - set(busy))) or 'none'}.",
-                      "virtual time (s)", f"mean seats in use per {step} (count)")
-    groups = per_label(series, "apf_seats_in_use", "level")
-    if not groups:
-        raise MissingData("no APF series (apf_seats_in_use) in this folder")
-    fig = lines_of(groups)
-    if not fig.data:
-        raise AllZero("no priority level held a seat at any sample")
+                      f"{', '.join(idle) or 'none'}.", "virtual time (s)", f"mean seats in use per {step} (count)")
+    fig = _samples_figure(series, "apf_seats_in_use", "no priority level held a seat at any sample")
     return finish(fig, "APF seats in use per priority level (point samples)",
                   "This folder predates the seat-seconds series: these are samples once per interval, which miss "
                   "requests shorter than the interval. Levels that never used a seat are left out.",
@@ -74,23 +88,14 @@ def apf_seats(series: pd.DataFrame) -> go.Figure:
 
 def apf_queues(series: pd.DataFrame) -> go.Figure:
     """Mean APF queue length per priority level in each interval (from the exact queue integral)."""
-    integral = per_label(series, "apf_queue_request_seconds_total", "level")
-    if integral:
-        means = _interval_means(integral)
-        busy = {k: v for k, v in means.items() if np.any(v[1] > 0)}
-        if not busy:
-            raise AllZero("no request waited in an APF queue: every level dispatched at once")
-        fig = go.Figure([go.Scatter(x=x, y=y, mode="lines", line_shape="hv", name=esc(k)) for k, (x, y) in busy.items()])
-        step = _interval_label(series)
+    made = _means_figure(series, "apf_queue_request_seconds_total",
+                         "no request waited in an APF queue: every level dispatched at once")
+    if made is not None:
+        fig, step, _idle = made
         return finish(fig, f"APF queue length per priority level (mean per {step})",
                       "Request-seconds queued in each interval over its length; any sustained queue means that "
                       "level's seats are exhausted.", "virtual time (s)", f"mean queued requests per {step} (count)")
-    groups = per_label(series, "apf_queue_length", "level")
-    if not groups:
-        raise MissingData("no APF series (apf_queue_length) in this folder")
-    fig = lines_of(groups)
-    if not fig.data:
-        raise AllZero("no request was queued in APF at any sample")
+    fig = _samples_figure(series, "apf_queue_length", "no request was queued in APF at any sample")
     return finish(fig, "APF queue length per priority level (point samples)",
                   "Any sustained queue means that level's seats are exhausted.", "virtual time (s)",
                   "queued requests at the sample (count)")
