@@ -26,9 +26,8 @@ bind failed.
 
 from __future__ import annotations
 
-import math
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -41,6 +40,7 @@ from kbench.metrics.buckets import (
     SCHEDULING_ATTEMPT_DURATION,
     Histograms,
 )
+from kbench.metrics.promtext import Family, histogram, parse, render  # noqa: F401  (parse re-exported)
 
 RESOURCES: dict[str, tuple[str, str, str]] = {
     "pods": ("", "v1", "Pod"), "nodes": ("", "v1", "Node"), "namespaces": ("", "v1", "Namespace"),
@@ -67,21 +67,6 @@ SLI_LABELS = ("verb", "group", "version", "resource", "subresource", "scope", "c
 
 
 @dataclass
-class Family:
-    """One metric family: name, type (counter, gauge, histogram), help and its samples.
-
-    Attributes:
-        samples: ``(suffix, labels, value)``: suffix ``""`` for counters and gauges, ``_bucket``,
-            ``_sum``, ``_count`` for histograms.
-    """
-
-    name: str
-    kind: str
-    help: str
-    samples: list[tuple[str, dict[str, str], float]] = field(default_factory=list)
-
-
-@dataclass
 class Exposition:
     """The families of one run and what was left out of them (one line each)."""
 
@@ -93,60 +78,7 @@ class Exposition:
         return render(self.families)
 
 
-# ------------------------------------------------------------------------------------- format
-
-def _value(v: float) -> str:
-    if v != v:
-        return "NaN"
-    if math.isinf(v):
-        return "+Inf" if v > 0 else "-Inf"
-    if float(v).is_integer() and abs(v) < 2**53:
-        return str(int(v))
-    return repr(float(v))
-
-
-def _escape(text: str) -> str:
-    return str(text).replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
-
-
-def _labels(labels: dict[str, str]) -> str:
-    if not labels:
-        return ""
-    return "{" + ",".join(f'{k}="{_escape(v)}"' for k, v in labels.items()) + "}"
-
-
-def render(families: Iterable[Family]) -> str:
-    """Families as text: ``# HELP`` and ``# TYPE`` lines, then one line per sample."""
-    out = []
-    for f in families:  # a family without samples still names itself (a counter nothing incremented)
-        out.append(f"# HELP {f.name} {f.help.replace(chr(92), chr(92) * 2).replace(chr(10), ' ')}")
-        out.append(f"# TYPE {f.name} {f.kind}")
-        out += [f"{f.name}{suffix}{_labels(labels)} {_value(v)}" for suffix, labels, v in f.samples]
-    return "\n".join(out) + "\n"
-
-
-def histogram(name: str, help: str, labelnames: Sequence[str], bounds: Sequence[float],
-              cells: dict[tuple, tuple[Sequence[int], float, int]]) -> Family:
-    """A histogram family with cumulative ``le`` buckets.
-
-    Args:
-        name: The family name.
-        help: Its help text.
-        labelnames: Label names, in the order of each cell's key.
-        bounds: Bucket upper bounds (the +Inf bucket is added).
-        cells: Label values -> (per-bucket counts, ``len(bounds) + 1`` of them; sum; count).
-    """
-    fam = Family(name, "histogram", help)
-    les = [_value(b) for b in bounds] + ["+Inf"]
-    for key in sorted(cells):
-        counts, total, n = cells[key]
-        base = dict(zip(labelnames, key, strict=True))
-        for le, cum in zip(les, np.cumsum(counts).tolist(), strict=True):
-            fam.samples.append(("_bucket", {**base, "le": le}, cum))
-        fam.samples.append(("_sum", base, total))
-        fam.samples.append(("_count", base, n))
-    return fam
-
+# ----------------------------------------------------------------------------------- helpers
 
 def _merge(cells: dict[tuple, list], key: tuple, counts: Sequence[int], total: float, n: int) -> None:
     cell = cells.get(key)
@@ -241,6 +173,8 @@ def apiserver_families(plane) -> tuple[list[Family], list[str]]:
         ignored.append(f"apiserver_request_duration_seconds, apiserver_request_sli_duration_seconds: {watch_timed} "
                        "WATCH requests are left out (upstream observes a watch's lifetime when it ends; kbench "
                        "times its establishment)")
+    if not fc.cfg.enabled:
+        ignored.append("apiserver_flowcontrol_*: APF is disabled in this scenario (max-inflight limits instead)")
     if legacy_429:
         ignored.append(f"apiserver_flowcontrol_rejected_requests_total: {legacy_429} 429s of the max-inflight "
                        "filter (APF disabled) are not APF rejections (they are in apiserver_request_total)")
@@ -388,21 +322,3 @@ def write_metrics(result: Any, path) -> Exposition:
     exp = exposition(result)
     Path(path).write_text(exp.text())
     return exp
-
-
-def parse(text: str) -> dict[str, list[tuple[dict[str, str], float]]]:
-    """A small reader of this module's own output (tests, ``kbench calibrate``): sample name ->
-    [(labels, value)]. Not a general exposition parser: no escapes inside label values beyond
-    those :func:`render` writes, no timestamps."""
-    import re
-
-    out: dict[str, list[tuple[dict[str, str], float]]] = {}
-    pair = re.compile(r'(\w+)="((?:[^"\\]|\\.)*)"')
-    for line in text.splitlines():
-        if not line or line.startswith("#"):
-            continue
-        head, _, value = line.rpartition(" ")
-        name, _, rest = head.partition("{")
-        labels = {k: v.replace('\\"', '"').replace("\\n", "\n").replace("\\\\", "\\") for k, v in pair.findall(rest)}
-        out.setdefault(name, []).append((labels, float(value.replace("+Inf", "inf"))))
-    return out
