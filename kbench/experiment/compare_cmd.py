@@ -11,6 +11,7 @@ from typing import Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from kbench.console import check_output, console, err_console, print_data, progress_wanted, say_report
@@ -43,8 +44,8 @@ def render(result: dict[str, Any], console: Console) -> None:
     for m, per in result["metrics"].items():
         t = Table(title=f"{m} ({result['directions'][m]} is better; baseline {base})")
         t.add_column("policy", no_wrap=True)
-        t.add_column(f"median [{interval_name(result)}]")
-        t.add_column(f"diff vs baseline [{interval_name(result)}]")
+        t.add_column(escape(f"median [{interval_name(result)}]"))  # brackets are rich markup otherwise
+        t.add_column(escape(f"diff vs baseline [{interval_name(result)}]"))
         t.add_column("p (Holm)", no_wrap=True)
         t.add_column("verdict", no_wrap=True)
         for p in result["ranking"][m]:

@@ -130,3 +130,14 @@ def test_progress_only_when_stderr_is_a_terminal(monkeypatch):
     assert kconsole.progress_wanted() is False
     monkeypatch.setattr(sys, "stderr", Tty())
     assert kconsole.progress_wanted() is True
+
+
+def test_compare_table_headers_name_the_interval():
+    """The interval's label is in the header, brackets and all (rich would read "[...]" as markup)."""
+    from kbench.experiment.compare import analyse
+    from kbench.experiment.compare_cmd import render
+
+    comp = analyse({"a": [[1.0, 2.0, 3.0]], "b": [[2.0, 3.0, 4.0]]}, ["pod_startup_s.p99"], [1, 2, 3], "a")
+    buf = io.StringIO()
+    render(comp, kconsole._Console(file=buf))
+    assert "median [min–max, n=3]" in buf.getvalue() and "diff vs baseline [min–max, n=3]" in buf.getvalue()
