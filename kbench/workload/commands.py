@@ -180,7 +180,8 @@ NATIVE_SUFFIXES = (".parquet", ".csv")
 def convert_cmd(
     file: Path = typer.Argument(..., help="A trace file (any supported format)."),
     format: str = typer.Option(None, "--format", help="The input format (default: detect from the header)."),
-    out: Path = typer.Option(None, "--out", help="The native file to write: .parquet or .csv (the format is the suffix)."),
+    out: Path = typer.Option(None, "--out",
+                             help="The native file to write: .parquet or .csv (the format is the suffix)."),
     output: str = typer.Option("table", "-o", "--output", help="What to print: table, json or yaml."),
     skip_bad_rows: bool = typer.Option(False, "--skip-bad-rows", help="Skip malformed rows and count them."),
 ) -> None:
