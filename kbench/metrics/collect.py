@@ -56,6 +56,13 @@ class RequestStats:
     def __init__(self, buckets_s: list[float]):
         self.buckets_s = list(buckets_s)
         self._cells: dict[RequestKey, _RequestCell] = {}
+        # One bisect on the union of both grids finds a value's bucket on each: the number of a grid's
+        # bounds below the value is the number of that grid's bounds among the union bounds below it.
+        union = sorted(set(self.buckets_s) | set(self.UPSTREAM_BUCKETS_S))
+        own, up = set(self.buckets_s), set(self.UPSTREAM_BUCKETS_S)
+        self._union = union
+        self._to_own = [sum(1 for b in union[:i] if b in own) for i in range(len(union) + 1)]
+        self._to_up = [sum(1 for b in union[:i] if b in up) for i in range(len(union) + 1)]
 
     def _cell(self, key: RequestKey) -> _RequestCell:
         cell = self._cells.get(key)
@@ -75,11 +82,13 @@ class RequestStats:
         cell.sli_sum_s += sli_s * count
         cell.e2e_sum_s += e2e_s * count
         cell.wait_sum_s += wait_s * count
-        bisect_left, up = bisect.bisect_left, self.UPSTREAM_BUCKETS_S
-        cell.sli_buckets[bisect_left(self.buckets_s, sli_s)] += count
-        cell.e2e_buckets[bisect_left(self.buckets_s, e2e_s)] += count
-        cell.up_sli[bisect_left(up, sli_s)] += count
-        cell.up_e2e[bisect_left(up, e2e_s)] += count
+        union, own, up = self._union, self._to_own, self._to_up
+        i = bisect.bisect_left(union, sli_s)
+        cell.sli_buckets[own[i]] += count
+        cell.up_sli[up[i]] += count
+        i = bisect.bisect_left(union, e2e_s)
+        cell.e2e_buckets[own[i]] += count
+        cell.up_e2e[up[i]] += count
 
     def record_rejected(self, key: RequestKey, count: int = 1, *, flow_schema: str = "", reason: str = "") -> None:
         """Record ``count`` 429s (by APF, with the request's flow schema and the rejection reason)."""

@@ -114,3 +114,24 @@ def test_the_p99_read_back_from_the_buckets_brackets_the_true_value():
     lower = max([b for b in bounds if b < upper], default=0.0)
     assert lower < true_p99 <= upper
     assert list(bounds[:-1]) == list(APISERVER_REQUEST_DURATION)
+
+
+def test_both_grids_bin_exactly_as_a_bisect_on_each():
+    """RequestStats bins each latency once on the union of its grid and the upstream one; the counts per
+    grid equal a direct search on that grid (bounds themselves included: le is inclusive)."""
+    import numpy as np
+
+    from kbench.metrics.collect import RequestStats
+
+    own = [0.0005, 0.001, 0.004, 0.016, 0.064, 0.25, 1.0, 4.0, 15.0, 60.0]
+    stats = RequestStats(own)
+    rng = np.random.default_rng(7)
+    values = np.concatenate([rng.lognormal(-3.0, 2.0, 3000), own, APISERVER_REQUEST_DURATION, [0.0, 1e6]])
+    for v in values:
+        stats.record(("get", "pods", "c", "l"), sli_s=float(v), e2e_s=float(v) * 1.5, wait_s=0.0, nbytes=0)
+    (_, cell), = stats.cells()
+    for got, grid, vs in ((cell.sli_buckets, own, values), (cell.e2e_buckets, own, values * 1.5),
+                          (cell.up_sli, APISERVER_REQUEST_DURATION, values),
+                          (cell.up_e2e, APISERVER_REQUEST_DURATION, values * 1.5)):
+        want = np.bincount(np.searchsorted(grid, vs, side="left"), minlength=len(grid) + 1)
+        assert list(got) == want.tolist()
