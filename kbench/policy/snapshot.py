@@ -24,203 +24,23 @@ rounded up as ``Value``).
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 
 import yaml
 
-from kbench.cluster.objects import (
-    GPU,
-    Container,
-    Node,
-    NodeSelectorRequirement,
-    NodeSelectorTerm,
-    NodeTable,
-    Pod,
-    Taint,
-    Toleration,
-    TopologySpreadConstraint,
+from kbench.cluster.objects import Node, NodeTable, Pod
+from kbench.cluster.objects.manifest import (  # noqa: F401  (re-exported: the parsers' old home)
+    GPU_COUNT,
+    GPU_INDEX,
+    GPU_MILLI,
+    GPU_MODEL,
+    SnapshotError,
+    _list,
+    _mapping,
+    parse_node,
+    parse_pod,
 )
 from kbench.errors import KbenchError
-from kbench.quantity import parse_quantity
-
-GPU_MILLI = "alibabacloud.com/gpu-milli"
-GPU_COUNT = "alibabacloud.com/gpu-count"
-GPU_MODEL = "alibabacloud.com/gpu-card-model"
-GPU_INDEX = "alibabacloud.com/gpu-index"
-_MODEL_LABELS = (GPU_MODEL, "nvidia.com/gpu.product")
-
-
-class SnapshotError(KbenchError):
-    """A snapshot or pod manifest is malformed."""
-
-
-def _q(value, resource: str, where: str) -> float:
-    number = parse_quantity(value, where=where)
-    if resource == "cpu":
-        return float(math.ceil(round(number * 1000, 6)))
-    return float(math.ceil(round(number, 6)))
-
-
-def _resources(mapping, where: str) -> dict[str, float]:
-    if not mapping:
-        return {}
-    if not isinstance(mapping, dict):
-        raise SnapshotError("expected a mapping of resource: quantity", where=where)
-    return {str(k): _q(v, str(k), f"{where}.{k}") for k, v in mapping.items()}
-
-
-def _mapping(value, where: str) -> dict:
-    if value is None:
-        return {}
-    if not isinstance(value, dict):
-        raise SnapshotError(f"expected a mapping, got {type(value).__name__}", where=where)
-    return value
-
-
-def _list(value, where: str) -> list:
-    if value is None:
-        return []
-    if not isinstance(value, list):
-        raise SnapshotError(f"expected a list, got {type(value).__name__}", where=where)
-    return value
-
-
-def _container(obj, where: str) -> Container:
-    obj = _mapping(obj, where)
-    res = _mapping(obj.get("resources"), f"{where}.resources")
-    requests = _resources(res.get("requests"), f"{where}.resources.requests")
-    for k, v in _resources(res.get("limits"), f"{where}.resources.limits").items():
-        requests.setdefault(k, v)
-    return Container(str(obj.get("name", "")), str(obj.get("image", "") or ""), requests)
-
-
-def _requirements(items, where: str) -> tuple[NodeSelectorRequirement, ...]:
-    out = []
-    for i, e in enumerate(_list(items, where)):
-        e = _mapping(e, f"{where}[{i}]")
-        if "key" not in e or "operator" not in e:
-            raise SnapshotError("expected key and operator", where=f"{where}[{i}]")
-        out.append(NodeSelectorRequirement(str(e["key"]), str(e["operator"]),
-                                           tuple(str(v) for v in _list(e.get("values"), f"{where}[{i}].values"))))
-    return tuple(out)
-
-
-def _term(obj, where: str) -> NodeSelectorTerm:
-    obj = _mapping(obj, where)
-    return NodeSelectorTerm(_requirements(obj.get("matchExpressions"), f"{where}.matchExpressions"),
-                            _requirements(obj.get("matchFields"), f"{where}.matchFields"))
-
-
-def _gpu_indices(text: str, where: str) -> tuple[int, ...]:
-    try:
-        return tuple(int(p) for p in str(text).replace("-", ",").split(",") if p.strip())
-    except ValueError:
-        raise SnapshotError(f"expected GPU indices like 0,1 or 0-1, got {text!r}", where=where) from None
-
-
-def parse_pod(obj: dict, where: str = "") -> Pod:
-    """Turn a Pod object (as the API prints it) into a :class:`~kbench.cluster.objects.Pod`.
-
-    Raises:
-        SnapshotError: Naming the field path under ``where``.
-    """
-    p = f"{where}." if where else ""
-    meta = _mapping(obj.get("metadata"), f"{p}metadata")
-    spec = _mapping(obj.get("spec"), f"{p}spec")
-    if not meta.get("name"):
-        raise SnapshotError("a Pod needs metadata.name", where=f"{p}metadata.name")
-    annotations = {str(k): str(v) for k, v in _mapping(meta.get("annotations"), f"{p}metadata.annotations").items()}
-    containers = [_container(c, f"{p}spec.containers[{i}]")
-                  for i, c in enumerate(_list(spec.get("containers"), f"{p}spec.containers"))]
-    inits = [_container(c, f"{p}spec.initContainers[{i}]")
-             for i, c in enumerate(_list(spec.get("initContainers"), f"{p}spec.initContainers"))]
-    node_aff = _mapping(_mapping(spec.get("affinity"), f"{p}spec.affinity").get("nodeAffinity"),
-                        f"{p}spec.affinity.nodeAffinity")
-    base = f"{p}spec.affinity.nodeAffinity"
-    required = None
-    if node_aff.get("requiredDuringSchedulingIgnoredDuringExecution") is not None:
-        req = _mapping(node_aff["requiredDuringSchedulingIgnoredDuringExecution"],
-                       f"{base}.requiredDuringSchedulingIgnoredDuringExecution")
-        terms_at = f"{base}.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms"
-        required = [_term(t, f"{terms_at}[{i}]") for i, t in enumerate(_list(req.get("nodeSelectorTerms"), terms_at))]
-    preferred = []
-    pref_at = f"{base}.preferredDuringSchedulingIgnoredDuringExecution"
-    for i, item in enumerate(_list(node_aff.get("preferredDuringSchedulingIgnoredDuringExecution"), pref_at)):
-        item = _mapping(item, f"{pref_at}[{i}]")
-        preferred.append((int(item.get("weight", 0)), _term(item.get("preference"), f"{pref_at}[{i}].preference")))
-    tolerations = []
-    for i, t in enumerate(_list(spec.get("tolerations"), f"{p}spec.tolerations")):
-        t = _mapping(t, f"{p}spec.tolerations[{i}]")
-        tolerations.append(Toleration(str(t.get("key", "") or ""), str(t.get("operator", "Equal") or "Equal"),
-                                      str(t.get("value", "") or ""), str(t.get("effect", "") or ""),
-                                      t.get("tolerationSeconds")))
-    spread = []
-    for i, c in enumerate(_list(spec.get("topologySpreadConstraints"), f"{p}spec.topologySpreadConstraints")):
-        at = f"{p}spec.topologySpreadConstraints[{i}]"
-        c = _mapping(c, at)
-        if "maxSkew" not in c or "topologyKey" not in c:
-            raise SnapshotError("expected maxSkew and topologyKey", where=at)
-        spread.append(TopologySpreadConstraint(
-            int(c["maxSkew"]), str(c["topologyKey"]), str(c.get("whenUnsatisfiable", "DoNotSchedule")),
-            c.get("labelSelector"), tuple(_list(c.get("matchLabelKeys"), f"{at}.matchLabelKeys")),
-            c.get("minDomains"), str(c.get("nodeAffinityPolicy") or "Honor"),
-            str(c.get("nodeTaintsPolicy") or "Ignore")))
-    whole = sum(c.requests.get(GPU, 0.0) for c in containers)
-    whole = max(whole, max((c.requests.get(GPU, 0.0) for c in inits), default=0.0))
-    gpu_count, gpu_milli = int(whole), 1000 if whole else 0
-    if GPU_MILLI in annotations:
-        try:
-            gpu_milli = int(annotations[GPU_MILLI])
-            gpu_count = int(annotations.get(GPU_COUNT, gpu_count or 1))
-        except ValueError:
-            raise SnapshotError("expected a whole number", where=f"{p}metadata.annotations.{GPU_MILLI}") from None
-    owners = _list(meta.get("ownerReferences"), f"{p}metadata.ownerReferences")
-    owner = f"{owners[0].get('kind')}/{owners[0].get('name')}" if owners else None
-    node_name = spec.get("nodeName") or None
-    return Pod(
-        name=str(meta["name"]), namespace=str(meta.get("namespace") or "default"), uid=str(meta.get("uid") or ""),
-        labels={str(k): str(v) for k, v in _mapping(meta.get("labels"), f"{p}metadata.labels").items()},
-        containers=containers, init_containers=inits, overhead=_resources(spec.get("overhead"), f"{p}spec.overhead"),
-        priority=int(spec.get("priority") or 0),
-        node_selector={str(k): str(v) for k, v in _mapping(spec.get("nodeSelector"), f"{p}spec.nodeSelector").items()},
-        required_affinity=required, preferred_affinity=preferred, tolerations=tolerations, topology_spread=spread,
-        node_name=str(node_name) if node_name else None, gpu_count=gpu_count, gpu_milli=gpu_milli,
-        gpu_model=annotations.get(GPU_MODEL), owner=owner,
-        scheduler_name=str(spec.get("schedulerName") or "default-scheduler"), annotations=annotations,
-        gpu_indices=_gpu_indices(annotations[GPU_INDEX], f"{p}metadata.annotations.{GPU_INDEX}")
-        if GPU_INDEX in annotations else (),
-        terminating=bool(meta.get("deletionTimestamp")))
-
-
-def parse_node(obj: dict, where: str = "") -> Node:
-    """Turn a Node object into a :class:`~kbench.cluster.objects.Node`.
-
-    Raises:
-        SnapshotError: Naming the field path under ``where``.
-    """
-    p = f"{where}." if where else ""
-    meta = _mapping(obj.get("metadata"), f"{p}metadata")
-    spec = _mapping(obj.get("spec"), f"{p}spec")
-    status = _mapping(obj.get("status"), f"{p}status")
-    if not meta.get("name"):
-        raise SnapshotError("a Node needs metadata.name", where=f"{p}metadata.name")
-    key = "allocatable" if status.get("allocatable") else "capacity"
-    alloc = _resources(status.get(key), f"{p}status.{key}")
-    labels = {str(k): str(v) for k, v in _mapping(meta.get("labels"), f"{p}metadata.labels").items()}
-    taints = []
-    for i, t in enumerate(_list(spec.get("taints"), f"{p}spec.taints")):
-        t = _mapping(t, f"{p}spec.taints[{i}]")
-        taints.append(Taint(str(t.get("key", "")), str(t.get("value", "") or ""), str(t.get("effect", ""))))
-    images: dict[str, int] = {}
-    for i, img in enumerate(_list(status.get("images"), f"{p}status.images")):
-        img = _mapping(img, f"{p}status.images[{i}]")
-        for name in _list(img.get("names"), f"{p}status.images[{i}].names"):
-            images[str(name)] = int(img.get("sizeBytes") or 0)
-    gpus = int(alloc.get(GPU, 0)) or int(labels.get(GPU_COUNT, 0) or 0)
-    model = next((labels[k] for k in _MODEL_LABELS if k in labels), None)
-    return Node(str(meta["name"]), alloc, labels, taints, bool(spec.get("unschedulable", False)), images,
-                gpus, model if gpus else None)
 
 
 def _documents(path: Path) -> list:

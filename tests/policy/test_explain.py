@@ -130,9 +130,9 @@ def test_explain_default_profile_exact_scores():
     assert out["selected"] == "node-a"
     a, b = out["nodes"]["node-a"], out["nodes"]["node-b"]
     assert a["scores"] == {"TaintToleration": 100, "NodeAffinity": None, "NodeResourcesFit": 65,
-                           "PodTopologySpread": None, "NodeResourcesBalancedAllocation": 82, "ImageLocality": 2}
+                           "PodTopologySpread": None, "InterPodAffinity": None, "NodeResourcesBalancedAllocation": 82, "ImageLocality": 2}
     assert b["scores"] == {"TaintToleration": 0, "NodeAffinity": None, "NodeResourcesFit": 69,
-                           "PodTopologySpread": None, "NodeResourcesBalancedAllocation": 97, "ImageLocality": 0}
+                           "PodTopologySpread": None, "InterPodAffinity": None, "NodeResourcesBalancedAllocation": 97, "ImageLocality": 0}
     assert (a["total"], b["total"]) == (449, 166)
     # NodeAffinity and PodTopologySpread return Skip at PreFilter (nothing to check), so they are not listed
     assert a["filters"] == {"NodeUnschedulable": "Success", "NodeName": "Success", "TaintToleration": "Success",
