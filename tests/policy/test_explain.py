@@ -147,12 +147,17 @@ def test_explain_default_profile_exact_scores():
 
 def test_explain_shape_is_exactly_the_documented_one():
     out = explain("least-allocated", SNAP, FIX / "pod-web.yaml")
-    assert set(out) == {"selected", "nodes"}
+    assert set(out) == {"selected", "nodes", "prefilter", "prescore", "status", "profile", "notes",
+                        "preenqueue"}
     assert list(out["nodes"]) == sorted(out["nodes"])
     for row in out["nodes"].values():
-        assert set(row) == {"feasible", "filters", "scores", "total"}
+        assert set(row) == {"feasible", "filters", "statuses", "scores", "total"}
         if row["feasible"]:
             assert row["total"] == sum(v for v in row["scores"].values() if v is not None)
+        for name, verdict in row["filters"].items():  # statuses say the same, as {code, reasons}
+            st = row["statuses"][name]
+            assert (st["code"] == "Success") == (verdict == "Success")
+            assert st["reasons"] == ([] if verdict == "Success" else [verdict])
 
 
 def test_explain_best_effort_pod_skips_balanced_allocation():

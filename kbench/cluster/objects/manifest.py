@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import math
 
+from kbench.cluster.objects.clusterobjects import ClusterObjects
 from kbench.cluster.objects.core import (
     GPU,
     Container,
@@ -282,3 +283,37 @@ def parse_node(obj: dict, where: str = "") -> Node:
                 gpus, model if gpus else None)
 
 
+
+
+OBJECT_KINDS = ("Namespace", "Service", "ReplicaSet", "ReplicationController", "StatefulSet")
+"""Kinds besides Node and Pod that :func:`add_object` reads into a ClusterObjects."""
+
+
+def add_object(objects: ClusterObjects, obj: dict, where: str = "") -> None:
+    """Add a Namespace (labels), Service (``spec.selector`` map), ReplicaSet / StatefulSet
+    (``spec.selector`` LabelSelector) or ReplicationController (``spec.selector`` map) to ``objects``.
+
+    Raises:
+        SnapshotError: A malformed field, naming its path under ``where``.
+    """
+    p = f"{where}." if where else ""
+    kind = obj.get("kind")
+    meta = _mapping(obj.get("metadata"), f"{p}metadata")
+    if not meta.get("name"):
+        raise SnapshotError(f"a {kind} needs metadata.name", where=f"{p}metadata.name")
+    name = str(meta["name"])
+    namespace = str(meta["namespace"]) if meta.get("namespace") is not None else "default"
+    spec = _mapping(obj.get("spec"), f"{p}spec")
+    if kind == "Namespace":
+        labels = _mapping(meta.get("labels"), f"{p}metadata.labels")
+        objects.add_namespace(name, {str(k): str(v) for k, v in labels.items()})
+    elif kind in ("Service", "ReplicationController"):
+        sel = spec.get("selector")
+        sel = None if sel is None else {str(k): str(v) for k, v in _mapping(sel, f"{p}spec.selector").items()}
+        if kind == "Service":
+            objects.add_service(namespace, name, sel)
+        else:
+            objects.add_controller(kind, namespace, name, sel)
+    else:
+        sel = spec.get("selector")
+        objects.add_controller(kind, namespace, name, None if sel is None else _mapping(sel, f"{p}spec.selector"))
