@@ -178,7 +178,7 @@ class InterPodAffinity:
             cluster_aff = aff_terms if any(t.topology_key != HOSTNAME for t in aff_terms) else ()
             cluster_anti = tuple(t for t in anti_terms if t.topology_key != HOSTNAME)
             local = (len(aff_terms) - len(cluster_aff)) + (len(anti_terms) - len(cluster_anti))
-            state.add_work("local_term", local)
+            state[f"{NAME}/local"] = local  # checked on each candidate's own pods in Filter
             aff_terms, anti_terms = cluster_aff, cluster_anti
         if aff_terms or anti_terms:
             state.add_work("pre_node", nodes.n)
@@ -211,7 +211,8 @@ class InterPodAffinity:
                     bad |= _at(codes, sums, cand) > 0
                 why[(why == 0) & bad] = check
         lookups = len(s.affinity) + len(s.anti) + len(s.existing)
-        state.add_work("filter_op", lookups * len(cand))
+        local = state.get(f"{NAME}/local", 0) * nodes.pod_total / max(nodes.n, 1)
+        state.add_work("filter_op", (lookups + local) * len(cand))
         return FilterResult(why == 0, CodedReasons(why, _TEXTS), np.where(why == 1, _UAU, _U))
 
     # ----- score --------------------------------------------------------------------------------

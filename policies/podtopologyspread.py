@@ -39,6 +39,17 @@ import numpy as np
 from kbench.cluster.objects.selectors import LabelSelector
 from kbench.errors import PolicyError
 from kbench.policy.api import Code, FilterResult, Status
+from kbench.policy.events import (
+    ADD,
+    ASSIGNED_POD,
+    DELETE,
+    NODE,
+    UPDATE_NODE_LABEL,
+    UPDATE_NODE_TAINT,
+    UPDATE_POD_LABEL,
+    ClusterEvent,
+)
+from policies import hintfns
 from policies.nodeaffinity import label_codes, required_mask
 from policies.resourceargs import check_keys, int_field
 from policies.spreadcounts import (
@@ -305,6 +316,13 @@ class PodTopologySpread:
         lo, hi = int(live[live.argmin()]), max(int(live[live.argmax()]), 0)
         out = np.full(len(scores), 100, dtype=np.int64) if hi == 0 else 100 * (hi + lo - scores) // hi
         return out if ignored is None else np.where(ignored, 0, out).astype(np.int64)
+
+    def events_to_register(self):
+        """Assigned pods added, relabelled or deleted; nodes added, deleted, relabelled or retainted."""
+        def both(pod):
+            return [*self.constraints(pod, "DoNotSchedule"), *self.constraints(pod, "ScheduleAnyway")]
+        return [(ClusterEvent(ASSIGNED_POD, ADD | UPDATE_POD_LABEL | DELETE), hintfns.spread_pod(both)),
+                (ClusterEvent(NODE, ADD | DELETE | UPDATE_NODE_LABEL | UPDATE_NODE_TAINT), hintfns.spread_node(both))]
 
 
 PLUGINS = [PodTopologySpread]

@@ -25,6 +25,8 @@ import weakref
 import numpy as np
 
 from kbench.policy.api import Code, FilterResult, Status
+from kbench.policy.events import ADD, NODE, UPDATE_NODE_TAINT, ClusterEvent
+from policies import hintfns
 from policies.resourceargs import check_keys
 
 NAME = "TaintToleration"
@@ -130,6 +132,10 @@ class TaintToleration:
     def normalize_scores(self, state, pod, scores: np.ndarray) -> np.ndarray:
         """DefaultNormalizeScore(100, reverse=True)."""
         return default_normalize(scores, reverse=True)
+
+    def events_to_register(self):
+        """Node added or its taints changed (policies/hintfns.py)."""
+        return [(ClusterEvent(NODE, ADD | UPDATE_NODE_TAINT), hintfns.taint_toleration)]
 
 
 def default_normalize(scores: np.ndarray, reverse: bool) -> np.ndarray:

@@ -50,6 +50,8 @@ def run_cmd(
     result = _with_progress(output == "table", sc.duration_s,
                             lambda progress: run_scenario(sc, seed=seed, out_dir=out, progress=progress))
     summary = result.summary
+    for line in summary.get("ignored", ()):
+        err_console.print(f"warning: {line}", markup=False, highlight=False, soft_wrap=True)
     if output == "json":
         print_json(summary)
     elif output == "markdown":

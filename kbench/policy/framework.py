@@ -110,12 +110,22 @@ class Framework:
                             getattr(pl[n], "uniform_score", None), self.weights[n]) for n in self.score_plugins]
         self.tie_break = profile.tie_break
         self.percentage = profile.percentage_of_nodes_to_score
-        self._next_start = 0
+        self.rotation = [0]
+        """The round-robin start index, in a list so that the profiles of one scheduler can share it
+        (upstream keeps one ``nextStartNodeIndex`` per scheduler)."""
         self._order_seed = int(self.rng.integers(2**63)) if self.tie_break == "first" else 0
         self._rank_cache: tuple[list[str], int, np.ndarray] | None = None
         self._ring_cache: np.ndarray | None = None
         self.node_order: list[str] | None = None
         """Explicit node order for ``tieBreak: first`` (overrides the seeded order when set)."""
+
+    @property
+    def _next_start(self) -> int:
+        return self.rotation[0]
+
+    @_next_start.setter
+    def _next_start(self, value: int) -> None:
+        self.rotation[0] = value
 
     # ----- helpers --------------------------------------------------------------------------
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from kbench.cluster.objects import CPU, GPU, MEMORY, Container, Node, Pod, Taint, Toleration
+from kbench.cluster.objects.clusterobjects import ClusterObjects
 from kbench.config.cluster import NodeGroup
 from kbench.config.workload import PodTemplate
 from kbench.errors import ConfigError
@@ -85,3 +86,22 @@ def draw_duration(t: PodTemplate, rng: np.random.Generator) -> float | None:
     if d.kind == "constant" and d.value == 0:
         return None
     return float(d.sample(rng))
+
+
+def cluster_objects(workload) -> ClusterObjects:
+    """The Namespaces, Services and ReplicaSets a scenario's workload makes, as the scheduler's
+    listers would hold them: every namespace it uses; per Deployment a ReplicaSet of the same name
+    selecting ``app: <name>`` (its pods' label, owner ``ReplicaSet/<name>``) and, with ``service``,
+    a Service with that selector. (Jobs' pods have no spreading selector upstream either.)
+    """
+    objects = ClusterObjects()
+    spaces = {"default", *workload.quota_namespaces}
+    for item in (*workload.deployments, *workload.jobs, *workload.pods, *workload.traces):
+        spaces.add(item.namespace)
+    for ns in sorted(spaces):
+        objects.add_namespace(ns)
+    for d in workload.deployments:
+        objects.add_controller("ReplicaSet", d.namespace, d.name, {"matchLabels": {"app": d.name}})
+        if d.service:
+            objects.add_service(d.namespace, d.name, {"app": d.name})
+    return objects
