@@ -21,9 +21,20 @@ def run_cmd(
     out: Path = typer.Option(Path("results"), "--out", help="Parent folder of the run folder."),
     output: str = typer.Option("table", "-o", "--output", help="table, json or markdown."),
     report: bool = typer.Option(False, "--report", help="Also write report.html (plotly, offline) in the run folder."),
+    case: str = typer.Option(None, "--case", help="scheduler_perf config: the test case to run."),
+    workload: str = typer.Option(None, "--workload", help="scheduler_perf config: the workload to run."),
+    list_cases: bool = typer.Option(False, "--list", help="scheduler_perf config: list its cases and workloads."),
 ) -> None:
-    """One pod-lifecycle run: pods, startup percentiles, SLO verdicts, throughput."""
+    """One pod-lifecycle run: pods, startup percentiles, SLO verdicts, throughput (or a scheduler_perf workload)."""
     check_output(output, ("table", "json", "markdown"))
+    from kbench.workload.schedperf.command import is_perf_config, perf_cmd
+
+    if is_perf_config(scenario):
+        check_output(output, ("table", "json"))
+        perf_cmd(scenario, case, workload, list_cases, param, seed, out, output)
+        return
+    if case or workload or list_cases:
+        fail("--case, --workload and --list apply to scheduler_perf configs only")
     from dataclasses import replace
 
     from kbench.config import load_scenario, scenario_from_dict

@@ -47,17 +47,17 @@ class InformerHandling:
     def _on_pod_add(self, pod) -> None:
         self._on_pod_update(None, pod)
 
-    def _on_pod_update(self, _old, pod) -> None:
+    def _on_pod_update(self, old, pod) -> None:
         key = pod.key
         if pod.node_name is not None:
             if self.queue.delete(key) is not None:
                 self._forget_pending(key)
             self.nominated.pop(key, None)
+            if self.listeners and (old is None or old.node_name is None):
+                self._notify("observed_bound", pod)  # the informer saw it go from no node to a node
             if pod.finished:
                 self._removed(key, pod)
             elif self.cache.observe_bound(pod):
-                if self.listeners:
-                    self._notify("observed_bound", pod)
                 self._event(_ASSIGNED_ADD, None, pod.spec)
             return
         if pod.deleting or pod.finished:

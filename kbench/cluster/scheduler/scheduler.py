@@ -37,7 +37,8 @@ informer updates of it are ignored from then on, so it is never retried (FGD.md 
 
 Observers subscribe to scheduling outcomes through :attr:`Scheduler.listeners` (STYLE habit 10):
 each is called as ``listener(event, pod, now)`` with ``event`` one of ``scheduled`` (a cycle chose a
-node; the pod is assumed on it), ``bound`` (its binding committed), ``unschedulable`` (an attempt
+node; the pod is assumed on it), ``bound`` (its binding committed), ``observed_bound`` (the
+scheduler's pod informer saw the pod go from no node to a node: what scheduler_perf counts), ``unschedulable`` (an attempt
 found no node), ``given_up`` (after ``unschedulable``, when retries are off) and ``removed`` (a
 placed pod left the cache: finished, deleted or forgotten).
 
