@@ -21,7 +21,8 @@ unrolled into one ``createPods`` per namespace ``<namespacePrefix>-<i>``.
 
 Every problem is a :class:`~kbench.errors.ConfigError` naming the case, workload and op; ops kbench
 cannot run (DRA, volumes, ``updateAny``, node allocatable strategies) raise
-:class:`NotModelled` naming the opcode.
+:class:`NotModelled` naming the opcode when a workload of their case runs (the rest of the file
+stays usable; ``--list`` marks such workloads "not runnable").
 """
 
 from __future__ import annotations
@@ -126,8 +127,8 @@ def _op(raw, where: str) -> dict:
     if not isinstance(raw, dict):
         raise ConfigError("expected a mapping", where=where)
     opcode = next((v for k, v in raw.items() if str(k).lower() == "opcode"), None)
-    if opcode in UNSUPPORTED:
-        raise NotModelled(f"opcode {opcode} is not modelled by kbench", where=where)
+    if opcode in UNSUPPORTED:  # refused when a workload of this case runs (--list shows it)
+        return {"opcode": opcode, "_not_modelled": f"opcode {opcode} is not modelled by kbench", "_where": where}
     if opcode not in OPS:
         raise ConfigError(f"unknown opcode {opcode!r}", where=where)
     op = _canon(raw, OPS[opcode], where)

@@ -26,6 +26,8 @@ class OpDriver:
         self.ops: list[tuple[int, dict]] = []
         for i, op in enumerate(ops):
             where = f"op {i} ({op['opcode']})"
+            if op.get("_not_modelled"):
+                raise NotModelled(op["_not_modelled"], where=op["_where"])
             op = dict(op)
             code = op["opcode"]
             if code in ("createNodes", "createNamespaces", "createPods", "createAny"):
