@@ -42,10 +42,14 @@ class HintMap:
     """One profile's registrations: ``[(registered event, plugin, hint or None)]``."""
 
     entries: list[tuple[ClusterEvent, str, object]] = field(default_factory=list)
+    _interest: dict = field(default_factory=dict, repr=False)
 
-    def plugins_for(self, event: ClusterEvent) -> set[str]:
-        """Plugins that registered an event matching ``event``."""
-        return {name for reg, name, _ in self.entries if reg.matches(event)}
+    def plugins_for(self, event: ClusterEvent) -> frozenset[str]:
+        """Plugins that registered an event matching ``event`` (cached per event)."""
+        hit = self._interest.get(event)
+        if hit is None:
+            hit = self._interest[event] = frozenset(name for reg, name, _ in self.entries if reg.matches(event))
+        return hit
 
 
 def build_hint_map(framework, enabled: bool) -> HintMap:

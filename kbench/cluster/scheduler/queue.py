@@ -116,6 +116,7 @@ class SchedulingQueue:
         self._gated: dict[str, QueuedPod] = {}
         self._inflight_events: list | None = None
         self._hint_calls = [0]
+        self._interest: dict = {}
         self.work: dict[str, float] = {}
 
     # ------------------------------------------------------------------------------- sizes
@@ -403,7 +404,9 @@ class SchedulingQueue:
         """
         maps = self.hint_maps
         if maps is not None and not event.is_wildcard:
-            interested = set().union(*(m.plugins_for(event) for m in maps.values())) if maps else set()
+            interested = self._interest.get(event)
+            if interested is None:
+                interested = self._interest[event] = frozenset().union(*(m.plugins_for(event) for m in maps.values()))
             if not interested:
                 return 0  # no plugin registered it (upstream isEventOfInterest)
         if self._inflight_events is not None:
