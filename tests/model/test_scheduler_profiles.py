@@ -64,3 +64,20 @@ def test_profiles_share_one_rotation_and_one_queue(tmp_path):
     fws = list(s.profiles.frameworks.values())
     assert fws[0].rotation is fws[1].rotation
     assert isinstance(new_pod(w, "x"), PodObj)
+
+
+def test_outcome_listeners_see_only_outcomes_and_bound_observers_each_binding_once():
+    """The informer's view of a binding goes to ``bound_observers`` (scheduler_perf's collector),
+    once per pod; outcome listeners (the FGD recorder, sequential replay) get no extra event."""
+    w = make_world(2, cpu_cores=4.0)
+    s = Scheduler(w)
+    events: list[str] = []
+    seen: list[str] = []
+    s.listeners.append(lambda event, pod, now: events.append(event))
+    s.bound_observers.append(lambda pod, now: seen.append(pod.key))
+    s.start()
+    pods = [new_pod(w, f"p{i}", cpu=0.5) for i in range(3)]
+    create_at(w, pods, 1.0)
+    w.env.run(until=10)
+    assert sorted(seen) == sorted(p.key for p in pods)
+    assert sorted(events) == ["bound"] * 3 + ["scheduled"] * 3

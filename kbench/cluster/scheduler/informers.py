@@ -53,8 +53,10 @@ class InformerHandling:
             if self.queue.delete(key) is not None:
                 self._forget_pending(key)
             self.nominated.pop(key, None)
-            if self.listeners and (old is None or old.node_name is None):
-                self._notify("observed_bound", pod)  # the informer saw it go from no node to a node
+            if self.bound_observers and (old is None or old.node_name is None):
+                now = self.env.now  # the informer saw it go from no node to a node
+                for observer in self.bound_observers:
+                    observer(pod, now)
             if pod.finished:
                 self._removed(key, pod)
             elif self.cache.observe_bound(pod):

@@ -37,10 +37,11 @@ informer updates of it are ignored from then on, so it is never retried (FGD.md 
 
 Observers subscribe to scheduling outcomes through :attr:`Scheduler.listeners` (STYLE habit 10):
 each is called as ``listener(event, pod, now)`` with ``event`` one of ``scheduled`` (a cycle chose a
-node; the pod is assumed on it), ``bound`` (its binding committed), ``observed_bound`` (the
-scheduler's pod informer saw the pod go from no node to a node: what scheduler_perf counts), ``unschedulable`` (an attempt
+node; the pod is assumed on it), ``bound`` (its binding committed), ``unschedulable`` (an attempt
 found no node), ``given_up`` (after ``unschedulable``, when retries are off) and ``removed`` (a
-placed pod left the cache: finished, deleted or forgotten).
+placed pod left the cache: finished, deleted or forgotten). :attr:`Scheduler.bound_observers`
+(``f(pod, now)``) hear when the scheduler's pod informer sees a pod go from no node to a node (what
+scheduler_perf counts); they are kept apart so that outcome listeners see no extra event.
 
 Cluster events that move the unschedulable pool (D2): a bound pod finished or deleted, an assumed
 pod forgotten, a node added, a node that lost a taint, became Ready or was uncordoned. A second
@@ -105,6 +106,7 @@ class Scheduler(FailureHandling, InformerHandling):
         last_bound_s: Last binding commit, seconds (NaN before).
         busy_s: Virtual seconds spent in cycles (utilisation = busy_s / elapsed).
         listeners: Outcome observers ``f(event, pod, now)`` (see the module docstring).
+        bound_observers: ``f(pod, now)`` called when the pod informer sees a pod bound.
         given_up: Keys of pods given up after a failed attempt (``retry_unschedulable: false``).
         typical_pods: The typical pods handed to the profile, if any (for the run summary).
     """
@@ -123,6 +125,7 @@ class Scheduler(FailureHandling, InformerHandling):
         self.typical_pods = typical_pods
         self.ignored = list(self.profiles.ignored)
         self.listeners: list = []
+        self.bound_observers: list = []
         self.given_up: set[str] = set()
         self.foreign: set[str] = set()
         self.cache = SchedulerCache(self._framework_of)

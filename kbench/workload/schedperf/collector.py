@@ -48,7 +48,7 @@ class ThroughputCollector:
         env.process(self._sample())
 
     def observe(self, pod) -> None:
-        """A pod the informer saw bound (the scheduler's ``observed_bound`` event)."""
+        """A pod the informer saw bound (the scheduler's ``bound_observers``)."""
         if not self._running:
             return
         spec = pod.spec

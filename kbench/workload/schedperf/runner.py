@@ -133,8 +133,8 @@ class _Run:
         return out
 
     # ----- observing ------------------------------------------------------------------------------
-    def on_scheduler(self, event: str, pod, now: float) -> None:
-        if event != "observed_bound" or pod.key in self.bound_keys:
+    def on_bound(self, pod, now: float) -> None:
+        if pod.key in self.bound_keys:
             return
         self.bound_keys.add(pod.key)
         ns = pod.spec.namespace
@@ -171,7 +171,7 @@ def run_workload(cfg: PerfConfig, case_name: str, workload_name: str, seed: int 
         sched = Scheduler(run.world)
     except KbenchError:
         raise
-    sched.listeners.append(run.on_scheduler)
+    sched.bound_observers.append(run.on_bound)
     run.world.plane.start()
     sched.start()
     client = run.world.client("scheduler-perf", "workload", "system:serviceaccount:default:scheduler-perf", GROUPS)
