@@ -4,25 +4,8 @@ A snapshot is what ``kubectl get nodes,pods -A -o yaml`` (or ``-o json``) prints
 with ``items``, or a multi-document stream of Node and Pod objects; Namespace, Service, ReplicaSet,
 ReplicationController and StatefulSet objects are read too (InterPodAffinity's namespace selectors,
 PodTopologySpread's default selector); other kinds are ignored. The fields read are listed in
-:mod:`kbench.cluster.objects.manifest`, where the parsers live.
-
-* **Node**: ``status.allocatable`` (else ``status.capacity``), ``metadata.labels``,
-  ``spec.taints``, ``spec.unschedulable``, ``status.images`` (every name of an image gets its
-  ``sizeBytes``). GPUs: ``nvidia.com/gpu`` in allocatable, or the ``alibabacloud.com/gpu-count``
-  label; the model from the ``alibabacloud.com/gpu-card-model`` or ``nvidia.com/gpu.product`` label.
-* **Pod**: containers' and init containers' ``resources.requests`` (a resource with only a limit
-  gets the limit as its request, as the API server defaults it), ``overhead``, ``priority``,
-  ``nodeSelector``, ``affinity.nodeAffinity``, ``tolerations``, ``topologySpreadConstraints``,
-  ``schedulerName``, labels, annotations, the first owner reference. A pod with ``spec.nodeName``
-  is bound to that node unless its phase is Succeeded or Failed.
-* **GPU requests**: ``nvidia.com/gpu: k`` in requests means k whole GPUs. GPU sharing follows
-  Open-Gpu-Share and the FGD simulator: pod annotations ``alibabacloud.com/gpu-milli`` (thousandths
-  of each GPU), ``alibabacloud.com/gpu-count`` (GPUs, default 1) and
-  ``alibabacloud.com/gpu-card-model`` (required model); a bound pod's GPUs in
-  ``alibabacloud.com/gpu-index`` (``"0"``, ``"0,1"`` or ``"0-1"`` meaning GPUs 0 and 1).
-
-Quantities become integers in kbench units (cpu millicores rounded up as ``MilliValue``; others
-rounded up as ``Value``).
+:mod:`kbench.cluster.objects.manifest`, where the parsers live (GPU requests and sharing
+annotations, quantities in kbench units).
 """
 
 from __future__ import annotations

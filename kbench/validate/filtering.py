@@ -56,7 +56,8 @@ class FilterCase:
     point: str = "filter"
 
 
-def _snapshot(nodes, pods) -> NodeTable:
+def snapshot_table(nodes, pods) -> NodeTable:
+    """Upstream tests' snapshot: the nodes, and the pods bound to them (pods on other nodes left out)."""
     table = NodeTable.from_nodes(nodes)
     for p in pods:
         if p.node_name in table.index:
@@ -77,21 +78,21 @@ def filter_cases() -> list[FilterCase]:
     out: list[FilterCase] = []
     for name, p, pods, expected in ipa.FILTER_SINGLE:
         whole = expected == "skip" or (isinstance(expected, tuple) and expected[0] == "prefilter")
-        out.append(FilterCase("InterPodAffinity", name, lambda p=p: p, lambda e=pods: _snapshot(ipa.NODE1, e),
+        out.append(FilterCase("InterPodAffinity", name, lambda p=p: p, lambda e=pods: snapshot_table(ipa.NODE1, e),
                               expected if whole else [expected], IPA_FILTER_SRC, ipa.NAMESPACES))
     for name, p, pods, nodes, expected in ipa.FILTER_MULTI:
-        out.append(FilterCase("InterPodAffinity", name, lambda p=p: p, lambda n=nodes, e=pods: _snapshot(n, e),
+        out.append(FilterCase("InterPodAffinity", name, lambda p=p: p, lambda n=nodes, e=pods: snapshot_table(n, e),
                               expected, IPA_FILTER_SRC, ipa.NS1))
     for name, app, init, existing, expected in ports.NODE_PORTS:
         kw = {"ports": app}
         if init is not None:
             kw["sidecar_ports" if init[0] else "init_ports"] = init[1]
         out.append(FilterCase("NodePorts", name, lambda kw=kw: pod("p", **kw),
-                              lambda e=existing: _snapshot([node("m1")], [pod("e", node="m1", ports=e)] if e else []),
+                              lambda e=existing: snapshot_table([node("m1")], [pod("e", node="m1", ports=e)] if e else []),
                               expected if expected == "skip" else [expected], "upstream nodeports/node_ports_test.go"))
     for name, gates, expected in ports.GATES:
         out.append(FilterCase("SchedulingGates", name, lambda g=gates: pod("p", scheduling_gates=g),
-                              lambda: _snapshot([node("node1")], []),
+                              lambda: snapshot_table([node("node1")], []),
                               None if expected is None else ("preenqueue", *expected),
                               "upstream schedulinggates/scheduling_gates_test.go", point="preEnqueue"))
     return out
@@ -105,14 +106,14 @@ def ipa_score_cases() -> list[ScoreCase]:
             continue
         args = {"hardPodAffinityWeight": 1, "ignorePreferredTermsOfExistingPods": ignore}
         out.append(ScoreCase("InterPodAffinity", name, args, lambda p=p: p,
-                             lambda lab=labels, e=pods: _snapshot(
+                             lambda lab=labels, e=pods: snapshot_table(
                                  [node(f"node{i + 1}", labels=x) for i, x in enumerate(lab)], e),
                              expected, IPA_SCORE_SRC, ipa.NAMESPACES))
     hard_nodes = [{"region": "China"}, {"region": "India"}, {"az": "az1"}]
     for name, ns, weight, expected in ipa.SCORE_HARD:
         out.append(ScoreCase("InterPodAffinity", name, {"hardPodAffinityWeight": weight},
                              lambda ns=ns: ipa.p(labels={"service": "S1"}, ns=ns),
-                             lambda: _snapshot([node(f"node{i + 1}", labels=x) for i, x in enumerate(hard_nodes)],
+                             lambda: snapshot_table([node(f"node{i + 1}", labels=x) for i, x in enumerate(hard_nodes)],
                                                ipa.HARD_PODS), expected, IPA_SCORE_SRC, ipa.NAMESPACES))
     return out
 

@@ -19,6 +19,7 @@ from kbench.cluster.objects.clusterobjects import ClusterObjects
 from kbench.errors import PolicyError
 from kbench.policy.api import Code, CycleState, Handle
 from kbench.validate.builders import node
+from kbench.validate.filtering import snapshot_table
 from kbench.validate.upstream_affinity import (
     FILTER_MULTI,
     FILTER_SINGLE,
@@ -40,19 +41,10 @@ def objects(namespaces: dict) -> ClusterObjects:
     return objs
 
 
-def snapshot(nodes, pods) -> NodeTable:
-    """Upstream's snapshot: the nodes, and the pods bound to them (pods on other nodes left out)."""
-    table = NodeTable.from_nodes(nodes)
-    for pod in pods:
-        if pod.node_name in table.index:
-            table.add_pod(pod, table.index[pod.node_name])
-    return table
-
-
 def run_filter(pod, pods, nodes, namespaces):
     """Upstream's loop: PreFilter once, then Filter on each node. "skip", ("prefilter", code,
     message), or per node "" (pass) / (code, reason)."""
-    table = snapshot(nodes, pods)
+    table = snapshot_table(nodes, pods)
     plugin = InterPodAffinity({}, Handle(objects=objects(namespaces)))
     state = CycleState()
     st = plugin.pre_filter(state, pod, table)
@@ -80,7 +72,7 @@ def test_required_affinity_multiple_nodes(name, pod, pods, nodes, expected):
 
 def run_score(pod, pods, node_labels, args, namespaces):
     """PreScore, Score and NormalizeScore over every node; None for SKIP, ("error", message) for an error."""
-    table = snapshot([node(f"node{i + 1}", labels=lab) for i, lab in enumerate(node_labels)], pods)
+    table = snapshot_table([node(f"node{i + 1}", labels=lab) for i, lab in enumerate(node_labels)], pods)
     plugin = InterPodAffinity(args, Handle(objects=objects(namespaces)))
     state = CycleState()
     cand = np.arange(table.n, dtype=np.int64)
