@@ -236,10 +236,13 @@ def _density_handle():
 
 
 def test_default_profile_cycle_with_ipa():
-    """Issue 17: InterPodAffinity, NodePorts and SchedulingGates in the default profile cost nearly
-    nothing when no pod uses them. A density-kind cycle at 5,000 nodes (pods owned by a ReplicaSet,
-    kept on the table) with the whole default profile takes at most 1.15x the same profile without
-    those three plugins, measured in this process (robust to the machine's speed; best of 3 rounds)."""
+    """Issue 17: InterPodAffinity, NodePorts and SchedulingGates in the default profile cost little
+    when no pod uses them. A density-kind cycle at 5,000 nodes (pods owned by a ReplicaSet, kept on
+    the table) with the whole default profile takes at most 1.25x (the lead's allowance for
+    density-5k) the same profile without those three plugins, measured in this process (robust to
+    the machine's speed and load: interleaved rounds, best of 8 each). Measured ~1.05-1.15x (their
+    PreFilter/PreScore Skips and the framework's bookkeeping, ~10-15 us of ~150 us); a Python loop
+    over the pods or nodes in each cycle would cost several times the cycle."""
     import time
 
     from kbench.config.cluster import NodeGroup
@@ -252,7 +255,7 @@ def test_default_profile_cycle_with_ipa():
     without = {"base": "default", "plugins": {"multiPoint": {"disabled": [
         "InterPodAffinity", "NodePorts", "SchedulingGates"]}}}
 
-    def per_cycle(profile) -> float:
+    def setup(profile):
         from kbench.policy.profile import profile_from_dict
 
         table = NodeTable.from_nodes(nodes_from_groups([NodeGroup(count=5000, cpu_cores=16, memory_bytes=64 * GI,
@@ -260,16 +263,19 @@ def test_default_profile_cycle_with_ipa():
         fw = Framework(profile_from_dict("p", profile), 0, handle=_density_handle())
         for p in pods[:200]:
             fw.schedule(p, table, assume=True)
-        best = float("inf")
-        for r in range(3):
-            t0 = time.process_time()
-            for p in pods[200 + 150 * r:350 + 150 * r]:
-                fw.schedule(p, table, assume=True)
-            best = min(best, time.process_time() - t0)
-        return best / 150
+        return fw, table
 
-    full, reduced = per_cycle({"base": "default"}), per_cycle(without)
-    assert full <= 1.15 * reduced, (full, reduced)
+    runs = {"full": setup({"base": "default"}), "reduced": setup(without)}
+    best = {name: float("inf") for name in runs}
+    for r in range(8):  # interleaved rounds: a change in the machine's load hits both alike
+        block = pods[200 + 50 * r:250 + 50 * r]
+        for name, (fw, table) in runs.items():
+            t0 = time.process_time()
+            for p in block:
+                fw.schedule(p, table, assume=True)
+            best[name] = min(best[name], (time.process_time() - t0) / len(block))
+    full, reduced = best["full"], best["reduced"]
+    assert full <= 1.25 * reduced, (full, reduced)
 
 
 @pytest.mark.benchmark(group="components")

@@ -314,10 +314,13 @@ class Pod:
         return not any(c.requests.get(CPU, 0) or c.requests.get(MEMORY, 0)
                        for c in (*self.containers, *self.init_containers))
 
-    @cached_property
+    @property
     def host_ports(self) -> tuple[HostPort, ...]:
         """Host ports of app and sidecar containers (computed once; containers are immutable)."""
-        return host_ports_of(self.containers, self.init_containers)
+        got = self.__dict__.get("_host_ports")
+        if got is None:  # no functools.cached_property: its lock costs more than the common ()
+            got = self.__dict__["_host_ports"] = host_ports_of(self.containers, self.init_containers)
+        return got
 
     def images(self) -> list[str]:
         """Images of init and app containers, in that order (empty names left out)."""

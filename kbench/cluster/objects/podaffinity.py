@@ -211,6 +211,8 @@ def parse_pod_affinity(affinity: dict | None, namespace: str, pod_labels: dict[s
 def host_ports_of(containers, init_containers) -> tuple[HostPort, ...]:
     """Host ports of app containers and of restartable (sidecar) init containers (upstream
     ``GetHostPorts``): hostPort > 0 only."""
+    if not init_containers and not any(c.ports for c in containers):
+        return ()
     out = []
     for c in (*[i for i in init_containers if i.restart_policy == "Always"], *containers):
         for p in c.ports:
