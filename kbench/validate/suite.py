@@ -38,8 +38,8 @@ NOT_COVERED = (
      "times, kbench/cluster/kubelet/noderesources.py) and keeps no occupancy state an observer could integrate; a Little's "
      "law check there would only restate the observer's own timestamps"),
     ("scoring/PodTopologySpread", "upstream's spread score cases name candidate and filtered-out nodes "
-     "separately, which kbench explain (every node filtered and scored) cannot express; they run plugin-level "
-     "in tests/policy/test_upstream_spread.py"),
+     "separately; kbench explain --score-nodes can express that since issue 17, but the cases still run "
+     "plugin-level in tests/policy/test_upstream_spread.py"),
 )
 """Checks the issue asks for that the suite does not run, with the reason (printed and documented)."""
 
