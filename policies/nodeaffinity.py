@@ -30,6 +30,8 @@ import numpy as np
 from kbench.cluster.objects import NodeSelectorRequirement, NodeSelectorTerm
 from kbench.errors import PolicyError
 from kbench.policy.api import Code, FilterResult, Status
+from kbench.policy.events import ADD, NODE, UPDATE_NODE_LABEL, ClusterEvent
+from policies import hintfns
 from policies.resourceargs import check_keys, int_field
 from policies.tainttoleration import default_normalize
 
@@ -319,6 +321,10 @@ class NodeAffinity:
     def normalize_scores(self, state, pod, scores: np.ndarray) -> np.ndarray:
         """DefaultNormalizeScore(100, reverse=False)."""
         return default_normalize(scores, reverse=False)
+
+    def events_to_register(self):
+        """Node added or relabelled (policies/hintfns.py)."""
+        return [(ClusterEvent(NODE, ADD | UPDATE_NODE_LABEL), hintfns.node_affinity(self.added_required))]
 
 
 PLUGINS = [NodeAffinity]

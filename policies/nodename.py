@@ -10,6 +10,8 @@ from __future__ import annotations
 import numpy as np
 
 from kbench.policy.api import Code, FilterResult
+from kbench.policy.events import ADD, NODE, ClusterEvent
+from policies import hintfns
 from policies.resourceargs import check_keys
 
 NAME = "NodeName"
@@ -37,6 +39,10 @@ class NodeName:
             return FilterResult.all_pass(len(cand))
         ok = np.asarray(nodes.names, dtype=object)[cand] == pod.node_name
         return FilterResult(ok, ERR_REASON, Code.UNSCHEDULABLE_AND_UNRESOLVABLE)
+
+    def events_to_register(self):
+        """Node added (policies/hintfns.py)."""
+        return [(ClusterEvent(NODE, ADD), hintfns.node_name)]
 
 
 PLUGINS = [NodeName]

@@ -29,6 +29,8 @@ import numpy as np
 
 from kbench.errors import PolicyError
 from kbench.policy.api import Code, CodedReasons, FilterResult, Status
+from kbench.policy.events import ADD, ASSIGNED_POD, DELETE, NODE, UPDATE_NODE_ALLOCATABLE, ClusterEvent
+from policies import hintfns
 from policies.resourceargs import (
     _MEMO_LIMIT,
     MAX_NODE_SCORE,
@@ -281,6 +283,11 @@ class NodeResourcesFit:
             return most_allocated(req, alloc, self.weights)
         return requested_to_capacity_ratio(req, alloc, self.weights, *self.shape)
 
+
+    def events_to_register(self):
+        """An assigned pod deleted (Queue); a node added or its allocatable grown (policies/hintfns.py)."""
+        return [(ClusterEvent(ASSIGNED_POD, DELETE), hintfns.queue),
+                (ClusterEvent(NODE, ADD | UPDATE_NODE_ALLOCATABLE), hintfns.fit_node(self._fit_request))]
 
     def _cached(self, nodes, cand: np.ndarray, pod_req: np.ndarray, cols: list[int]) -> np.ndarray | None:
         """LeastAllocated scores through :mod:`policies.rowscores` (None: first sighting of the shape)."""

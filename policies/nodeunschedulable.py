@@ -12,6 +12,8 @@ import numpy as np
 
 from kbench.cluster.objects import Taint
 from kbench.policy.api import Code, FilterResult
+from kbench.policy.events import ADD, NODE, UPDATE_NODE_TAINT, ClusterEvent
+from policies import hintfns
 from policies.resourceargs import check_keys
 
 NAME = "NodeUnschedulable"
@@ -39,6 +41,10 @@ class NodeUnschedulable:
         if any(t.tolerates(UNSCHEDULABLE_TAINT) for t in pod.tolerations):
             return FilterResult.all_pass(len(cand))
         return FilterResult(~nodes.unschedulable[cand], ERR_REASON, Code.UNSCHEDULABLE_AND_UNRESOLVABLE)
+
+    def events_to_register(self):
+        """Node added or its taints / cordon changed (policies/hintfns.py)."""
+        return [(ClusterEvent(NODE, ADD | UPDATE_NODE_TAINT), hintfns.node_unschedulable)]
 
 
 PLUGINS = [NodeUnschedulable]

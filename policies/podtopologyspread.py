@@ -18,10 +18,12 @@ Score (soft constraints, or the defaults when the pod has none): per constraint,
 per node, others per domain over all included nodes but only for domains among the candidates.
 NormalizeScore ``100 * (max + min - raw) / max``; candidates missing a required key score 0.
 
-Simplification (documented): the default constraints' selector. Upstream builds it from the
-Services, ReplicationControllers, ReplicaSets and StatefulSets that select the pod, which a snapshot
-need not contain. kbench uses the pod's own labels as ``matchLabels`` when the pod has an owner or an
-``app`` / ``app.kubernetes.io/name`` label, and no selector (plugin skipped) otherwise.
+The default constraints' selector is upstream's ``helper.DefaultSelector``
+(:meth:`ClusterObjects.default_selector <kbench.cluster.objects.clusterobjects.ClusterObjects.default_selector>`):
+the Services in the pod's namespace that select it, plus its controlling ReplicationController,
+ReplicaSet or StatefulSet when that object exists; no selector (no Service, no such owner) skips the
+plugin. Each hard constraint keeps its own per-domain counts (two DoNotSchedule constraints on one
+topology key are both enforced, as upstream's per-constraint ``TpValueToMatchNum``).
 
 Cost: matching-pod counts per (namespace, selector), per node and per domain, are cached per node
 table and follow the pods added and removed since (:mod:`policies.spreadcounts`; a per-pod Python
@@ -30,14 +32,24 @@ walk only the first time); label matching per node is vectorised through factori
 
 from __future__ import annotations
 
-import functools
 import math
 
 import numpy as np
 
-from kbench.cluster.objects import NodeSelectorRequirement
+from kbench.cluster.objects.selectors import LabelSelector
 from kbench.errors import PolicyError
 from kbench.policy.api import Code, FilterResult, Status
+from kbench.policy.events import (
+    ADD,
+    ASSIGNED_POD,
+    DELETE,
+    NODE,
+    UPDATE_NODE_LABEL,
+    UPDATE_NODE_TAINT,
+    UPDATE_POD_LABEL,
+    ClusterEvent,
+)
+from policies import hintfns
 from policies.nodeaffinity import label_codes, required_mask
 from policies.resourceargs import check_keys, int_field
 from policies.spreadcounts import (
@@ -57,44 +69,14 @@ HOSTNAME = "kubernetes.io/hostname"
 ZONE = "topology.kubernetes.io/zone"
 ERR_CONSTRAINTS = "node(s) didn't match pod topology spread constraints"
 ERR_MISSING_LABEL = ERR_CONSTRAINTS + " (missing required label)"
-APP_LABELS = ("app", "app.kubernetes.io/name")
 SYSTEM_DEFAULTS = ((3, HOSTNAME, "ScheduleAnyway"), (5, ZONE, "ScheduleAnyway"))
 _MAX_INT32 = 2**31 - 1
 _MAX_DEFAULT_CONS = 1024
 
 
-class Selector:
-    """A parsed LabelSelector: ``None`` matches nothing; ``{}`` matches everything but counts nothing
-    (upstream ``countPodsMatchSelector`` returns 0 for an empty selector)."""
-
-    def __init__(self, spec: dict | None, merge: dict | None = None):
-        self.nothing = spec is None
-        spec = spec or {}
-        self.labels = dict(spec.get("matchLabels") or {})
-        self.exprs = [NodeSelectorRequirement(e["key"], e["operator"], tuple(e.get("values") or ()))
-                      for e in spec.get("matchExpressions") or ()]
-        if merge and not self.nothing:
-            self.labels.update(merge)
-
-    @functools.cached_property
-    def key(self) -> tuple:
-        """A hashable identity of the requirements (for caching counts; computed once)."""
-        return (self.nothing, tuple(sorted(self.labels.items())),
-                tuple((r.key, r.operator, r.values) for r in self.exprs))
-
-    @property
-    def empty(self) -> bool:
-        """No requirements at all (upstream ``Selector.Empty``)."""
-        return not self.nothing and not self.labels and not self.exprs
-
-    def matches(self, labels: dict) -> bool:
-        """Whether ``labels`` satisfy every requirement."""
-        if self.nothing:
-            return False
-        for k, v in self.labels.items():
-            if labels.get(k) != v:
-                return False
-        return all(r.matches(labels) for r in self.exprs)
+Selector = LabelSelector
+"""A parsed LabelSelector: nil matches nothing; ``{}`` matches everything but counts nothing
+(upstream ``countPodsMatchSelector`` returns 0 for an empty selector)."""
 
 
 class Constraint:
@@ -104,13 +86,6 @@ class Constraint:
         self.max_skew, self.key, self.selector = int(max_skew), key, selector
         self.min_domains = 1 if min_domains is None else int(min_domains)
         self.affinity_policy, self.taints_policy = affinity, taints
-
-
-def default_selector(pod) -> dict | None:
-    """The documented stand-in for upstream ``helper.DefaultSelector`` (see the module docstring)."""
-    if not pod.labels or (pod.owner is None and not any(k in pod.labels for k in APP_LABELS)):
-        return None
-    return {"matchLabels": dict(pod.labels)}
 
 
 def _parse_defaults(args: dict) -> tuple[list, bool]:
@@ -161,8 +136,9 @@ class PodTopologySpread:
     def constraints(self, pod, action: str) -> list[Constraint]:
         """The pod's constraints with ``action``, or the default ones (with the default selector).
 
-        The default ones depend only on the pod's labels and whether it has an owner, so they are
-        built once per such combination (pods of one workload share them, selector key included).
+        The default ones depend only on the pod's namespace, owner and labels (and the objects
+        the listers hold), so they are built once per such combination (pods of one workload share
+        them, selector key included).
         """
         if pod.topology_spread:
             out = []
@@ -174,12 +150,14 @@ class PodTopologySpread:
                                       c.min_domains, c.node_affinity_policy or "Honor",
                                       c.node_taints_policy or "Ignore"))
             return out
-        key = (action, pod.owner is None, tuple(sorted(pod.labels.items())) if pod.labels else ())
+        objects = getattr(self.handle, "objects", None)
+        version = -1 if objects is None else objects.version
+        key = (action, version, pod.namespace, pod.owner, tuple(sorted(pod.labels.items())) if pod.labels else ())
         out = self._default_cons.get(key)
         if out is None:
             chosen = [(s, k) for s, k, w in self.defaults if w == action]
-            sel = default_selector(pod) if chosen else None
-            out = [] if sel is None else [Constraint(s, k, Selector(sel)) for s, k in chosen]
+            sel = objects.default_selector(pod) if chosen and objects is not None else None
+            out = [] if sel is None or sel.empty else [Constraint(s, k, sel) for s, k in chosen]
             if len(self._default_cons) >= _MAX_DEFAULT_CONS:
                 self._default_cons.clear()
             self._default_cons[key] = out
@@ -215,15 +193,13 @@ class PodTopologySpread:
         rows = np.arange(nodes.n, dtype=np.int64)
         counts = count_matrix(pod, nodes, cons)
         _, inc = self._included(pod, nodes, cons, rows, require_all=True)
-        per_key: dict[str, tuple[np.ndarray, np.ndarray]] = {}
-        for i, c in enumerate(cons):  # per node, the last constraint on a key wins (upstream map write)
-            cnt, present = per_key.get(c.key, (np.zeros(nodes.n, dtype=np.int64), np.zeros(nodes.n, dtype=bool)))
-            per_key[c.key] = (np.where(inc[i], counts[i], cnt), present | inc[i])
+        state.add_work("pre_node", nodes.n)
+        state.add_work("pod_term", nodes.pod_total * len(cons))
         info = []
-        for c in cons:
+        for i, c in enumerate(cons):  # per constraint, as upstream's TpValueToMatchNum[i]
             codes, values = label_codes(nodes, c.key)
-            cnt, present = per_key[c.key]
-            sums = np.bincount(codes[present], weights=cnt[present], minlength=len(values)).astype(np.int64)
+            present = inc[i]
+            sums = np.bincount(codes[present], weights=counts[i][present], minlength=len(values)).astype(np.int64)
             exists = np.bincount(codes[present], minlength=len(values)) > 0
             global_min = int(sums[exists].min()) if exists.any() else _MAX_INT32
             if int(exists.sum()) < c.min_domains:
@@ -242,6 +218,7 @@ class PodTopologySpread:
             info = state[f"{NAME}/preFilter"]
         reasons = np.full(len(cand), "", dtype=object)
         code = np.full(len(cand), int(Code.UNSCHEDULABLE), dtype=np.int64)
+        state.add_work("filter_op", len(info) * len(cand))
         for c, sums, exists, global_min, self_match in info:
             codes = label_codes(nodes, c.key)[0][cand]
             open_ = reasons == ""
@@ -259,9 +236,15 @@ class PodTopologySpread:
     def pre_score(self, state, pod, nodes, candidates) -> Status:
         """SKIP when there is no soft (or default) constraint, or no node at all."""
         cons = self.constraints(pod, "ScheduleAnyway")
+        if not pod.topology_spread:
+            state.add_work("lister", 4)  # DefaultSelector: Services, RCs, RSs, StatefulSets (M6)
         if nodes.n == 0 or not cons:
             return Status.skip()
         state[f"{NAME}/preScore"] = cons
+        zones = sum(1 for c in cons if c.key != HOSTNAME)
+        if zones:
+            state.add_work("pre_node", nodes.n)
+            state.add_work("pod_term", nodes.pod_total * zones)
         return Status.success()
 
     def score(self, state, pod, nodes, candidates) -> np.ndarray:
@@ -294,6 +277,8 @@ class PodTopologySpread:
             if c.key == HOSTNAME:
                 weight = math.log(len(kept) + 2)
                 cnt = selector_counts(nodes, pod.namespace, c.selector)[cand]
+                # upstream counts the pods of each scored node here (M6)
+                state.add_work("pod_term", nodes.pod_total * len(cand) / max(nodes.n, 1))
             else:
                 dom, size = domains(nodes, c.key)
                 registered = np.zeros(size, dtype=bool)
@@ -331,6 +316,13 @@ class PodTopologySpread:
         lo, hi = int(live[live.argmin()]), max(int(live[live.argmax()]), 0)
         out = np.full(len(scores), 100, dtype=np.int64) if hi == 0 else 100 * (hi + lo - scores) // hi
         return out if ignored is None else np.where(ignored, 0, out).astype(np.int64)
+
+    def events_to_register(self):
+        """Assigned pods added, relabelled or deleted; nodes added, deleted, relabelled or retainted."""
+        def both(pod):
+            return [*self.constraints(pod, "DoNotSchedule"), *self.constraints(pod, "ScheduleAnyway")]
+        return [(ClusterEvent(ASSIGNED_POD, ADD | UPDATE_POD_LABEL | DELETE), hintfns.spread_pod(both)),
+                (ClusterEvent(NODE, ADD | DELETE | UPDATE_NODE_LABEL | UPDATE_NODE_TAINT), hintfns.spread_node(both))]
 
 
 PLUGINS = [PodTopologySpread]

@@ -4,8 +4,11 @@ Upstream: kubernetes/kubernetes ``pkg/scheduler/framework/plugins/tainttoleratio
 (Filter, ``countIntolerableTaintsPreferNoSchedule``, NormalizeScore) and
 ``pkg/scheduler/framework/plugins/helper/normalize_score.go`` @ 2e94b405ac89f322d58dba55dae5e52a18f59778.
 
-* Filter: the first taint with effect NoSchedule or NoExecute that no toleration tolerates fails the
-  node with ``node(s) had untolerated taint {key: value}`` (UnschedulableAndUnresolvable).
+* Filter: a taint with effect NoSchedule or NoExecute that no toleration tolerates fails the node
+  with ``node(s) had untolerated taint(s)`` (UnschedulableAndUnresolvable): current kube-scheduler's
+  text, as its FailedScheduling events print it (2025-26 clusters, e.g. ``0/17 nodes are available:
+  17 node(s) had untolerated taint(s)``); the code copy read (@ 0f7becbc443966e5cf4ac37aa20a1a509fab73eb)
+  is older and printed ``node(s) had untolerated taint {key: value}``.
 * Score: raw = number of PreferNoSchedule taints not tolerated by the pod's tolerations whose effect
   is PreferNoSchedule or empty; NormalizeScore reverses it: ``100 - 100 * raw / max(raw)`` (all 100
   when no node has such taints).
@@ -22,9 +25,12 @@ import weakref
 import numpy as np
 
 from kbench.policy.api import Code, FilterResult, Status
+from kbench.policy.events import ADD, NODE, UPDATE_NODE_TAINT, ClusterEvent
+from policies import hintfns
 from policies.resourceargs import check_keys
 
 NAME = "TaintToleration"
+ERR_REASON = "node(s) had untolerated taint(s)"
 DO_NOT_SCHEDULE = ("NoSchedule", "NoExecute")
 
 _CODES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
@@ -90,9 +96,7 @@ class TaintToleration:
         ok = np.array([t is None for t in found], dtype=bool)[picked]
         if np.count_nonzero(ok) == ok.size:
             return FilterResult(ok, "", Code.UNSCHEDULABLE_AND_UNRESOLVABLE)
-        verdict = np.array(["" if t is None else f"node(s) had untolerated taint {{{t.key}: {t.value}}}"
-                            for t in found], dtype=object)
-        return FilterResult(ok, verdict[picked], Code.UNSCHEDULABLE_AND_UNRESOLVABLE)
+        return FilterResult(ok, ERR_REASON, Code.UNSCHEDULABLE_AND_UNRESOLVABLE)
 
     def pre_score(self, state, pod, nodes, candidates) -> Status:
         """Keep the tolerations that count for scoring (effect PreferNoSchedule or empty)."""
@@ -128,6 +132,10 @@ class TaintToleration:
     def normalize_scores(self, state, pod, scores: np.ndarray) -> np.ndarray:
         """DefaultNormalizeScore(100, reverse=True)."""
         return default_normalize(scores, reverse=True)
+
+    def events_to_register(self):
+        """Node added or its taints changed (policies/hintfns.py)."""
+        return [(ClusterEvent(NODE, ADD | UPDATE_NODE_TAINT), hintfns.taint_toleration)]
 
 
 def default_normalize(scores: np.ndarray, reverse: bool) -> np.ndarray:

@@ -19,6 +19,7 @@ from kbench.cluster.clients.informer import Informer
 from kbench.cluster.clients.reflector import InformerStats
 from kbench.cluster.controlplane import ControlPlane
 from kbench.cluster.objects import Node
+from kbench.cluster.objects.clusterobjects import ClusterObjects
 from kbench.cluster.objects.stored import (
     LEASE_BYTES,
     NODE_BYTES,
@@ -49,6 +50,8 @@ class World:
         counters: Named event counts (``bind_conflicts``, ``evictions``, ...).
         node_specs: Node specs by name (in creation order).
         informer_stats: LIST/relist/watch counters per client class.
+        objects: Namespaces, Services and controllers the scheduler's listers hold (filled from the
+            scenario by the runner).
     """
 
     def __init__(self, scenario: Scenario, seed: int | None = None):
@@ -60,6 +63,7 @@ class World:
         self.counters: Counter[str] = Counter()
         self.node_specs: dict[str, Node] = {}
         self.informer_stats: dict[str, InformerStats] = {}
+        self.objects = ClusterObjects()
         self.api.cache("pods", pod_partition)  # indexed by spec.nodeName (kubelets' field selector)
         self._pod_uid: dict[str, int] = {}
 
@@ -143,6 +147,25 @@ class World:
             if cache is not None:
                 cache.store.update(self.plane.etcd.values(resource))
                 cache.rebuild_index()
+
+    def update_node(self, client: Client, key: str, *, labels: dict | None = None, taints: list | None = None,
+                    unschedulable: bool | None = None) -> Generator[simpy.Event, object, Response]:
+        """Change a node's labels, taints or cordon through the apiserver (an ``update nodes``
+        write whose watch event reaches every node informer). Use as ``yield from``."""
+        from dataclasses import replace
+
+        cur = self.plane.etcd.values("nodes")[key]
+        spec = cur.spec
+        if labels is not None:
+            spec = replace(spec, labels=dict(labels))
+        new = cur.evolve(spec=spec)
+        if taints is not None:
+            new.taints = tuple(taints)
+        if unschedulable is not None:
+            new.unschedulable = bool(unschedulable)
+        self.node_specs[key] = spec
+        resp = yield from self.write(client, "update", "nodes", key, new, size_bytes=NODE_BYTES)
+        return resp
 
     # ------------------------------------------------------------------------------------- pods
     def create_pod(self, client: Client, pod: PodObj) -> Generator[simpy.Event, object, Response]:

@@ -37,6 +37,22 @@ class PodTemplate:
         gpu_milli: Share of each GPU in thousandths (GPU sharing).
         gpu_model: Required GPU model.
         fail_probability: Probability that a finished pod Failed instead of Succeeded.
+        extended_resources: Extended resources requested by the pod's container, quantity per
+            name (``{example.com/foo: 2}``).
+        host_ports: Host ports the container binds (NodePorts).
+        scheduling_gates: ``spec.schedulingGates`` names (the pod waits until they are removed).
+        scheduler_name: ``spec.schedulerName`` ("" = default-scheduler).
+        priority_class_name: ``spec.priorityClassName``; the built-in system-cluster-critical
+            (2000000000) and system-node-critical (2000001000) set the priority when ``priority``
+            is 0.
+        spec: A Kubernetes PodSpec subset in upstream's field names (``affinity`` with
+            ``podAffinity`` / ``podAntiAffinity`` / ``nodeAffinity``, ``topologySpreadConstraints``,
+            ``containers`` and ``initContainers`` with ``resources``, ``ports`` and ``restartPolicy``,
+            ``schedulingGates``, ``tolerations``, ``nodeSelector``, ``priorityClassName``,
+            ``schedulerName``, ``overhead``), read by the same parser as snapshots
+            (:mod:`kbench.cluster.objects.manifest`). With ``containers`` given, they replace the
+            shorthand container (``cpu_cores``, ``memory_bytes``, ``image``, GPUs, extended
+            resources, host ports); the other shorthands still apply on top.
     """
 
     cpu_cores: float = 0.1
@@ -52,10 +68,21 @@ class PodTemplate:
     gpu_milli: int = 0
     gpu_model: str = ""
     fail_probability: float = 0.0
+    extended_resources: dict[str, float] = field(default_factory=dict)
+    host_ports: list[int] = field(default_factory=list)
+    scheduling_gates: list[str] = field(default_factory=list)
+    scheduler_name: str = ""
+    priority_class_name: str = ""
+    spec: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if not 0 <= self.fail_probability <= 1:
             raise ConfigError("must be in [0, 1]", where="fail_probability")
+        for p in self.host_ports:
+            if not 0 < int(p) <= 65535:
+                raise ConfigError(f"must be between 1 and 65535, got {p}", where="host_ports")
+        if self.spec and not isinstance(self.spec, dict):
+            raise ConfigError("must be a mapping (a PodSpec subset)", where="spec")
 
 
 @dataclass(frozen=True)

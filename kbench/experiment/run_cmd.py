@@ -33,9 +33,20 @@ def run_cmd(
     report: bool = typer.Option(False, "--report", help="Also write report.html (plotly, offline) in the run folder."),
     metrics: Path = typer.Option(None, "--metrics", help="Also write the run's metrics to FILE (Prometheus text "
                                  "format, upstream names and labels)."),
+    case: str = typer.Option(None, "--case", help="scheduler_perf config: the test case to run."),
+    workload: str = typer.Option(None, "--workload", help="scheduler_perf config: the workload to run."),
+    list_cases: bool = typer.Option(False, "--list", help="scheduler_perf config: list its cases and workloads."),
 ) -> None:
-    """One pod-lifecycle run: pods, startup percentiles, SLO verdicts, throughput."""
+    """One pod-lifecycle run: pods, startup percentiles, SLO verdicts, throughput (or a scheduler_perf workload)."""
     check_output(output, ("table", "json", "yaml", "markdown"))
+    from kbench.workload.schedperf.command import is_perf_config, perf_cmd
+
+    if is_perf_config(scenario):
+        check_output(output, ("table", "json", "yaml"))
+        perf_cmd(scenario, case, workload, list_cases, param, seed, out, output)
+        return
+    if case or workload or list_cases:
+        fail("--case, --workload and --list apply to scheduler_perf configs only")
     from dataclasses import replace
 
     from kbench.config import load_scenario, scenario_from_dict
@@ -65,6 +76,8 @@ def run_cmd(
     result = _with_progress(progress_wanted(), sc.duration_s,
                             lambda progress: run_scenario(sc, seed=seed, out_dir=out, progress=progress))
     summary = result.summary
+    for line in summary.get("ignored", ()):
+        err_console.print(f"warning: {line}", markup=False, highlight=False, soft_wrap=True)
     if output in ("json", "yaml"):
         print_data(summary, output)
     elif output == "markdown":

@@ -26,7 +26,7 @@ from kbench.metrics.observer import SloMonitor
 from kbench.metrics.summary import summarize
 from kbench.results.store import RunWriter, new_run_id
 from kbench.workload.driver import WorkloadDriver
-from kbench.workload.podspec import nodes_from_groups
+from kbench.workload.podspec import cluster_objects, nodes_from_groups
 
 
 @dataclass
@@ -88,6 +88,7 @@ def build(scenario: Scenario, seed: int | None = None, typical_pods: Any = None)
     if not scenario.cluster.nodes and not any(t.nodes_file for t in traces):
         raise ConfigError("a lifecycle scenario needs at least one node group", where="cluster.nodes")
     world = World(scenario, seed)
+    world.objects = cluster_objects(scenario.workload)
     replays = [TraceReplay(world, t) for t in traces]
     nodes = nodes_from_groups(scenario.cluster.nodes) + [n for r in replays for n in r.nodes]
     world.add_nodes(nodes)
@@ -102,7 +103,9 @@ def build(scenario: Scenario, seed: int | None = None, typical_pods: Any = None)
         seed0 = traces[0].node_order_seed
         rng = world.stream("workload/node-order") if seed0 is None else np.random.default_rng(seed0)
         from kbench.workload.replay import node_order
-        comps.scheduler.framework.node_order = node_order([n.name for n in nodes], rng)
+        order = node_order([n.name for n in nodes], rng)
+        for fw in comps.scheduler.profiles.frameworks.values():
+            fw.node_order = order
     comps.controllers = ControllerManager(world)
     comps.kubelets = KubeletFleet(world)
     if any(d.service for d in scenario.workload.deployments):
@@ -188,7 +191,8 @@ def run(scenario: Scenario | str | Path, *, policy: str | None = None, seed: int
     if out_dir is not None:
         writer = RunWriter(out_dir, new_run_id(scenario.name, scenario.seed, _slug(scenario.scheduler.policy)),
                            {"kind": "run", "scenario": scenario.name, "policy": scenario.scheduler.policy,
-                            "seed": scenario.seed, "config": to_dict(scenario), "config_hash": config_hash(scenario)})
+                            "seed": scenario.seed, "config": to_dict(scenario), "config_hash": config_hash(scenario),
+                            **scheduler_manifest(comps.scheduler)})
     status = "complete"
     error = None
     gc_threshold = gc.get_threshold()
@@ -242,6 +246,18 @@ def run(scenario: Scenario | str | Path, *, policy: str | None = None, seed: int
             raise KeyboardInterrupt(f"interrupted at virtual {float(world.env.now):.1f} s of {scenario.duration_s:g} s: "
                                     f"partial results in {result.run_dir} (status interrupted)")
     return result
+
+
+def scheduler_manifest(scheduler) -> dict[str, Any]:
+    """The run manifest's scheduler part: what is not modelled (``ignored``) and the scheduler
+    configuration file's path, SHA-256 and content (when the policy is a file)."""
+    if scheduler is None:
+        return {}
+    cfg = scheduler.profiles.config
+    out: dict[str, Any] = {"ignored": list(scheduler.ignored)}
+    if cfg.content:
+        out["scheduler_config"] = {"path": cfg.source, "sha256": cfg.sha256, "content": cfg.content}
+    return out
 
 
 def on_disk_summary(summary: dict[str, Any]) -> dict[str, Any]:

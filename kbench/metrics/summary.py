@@ -75,10 +75,13 @@ def summarize(world: World, *, virtual_s: float, wall_s: float, scheduler: Any =
          "pass": startup_p99 is None or startup_p99 <= SLO_POD_STARTUP_S, "source": "F1"},
     ]
     pending_reasons: dict[str, int] = {}
+    sched_extra: dict[str, Any] = {}
     if scheduler is not None and hasattr(scheduler, "stats"):
         st = scheduler.stats()
         throughput = float(st["throughput_pods_per_s"])
         pending_reasons = dict(list(st["pending_reasons"].items())[:20])
+        sched_extra = {k: st[k] for k in ("profiles", "pods_without_profile", "time_share", "attempts_per_pod")
+                       if k in st}
     summary: dict[str, Any] = {
         "scenario": world.scenario.name,
         "policy": world.scenario.scheduler.policy,
@@ -93,7 +96,7 @@ def summarize(world: World, *, virtual_s: float, wall_s: float, scheduler: Any =
         "scheduling": {"attempts": int(c["scheduling_attempts"]), "throughput_pods_per_s": round(throughput, 3),
                        "scheduled": int(c["scheduled"]),
                        "bind_conflicts": int(c["bind_conflicts"]), "preemptions": int(c["preemptions"]),
-                       "unschedulable": int(c["unschedulable"]), "given_up": int(c["given_up"])},
+                       "unschedulable": int(c["unschedulable"]), "given_up": int(c["given_up"]), **sched_extra},
         "api": {"requests": int(stats.total("count")), "rejected_429": int(stats.total("rejected_429")),
                 "errors": int(stats.total("errors")),
                 "latency_p99_s": {"mutating": mutating, "read_single": single, "list": lists},
@@ -102,6 +105,7 @@ def summarize(world: World, *, virtual_s: float, wall_s: float, scheduler: Any =
         "counters": {k: int(v) for k, v in sorted(c.items())},
         "slo": slo,
         "sim": {"virtual_s": virtual_s, "wall_s": round(wall_s, 3), "events": _events(world)},
+        "ignored": list(getattr(scheduler, "ignored", ())),
     }
     gpu = gpu_summary(world, scheduler)
     if gpu and fgd is not None:

@@ -12,6 +12,7 @@ Filter and Score see the pod and *all* candidate nodes at once (row numbers into
 ==============  ====================================================================  ==================
 point           method                                                                returns
 ==============  ====================================================================  ==================
+PreEnqueue      ``pre_enqueue(pod)``                                                  Status
 QueueSort       ``less(a, b)``                                                        bool
 PreFilter       ``pre_filter(state, pod, nodes)``                                     Status
 Filter          ``filter(state, pod, nodes, candidates)``                             FilterResult
@@ -33,6 +34,14 @@ answer is the same for every node; the results are exactly those of the full cal
 * ``uniform_score(state, pod, nodes) -> int | None``, asked once per cycle after PreScore: the
   normalized score (0..100) Score + NormalizeScore would give every node, or None when it varies.
   The framework then records that score for every candidate without calling ``score``.
+
+A plugin that can reject pods may also say which cluster events can make them schedulable again,
+with ``events_to_register() -> [(ClusterEvent, hint or None)]`` (:mod:`kbench.policy.events`); the
+scheduling queue then moves a rejected pod only on those events (QueueingHints).
+
+Plugins whose work depends on the cluster (cluster-wide loops in PreFilter / PreScore) report it
+with ``state.add_work(kind, amount)`` (kinds in :mod:`kbench.cluster.scheduler.cost`); the scheduler
+turns the cycle's work into its virtual duration.
 
 A Reserve plugin may put the GPUs it chose in ``state["gpus"]`` (a tuple of GPU indices on the
 chosen node); the framework passes them to ``NodeTable.add_pod``.
@@ -57,6 +66,9 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import numpy as np
 
+from kbench.cluster.objects.clusterobjects import ClusterObjects
+from kbench.config.features import FeatureGates
+
 if TYPE_CHECKING:
     from kbench.cluster.objects import NodeTable, Pod, Taint
 
@@ -66,6 +78,7 @@ MIN_NODE_SCORE = 0
 """E1: the lowest score."""
 
 EXTENSION_POINTS: dict[str, str] = {
+    "preEnqueue": "pre_enqueue",
     "queueSort": "less",
     "preFilter": "pre_filter",
     "filter": "filter",
@@ -100,6 +113,16 @@ class Code(IntEnum):
     run (explain shows ``null`` for its score)."""
     PENDING = 6
     """The pod waits for something outside the scheduler; retried when that happens (no backoff)."""
+
+    @property
+    def text(self) -> str:
+        """Upstream's spelling (``Success``, ``UnschedulableAndUnresolvable``...), as explain prints it."""
+        return _CODE_TEXT[self]
+
+
+_CODE_TEXT = {Code.SUCCESS: "Success", Code.ERROR: "Error", Code.UNSCHEDULABLE: "Unschedulable",
+              Code.UNSCHEDULABLE_AND_UNRESOLVABLE: "UnschedulableAndUnresolvable", Code.WAIT: "Wait",
+              Code.SKIP: "Skip", Code.PENDING: "Pending"}
 
 
 @dataclass(frozen=True)
@@ -168,7 +191,22 @@ class CycleState(dict):
 
     Keys by convention are ``"<PluginName>/<what>"``; ``"gpus"`` is reserved for the GPU choice
     a Reserve plugin makes (see the module docstring).
+
+    Attributes:
+        work: Work done in this cycle by kind (``pre_node``, ``pod_term``...), for the cycle cost.
     """
+
+    __slots__ = ("work",)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.work: dict[str, float] = {}
+
+    def add_work(self, kind: str, amount: float) -> None:
+        """Count ``amount`` units of work of ``kind`` (a no-op for 0)."""
+        if amount:
+            work = self.work
+            work[kind] = work.get(kind, 0.0) + amount
 
 
 @dataclass(frozen=True)
@@ -261,12 +299,17 @@ class Handle:
         nodes: The full node table of the current cycle (set by the framework before each cycle).
         profile: Name of the profile the plugin runs in.
         extra: Free-form shared data (e.g. typical pods for FGD), set by whoever builds the run.
+        objects: Namespaces, Services and controllers (the listers of InterPodAffinity's namespace
+            selectors and PodTopologySpread's default selector).
+        features: The feature gates in force.
     """
 
     rng: np.random.Generator = field(default_factory=lambda: np.random.default_rng(0))
     nodes: NodeTable | None = None
     profile: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
+    objects: ClusterObjects = field(default_factory=ClusterObjects)
+    features: FeatureGates = field(default_factory=FeatureGates)
 
     @property
     def all_nodes(self) -> NodeTable | None:

@@ -51,14 +51,22 @@ def explain_cmd(
     policy: str = typer.Option(..., "--policy", help="Policy name (default, fgd, ...) or file (.yaml KubeSchedulerConfiguration, .py)."),
     snapshot: Path = typer.Option(..., "--snapshot", help="Cluster snapshot: `kubectl get nodes,pods -o yaml` output."),
     pod: Path = typer.Option(..., "--pod", help="Pod manifest (YAML)."),
+    score_nodes: str = typer.Option(None, "--score-nodes",
+                                    help="N1,N2,...: filter and score only these nodes (all still count for topology)."),
+    feature_gates: str = typer.Option(None, "--feature-gates", help="Name=true|false,... (scheduler feature gates)."),
     output: str = typer.Option("table", "-o", "--output", help="table, json or yaml."),
 ) -> None:
     """Show, per node, each filter's verdict, each plugin's score and the weighted total for one pod."""
     check_output(output)
     try:
+        from kbench.config.features import FeatureGates
         from kbench.policy.explain import explain_full  # the framework and pandas: not at CLI start
 
-        exp = explain_full(policy, snapshot, pod)
+        gates = FeatureGates.parse(feature_gates) if feature_gates else None
+        names = [n.strip() for n in score_nodes.split(",") if n.strip()] if score_nodes is not None else None
+        if names is not None and not names:
+            raise KbenchError("expected N1,N2,... (node names)", where="--score-nodes")
+        exp = explain_full(policy, snapshot, pod, score_nodes=names, feature_gates=gates)
     except KbenchError as err:
         raise _fail(err) from None
     if output in ("json", "yaml"):
@@ -71,8 +79,11 @@ def explain_cmd(
         console.print(f"selected: [bold]{exp.data['selected']}[/bold]")
     else:
         console.print(f"selected: none ({exp.result.status.message()})")
-    for note in exp.framework.profile.notes:
-        console.print(f"note: {note}")
+    for name, st in {**exp.data["prefilter"], **exp.data["prescore"]}.items():
+        if st["code"] != "Skip":
+            console.print(f"{name}: {st['code']}: {'; '.join(st['reasons'])}", markup=False)
+    for note in exp.data["notes"]:
+        console.print(f"note: {note}", markup=False)
 
 
 def policies_cmd(output: str = typer.Option("table", "-o", "--output", help="table, json or yaml.")) -> None:

@@ -48,7 +48,7 @@ import numpy as np
 from kbench.cluster.objects import NodeTable, Pod
 from kbench.errors import PolicyError
 from kbench.policy.api import Code, CycleState, FilterResult, Handle, Status
-from kbench.policy.profile import Profile
+from kbench.policy.profile import VOLUME_PHANTOMS, Profile
 from kbench.policy.registry import Registry, default_registry
 from kbench.policy.resolve import resolve_policy
 from kbench.policy.results import FilterLog, FilterReasons, ScheduleResult, ScoreArrays
@@ -103,16 +103,29 @@ class Framework:
         self._filter_fns = {n: pl[n].filter for n in self.filters}
         self._pass_checks = [(n, pl[n].passes_all) for n in self.filters if hasattr(pl[n], "passes_all")]
         self._pre_score_fns = [(n, pl[n].pre_score) for n in self.pre_scores]
+        self._pre_enqueue_fns = [(n, pl[n].pre_enqueue) for n in self.points["preEnqueue"]]
+        self._phantom_calls = sum(VOLUME_PHANTOMS[p] for p in profile.phantoms) + len(self.points["bind"])
+        """Calls of not-built default plugins (volume) and of the Bind plugins, per cycle (cost only)."""
         self._score_fns = [(n, pl[n].score, getattr(pl[n], "normalize_scores", None),
                             getattr(pl[n], "uniform_score", None), self.weights[n]) for n in self.score_plugins]
         self.tie_break = profile.tie_break
         self.percentage = profile.percentage_of_nodes_to_score
-        self._next_start = 0
+        self.rotation = [0]
+        """The round-robin start index, in a list so that the profiles of one scheduler can share it
+        (upstream keeps one ``nextStartNodeIndex`` per scheduler)."""
         self._order_seed = int(self.rng.integers(2**63)) if self.tie_break == "first" else 0
         self._rank_cache: tuple[list[str], int, np.ndarray] | None = None
         self._ring_cache: np.ndarray | None = None
         self.node_order: list[str] | None = None
         """Explicit node order for ``tieBreak: first`` (overrides the seeded order when set)."""
+
+    @property
+    def _next_start(self) -> int:
+        return self.rotation[0]
+
+    @_next_start.setter
+    def _next_start(self, value: int) -> None:
+        self.rotation[0] = value
 
     # ----- helpers --------------------------------------------------------------------------
 
@@ -172,6 +185,18 @@ class Framework:
         self._rank_cache = (nodes.names, nodes.n, ranks)
         return ranks
 
+    def pre_enqueue(self, pod: Pod) -> Status | None:
+        """Run the PreEnqueue plugins (SchedulingGates): None when the pod may enter activeQ, else
+        the first rejecting status (its plugin named)."""
+        for name, fn in self._pre_enqueue_fns:
+            try:
+                st = fn(pod)
+            except Exception as err:  # noqa: BLE001 - any plugin failure is reported with context
+                raise self._fail(name, "PreEnqueue", pod, err) from err
+            if st is not None and st is not _OK and not st.ok:
+                return self._status(name, "PreEnqueue", pod, st)
+        return None
+
     def less(self, a: Pod, b: Pod) -> bool:
         """Queue order: the QueueSort plugin's ``less``, else higher priority first."""
         if self.points["queueSort"]:
@@ -182,7 +207,7 @@ class Framework:
     # ----- the cycle ------------------------------------------------------------------------
 
     def schedule(self, pod: Pod, nodes: NodeTable, assume: bool = True,
-                 evaluate_all: bool = False) -> ScheduleResult:
+                 evaluate_all: bool = False, only_rows: np.ndarray | None = None) -> ScheduleResult:
         """Run one scheduling cycle for ``pod``.
 
         Args:
@@ -191,6 +216,11 @@ class Framework:
             assume: Run Reserve and Permit and add the pod to ``nodes`` (the scheduler's assume step).
             evaluate_all: Filter and score every node (ignore percentageOfNodesToScore and the
                 single-feasible-node shortcut), as explain does.
+            only_rows: With ``evaluate_all``, filter and score only these rows (upstream tests'
+                "nodes"); PreFilter and PreScore still see every node of the table.
+
+        The cycle's work (calls, rows filtered and scored, and what plugins reported) is left in
+        ``result.state.work`` for the scheduler's cycle cost.
 
         Raises:
             PolicyError: A plugin raised or returned something malformed.
@@ -203,9 +233,13 @@ class Framework:
         log = FilterLog(n, list(self.filters))
         result = ScheduleResult(None, None, feasible, evaluated, FilterReasons(log),
                                 ScoreArrays(n, self.score_plugins), np.zeros(n, dtype=np.int64),
-                                np.zeros(n, dtype=bool), dict(self.weights), state=state)
+                                np.zeros(n, dtype=bool), dict(self.weights), state=state, log=log)
+        work = state.work
+        work["cycle"] = 1.0
+        work["point_call"] = float(self._phantom_calls)
         skip_filter: set[str] = set()
         for name, fn in self._pre_filter_fns:
+            work["point_call"] += 1
             try:
                 st = fn(state, pod, nodes)
             except Exception as err:  # noqa: BLE001 - any plugin failure is reported with context
@@ -213,6 +247,7 @@ class Framework:
             if st is None or st is _OK:
                 continue
             st = self._status(name, "PreFilter", pod, st, quick=True)
+            result.pre_filter[name] = st
             if st.is_skip:
                 skip_filter.add(name)
             elif not st.ok:
@@ -227,16 +262,24 @@ class Framework:
             if name not in skip_filter and self._passes_all(name, fn, state, pod, nodes):
                 all_pass.add(name)
 
-        k = n if evaluate_all else self.num_feasible_nodes_to_find(n)
-        start = self._next_start % n if (n and k < n) else 0
         fns = self._filter_fns
         filters = [(name, None if name in all_pass else fns[name]) for name in self.filters if name not in skip_filter]
-        alive, processed = self._filter_window(pod, nodes, state, filters, start, k, log)
-        log.start, log.processed = start, processed
-        evaluated[start:start + processed] = True
-        evaluated[:max(start + processed - n, 0)] = True
-        if k < n:
-            self._next_start = (start + processed) % n
+        if only_rows is not None:
+            rows = np.asarray(only_rows, dtype=np.int64)
+            alive, rejected = self._filter_rows(pod, nodes, state, filters, rows, log)
+            evaluated[rows] = True
+            processed = rows.size
+        else:
+            k = n if evaluate_all else self.num_feasible_nodes_to_find(n)
+            start = self._next_start % n if (n and k < n) else 0
+            alive, processed, rejected = self._filter_window(pod, nodes, state, filters, start, k, log)
+            log.start, log.processed = start, processed
+            evaluated[start:start + processed] = True
+            evaluated[:max(start + processed - n, 0)] = True
+            if k < n:
+                self._next_start = (start + processed) % n
+        work["filter_node"] = float(processed)
+        work["filter_call"] = float(log.rows_seen() if rejected else processed * len(filters))
         feasible[alive] = True
         if alive.size == 0:
             return self._post_filter(pod, nodes, result, log)
@@ -265,39 +308,22 @@ class Framework:
         ``passes_all`` said every node passes: it is recorded as passing its rows, not called.
 
         Returns:
-            ``(feasible rows in rotated order, at most k, evaluated count)``: with more than ``k``
-            feasible nodes the first ``k`` and the rotated position of the ``k``-th plus one,
-            else every feasible node and ``n`` (the module docstring's rule).
+            ``(feasible rows in rotated order, at most k, evaluated count, whether any filter
+            rejected a row)``: with more than ``k`` feasible nodes the first ``k`` and the rotated
+            position of the ``k``-th plus one, else every feasible node and ``n`` (the module
+            docstring's rule).
         """
         n = nodes.n
         ring = self._ring(n)
         want = k + 1 if k < n else n
         size = min(n, want + want // 8 + 16)
         parts: list[np.ndarray] = []
-        records = log.records
         pos = found = 0
+        rejected = False
         while pos < n:
             alive = ring[start + pos:start + pos + size]
-            for name, fn in filters:
-                if alive.size == 0:
-                    break
-                if fn is None:
-                    records.append((name, alive, _ALL_PASS, None))
-                    continue
-                try:
-                    res = fn(state, pod, nodes, alive)
-                except Exception as err:  # noqa: BLE001 - any plugin failure is reported with context
-                    raise self._fail(name, "Filter", pod, err) from err
-                if type(res) is not FilterResult and not isinstance(res, FilterResult):
-                    raise self._fail(name, "Filter", pod, TypeError(f"expected a FilterResult, got {type(res).__name__}"))
-                ok = res.ok
-                if type(ok) is not np.ndarray or ok.dtype != np.bool_:
-                    ok = np.asarray(ok, dtype=bool)
-                if ok.shape != alive.shape:
-                    raise self._fail(name, "Filter", pod, ValueError(f"ok has shape {ok.shape}, expected {alive.shape}"))
-                records.append((name, alive, res, ok))
-                if np.count_nonzero(ok) != ok.size:
-                    alive = alive[ok]
+            alive, cut = self._run_filters(pod, nodes, state, filters, alive, log)
+            rejected |= cut
             parts.append(alive)
             found += alive.size
             pos += size
@@ -306,8 +332,41 @@ class Framework:
             size = n - pos if found == 0 else min(n - pos, (want - found) * pos * 5 // (4 * found) + 16)
         alive = np.concatenate(parts) if len(parts) > 1 else parts[0] if parts else ring[:0]
         if k < n and alive.size > k:
-            return alive[:k], (int(alive[k - 1]) - start) % n + 1
-        return alive, n
+            return alive[:k], (int(alive[k - 1]) - start) % n + 1, rejected
+        return alive, n, rejected
+
+    def _filter_rows(self, pod: Pod, nodes: NodeTable, state: CycleState, filters: list[tuple[str, object]],
+                     rows: np.ndarray, log: FilterLog) -> tuple[np.ndarray, bool]:
+        """Filter exactly ``rows`` (explain's ``--score-nodes``): ``(feasible rows, rejected any)``."""
+        return self._run_filters(pod, nodes, state, filters, rows, log)
+
+    def _run_filters(self, pod: Pod, nodes: NodeTable, state: CycleState, filters: list[tuple[str, object]],
+                     alive: np.ndarray, log: FilterLog) -> tuple[np.ndarray, bool]:
+        """Run the filters in order on ``alive``; ``(rows that passed all, any row rejected)``."""
+        records = log.records
+        rejected = False
+        for name, fn in filters:
+            if alive.size == 0:
+                break
+            if fn is None:
+                records.append((name, alive, _ALL_PASS, None))
+                continue
+            try:
+                res = fn(state, pod, nodes, alive)
+            except Exception as err:  # noqa: BLE001 - any plugin failure is reported with context
+                raise self._fail(name, "Filter", pod, err) from err
+            if type(res) is not FilterResult and not isinstance(res, FilterResult):
+                raise self._fail(name, "Filter", pod, TypeError(f"expected a FilterResult, got {type(res).__name__}"))
+            ok = res.ok
+            if type(ok) is not np.ndarray or ok.dtype != np.bool_:
+                ok = np.asarray(ok, dtype=bool)
+            if ok.shape != alive.shape:
+                raise self._fail(name, "Filter", pod, ValueError(f"ok has shape {ok.shape}, expected {alive.shape}"))
+            records.append((name, alive, res, ok))
+            if np.count_nonzero(ok) != ok.size:
+                alive = alive[ok]
+                rejected = True
+        return alive, rejected
 
     def _post_filter(self, pod: Pod, nodes: NodeTable, result: ScheduleResult, log: FilterLog) -> ScheduleResult:
         counts, _, unresolvable = log.failure_counts()
@@ -337,8 +396,10 @@ class Framework:
     def _score_and_select(self, pod: Pod, nodes: NodeTable, result: ScheduleResult, cand: np.ndarray,
                           assume: bool, evaluate_all: bool) -> ScheduleResult:
         state = result.state
+        work = state.work
         if cand.size > 1 or evaluate_all:
             skip: set[str] = set()
+            work["point_call"] = work.get("point_call", 0.0) + len(self._pre_score_fns)
             for name, fn in self._pre_score_fns:
                 try:
                     st = fn(state, pod, nodes, cand)
@@ -347,11 +408,17 @@ class Framework:
                 if st is None or st is _OK:
                     continue
                 st = self._status(name, "PreScore", pod, st, quick=True)
+                result.pre_score[name] = st
                 if st.is_skip:
                     skip.add(name)
                 elif not st.ok:
                     result.status = st
                     return result
+            run = len(self._score_fns) - len(skip)
+            work["score_node"] = float(cand.size)
+            work["score_call"] = float(cand.size * run)
+            work["normalize"] = float(cand.size * sum(1 for name, _, norm, _, _ in self._score_fns
+                                                      if norm is not None and name not in skip))
             total = np.zeros(cand.size, dtype=np.int64)
             uniform_total = 0
             record = result.scores.record  # type: ignore[attr-defined]
@@ -394,6 +461,7 @@ class Framework:
         done: list[str] = []
         for point, names, method in (("Reserve", self.points["reserve"], "reserve"),
                                      ("Permit", self.points["permit"], "permit")):
+            state.add_work("point_call", len(names))
             for name in names:
                 out = self._call(name, point, pod, method, state, pod, nodes, idx)
                 # a SUCCESS verdict is not kept: no need to name its plugin

@@ -28,13 +28,16 @@ implement the point are enabled unless disabled there or re-enabled there explic
 their weight). A plugin's PreFilter runs when its Filter runs, and its PreScore when its Score
 runs. A zero or missing score weight is 1.
 
-The ``default`` profile is kube-scheduler's (E2, E3): PrioritySort; filters NodeUnschedulable,
-NodeName, TaintToleration, NodeAffinity, NodeResourcesFit, PodTopologySpread; DefaultPreemption;
-scores TaintToleration 3, NodeAffinity 2, PodTopologySpread 2, NodeResourcesFit 1 (LeastAllocated,
-cpu and memory weight 1), NodeResourcesBalancedAllocation 1, ImageLocality 1. Upstream's
-SchedulingGates, NodePorts, the volume plugins, InterPodAffinity and DefaultBinder are not built
-(kbench pods have no ports, volumes or inter-pod affinity, so they would pass every node and give
-every node the same score); naming them in a configuration is accepted and noted.
+The ``default`` profile is kube-scheduler's, in upstream's order (M3, E2, E3): SchedulingGates
+(PreEnqueue), PrioritySort; filters NodeUnschedulable, NodeName, TaintToleration, NodeAffinity,
+NodePorts, NodeResourcesFit, PodTopologySpread, InterPodAffinity; DefaultPreemption; scores
+TaintToleration 3, NodeAffinity 2, PodTopologySpread 2, InterPodAffinity 2, NodeResourcesFit 1
+(LeastAllocated, cpu and memory weight 1), NodeResourcesBalancedAllocation 1, ImageLocality 1;
+DefaultBinder. The volume plugins (VolumeRestrictions, NodeVolumeLimits, VolumeBinding, VolumeZone)
+are not built: kbench pods have no volumes, for which upstream's plugins return Skip at PreFilter,
+so every verdict and score is the same; the cycle cost still charges their calls
+(:attr:`Profile.phantoms`). Naming them, or another plugin kbench does not build (DynamicResources,
+NodeDeclaredFeatures, the legacy *Limits plugins), in a configuration is accepted and noted.
 """
 
 from __future__ import annotations
@@ -46,11 +49,16 @@ from kbench.policy.api import EXTENSION_POINTS, Handle
 from kbench.policy.registry import Registry
 
 NOT_BUILT = frozenset({
-    "SchedulingGates", "NodePorts", "VolumeRestrictions", "NodeVolumeLimits", "VolumeBinding",
-    "VolumeZone", "InterPodAffinity", "DefaultBinder", "EBSLimits", "GCEPDLimits", "AzureDiskLimits",
-    "CinderLimits", "DynamicResources", "NodeDeclaredFeatures",
+    "VolumeRestrictions", "NodeVolumeLimits", "VolumeBinding", "VolumeZone", "EBSLimits", "GCEPDLimits",
+    "AzureDiskLimits", "CinderLimits", "DynamicResources", "NodeDeclaredFeatures",
 })
 """Upstream plugin names kbench accepts in configurations but does not build (see module doc)."""
+
+VOLUME_PHANTOMS: dict[str, int] = {"VolumeRestrictions": 1, "NodeVolumeLimits": 1, "VolumeBinding": 3,
+                                   "VolumeZone": 1}
+"""Default volume plugins not built, and the extension-point calls each makes for a pod without
+volumes (PreFilter returning Skip; VolumeBinding also PreScore and Reserve): charged by the cycle
+cost (M3, M4; the call counts are kbench's reading of the plugins' extension points)."""
 
 
 @dataclass(frozen=True)
@@ -63,12 +71,14 @@ class PluginRef:
 
 
 DEFAULT_MULTI_POINT: tuple[PluginRef, ...] = (
-    PluginRef("PrioritySort"), PluginRef("NodeUnschedulable"), PluginRef("NodeName"),
-    PluginRef("TaintToleration", 3), PluginRef("NodeAffinity", 2), PluginRef("NodeResourcesFit", 1),
-    PluginRef("PodTopologySpread", 2), PluginRef("DefaultPreemption"),
-    PluginRef("NodeResourcesBalancedAllocation", 1), PluginRef("ImageLocality", 1),
+    PluginRef("SchedulingGates"), PluginRef("PrioritySort"), PluginRef("NodeUnschedulable"), PluginRef("NodeName"),
+    PluginRef("TaintToleration", 3), PluginRef("NodeAffinity", 2), PluginRef("NodePorts"),
+    PluginRef("NodeResourcesFit", 1), PluginRef("PodTopologySpread", 2), PluginRef("InterPodAffinity", 2),
+    PluginRef("DefaultPreemption"), PluginRef("NodeResourcesBalancedAllocation", 1), PluginRef("ImageLocality", 1),
+    PluginRef("DefaultBinder"),
 )
-"""kube-scheduler's default multiPoint plugins that kbench builds, in upstream order (E2)."""
+"""kube-scheduler's default multiPoint plugins that kbench builds, in upstream order (M3, E2); the
+volume plugins sit between NodeResourcesFit and PodTopologySpread upstream (:data:`VOLUME_PHANTOMS`)."""
 
 
 @dataclass
@@ -99,6 +109,9 @@ class Profile:
         description, origin, source: For ``kbench policies`` and errors.
         notes: Things accepted but ignored (not-built plugins, extra profiles).
         settings: Other scheduler settings read from a configuration (e.g. podMaxBackoffSeconds).
+        phantoms: Upstream default plugins enabled in this profile that kbench does not build
+            because they would Skip every kbench pod (the volume plugins): charged by the cycle cost.
+        scheduler_name: The ``schedulerName`` pods name to be scheduled by this profile.
     """
 
     name: str
@@ -114,6 +127,8 @@ class Profile:
     notes: list[str] = field(default_factory=list)
     settings: dict = field(default_factory=dict)
     auto_reserve: bool = False
+    phantoms: list[str] = field(default_factory=list)
+    scheduler_name: str = "default-scheduler"
     path_prefix: str = ""
     """Field path of the profile inside its file (``profiles[0].``), for errors."""
 
@@ -258,6 +273,12 @@ def merge_multi_point(default: tuple[PluginRef, ...] | list[PluginRef], enabled:
     return out + [r for r in enabled if r.name in custom]
 
 
+def remaining_phantoms(phantoms: list[str], disabled: list[PluginRef]) -> list[str]:
+    """The phantom (not built) default plugins left after a multiPoint ``disabled`` list."""
+    names = {r.name for r in disabled}
+    return [] if "*" in names else [p for p in phantoms if p not in names]
+
+
 def profile_from_dict(name: str, data: dict, origin: str = "built-in", source: str | None = None) -> Profile:
     """Build a :class:`Profile` from a profile dict (module docstring).
 
@@ -276,6 +297,7 @@ def profile_from_dict(name: str, data: dict, origin: str = "built-in", source: s
     prof = Profile(name, description=str(data.get("description", "")), origin=origin, source=source,
                    auto_reserve=base is None, path_prefix=f"{name}.")
     multi = list(DEFAULT_MULTI_POINT) if base == "default" else []
+    phantoms = list(VOLUME_PHANTOMS) if base == "default" else []
     for point, value in (data.get("plugins") or {}).items():
         where = f"{name}.plugins.{point}"
         if point != "multiPoint" and point not in EXTENSION_POINTS:
@@ -288,9 +310,11 @@ def profile_from_dict(name: str, data: dict, origin: str = "built-in", source: s
             enabled, disabled = _refs(value, where, source), []
         if point == "multiPoint":
             multi = merge_multi_point(multi, enabled, disabled)
+            phantoms = remaining_phantoms(phantoms, disabled)
         else:
             prof.points[point] = PointConfig(enabled, disabled)
     prof.multi_point = multi
+    prof.phantoms = phantoms
     config = data.get("pluginConfig") or {}
     if not isinstance(config, dict):
         raise PolicyError("pluginConfig must map plugin names to args", source=source,

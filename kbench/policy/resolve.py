@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from kbench.errors import PolicyError
 from kbench.policy.api import EXTENSION_POINTS
-from kbench.policy.ksc import load_ksc
+from kbench.policy.ksc import SchedulerConfiguration, load_ksc, load_scheduler_config
 from kbench.policy.profile import PluginRef, PointConfig, Profile, profile_from_dict
 from kbench.policy.registry import BUILTIN_PROFILES, Registry, default_registry, split_file_spec
 
@@ -68,3 +68,25 @@ def _plugin_profile(name: str, registry: Registry, source: str) -> Profile:
             star = [PluginRef("*")] if point in ("score", "queueSort") else []
             prof.points[point] = PointConfig([PluginRef(name, 1, source)], star)
     return prof
+
+
+def resolve_scheduler_config(spec: str, registry: Registry | None = None) -> tuple[SchedulerConfiguration, Registry]:
+    """Every profile a CLI policy argument names: all of a KubeSchedulerConfiguration's, else the one
+    profile of :func:`resolve_policy` (its ``notes`` become the ``ignored`` list). The file's content
+    and SHA-256 are kept for the run's manifest (a Python policy file's text too).
+
+    Raises:
+        PolicyError: As :func:`resolve_policy`.
+    """
+    import hashlib
+    from pathlib import Path
+
+    base = registry if registry is not None else default_registry()
+    path_text, _ = split_file_spec(spec)
+    if path_text.lower().endswith((".yaml", ".yml")):
+        reg = base.copy()
+        return load_scheduler_config(path_text, reg), reg
+    profile, reg = resolve_policy(spec, registry)
+    content = Path(path_text).read_text() if path_text.lower().endswith(".py") else ""
+    digest = hashlib.sha256(content.encode()).hexdigest() if content else ""
+    return SchedulerConfiguration([profile], list(profile.notes), path_text if content else "", content, digest), reg

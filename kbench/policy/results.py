@@ -82,6 +82,36 @@ class FilterLog:
                 why = CodedReasons(why, given.texts)
             yield name, rows, ok, why, code
 
+    def statuses(self) -> dict[str, np.ndarray]:
+        """Filter plugin → ``(n,) object`` of ``(code, reason)`` per node (``(Code.SUCCESS, "")``
+        for a pass), or None where the plugin did not look at the node."""
+        out = {name: np.empty(self.n, dtype=object) for name in self.names}
+        ok_status = (int(Code.SUCCESS), "")
+        for name, rows, ok, why, code in self._entries():
+            arr = out.setdefault(name, np.empty(self.n, dtype=object))
+            for r in rows[ok].tolist():
+                arr[r] = ok_status
+            bad = rows[~ok].tolist()
+            whys = [why] * len(bad) if isinstance(why, str) else [str(w) for w in np.asarray(why).tolist()]
+            codes = [int(code)] * len(bad) if np.isscalar(code) else np.asarray(code).tolist()
+            for r, w, c in zip(bad, whys, codes, strict=True):
+                arr[r] = (int(c), w)
+        return out
+
+    def rejectors(self) -> set[str]:
+        """Plugins that rejected at least one evaluated node (or every node at PreFilter)."""
+        return {name for name, r, ok, _, _ in self._coded_entries() if r.size > int(np.count_nonzero(ok))}
+
+    def rows_seen(self) -> int:
+        """Evaluated rows shown to the Filter plugins in all (each plugin's rows counted)."""
+        total = 0
+        for _, rows, _, _ in self.records:
+            if rows is None:
+                continue
+            kept = self._kept(rows)
+            total += rows.size if kept is None else int(np.count_nonzero(kept))
+        return total
+
     def reasons(self) -> dict[str, np.ndarray]:
         """Filter plugin → ``(n,) object`` ("Success", the reason, or None), as documented."""
         out = {name: np.empty(self.n, dtype=object) for name in self.names}
@@ -271,7 +301,10 @@ class ScheduleResult:
         gpus: GPU indices on the chosen node.
         status: SUCCESS, or why the pod was not placed (UNSCHEDULABLE..., ERROR, or WAIT from Permit).
         nominated_node: Node a PostFilter plugin nominated (preemption), or None.
-        state: The cycle state (e.g. PostFilter's victims).
+        state: The cycle state (e.g. PostFilter's victims; ``state.work``: the cycle's work).
+        pre_filter: PreFilter plugin → its status when not SUCCESS (SKIP, or the rejection).
+        pre_score: PreScore plugin → its status when not SUCCESS (SKIP, or the error).
+        log: The filters' record (per-node statuses, rejecting plugins), when filters ran.
     """
 
     node: str | None
@@ -287,3 +320,11 @@ class ScheduleResult:
     status: Status = field(default_factory=Status.success)
     nominated_node: str | None = None
     state: CycleState = field(default_factory=CycleState)
+    pre_filter: dict[str, Status] = field(default_factory=dict)
+    pre_score: dict[str, Status] = field(default_factory=dict)
+    log: FilterLog | None = None
+
+    def rejectors(self) -> set[str]:
+        """Plugins that rejected the pod somewhere this cycle (PreFilter or Filter): the plugins
+        whose registered events may make it schedulable (upstream ``UnschedulablePlugins``)."""
+        return set() if self.log is None else self.log.rejectors()

@@ -18,6 +18,7 @@ from collections.abc import Iterable, Sequence
 
 from kbench.cluster.objects import (
     Container,
+    ContainerPort,
     Node,
     NodeSelectorRequirement,
     NodeSelectorTerm,
@@ -27,6 +28,7 @@ from kbench.cluster.objects import (
     Toleration,
     TopologySpreadConstraint,
 )
+from kbench.cluster.objects.podaffinity import parse_pod_affinity
 
 MB = 1024 * 1024
 HOSTNAME = "kubernetes.io/hostname"
@@ -60,7 +62,8 @@ def node(name: str, cpu: float | None = None, memory: float | None = None, *, po
 
 def pod(name: str = "p", *, reqs: Sequence[dict] = (), init: Sequence[dict] = (), images: Sequence[str] = (),
         init_images: Sequence[str] = (), node: str | None = None, namespace: str = "default",
-        labels: dict | None = None, priority: int = 0, **kw) -> Pod:
+        labels: dict | None = None, priority: int = 0, affinity: dict | None = None,
+        ports: Sequence[str] = (), sidecar_ports: Sequence[str] = (), init_ports: Sequence[str] = (), **kw) -> Pod:
     """A pod with one app container per ``reqs`` entry (or per image), plus init containers.
 
     Args:
@@ -74,6 +77,11 @@ def pod(name: str = "p", *, reqs: Sequence[dict] = (), init: Sequence[dict] = ()
         namespace: Namespace.
         labels: Pod labels.
         priority: Pod priority.
+        affinity: A ``spec.affinity`` mapping with ``podAffinity`` / ``podAntiAffinity`` (see
+            :func:`affinity`), parsed as the API server admits it.
+        ports: Host ports of one more app container, as ``"PROTOCOL/hostIP/hostPort"``.
+        sidecar_ports: Host ports of a restartable (sidecar) init container.
+        init_ports: Host ports of a plain init container.
         **kw: Any other :class:`Pod` field (tolerations, node_selector, topology_spread, ...).
     """
     n_app = max(len(reqs), len(images))
@@ -82,8 +90,50 @@ def pod(name: str = "p", *, reqs: Sequence[dict] = (), init: Sequence[dict] = ()
     n_init = max(len(init), len(init_images))
     inits = [Container(f"i{i}", init_images[i] if i < len(init_images) else "",
                        dict(init[i]) if i < len(init) else {}) for i in range(n_init)]
-    return Pod(name, namespace=namespace, labels=dict(labels or {}), containers=app, init_containers=inits,
-               priority=priority, node_name=node, **kw)
+    if ports:
+        app.append(Container("ports", "", {}, host_ports(*ports)))
+    if sidecar_ports:
+        inits.append(Container("sidecar", "", {}, host_ports(*sidecar_ports), "Always"))
+    if init_ports:
+        inits.append(Container("init-ports", "", {}, host_ports(*init_ports)))
+    lab = dict(labels or {})
+    pod_aff = parse_pod_affinity(affinity, namespace, lab) if affinity else None
+    return Pod(name, namespace=namespace, labels=lab, containers=app, init_containers=inits,
+               priority=priority, node_name=node, pod_affinity=pod_aff, **kw)
+
+
+def host_ports(*specs: str) -> tuple[ContainerPort, ...]:
+    """Container ports from ``"PROTOCOL/hostIP/hostPort"`` (upstream ``newPod(host, "UDP/127.0.0.1/8080")``)."""
+    out = []
+    for spec in specs:
+        proto, ip, port = spec.split("/")
+        out.append(ContainerPort(int(port), int(port), ip, proto))
+    return tuple(out)
+
+
+def aff_term(key: str, op: str, topology: str, *values: str, **fields) -> dict:
+    """A PodAffinityTerm selecting pods by one requirement (upstream ``PodAffinityIn`` / ``NotIn`` /
+    ``Exists``); ``fields`` adds ``namespaces`` or ``namespaceSelector``."""
+    expr = {"key": key, "operator": op}
+    if values:
+        expr["values"] = list(values)
+    return {"labelSelector": {"matchExpressions": [expr]}, "topologyKey": topology, **fields}
+
+
+def affinity(required: Sequence[dict] = (), anti: Sequence[dict] = (), preferred: Sequence[tuple[int, dict]] = (),
+             preferred_anti: Sequence[tuple[int, dict]] = ()) -> dict:
+    """A ``spec.affinity`` mapping from required terms and ``(weight, term)`` preferred ones."""
+    out: dict = {}
+    req, pref = "requiredDuringSchedulingIgnoredDuringExecution", "preferredDuringSchedulingIgnoredDuringExecution"
+    for part, reqs, prefs in (("podAffinity", required, preferred), ("podAntiAffinity", anti, preferred_anti)):
+        body: dict = {}
+        if reqs:
+            body[req] = list(reqs)
+        if prefs:
+            body[pref] = [{"weight": w, "podAffinityTerm": t} for w, t in prefs]
+        if body:
+            out[part] = body
+    return out
 
 
 def table(nodes: Iterable[Node], pods: Iterable[Pod] = ()) -> NodeTable:

@@ -12,34 +12,42 @@ from __future__ import annotations
 from kbench.policy.explain import explain_table
 from kbench.policy.framework import Framework
 from kbench.policy.profile import profile_from_dict
+from kbench.validate.filtering import handle_with, ipa_score_cases
 from kbench.validate.record import Record
 from kbench.validate.upstream_cases import ScoreCase, score_cases
 
 
-def run_case(case: ScoreCase) -> list[int | None]:
-    """The plugin's scores per node, in the case's node order, as ``kbench explain`` reports them."""
+def run_case(case: ScoreCase) -> list[int | None] | tuple:
+    """The plugin's scores per node, in the case's node order, as ``kbench explain`` reports them
+    (``("error", message)`` when its PreScore failed)."""
     profile = profile_from_dict(f"validate-{case.plugin}", {
         "plugins": {"score": [[case.plugin, 1]]},
         "pluginConfig": {case.plugin: case.args} if case.args else {},
         "percentageOfNodesToScore": 100,
     })
     nodes = case.make_nodes()
-    data = explain_table(Framework(profile, 0), nodes, case.make_pod()).data["nodes"]
-    return [data[name]["scores"].get(case.plugin) for name in nodes.names]
+    data = explain_table(Framework(profile, 0, handle=handle_with(case.namespaces)), nodes, case.make_pod()).data
+    pre = data["prescore"].get(case.plugin)
+    if pre is not None and pre["code"] == "Error":
+        return ("error", "; ".join(pre["reasons"]))
+    return [data["nodes"][name]["scores"].get(case.plugin) for name in nodes.names]
 
 
 def case_passes(case: ScoreCase) -> bool:
-    """Whether the case's scores match upstream (all null when upstream expects a PreScore skip)."""
+    """Whether the case's scores match upstream (all null when upstream expects a PreScore skip; the
+    error text contained in the message when upstream expects an error)."""
     got = run_case(case)
     if case.expected is None:
-        return all(g is None for g in got)
+        return isinstance(got, list) and all(g is None for g in got)
+    if isinstance(case.expected, tuple):
+        return isinstance(got, tuple) and case.expected[1] in got[1]
     return got == list(case.expected)
 
 
 def check_scoring(quick: bool = True) -> list[Record]:
     """One record per plugin: upstream cases that score exactly as upstream, out of all ported."""
     by_plugin: dict[str, list[ScoreCase]] = {}
-    for case in score_cases():
+    for case in score_cases() + ipa_score_cases():
         by_plugin.setdefault(case.plugin, []).append(case)
     out = []
     for plugin, cases in by_plugin.items():

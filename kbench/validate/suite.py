@@ -14,6 +14,7 @@ from kbench.errors import KbenchError
 from kbench.validate.clients import check_clients
 from kbench.validate.density import check_density
 from kbench.validate.etcd import check_etcd
+from kbench.validate.filtering import check_filtering
 from kbench.validate.queueing import check_queueing
 from kbench.validate.record import Record
 from kbench.validate.scheduler import check_scheduler
@@ -23,6 +24,7 @@ from kbench.validate.sync import check_sync
 FAMILIES: dict[str, Callable[[bool], list[Record]]] = {
     "queueing": check_queueing,  # M/M/1, M/M/c, M/D/1 + Little on APF
     "scoring": check_scoring,  # upstream score cases through explain
+    "filtering": check_filtering,  # upstream filter / PreEnqueue cases through explain
     "sync": check_sync,  # polling N/T and T/2
     "scheduler": check_scheduler,  # D8 + Little on the scheduling queue
     "clients": check_clients,  # C3, C4
@@ -36,8 +38,8 @@ NOT_COVERED = (
      "times, kbench/cluster/kubelet/noderesources.py) and keeps no occupancy state an observer could integrate; a Little's "
      "law check there would only restate the observer's own timestamps"),
     ("scoring/PodTopologySpread", "upstream's spread score cases name candidate and filtered-out nodes "
-     "separately, which kbench explain (every node filtered and scored) cannot express; they run plugin-level "
-     "in tests/policy/test_upstream_spread.py"),
+     "separately; kbench explain --score-nodes can express that since issue 17, but the cases still run "
+     "plugin-level in tests/policy/test_upstream_spread.py"),
 )
 """Checks the issue asks for that the suite does not run, with the reason (printed and documented)."""
 

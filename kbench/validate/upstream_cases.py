@@ -12,7 +12,7 @@ Units follow :mod:`kbench.validate.builders`: cpu in millicores, memory in bytes
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from kbench.cluster.objects import NodeTable, Pod
 from kbench.validate.builders import MB, node, pod, req, table, taint, term, toleration
@@ -328,8 +328,10 @@ class ScoreCase:
         args: The plugin's args (``pluginConfig``).
         make_pod: Builds the incoming pod.
         make_nodes: Builds the node table (existing pods bound).
-        expected: Normalized scores in node-table order, or None when PreScore skips the pod.
+        expected: Normalized scores in node-table order, None when PreScore skips the pod, or
+            ``("error", text)`` when PreScore fails with a message containing ``text``.
         source: Upstream test file.
+        namespaces: Namespace objects (name → labels) the case's listers hold.
     """
 
     plugin: str
@@ -337,8 +339,9 @@ class ScoreCase:
     args: dict
     make_pod: Callable[[], Pod]
     make_nodes: Callable[[], NodeTable]
-    expected: list[int] | None
+    expected: list[int] | tuple | None
     source: str
+    namespaces: dict = field(default_factory=dict)
 
 
 def _fit_args(strategy: str, resources, shape=None) -> dict:

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 
-from kbench.cluster.objects import CPU, GPU, MEMORY, Container, Node, Pod, Taint, Toleration
+from kbench.cluster.objects import CPU, GPU, MEMORY, Container, ContainerPort, Node, Pod, Taint, Toleration
+from kbench.cluster.objects.clusterobjects import ClusterObjects
 from kbench.config.cluster import NodeGroup
 from kbench.config.workload import PodTemplate
-from kbench.errors import ConfigError
+from kbench.errors import ConfigError, KbenchError
 
 FAIL_ANNOTATION = "kbench/fail-probability"
 """Pod annotation: probability that the pod ends Failed rather than Succeeded (the kubelet reads it)."""
@@ -35,6 +38,10 @@ def parse_toleration(text: str) -> Toleration:
     return Toleration(key, "Equal" if eq else "Exists", value, effect)
 
 
+PRIORITY_CLASSES = {"system-cluster-critical": 2_000_000_000, "system-node-critical": 2_000_001_000}
+"""The built-in PriorityClasses (kubernetes ``pkg/apis/scheduling``: SystemCriticalPriority 2e9)."""
+
+
 def pod_from_template(name: str, namespace: str, t: PodTemplate, *, owner: str | None = None,
                       labels: dict[str, str] | None = None, duration_s: float | None = None) -> Pod:
     """A pod spec (units: millicores, bytes) from a template.
@@ -46,19 +53,65 @@ def pod_from_template(name: str, namespace: str, t: PodTemplate, *, owner: str |
         owner: ``Kind/name`` of the owner.
         labels: Labels added to the template's.
         duration_s: Drawn run time, seconds (None: runs until deleted).
+
+    Raises:
+        ConfigError: A malformed ``spec`` (its field path named).
     """
     requests = {CPU: t.cpu_cores * 1000.0, MEMORY: float(t.memory_bytes)}
     gpu_count, gpu_milli = t.gpus, t.gpu_milli
     if gpu_count and not gpu_milli:
         requests[GPU] = float(gpu_count)
-    pod = Pod(name=name, namespace=namespace, labels={**t.labels, **(labels or {})},
-              containers=[Container("main", t.image, requests)], priority=t.priority,
-              node_selector=dict(t.node_selector), tolerations=[parse_toleration(x) for x in t.tolerations],
-              gpu_count=gpu_count, gpu_milli=gpu_milli, gpu_model=t.gpu_model or None, owner=owner,
-              duration_s=duration_s)
+    for res, qty in t.extended_resources.items():
+        requests[res] = float(qty)
+    ports = tuple(ContainerPort(int(p), int(p)) for p in t.host_ports)
+    all_labels = {**t.labels, **(labels or {})}
+    priority = t.priority or PRIORITY_CLASSES.get(t.priority_class_name, 0)
+    if t.spec:
+        proto = _spec_pod(t, namespace, tuple(sorted(all_labels.items())))
+        containers = proto.containers or [Container("main", t.image, requests, ports)]
+        pod = replace(proto, name=name, namespace=namespace, labels=all_labels, containers=list(containers),
+                      init_containers=list(proto.init_containers), annotations={}, owner=owner,
+                      duration_s=duration_s, priority=priority or proto.priority,
+                      node_selector={**proto.node_selector, **t.node_selector},
+                      tolerations=[*proto.tolerations, *(parse_toleration(x) for x in t.tolerations)],
+                      gpu_count=gpu_count, gpu_milli=gpu_milli, gpu_model=t.gpu_model or None,
+                      scheduling_gates=(*proto.scheduling_gates, *t.scheduling_gates),
+                      scheduler_name=t.scheduler_name or proto.scheduler_name,
+                      priority_class_name=t.priority_class_name or proto.priority_class_name)
+    else:
+        pod = Pod(name=name, namespace=namespace, labels=all_labels,
+                  containers=[Container("main", t.image, requests, ports)], priority=priority,
+                  node_selector=dict(t.node_selector), tolerations=[parse_toleration(x) for x in t.tolerations],
+                  gpu_count=gpu_count, gpu_milli=gpu_milli, gpu_model=t.gpu_model or None, owner=owner,
+                  duration_s=duration_s, scheduling_gates=tuple(t.scheduling_gates),
+                  scheduler_name=t.scheduler_name or "default-scheduler", priority_class_name=t.priority_class_name)
     if t.fail_probability:
         pod.annotations[FAIL_ANNOTATION] = str(t.fail_probability)
     return pod
+
+
+_SPEC_PODS: dict[tuple, tuple[dict, Pod]] = {}
+_MAX_SPEC_PODS = 256
+
+
+def _spec_pod(t: PodTemplate, namespace: str, labels: tuple) -> Pod:
+    """The template's ``spec`` parsed once per (template spec, namespace, labels): pod
+    (anti-)affinity terms default to the pod's namespace and merge matchLabelKeys from its labels."""
+    from kbench.cluster.objects.manifest import parse_pod  # the parser: only for templates with a spec
+
+    key = (id(t.spec), namespace, labels)
+    hit = _SPEC_PODS.get(key)
+    if hit is not None and hit[0] is t.spec:
+        return hit[1]
+    try:
+        proto = parse_pod({"metadata": {"name": "template", "namespace": namespace, "labels": dict(labels)},
+                           "spec": t.spec}, "template.spec")
+    except KbenchError as err:
+        raise ConfigError(err.message, where=err.where) from None
+    if len(_SPEC_PODS) >= _MAX_SPEC_PODS:
+        _SPEC_PODS.clear()
+    _SPEC_PODS[key] = (t.spec, proto)
+    return proto
 
 
 def nodes_from_groups(groups: list[NodeGroup]) -> list[Node]:
@@ -85,3 +138,22 @@ def draw_duration(t: PodTemplate, rng: np.random.Generator) -> float | None:
     if d.kind == "constant" and d.value == 0:
         return None
     return float(d.sample(rng))
+
+
+def cluster_objects(workload) -> ClusterObjects:
+    """The Namespaces, Services and ReplicaSets a scenario's workload makes, as the scheduler's
+    listers would hold them: every namespace it uses; per Deployment a ReplicaSet of the same name
+    selecting ``app: <name>`` (its pods' label, owner ``ReplicaSet/<name>``) and, with ``service``,
+    a Service with that selector. (Jobs' pods have no spreading selector upstream either.)
+    """
+    objects = ClusterObjects()
+    spaces = {"default", *workload.quota_namespaces}
+    for item in (*workload.deployments, *workload.jobs, *workload.pods, *workload.traces):
+        spaces.add(item.namespace)
+    for ns in sorted(spaces):
+        objects.add_namespace(ns)
+    for d in workload.deployments:
+        objects.add_controller("ReplicaSet", d.namespace, d.name, {"matchLabels": {"app": d.name}})
+        if d.service:
+            objects.add_service(d.namespace, d.name, {"app": d.name})
+    return objects

@@ -29,10 +29,14 @@ def test_explain_json_output_is_the_documented_shape():
     res = run(*explain_args("best-fit"), "-o", "json")
     assert res.exit_code == 0, res.output
     data = json.loads(res.stdout)
-    assert set(data) == {"selected", "nodes"} and data["selected"] == "gpu-t4"
-    assert data["nodes"]["gpu-t4"] == {"feasible": True, "filters": {"NodeResourcesFit": "Success",
-                                                                     "GpuShare": "Success"},
-                                       "scores": {"BestFit": 100}, "total": 100}
+    assert {"selected", "nodes"} <= set(data) and data["selected"] == "gpu-t4"  # keys may be added, never renamed
+    row = data["nodes"]["gpu-t4"]
+    assert {k: row[k] for k in ("feasible", "filters", "scores", "total")} == {
+        "feasible": True, "filters": {"NodeResourcesFit": "Success", "GpuShare": "Success"},
+        "scores": {"BestFit": 100}, "total": 100}
+    assert row["statuses"] == {"NodeResourcesFit": {"code": "Success", "reasons": []},
+                               "GpuShare": {"code": "Success", "reasons": []}}
+    assert data["status"] == {"code": "Success", "reasons": []}
 
 
 def test_explain_table_marks_the_chosen_node():

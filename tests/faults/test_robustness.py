@@ -62,7 +62,7 @@ def test_run_json_output_keeps_volatile_keys(tmp_path):
     from kbench.cli import app
     res = CliRunner().invoke(app, ["run", str(_scenario(tmp_path)), "--out", str(tmp_path / "r"), "-o", "json"])
     assert res.exit_code == 0, res.output
-    s = json.loads(res.output)
+    s = json.loads(res.stdout)
     assert "wall_s" in s["sim"] and s["run_dir"]
     assert s["faults"][0]["fault"] == "apiserver-restart"
 

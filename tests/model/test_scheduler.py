@@ -136,7 +136,7 @@ def test_not_ready_node_is_avoided_and_a_node_joining_moves_pending_pods():
     nodes = sorted(str(etcd_pods(w)[p.key].node_name) for p in pods)
     # node-0001 is NotReady: two pods fill node-0000, two wait until the new node joins at 60 s.
     assert nodes == ["late-0000", "late-0000", "node-0000", "node-0000"]
-    assert s.unschedulable_reasons["TaintToleration: node(s) had untolerated taint {node.kubernetes.io/not-ready: }"] >= 2
+    assert s.unschedulable_reasons["TaintToleration: node(s) had untolerated taint(s)"] >= 2
     late = [w.timeline.t["bound"][p.uid] for p in pods if etcd_pods(w)[p.key].node_name == "late-0000"]
     assert all(60 < t < 62 for t in late)  # moved by the node-add event, not by a flush
     check_capacity(w, s)
@@ -144,9 +144,10 @@ def test_not_ready_node_is_avoided_and_a_node_joining_moves_pending_pods():
 
 @pytest.mark.parametrize("qps", [5000, 50])
 def test_throughput_at_5000_nodes_is_near_scheduler_perf(qps):
-    # D8: SchedulingBasic, 5,000 nodes, default profile: >= 270 pods/s. scheduler_perf's client
-    # has a very high QPS; with the default scheduler client (QPS 50, burst 100, C2) bindings,
-    # not cycles, limit how fast pods get their node.
+    # M1: SchedulingBasic, 5,000 nodes, default profile: 680 pods/s (the cost model's calibration;
+    # the precise check is tests/model/test_scheduler_cost.py). scheduler_perf's client has a very
+    # high QPS; with the default scheduler client (QPS 50, burst 100, C2) bindings, not cycles,
+    # limit how fast pods get their node.
     w = make_world(5000, clients={"scheduler": {"qps": qps, "burst": max(100, qps)}})
     s = Scheduler(w)
     s.start()
@@ -157,9 +158,9 @@ def test_throughput_at_5000_nodes_is_near_scheduler_perf(qps):
     wall = time.perf_counter() - t0
     assert s.bound == 300
     cycles = s.throughput_pods_per_s("scheduled")
-    assert 270 / 2 <= cycles <= 270 * 2
+    assert 680 / 1.5 <= cycles <= 680 * 1.5
     if qps == 5000:
-        assert 270 / 2 <= s.throughput_pods_per_s("bound") <= 270 * 2
+        assert 680 / 1.5 <= s.throughput_pods_per_s("bound") <= 680 * 1.5
     else:  # 100 bindings from the burst, then 50/s: 300 pods in about 4 s
         assert s.throughput_pods_per_s("bound") == pytest.approx(300 / (1 + 200 / 50), rel=0.25)
     assert wall < 15.0
@@ -232,12 +233,16 @@ def test_high_priority_pod_preempts_low_priority_ones():
     check_capacity(w, s)
 
 
-def test_nominated_node_is_kept_for_the_preemptor_while_it_backs_off():
+@pytest.mark.parametrize("pop_from_backoff", [False, True])
+def test_nominated_node_is_kept_for_the_preemptor_while_it_backs_off(pop_from_backoff):
     # With a 5 s initial backoff the preemptor (evicting at 5 s) is still backing off when its
     # victims are gone (about 7 s). A priority-0 pod arriving at 8 s must not take the room the
     # preemption made: the nominated pod counts on its node for lower-priority pods (upstream
-    # addNominatedPods). The preemptor is bound when its backoff ends, the newcomer stays pending.
-    w = make_world(1, cpu_cores=1.0, scheduler={"pod_initial_backoff_s": 5})
+    # addNominatedPods). Without SchedulerPopFromBackoffQ the preemptor is bound when its backoff
+    # ends (10 s); with it (upstream's default) it is popped as soon as the newcomer's failed cycle
+    # leaves activeQ empty (just after 8 s). The newcomer stays pending either way.
+    w = make_world(1, cpu_cores=1.0, scheduler={"pod_initial_backoff_s": 5,
+                                                "feature_gates": {"SchedulerPopFromBackoffQ": pop_from_backoff}})
     s = Scheduler(w)
     s.start()
     kubelet = w.client("kubelet", "kubelet", "system:node:node-0000", ("system:nodes", "system:authenticated"))
@@ -259,7 +264,8 @@ def test_nominated_node_is_kept_for_the_preemptor_while_it_backs_off():
     w.env.run(until=30)
     values = etcd_pods(w)
     assert values[high.key].node_name == "node-0000"
-    assert 10.0 < w.timeline.t["bound"][high.uid] < 12.0
+    bound = w.timeline.t["bound"][high.uid]
+    assert (8.0 < bound < 9.0) if pop_from_backoff else (10.0 < bound < 12.0)
     assert values[newcomer.key].node_name is None
     assert w.counters["preemptions"] == 1
     assert s.pending_reasons() == {"NodeResourcesFit: Insufficient cpu": 1}

@@ -189,20 +189,28 @@ def _stand_in(name: str, points: tuple[str, ...]) -> type:
         body["less"] = lambda self, a, b: a.priority > b.priority
     if "post_filter" in points:
         body["post_filter"] = lambda self, s, p, n, st: (Status.unschedulable("no victims"), None)
+    if "pre_enqueue" in points:
+        body["pre_enqueue"] = lambda self, p: Status.success()
+    if "bind" in points:
+        body["bind"] = lambda self, s, p, n, i: Status.success()
     return type(name, (Plugin,), body)
 
 
 DEFAULT_STANDINS = {
+    "SchedulingGates": ("pre_enqueue",),
     "PrioritySort": ("less",),
     "NodeUnschedulable": ("filter",),
     "NodeName": ("filter",),
     "TaintToleration": ("filter", "pre_score", "score"),
     "NodeAffinity": ("pre_filter", "filter", "pre_score", "score"),
+    "NodePorts": ("pre_filter", "filter"),
     "NodeResourcesFit": ("pre_filter", "filter", "pre_score", "score"),
     "PodTopologySpread": ("pre_filter", "filter", "pre_score", "score"),
+    "InterPodAffinity": ("pre_filter", "filter", "pre_score", "score"),
     "DefaultPreemption": ("post_filter",),
     "NodeResourcesBalancedAllocation": ("pre_score", "score"),
     "ImageLocality": ("score",),
+    "DefaultBinder": ("bind",),
 }
 
 

@@ -130,29 +130,37 @@ def test_explain_default_profile_exact_scores():
     assert out["selected"] == "node-a"
     a, b = out["nodes"]["node-a"], out["nodes"]["node-b"]
     assert a["scores"] == {"TaintToleration": 100, "NodeAffinity": None, "NodeResourcesFit": 65,
-                           "PodTopologySpread": None, "NodeResourcesBalancedAllocation": 82, "ImageLocality": 2}
+                           "PodTopologySpread": None, "InterPodAffinity": None, "NodeResourcesBalancedAllocation": 82,
+                           "ImageLocality": 2}
     assert b["scores"] == {"TaintToleration": 0, "NodeAffinity": None, "NodeResourcesFit": 69,
-                           "PodTopologySpread": None, "NodeResourcesBalancedAllocation": 97, "ImageLocality": 0}
+                           "PodTopologySpread": None, "InterPodAffinity": None, "NodeResourcesBalancedAllocation": 97,
+                           "ImageLocality": 0}
     assert (a["total"], b["total"]) == (449, 166)
-    # NodeAffinity and PodTopologySpread return Skip at PreFilter (nothing to check), so they are not listed
+    # NodeAffinity, NodePorts, PodTopologySpread and InterPodAffinity return Skip at PreFilter (nothing to
+    # check), so they are not listed
     assert a["filters"] == {"NodeUnschedulable": "Success", "NodeName": "Success", "TaintToleration": "Success",
                             "NodeResourcesFit": "Success"}
     c, d = out["nodes"]["node-c"], out["nodes"]["node-d"]
     assert c["feasible"] is False and c["scores"] == {} and c["total"] is None
     assert list(c["filters"]) == ["NodeUnschedulable", "NodeName", "TaintToleration"]
-    assert "dedicated" in c["filters"]["TaintToleration"]
+    assert c["filters"]["TaintToleration"] == "node(s) had untolerated taint(s)"
     assert list(d["filters"]) == ["NodeUnschedulable"] and d["filters"]["NodeUnschedulable"] != "Success"
     json.dumps(out)
 
 
 def test_explain_shape_is_exactly_the_documented_one():
     out = explain("least-allocated", SNAP, FIX / "pod-web.yaml")
-    assert set(out) == {"selected", "nodes"}
+    assert set(out) == {"selected", "nodes", "prefilter", "prescore", "status", "profile", "notes",
+                        "preenqueue"}
     assert list(out["nodes"]) == sorted(out["nodes"])
     for row in out["nodes"].values():
-        assert set(row) == {"feasible", "filters", "scores", "total"}
+        assert set(row) == {"feasible", "filters", "statuses", "scores", "total"}
         if row["feasible"]:
             assert row["total"] == sum(v for v in row["scores"].values() if v is not None)
+        for name, verdict in row["filters"].items():  # statuses say the same, as {code, reasons}
+            st = row["statuses"][name]
+            assert (st["code"] == "Success") == (verdict == "Success")
+            assert st["reasons"] == ([] if verdict == "Success" else [verdict])
 
 
 def test_explain_best_effort_pod_skips_balanced_allocation():

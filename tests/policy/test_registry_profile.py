@@ -157,14 +157,18 @@ def expand(data: dict, reg=None):
 
 
 def test_default_profile_matches_kube_scheduler():
-    """E2: default filters in upstream order and score weights (InterPodAffinity not built)."""
+    """M3, E2: default plugins in upstream order and score weights (the volume plugins are phantoms)."""
     plugins, weights = expand({"base": "default"})
+    assert plugins["preEnqueue"] == ["SchedulingGates"]
     assert plugins["queueSort"] == ["PrioritySort"]
-    assert plugins["filter"] == ["NodeUnschedulable", "NodeName", "TaintToleration", "NodeAffinity",
-                                 "NodeResourcesFit", "PodTopologySpread"]
+    assert plugins["filter"] == ["NodeUnschedulable", "NodeName", "TaintToleration", "NodeAffinity", "NodePorts",
+                                 "NodeResourcesFit", "PodTopologySpread", "InterPodAffinity"]
     assert plugins["postFilter"] == ["DefaultPreemption"]
+    assert plugins["bind"] == ["DefaultBinder"]
     assert weights == {"TaintToleration": 3, "NodeAffinity": 2, "NodeResourcesFit": 1, "PodTopologySpread": 2,
-                       "NodeResourcesBalancedAllocation": 1, "ImageLocality": 1}
+                       "InterPodAffinity": 2, "NodeResourcesBalancedAllocation": 1, "ImageLocality": 1}
+    prof = profile_from_dict("default", {"base": "default"})
+    assert prof.phantoms == ["VolumeRestrictions", "NodeVolumeLimits", "VolumeBinding", "VolumeZone"]
 
 
 def write(tmp_path, text: str):
@@ -201,11 +205,11 @@ def test_ksc_disable_star_weights_and_percentage(tmp_path):
     prof = load_ksc(path, reg)
     plugins, weights = prof.expand(reg)
     assert weights == {"NodeResourcesFit": 5, "Fixed": 1}
-    assert plugins["filter"] == ["NodeUnschedulable", "NodeName", "NodeAffinity", "NodeResourcesFit",
-                                 "PodTopologySpread", "CpuFit"]
+    assert plugins["filter"] == ["NodeUnschedulable", "NodeName", "NodeAffinity", "NodePorts", "NodeResourcesFit",
+                                 "PodTopologySpread", "InterPodAffinity", "CpuFit"]
     assert "TaintToleration" in plugins["preScore"]          # disabled only at filter and score
     assert prof.percentage_of_nodes_to_score == 70
-    assert any("profiles[0] is used" in n for n in prof.notes)
+    assert any("other profiles: ['other']" in n for n in prof.notes)
 
 
 def test_ksc_top_level_percentage_and_multipoint_disable_all(tmp_path):
@@ -258,12 +262,13 @@ profiles:
 
 
 def test_ksc_not_built_upstream_plugins_are_accepted_with_a_note(tmp_path):
-    path = write(tmp_path, HEAD + "profiles:\n- plugins:\n    score:\n      enabled: [{name: InterPodAffinity, weight: 2}]\n"
-                 "  pluginConfig:\n  - name: InterPodAffinity\n    args: {hardPodAffinityWeight: 1}\n")
+    path = write(tmp_path, HEAD + "profiles:\n- plugins:\n    filter:\n      enabled: [{name: VolumeBinding}]\n"
+                 "  pluginConfig:\n  - name: VolumeBinding\n    args: {bindTimeoutSeconds: 600}\n")
     reg = fake_registry()
     prof = load_ksc(path, reg)
-    assert "InterPodAffinity" not in prof.expand(reg)[1]
-    assert any("InterPodAffinity" in n for n in prof.notes)
+    assert "VolumeBinding" not in prof.expand(reg)[0]["filter"]
+    assert any("VolumeBinding is not built" in n for n in prof.notes)
+    assert any("pluginConfig for VolumeBinding" in n for n in prof.notes)
 
 
 @pytest.mark.parametrize(("text", "where", "match"), [

@@ -116,6 +116,6 @@ def test_uniform_scores_are_used_for_a_template_cluster():
     fw = Framework("default", 0)
     state = CycleState()
     passing = [name for name, check in fw._pass_checks if check(state, p, nodes)]
-    assert passing == ["NodeUnschedulable", "NodeName", "TaintToleration"]
+    assert passing == ["NodeUnschedulable", "NodeName", "TaintToleration", "NodePorts"]
     uniform = {name: u(state, p, nodes) for name, _, _, u, _ in fw._score_fns if u is not None}
     assert uniform["TaintToleration"] == 100 and uniform["ImageLocality"] is not None

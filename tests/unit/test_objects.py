@@ -186,3 +186,20 @@ def test_from_nodes_binds_pods_with_their_gpus():
     pods = [Pod("s", node_name="a", gpu_milli=250, gpu_indices=(1,)), Pod("free")]
     t = NodeTable.from_nodes([Node("a", {"cpu": 1000}, gpu_count=2)], pods)
     assert t.gpu_free_milli[0].tolist() == [1000, 750] and t.pod_count.tolist() == [1]
+
+
+def test_sidecar_requests_follow_component_helpers_pod_requests():
+    """PodRequests with restartable init containers: max(app + sidecars, each init + the sidecars
+    started before it). app 100m; sidecar 50m (first init); init 300m after it -> max(150, 350) = 350m;
+    a plain init before the sidecar -> max(150, 300) = 300m. Non-zero requests substitute 100m / 200Mi
+    per container that omits them (E4)."""
+    from kbench.cluster.objects import Container, Pod
+
+    app = Container("app", requests={"cpu": 100.0, "memory": 1.0})
+    side = Container("side", requests={"cpu": 50.0, "memory": 1.0}, restart_policy="Always")
+    init = Container("init", requests={"cpu": 300.0, "memory": 1.0})
+    assert Pod("a", containers=[app], init_containers=[side, init]).requests()["cpu"] == 350.0
+    assert Pod("b", containers=[app], init_containers=[init, side]).requests()["cpu"] == 300.0
+    assert Pod("c", containers=[app], init_containers=[side]).requests()["cpu"] == 150.0
+    bare_side = Container("s", restart_policy="Always")
+    assert Pod("d", containers=[app], init_containers=[bare_side]).nonzero_requests()["cpu"] == 200.0

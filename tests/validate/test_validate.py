@@ -9,6 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from kbench.cli import app
+from kbench.validate.filtering import filter_cases, ipa_score_cases, run_filter_case
 from kbench.validate.record import Record
 from kbench.validate.scoring import case_passes, run_case
 from kbench.validate.suite import FAMILIES
@@ -41,15 +42,32 @@ def test_quick_suite_passes_and_covers_every_family(quick_json):
                  "density/pod_startup_p99"):
         assert must in names, must
     scoring = [r for r in records if r["name"].startswith("scoring/")]
-    assert sum(r["expected"] for r in scoring) == len(score_cases()) >= 50
+    assert sum(r["expected"] for r in scoring) == len(score_cases()) + len(ipa_score_cases()) >= 80
+    filtering = [r for r in records if r["name"].startswith("filtering/")]
+    assert sum(r["expected"] for r in filtering) == len(filter_cases()) >= 60
 
 
 def test_every_upstream_score_case_matches_through_explain():
-    cases = score_cases()
+    cases = score_cases() + ipa_score_cases()
     bad = [c.name for c in cases if not case_passes(c)]
     assert not bad
     skip = [c for c in cases if c.expected is None]
     assert skip and all(v is None for v in run_case(skip[0]))
+
+
+def test_every_upstream_filter_case_matches_through_explain():
+    bad = [c.name for c in filter_cases() if run_filter_case(c) != c.expected]
+    assert not bad
+
+
+def test_reordering_inter_pod_affinity_checks_fails_the_filtering_family(monkeypatch):
+    """The family can fail: reporting existing pods' anti-affinity before the pod's own breaks
+    upstream's "first failure wins" order in the symmetry cases."""
+    import policies.interpodaffinity as ipa
+
+    monkeypatch.setattr(ipa, "_TEXTS", (None, ipa.ERR_AFFINITY, ipa.ERR_EXISTING, ipa.ERR_ANTI))
+    res = runner.invoke(app, ["validate", "--quick", "--only", "filtering", "-o", "json"])
+    assert res.exit_code == 1
 
 
 def test_swapping_least_for_most_allocated_fails_the_suite(monkeypatch):

@@ -25,8 +25,11 @@ from kbench.cluster.objects.core import (
     tolerates_all,
 )
 from kbench.cluster.objects.nodetable import NodeTable
+from kbench.cluster.objects.podaffinity import AffinityTerm, ContainerPort, HostPort, PodAffinity
+from kbench.cluster.objects.selectors import LabelSelector
 
 __all__ = [
+    "AffinityTerm", "ContainerPort", "HostPort", "LabelSelector", "PodAffinity",
     "CPU", "DEFAULT_MEMORY_REQUEST", "DEFAULT_MILLI_CPU_REQUEST", "GPU", "MEMORY", "PODS", "Container",
     "Node", "NodeSelectorRequirement", "NodeSelectorTerm", "NodeTable", "Pod", "Taint", "Toleration",
     "TopologySpreadConstraint", "selector_matches", "tolerates_all",

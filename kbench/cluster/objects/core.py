@@ -20,6 +20,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from functools import cached_property
 
+from kbench.cluster.objects.podaffinity import ContainerPort, HostPort, PodAffinity, host_ports_of
+
 CPU = "cpu"
 MEMORY = "memory"
 PODS = "pods"
@@ -155,16 +157,30 @@ class TopologySpreadConstraint:
 
 @dataclass
 class Container:
-    """A container: only explicitly set requests are present in ``requests`` (units above)."""
+    """A container: only explicitly set requests are present in ``requests`` (units above).
+
+    Attributes:
+        ports: Its ports (``host_port`` > 0 binds a port on the node).
+        restart_policy: ``"Always"`` makes an init container a sidecar (restartable); None otherwise.
+    """
 
     name: str
     image: str = ""
     requests: dict[str, float] = field(default_factory=dict)
+    ports: tuple[ContainerPort, ...] = ()
+    restart_policy: str | None = None
+
+
+def _add(into: dict[str, float], reqs: dict[str, float]) -> None:
+    for k, v in reqs.items():
+        into[k] = into.get(k, 0.0) + v
 
 
 def _sum_max(containers: list[Container], init: list[Container], overhead: dict[str, float],
              nonzero: bool) -> dict[str, float]:
-    """E6: max(sum of app containers, largest init container) + overhead, per resource."""
+    """E6 with sidecars (component-helpers ``PodRequests``): the larger of the app containers plus
+    the restartable init containers (sidecars) and, per init container, its request plus the
+    sidecars started before it; then + overhead, per resource."""
 
     def reqs(c: Container) -> dict[str, float]:
         if not nonzero:
@@ -176,12 +192,24 @@ def _sum_max(containers: list[Container], init: list[Container], overhead: dict[
 
     total: dict[str, float] = {}
     for c in containers:
-        for k, v in reqs(c).items():
-            total[k] = total.get(k, 0.0) + v
+        _add(total, reqs(c))
+    sidecars: dict[str, float] = {}
+    init_max: dict[str, float] = {}
     for c in init:
-        for k, v in reqs(c).items():
-            if v > total.get(k, 0.0):
-                total[k] = v
+        own = reqs(c)
+        if c.restart_policy == "Always":
+            _add(total, own)
+            _add(sidecars, own)
+            peak = sidecars
+        else:
+            peak = dict(own)
+            _add(peak, sidecars)
+        for k, v in peak.items():
+            if v > init_max.get(k, 0.0):
+                init_max[k] = v
+    for k, v in init_max.items():
+        if v > total.get(k, 0.0):
+            total[k] = v
     if containers or init:
         for k, v in overhead.items():
             total[k] = total.get(k, 0.0) + v
@@ -218,6 +246,9 @@ class Pod:
         annotations: Pod annotations.
         gpu_indices: GPU indices on ``node_name`` a bound pod holds (snapshots); empty = unknown.
         terminating: True when the pod has a deletion timestamp.
+        pod_affinity: Inter-pod affinity and anti-affinity terms, or None.
+        scheduling_gates: ``spec.schedulingGates`` names (a gated pod is not scheduled).
+        priority_class_name: ``spec.priorityClassName`` ("" when unset).
     """
 
     name: str
@@ -243,6 +274,9 @@ class Pod:
     annotations: dict[str, str] = field(default_factory=dict)
     gpu_indices: tuple[int, ...] = ()
     terminating: bool = False
+    pod_affinity: PodAffinity | None = None
+    scheduling_gates: tuple[str, ...] = ()
+    priority_class_name: str = ""
 
     def __post_init__(self) -> None:
         self.gpu_count, self.gpu_milli = int(self.gpu_count), int(min(self.gpu_milli, 1000))
@@ -279,6 +313,14 @@ class Pod:
         """True when no container (app or init) requests cpu or memory (QoS BestEffort)."""
         return not any(c.requests.get(CPU, 0) or c.requests.get(MEMORY, 0)
                        for c in (*self.containers, *self.init_containers))
+
+    @property
+    def host_ports(self) -> tuple[HostPort, ...]:
+        """Host ports of app and sidecar containers (computed once; containers are immutable)."""
+        got = self.__dict__.get("_host_ports")
+        if got is None:  # no functools.cached_property: its lock costs more than the common ()
+            got = self.__dict__["_host_ports"] = host_ports_of(self.containers, self.init_containers)
+        return got
 
     def images(self) -> list[str]:
         """Images of init and app containers, in that order (empty names left out)."""

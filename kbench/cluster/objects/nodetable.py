@@ -45,7 +45,7 @@ class NodeTable:
             resource plugins compare these integers, as upstream does with int64 quantities.
         free_int: ``(n, R) int64`` room left, ``allocatable_int - requested_int``, except that the
             ``pods`` column is allocatable pods minus ``pod_count``.
-        pod_count: ``(n,) int64`` bound pods per node.
+        pod_count: ``(n,) int64`` bound pods per node; ``pod_total`` their sum.
         labels, taints: Per-node label dicts and taint lists.
         unschedulable: ``(n,) bool``.
         gpu_count: ``(n,) int64`` GPUs per node.
@@ -55,6 +55,11 @@ class NodeTable:
             and -1 pads GPUs a node does not have (a free whole GPU is 1000).
         gpu_free_total: ``(n,) int64`` free thousandths summed over each node's GPUs, kept in step.
         pods: Bound pods per node; ``pod_gpus`` the GPU indices each holds (aligned with ``pods``).
+        affinity_pods: ``(n,) int64`` bound pods with any pod (anti-)affinity term per node, and
+            ``affinity_total`` their sum (upstream ``HavePodsWithAffinityList``).
+        req_anti_pods: ``(n,) int64`` bound pods with a required anti-affinity term per node, and
+            ``req_anti_total`` their sum (upstream ``HavePodsWithRequiredAntiAffinityList``).
+        used_ports: ``(protocol, port) -> {row: {ip: count}}`` host ports bound pods use (NodePorts).
         pods_version: Bumped by every :meth:`add_pod` / :meth:`remove_pod`; ``row_pods_version``
             ``(n,) int64`` holds, per row, the ``pods_version`` of its last change, and
             :meth:`pods_changed_since` / :meth:`pod_changes_since` list recent changes, so a
@@ -83,6 +88,8 @@ class NodeTable:
     gpu_model_codes: np.ndarray
     gpu_free_milli: np.ndarray
     gpu_free_total: np.ndarray
+    affinity_pods: np.ndarray
+    req_anti_pods: np.ndarray
 
     def __init__(self) -> None:
         self.names: list[str] = []
@@ -104,7 +111,8 @@ class NodeTable:
             "pod_count": np.zeros(0, dtype=np.int64), "row_pods_version": np.zeros(0, dtype=np.int64),
             "unschedulable": np.zeros(0, dtype=bool),
             "gpu_count": np.zeros(0, dtype=np.int64), "gpu_model_codes": np.zeros(0, dtype=np.int64),
-            "gpu_free_milli": np.zeros((0, 0), dtype=np.int64), "gpu_free_total": np.zeros(0, dtype=np.int64)}
+            "gpu_free_milli": np.zeros((0, 0), dtype=np.int64), "gpu_free_total": np.zeros(0, dtype=np.int64),
+            "affinity_pods": np.zeros(0, dtype=np.int64), "req_anti_pods": np.zeros(0, dtype=np.int64)}
         self._views()
         self._images: dict[str, dict[int, int]] = {}
         self._cache: dict[tuple, object] = {}
@@ -114,6 +122,10 @@ class NodeTable:
         self._rows_log: list[int] = []  # the rows of _pods_log (a slice of it answers pods_changed_since)
         self.taints_version = 0
         self.labels_version = 0
+        self.affinity_total = 0
+        self.req_anti_total = 0
+        self.pod_total = 0
+        self.used_ports: dict[tuple[str, int], dict[int, dict[str, int]]] = {}
 
     @property
     def n(self) -> int:
@@ -355,10 +367,20 @@ class NodeTable:
         self.nonzero_requested_int[idx] = [round(v) for v in vals]
         count = int(self.pod_count[idx]) + sign
         self.pod_count[idx] = count
+        self.pod_total += sign
         alloc = self.allocatable_int[idx].tolist()
         free = [a - r for a, r in zip(alloc, req_int, strict=True)]
         free[pods_col] = alloc[pods_col] - count
         self.free_int[idx] = free
+        aff = pod.pod_affinity
+        if aff is not None and aff.any:
+            self.affinity_pods[idx] += sign
+            self.affinity_total += sign
+            if aff.required_anti:
+                self.req_anti_pods[idx] += sign
+                self.req_anti_total += sign
+        if pod.host_ports:
+            self._use_ports(pod, idx, sign)
         version = self.pods_version = self.pods_version + 1
         self.row_pods_version[idx] = version
         log = self._pods_log
@@ -367,6 +389,20 @@ class NodeTable:
         if len(log) > 2 * _PODS_LOG:
             del log[:-_PODS_LOG]
             del self._rows_log[:-_PODS_LOG]
+
+    def _use_ports(self, pod: Pod, idx: int, sign: int) -> None:
+        for hp in pod.host_ports:
+            rows = self.used_ports.setdefault((hp.protocol, hp.port), {})
+            ips = rows.setdefault(idx, {})
+            left = ips.get(hp.ip, 0) + sign
+            if left > 0:
+                ips[hp.ip] = left
+            else:
+                ips.pop(hp.ip, None)
+                if not ips:
+                    del rows[idx]
+                    if not rows:
+                        del self.used_ports[(hp.protocol, hp.port)]
 
     def pod_changes_since(self, version: int) -> list[tuple[int, Pod, int]] | None:
         """``(row, pod, +1 added / -1 removed)`` for every :meth:`add_pod` / :meth:`remove_pod`
@@ -479,6 +515,7 @@ class NodeTable:
         new._pods_log = list(self._pods_log)
         new._rows_log = list(self._rows_log)
         new._images = {k: dict(v) for k, v in self._images.items()}
+        new.used_ports = {k: {r: dict(ips) for r, ips in rows.items()} for k, rows in self.used_ports.items()}
         new._cache = {}
         new._fit = {}
         return new

@@ -5,8 +5,9 @@ Upstream ``pkg/scheduler/backend/cache`` in kbench's terms. The :class:`Schedule
 what the scheduler's own informers delivered (which may be stale) and through its own assume /
 forget steps:
 
-* **nodes** are appended on their first event; an update rewrites the row's taints and
-  ``unschedulable`` so the filters see them. A node that is not Ready also gets a NoSchedule
+* **nodes** are appended on their first event; an update rewrites the row's labels, taints and
+  ``unschedulable`` so the plugins see them, and says what changed (the cluster event the queue
+  acts on: Node Add, UpdateNodeLabel, UpdateNodeTaint; a node's allocatable is fixed in kbench). A node that is not Ready also gets a NoSchedule
   condition taint unless its object already has one: ``node.kubernetes.io/unreachable:NoSchedule``
   when the object carries the ``unreachable`` (NoExecute) taint, else
   ``node.kubernetes.io/not-ready:NoSchedule``. Upstream's node lifecycle controller adds these
@@ -28,6 +29,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from kbench.cluster.objects import NodeTable, Pod, Taint
+from kbench.policy.events import ADD, NodeChange, node_actions
 
 NOT_READY_TAINT = Taint("node.kubernetes.io/not-ready", "", "NoSchedule")
 UNREACHABLE_TAINT = Taint("node.kubernetes.io/unreachable", "", "NoSchedule")
@@ -65,7 +67,8 @@ class SchedulerCache:
     """Node table and pod placements of one scheduler.
 
     Args:
-        framework: The scheduler's framework (its ``unassume`` runs Unreserve when a binding fails).
+        framework: The scheduler's framework (its ``unassume`` runs Unreserve when a binding fails),
+            or a function ``f(pod spec) -> framework`` (the pod's profile).
 
     Attributes:
         nodes: The node table the framework schedules on.
@@ -75,8 +78,10 @@ class SchedulerCache:
     """
 
     def __init__(self, framework):
-        self.framework = framework
+        self.framework_of = framework if callable(framework) and not hasattr(framework, "unassume") \
+            else (lambda spec: framework)
         self.nodes = NodeTable()
+        self.views: list[NodeChange] = []  # per row: what node hints read
         self.placed: dict[str, Placement] = {}
         self.deleting_on: dict[int, set[str]] = {}
         self._state: list[tuple[tuple, bool]] = []  # per row: (effective taints, unschedulable)
@@ -85,29 +90,37 @@ class SchedulerCache:
         self.overcommitted = 0
 
     # ------------------------------------------------------------------------------ nodes
-    def upsert_node(self, obj) -> bool:
+    def upsert_node(self, obj) -> tuple | None:
         """A node add or update event (a ``NodeObj``).
 
         Returns:
-            True when the event may make pending pods schedulable (a new node; a node that lost
-            a taint, became Ready or was uncordoned), i.e. the queue should move its pods.
+            ``(action, old view, new view)`` (:mod:`kbench.policy.events`; old None for a new
+            node), or None when nothing the scheduler reads changed.
         """
         table = self.nodes
         taints, unsched = effective_taints(obj), bool(obj.unschedulable)
         idx = table.index.get(obj.key)
+        spec = obj.spec
         if idx is None:
-            idx = table.add_node(obj.spec)
+            idx = table.add_node(spec)
             self._state.append((tuple(table.taints[idx]), bool(table.unschedulable[idx])))
             self._apply(idx, taints, unsched)
+            view = NodeChange(obj.key, dict(table.labels[idx]), taints, unsched, dict(spec.allocatable))
+            self.views.append(view)
             for pod in list(self._orphans.pop(obj.key, {}).values()):
                 self._orphan_node.pop(pod.key, None)
                 self.observe_bound(pod)
-            return True
-        old_taints, old_unsched = self._state[idx]
-        if taints == old_taints and unsched == old_unsched:
-            return False
+            return ADD, None, view
+        old = self.views[idx]
+        new = NodeChange(obj.key, dict(spec.labels), taints, unsched, old.allocatable)
+        action = node_actions(old, new)
+        if not action:
+            return None
+        if new.labels != old.labels:
+            table.set_labels(idx, new.labels)
         self._apply(idx, taints, unsched)
-        return (old_unsched and not unsched) or any(t not in taints for t in old_taints)
+        self.views[idx] = new
+        return action, old, new
 
     def _apply(self, idx: int, taints: tuple, unsched: bool) -> None:
         table = self.nodes
@@ -117,11 +130,13 @@ class SchedulerCache:
         table.set_unschedulable(idx, unsched)
         self._state[idx] = (taints, unsched)
 
-    def delete_node(self, obj) -> None:
-        """A node delete event: the row stays but takes no new pods."""
+    def delete_node(self, obj) -> NodeChange | None:
+        """A node delete event: the row stays but takes no new pods. Returns its last view."""
         idx = self.nodes.index.get(obj.key)
-        if idx is not None:
-            self._apply(idx, (*self._state[idx][0], DELETED_TAINT), True)
+        if idx is None:
+            return None
+        self._apply(idx, (*self._state[idx][0], DELETED_TAINT), True)
+        return self.views[idx]
 
     # ------------------------------------------------------------------------------- pods
     def assume(self, key: str, spec: Pod, idx: int) -> None:
@@ -141,7 +156,7 @@ class SchedulerCache:
         if p is None or p.spec is not spec or not p.assumed:
             return False
         del self.placed[key]
-        self.framework.unassume(spec, self.nodes, p.idx)
+        self.framework_of(spec).unassume(spec, self.nodes, p.idx)
         return True
 
     def is_assumed(self, key: str) -> bool:
@@ -204,7 +219,7 @@ class SchedulerCache:
     def _remove(self, key: str, p: Placement) -> None:
         del self.placed[key]
         if p.assumed:
-            self.framework.unassume(p.spec, self.nodes, p.idx)
+            self.framework_of(p.spec).unassume(p.spec, self.nodes, p.idx)
         else:
             self.nodes.remove_pod(p.spec, p.idx)
         if p.deleting:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from kbench.cluster.objects.stored import POD_BYTES
 from kbench.cluster.scheduler.queue import QueuedPod
+from kbench.policy.api import Code
 from kbench.policy.framework import ScheduleResult
 from kbench.policy.results import FilterReasons
 
@@ -46,7 +47,8 @@ class FailureHandling:
             self.env.process(self._preempt(info.pod, result.nominated_node, list(victims)))
         elif changed and self.cfg.report_unschedulable:
             self.env.process(self._write_condition(info.pod))
-        self.queue.add_unschedulable(info, now)
+        pending = frozenset(n for n, st in result.pre_filter.items() if st.code == Code.PENDING)
+        self.queue.add_unschedulable(info, now, frozenset(result.rejectors()) - pending, pending)
 
     def _give_up(self, info: QueuedPod, changed: bool, now: float) -> None:
         """No retries: the pod leaves the queue for good (counted, reported, never requeued)."""

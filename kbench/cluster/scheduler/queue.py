@@ -7,12 +7,24 @@ Upstream ``pkg/scheduler/backend/queue/scheduling_queue.go`` (PriorityQueue), in
   called on :class:`QueuedPod` objects (which expose the pod spec's attributes and ``queued_s``).
 * **backoffQ**: a heap by backoff expiry. A pod's backoff is ``initial x 2^(attempts-1)``, capped
   (D1: 1, 2, 4, 8, 10, 10 ... s), counted from its queue timestamp (the end of its last attempt).
-* **unschedulable pool**: pods whose last attempt found no node. A cluster event
-  (:meth:`SchedulingQueue.move_all`) moves them all back, to backoffQ if still backing off, else
-  to activeQ; a pod left there longer than ``max_unschedulable_s`` (D2: 5 min) is moved by
-  :meth:`SchedulingQueue.flush_unschedulable`. As upstream, a pod whose attempt failed after a
-  move request arrived during its cycle goes to backoffQ rather than the pool, so the event is
-  not lost.
+* **unschedulable pool**: pods whose last attempt found no node, with the plugins that rejected
+  them. A cluster event (:meth:`SchedulingQueue.on_event`) moves only the pods whose rejecting
+  plugins registered it and whose hints answer Queue (:mod:`kbench.cluster.scheduler.hints`), to
+  backoffQ if still backing off, else to activeQ; a pod left there longer than
+  ``max_unschedulable_s`` (D2: 5 min) is moved by :meth:`SchedulingQueue.flush_unschedulable`. A
+  pod whose attempt failed is checked against the events that arrived during its cycle (hints on),
+  or goes to backoffQ when any event arrived then (hints off), so the event is not lost;
+* **gated pods** (a PreEnqueue plugin rejected them: scheduling gates) wait apart, untouched by
+  cluster events and flushes, until an update of the pod lets them through;
+* with the SchedulerPopFromBackoffQ gate (on upstream), a pop from an empty activeQ takes the
+  backoffQ pod whose backoff ends first, among those that got there by an unschedulable attempt (a
+  pod backing off after an error or a failed binding keeps its backoff: kbench's reading of
+  KEP-5142, not confirmed).
+
+Longer than the ~400-line guide on purpose: one data structure (activeQ, backoffQ, the pool and the
+gated pods) whose invariant, a pod in exactly one place with a live heap entry only while its
+``seq`` matches, every method maintains; :class:`QueuedPod` and the pool live in
+:mod:`kbench.cluster.scheduler.pool`, the hint logic in :mod:`kbench.cluster.scheduler.hints`.
 
 The queue is a plain data structure: every method takes the virtual time ``now`` (seconds) and
 nothing here creates SimPy events. The scheduler runs the flush loops (1 s and 30 s, D2) and is
@@ -26,54 +38,14 @@ from __future__ import annotations
 import heapq
 import itertools
 from collections.abc import Callable
-from dataclasses import dataclass
 
-ACTIVE, BACKOFF, UNSCHEDULABLE, INFLIGHT = "active", "backoff", "unschedulable", "inflight"
+from kbench.cluster.scheduler import hints as qh
+from kbench.cluster.scheduler.pool import QueuedPod, UnschedulablePool
 
+__all__ = ["QueuedPod", "SchedulingQueue"]
+from kbench.policy.events import UNSCHEDULABLE_TIMEOUT, ClusterEvent
 
-@dataclass(slots=True, eq=False)
-class QueuedPod:
-    """A pod in the scheduling queue (upstream ``QueuedPodInfo``).
-
-    Attributes:
-        key: ``namespace/name``.
-        pod: The latest version the scheduler's informer delivered (a ``PodObj``).
-        queued_s: Queue timestamp: when it entered the queue, refreshed after each failed attempt
-            (PrioritySort's tie-breaker, and the start of the backoff).
-        initial_s: When it first entered the queue.
-        attempts: Scheduling attempts so far.
-        where: ``active``, ``backoff``, ``unschedulable``, ``inflight`` (being scheduled), or ""
-            (not in the queue).
-        cycle: The scheduling cycle number of its last attempt.
-        unschedulable_s: When it entered the unschedulable pool.
-        seq: Token of its live heap entry.
-    """
-
-    key: str
-    pod: object
-    queued_s: float
-    initial_s: float
-    attempts: int = 0
-    where: str = ""
-    cycle: int = 0
-    unschedulable_s: float = 0.0
-    seq: int = 0
-
-    @property
-    def spec(self):
-        """The pod spec (:class:`~kbench.cluster.objects.Pod`)."""
-        return self.pod.spec
-
-    @property
-    def priority(self) -> int:
-        """The pod's priority."""
-        return int(self.pod.spec.priority or 0)
-
-    def __getattr__(self, name: str):
-        # A QueueSort plugin's less(a, b) may read any pod attribute (namespace, labels...).
-        if name == "pod" or name.startswith("__"):
-            raise AttributeError(name)
-        return getattr(self.pod.spec, name)
+ACTIVE, BACKOFF, UNSCHEDULABLE, INFLIGHT, GATED = "active", "backoff", "unschedulable", "inflight", "gated"
 
 
 class _Ordered:
@@ -103,16 +75,25 @@ class SchedulingQueue:
         max_unschedulable_s: Longest stay in the unschedulable pool (D2: 300 s).
         on_active: Called (no arguments) when a pod is pushed into activeQ.
         on_waiting: Called (no arguments) when a pod enters backoffQ or the unschedulable pool.
+        hint_maps: schedulerName → :class:`~kbench.cluster.scheduler.hints.HintMap`; None keeps the
+            pre-hint behaviour (every event of any kind moves every pool pod).
+        hints_enabled: The SchedulerQueueingHints gate (decides how a failed attempt uses the events
+            of its cycle).
+        pre_enqueue: ``f(spec) -> Status | None``: the PreEnqueue plugins (None = none).
+        pop_from_backoff: The SchedulerPopFromBackoffQ gate.
 
     Attributes:
         cycle: Scheduling cycles started (pops).
         moved: Pods moved out of the unschedulable pool by events and flushes.
+        work: Queue work since the last :meth:`drain_work` (``queue_op``, ``event_scan``, ``hint``,
+            ``point_call`` for PreEnqueue), for the cycle cost.
     """
 
     def __init__(self, less: Callable[[QueuedPod, QueuedPod], bool] | None = None, *,
                  initial_backoff_s: float = 1.0, max_backoff_s: float = 10.0,
                  max_unschedulable_s: float = 300.0, on_active: Callable[[], None] | None = None,
-                 on_waiting: Callable[[], None] | None = None):
+                 on_waiting: Callable[[], None] | None = None, hint_maps: dict | None = None,
+                 hints_enabled: bool = True, pre_enqueue: Callable | None = None, pop_from_backoff: bool = False):
         self.less = less
         self.initial_backoff_s = initial_backoff_s
         self.max_backoff_s = max_backoff_s
@@ -122,12 +103,21 @@ class SchedulingQueue:
         self.pods: dict[str, QueuedPod] = {}
         self._active: list = []
         self._backoff: list = []
-        self._unsched: dict[str, QueuedPod] = {}  # insertion order = time order
+        self._unsched = UnschedulablePool()
         self._counts = {ACTIVE: 0, BACKOFF: 0}
         self._seq = itertools.count(1)
         self.cycle = 0
         self._move_request_cycle = -1
         self.moved = 0
+        self.hint_maps = hint_maps
+        self.hints_enabled = hints_enabled
+        self.pre_enqueue = pre_enqueue
+        self.pop_from_backoff = pop_from_backoff
+        self._gated: dict[str, QueuedPod] = {}
+        self._inflight_events: list | None = None
+        self._hint_calls = [0]
+        self._interest: dict = {}
+        self.work: dict[str, float] = {}
 
     # ------------------------------------------------------------------------------- sizes
     def __len__(self) -> int:
@@ -151,6 +141,22 @@ class SchedulingQueue:
     def unschedulable_len(self) -> int:
         """Pods in the unschedulable pool."""
         return len(self._unsched)
+
+    @property
+    def gated_len(self) -> int:
+        """Pods held back by a PreEnqueue plugin (scheduling gates)."""
+        return len(self._gated)
+
+    def _count(self, kind: str, amount: float = 1.0) -> None:
+        self.work[kind] = self.work.get(kind, 0.0) + amount
+
+    def drain_work(self) -> dict[str, float]:
+        """The queue work since the last call (and reset it)."""
+        work, self.work = self.work, {}
+        if self._hint_calls[0]:
+            work["hint"] = work.get("hint", 0.0) + self._hint_calls[0]
+            self._hint_calls[0] = 0
+        return work
 
     def get(self, key: str) -> QueuedPod | None:
         """The queued pod ``key``, or None."""
@@ -196,8 +202,7 @@ class SchedulingQueue:
 
     def _push_unschedulable(self, info: QueuedPod, now: float) -> None:
         info.where = UNSCHEDULABLE
-        info.unschedulable_s = now
-        self._unsched[info.key] = info
+        self._unsched.add(info, now)
         if self.on_waiting is not None:
             self.on_waiting()
 
@@ -207,7 +212,9 @@ class SchedulingQueue:
         if where in self._counts:
             self._counts[where] -= 1
         elif where == UNSCHEDULABLE:
-            self._unsched.pop(info.key, None)
+            self._unsched.remove(info)
+        elif where == GATED:
+            self._gated.pop(info.key, None)
         info.where = ""
         info.seq = 0
 
@@ -225,8 +232,23 @@ class SchedulingQueue:
             return info
         info = QueuedPod(pod.key, pod, now, now)
         self.pods[pod.key] = info
-        self._push_active(info)
+        self._count("queue_op")
+        if not self._gate(info):
+            self._push_active(info)
         return info
+
+    def _gate(self, info: QueuedPod) -> bool:
+        """Run PreEnqueue; a rejected pod waits in the gated set (True)."""
+        if self.pre_enqueue is None:
+            return False
+        self._count("point_call")
+        st = self.pre_enqueue(info.pod.spec)
+        if st is None:
+            return False
+        info.where = GATED
+        info.rejectors = frozenset((st.plugin,))
+        self._gated[info.key] = info
+        return True
 
     def update(self, pod) -> bool:
         """Replace the stored version of a queued pod (its place in the queue is kept).
@@ -237,7 +259,17 @@ class SchedulingQueue:
         info = self.pods.get(pod.key)
         if info is None:
             return False
+        spec_changed = info.pod.spec is not pod.spec
         info.pod = pod
+        if info.where == GATED and spec_changed:  # e.g. its scheduling gates were removed
+            self._gated.pop(info.key, None)
+            info.where = ""
+            if not self._gate(info):
+                info.rejectors = frozenset()
+                self._push_active(info)
+        elif info.where == UNSCHEDULABLE and spec_changed:  # upstream isPodUpdated: retry it
+            self._unlink(info)
+            self._requeue(info, info.queued_s)
         return True
 
     def delete(self, key: str) -> QueuedPod | None:
@@ -266,27 +298,77 @@ class SchedulingQueue:
             info.attempts += 1
             self.cycle += 1
             info.cycle = self.cycle
+            self._inflight_events = [] if self.hints_enabled else None
+            self._count("queue_op")
             return info
+        if self.pop_from_backoff and self._counts[BACKOFF]:
+            head = self._pop_backoff_head()
+            if head is not None:
+                self._push_active(head)
+                return self.pop(now)
         return None
+
+    def _pop_backoff_head(self) -> QueuedPod | None:
+        heap, kept, found = self._backoff, [], None
+        while heap:
+            entry = heapq.heappop(heap)
+            info = entry[2]
+            if info.seq != entry[1] or info.where != BACKOFF:
+                continue
+            if info.errored:
+                kept.append(entry)
+                continue
+            self._counts[BACKOFF] -= 1
+            info.where = ""
+            found = info
+            break
+        for entry in kept:
+            heapq.heappush(heap, entry)
+        return found
 
     def done(self, key: str) -> None:
         """The pod was scheduled (assumed): it leaves the queue."""
         info = self.pods.pop(key, None)
+        self._inflight_events = None
         if info is not None:
             self._unlink(info)
 
-    def add_unschedulable(self, info: QueuedPod, now: float) -> None:
-        """After a failed attempt that found no node: to the unschedulable pool, or to backoffQ
-        when a move request arrived during the pod's cycle (upstream
-        ``AddUnschedulableIfNotPresent``). The queue timestamp becomes ``now``."""
+    def add_unschedulable(self, info: QueuedPod, now: float, rejectors: frozenset = frozenset(),
+                          pending: frozenset = frozenset()) -> None:
+        """After a failed attempt that found no node (upstream ``AddUnschedulableIfNotPresent``).
+
+        Hints on: the events that arrived during the pod's cycle decide (as if they arrived now);
+        hints off: to backoffQ when a move request arrived during the cycle, else to the pool. The
+        queue timestamp becomes ``now``; ``rejectors`` / ``pending`` are remembered for later events.
+        """
         if self.pods.get(info.key) is not info:
             return  # deleted while being scheduled
         self._unlink(info)
         info.queued_s = now
-        if self._move_request_cycle >= info.cycle:
+        info.errored = False
+        info.rejectors, info.pending = frozenset(rejectors), frozenset(pending)
+        self._count("queue_op")
+        events, self._inflight_events = self._inflight_events, None
+        if self.hint_maps is not None and self.hints_enabled:
+            strategy = qh.SKIP if (rejectors or pending) else qh.BACKOFF
+            hints = self._hints_of(info)
+            for event, old, new in events or ():
+                if strategy != qh.SKIP:
+                    break
+                strategy = qh.worth_requeuing(hints, info.spec, info.rejectors, info.pending, event, old, new,
+                                              self._hint_calls)
+            if strategy == qh.SKIP:
+                self._push_unschedulable(info, now)
+            else:
+                self._requeue(info, now, strategy == qh.ACTIVE)
+        elif self._move_request_cycle >= info.cycle:
             self._push_backoff(info)
         else:
             self._push_unschedulable(info, now)
+
+    def _hints_of(self, info: QueuedPod):
+        maps = self.hint_maps or {}
+        return maps.get(info.spec.scheduler_name) or next(iter(maps.values()), qh.HintMap())
 
     def add_backoff(self, info: QueuedPod, now: float) -> None:
         """After an error (or a failed binding): to backoffQ; the queue timestamp becomes ``now``.
@@ -299,28 +381,58 @@ class SchedulingQueue:
         self.pods[info.key] = info
         self._unlink(info)
         info.queued_s = now
+        info.errored = True
+        self._inflight_events = None
+        self._count("queue_op")
         self._push_backoff(info)
 
     def move_all(self, now: float) -> int:
-        """A cluster event (pod deleted or finished, node added or more schedulable): every pod
-        in the unschedulable pool goes to backoffQ if still backing off, else to activeQ.
+        """Every pod in the unschedulable pool goes to backoffQ if still backing off, else to
+        activeQ (a wildcard event).
 
         Returns:
             Pods moved.
         """
+        return self.on_event(UNSCHEDULABLE_TIMEOUT, None, None, now)
+
+    def on_event(self, event: ClusterEvent, old, new, now: float) -> int:
+        """A cluster event (:mod:`kbench.policy.events`): move the pool pods it concerns (module
+        docstring). Without hint maps every event moves every pool pod, as before hints.
+
+        Returns:
+            Pods moved.
+        """
+        maps = self.hint_maps
+        if maps is not None and not event.is_wildcard:
+            interested = self._interest.get(event)
+            if interested is None:
+                interested = self._interest[event] = frozenset().union(*(m.plugins_for(event) for m in maps.values()))
+            if not interested:
+                return 0  # no plugin registered it (upstream isEventOfInterest)
+        if self._inflight_events is not None:
+            self._inflight_events.append((event, old, new))
         self._move_request_cycle = self.cycle
         if not self._unsched:
             return 0
-        infos = list(self._unsched.values())
-        self._unsched.clear()
-        for info in infos:
-            info.where = ""
-            self._requeue(info, now)
-        self.moved += len(infos)
-        return len(infos)
+        self._count("event_scan", len(self._unsched))  # upstream visits every pool pod
+        candidates = self._unsched.concerned(None if maps is None or event.is_wildcard else interested)
+        moved = 0
+        for info in candidates:
+            strategy = qh.BACKOFF
+            if maps is not None:
+                strategy = qh.worth_requeuing(self._hints_of(info), info.spec, info.rejectors, info.pending,
+                                              event, old, new, self._hint_calls)
+                if strategy == qh.SKIP:
+                    continue
+            self._unlink(info)
+            self._requeue(info, now, strategy == qh.ACTIVE)
+            moved += 1
+        self.moved += moved
+        return moved
 
-    def _requeue(self, info: QueuedPod, now: float) -> None:
-        if self.is_backing_off(info, now):
+    def _requeue(self, info: QueuedPod, now: float, immediately: bool = False) -> None:
+        self._count("queue_op")
+        if not immediately and self.is_backing_off(info, now):
             self._push_backoff(info)
         else:
             self._push_active(info)
@@ -349,15 +461,9 @@ class SchedulingQueue:
         Returns:
             Pods moved.
         """
-        limit = now - self.max_unschedulable_s
-        old = []
-        for info in self._unsched.values():  # oldest first
-            if info.unschedulable_s >= limit:
-                break
-            old.append(info)
+        old = self._unsched.older_than(now - self.max_unschedulable_s)
         for info in old:
-            del self._unsched[info.key]
-            info.where = ""
+            self._unlink(info)
             self._requeue(info, now)
         self.moved += len(old)
         return len(old)

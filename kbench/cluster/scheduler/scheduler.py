@@ -39,7 +39,9 @@ Observers subscribe to scheduling outcomes through :attr:`Scheduler.listeners` (
 each is called as ``listener(event, pod, now)`` with ``event`` one of ``scheduled`` (a cycle chose a
 node; the pod is assumed on it), ``bound`` (its binding committed), ``unschedulable`` (an attempt
 found no node), ``given_up`` (after ``unschedulable``, when retries are off) and ``removed`` (a
-placed pod left the cache: finished, deleted or forgotten).
+placed pod left the cache: finished, deleted or forgotten). :attr:`Scheduler.bound_observers`
+(``f(pod, now)``) hear when the scheduler's pod informer sees a pod go from no node to a node (what
+scheduler_perf counts); they are kept apart so that outcome listeners see no extra event.
 
 Cluster events that move the unschedulable pool (D2): a bound pod finished or deleted, an assumed
 pod forgotten, a node added, a node that lost a taint, became Ready or was uncordoned. A second
@@ -55,13 +57,16 @@ import numpy as np
 
 from kbench.cluster.objects.stored import NODE_BYTES, POD_BYTES
 from kbench.cluster.scheduler.cache import SchedulerCache
+from kbench.cluster.scheduler.cost import CycleCost
 from kbench.cluster.scheduler.failures import FailureHandling, still_pending
+from kbench.cluster.scheduler.informers import _ASSIGNED_DELETE, InformerHandling
+from kbench.cluster.scheduler.profiles import Profiles
 from kbench.cluster.scheduler.queue import QueuedPod, SchedulingQueue
+from kbench.config.features import FeatureGates
 from kbench.config.scheduler import SchedulerConfig
 from kbench.metrics.buckets import SCHEDULING_ATTEMPT_DURATION, Histograms
 from kbench.policy.api import Code
-from kbench.policy.framework import Framework, ScheduleResult
-from kbench.policy.resolve import resolve_policy
+from kbench.policy.framework import ScheduleResult
 
 USER = "system:kube-scheduler"
 GROUPS = ("system:authenticated",)
@@ -73,7 +78,7 @@ def _can_bind(cur) -> bool:
     return cur is not None and not cur.deleting and cur.node_name is None
 
 
-class Scheduler(FailureHandling):
+class Scheduler(FailureHandling, InformerHandling):
     """kube-scheduler: informers, queue, cycles, asynchronous binding, preemption.
 
     Args:
@@ -83,7 +88,10 @@ class Scheduler(FailureHandling):
         config: Overrides ``world.scenario.scheduler``.
 
     Attributes:
-        framework: The profile's plugins (rng: the ``policy`` stream).
+        profiles: Every profile's framework by schedulerName (:mod:`kbench.cluster.scheduler.profiles`).
+        framework: The first profile's framework (rng: the ``policy`` stream).
+        ignored: What the run accepts but does not model (warnings, summary, manifest).
+        cost: Prices each cycle's work (:mod:`kbench.cluster.scheduler.cost`).
         cache: Node table and placements (:attr:`nodes` is ``cache.nodes``).
         queue: The scheduling queue.
         unschedulable_reasons: ``"Plugin: reason"`` → failed attempts that saw it (each distinct
@@ -101,6 +109,7 @@ class Scheduler(FailureHandling):
         listeners: Outcome observers ``f(event, pod, now)`` (see the module docstring).
         failed_attempts: Durations of cycles that placed nothing, seconds, by result
             (``unschedulable``, ``error``), on ``scheduler_scheduling_attempt_duration_seconds``' bounds.
+        bound_observers: ``f(pod, now)`` called when the pod informer sees a pod bound.
         given_up: Keys of pods given up after a failed attempt (``retry_unschedulable: false``).
         typical_pods: The typical pods handed to the profile, if any (for the run summary).
     """
@@ -110,23 +119,34 @@ class Scheduler(FailureHandling):
         self.env = world.env
         self.cfg = config if config is not None else world.scenario.scheduler
         self.client = world.client("kube-scheduler", "scheduler", USER, GROUPS)
-        profile, registry = resolve_policy(self.cfg.policy)
-        self.framework = Framework(profile, world.stream("policy"), registry=registry)
+        gates = FeatureGates(self.cfg.feature_gates)
+        self.profiles = Profiles(self.cfg.policy, world.stream, world.objects, gates)
+        self.framework = self.profiles.default
         if typical_pods is not None:
-            self.framework.handle.extra["typical_pods"] = typical_pods
+            for fw in self.profiles.frameworks.values():
+                fw.handle.extra["typical_pods"] = typical_pods
         self.typical_pods = typical_pods
+        self.ignored = list(self.profiles.ignored)
         self.listeners: list = []
         self.failed_attempts = Histograms(SCHEDULING_ATTEMPT_DURATION)
+        self.bound_observers: list = []
         self.given_up: set[str] = set()
-        self.cache = SchedulerCache(self.framework)
+        self.foreign: set[str] = set()
+        self.cache = SchedulerCache(self._framework_of)
         self.nodes = self.cache.nodes
         sort = self.framework.points["queueSort"]
         less = None if not sort or sort == ["PrioritySort"] else self.framework.less
         cfg = self.cfg
-        self.queue = SchedulingQueue(less, initial_backoff_s=cfg.pod_initial_backoff_s,
-                                     max_backoff_s=cfg.pod_max_backoff_s,
+        settings = self.profiles.config.settings
+        self.cost = CycleCost(cfg)
+        self.queue = SchedulingQueue(less, initial_backoff_s=float(settings.get("podInitialBackoffSeconds",
+                                                                                cfg.pod_initial_backoff_s)),
+                                     max_backoff_s=float(settings.get("podMaxBackoffSeconds", cfg.pod_max_backoff_s)),
                                      max_unschedulable_s=cfg.pod_max_in_unschedulable_s,
-                                     on_active=self._wake_loop, on_waiting=self._wake_flusher)
+                                     on_active=self._wake_loop, on_waiting=self._wake_flusher,
+                                     hint_maps=self.profiles.hint_maps, hints_enabled=gates["SchedulerQueueingHints"],
+                                     pre_enqueue=self.profiles.pre_enqueue,
+                                     pop_from_backoff=gates["SchedulerPopFromBackoffQ"])
         self.counters = world.counters
         self.unschedulable_reasons: Counter[str] = Counter()
         self.given_up_reasons: Counter[str] = Counter()
@@ -146,6 +166,9 @@ class Scheduler(FailureHandling):
         self.nodes_informer = world.informer(self.client, "nodes", object_bytes=NODE_BYTES,
                                              on_add=self._on_node, on_update=self._on_node_update,
                                              on_delete=self._on_node_delete)
+
+    def _framework_of(self, spec):
+        return self.profiles.of(spec) or self.framework
 
     # -------------------------------------------------------------------------------- running
     def start(self, delay_s: float = 0.0) -> None:
@@ -193,58 +216,7 @@ class Scheduler(FailureHandling):
                 next_leftover = env.now + cfg.unschedulable_flush_period_s
                 q.flush_unschedulable(env.now)
 
-    def _cluster_event(self) -> None:
-        self.queue.move_all(self.env.now)
-
     # ----------------------------------------------------------------------------- informers
-    def _on_node(self, obj) -> None:
-        if self.cache.upsert_node(obj):
-            self._cluster_event()
-
-    def _on_node_update(self, _old, new) -> None:
-        self._on_node(new)
-
-    def _on_node_delete(self, old) -> None:
-        self.cache.delete_node(old)
-
-    def _on_pod_add(self, pod) -> None:
-        self._on_pod_update(None, pod)
-
-    def _on_pod_update(self, _old, pod) -> None:
-        key = pod.key
-        if pod.node_name is not None:
-            if self.queue.delete(key) is not None:
-                self._forget_pending(key)
-            self.nominated.pop(key, None)
-            if pod.finished:
-                if self.cache.remove(key):
-                    self._notify("removed", pod)
-                    self._cluster_event()
-            else:
-                self.cache.observe_bound(pod)
-            return
-        if pod.deleting or pod.finished:
-            if self.queue.delete(key) is not None:
-                self._forget_pending(key)
-            self.nominated.pop(key, None)
-            return
-        if self.cache.is_assumed(key):
-            return  # our binding is on its way
-        if key in self.given_up:
-            return  # given up after its failed attempt: never retried
-        if not self.queue.update(pod):
-            self.queue.add(pod, self.env.now)
-
-    def _on_pod_delete(self, old) -> None:
-        key = old.key
-        if self.queue.delete(key) is not None:
-            self._forget_pending(key)
-        self.nominated.pop(key, None)
-        self.given_up.discard(key)
-        if self.cache.remove(key):
-            self._notify("removed", old)
-            self._cluster_event()
-
     def _notify(self, event: str, pod, now: float | None = None) -> None:
         """Tell every listener about an outcome (see the module docstring)."""
         for listener in self.listeners:
@@ -266,20 +238,21 @@ class Scheduler(FailureHandling):
         tl.attempts[pod.uid] += 1
         self.counters["scheduling_attempts"] += 1
         extra = self._add_nominated(key, spec) if self.nominated else ()
+        framework = self._framework_of(spec)
         try:
-            result = self.framework.schedule(spec, self.nodes, assume=True)
+            result = framework.schedule(spec, self.nodes, assume=True)
         finally:
             for other, row in extra:
                 self.nodes.remove_pod(other, row)
-        cfg = self.cfg
-        evaluated = int(np.count_nonzero(result.evaluated))
-        cost = (cfg.cycle_base_s + cfg.filter_node_s * evaluated
-                + cfg.score_node_s * int(np.count_nonzero(result.scored)))
         placed = result.node is not None and result.status.code in (Code.SUCCESS, Code.WAIT)
         if placed:
             self.cache.assume(key, spec, result.node_idx)
-        elif self.framework.points["postFilter"] and result.status.code == Code.UNSCHEDULABLE:
-            cost += cfg.preemption_node_s * evaluated
+        work = result.state.work
+        for kind, amount in self.queue.drain_work().items():
+            work[kind] = work.get(kind, 0.0) + amount
+        preempting = (not placed and bool(framework.points["postFilter"])
+                      and result.status.code == Code.UNSCHEDULABLE)
+        cost = self.cost.seconds(work, preempting)
         self.busy_s += cost
         if not placed:  # a placed pod's attempt ends at its bind (pods table: last_attempt -> bound)
             self.failed_attempts.observe(("unschedulable" if result.status.is_rejected else "error",), cost)
@@ -341,7 +314,7 @@ class Scheduler(FailureHandling):
             return
         if self.cache.forget(key, spec):
             self._notify("removed", info.pod, now)
-            self._cluster_event()
+            self._event(_ASSIGNED_DELETE, spec, None)
         if resp.code == 409:
             self.counters["bind_conflicts"] += 1
             if not still_pending(self.pods_informer.cache.get(key)):
@@ -381,7 +354,19 @@ class Scheduler(FailureHandling):
             "busy_s": self.busy_s, "pending": len(self.queue),
             "pending_reasons": dict(self.pending_reasons().most_common()),
             "given_up": c["given_up"], "given_up_reasons": dict(self.given_up_reasons.most_common()),
+            "profiles": list(self.profiles.frameworks), "pods_without_profile": c["pods_without_profile"],
+            "time_share": self.cost.shares(), "attempts_per_pod": self.attempts_per_pod(),
         }
+
+    def attempts_per_pod(self) -> dict[str, float | None]:
+        """Scheduling attempts per pod that was attempted at least once: mean, p50, p99, max."""
+        tl = self.world.timeline
+        att = tl.attempts[: tl.n]
+        att = att[att > 0]
+        if att.size == 0:
+            return {"mean": None, "p50": None, "p99": None, "max": None}
+        return {"mean": round(float(att.mean()), 4), "p50": float(np.quantile(att, 0.5)),
+                "p99": float(np.quantile(att, 0.99)), "max": int(att.max())}
 
     def pending_reasons(self) -> Counter[str]:
         """``"Plugin: reason"`` → pods still queued whose last attempt failed with it."""
