@@ -6,6 +6,7 @@ import html
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import plotly.graph_objects as go
 
 MAX_POINTS = 400
@@ -68,3 +69,39 @@ def cdf_xy(values: Any, points: int = MAX_POINTS) -> tuple[np.ndarray, np.ndarra
         return v, np.arange(1, v.size + 1) / v.size
     q = np.linspace(0.0, 1.0, points)
     return np.quantile(v, q), q
+
+
+def series_of(series: pd.DataFrame | None, metric: str) -> pd.DataFrame:
+    """The rows of one metric of a long-format ``series`` table (empty when absent)."""
+    if series is None or len(series) == 0:
+        return pd.DataFrame(columns=["time_s", "metric", "labels", "value"])
+    return series[series["metric"] == metric]
+
+
+def per_label(series: pd.DataFrame | None, metric: str, label_key: str) -> dict[str, pd.DataFrame]:
+    """One frame per value of label ``label_key`` of ``metric``, sorted by time."""
+    df = series_of(series, metric)
+    out = {}
+    for lab, g in df.groupby("labels", sort=True):
+        name = dict(p.split("=", 1) for p in str(lab).split(",") if "=" in p).get(label_key, str(lab))
+        out[name] = g.sort_values("time_s")
+    return out
+
+
+def lines(groups: dict[str, pd.DataFrame], transform=None, drop_zero: bool = True) -> go.Figure:
+    """One line per group (value against time), optionally transformed; all-zero lines dropped."""
+    fig = go.Figure()
+    for name, g in groups.items():
+        x, y = g["time_s"].to_numpy(), g["value"].to_numpy()
+        if transform is not None:
+            x, y = transform(x, y)
+        if drop_zero and not np.any(y):
+            continue
+        fig.add_trace(go.Scatter(x=x, y=y, mode="lines", name=esc(name)))
+    return fig
+
+
+def rate(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per-second rate of a cumulative counter sampled at times ``x``."""
+    dt = np.diff(x)
+    return x[1:], np.where(dt > 0, np.diff(y) / np.where(dt > 0, dt, 1), 0.0)

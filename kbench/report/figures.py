@@ -22,6 +22,10 @@ from plotly.subplots import make_subplots
 
 from kbench.metrics.summary import SLO_API_LIST_S, SLO_API_MUTATING_S, SLO_POD_STARTUP_S
 from kbench.report.base import MissingData, cdf_xy, esc, finish, wide_span
+from kbench.report.base import lines as _lines
+from kbench.report.base import per_label as _per_label
+from kbench.report.base import rate as _rate
+from kbench.report.base import series_of as _series
 
 MILESTONES = (("scheduled", "scheduled_s"), ("bound", "bound_s"), ("kubelet saw it", "kubelet_seen_s"),
               ("sandbox ready", "sandbox_ready_s"), ("image pulled", "image_pulled_s"),
@@ -43,12 +47,6 @@ def _need(df: pd.DataFrame | None, cols: tuple[str, ...], what: str) -> pd.DataF
     if df is None or len(df) == 0 or any(c not in df.columns for c in cols):
         raise MissingData(f"no {what} in this folder")
     return df
-
-
-def _series(series: pd.DataFrame | None, metric: str) -> pd.DataFrame:
-    if series is None or len(series) == 0:
-        return pd.DataFrame(columns=["time_s", "metric", "labels", "value"])
-    return series[series["metric"] == metric]
 
 
 # ---------------------------------------------------------------------------------- pod startup
@@ -205,32 +203,6 @@ def api_latency(requests: pd.DataFrame) -> go.Figure:
                   height=max(380, 22 * len(labels) + 140))
 
 
-def _per_label(series: pd.DataFrame | None, metric: str, label_key: str) -> dict[str, pd.DataFrame]:
-    df = _series(series, metric)
-    out = {}
-    for lab, g in df.groupby("labels", sort=True):
-        name = dict(p.split("=", 1) for p in str(lab).split(",") if "=" in p).get(label_key, str(lab))
-        out[name] = g.sort_values("time_s")
-    return out
-
-
-def _lines(groups: dict[str, pd.DataFrame], transform=None, drop_zero: bool = True) -> go.Figure:
-    fig = go.Figure()
-    for name, g in groups.items():
-        x, y = g["time_s"].to_numpy(), g["value"].to_numpy()
-        if transform is not None:
-            x, y = transform(x, y)
-        if drop_zero and not np.any(y):
-            continue
-        fig.add_trace(go.Scatter(x=x, y=y, mode="lines", name=esc(name)))
-    return fig
-
-
-def _rate(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    dt = np.diff(x)
-    return x[1:], np.where(dt > 0, np.diff(y) / np.where(dt > 0, dt, 1), 0.0)
-
-
 def apf_seats(series: pd.DataFrame) -> go.Figure:
     """APF seats in use per priority level over time."""
     groups = _per_label(series, "apf_seats_in_use", "level")
@@ -382,16 +354,28 @@ def gpu_fragmentation(fgd: pd.DataFrame | None = None, summary: dict | None = No
                   "fragmentation wastes.", "arrived GPU requests (% of capacity)", "% of GPU capacity")
 
 
-from kbench.report.expfigures import (  # noqa: E402  (re-exported: one import place for notebooks)
+from kbench.report.apifigures import (  # noqa: E402  (re-exported: one import place for notebooks)
+    apf_limits_over_time,
+    egress_over_time,
+    memory_over_time,
+    watchers_over_time,
+)
+from kbench.report.expfigures import (  # noqa: E402
     comparison_metric,
     policy_startup_cdf,
     sweep_metric,
-    sync_cost,
-    sync_staleness,
     unit_of,
 )
+from kbench.report.syncfigures import (  # noqa: E402
+    staleness_cdf,
+    sync_cost,
+    sync_egress,
+    sync_memory,
+    sync_staleness,
+)
 
-__all__ = ["MissingData", "api_latency", "apf_queues", "apf_rejections", "apf_seats", "cluster_allocation",
-           "comparison_metric", "etcd", "gpu_fragmentation", "node_allocation", "policy_startup_cdf",
-           "scheduler_throughput", "startup_breakdown", "startup_cdf", "sweep_metric", "sync_cost",
-           "sync_staleness", "unit_of", "watch_delay"]
+__all__ = ["MissingData", "api_latency", "apf_limits_over_time", "apf_queues", "apf_rejections", "apf_seats",
+           "cluster_allocation", "comparison_metric", "egress_over_time", "etcd", "gpu_fragmentation",
+           "memory_over_time", "node_allocation", "policy_startup_cdf", "scheduler_throughput",
+           "staleness_cdf", "startup_breakdown", "startup_cdf", "sweep_metric", "sync_cost", "sync_egress",
+           "sync_memory", "sync_staleness", "unit_of", "watch_delay", "watchers_over_time"]

@@ -6,7 +6,9 @@ Kinds (decided from the files a folder holds):
   ``policy``, ``seed``, ``status``, one column per metric named by its dotted path);
 * ``comparison``: ``comparison.json`` (``kbench compare``), with the run folders inside;
 * ``run`` and ``sync``: ``manifest.json`` with ``kind`` ``run`` or ``sync`` (tables via
-  :func:`kbench.results.load`).
+  :func:`kbench.results.load`);
+* ``sync-experiment``: ``experiment.json`` (``kbench sync`` with a swept axis), with the sync run
+  folders inside.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ import pandas as pd
 
 from kbench.errors import KbenchError
 
-KINDS = ("run", "sync", "comparison", "sweep")
+KINDS = ("run", "sync", "comparison", "sweep", "sync-experiment")
 
 
 @dataclass
@@ -27,11 +29,12 @@ class Loaded:
     """One loaded folder.
 
     Attributes:
-        kind: ``run``, ``sync``, ``comparison`` or ``sweep``.
+        kind: ``run``, ``sync``, ``comparison``, ``sweep`` or ``sync-experiment``.
         path: The folder.
         data: For run/sync: :func:`kbench.results.load`'s dict (``manifest``, ``summary``, tables);
             comparison: ``{"comparison": dict, "runs": [run dicts without tables]}``; sweep:
-            ``{"sweep": dict, "cells": DataFrame}``.
+            ``{"sweep": dict, "cells": DataFrame}``; sync-experiment: ``{"experiment": dict, "runs":
+            [Loaded sync folders]}``.
     """
 
     kind: str
@@ -43,7 +46,7 @@ class Loaded:
         """A display name: the scenario (or the sweep's name), else the folder name."""
         d = self.data
         keys = ("name", "scenario_name", "scenario") if self.kind == "sweep" else ("scenario", "name")
-        for obj in (d.get("manifest"), d.get("comparison"), d.get("sweep"), d.get("summary")):
+        for obj in (d.get("manifest"), d.get("comparison"), d.get("sweep"), d.get("experiment"), d.get("summary")):
             if isinstance(obj, dict):
                 for key in keys:
                     if isinstance(obj.get(key), str) and obj[key]:
@@ -64,6 +67,8 @@ def detect_kind(path: str | Path) -> str:
         raise KbenchError("not a folder (expected a run, comparison, sweep or sync folder)", source=str(p))
     if (p / "sweep.json").is_file():
         return "sweep"
+    if (p / "experiment.json").is_file():
+        return "sync-experiment"
     if (p / "comparison.json").is_file():
         return "comparison"
     if (p / "manifest.json").is_file():
@@ -92,6 +97,13 @@ def load(path: str | Path) -> Loaded:
             return Loaded(kind, p, load_run(p))
         except (OSError, ValueError) as err:  # pyarrow raises ArrowInvalid (a ValueError) on a bad table
             raise KbenchError(f"cannot read a table: {err}", source=str(p)) from None
+    if kind == "sync-experiment":
+        exp = read_json(p / "experiment.json")
+        if not isinstance(exp, dict):
+            raise KbenchError("experiment.json: expected a JSON object", source=str(p))
+        runs = [load(child) for child in sorted(p.iterdir())
+                if child.is_dir() and not child.name.startswith(".") and (child / "manifest.json").is_file()]
+        return Loaded(kind, p, {"experiment": exp, "runs": runs})
     if kind == "comparison":
         comp = read_json(p / "comparison.json")
         if not isinstance(comp, dict) or not isinstance(comp.get("metrics"), dict):

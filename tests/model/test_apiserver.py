@@ -7,8 +7,9 @@ from kbench.cluster.controlplane import ControlPlane
 from kbench.config import scenario_from_dict
 
 
-def _plane(**apiserver):
-    return ControlPlane.build(scenario_from_dict({"name": "t", "seed": 2, "apiserver": apiserver}))
+def _plane(version: str = "1.35", **apiserver):
+    return ControlPlane.build(scenario_from_dict({"name": "t", "seed": 2, "apiserver": apiserver,
+                                                  "kubernetes_version": version}))
 
 
 def _lease_renewals(plane, nodes: int, latencies: list):
@@ -42,7 +43,7 @@ def test_littles_law_on_the_apiserver():
         c = plane.client(f"r{i}", "default", f"system:serviceaccount:x:r{i}", ("system:serviceaccounts",))
         while env.now < 250:
             yield env.timeout(rng.exponential(1.0))
-            yield from c.call(env, api, c.request("list", "configmaps", list_objects=2000, size_bytes=2000 * 1024))
+            yield from c.call(env, api, c.request("list", "configmaps"))
 
     for i in range(20):
         env.process(reader(i))
@@ -56,7 +57,7 @@ def test_littles_law_on_the_apiserver():
 
 
 def test_a_flood_gets_429s_while_node_leases_stay_fast():
-    plane = _plane()
+    plane = _plane("1.30")  # before ConsistentListFromCache: a LIST with resourceVersion "" reads etcd
     plane.etcd.preload("configmaps", [f"c{i}" for i in range(20000)], 1024)
     plane.start()
     env, api = plane.env, plane.api
@@ -66,8 +67,7 @@ def test_a_flood_gets_429s_while_node_leases_stay_fast():
     flood.limiter.qps = 0  # a misbehaving client with no client-side limit
 
     def one():
-        yield from flood.call(env, api, flood.request("list", "configmaps", list_objects=20000,
-                                                      size_bytes=20000 * 1024, from_cache=False))
+        yield from flood.call(env, api, flood.request("list", "configmaps", rv=""))
 
     def flooder():
         while True:
@@ -91,12 +91,12 @@ def test_requests_over_the_request_timeout_fail_with_504():
     c = plane.client("r", "default", "system:serviceaccount:x:r", ("system:serviceaccounts",))
     out = []
 
-    def one(n):
-        resp = yield from c.call(env, api, c.request("list", "configmaps", list_objects=n, size_bytes=100 * n))
+    def one(name):
+        resp = yield from c.call(env, api, c.request("get" if name else "list", "configmaps", name=name))
         out.append(resp.code)
 
-    env.process(one(10))  # 0.3 ms base + 0.1 ms: fine
-    env.process(one(5000))  # 50 ms of CPU: over the 10 ms timeout
+    env.process(one("c1"))  # a GET: 0.3 ms base + 0.01 ms: fine
+    env.process(one(""))  # a LIST of 5000 stored: 50 ms of CPU, over the 10 ms timeout
     env.run(until=1)
     assert sorted(out) == [200, 504]
 

@@ -8,6 +8,7 @@ import pytest
 
 from kbench.report import expfigures as X
 from kbench.report import figures as F
+from kbench.report import syncfigures as S
 from kbench.report.base import caption_of, cdf_xy, esc, wide_span
 
 PHASE_COLS = ["created_s", "first_attempt_s", "scheduled_s", "bound_s", "kubelet_seen_s", "sandbox_ready_s",
@@ -240,23 +241,23 @@ def sync_summaries():
 
 
 def test_sync_cost_and_staleness_against_clients():
-    fig = X.sync_cost(sync_summaries())
+    fig = S.sync_cost(sync_summaries())
     poll = next(t for t in fig.data if t.name == "poll" and t.xaxis == "x")
     assert list(poll.x) == [10, 100, 1000] and list(poll.y) == pytest.approx([0.08, 0.8, 8.0])
     assert fig.layout.xaxis.type == "log"
-    st = X.sync_staleness(sync_summaries())
+    st = S.sync_staleness(sync_summaries())
     assert {t.name for t in st.data} >= {"poll p99", "list-watch p99"}
     assert st.layout.yaxis.type == "log"
     with pytest.raises(X.MissingData):
-        X.sync_staleness([{"strategy": "poll", "clients": 5, "staleness_s": {}}])
+        S.sync_staleness([{"strategy": "poll", "clients": 5, "staleness_s": {}}])
 
 
 def test_sync_figures_with_one_client_count_are_bars_in_fixed_colours():
     runs = [s for s in sync_summaries() if s["clients"] == 100]
-    fig = X.sync_cost(runs)
+    fig = S.sync_cost(runs)
     assert {t.type for t in fig.data} == {"bar"}
     colours = {(t.name, t.marker.color) for t in fig.data}
     assert len(colours) == 2  # one colour per strategy, the same in both panels
-    st = X.sync_staleness(runs)
+    st = S.sync_staleness(runs)
     poll = next(t for t in st.data if t.name == "poll")
     assert list(poll.x) == ["p50", "p99", "max"] and list(poll.y) == [5.0, 10.0, 15.0]
