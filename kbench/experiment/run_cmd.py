@@ -8,7 +8,16 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from kbench.console import check_output, console, err_console, fail, fmt, print_json, say_report
+from kbench.console import (
+    check_output,
+    console,
+    err_console,
+    fail,
+    fmt,
+    print_json,
+    say_report,
+    warn_not_modelled,
+)
 
 
 def run_cmd(
@@ -57,6 +66,8 @@ def run_cmd(
         sys.stdout.write(run_markdown(summary))
     else:
         _run_table(summary)
+    if output != "json":
+        warn_not_modelled([summary])
     if report and result.run_dir is not None:
         write_and_say_report([result.run_dir], output)
 

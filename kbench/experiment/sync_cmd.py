@@ -13,7 +13,7 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from kbench.console import check_output, console, err_console, fail, fmt, print_json
+from kbench.console import check_output, console, err_console, fail, fmt, print_json, warn_not_modelled
 from kbench.experiment.run_cmd import write_and_say_report
 from kbench.experiment.synctable import ROWS, column_name, row_value
 
@@ -104,6 +104,8 @@ def sync_cmd(
         _sync_table(results)
         if exp.folder is not None:
             console.print(f"experiment: {exp.folder}", markup=False, highlight=False, soft_wrap=True)
+    if output != "json":
+        warn_not_modelled(results)
     if report and results:
         write_and_say_report([exp.folder] if exp.folder is not None else exp.run_dirs, output)
 

@@ -27,6 +27,9 @@ import math
 from collections import deque
 from dataclasses import dataclass
 
+from kbench.cluster.apiserver.watchevents import call_later
+from kbench.cluster.apiserver.workestimate import EXEMPT, QUEUE
+
 
 def go_round(x: float) -> int:
     """Go's ``math.Round`` for the non-negative values used here (half away from zero)."""
@@ -119,6 +122,51 @@ def update_limits(levels: dict[str, LevelDemand], nominal_sum: int) -> dict[str,
         for n, a in zip(names, allocs, strict=True):
             out[n] = go_round(a)
     return out
+
+
+def schedule_adjustments(fc) -> None:
+    """Recompute ``fc``'s limits every ``borrowing_period_s`` (one event per period)."""
+    call_later(fc.env, fc.cfg.borrowing_period_s, _adjust, fc)
+
+
+def _adjust(fc) -> None:
+    """One borrowing period ends: reset each level's demand integrator, smooth, recompute limits."""
+    now = fc.env.now
+    c = fc.cfg.demand_smoothing
+    for lv in fc._levels.values():
+        fc._dm(lv, now)
+        dur = now - lv.d_t0
+        x = lv.seats_in_use + lv.seats_waiting
+        lv.hw = max(lv.d_max, x)  # the demand at the period's start counts too
+        if dur > 0:
+            avg = lv.d_area / dur
+            std = max(lv.d_area2 / dur - avg * avg, 0.0) ** 0.5
+            envelope = avg + std
+            lv.smoothed = max(envelope, c * lv.smoothed + (1 - c) * envelope)
+        lv.d_t0 = lv.d_t = now
+        lv.d_area = lv.d_area2 = 0.0
+        lv.d_max = x
+    apply_limits(fc, now)
+    schedule_adjustments(fc)
+
+
+def apply_limits(fc, now: float) -> None:
+    """Set every level's current limit from its demand statistics (:func:`update_limits`); a
+    queuing level whose limit grew dispatches what now fits."""
+    demand = {n: LevelDemand(lv.kind == EXEMPT, lv.nominal, lv.min_cl, lv.max_cl, lv.hw, lv.smoothed)
+              for n, lv in fc._levels.items()}
+    for name, cl in update_limits(demand, fc.nominal_sum).items():
+        lv = fc._levels[name]
+        if lv.kind == EXEMPT:
+            continue
+        if lv.kind == QUEUE:
+            fc._sync(lv, now)
+        grew = cl > lv.cl
+        lv.cl = cl
+        lv.cl_max = max(lv.cl_max, cl)
+        lv.cl_min = min(lv.cl_min, cl)
+        if grew and lv.kind == QUEUE and lv.n_waiting:
+            fc._dispatch(lv, now)
 
 
 class DroppedRequests:

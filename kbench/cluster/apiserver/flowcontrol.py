@@ -53,14 +53,17 @@ from functools import partial
 import numpy as np
 import simpy
 
-from kbench.cluster.apiserver.borrowing import DroppedRequests, LevelDemand, update_limits
+from kbench.cluster.apiserver.borrowing import DroppedRequests, apply_limits, schedule_adjustments
 from kbench.cluster.apiserver.request import Request
-from kbench.cluster.apiserver.watchevents import call_later
 from kbench.cluster.apiserver.workestimate import (
+    EXEMPT,
+    LEGACY,
     LEGACY_LONG_RUNNING,
     LEGACY_MUTATING,
     LEGACY_READONLY,
     MASTERS_GROUP,
+    QUEUE,
+    REJECT,
     Classifier,
     Estimator,
     deal_hand,
@@ -71,7 +74,6 @@ from kbench.cluster.apiserver.workestimate import (
 )
 from kbench.config import FlowControlConfig
 
-EXEMPT, REJECT, QUEUE, LEGACY = range(4)
 WAITING, DISPATCHED, REMOVED = range(3)
 _INF = float("inf")
 COUNTERS = ("arrived", "dispatched", "queued", "completed", "rejected_queue_full",
@@ -185,7 +187,7 @@ class FlowControl:
             self._estimator = Estimator(cfg, caps, object_count, object_bytes)
             self._estimator.gates = gates or {}
             if cfg.borrowing:  # the limits at config digestion: the zero-demand allocation (I15)
-                self._apply_limits(0.0)
+                apply_limits(self, 0.0)
         else:
             self._levels[LEGACY_READONLY] = _Level(LEGACY_READONLY, LEGACY, cfg.max_requests_inflight)
             self._levels[LEGACY_MUTATING] = _Level(LEGACY_MUTATING, LEGACY,
@@ -215,43 +217,7 @@ class FlowControl:
     def start(self) -> None:
         """Start the periodic borrowing adjustment (call once, when the run starts)."""
         if self.cfg.enabled and self.cfg.borrowing:
-            call_later(self.env, self.cfg.borrowing_period_s, self._adjust, None)
-
-    def _adjust(self, _arg) -> None:
-        """One borrowing period ends: reset the demand integrators, smooth, recompute limits."""
-        now = self.env.now
-        c = self.cfg.demand_smoothing
-        for lv in self._levels.values():
-            self._dm(lv, now)
-            dur = now - lv.d_t0
-            x = lv.seats_in_use + lv.seats_waiting
-            lv.hw = max(lv.d_max, x)
-            if dur > 0:
-                avg = lv.d_area / dur
-                std = max(lv.d_area2 / dur - avg * avg, 0.0) ** 0.5
-                env_ = avg + std
-                lv.smoothed = max(env_, c * lv.smoothed + (1 - c) * env_)
-            lv.d_t0 = lv.d_t = now
-            lv.d_area = lv.d_area2 = 0.0
-            lv.d_max = x
-        self._apply_limits(now)
-        call_later(self.env, self.cfg.borrowing_period_s, self._adjust, None)
-
-    def _apply_limits(self, now: float) -> None:
-        demand = {n: LevelDemand(lv.kind == EXEMPT, lv.nominal, lv.min_cl, lv.max_cl, lv.hw, lv.smoothed)
-                  for n, lv in self._levels.items()}
-        for name, cl in update_limits(demand, self.nominal_sum).items():
-            lv = self._levels[name]
-            if lv.kind == EXEMPT:
-                continue
-            if lv.kind == QUEUE:
-                self._sync(lv, now)
-            grew = cl > lv.cl
-            lv.cl = cl
-            lv.cl_max = max(lv.cl_max, cl)
-            lv.cl_min = min(lv.cl_min, cl)
-            if grew and lv.kind == QUEUE and lv.n_waiting:
-                self._dispatch(lv, now)
+            schedule_adjustments(self)
 
     def _dm(self, lv: _Level, now: float) -> None:
         """Integrate the level's seat demand up to ``now`` (before it changes)."""

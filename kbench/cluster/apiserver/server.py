@@ -259,7 +259,7 @@ class Apiserver:
 
         def back(_e):
             self.up = True
-            for c in self.caches.values():
+            for name, c in self.caches.items():
                 # The new cache starts from a fresh LIST of etcd; its history begins after that.
                 # In a real cluster etcd's global revision moves during any downtime (leases,
                 # events), so every informer's rv is older than the cache: 410 Gone, relist.
@@ -269,6 +269,13 @@ class Apiserver:
                 c.revision = self.etcd.revision + 1
                 c.history.clear()
                 c.oldest_rv = self.etcd.revision + 1
+                # the new cache lists its resource from etcd: a full range, decoded on the pool
+                n, nbytes = self.etcd.object_count(name), self.etcd.resource_bytes(name)
+                if n:
+                    self.etcd.read(name, objects_scanned=n, bytes_returned=nbytes)
+                    cpu = n * self.cfg.list_etcd_cpu_s_per_object + nbytes * self.cfg.list_etcd_cpu_s_per_byte
+                    self._cpu_delay(cpu)
+                    self.cpu_list_s += cpu
 
         self.env.timeout(downtime_s).callbacks.append(back)
 

@@ -30,6 +30,7 @@ from dataclasses import dataclass
 import numpy as np
 import simpy
 
+from kbench.cluster.apiserver.bookmarks import bookmark_members, bookmarks_received
 from kbench.cluster.apiserver.fanout import book_scalar
 from kbench.cluster.apiserver.freshness import Freshness
 from kbench.cluster.apiserver.traffic import Traffic
@@ -60,6 +61,8 @@ class Watcher:
         backlog_until: When the client has processed every event it got, seconds.
         opened_s: When the watch began, seconds.
         deadline_s: When it times out, seconds.
+        sent_bytes: Watch-event bytes sent to it not yet in the egress ledger (counted in its
+            ``watch`` total already; folded in per client class when it closes).
     """
 
     partition: object
@@ -76,6 +79,7 @@ class Watcher:
     backlog_until: float = 0.0
     opened_s: float = 0.0
     deadline_s: float = math.inf
+    sent_bytes: float = 0.0
 
 
 class WatchCache:
@@ -371,11 +375,24 @@ class WatchCache:
         tw[w.client] = tw.get(w.client, 0) + 1
         self.close(w, "slow")
 
+    def flush_traffic(self) -> None:
+        """Fold the open active watchers' watch bytes into the egress ledger's per-client keys."""
+        for w in self.watchers:
+            self._fold(w)
+
+    def _fold(self, w: Watcher) -> None:
+        if w.sent_bytes:
+            e = self.api.traffic.egress
+            key = ("watch", self.resource, w.client)
+            e[key] = e.get(key, 0.0) + w.sent_bytes
+            w.sent_bytes = 0.0
+
     def close(self, w: Watcher, reason: str) -> None:
         """End a watch; the client's ``on_close`` is told why."""
         if not w.open:
             return
         w.open = False
+        self._fold(w)
         now = self.env.now
         n, t_last = self._bookmarks(w.opened_s, now, reason)
         if n:
@@ -393,52 +410,11 @@ class WatchCache:
         w.on_close(reason)
 
     def _bookmarks(self, opened_s: float, now: float, reason: str) -> tuple[int, float]:
-        """Bookmarks a watch open since ``opened_s`` got by ``now`` and when it got the last (A23):
-        one per ``bookmark_interval_s``, plus one ``bookmark_before_deadline_s`` before a timeout."""
-        wc = self.wc
-        if wc.bookmark_interval_s <= 0:
-            return 0, 0.0
-        span = now - opened_s
-        n = int(span // wc.bookmark_interval_s)
-        t_last = opened_s + n * wc.bookmark_interval_s
-        if reason == "timeout" and span > wc.bookmark_before_deadline_s:
-            n += 1
-            t_last = now - wc.bookmark_before_deadline_s
-        return n, t_last
+        return bookmarks_received(self.wc, opened_s, now, reason)
 
     def bookmark_members(self, g: PassiveGroup, idx: np.ndarray, now: float, reason: str) -> None:
-        """:meth:`close`'s bookmarks for members ``idx`` of a passive group (vectorized)."""
-        wc = self.wc
-        if wc.bookmark_interval_s <= 0 or idx.size == 0:
-            return
-        if idx.size == 1:  # one member (its own timeout): scalar
-            i = int(idx[0])
-            n, t_last = self._bookmarks(float(g.opened_s[i]), now, reason)
-            if n:
-                self.bookmarks_sent += n
-                self.api.traffic.out("bookmark", self.resource, g.client, n * self.cfg.bookmark_bytes)
-                if g.backlog_until[i] <= t_last:
-                    g.rv[i] = max(int(g.rv[i]), self.revision_at(t_last))
-            return
-        span = now - g.opened_s[idx]
-        n = np.floor(span / wc.bookmark_interval_s)
-        t_last = g.opened_s[idx] + n * wc.bookmark_interval_s
-        if reason == "timeout":
-            late = span > wc.bookmark_before_deadline_s
-            n = n + late
-            t_last = np.where(late, now - wc.bookmark_before_deadline_s, t_last)
-        total = int(n.sum())
-        if not total:
-            return
-        self.bookmarks_sent += total
-        self.api.traffic.out("bookmark", self.resource, g.client, total * self.cfg.bookmark_bytes)
-        idle = (n > 0) & (g.backlog_until[idx] <= t_last)
-        if idle.any():
-            revs, commits, _ = self.log.arrays()
-            pos = np.searchsorted(commits, t_last[idle], side="right")
-            at = np.where(pos > 0, revs[np.maximum(pos - 1, 0)], self.oldest_rv)
-            sel = idx[idle]
-            g.rv[sel] = np.maximum(g.rv[sel], at)
+        """:meth:`close`'s bookmarks for members ``idx`` of a passive group."""
+        bookmark_members(self, g, idx, now, reason)
 
     def close_all(self, reason: str) -> None:
         """End every watch (apiserver restart)."""

@@ -90,21 +90,23 @@ def dispatch(cache, rec, part) -> None:
 
 def _active(cache, active, rec, off: float, t_enc: float, s: float, link: float, nb: float):
     """Active watchers of one event: their bookings and one Fanout; returns the dispatcher's
-    position after them and its stall on full buffers, seconds."""
+    position after them and its stall on full buffers, seconds. Bytes go to each watcher's
+    ``sent_bytes`` (folded into the egress ledger when it closes: no ledger call per delivery)."""
     api = cache.api
     cfg = cache.cfg
     env = cache.env
     d = cfg.watch_dispatch_s_per_watcher
     step = nb / cfg.nic_bytes_per_s
-    traffic = api.traffic
-    resource = rec.resource
     revision = rec.revision
-    times = []
     slow = False
     stall = 0.0
     k = len(active)
     ends = None if k <= cfg.watch_small_fanout else book_fill(api._cores, max(off, t_enc), s, k).tolist()
     cores = api._cores
+    nic_free = api.nic_free_s
+    f = None
+    sent = 0
+    eid = env._eid
     for j, w in enumerate(active):
         off += d
         if w.process_s:
@@ -116,7 +118,8 @@ def _active(cache, active, rec, off: float, t_enc: float, s: float, link: float,
                     cache.terminate(w)
                     continue
                 budget.s -= wait
-                stall = wait if wait > stall else stall
+                if wait > stall:
+                    stall = wait
             slow = True
         if ends is None:
             free = cores[0]
@@ -127,29 +130,32 @@ def _active(cache, active, rec, off: float, t_enc: float, s: float, link: float,
             end = ends[j]
             if end < off + s:
                 end = off + s
-        nic = (end if end > api.nic_free_s else api.nic_free_s) + step
-        api.nic_free_s = nic
+        nic_free = (end if end > nic_free else nic_free) + step
         arrive = end + link
-        if nic > arrive:
-            arrive = nic
-        traffic.out("watch", resource, w.client, nb)
+        if nic_free > arrive:
+            arrive = nic_free
+        w.sent_bytes += nb
+        sent += 1
         if w.on_event is None:
             w.rv = revision
-        else:
-            if w.process_s:
-                arrive = (arrive if arrive > w.backlog_until else w.backlog_until) + w.process_s
-                w.backlog_until = arrive
-            times.append((arrive, w))
-    if times:
-        if slow:
-            times.sort(key=lambda tw: tw[0])
-        f = Fanout(env, rec)
-        ws, entries = f.watchers, f.entries
-        eid = env._eid
-        for t, w in times:
-            w.pending += 1
-            ws.append(w)
-            entries.append((t, NORMAL, next(eid), f))
+            continue
+        if w.process_s:
+            arrive = (arrive if arrive > w.backlog_until else w.backlog_until) + w.process_s
+            w.backlog_until = arrive
+        if f is None:
+            f = Fanout(env, rec)
+            ws, entries = f.watchers, f.entries
+        w.pending += 1
+        ws.append(w)
+        entries.append((arrive, NORMAL, next(eid), f))
+    api.nic_free_s = nic_free
+    api.traffic.by_kind["watch"] += sent * nb
+    if f is not None:
+        if slow and len(ws) > 1:  # a slow client's processing reorders deliveries
+            order = sorted(range(len(ws)), key=lambda i: entries[i][0])
+            ids = sorted(e[2] for e in entries)
+            f.watchers = [ws[i] for i in order]
+            f.entries = [(entries[i][0], NORMAL, ids[n], f) for n, i in enumerate(order)]
         f.start()
     return off, stall
 
@@ -201,7 +207,8 @@ def dispatch_many(cache, recs: list, parts: list) -> None:
             nic = (end if end > api.nic_free_s else api.nic_free_s) + nb / nic_rate
             api.nic_free_s = nic
             arrive = max(end + nb / link_rate, nic)
-            traffic.out("watch", rec.resource, w.client, nb)
+            w.sent_bytes += nb
+            traffic.by_kind["watch"] += nb
             if w.on_event is None:
                 w.rv = rec.revision
             else:

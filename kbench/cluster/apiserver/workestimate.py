@@ -40,6 +40,9 @@ from collections.abc import Callable
 from kbench.cluster.apiserver.request import MUTATING_VERBS, Request
 from kbench.config import FlowControlConfig, FlowSchemaConfig, PriorityLevelConfig
 
+EXEMPT, REJECT, QUEUE, LEGACY = range(4)
+"""Kinds of priority level (flow control and borrowing)."""
+
 LEGACY_READONLY = "readonly"
 LEGACY_MUTATING = "mutating"
 LEGACY_LONG_RUNNING = "long-running"
