@@ -25,7 +25,7 @@ def run_cmd(
     policy: str = typer.Option(None, "--policy", help="Scheduling policy name or file (overrides the scenario)."),
     seed: int = typer.Option(None, "--seed", help="Master seed (overrides the scenario)."),
     duration: str = typer.Option(None, "--duration", help="Virtual time to simulate (overrides the scenario)."),
-    sync: list[str] = typer.Option(None, "--sync", help="CLASS=list-watch|poll:PERIOD, e.g. kubelet=poll:10s."),
+    sync: list[str] = typer.Option(None, "--sync", help="CLASS=list-watch|watch-list|poll:PERIOD, e.g. kubelet=poll:10s."),
     param: list[str] = typer.Option(None, "--param", help="KEY=VALUE for the scenario's params, e.g. pods=FILE."),
     out: Path = typer.Option(Path("results"), "--out", help="Parent folder of the run folder."),
     output: str = typer.Option("table", "-o", "--output", help="table, json or markdown."),
@@ -47,7 +47,7 @@ def run_cmd(
         for item in sync or []:
             cls, eq, strategy = item.partition("=")
             if not eq or not cls:
-                fail(f"--sync {item}: expected CLASS=list-watch or CLASS=poll:PERIOD")
+                fail(f"--sync {item}: expected CLASS=list-watch, CLASS=watch-list or CLASS=poll:PERIOD")
             data["sync_strategies"][cls] = strategy
         if duration is not None:
             data["duration_s"] = parse_duration(duration, where="--duration")

@@ -148,3 +148,27 @@ def test_submit_refuses_reads():
     c = plane.client("r", "default", "u", ())
     with pytest.raises(ValueError, match="writes only"):
         plane.api.submit(c.request("get", "configmaps", name="x"), lambda r: None)
+
+
+@pytest.mark.parametrize("enabled", [False, True])
+def test_gzip_compresses_large_responses_at_a_cpu_cost(enabled):
+    """I3, I24: a 1 MB LIST response (over 128 KiB) is sent as size/ratio bytes when compression is
+    on, for size x cpu_s_per_byte more CPU; the egress ledger and the request stats agree."""
+    plane = _plane(gzip={"enabled": enabled})
+    plane.etcd.preload("configmaps", [f"c{i}" for i in range(1000)], 1000)
+    plane.start()
+    env, api = plane.env, plane.api
+    c = plane.client("r", "default", "system:serviceaccount:x:r", ("system:serviceaccounts",))
+
+    def one():
+        resp = yield from c.call(env, api, c.request("list", "configmaps"))
+        assert resp.ok
+
+    env.process(one())
+    env.run(until=1)
+    sent = api.traffic.by_kind["response"]
+    assert sent == (1e6 / 4 if enabled else 1e6)
+    assert sent == plane.stats.total("bytes", verb="list")
+    cfg = api.cfg
+    cpu = cfg.request_base_cpu_s + 1000 * cfg.list_cache_cpu_s_per_object + 1e6 * cfg.encode_cpu_s_per_byte
+    assert api.cpu_s == pytest.approx(cpu + (1e6 * cfg.gzip.cpu_s_per_byte if enabled else 0.0))

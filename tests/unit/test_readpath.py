@@ -112,3 +112,24 @@ def test_an_indexed_selector_scans_only_its_bucket_in_the_cache():
     assert (cw.stored, cw.scanned, cw.returned) == (1000, 100, 100)
     assert (ew.scanned, ew.returned, ew.keys_read) == (1000, 100, 1000)
     assert cw.returned_bytes == 100 * 2000
+
+
+def test_a_consistent_read_of_an_idle_resource_waits_for_a_progress_notification():
+    """I20: etcd's revision moved by another resource; the idle cache learns it only from a progress
+    notification, asked at once after a quiet spell and every 100 ms while reads wait; the read is
+    released by it (no fallback to etcd)."""
+    api = _api(n=100)
+    env, etcd = api.env, api.etcd
+    etcd.start()
+    for i in range(5):
+        etcd.write("leases", f"l{i}", "create", 300)  # moves the global revision, not configmaps
+    env.run(until=1.0)
+    cache = api.caches["configmaps"]
+    assert cache.revision < etcd.revision
+    got = []
+    cache.fresh.wait(etcd.revision, lambda ok: got.append((ok, env.now)))
+    assert got == []
+    env.run(until=2.0)
+    assert got and got[0][0] is True and got[0][1] - 1.0 < 0.05  # one round trip, not the 3 s timeout
+    assert cache.fresh.progress_requests == 1 and cache.fresh.fallbacks == 0
+    assert cache.read_rv() == etcd.revision
