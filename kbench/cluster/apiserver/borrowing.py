@@ -62,14 +62,19 @@ def allocate(required: float, items: list[Item]) -> list[float]:
     def total(fp: float) -> float:
         return sum(min(max(fp * t, it.lb), it.ub) for t, it in zip(targets, items, strict=True))
 
-    lo, hi = 0.0, max(it.ub / t for t, it in zip(targets, items, strict=True)) + 1.0
-    for _ in range(200):  # bisection of a monotone function; every 10 s, a handful of levels
-        mid = (lo + hi) / 2
-        if total(mid) < required:
-            lo = mid
-        else:
-            hi = mid
-    fp = (lo + hi) / 2
+    # The sum is piecewise linear in fp with breakpoints at lb/target and ub/target (as upstream
+    # walks them): find the segment that reaches ``required`` and interpolate in it.
+    points = sorted({it.lb / t for t, it in zip(targets, items, strict=True)}
+                    | {it.ub / t for t, it in zip(targets, items, strict=True)})
+    fp, prev_fp, prev_sum = 0.0, 0.0, total(0.0)
+    for p in points:
+        cur = total(p)
+        if cur >= required:
+            fp = p if cur == prev_sum else prev_fp + (required - prev_sum) * (p - prev_fp) / (cur - prev_sum)
+            break
+        prev_fp, prev_sum = p, cur
+    else:
+        fp = points[-1] if points else 0.0
     return [min(max(fp * t, it.lb), it.ub) for t, it in zip(targets, items, strict=True)]
 
 

@@ -108,7 +108,7 @@ class _Level:
     __slots__ = ("name", "kind", "cl", "queues", "hand_size", "qlen_limit", "hands", "r", "t",
                  "robin", "enqueues", "seats_in_use", "seats_waiting", "n_waiting", "n_executing",
                  "active", "nonempty", "counters", "q_area", "nominal", "min_cl", "max_cl", "d_t", "d_t0",
-                 "d_area", "d_area2", "d_max", "smoothed", "hw", "dropped", "cl_max", "cl_min", "wait_seats")
+                 "d_area", "d_area2", "d_max", "smoothed", "hw", "dropped", "cl_max", "cl_min", "wait_seats", "wait_min")
 
     def __init__(self, name: str, kind: int, cl: int, queues: int = 0, hand_size: int = 1,
                  qlen_limit: int = 0):
@@ -122,6 +122,7 @@ class _Level:
         self.smoothed = self.hw = 0.0
         self.dropped = DroppedRequests()
         self.wait_seats: dict[int, int] = {}  # waiting requests by seats (a dispatch that cannot fit exits early)
+        self.wait_min = _INF  # the fewest seats a waiting request needs
         self.queues = [_Queue(i) for i in range(queues)]
         self.hand_size = max(1, min(hand_size, queues)) if queues else 1
         self.qlen_limit = qlen_limit
@@ -293,7 +294,14 @@ class FlowControl:
             raise ValueError(f"release of a request that is not executing: {req.verb} {req.resource}") from None
         now = self.env.now
         lv.counters["completed"] += 1
-        self._dm(lv, now)
+        x = lv.seats_in_use + lv.seats_waiting  # _dm, inlined
+        dt = now - lv.d_t
+        if dt > 0.0:
+            lv.d_area += x * dt
+            lv.d_area2 += x * x * dt
+            lv.d_t = now
+        if x > lv.d_max:
+            lv.d_max = x
         if lv.kind == QUEUE:
             self._sync(lv, now)
         lv.n_executing -= 1
@@ -379,7 +387,14 @@ class FlowControl:
 
     def _start(self, lv: _Level, q: _Queue | None, req: Request, ev: simpy.Event, seats: int,
                now: float) -> None:
-        self._dm(lv, now)
+        x = lv.seats_in_use + lv.seats_waiting  # _dm, inlined (every request passes here)
+        dt = now - lv.d_t
+        if dt > 0.0:
+            lv.d_area += x * dt
+            lv.d_area2 += x * x * dt
+            lv.d_t = now
+        if x > lv.d_max:
+            lv.d_max = x
         lv.seats_in_use += seats
         lv.n_executing += 1
         lv.counters["dispatched"] += 1
@@ -445,6 +460,8 @@ class FlowControl:
         lv.seats_waiting += seats
         ws = lv.wait_seats
         ws[seats] = ws.get(seats, 0) + 1
+        if seats < lv.wait_min:
+            lv.wait_min = seats
         self._bound(q)
         self._dispatch(lv, now)
         if w.state == WAITING:
@@ -469,6 +486,8 @@ class FlowControl:
             ws[w.seats] = left
         else:
             del ws[w.seats]
+            if w.seats == lv.wait_min:
+                lv.wait_min = min(ws) if ws else _INF
         fifo = q.fifo
         while fifo and fifo[0].state != WAITING:
             fifo.popleft()
@@ -483,8 +502,7 @@ class FlowControl:
         """Dispatch as much as possible (queueset.go dispatchAsMuchAsPossibleLocked)."""
         nq = len(lv.queues)
         while lv.n_waiting and lv.seats_in_use < lv.cl:
-            free = lv.cl - lv.seats_in_use
-            if free < min(lv.wait_seats) and lv.n_executing:
+            if lv.cl - lv.seats_in_use < lv.wait_min and lv.n_executing:
                 return  # no waiting request fits (a wider one runs alone only on an idle level)
             # smallest virtual finish; ties go to the first queue after the last one served
             best = None

@@ -92,6 +92,12 @@ class ListWork:
         return self.returned * self.object_bytes
 
 
+_CACHE = Route(CACHE)  # shared: routes are never changed once made (a read gets a new one instead)
+_ETCD = Route(ETCD)
+_CACHE_ANY = Route(CACHE, ignore_limit=True)
+_CACHE_CONSISTENT = Route(CACHE, consistent=True)
+
+
 def route(req, api) -> Route:
     """Where ``req`` (a GET, LIST or WATCH) is served (see the module docstring)."""
     cache_ok = api.cfg.watch_cache.enabled and api.env._now >= api.lists_from_etcd_until_s
@@ -100,29 +106,29 @@ def route(req, api) -> Route:
     if req.verb == "watch":
         if req.send_initial_events:
             if not cache_ok:  # the initial state comes from storage when the cache does not serve
-                return Route(ETCD)
-            return Route(CACHE, consistent=rv == "")
-        return Route(CACHE)
+                return _ETCD
+            return _CACHE_CONSISTENT if rv == "" else _CACHE
+        return _CACHE
     if not cache_ok:
-        return Route(ETCD)
+        return _ETCD
     if req.verb == "get" or req.name:
-        return Route(ETCD) if rv == "" else Route(CACHE)
+        return _ETCD if rv == "" else _CACHE
     match = req.rv_match
     if match == "Exact":
-        return Route(ETCD)
+        return _ETCD
     if match == "NotOlderThan":
         return Route(CACHE, wait_rv=int(rv or 0))
     if req.continue_from >= 0:
         cache = api.caches.get(req.resource)
         if gates["ListFromCacheSnapshot"] and cache is not None and req.continue_rv >= cache.oldest_rv:
             return Route(CACHE, snapshot=True)
-        return Route(ETCD)
+        return _ETCD
     if rv == "":
-        return Route(CACHE, consistent=True) if gates["ConsistentListFromCache"] else Route(ETCD)
+        return _CACHE_CONSISTENT if gates["ConsistentListFromCache"] else _ETCD
     if rv == "0":
-        return Route(CACHE, ignore_limit=True)
+        return _CACHE_ANY
     if req.limit > 0:
-        return Route(ETCD)
+        return _ETCD
     return Route(CACHE, wait_rv=int(rv))
 
 

@@ -113,7 +113,10 @@ class Serve(ReadSteps):
         cfg = api.cfg
         self.t_disp = api.env.now
         if req.verb in MUTATING_VERBS:
-            api.traffic.inn(req.resource, req.client, req.size_bytes)
+            tr = api.traffic  # Traffic.inn, inlined
+            key = (req.resource, req.client)
+            tr.ingress[key] = tr.ingress.get(key, 0.0) + req.size_bytes
+            tr.ingress_total += req.size_bytes
             ev = api._cpu(cfg.request_base_cpu_s + cfg.admission_cpu_s)
             ev.callbacks.append(self._webhook if cfg.webhook_enabled else self._store)
             return
@@ -222,9 +225,14 @@ class Serve(ReadSteps):
             t1 = api.env.now
             wait = self.t_disp - t0
             api.stats.record(self.key, sli_s=t1 - t0 - wait, e2e_s=t1 - t0, wait_s=wait, nbytes=resp.size_bytes)
-            if resp.size_bytes:
+            nbytes = resp.size_bytes
+            if nbytes:  # Traffic.out, inlined
                 req = self.req
-                api.traffic.out("response", req.resource, req.client, resp.size_bytes)
+                tr = api.traffic
+                key = ("response", req.resource, req.client)
+                e = tr.egress
+                e[key] = e.get(key, 0.0) + nbytes
+                tr.by_kind["response"] += nbytes
         self._finish(resp)
 
 
