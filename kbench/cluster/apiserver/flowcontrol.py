@@ -40,8 +40,10 @@ unless the user is in ``system:masters``. WATCH is long-running and never limite
 
 The hot path uses events and callbacks only, no process per request.
 
-Longer than the ~400-line guide on purpose: admission, fair queuing and dispatch are one algorithm
-over the same level and queue state (upstream's ``queueset.go`` is one file for the same reason).
+Longer than the ~400-line guide on purpose: admission, fair queuing, dispatch and the seat-demand
+integration borrowing reads are one algorithm over the same level and queue state (upstream's
+``queueset.go`` is one file for the same reason); the borrowing computation itself is in
+:mod:`kbench.cluster.apiserver.borrowing`.
 """
 
 from __future__ import annotations

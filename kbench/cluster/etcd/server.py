@@ -36,8 +36,9 @@ No SimPy process is spawned per request: the raft loop is a chain of event callb
 is started by the proposal itself, and a batch applied when the apply stage is idle needs no event
 of its own) and the only process is the compaction timer. A request's own event is scheduled
 directly at its completion time (as ``simpy.Timeout`` does), and the core pool is a heap of core
-free-times. Longer than the ~400-line guide on purpose: the write pipeline (propose, batch, commit,
-apply) and the linearizable read path share the batch and apply state.
+free-times. The range reads are in :mod:`kbench.cluster.etcd.reads` (a mixin sharing this state).
+Slightly longer than the ~400-line guide on purpose: the write pipeline (propose, batch, commit,
+apply, compaction) is one state machine.
 """
 
 from __future__ import annotations
