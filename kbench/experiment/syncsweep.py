@@ -9,17 +9,17 @@ folders go straight into ``<out>`` as before.
 
 **Crossover.** For each pair (a watching strategy, ``poll``) and each cost (apiserver cores,
 egress, etcd cores, peak memory), along each swept axis and for fixed values of the others, the
-point where ``watch - poll`` changes sign, linearly interpolated (in log x when the axis spans a
-factor of 10 or more). Physics says where to look: both costs grow with the number of clients, so
+point where ``watch - poll`` changes sign, linearly interpolated between the two grid values around
+it (the costs are linear in clients, objects and changes, so the straight line is exact when the
+grid brackets it). Physics says where to look: both costs grow with the number of clients, so
 against clients the egress curves are parallel; egress crosses along the change rate at about
-``objects / poll_period`` changes per second.
+``objects x object size / (poll_period x event size)`` changes per second.
 """
 
 from __future__ import annotations
 
 import itertools
 import json
-import math
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -134,7 +134,6 @@ def crossovers(summaries: list[dict[str, Any]], swept: dict[str, list[float]]) -
     for axis, values in swept.items():
         others = {k: v for k, v in swept.items() if k != axis}
         xs = sorted(values)
-        log = min(xs) > 0 and max(xs) / min(xs) >= 10
         for fixed in grid(others) if others else [{}]:
             for strat in strategies:
                 for name, path in COSTS.items():
@@ -144,24 +143,23 @@ def crossovers(summaries: list[dict[str, Any]], swept: dict[str, list[float]]) -
                         a, b = by.get((strat, key_pt)), by.get(("poll", key_pt))
                         va, vb = (value(a, path), value(b, path)) if a and b else (None, None)
                         diffs.append(None if va is None or vb is None else va - vb)
-                    out.append(_crossing(strat, name, axis, fixed, xs, diffs, log))
+                    out.append(_crossing(strat, name, axis, fixed, xs, diffs))
     return out
 
 
-def _crossing(strat: str, cost: str, axis: str, fixed: dict, xs: list[float], diffs: list, log: bool) -> dict:
+def _crossing(strat: str, cost: str, axis: str, fixed: dict, xs: list[float], diffs: list) -> dict:
     entry: dict[str, Any] = {"strategy": strat, "versus": "poll", "cost": cost, "axis": axis, "fixed": fixed,
                              "x": None, "between": None, "cheaper": None}
     pts = [(x, d) for x, d in zip(xs, diffs, strict=True) if d is not None]
-    if not pts:
+    signed = [(x, d) for x, d in pts if d != 0]
+    if not signed:
+        entry["cheaper"] = "equal" if pts else None
         return entry
-    entry["cheaper"] = strat if pts[0][1] < 0 else "poll"
-    for (x0, d0), (x1, d1) in itertools.pairwise(pts):
-        if d0 == 0 or (d0 < 0) != (d1 < 0):
-            if d0 == 0:
-                x = x0
-            else:
-                f = d0 / (d0 - d1)
-                x = math.exp(math.log(x0) + f * (math.log(x1) - math.log(x0))) if log else x0 + f * (x1 - x0)
+    entry["cheaper"] = strat if signed[0][1] < 0 else "poll"
+    for (x0, d0), (x1, d1) in itertools.pairwise(signed):  # a zero between them is the crossing itself
+        if (d0 < 0) != (d1 < 0):
+            zero = [x for x, d in pts if x0 < x < x1 and d == 0]
+            x = zero[0] if zero else x0 + d0 / (d0 - d1) * (x1 - x0)
             entry["x"], entry["between"] = x, [x0, x1]
             break
     return entry

@@ -296,14 +296,7 @@ class FlowControl:
             raise ValueError(f"release of a request that is not executing: {req.verb} {req.resource}") from None
         now = self.env.now
         lv.counters["completed"] += 1
-        x = lv.seats_in_use + lv.seats_waiting  # _dm, inlined
-        dt = now - lv.d_t
-        if dt > 0.0:
-            lv.d_area += x * dt
-            lv.d_area2 += x * x * dt
-            lv.d_t = now
-        if x > lv.d_max:
-            lv.d_max = x
+        self._dm(lv, now)
         if lv.kind == QUEUE:
             self._sync(lv, now)
         lv.n_executing -= 1
@@ -389,14 +382,7 @@ class FlowControl:
 
     def _start(self, lv: _Level, q: _Queue | None, req: Request, ev: simpy.Event, seats: int,
                now: float) -> None:
-        x = lv.seats_in_use + lv.seats_waiting  # _dm, inlined (every request passes here)
-        dt = now - lv.d_t
-        if dt > 0.0:
-            lv.d_area += x * dt
-            lv.d_area2 += x * x * dt
-            lv.d_t = now
-        if x > lv.d_max:
-            lv.d_max = x
+        self._dm(lv, now)
         lv.seats_in_use += seats
         lv.n_executing += 1
         lv.counters["dispatched"] += 1

@@ -67,9 +67,7 @@ def dispatch(cache, rec, part) -> None:
     # The dispatcher's own loop (k x 0.2 us) is charged to the CPU total but not booked on a core:
     # it never delays anything measurably and would cost a heap operation per event.
     if k >= 3:  # serialize once, share the bytes (I9)
-        free = cores[0]
-        t_enc = (t0 if t0 > free else free) + enc
-        heapq.heapreplace(cores, t_enc)
+        t_enc = _encode(cores, t0, enc)
         s = send
         cpu = k * (d + s) + enc
     else:
@@ -89,6 +87,14 @@ def dispatch(cache, rec, part) -> None:
     cache.deliveries += k
     api.cpu_s += cpu
     api.cpu_watch_s += cpu
+
+
+def _encode(cores: list[float], t: float, enc: float) -> float:
+    """Book the event's one shared encode on the earliest free core from ``t``; when it is done."""
+    free = cores[0]
+    done = (t if t > free else free) + enc
+    heapq.heapreplace(cores, done)
+    return done
 
 
 def _active(cache, active, rec, off: float, t_enc: float, s: float, link: float, nb: float):
@@ -195,9 +201,7 @@ def dispatch_many(cache, recs: list, parts: list) -> None:
         s = cfg.watch_send_cpu_s + b * cfg.watch_send_cpu_s_per_byte
         enc = cfg.watch_event_encode_cpu_s + b * cfg.encode_cpu_s_per_byte
         if k >= 3:
-            free = cores[0]
-            t_enc = (t if t > free else free) + enc
-            heapq.heapreplace(cores, t_enc)
+            t_enc = _encode(cores, t, enc)
             cpu += enc
         else:
             t_enc = t
