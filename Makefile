@@ -22,7 +22,7 @@ demo: $(STAMP)
 	$(BIN)/kbench run workloads/demo.yaml --report
 
 demo-sync: $(STAMP)
-	$(BIN)/kbench sync workloads/sync-demo.yaml --strategy poll --strategy list-watch
+	$(BIN)/kbench sync workloads/sync-demo.yaml --strategy poll --strategy list-watch --strategy watch-list
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q -m "not slow"

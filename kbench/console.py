@@ -154,3 +154,15 @@ def say_report(path: Any, output: str) -> None:
     """Say where a report went: on stdout with a table, on stderr when stdout carries data."""
     (console if output == "table" else err_console).print(f"report: {path}", markup=False, highlight=False,
                                                           soft_wrap=True)
+
+
+def warn_not_modelled(summaries: list[dict]) -> None:
+    """One ``warning: not modelled:`` line on stderr per mechanism the runs left out (their
+    ``ignored`` lists), so a run never drops a mechanism silently."""
+    seen: list[str] = []
+    for s in summaries:
+        for item in s.get("ignored") or ():
+            if item not in seen:
+                seen.append(item)
+    for item in seen:
+        err_console.print(f"warning: not modelled: {item}", markup=False, highlight=False, soft_wrap=True)

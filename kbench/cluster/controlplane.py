@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import simpy
 
@@ -29,6 +29,7 @@ class ControlPlane:
         api: kube-apiserver.
         stats: Request aggregates.
         series: Time series on a fixed grid.
+        retries: Client retries after a 429 with Retry-After, by client class (I16).
     """
 
     env: simpy.Environment
@@ -39,6 +40,7 @@ class ControlPlane:
     api: Apiserver
     stats: RequestStats
     series: SeriesSampler
+    retries: dict[str, int] = field(default_factory=dict)
 
     @classmethod
     def build(cls, scenario: Scenario, seed: int | None = None) -> ControlPlane:
@@ -46,10 +48,11 @@ class ControlPlane:
         env = simpy.Environment()
         seeds = SeedTree(scenario.seed if seed is None else seed)
         etcd = Etcd(env, scenario.etcd, seeds.stream("etcd"))
+        gates = scenario.gates
         fc = FlowControl(env, scenario.apiserver.flowcontrol, seeds.stream("flowcontrol"),
-                         object_count=etcd.object_count)
+                         object_count=etcd.object_count, object_bytes=etcd.resource_bytes, gates=gates)
         stats = RequestStats(scenario.metrics.latency_buckets_s)
-        api = Apiserver(env, scenario.apiserver, etcd, fc, seeds.stream("apiserver"), stats)
+        api = Apiserver(env, scenario.apiserver, etcd, fc, seeds.stream("apiserver"), stats, gates=gates)
         series = SeriesSampler(env, scenario.metrics.series_interval_s)
         plane = cls(env, scenario, seeds, etcd, fc, api, stats, series)
         plane._register_gauges()
@@ -72,13 +75,30 @@ class ControlPlane:
             s.gauge("apf_rejected_total", lambda lv=level: sum(
                 v for k, v in fc.counters().get(lv, {}).items() if k.startswith("rejected")), level=level)
         s.gauge("watchers", lambda: sum(c.watcher_total() for c in self.api.caches.values()))
+        api = self.api
+        # issue 16: egress by kind and ingress (cumulative bytes), memory, current APF limits
+        for kind in api.traffic.by_kind:
+            s.gauge("apiserver_egress_bytes_total", lambda k=kind: api.traffic.by_kind[k], kind=kind)
+        s.gauge("apiserver_ingress_bytes_total", lambda: api.traffic.ingress_total)
+        s.gauge("apiserver_memory_bytes", api.mem.refresh, component="total")
+        for comp in api.mem.current:
+            s.gauge("apiserver_memory_bytes", lambda c=comp: api.mem.current[c], component=comp)
+        if fc.cfg.enabled:
+            for level in fc.levels():
+                s.gauge("apf_current_cl", lambda lv=level: fc.current_cl(lv), level=level)
+                s.gauge("apf_nominal_cl", lambda lv=level: fc.nominal_cl(lv), level=level)
+        s.gauge("watch_terminated_total", lambda: sum(api.terminated_watchers.values()))
+        s.gauge("apiserver_cpu_s_total", lambda: api.cpu_s)
+        s.gauge("etcd_cpu_s_total", lambda: self.etcd.stats.cpu_s)
 
     def start(self) -> None:
-        """Start background processes (etcd's raft loop and compaction, metric sampling)."""
+        """Start background processes (etcd's raft loop and compaction, APF borrowing, metric
+        sampling)."""
         self.etcd.start()
+        self.fc.start()
         self.series.start()
 
     def client(self, name: str, client_class: str, user: str, groups: tuple[str, ...]) -> Client:
         """A client of ``client_class`` (its QPS/burst from the scenario)."""
         cfg = self.scenario.client_class(client_class)
-        return Client(name, client_class, user, groups, TokenBucket(cfg.qps, cfg.burst), cfg)
+        return Client(name, client_class, user, groups, TokenBucket(cfg.qps, cfg.burst), cfg, self.retries)

@@ -15,6 +15,8 @@ from kbench.config.apiserver import (
     ApiserverConfig,
     FlowControlConfig,
     FlowSchemaConfig,
+    GzipConfig,
+    MemoryConfig,
     PriorityLevelConfig,
     WatchCacheConfig,
 )
@@ -24,6 +26,6 @@ from kbench.config.scenario import MetricsConfig, Scenario, load_scenario, scena
 
 __all__ = [
     "ApiserverConfig", "ClientClassConfig", "EtcdConfig", "FlowControlConfig", "FlowSchemaConfig",
-    "MetricsConfig", "PriorityLevelConfig", "Scenario", "SyncConfig", "SyncStrategy", "WatchCacheConfig",
+    "GzipConfig", "MemoryConfig", "MetricsConfig", "PriorityLevelConfig", "Scenario", "SyncConfig", "SyncStrategy", "WatchCacheConfig",
     "load_scenario", "scenario_from_dict",
 ]

@@ -20,7 +20,9 @@ class PriorityLevelConfig:
 
     Attributes:
         shares: nominalConcurrencyShares.
-        lendable_percent: lendablePercent (borrowing is not modelled yet; kept for the record).
+        lendable_percent: lendablePercent: the share of NominalCL other levels may borrow (A10).
+        borrowing_limit_percent: borrowingLimitPercent: how far above NominalCL this level may
+            borrow; None (the default of every shipped level, A8) lets it borrow up to ServerCL.
         queues: Number of queues; 0 with ``reject`` means no queuing.
         hand_size: Shuffle-sharding hand size.
         queue_length_limit: Requests per queue before 429.
@@ -35,6 +37,7 @@ class PriorityLevelConfig:
     queue_length_limit: int = 50
     reject: bool = False
     exempt: bool = False
+    borrowing_limit_percent: int | None = None  # A8, A10 (unset)
 
 
 def _default_levels() -> dict[str, PriorityLevelConfig]:
@@ -125,6 +128,12 @@ class FlowControlConfig:
         fq_estimated_service_s: Service time fair queuing charges per seat at dispatch, corrected
             by the actual time at completion, seconds (upstream constant estimatedServiceDuration
             3 ms in kubernetes/apiserver queueset.go; no CALIBRATION fact).
+        borrowing: Levels lend and borrow seats (A10, A27, I15); off keeps every level at its
+            NominalCL (for comparison runs).
+        borrowing_period_s: How often the limits are recomputed (I15: borrowingAdjustmentPeriod 10 s).
+        demand_smoothing: Seat-demand smoothing coefficient per period (I15: 0.977).
+        max_list_seats_size_based: Global cap on LIST seats with SizeBasedListCostEstimate (A14: 100).
+        retry_after_max_s: Largest Retry-After of a 429 (A28: 32 s).
     """
 
     enabled: bool = True  # A3
@@ -140,6 +149,11 @@ class FlowControlConfig:
     level_seat_cap_fraction: float = 0.15  # A14
     queue_wait_limit_s: float = 15.0  # A25
     fq_estimated_service_s: float = 0.003  # upstream queueset.go estimatedServiceDuration (no fact id)
+    borrowing: bool = True  # A10, A27, I15
+    borrowing_period_s: float = 10.0  # I15
+    demand_smoothing: float = 0.977  # I15
+    max_list_seats_size_based: int = 100  # A14, A16
+    retry_after_max_s: float = 32.0  # A28
 
     def __post_init__(self) -> None:
         for name, schema in self.flow_schemas.items():
@@ -162,13 +176,20 @@ class WatchCacheConfig:
         fresh_duration_s: History the cache aims to keep (A19: 75 s).
         etcd_to_cache_s: Delay from etcd commit to the cache seeing the event, seconds
             (F23, I8: well under 100 ms; kbench default lognormal 5 ms median, 50 ms p99).
-        buffer_min: Smallest per-watcher buffer (A21: 10).
-        buffer_max_indexed: Largest buffer for indexed watches such as pods by node (A21: 10... 1000).
-        buffer_max: Largest buffer for unindexed watches (A21: 100).
+        buffer_min: Smallest per-watcher channel (A21: 10).
+        buffer_max_indexed_trigger: Largest channel for an indexed watch with a trigger, pods by
+            node (A21: 10).
+        buffer_max_indexed: Largest channel for other indexed watches (A21: 1000).
+        buffer_max: Largest channel for unindexed watches (A21: 100).
+        channels_per_watcher: Channels of that size between the dispatcher and the connection
+            (I18: ``input`` and ``result`` of cache_watcher.go: 2).
         slow_budget_refill_s_per_s: Blocked-dispatch budget refill rate (A22: 50 ms per s).
         slow_budget_max_s: Budget cap (A22: 100 ms).
         bookmark_interval_s: Bookmark frequency (A23: 1 min).
+        bookmark_before_deadline_s: A last bookmark this long before a watch's deadline (A23: 2 s).
         block_timeout_s: Longest wait for the cache to reach a revision (A20: 3 s).
+        progress_request_period_s: While reads wait, the cache asks etcd for progress this often
+            (I8, I20: 100 ms).
     """
 
     enabled: bool = True  # A18
@@ -177,12 +198,62 @@ class WatchCacheConfig:
     fresh_duration_s: float = 75.0  # A19
     etcd_to_cache_s: Dist = Dist.lognormal(0.005, 0.05)  # F23, I8
     buffer_min: int = 10  # A21
+    buffer_max_indexed_trigger: int = 10  # A21
     buffer_max_indexed: int = 1000  # A21 (indexed without trigger)
     buffer_max: int = 100  # A21
+    channels_per_watcher: int = 2  # I18
     slow_budget_refill_s_per_s: float = 0.05  # A22
     slow_budget_max_s: float = 0.1  # A22
     bookmark_interval_s: float = 60.0  # A23
+    bookmark_before_deadline_s: float = 2.0  # A23
     block_timeout_s: float = 3.0  # A20
+    progress_request_period_s: float = 0.1  # I8, I20
+
+
+@dataclass(frozen=True)
+class GzipConfig:
+    """Compression of large responses (I3, I24).
+
+    Off by default although upstream compresses (APIResponseCompression is on): the ratio and CPU
+    for API objects are not calibrated (kbench defaults), and the run's effective config says so.
+
+    Attributes:
+        enabled: Compress responses above the threshold (clients accept gzip, as client-go does).
+        threshold_bytes: Smallest response compressed (I3: 128 KiB).
+        ratio: Uncompressed / compressed size (kbench default 4).
+        cpu_s_per_byte: Compression CPU per uncompressed byte, seconds (kbench default 5 ns/B:
+            gzip level 1, I24).
+    """
+
+    enabled: bool = False  # kbench default (uncalibrated ratio and CPU)
+    threshold_bytes: float = 131072  # I3
+    ratio: float = 4.0  # kbench default
+    cpu_s_per_byte: float = 5e-9  # kbench default (level 1, I24)
+
+
+@dataclass(frozen=True)
+class MemoryConfig:
+    """The apiserver heap model (:mod:`kbench.cluster.apiserver.memory`).
+
+    Attributes:
+        base_bytes: Process baseline, bytes (kbench default 200 MiB).
+        object_inflation: Decoded object in the watch cache / its serialized size (kbench default
+            3; KEP-3157: "much bigger, even by an order of magnitude").
+        per_watcher_bytes: Heap per open watch (I23: 50-100 KiB per watch; 64 KiB).
+        etcd_list_factor: Heap of a LIST from etcd / the bytes etcd returned (I10: 5).
+        cache_list_factor: Heap of a LIST from the cache without streaming encoding / its response
+            bytes (kbench default 2: one buffer grown by doubling, KEP-5116).
+        limit_bytes: The apiserver dies out of memory above this, bytes (0: no limit).
+        oom_restart_s: Downtime of an out-of-memory restart, seconds (kbench default 30 s).
+    """
+
+    base_bytes: float = 200 * 2**20  # kbench default
+    object_inflation: float = 3.0  # kbench default, cf. KEP-3157
+    per_watcher_bytes: float = 64 * 2**10  # I23
+    etcd_list_factor: float = 5.0  # I10
+    cache_list_factor: float = 2.0  # kbench default, cf. KEP-5116
+    limit_bytes: float = 0.0  # off
+    oom_restart_s: float = 30.0  # kbench default
 
 
 @dataclass(frozen=True)
@@ -198,19 +269,42 @@ class ApiserverConfig:
             has 64 cores in all, I14).
         request_base_cpu_s: Decode, authentication, RBAC authorization, per request (kbench default).
         admission_cpu_s: Built-in admission chain, per mutating request (kbench default).
-        encode_cpu_s_per_byte: Serialization cost per response byte (kbench default ~2.5 ms/MB).
+        encode_cpu_s_per_byte: Serialization cost per response byte (kbench default ~2.5 ms/MB;
+            cross-check: 2.5 ns/B x a 2 KB Pod = 5 us vs 4.8 us per protobuf encode, I17).
         list_cache_cpu_s_per_object: LIST from the watch cache, per object scanned (I7: 1.8 us).
-        list_etcd_cpu_s_per_object: LIST from etcd, per object scanned (I7: 26 us per 1 KB object).
-        watch_event_encode_cpu_s: One encode per watch event, shared by all watchers (I9).
-        watch_send_cpu_s: Per-watcher send cost of one event (I9: small; kbench default 5 us).
-        network_bytes_per_s: Bandwidth between the apiserver and a client, bytes/s (kbench
+        list_etcd_cpu_s_per_object: LIST from etcd, decode and filter per key read (I22: 16.3 us,
+            fitted with the per-byte cost on I6; I7's 26 us per 1 KB object is both together).
+        list_etcd_cpu_s_per_byte: LIST from etcd, decode per byte read (I22: 10.1 ns/B, I6's
+            1 MB objects).
+        list_gc_parallel_fraction: Share of that per-byte work done by Go's concurrent GC workers,
+            charged to the pool but not on the request's path (I22: 0.74, fitted on I6's 1 MB
+            LIST latency).
+        watch_event_encode_cpu_s: Fixed part of the one encode per watch event shared by all its
+            watchers (I9); the per-byte part is ``encode_cpu_s_per_byte`` (kbench default 1 us).
+        watch_send_cpu_s: Per-watcher work per event with the serialization cached (I17: 10.6 us,
+            BenchmarkWatchCachingObjectProtobuf of PR #120300, an upper bound: client decode in
+            the same process).
+        watch_send_cpu_s_per_byte: Per-watcher work per event byte (copy and TLS; kbench default
+            1 ns/B).
+        watch_dispatch_s_per_watcher: The cacher's serial dispatcher, per watcher (a non-blocking
+            channel send, I18; kbench default 0.2 us).
+        watch_small_fanout: Fan-outs up to this many watchers are booked one job at a time, larger
+            ones water-filled in numpy (an implementation threshold, not a model parameter).
+        watch_event_frame_bytes: Framing of one watch event (type, envelope, length; kbench
+            default 40 B).
+        bookmark_bytes: One bookmark event (kbench default 150 B).
+        watchlist_stream_bytes: Heap of one WatchList stream or streamed LIST (I10: ~2 MB).
+        network_bytes_per_s: Bandwidth between the apiserver and one client, bytes/s (kbench
             default 1.25 GB/s = 10 Gbit/s).
+        nic_bytes_per_s: The apiserver's shared egress, bytes/s (kbench default 10 Gbit/s).
         webhook_enabled: Call an admission webhook on every mutating request.
         webhook_s: The webhook's round trip, seconds (kbench default lognormal 5 ms / 50 ms).
         request_timeout_s: Handler timeout (A4: 60 s).
         min_request_timeout_s: Watch timeout base for clients that send none (A5: 1800 s).
         flowcontrol: APF or max-inflight.
         watch_cache: The watch cache.
+        gzip: Response compression (off by default, see :class:`GzipConfig`).
+        memory: The heap model and the optional out-of-memory limit.
     """
 
     cores: int = 16  # kbench default, cf. I14
@@ -218,17 +312,33 @@ class ApiserverConfig:
     admission_cpu_s: float = 200e-6  # kbench default
     encode_cpu_s_per_byte: float = 2.5e-9  # kbench default
     list_cache_cpu_s_per_object: float = 1.8e-6  # I7
-    list_etcd_cpu_s_per_object: float = 26e-6  # I7
-    watch_event_encode_cpu_s: float = 50e-6  # I9 (one encode per event), kbench default value
-    watch_send_cpu_s: float = 5e-6  # I9, kbench default value
+    list_etcd_cpu_s_per_object: float = 16.3e-6  # I22 (fit on I6)
+    list_etcd_cpu_s_per_byte: float = 10.1e-9  # I22 (fit on I6)
+    list_gc_parallel_fraction: float = 0.74  # I22 (fit on I6)
+    watch_event_encode_cpu_s: float = 1e-6  # I9 (one encode per event), kbench default value
+    watch_send_cpu_s: float = 10.6e-6  # I17
+    watch_send_cpu_s_per_byte: float = 1e-9  # kbench default
+    watch_dispatch_s_per_watcher: float = 0.2e-6  # I18 structure, kbench default value
+    watch_small_fanout: int = 16  # implementation threshold
+    watch_event_frame_bytes: float = 40  # kbench default
+    bookmark_bytes: float = 150  # kbench default
+    watchlist_stream_bytes: float = 2 * 2**20  # I10
     network_bytes_per_s: float = 1.25e9  # kbench default
+    nic_bytes_per_s: float = 1.25e9  # kbench default
     webhook_enabled: bool = False
     webhook_s: Dist = Dist.lognormal(0.005, 0.05)  # kbench default
     request_timeout_s: float = 60.0  # A4
     min_request_timeout_s: float = 1800.0  # A5
     flowcontrol: FlowControlConfig = field(default_factory=FlowControlConfig)
     watch_cache: WatchCacheConfig = field(default_factory=WatchCacheConfig)
+    gzip: GzipConfig = field(default_factory=GzipConfig)
+    memory: MemoryConfig = field(default_factory=MemoryConfig)
 
     def __post_init__(self) -> None:
         if self.cores < 1:
             raise ConfigError("must be >= 1", where="apiserver.cores")
+        if not 0.0 <= self.list_gc_parallel_fraction < 1.0:
+            raise ConfigError("must be in [0, 1)", where="apiserver.list_gc_parallel_fraction")
+        for name in ("network_bytes_per_s", "nic_bytes_per_s"):
+            if getattr(self, name) <= 0:
+                raise ConfigError("must be > 0", where=f"apiserver.{name}")

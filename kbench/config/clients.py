@@ -23,6 +23,10 @@ class ClientClassConfig:
         backoff_max_s: Retry delay cap (C7: 30 s).
         watch_timeout_min_s: Informer watch timeout lower bound; the actual timeout is uniform in
             [min, 2 x min) (A7: 5 min).
+        max_retries: Retries of a 429 that carries Retry-After (I16: rest.NewRequest's 10).
+        page_size: Page size of a reflector's paginated LIST (I26: client-go pager's 500).
+        watch_event_process_s: Time the client's handler takes per watch event, seconds (kbench
+            default 0: never falls behind; > 0 makes slow watchers that A22 terminates).
     """
 
     qps: float = 5.0  # C1
@@ -30,6 +34,9 @@ class ClientClassConfig:
     backoff_initial_s: float = 0.8  # C7
     backoff_max_s: float = 30.0  # C7
     watch_timeout_min_s: float = 300.0  # A7
+    max_retries: int = 10  # I16
+    page_size: int = 500  # I26
+    watch_event_process_s: float = 0.0  # kbench default
 
 
 def default_client_classes() -> dict[str, ClientClassConfig]:
@@ -45,19 +52,29 @@ def default_client_classes() -> dict[str, ClientClassConfig]:
 
 # ------------------------------------------------------------------------------ sync experiment
 
+STRATEGIES = ("poll", "list-watch", "watch-list")
+
 
 @dataclass(frozen=True)
 class SyncConfig:
     """The List vs List-Watch experiment (DESIGN.md).
 
     Attributes:
-        strategies: ``poll`` and/or ``list-watch``; each is run separately on the same seed.
+        strategies: ``poll``, ``list-watch`` and/or ``watch-list``; each is run separately on the
+            same seed.
         clients: Number of clients, each keeping a cache of the objects.
         objects: Number of objects of the kind.
         object_bytes: Size of one object, bytes (I2: most objects are <= 20 KB; kbench default 1 KB).
-        changes_per_s: Updates per second across all objects (Poisson).
+        changes_per_s: Updates per second across all objects (Poisson; 0: no writer).
         poll_period_s: LIST period of a polling client, seconds.
         poll_jitter: Each polling interval is period x U[1 - j, 1 + j].
+        poll_list_limit: Page size of a poll (I26: ``kubectl get --chunk-size`` 500; 0: one page).
+        poll_resource_version: resourceVersion a poll sends (U6: ``kubectl get`` sends none, "":
+            a consistent read; "0": any, served by the cache).
+        poll_open_loop: Start a LIST every period even when the previous one has not finished (a
+            fixed LIST rate, as KEP-2340's benchmark, I6).
+        selector_match_fraction: Fraction of the objects a poll's label selector matches (1: no
+            selector; 0: one that matches nothing, I6).
         resource: The resource the clients read.
         scope: ``all``: every client caches every object; ``partitioned``: objects are split evenly
             among clients and each client lists and watches only its own (like pods by node).
@@ -68,13 +85,17 @@ class SyncConfig:
         apiserver_downtime_s: How long a restarted apiserver is down, seconds (kbench default 5 s).
     """
 
-    strategies: list[str] = field(default_factory=lambda: ["poll", "list-watch"])
+    strategies: list[str] = field(default_factory=lambda: ["poll", "list-watch", "watch-list"])
     clients: int = 100
     objects: int = 1000
     object_bytes: float = 1024.0
     changes_per_s: float = 10.0
     poll_period_s: float = 10.0
     poll_jitter: float = 0.1
+    poll_list_limit: int = 500  # I26
+    poll_resource_version: str = ""  # kubectl get sends none
+    poll_open_loop: bool = False
+    selector_match_fraction: float = 1.0
     resource: str = "configmaps"
     scope: str = "all"
     client_class: str = "default"
@@ -85,8 +106,13 @@ class SyncConfig:
 
     def __post_init__(self) -> None:
         for s in self.strategies:
-            if s not in ("poll", "list-watch"):
-                raise ConfigError(f"unknown strategy '{s}': expected poll or list-watch", where="sync.strategies")
+            if s not in STRATEGIES:
+                raise ConfigError(f"unknown strategy '{s}': expected poll, list-watch or watch-list",
+                                  where="sync.strategies")
+        if not 0.0 <= self.selector_match_fraction <= 1.0:
+            raise ConfigError("must be in [0, 1]", where="sync.selector_match_fraction")
+        if self.poll_resource_version not in ("", "0"):
+            raise ConfigError("expected \"\" (consistent) or \"0\" (any)", where="sync.poll_resource_version")
         if self.scope not in ("all", "partitioned"):
             raise ConfigError(f"unknown scope '{self.scope}': expected all or partitioned", where="sync.scope")
         if self.poll_period_s <= 0:
@@ -97,24 +123,28 @@ class SyncConfig:
 
 @dataclass(frozen=True)
 class SyncStrategy:
-    """How a client class keeps its cache: ``list-watch`` or ``poll`` with a period in seconds."""
+    """How a client class keeps its cache: ``list-watch`` (a watch-list first where the gates say
+    so), ``watch-list`` (always), or ``poll`` with a period in seconds."""
 
     kind: str = "list-watch"
     period_s: float = 0.0
 
     @staticmethod
     def parse(text: str, *, where: str = "sync") -> SyncStrategy:
-        """Parse ``list-watch`` or ``poll:10s``."""
+        """Parse ``list-watch``, ``watch-list`` or ``poll:10s``."""
         t = str(text).strip()
         if t in ("list-watch", "watch"):
             return SyncStrategy()
+        if t == "watch-list":
+            return SyncStrategy("watch-list")
         if t.startswith("poll"):
             _, _, period = t.partition(":")
             p = parse_duration(period or "10s", where=where)
             if p <= 0:
                 raise ConfigError("poll period must be > 0", where=where)
             return SyncStrategy("poll", p)
-        raise ConfigError(f"unknown sync strategy {text!r}: expected list-watch or poll:<period>", where=where)
+        raise ConfigError(f"unknown sync strategy {text!r}: expected list-watch, watch-list or poll:<period>",
+                          where=where)
 
     def __str__(self) -> str:
-        return self.kind if self.kind == "list-watch" else f"poll:{self.period_s:g}s"
+        return f"poll:{self.period_s:g}s" if self.kind == "poll" else self.kind

@@ -29,8 +29,27 @@ class EtcdConfig:
             batch at 1 MiB per append message).
         read_base_s: Fixed CPU per range read, seconds (B5: 1-client serializable read 0.3 ms
             including RTT; 8 cores / 185k reads/s ~ 43 us of CPU each).
-        read_per_object_s: CPU per object scanned, seconds (I7: ~13 us per stored 1 KB object).
-        read_per_byte_s: CPU per byte returned, seconds (kbench default: 1 ns/B).
+        read_per_object_s: CPU per key read by a range, seconds (I22: 7.97 us, fitted with
+            ``read_per_byte_s`` on I6's 1 KB and 1 MB etcd rows; I7's 13 us per 1 KB object is
+            both together).
+        read_per_byte_s: CPU per byte read, seconds (I22: 5.17 ns/B, I6's 1 MB objects).
+        index_walk_s_per_key: CPU per index entry a limited range walks to count the rest of the
+            range (``treeIndex.Revisions``), seconds (I22: 0.167 us, I6's cache-path etcd CPU).
+        gc_parallel_fraction: Share of the per-byte read CPU done by Go's concurrent GC workers
+            (charged to a core, not on the request's path) (I22: 0.74, fitted on I6's 1 MB LIST
+            latency).
+        max_range_keys: Largest range the apiserver's store asks for when it doubles the limit of
+            a selector LIST (I27: maxLimit 10,000, value unverified).
+        network_bytes_per_s: etcd to apiserver bandwidth for range replies, bytes/s (kbench
+            default 1.25 GB/s = 10 Gbit/s).
+        apply_per_byte_s: Apply (MVCC + bbolt) CPU per byte of a stored value, seconds (kbench
+            default 2 ns/B: B4's 22.5 us per entry was measured with 256-byte values).
+        wal_bytes_per_s: WAL write bandwidth added to a batch's fsync, bytes/s (kbench default
+            200 MB/s, a sequential SSD write).
+        compaction_batch_keys: Revisions a compaction removes per batch (B10, I25: 1000).
+        compaction_batch_sleep_s: Pause between compaction batches, seconds (I25: 10 ms).
+        compact_per_key_s: CPU per revision compacted, holding the backend's write transaction
+            (applies wait behind it, B6), seconds (kbench default 5 us).
         cores: CPU cores serving reads in parallel (B4's VMs have 8 vCPU).
         compaction_interval_s: apiserver-driven compaction period, seconds (A24, B11).
         quota_bytes: Backend quota; writes fail above it (B8: 2 GiB).
@@ -45,8 +64,17 @@ class EtcdConfig:
     apply_per_entry_s: float = 22.5e-6  # B4 (1/44,341 writes/s), B6
     max_batch_entries: int = 10_000  # kbench default (B17's batch limit)
     read_base_s: float = 43e-6  # B5
-    read_per_object_s: float = 13e-6  # I7
-    read_per_byte_s: float = 1e-9  # kbench default
+    read_per_object_s: float = 7.97e-6  # I22 (fit on I6)
+    read_per_byte_s: float = 5.17e-9  # I22 (fit on I6)
+    index_walk_s_per_key: float = 0.167e-6  # I22 (fit on I6)
+    gc_parallel_fraction: float = 0.74  # I22 (fit on I6)
+    max_range_keys: int = 10_000  # I27 (value unverified)
+    network_bytes_per_s: float = 1.25e9  # kbench default
+    apply_per_byte_s: float = 2e-9  # kbench default
+    wal_bytes_per_s: float = 2e8  # kbench default
+    compaction_batch_keys: int = 1000  # B10, I25
+    compaction_batch_sleep_s: float = 0.010  # I25
+    compact_per_key_s: float = 5e-6  # kbench default
     cores: int = 8  # B4 setup (8 vCPU)
     compaction_interval_s: float = 300.0  # A24
     quota_bytes: float = 2 * 2**30  # B8
@@ -60,3 +88,8 @@ class EtcdConfig:
             raise ConfigError("must be >= 1", where="etcd.cores")
         if self.max_batch_entries < 1:
             raise ConfigError("must be >= 1", where="etcd.max_batch_entries")
+        if not 0.0 <= self.gc_parallel_fraction < 1.0:
+            raise ConfigError("must be in [0, 1)", where="etcd.gc_parallel_fraction")
+        for name in ("network_bytes_per_s", "wal_bytes_per_s", "max_range_keys", "compaction_batch_keys"):
+            if getattr(self, name) <= 0:
+                raise ConfigError("must be > 0", where=f"etcd.{name}")

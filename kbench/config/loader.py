@@ -112,10 +112,13 @@ def from_dict(cls: type, data: dict, path: str = "") -> Any:
     """
     hints = typing.get_type_hints(cls)
     fields = {f.name: f for f in dataclasses.fields(cls) if f.init}
+    derived = {f.name for f in dataclasses.fields(cls) if not f.init}
     kwargs = {}
     for raw_key, value in data.items():
         key = str(raw_key).replace("-", "_")
         where = f"{path}.{key}" if path else key
+        if key in derived:  # printed in the effective config, computed again on loading
+            continue
         if key not in fields:
             raise ConfigError(f"unknown field '{raw_key}'{did_you_mean(key, fields)}", where=where)
         signed = bool(fields[key].metadata.get("signed"))

@@ -18,6 +18,7 @@ from kbench.config.cluster import ClusterConfig
 from kbench.config.controllers import ControllersConfig
 from kbench.config.etcd import EtcdConfig
 from kbench.config.faults import FaultConfig
+from kbench.config.features import DEFAULT_VERSION, resolve
 from kbench.config.kubelet import KubeletConfig, KubeProxyConfig
 from kbench.config.loader import from_dict, load_yaml, to_dict
 from kbench.config.params import prepare
@@ -68,6 +69,10 @@ class Scenario:
             (``kubelet: poll:10s``); classes: scheduler, controller-manager, kubelet, kube-proxy,
             generic.
         faults: The fault timeline (``[{at_s, fault, params}]``, see :mod:`kbench.config.faults`).
+        kubernetes_version: The release modelled (``"1.35"``); feature gate defaults follow it
+            (:mod:`kbench.config.features`).
+        feature_gates: Gate overrides (``{ConsistentListFromCache: false}``).
+        gates: Every gate's resolved value (derived; printed in the effective config).
     """
 
     version: int = 1
@@ -88,8 +93,12 @@ class Scenario:
     controllers: ControllersConfig = field(default_factory=ControllersConfig)
     sync_strategies: dict[str, str] = field(default_factory=dict)
     faults: list[FaultConfig] = field(default_factory=list)
+    kubernetes_version: str = DEFAULT_VERSION  # newest release in CALIBRATION.md (A15: v1.35)
+    feature_gates: dict[str, bool] = field(default_factory=dict)
+    gates: dict[str, bool] = field(init=False, default_factory=dict)
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "gates", resolve(self.kubernetes_version, self.feature_gates))
         if self.version != 1:
             raise ConfigError(f"unsupported version {self.version}: expected 1", where="version")
         if self.duration_s <= 0:

@@ -18,6 +18,7 @@ from kbench.console import (
     progress_wanted,
     say_report,
     warn,
+    warn_not_modelled,
 )
 
 
@@ -26,7 +27,7 @@ def run_cmd(
     policy: str = typer.Option(None, "--policy", help="Scheduling policy name or file (overrides the scenario)."),
     seed: int = typer.Option(None, "--seed", help="Master seed (overrides the scenario)."),
     duration: str = typer.Option(None, "--duration", help="Virtual time to simulate (overrides the scenario)."),
-    sync: list[str] = typer.Option(None, "--sync", help="CLASS=list-watch|poll:PERIOD, e.g. kubelet=poll:10s."),
+    sync: list[str] = typer.Option(None, "--sync", help="CLASS=list-watch|watch-list|poll:PERIOD, e.g. kubelet=poll:10s."),
     param: list[str] = typer.Option(None, "--param", help="KEY=VALUE for the scenario's params, e.g. pods=FILE."),
     out: Path = typer.Option(Path("results"), "--out", help="Parent folder of the run folder."),
     output: str = typer.Option("table", "-o", "--output", help="table, json, yaml or markdown."),
@@ -64,7 +65,7 @@ def run_cmd(
         for item in sync or []:
             cls, eq, strategy = item.partition("=")
             if not eq or not cls:
-                fail(f"--sync {item}: expected CLASS=list-watch or CLASS=poll:PERIOD")
+                fail(f"--sync {item}: expected CLASS=list-watch, CLASS=watch-list or CLASS=poll:PERIOD")
             data["sync_strategies"][cls] = strategy
         if duration is not None:
             data["duration_s"] = parse_duration(duration, where="--duration")
@@ -76,8 +77,6 @@ def run_cmd(
     result = _with_progress(progress_wanted(), sc.duration_s,
                             lambda progress: run_scenario(sc, seed=seed, out_dir=out, progress=progress))
     summary = result.summary
-    for line in summary.get("ignored", ()):
-        err_console.print(f"warning: {line}", markup=False, highlight=False, soft_wrap=True)
     if output in ("json", "yaml"):
         print_data(summary, output)
     elif output == "markdown":
@@ -85,6 +84,7 @@ def run_cmd(
         sys.stdout.write(run_markdown(summary))
     else:
         _run_table(summary)
+    warn_not_modelled([summary])
     if report and result.run_dir is not None:
         write_and_say_report([result.run_dir], output)
     if metrics is not None:

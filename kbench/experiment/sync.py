@@ -1,14 +1,22 @@
-"""The List vs List-Watch experiment (DESIGN.md, "The List vs List-Watch experiment").
+"""The List vs List-Watch experiment (DESIGN.md, "The List vs List-Watch experiment"; issue 16).
 
 N clients each keep a cache of the objects of one kind; a writer changes objects at a Poisson
-rate through the apiserver. Strategy ``poll``: each client LISTs every period (with jitter).
-Strategy ``list-watch``: one LIST, then a WATCH from the watch cache, re-established on timeout
-(A7) and relisting on 410 Gone or slow-watcher termination. Both strategies of one seed see the
-same change sequence (common random numbers: the writer draws from its own stream).
+rate through the apiserver. Strategies, each a separate run on the same seed (common random
+numbers: the writer draws from its own stream):
+
+* ``poll``: each client LISTs every period (with jitter) as ``kubectl get`` does: no
+  resourceVersion (a consistent read), pages of ``poll_list_limit`` objects (I26); where that is
+  served (etcd, or the watch cache once fresh) follows the feature gates (KEP-2340, I8);
+* ``list-watch``: a client-go informer: one LIST (resourceVersion "0", from the cache), then a
+  WATCH, resumed from the last revision received whenever it ends, relisting on 410 Gone;
+* ``watch-list``: the same informer syncing with a WATCH that streams the initial state
+  (``sendInitialEvents``, KEP-3157) instead of the LIST.
 
 Staleness is the time from a change's commit in etcd until a client has it in its cache, for every
-(change, client) pair: for watchers, delivery (computed in bulk, see ``kbench.cluster.apiserver.watchcache``);
-for pollers, the end of the first LIST served at a revision that includes the change.
+(change, client) pair: for watchers, delivery (computed in bulk, see
+``kbench.cluster.apiserver.watchpassive``); for pollers, the end of the first LIST served at a
+revision that includes the change. The summary (:mod:`kbench.experiment.syncsummary`) counts every
+byte, read, seat and write where it flows.
 """
 
 from __future__ import annotations
@@ -21,12 +29,14 @@ from typing import Any
 import numpy as np
 import simpy
 
-from kbench.cluster.apiserver.server import Response
+from kbench.cluster.apiserver.request import Response
 from kbench.cluster.apiserver.watchcache import PassiveGroup
+from kbench.cluster.apiserver.watchpassive import close_members
 from kbench.cluster.clients.reflector import InformerStats, informer, poller
 from kbench.cluster.controlplane import ControlPlane
 from kbench.config import Scenario
 from kbench.config.loader import config_hash, to_dict
+from kbench.experiment.syncsummary import summarize_sync
 from kbench.metrics.collect import LogHistogram
 from kbench.results.store import RunWriter, new_run_id
 
@@ -64,7 +74,7 @@ def run_sync(scenario: Scenario, strategy: str, *, seed: int | None = None, out_
 
     Args:
         scenario: The scenario (its ``sync`` section sets clients, objects, rates...).
-        strategy: ``poll`` or ``list-watch``.
+        strategy: ``poll``, ``list-watch`` or ``watch-list``.
         seed: Overrides the scenario's seed.
         out_dir: Where to write the run folder (none when ``None``).
 
@@ -86,18 +96,24 @@ def run_sync(scenario: Scenario, strategy: str, *, seed: int | None = None, out_
     if partitioned:
         for i, k in enumerate(keys):
             cache.partition_of[k] = i % cfg.clients
-    per_client_objects = -(-cfg.objects // cfg.clients) if partitioned else cfg.objects
-    list_bytes = per_client_objects * object_bytes
     staleness = LogHistogram()
     istats = InformerStats()
+    polls = [0]
     client_rng = seeds.stream("clients")
     writer_rng = seeds.stream("workload")
     plane.start()
-    env.process(_writer(env, plane, cfg, writer_rng, cache))
+    if cfg.changes_per_s > 0:
+        env.process(_writer(env, plane, cfg, writer_rng, cache))
+    selector = partitioned or cfg.selector_match_fraction < 1.0
 
-    def list_request_for(client):
-        return lambda: client.request("list", cfg.resource, list_objects=per_client_objects,
-                                      size_bytes=list_bytes, from_cache=True, selector=partitioned)
+    def request_for(client, i: int, poll: bool):
+        def make():
+            req = client.request("list", cfg.resource, size_bytes=object_bytes, selector=selector,
+                                 match_fraction=cfg.selector_match_fraction, partition=i if partitioned else None)
+            if poll:
+                req.rv, req.limit = cfg.poll_resource_version, cfg.poll_list_limit
+            return req
+        return make
 
     clients = [plane.client(f"sync-{i}", cfg.client_class, f"system:serviceaccount:sync:client-{i}",
                             (cfg.user_group, "system:authenticated")) for i in range(cfg.clients)]
@@ -106,67 +122,27 @@ def run_sync(scenario: Scenario, strategy: str, *, seed: int | None = None, out_
 
         def on_poll(i: int):
             def cb(resp: Response, done_s: float) -> None:
+                polls[0] += 1
                 if last_rv[i]:
                     commits = cache.log.between(int(last_rv[i]), resp.revision, i if partitioned else None)
                     staleness.add(done_s - commits)
-                last_rv[i] = resp.revision
+                last_rv[i] = max(int(last_rv[i]), resp.revision)
             return cb
 
         for i, c in enumerate(clients):
-            env.process(poller(env, api, c, period_s=cfg.poll_period_s, jitter=cfg.poll_jitter,
-                               rng=client_rng, list_request=list_request_for(c), on_list=on_poll(i)))
+            env.process(poller(env, api, c, period_s=cfg.poll_period_s, jitter=cfg.poll_jitter, rng=client_rng,
+                               list_request=request_for(c, i, True), on_list=on_poll(i),
+                               open_loop=cfg.poll_open_loop))
     else:
-        group = PassiveGroup(cfg.clients, np.zeros(cfg.clients), buffer=cache.wc.buffer_max,
-                             partition=np.arange(cfg.clients) if partitioned else None, staleness=staleness)
-        cache.passive.append(group)
-        closers: list[simpy.Event | None] = [None] * cfg.clients
-
-        def on_close(i: int, reason: str) -> None:
-            ev = closers[i]
-            closers[i] = None
-            if ev is not None and not ev.triggered:
-                ev.succeed((reason, int(group.rv[i])))
-
-        group.on_close = on_close
-
-        def make(i: int):
-            def on_list(resp: Response) -> None:
-                if group.rv[i]:
-                    commits = cache.log.between(int(group.rv[i]), resp.revision, i if partitioned else None)
-                    staleness.add(env.now - commits)
-                group.rv[i] = resp.revision
-
-            def connect(rv: int) -> simpy.Event:
-                commits = cache.log.between(rv, cache.revision, i if partitioned else None)
-                staleness.add(env.now - commits)
-                group.rv[i] = cache.revision
-                group.connected[i] = True
-                ev = env.event()
-                closers[i] = ev
-                timeout = cfg_client.watch_timeout_min_s * (1.0 + float(client_rng.random()))
-                env.timeout(timeout).callbacks.append(
-                    lambda _e: closers[i] is ev and _close_one(i, "timeout"))
-                return ev
-
-            return on_list, connect
-
-        def _close_one(i: int, reason: str) -> None:
-            group.connected[i] = False
-            on_close(i, reason)
-
-        cfg_client = scenario.client_class(cfg.client_class)
-        for i, c in enumerate(clients):
-            on_list, connect = make(i)
-            env.process(_delayed(env, float(client_rng.random()) * min(cfg.start_spread_s, scenario.duration_s / 10),
-                                 informer(env, api, c, cfg.resource, list_request=list_request_for(c),
-                                          rng=client_rng, on_list=on_list, connect=connect, stats=istats)))
+        _watchers(env, api, scenario, cache, clients, staleness, istats, request_for, client_rng,
+                  watch_list=strategy == "watch-list", partitioned=partitioned)
 
     if cfg.apiserver_restart_at_s > 0:
         env.timeout(cfg.apiserver_restart_at_s).callbacks.append(
             lambda _e: api.restart(cfg.apiserver_downtime_s))
     env.run(until=scenario.duration_s)
     wall = time.perf_counter() - wall0
-    summary = _summary(plane, strategy, cfg, scenario.duration_s, wall, staleness, istats)
+    summary = summarize_sync(plane, scenario, strategy, wall, staleness, istats, polls[0])
     summary["events"] = int(next(env._eid))  # events the SimPy kernel scheduled (kbench bench)
     result = SyncResult(summary, frames={"requests": plane.stats.to_frame(), "series": plane.series.to_frame()},
                         plane=plane)
@@ -176,50 +152,65 @@ def run_sync(scenario: Scenario, strategy: str, *, seed: int | None = None, out_
     return result
 
 
+def _watchers(env, api, scenario, cache, clients, staleness, istats, request_for, rng, *, watch_list: bool,
+              partitioned: bool) -> None:
+    """Informers as one passive group of the cache (bulk delivery), each with its reflector loop."""
+    cfg = scenario.sync
+    n = cfg.clients
+    ccfg = scenario.client_class(cfg.client_class)
+    group = PassiveGroup(n, np.full(n, ccfg.watch_event_process_s),
+                         buffer=cache.watch_buffer(indexed=partitioned),
+                         partition=np.arange(n) if partitioned else None, staleness=staleness,
+                         client=cfg.client_class)
+    cache.passive.append(group)
+    closers: list[simpy.Event | None] = [None] * n
+
+    def on_close(i: int, reason: str) -> None:
+        ev = closers[i]
+        closers[i] = None
+        if ev is not None and not ev.triggered:
+            ev.succeed((reason, int(group.rv[i])))
+
+    group.on_close = on_close
+
+    def make(i: int):
+        part = i if partitioned else None
+
+        def on_list(resp: Response) -> None:
+            if group.rv[i]:
+                commits = cache.log.between(int(group.rv[i]), resp.revision, part)
+                staleness.add(env.now - commits)
+            group.rv[i] = resp.revision
+
+        def connect(rv: int) -> simpy.Event:
+            commits = cache.log.between(rv, cache.revision, part)
+            if commits.size:  # events missed since rv: replayed from the history
+                cache.replay_passive(group, commits.size)
+                staleness.add(env.now - commits)
+            group.rv[i] = max(rv, cache.revision)
+            group.connected[i] = True
+            group.opened_s[i] = env.now
+            group.backlog_until[i] = env.now
+            ev = env.event()
+            closers[i] = ev
+            timeout = ccfg.watch_timeout_min_s * (1.0 + float(rng.random()))
+            env.timeout(timeout).callbacks.append(
+                lambda _e: closers[i] is ev and close_members(group, np.array([i]), env.now, "timeout", cache))
+            return ev
+
+        return on_list, connect
+
+    for i, c in enumerate(clients):
+        on_list, connect = make(i)
+        env.process(_delayed(env, float(rng.random()) * min(cfg.start_spread_s, scenario.duration_s / 10),
+                             informer(env, api, c, cfg.resource, list_request=request_for(c, i, False),
+                                      rng=rng, on_list=on_list, connect=connect, stats=istats,
+                                      watch_list=watch_list)))
+
+
 def _delayed(env: simpy.Environment, delay: float, gen):
     yield env.timeout(delay)
     yield from gen
-
-
-def _summary(plane: ControlPlane, strategy: str, cfg, virtual_s: float, wall_s: float,
-             staleness: LogHistogram, istats: InformerStats) -> dict[str, Any]:
-    st = plane.stats
-    es = plane.etcd.snapshot()
-
-    def rate(verb: str) -> float:
-        return st.total("count", verb=verb, resource=cfg.resource) / virtual_s
-
-    def q(p: float) -> float | None:
-        v = staleness.quantile(p)
-        return None if v != v else round(v, 6)
-
-    return {
-        "strategy": strategy,
-        "clients": cfg.clients,
-        "objects": cfg.objects,
-        "virtual_s": virtual_s,
-        "wall_s": round(wall_s, 3),
-        "apiserver": {
-            "requests_per_s": {"list": rate("list"), "watch": rate("watch"), "get": rate("get"),
-                               "update": rate("update")},
-            "bytes_per_s": st.total("bytes") / virtual_s,
-            "cpu_s": plane.api.cpu_s,
-            "rejected_429": int(st.total("rejected_429")),
-            "errors": int(st.total("errors")),
-            "inflight_mean": plane.api.inflight_mean(virtual_s),
-        },
-        "etcd": {"reads_per_s": es.reads / virtual_s, "writes_per_s": es.writes / virtual_s,
-                 "db_size_bytes": plane.etcd.db_size_bytes},
-        "staleness_s": {"mean": None if staleness.count == 0 else round(staleness.mean, 6),
-                        "p50": q(0.5), "p99": q(0.99),
-                        "max": round(staleness.max, 6) if staleness.count else None,
-                        "samples": staleness.count},
-        "relists": istats.relists,
-        "lists": st.total("count", verb="list", resource=cfg.resource),
-        "watch_terminations_slow": sum(g.terminated_slow for c in plane.api.caches.values() for g in c.passive),
-        "apf_rejected": {lv: sum(v for k, v in c.items() if k.startswith("rejected"))
-                         for lv, c in plane.fc.counters().items()},
-    }
 
 
 def _write(out_dir: str | Path, scenario: Scenario, strategy: str, result: SyncResult) -> Path:

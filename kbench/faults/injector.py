@@ -177,12 +177,13 @@ class FaultInjector:
     def _slow_watchers(self, r: FaultRecord, p) -> None:
         """``p.clients`` passive watchers of ``p.resource`` that take ``p.process_s`` per event."""
         from kbench.cluster.apiserver.watchcache import PassiveGroup
+        from kbench.cluster.apiserver.watchpassive import close_members
         from kbench.cluster.clients.reflector import InformerStats, informer
 
         w, env = self.world, self.env
         cache = w.api.cache(p.resource)
         n = p.clients
-        g = PassiveGroup(n, np.full(n, p.process_s), buffer=cache.wc.buffer_max)
+        g = PassiveGroup(n, np.full(n, p.process_s), buffer=cache.watch_buffer(), client="slow-watchers")
         closers: list[Any] = [None] * n
 
         def on_close(i: int, reason: str) -> None:
@@ -193,13 +194,13 @@ class FaultInjector:
         def connect(i: int, client) -> Any:
             g.rv[i] = cache.revision
             g.connected[i] = True
+            g.opened_s[i] = g.backlog_until[i] = env.now
             ev = closers[i] = env.event()
             timeout = client.cfg.watch_timeout_min_s * (1.0 + float(rng.random()))
 
             def expire(_e, ev=ev):
                 if closers[i] is ev:
-                    g.connected[i] = False
-                    on_close(i, "timeout")
+                    close_members(g, np.array([i]), env.now, "timeout", cache)
             env.timeout(timeout).callbacks.append(expire)
             return ev
 
@@ -212,9 +213,7 @@ class FaultInjector:
                               ("system:serviceaccounts", "system:authenticated"))
 
             def make(client=client):
-                objects = max(len(cache.store), 1)
-                return client.request("list", p.resource, list_objects=objects, size_bytes=objects * 2048,
-                                      from_cache=True)
+                return client.request("list", p.resource, size_bytes=2048)
             env.process(informer(env, w.api, client, p.resource, list_request=make, rng=rng,
                                  on_list=lambda resp, i=i: g.rv.__setitem__(i, resp.revision),
                                  connect=lambda rv, i=i, c=client: connect(i, c), stats=stats))

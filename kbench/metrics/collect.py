@@ -15,6 +15,7 @@
 from __future__ import annotations
 
 import bisect
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -52,6 +53,8 @@ class RequestStats:
 
     UPSTREAM_BUCKETS_S = list(APISERVER_REQUEST_DURATION)
     """The upstream apiserver's latency bounds, seconds (a final +Inf bucket is added)."""
+    EXACT_VERBS = ("list", "watch")
+    """Verbs whose SLI latency is also kept in a :class:`LogHistogram` (exact quantiles)."""
 
     def __init__(self, buckets_s: list[float]):
         self.buckets_s = list(buckets_s)
@@ -63,6 +66,7 @@ class RequestStats:
         self._union = union
         self._to_own = [sum(1 for b in union[:i] if b in own) for i in range(len(union) + 1)]
         self._to_up = [sum(1 for b in union[:i] if b in up) for i in range(len(union) + 1)]
+        self.exact: dict[tuple[str, str], LogHistogram] = {}  # (verb, resource) -> SLI latency, seconds
 
     def _cell(self, key: RequestKey) -> _RequestCell:
         cell = self._cells.get(key)
@@ -89,6 +93,11 @@ class RequestStats:
         i = bisect.bisect_left(union, e2e_s)
         cell.e2e_buckets[own[i]] += count
         cell.up_e2e[up[i]] += count
+        if key[0] in self.EXACT_VERBS:
+            h = self.exact.get(key[:2])
+            if h is None:
+                h = self.exact[key[:2]] = LogHistogram()
+            h.add1(sli_s, count)
 
     def record_rejected(self, key: RequestKey, count: int = 1, *, flow_schema: str = "", reason: str = "") -> None:
         """Record ``count`` 429s (by APF, with the request's flow schema and the rejection reason)."""
@@ -187,6 +196,33 @@ class LogHistogram:
             idx = np.floor((np.log(np.maximum(v, 1e-300)) - self._log_lo) * self._scale).astype(np.int64) + 1
         np.clip(idx, 0, self._bins + 1, out=idx)
         self.counts += np.bincount(idx, minlength=self._bins + 2)
+
+    def add1(self, value: float, count: int = 1) -> None:
+        """Add one value ``count`` times (a scalar fast path of :meth:`add`)."""
+        self.count += count
+        self.sum += value * count
+        if value > self.max:
+            self.max = value
+        i = int(math.floor((math.log(value if value > 1e-300 else 1e-300) - self._log_lo) * self._scale)) + 1
+        i = 0 if i < 0 else (self._bins + 1 if i > self._bins + 1 else i)
+        self.counts[i] += count
+
+    def cdf(self, points: int = 64) -> list[list[float]]:
+        """``[[x, F(x)], ...]`` at ``points`` log-spaced x from the smallest resolved value seen to
+        the largest (F: fraction of values <= x); empty when there are none."""
+        if self.count == 0:
+            return []
+        nz = np.flatnonzero(self.counts)
+        lo = float(self.edges[max(int(nz[0]) - 1, 0)])
+        hi = max(self.max, lo * 1.0001)
+        xs = np.geomspace(lo, hi, points)
+        cum = np.cumsum(self.counts)
+        with np.errstate(divide="ignore"):
+            idx = np.floor((np.log(xs) - self._log_lo) * self._scale).astype(np.int64) + 1
+        idx = np.clip(idx, 0, self._bins + 1)
+        f = cum[idx] / self.count
+        f[-1] = 1.0
+        return [[round(float(x), 9), round(float(y), 6)] for x, y in zip(xs, f, strict=True)]
 
     @property
     def mean(self) -> float:

@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from kbench.cluster.world import World
+from kbench.metrics.apiserver import NOT_MODELLED, apf_block, apiserver_block, etcd_block, watch_block
 from kbench.metrics.pods import FINAL_STATES, pod_startup
 
 SLO_API_MUTATING_S = 1.0  # G2
@@ -101,11 +102,18 @@ def summarize(world: World, *, virtual_s: float, wall_s: float, scheduler: Any =
                 "errors": int(stats.total("errors")),
                 "latency_p99_s": {"mutating": mutating, "read_single": single, "list": lists},
                 "cpu_s": round(world.api.cpu_s, 3)},
-        "etcd": {"writes": int(world.plane.etcd.stats.writes), "db_size_bytes": int(world.plane.etcd.db_size_bytes)},
+        "etcd": {"writes": int(world.plane.etcd.stats.writes), "db_size_bytes": int(world.plane.etcd.db_size_bytes),
+                 **etcd_block(world.plane, virtual_s)},
+        "apiserver": apiserver_block(world.plane, virtual_s),
+        "apf": apf_block(world.plane),
+        "watch": watch_block(world.api, world.informer_stats),
+        "retries": int(sum(world.plane.retries.values())),
+        "kubernetes_version": world.scenario.kubernetes_version,
+        "feature_gates": dict(world.scenario.gates),
+        "ignored": [*NOT_MODELLED, *getattr(scheduler, "ignored", ())],
         "counters": {k: int(v) for k, v in sorted(c.items())},
         "slo": slo,
         "sim": {"virtual_s": virtual_s, "wall_s": round(wall_s, 3), "events": _events(world)},
-        "ignored": list(getattr(scheduler, "ignored", ())),
     }
     gpu = gpu_summary(world, scheduler)
     if gpu and fgd is not None:

@@ -1,4 +1,5 @@
-"""Figures of experiments: comparisons, sweeps and the sync experiment (pure functions → plotly figures).
+"""Figures of experiments: comparisons and sweeps (pure functions → plotly figures); the sync
+experiment's are in :mod:`kbench.report.syncfigures`.
 
 Inputs are what the folders hold: ``comparison.json`` (a dict), a sweep's ``cells.parquet`` (one row
 per cell: ``param.<name>`` columns, ``policy``, ``seed``, ``status`` and one column per metric named
@@ -12,7 +13,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
-from plotly.subplots import make_subplots
 
 from kbench.report.base import MissingData, cdf_xy, esc, finish, wide_span
 
@@ -157,100 +157,4 @@ def sweep_metric(cells: pd.DataFrame, metric: str, param: str) -> go.Figure:
                   esc(param), _axis(metric))
 
 
-# ------------------------------------------------------------------------------------------ sync
-
-
-def _sync_frame(summaries: list[dict[str, Any]]) -> pd.DataFrame:
-    rows = []
-    for s in summaries:
-        api = s.get("apiserver") or {}
-        st = s.get("staleness_s") or {}
-        virt = s.get("virtual_s") or np.nan
-        rows.append({"strategy": str(s.get("strategy")), "clients": s.get("clients"),
-                     "cpu_cores": (api.get("cpu_s") or np.nan) / virt,
-                     "mb_per_s": (api.get("bytes_per_s") or np.nan) / 1e6,
-                     "p50": st.get("p50"), "p99": st.get("p99"), "max": st.get("max")})
-    df = pd.DataFrame(rows)
-    if df.empty or df["clients"].isna().all():
-        raise MissingData("no sync summaries")
-    return df.sort_values(["strategy", "clients"])
-
-
-def _colors(strategies: list[str]) -> dict[str, str]:
-    fixed = {"poll": _COLORS[1], "list-watch": _COLORS[0]}
-    rest = iter(c for c in _COLORS[2:])
-    return {st: fixed.get(st) or next(rest, "#444") for st in strategies}
-
-
-def _categories(x: list, y: Any, name: str, color: str, dots: bool, **kw: Any) -> go.BaseTraceType:
-    """Bars, or dots when the value axis is logarithmic (a bar on a log axis starts at an arbitrary
-    floor, so the smaller one looks like nothing)."""
-    if dots:
-        return go.Scatter(x=x, y=y, mode="markers", name=name, marker={"color": color, "size": 12, "symbol": "diamond"},
-                          **kw)
-    return go.Bar(x=x, y=y, name=name, marker_color=color, **kw)
-
-
-def sync_cost(summaries: list[dict[str, Any]]) -> go.Figure:
-    """apiserver CPU and bytes served against the number of clients, one line per strategy (per strategy
-    when every run has the same number of clients: bars, or dots on a log axis when the values span two
-    decades or more)."""
-    df = _sync_frame(summaries)
-    single = df["clients"].nunique() == 1
-    log = wide_span(pd.concat([df["cpu_cores"], df["mb_per_s"]]))
-    colors = _colors(sorted(df["strategy"].unique()))
-    fig = make_subplots(rows=1, cols=2, horizontal_spacing=0.14)
-    for strategy, g in df.groupby("strategy", sort=True):
-        name, color = esc(strategy), colors[strategy]
-        for col, ycol in ((1, "cpu_cores"), (2, "mb_per_s")):
-            if single:
-                tr = _categories([name], g[ycol], name, color, log, legendgroup=name, showlegend=col == 1)
-            else:
-                tr = go.Scatter(x=g["clients"], y=g[ycol], mode="lines+markers", name=name, legendgroup=name,
-                                line={"color": color}, showlegend=col == 1)
-            fig.add_trace(tr, row=1, col=col)
-    fig.update_yaxes(title_text="apiserver CPU (cores)", row=1, col=1)
-    fig.update_yaxes(title_text="apiserver egress (MB/s)", row=1, col=2)
-    if single:
-        fig.update_xaxes(title_text=f"strategy ({int(df['clients'].iloc[0])} clients)")
-    else:
-        fig.update_xaxes(title_text="clients (count)", type="log" if wide_span(df["clients"]) else None)
-    if log:
-        fig.update_yaxes(type="log")
-    return finish(fig, "Cost of keeping clients in sync: polling vs watching",
-                  "Polling cost grows with clients × objects per period while watching pays mostly for the "
-                  "changes; the gap is the price of polling.")
-
-
-def sync_staleness(summaries: list[dict[str, Any]]) -> go.Figure:
-    """Cache staleness (commit → client has it) p50, p99 and max against clients, per strategy (bars per
-    statistic when every run has the same number of clients)."""
-    df = _sync_frame(summaries)
-    if df[["p50", "p99", "max"]].isna().all().all():
-        raise MissingData("no staleness samples in the sync summaries")
-    single = df["clients"].nunique() == 1
-    vals = df[["p50", "p99", "max"]].to_numpy(dtype=float).ravel()
-    log = wide_span(vals[vals > 0])
-    colors = _colors(sorted(df["strategy"].unique()))
-    fig = go.Figure()
-    for strategy, g in df.groupby("strategy", sort=True):
-        if single:
-            fig.add_trace(_categories(["p50", "p99", "max"], g[["p50", "p99", "max"]].to_numpy()[0], esc(strategy),
-                                      colors[strategy], log))
-            continue
-        for stat, dash in (("p50", "dot"), ("p99", "solid"), ("max", "dash")):
-            fig.add_trace(go.Scatter(x=g["clients"], y=g[stat], mode="lines+markers",
-                                     line={"dash": dash, "color": colors[strategy]}, name=f"{esc(strategy)} {stat}"))
-    if log:
-        fig.update_yaxes(type="log")
-    if not single and wide_span(df["clients"]):
-        fig.update_xaxes(type="log")
-    xlab = f"statistic over every (change, client) pair ({int(df['clients'].iloc[0])} clients)" if single \
-        else "clients (count)"
-    return finish(fig, "Staleness of client caches: polling vs watching",
-                  "Polling leaves caches about half a period stale on average; watching should stay near the "
-                  "delivery delay unless the apiserver is overloaded.", xlab, "staleness (s)")
-
-
-__all__ = ["MissingData", "comparison_metric", "policy_startup_cdf", "sweep_metric", "sync_cost",
-           "sync_staleness", "unit_of"]
+__all__ = ["MissingData", "comparison_metric", "policy_startup_cdf", "sweep_metric", "unit_of"]

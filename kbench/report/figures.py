@@ -308,16 +308,28 @@ def gpu_fragmentation(fgd: pd.DataFrame | None = None, summary: dict | None = No
 
 
 from kbench.report.apffigures import apf_queues, apf_rejections, apf_seats  # noqa: E402  (re-exported)
+from kbench.report.apifigures import (  # noqa: E402  (re-exported: one import place for notebooks)
+    apf_limits_over_time,
+    egress_over_time,
+    memory_over_time,
+    watchers_over_time,
+)
 from kbench.report.expfigures import (  # noqa: E402  (re-exported: one import place for notebooks)
     comparison_metric,
     policy_startup_cdf,
     sweep_metric,
-    sync_cost,
-    sync_staleness,
     unit_of,
 )
+from kbench.report.syncfigures import (  # noqa: E402
+    staleness_cdf,
+    sync_cost,
+    sync_egress,
+    sync_memory,
+    sync_staleness,
+)
 
-__all__ = ["MissingData", "api_latency", "apf_queues", "apf_rejections", "apf_seats", "cluster_allocation",
-           "comparison_metric", "etcd", "gpu_fragmentation", "node_allocation", "policy_startup_cdf",
-           "scheduler_throughput", "startup_breakdown", "startup_cdf", "sweep_metric", "sync_cost",
-           "sync_staleness", "unit_of", "watch_delay"]
+__all__ = ["MissingData", "api_latency", "apf_limits_over_time", "apf_queues", "apf_rejections", "apf_seats",
+           "cluster_allocation", "comparison_metric", "egress_over_time", "etcd", "gpu_fragmentation",
+           "memory_over_time", "node_allocation", "policy_startup_cdf", "scheduler_throughput",
+           "staleness_cdf", "startup_breakdown", "startup_cdf", "sweep_metric", "sync_cost", "sync_egress",
+           "sync_memory", "sync_staleness", "unit_of", "watch_delay", "watchers_over_time"]

@@ -8,6 +8,8 @@ Kinds (decided from the files a folder holds):
 * ``run`` and ``sync``: ``manifest.json`` with ``kind`` ``run`` or ``sync`` (tables via
   :func:`kbench.results.load`);
 * ``envelope``: ``manifest.json`` with ``kind`` ``envelope`` and ``envelope.json`` (``kbench envelope``).
+* ``sync-experiment``: ``experiment.json`` (``kbench sync`` with a swept axis), with the sync run
+  folders inside.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ import pandas as pd
 
 from kbench.errors import KbenchError
 
-KINDS = ("run", "sync", "comparison", "sweep", "envelope")
+KINDS = ("run", "sync", "comparison", "sweep", "envelope", "sync-experiment")
 
 
 @dataclass
@@ -28,11 +30,12 @@ class Loaded:
     """One loaded folder.
 
     Attributes:
-        kind: ``run``, ``sync``, ``comparison``, ``sweep`` or ``envelope``.
+        kind: ``run``, ``sync``, ``comparison``, ``sweep``, ``envelope`` or ``sync-experiment``.
         path: The folder.
         data: For run/sync: :func:`kbench.results.load`'s dict (``manifest``, ``summary``, tables);
             comparison: ``{"comparison": dict, "runs": [run dicts without tables]}``; sweep:
-            ``{"sweep": dict, "cells": DataFrame}``; envelope: ``{"envelope": dict, "manifest": dict}``.
+            ``{"sweep": dict, "cells": DataFrame}``; envelope: ``{"envelope": dict, "manifest": dict}``; sync-experiment: ``{"experiment": dict, "runs":
+            [Loaded sync folders]}``.
     """
 
     kind: str
@@ -44,7 +47,7 @@ class Loaded:
         """A display name: the scenario (or the sweep's name), else the folder name."""
         d = self.data
         keys = ("name", "scenario_name", "scenario") if self.kind == "sweep" else ("scenario", "name")
-        for obj in (d.get("manifest"), d.get("comparison"), d.get("sweep"), d.get("summary")):
+        for obj in (d.get("manifest"), d.get("comparison"), d.get("sweep"), d.get("experiment"), d.get("summary")):
             if isinstance(obj, dict):
                 for key in keys:
                     if isinstance(obj.get(key), str) and obj[key]:
@@ -65,6 +68,8 @@ def detect_kind(path: str | Path) -> str:
         raise KbenchError("not a folder (expected a run, comparison, sweep, sync or envelope folder)", source=str(p))
     if (p / "sweep.json").is_file():
         return "sweep"
+    if (p / "experiment.json").is_file():
+        return "sync-experiment"
     if (p / "comparison.json").is_file():
         return "comparison"
     if (p / "manifest.json").is_file():
@@ -98,6 +103,13 @@ def load(path: str | Path) -> Loaded:
         if not isinstance(env, dict):
             raise KbenchError("an envelope folder without envelope.json (the search did not finish)", source=str(p))
         return Loaded(kind, p, {"envelope": env, "manifest": read_manifest(p)})
+    if kind == "sync-experiment":
+        exp = read_json(p / "experiment.json")
+        if not isinstance(exp, dict):
+            raise KbenchError("experiment.json: expected a JSON object", source=str(p))
+        runs = [load(child) for child in sorted(p.iterdir())
+                if child.is_dir() and not child.name.startswith(".") and (child / "manifest.json").is_file()]
+        return Loaded(kind, p, {"experiment": exp, "runs": runs})
     if kind == "comparison":
         comp = read_json(p / "comparison.json")
         if not isinstance(comp, dict) or not isinstance(comp.get("metrics"), dict):

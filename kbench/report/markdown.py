@@ -154,13 +154,8 @@ def comparison_markdown(result: dict[str, Any]) -> str:
 
 
 def sync_markdown(results: list[dict[str, Any]]) -> str:
-    """Sync summaries (one column per strategy)."""
-    rows = [
-        ("LIST /s", ("apiserver", "requests_per_s", "list")), ("WATCH /s", ("apiserver", "requests_per_s", "watch")),
-        ("apiserver CPU-s", ("apiserver", "cpu_s")), ("429s", ("apiserver", "rejected_429")),
-        ("staleness p50 s", ("staleness_s", "p50")), ("staleness p99 s", ("staleness_s", "p99")),
-        ("staleness max s", ("staleness_s", "max")), ("relists", ("relists",)),
-    ]
-    body = [[label] + [_g(r, *path) for r in results] for label, path in rows]
-    return "### kbench sync: List vs List-Watch\n\n" + md_table(["metric"] + [str(r.get("strategy")) for r in results],
-                                                                 body)
+    """Sync summaries (one column per run: strategy and swept values)."""
+    from kbench.experiment.synctable import ROWS, column_name, row_value
+
+    body = [[label] + [md_cell(row_value(r, path, *scale)) for r in results] for label, path, *scale in ROWS]
+    return "### kbench sync: List vs List-Watch\n\n" + md_table(["metric"] + [column_name(r) for r in results], body)

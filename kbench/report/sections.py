@@ -107,6 +107,8 @@ def run_section(item: Loaded) -> Section:
     _fig(sec.blocks, "APF queues", F.apf_queues, series)
     _fig(sec.blocks, "APF rejections", F.apf_rejections, series, requests)
     _fig(sec.blocks, "etcd", F.etcd, series)
+    limit = (((m.get("config") or {}).get("apiserver") or {}).get("memory") or {}).get("limit_bytes") or 0.0
+    _api_figures(sec.blocks, series, limit)
     _fig(sec.blocks, "Watch fan-out delay", F.watch_delay, pods)
     _fig(sec.blocks, "Cluster allocation", F.cluster_allocation, series)
     _fig(sec.blocks, "Node allocation", F.node_allocation, pods)
@@ -197,25 +199,62 @@ def envelope_section(item: Loaded) -> Section:
     return sec
 
 
-def sync_section(items: list[Loaded]) -> Section:
-    """All sync folders together: a table per run and cost/staleness against clients."""
+def _api_figures(blocks: list, series: Any, limit_bytes: float = 0.0, suffix: str = "") -> None:
+    """The apiserver's egress, memory, APF borrowing and watcher figures of one run (issue 16)."""
+    _fig(blocks, "Egress over time" + suffix, F.egress_over_time, series)
+    _fig(blocks, "apiserver memory over time" + suffix, F.memory_over_time, series, limit_bytes)
+    _fig(blocks, "APF limits over time" + suffix, F.apf_limits_over_time, series)
+    _fig(blocks, "Watchers and terminations" + suffix, F.watchers_over_time, series)
+
+
+SYNC_HEADERS = ["strategy", "swept", "clients", "objects", "LIST req/s", "LISTs/s", "egress MB/s", "watch MB/s",
+                "ingress MB/s", "apiserver cores", "etcd cores", "etcd keys/s", "peak MB", "429s", "terminated",
+                "staleness p50 s", "staleness p99 s", "LIST p50 s", "LIST p99 s", "relists"]
+
+
+def _sync_row(s: dict) -> list:
+    api = s.get("apiserver") or {}
+    st = s.get("staleness_s") or {}
+    etcd = s.get("etcd") or {}
+    lat = (s.get("latency_s") or {}).get("list") or {}
+    kinds = api.get("egress_bytes_by_kind") or {}
+    swept = ", ".join(f"{k}={v:g}" for k, v in (s.get("swept") or {}).items())
+    mb = 1e-6
+    return [s.get("strategy"), swept or "-", s.get("clients"), s.get("objects"),
+            _n((api.get("requests_per_s") or {}).get("list")), _n(s.get("lists_logical_per_s")),
+            _n((api.get("egress_bytes_per_s") or api.get("bytes_per_s") or 0) * mb), _n((kinds.get("watch") or 0) * mb),
+            _n((api.get("ingress_bytes_per_s") or 0) * mb), _n(api.get("cpu_cores")), _n(etcd.get("cpu_cores")),
+            _n(etcd.get("range_keys_per_s")), _n((api.get("memory_peak_bytes") or 0) * mb), api.get("rejected_429"),
+            api.get("terminated_watchers"), _n(st.get("p50")), _n(st.get("p99")), _n(lat.get("p50")),
+            _n(lat.get("p99")), s.get("relists")]
+
+
+def sync_section(items: list[Loaded], crossover: list | None = None, title: str = "") -> Section:
+    """Sync folders together: a table of runs, cost, egress, memory and staleness against the swept
+    axis (crossovers marked), the staleness CDF, then each strategy's time series at the largest
+    swept value."""
     summaries = [it.data.get("summary") or {} for it in items]
     names = sorted({it.name for it in items})
-    sec = Section(f"Sync experiment: {', '.join(names)}",
+    sec = Section(title or f"Sync experiment: {', '.join(names)}",
                   f"sync · {len(items)} run(s) · strategies "
                   f"{', '.join(sorted({str(s.get('strategy')) for s in summaries}))}")
-    rows = []
-    for s in summaries:
-        api = s.get("apiserver") or {}
-        st = s.get("staleness_s") or {}
-        rows.append([s.get("strategy"), s.get("clients"), s.get("objects"),
-                     _n((api.get("requests_per_s") or {}).get("list")), _n((api.get("bytes_per_s") or 0) / 1e6),
-                     _n(api.get("cpu_s")), api.get("rejected_429"), _n(st.get("p50")), _n(st.get("p99")),
-                     _n(st.get("max")), s.get("relists")])
-    sec.blocks.append(Table("Runs", ["strategy", "clients", "objects", "LIST/s", "apiserver MB/s", "apiserver CPU-s",
-                                     "429s", "staleness p50 s", "staleness p99 s", "staleness max s", "relists"], rows))
-    _fig(sec.blocks, "Sync cost", F.sync_cost, summaries)
+    sec.blocks.append(Table("Runs", SYNC_HEADERS, [_sync_row(s) for s in summaries]))
+    if crossover:
+        rows = [[c.get("strategy"), c.get("cost"), c.get("axis"),
+                 ", ".join(f"{k}={v:g}" for k, v in (c.get("fixed") or {}).items()) or "-",
+                 _n(c.get("x")) if c.get("x") is not None else "none", c.get("cheaper")] for c in crossover]
+        sec.blocks.append(Table("Crossover: where a watching strategy's cost crosses polling's",
+                                ["strategy", "cost", "axis", "other axes", "crossing at", "cheaper below"], rows))
+    _fig(sec.blocks, "Sync cost", F.sync_cost, summaries, crossover)
+    _fig(sec.blocks, "Sync egress", F.sync_egress, summaries, crossover)
+    _fig(sec.blocks, "Sync memory", F.sync_memory, summaries)
     _fig(sec.blocks, "Sync staleness", F.sync_staleness, summaries)
+    _fig(sec.blocks, "Staleness CDF", F.staleness_cdf, summaries)
+    last: dict[str, Loaded] = {}
+    for it, s in zip(items, summaries, strict=True):
+        last[str(s.get("strategy"))] = it  # runs are in grid order: the last is the largest value
+    for strategy, it in sorted(last.items()):
+        _api_figures(sec.blocks, it.data.get("series"), 0.0, f" ({strategy})")
     return sec
 
 
@@ -240,6 +279,10 @@ def build_sections(items: list[Loaded]) -> list[Section]:
             out.append(sweep_section(it))
         elif it.kind == "envelope":
             out.append(envelope_section(it))
+        elif it.kind == "sync-experiment":
+            exp = it.data["experiment"]
+            out.append(sync_section(it.data["runs"], exp.get("crossover"),
+                                    f"Sync experiment: {it.name} (axes {', '.join(exp.get('axes') or {}) or '-'})"))
         elif it is syncs[0]:
             out.append(sync_section(syncs))
     return out

@@ -25,7 +25,7 @@ FAMILIES: dict[str, Callable[[bool], list[Record]]] = {
     "queueing": check_queueing,  # M/M/1, M/M/c, M/D/1 + Little on APF
     "scoring": check_scoring,  # upstream score cases through explain
     "filtering": check_filtering,  # upstream filter / PreEnqueue cases through explain
-    "sync": check_sync,  # polling N/T and T/2
+    "sync": check_sync,  # polling N/T and T/2, KEP-2340 (I6), KEP-3157 (I10)
     "scheduler": check_scheduler,  # D8 + Little on the scheduling queue
     "clients": check_clients,  # C3, C4
     "etcd": check_etcd,  # B4 + Little on proposals

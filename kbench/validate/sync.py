@@ -9,11 +9,13 @@ from __future__ import annotations
 
 from kbench.config import scenario_from_dict
 from kbench.experiment.sync import run_sync
+from kbench.validate.kep import check_kep2340, check_kep3157
 from kbench.validate.record import Record
 
 
 def check_sync(quick: bool = True) -> list[Record]:
-    """Polling LIST rate = N/T and mean staleness = T/2."""
+    """Polling LIST rate = N/T and mean staleness = T/2; KEP-2340's LIST costs (I6) and KEP-3157's
+    WatchList memory (I10)."""
     clients, period = 100, 10.0
     duration = 200 if quick else 600
     scenario = scenario_from_dict({"name": "validate-poll", "seed": 3, "duration_s": duration,
@@ -29,4 +31,6 @@ def check_sync(quick: bool = True) -> list[Record]:
                s["staleness_s"]["mean"], tolerance=0.05, kind="rel", source=src + " -> T/2", unit="s",
                samples=int(s["staleness_s"].get("samples", 0)),
                note="jitter adds Var/2T and each LIST its own milliseconds"),
+        *check_kep2340(quick),
+        *check_kep3157(quick),
     ]

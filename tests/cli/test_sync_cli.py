@@ -77,3 +77,70 @@ def test_unknown_scenario_field_gets_did_you_mean(tmp_path):
     res = runner.invoke(app, ["sync", str(p), "--out", str(tmp_path)])
     assert res.exit_code == 2
     assert f"{p}: sync.client: unknown field 'client' (did you mean 'clients'?)" in res.stderr
+
+
+def test_sync_experiment_three_clients_three_strategies_one_table_one_folder(tmp_path):
+    """Issue 16, T8.1: three --clients values x three strategies: one table (a column per run), one
+    experiment folder with experiment.json (9 runs, the swept axis, the crossovers) and its report."""
+    args = ["sync", "--clients", "10,20", "--clients", "40", "--strategy", "poll", "--strategy", "list-watch",
+            "--strategy", "watch-list", "--objects", "100", "--duration", "20s", "--out", str(tmp_path)]
+    res = runner.invoke(app, [*args, "--report"])
+    assert res.exit_code == 0, res.output
+    assert res.stdout.count("List vs List-Watch") == 1
+    folders = [p for p in tmp_path.iterdir() if (p / "experiment.json").is_file()]
+    assert len(folders) == 1
+    exp = json.loads((folders[0] / "experiment.json").read_text())
+    assert exp["axes"] == {"clients": [10.0, 20.0, 40.0]} and len(exp["runs"]) == 9
+    assert [r["strategy"] for r in exp["runs"]] == ["poll"] * 3 + ["list-watch"] * 3 + ["watch-list"] * 3
+    assert {c["cost"] for c in exp["crossover"]} == {"apiserver_cores", "egress_bytes_per_s", "etcd_cores",
+                                                     "memory_peak_bytes"}
+    assert (folders[0] / "report.html").is_file()
+    assert "warning: not modelled:" in res.stderr
+    md = runner.invoke(app, [*args[:-2], "--out", str(tmp_path / "m"), "-o", "markdown"])
+    header = next(line for line in md.stdout.splitlines() if line.startswith("| metric"))
+    assert header.count("|") == 11  # metric + 9 runs
+    for col in ("poll clients=10", "list-watch clients=20", "watch-list clients=40"):
+        assert f"| {col} |" in header
+    out = runner.invoke(app, [*args[:-2], "--out", str(tmp_path / "j"), "-o", "json"])
+    summaries = json.loads(out.stdout)
+    assert len(summaries) == 9 and [s["swept"]["clients"] for s in summaries[:3]] == [10.0, 20.0, 40.0]
+    for s in summaries:
+        for path in CONTRACT + NEW_KEYS:
+            _get(s, path)
+
+
+NEW_KEYS = [
+    ("apiserver", "egress_bytes_per_s"), ("apiserver", "ingress_bytes_per_s"), ("apiserver", "memory_peak_bytes"),
+    ("apiserver", "watch_events_sent_per_s"), ("apiserver", "terminated_watchers"), ("etcd", "cpu_s"),
+    ("etcd", "range_keys_per_s"), ("latency_s", "list", "p50"), ("latency_s", "list", "p99"), ("feature_gates",),
+]
+"""The keys issue 16 adds to every run's JSON (a contract from now on)."""
+
+
+def test_sync_gates_and_version_are_explicit_and_printed(tmp_path):
+    res = runner.invoke(app, ["sync", "--strategy", "poll", "--clients", "5", "--objects", "20", "--duration", "20s",
+                              "--kubernetes-version", "1.33", "--feature-gates", "ConsistentListFromCache=false",
+                              "--out", str(tmp_path), "-o", "json"])
+    assert res.exit_code == 0, res.output
+    s = json.loads(res.stdout)
+    assert s["kubernetes_version"] == "1.33"
+    assert s["feature_gates"]["ConsistentListFromCache"] is False and s["feature_gates"]["WatchListClient"] is False
+    manifest = json.loads((tmp_path / s["run_dir"].split("/")[-1] / "manifest.json").read_text())
+    assert manifest["config"]["gates"]["ConsistentListFromCache"] is False  # the effective config has them
+    assert manifest["config"]["kubernetes_version"] == "1.33"
+    assert s["etcd"]["range_requests_per_s"] > 0  # consistent polls now read etcd
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--feature-gates", "ConsistentListFromCach=false"], "unknown feature gate 'ConsistentListFromCach' "
+                                                          "(did you mean 'ConsistentListFromCache'?)"),
+    (["--feature-gates", "WatchList"], "--feature-gates: expected NAME=true|false"),
+    (["--kubernetes-version", "2.0"], "kbench models Kubernetes 1.16 to 1.35"),
+    (["--clients", "10,x"], "--clients: expected a number"),
+    (["--strategy", "watchlist"], "unknown strategy 'watchlist'"),
+])
+def test_sync_bad_gates_and_values_are_one_line(args, message, tmp_path):
+    res = runner.invoke(app, ["sync", *args, "--duration", "10s", "--out", str(tmp_path)])
+    assert res.exit_code == 2, res.output
+    lines = [ln for ln in res.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1 and message in lines[0], res.stderr

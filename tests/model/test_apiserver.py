@@ -7,8 +7,9 @@ from kbench.cluster.controlplane import ControlPlane
 from kbench.config import scenario_from_dict
 
 
-def _plane(**apiserver):
-    return ControlPlane.build(scenario_from_dict({"name": "t", "seed": 2, "apiserver": apiserver}))
+def _plane(version: str = "1.35", **apiserver):
+    return ControlPlane.build(scenario_from_dict({"name": "t", "seed": 2, "apiserver": apiserver,
+                                                  "kubernetes_version": version}))
 
 
 def _lease_renewals(plane, nodes: int, latencies: list):
@@ -42,7 +43,7 @@ def test_littles_law_on_the_apiserver():
         c = plane.client(f"r{i}", "default", f"system:serviceaccount:x:r{i}", ("system:serviceaccounts",))
         while env.now < 250:
             yield env.timeout(rng.exponential(1.0))
-            yield from c.call(env, api, c.request("list", "configmaps", list_objects=2000, size_bytes=2000 * 1024))
+            yield from c.call(env, api, c.request("list", "configmaps"))
 
     for i in range(20):
         env.process(reader(i))
@@ -56,7 +57,7 @@ def test_littles_law_on_the_apiserver():
 
 
 def test_a_flood_gets_429s_while_node_leases_stay_fast():
-    plane = _plane()
+    plane = _plane("1.30")  # before ConsistentListFromCache: a LIST with resourceVersion "" reads etcd
     plane.etcd.preload("configmaps", [f"c{i}" for i in range(20000)], 1024)
     plane.start()
     env, api = plane.env, plane.api
@@ -66,8 +67,7 @@ def test_a_flood_gets_429s_while_node_leases_stay_fast():
     flood.limiter.qps = 0  # a misbehaving client with no client-side limit
 
     def one():
-        yield from flood.call(env, api, flood.request("list", "configmaps", list_objects=20000,
-                                                      size_bytes=20000 * 1024, from_cache=False))
+        yield from flood.call(env, api, flood.request("list", "configmaps", rv=""))
 
     def flooder():
         while True:
@@ -91,12 +91,12 @@ def test_requests_over_the_request_timeout_fail_with_504():
     c = plane.client("r", "default", "system:serviceaccount:x:r", ("system:serviceaccounts",))
     out = []
 
-    def one(n):
-        resp = yield from c.call(env, api, c.request("list", "configmaps", list_objects=n, size_bytes=100 * n))
+    def one(name):
+        resp = yield from c.call(env, api, c.request("get" if name else "list", "configmaps", name=name))
         out.append(resp.code)
 
-    env.process(one(10))  # 0.3 ms base + 0.1 ms: fine
-    env.process(one(5000))  # 50 ms of CPU: over the 10 ms timeout
+    env.process(one("c1"))  # a GET: 0.3 ms base + 0.01 ms: fine
+    env.process(one(""))  # a LIST of 5000 stored: 50 ms of CPU, over the 10 ms timeout
     env.run(until=1)
     assert sorted(out) == [200, 504]
 
@@ -148,3 +148,27 @@ def test_submit_refuses_reads():
     c = plane.client("r", "default", "u", ())
     with pytest.raises(ValueError, match="writes only"):
         plane.api.submit(c.request("get", "configmaps", name="x"), lambda r: None)
+
+
+@pytest.mark.parametrize("enabled", [False, True])
+def test_gzip_compresses_large_responses_at_a_cpu_cost(enabled):
+    """I3, I24: a 1 MB LIST response (over 128 KiB) is sent as size/ratio bytes when compression is
+    on, for size x cpu_s_per_byte more CPU; the egress ledger and the request stats agree."""
+    plane = _plane(gzip={"enabled": enabled})
+    plane.etcd.preload("configmaps", [f"c{i}" for i in range(1000)], 1000)
+    plane.start()
+    env, api = plane.env, plane.api
+    c = plane.client("r", "default", "system:serviceaccount:x:r", ("system:serviceaccounts",))
+
+    def one():
+        resp = yield from c.call(env, api, c.request("list", "configmaps"))
+        assert resp.ok
+
+    env.process(one())
+    env.run(until=1)
+    sent = api.traffic.by_kind["response"]
+    assert sent == (1e6 / 4 if enabled else 1e6)
+    assert sent == plane.stats.total("bytes", verb="list")
+    cfg = api.cfg
+    cpu = cfg.request_base_cpu_s + 1000 * cfg.list_cache_cpu_s_per_object + 1e6 * cfg.encode_cpu_s_per_byte
+    assert api.cpu_s == pytest.approx(cpu + (1e6 * cfg.gzip.cpu_s_per_byte if enabled else 0.0))

@@ -91,7 +91,9 @@ def test_polling_kubelets_raise_startup_by_half_the_period_and_list_at_nodes_ove
     assert np.median(poll) - np.median(watch) == pytest.approx(5.0, abs=1.0)
     lists = w_poll.plane.stats.total("count", verb="list", resource="pods", client="kubelet")
     assert lists / until == pytest.approx(nodes / 10, rel=0.1)
-    assert w_watch.plane.stats.total("count", verb="list", resource="pods", client="kubelet") == nodes
+    # 1.35 (WatchListClient, KEP-3157): each watching kubelet syncs with one watch-list, no LIST
+    assert w_watch.plane.stats.total("count", verb="list", resource="pods", client="kubelet") == 0
+    assert w_watch.informer_stats["kubelet"].watch_lists == nodes
 
 
 def test_lease_renewals_are_node_high_traffic_at_nodes_over_ten_per_s():

@@ -8,12 +8,13 @@ from kbench.config import Scenario, scenario_from_dict
 from kbench.experiment.sync import run_sync
 
 
-def _scenario(**sync) -> Scenario:
+def _scenario(version: str | None = None, **sync) -> Scenario:
     base = {"clients": 100, "objects": 500, "object_bytes": 1024, "changes_per_s": 5,
             "poll_period_s": 10.0}
     duration = sync.pop("duration_s", 600)
     base.update(sync)
-    return scenario_from_dict({"name": "t", "seed": 3, "duration_s": duration, "sync": base})
+    extra = {"kubernetes_version": version} if version else {}
+    return scenario_from_dict({"name": "t", "seed": 3, "duration_s": duration, "sync": base, **extra})
 
 
 @pytest.fixture(scope="module")
@@ -49,9 +50,34 @@ def test_list_watch_lists_only_initially_and_on_relists(watch):
     assert watch["apiserver"]["requests_per_s"]["list"] == pytest.approx(100 / 600)
 
 
-def test_watching_is_cheaper_than_polling(poll, watch):
-    assert watch["apiserver"]["cpu_s"] < poll["apiserver"]["cpu_s"] / 3
-    assert watch["apiserver"]["bytes_per_s"] < poll["apiserver"]["bytes_per_s"] / 5
+def test_list_watch_egress_is_every_change_times_its_watchers(watch):
+    """Issue 16, A1: watch egress = changes x watchers receiving each x (object + 40 B framing),
+    within 5 %; total egress adds the initial LISTs (100 x 500 x 1 KiB) and the write responses."""
+    v = watch["virtual_s"]
+    writes = watch["etcd"]["writes_per_s"] * v
+    frame = 40  # apiserver.watch_event_frame_bytes
+    expected_watch = writes * 100 * (1024 + frame) / v
+    got = watch["apiserver"]["egress_bytes_by_kind"]["watch"]
+    assert got == pytest.approx(expected_watch, rel=0.05)
+    expected_total = expected_watch + (100 * 500 * 1024 + writes * 1024) / v
+    assert watch["apiserver"]["egress_bytes_per_s"] == pytest.approx(expected_total, rel=0.05)
+    assert watch["apiserver"]["bytes_per_s"] == watch["apiserver"]["egress_bytes_per_s"]
+
+
+def test_poll_egress_is_list_rate_times_response_bytes(poll):
+    """A2: 10 polls/s x 500 x 1 KiB, plus the writer's responses, within 5 %."""
+    v = poll["virtual_s"]
+    writes = poll["etcd"]["writes_per_s"] * v
+    expected = poll["lists_logical_per_s"] * 500 * 1024 + writes * 1024 / v
+    assert poll["apiserver"]["egress_bytes_per_s"] == pytest.approx(expected, rel=0.05)
+    assert poll["apiserver"]["egress_bytes_by_kind"]["watch"] == 0
+
+
+def test_watching_is_cheaper_than_polling_at_this_change_rate(poll, watch):
+    """5 changes/s of 500 objects polled every 10 s: polling moves 50 objects per second per client,
+    watching 5 (I22, I17): cheaper on every count."""
+    assert watch["apiserver"]["cpu_s"] < poll["apiserver"]["cpu_s"]
+    assert watch["apiserver"]["egress_bytes_per_s"] < poll["apiserver"]["egress_bytes_per_s"] / 5
 
 
 def test_apiserver_restart_makes_every_informer_relist_once():
@@ -82,3 +108,66 @@ def test_same_seed_same_summary_other_seed_differs():
 def _as_dict(s):
     from kbench.config.loader import to_dict
     return to_dict(s)
+
+
+@pytest.mark.parametrize("version,limit,pages", [("1.30", 500, 4), ("1.30", 0, 1), ("1.30", 300, 7)])
+def test_polls_without_consistent_list_from_cache_read_every_stored_key_from_etcd(version, limit, pages):
+    """A3: ConsistentListFromCache off (before 1.31): every page of a poll is one etcd range, and etcd
+    reads polls/s x stored objects keys per second however the LIST is paginated (I13)."""
+    s = run_sync(_scenario(version, clients=200, objects=2000, changes_per_s=2, duration_s=300,
+                           poll_list_limit=limit, strategies=["poll"]), "poll", seed=3).summary
+    scenario_gates = s["feature_gates"]
+    assert scenario_gates["ConsistentListFromCache"] is False if version == "1.30" else True
+    polls = s["lists_logical_per_s"]
+    assert polls == pytest.approx(200 / 10, rel=0.02)
+    assert s["apiserver"]["requests_per_s"]["list"] == pytest.approx(pages * polls, rel=0.01)
+    # each page is one range (no selector: no doubling); ranges counted at start, pages at the end
+    assert s["etcd"]["range_requests_per_s"] == pytest.approx(s["apiserver"]["requests_per_s"]["list"], rel=0.005)
+    assert s["etcd"]["range_keys_per_s"] == pytest.approx(polls * 2000, rel=0.01)
+    assert s["etcd"]["current_rv_requests_per_s"] == 0
+
+
+def test_polls_with_consistent_list_from_cache_leave_etcd_alone():
+    """A3: at 1.35 (ConsistentListFromCache and ListFromCacheSnapshot on) no poll page reaches etcd's
+    ranges; each poll asks etcd for its current revision once (I20), whose count walks the index."""
+    s = run_sync(_scenario(clients=200, objects=2000, changes_per_s=2, duration_s=300, strategies=["poll"]),
+                 "poll", seed=3).summary
+    assert s["kubernetes_version"] == "1.35"
+    assert s["etcd"]["range_requests_per_s"] == 0 and s["etcd"]["range_keys_per_s"] == 0
+    assert s["etcd"]["current_rv_requests_per_s"] == pytest.approx(s["lists_logical_per_s"], rel=0.01)
+    assert s["etcd"]["index_keys_per_s"] == pytest.approx(s["lists_logical_per_s"] * 1999, rel=0.01)
+
+
+def test_5000_watchers_borrow_instead_of_429():
+    """A5 (the issue's case): 5,000 list-watch clients, 2,000 x 1 KiB, 50 changes/s: each write's
+    final seats (A14: ceil(5000/10) capped at 10) overflow workload-high's nominal 98 seats; with
+    borrowing (A10, A27) it borrows idle levels' seats: no 429. Without borrowing it cannot."""
+    base = dict(clients=5000, objects=2000, changes_per_s=50, duration_s=60, strategies=["list-watch"])
+    s = run_sync(_scenario(**base), "list-watch").summary
+    assert s["apiserver"]["rejected_429"] == 0
+    assert s["apf"]["borrowed_seats_max"]["workload-high"] > 0
+    off = scenario_from_dict({**_as_dict(_scenario(**base)), "apiserver": {"flowcontrol": {"borrowing": False}}})
+    s_off = run_sync(off, "list-watch").summary
+    assert s_off["apf_rejected"]["workload-high"] > 0
+
+
+def test_response_egress_equals_the_request_statistics_bytes():
+    """T1.3: every response byte is counted once: the egress ledger's responses equal the bytes of
+    the request statistics, exactly."""
+    for strategy in ("poll", "list-watch"):
+        res = run_sync(_scenario(duration_s=60), strategy)
+        s = res.summary
+        ledger = s["apiserver"]["egress_bytes_by_kind"]["response"] * s["virtual_s"]
+        assert ledger > 0
+        assert ledger == pytest.approx(float(res.frames["requests"]["bytes"].sum()), rel=1e-12)
+
+
+def test_consistent_polls_wait_for_the_cache_briefly():
+    """I8, I20: each consistent poll asks etcd for its revision and waits until the cache has the
+    writer's latest change (the etcd-to-cache lag, 5 ms median): waits far under the 3 s timeout,
+    no fallback to etcd."""
+    s = run_sync(_scenario(clients=20, objects=200, duration_s=60, strategies=["poll"]), "poll").summary
+    w = s["apiserver"]["cache_read_wait_s"]
+    assert w["count"] == pytest.approx(s["lists_logical_per_s"] * 60, abs=2)
+    assert w["fallbacks"] == 0
+    assert 0 < w["p99"] < 0.2  # KEP-2340: p99 of the wait under two progress periods

@@ -110,3 +110,35 @@ def test_envelope_report_and_paired_comparison_plot_render(envelope_folder, evil
     assert n == 1 + 2 * 2  # the envelope curve; per metric the per-policy figure and the paired one
     ARTIFACTS.mkdir(exist_ok=True)
     shutil.copyfile(tmp_path / "experiments.png", ARTIFACTS / "report-envelope-comparison.png")
+
+
+def test_sync_experiment_report_renders_in_chromium(tmp_path):
+    """Issue 16, T8.2: ``kbench sync`` with three --clients values and the three strategies writes one
+    report whose cost, egress, memory and staleness figures draw a line per strategy (and mark the
+    crossover where the sweep has one) in a real browser."""
+    import json
+
+    from typer.testing import CliRunner
+
+    from kbench.cli import app
+
+    res = CliRunner().invoke(app, ["sync", "--clients", "10,20,40", "--strategy", "poll", "--strategy", "list-watch",
+                                   "--strategy", "watch-list", "--objects", "200", "--duration", "30s",
+                                   "--out", str(tmp_path / "out"), "--report", "-o", "json"])
+    assert res.exit_code == 0, res.output
+    m = re.search(r"report: (\S+)", res.output)
+    assert m, res.output
+    page = Path(m.group(1))
+    dom, console = load_in_browser(page, tmp_path / "report-sync.png", tmp_path / "profile")
+    check_rendered(page, dom, console)
+    specs = [json.loads(s.replace("<\\/", "</")) for s in re.findall(
+        r'<script type="application/json" id="kb-fig-\d+-data">(.*?)</script>', page.read_text(), re.S)]
+    by_title = {s["layout"]["title"]["text"]: s for s in specs}
+    for title in ("Sync cost: apiserver and etcd CPU", "Sync egress: every byte the apiserver sends",
+                  "Sync memory: apiserver heap", "Staleness of client caches: polling vs watching"):
+        traces = by_title[title]["data"]
+        assert len(traces) >= 3, title
+        strategies = {t["name"].split(" ")[0] for t in traces if not t["name"].startswith("crossover")}
+        assert strategies >= {"poll", "list-watch", "watch-list"}, title
+    cdf = next(s for t, s in by_title.items() if t.startswith("Staleness CDF"))
+    assert len(cdf["data"]) == 3

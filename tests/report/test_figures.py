@@ -8,6 +8,7 @@ import pytest
 
 from kbench.report import expfigures as X
 from kbench.report import figures as F
+from kbench.report import syncfigures as S
 from kbench.report.base import caption_of, cdf_xy, esc, wide_span
 
 PHASE_COLS = ["created_s", "first_attempt_s", "scheduled_s", "bound_s", "kubelet_seen_s", "sandbox_ready_s",
@@ -267,32 +268,32 @@ def sync_summaries():
 
 
 def test_sync_cost_and_staleness_against_clients():
-    fig = X.sync_cost(sync_summaries())
+    fig = S.sync_cost(sync_summaries())
     poll = next(t for t in fig.data if t.name == "poll" and t.xaxis == "x")
     assert list(poll.x) == [10, 100, 1000] and list(poll.y) == pytest.approx([0.08, 0.8, 8.0])
     assert fig.layout.xaxis.type == "log"
-    st = X.sync_staleness(sync_summaries())
+    st = S.sync_staleness(sync_summaries())
     assert {t.name for t in st.data} >= {"poll p99", "list-watch p99"}
     assert st.layout.yaxis.type == "log"
     with pytest.raises(X.MissingData):
-        X.sync_staleness([{"strategy": "poll", "clients": 5, "staleness_s": {}}])
+        S.sync_staleness([{"strategy": "poll", "clients": 5, "staleness_s": {}}])
 
 
 def test_sync_figures_with_one_client_count_never_put_bars_on_a_log_axis():
     """One client count: bars on a linear axis, or, when the values span two decades (a log axis), dots:
     a bar on a log axis starts at an arbitrary floor and hides the smaller strategy."""
     runs = [s for s in sync_summaries() if s["clients"] == 100]
-    fig = X.sync_cost(runs)  # CPU 0.8 vs 0.1 cores, 100 MB/s each: three decades in all
-    assert {t.type for t in fig.data} == {"scatter"} and {t.mode for t in fig.data} == {"markers"}
-    assert fig.layout.yaxis.type == "log"
+    fig = S.sync_cost(runs)  # CPU per panel (apiserver, etcd) on linear axes: bars
+    assert {t.type for t in fig.data} == {"bar"} and fig.layout.yaxis.type != "log"
     colours = {(t.name, t.marker.color) for t in fig.data}
     assert len(colours) == 2  # one colour per strategy, the same in both panels
-    st = X.sync_staleness(runs)  # 0.01 .. 15 s: log, dots
-    assert {t.type for t in st.data} == {"scatter"} and st.layout.yaxis.type == "log"
+    st = S.sync_staleness(runs)  # 0.01 .. 15 s: log, dots
+    assert {t.type for t in st.data} == {"scatter"} and {t.mode for t in st.data} == {"markers"}
+    assert st.layout.yaxis.type == "log"
     poll = next(t for t in st.data if t.name == "poll")
     assert list(poll.x) == ["p50", "p99", "max"] and list(poll.y) == [5.0, 10.0, 15.0]
     close = [{**s, "apiserver": {"cpu_s": 100.0 + 50 * i, "bytes_per_s": 2e6}, "staleness_s": {"p50": 1, "p99": 2, "max": 3}}
              for i, s in enumerate(runs)]
-    lin = X.sync_cost(close)
+    lin = S.sync_cost(close)
     assert {t.type for t in lin.data} == {"bar"} and lin.layout.yaxis.type != "log"
-    assert {t.type for t in X.sync_staleness(close).data} == {"bar"}
+    assert {t.type for t in S.sync_staleness(close).data} == {"bar"}

@@ -144,8 +144,10 @@ def test_sync_report_from_the_cli(tmp_path):
     assert m, res.output
     text = Path(m.group(1)).read_text()
     titles = [s["layout"]["title"]["text"] for s in figure_specs(text)]
-    assert "Cost of keeping clients in sync: polling vs watching" in titles
-    assert "Staleness of client caches: polling vs watching" in titles
+    for title in ("Sync cost: apiserver and etcd CPU", "Sync egress: every byte the apiserver sends",
+                  "Sync memory: apiserver heap", "Staleness of client caches: polling vs watching",
+                  "apiserver egress by kind", "apiserver memory by component"):
+        assert title in titles
 
 
 def test_report_cli_and_errors(sweep_folder, tmp_path):

@@ -48,6 +48,8 @@ def test_history_is_bounded_and_old_versions_get_gone():
 
 
 def test_active_watchers_get_events_in_dispatch_order_with_send_cost():
+    """One encode shared by 3 watchers (I9), then each watcher's send on its own core of the pool
+    (in parallel, I18); the bytes leave the shared NIC one after the other."""
     env = simpy.Environment()
     cache = _cache(env)
     log = []
@@ -58,8 +60,15 @@ def test_active_watchers_get_events_in_dispatch_order_with_send_cost():
     env.run(until=1)
     cfg = cache.cfg
     assert [(i, rev) for i, rev, _ in log] == [(0, 7), (1, 7), (2, 7)]
-    expect = [0.001 + cfg.watch_event_encode_cpu_s + (k + 1) * cfg.watch_send_cpu_s for k in range(3)]
-    assert [t for *_, t in log] == pytest.approx(expect)
+    arrival = 0.001  # etcd -> cache lag
+    sent = arrival + cfg.watch_event_encode_cpu_s + cfg.watch_send_cpu_s  # sends start once encoded
+    frame = cfg.watch_event_frame_bytes / cfg.nic_bytes_per_s  # 40 B each through the NIC, in turn
+    expect = [sent + (k + 1) * frame for k in range(3)]
+    assert [t for *_, t in log] == pytest.approx(expect, abs=1e-12)
+    api = cache.api
+    assert api.cpu_watch_s == pytest.approx(cfg.watch_event_encode_cpu_s + 3 * (
+        cfg.watch_send_cpu_s + cfg.watch_dispatch_s_per_watcher))
+    assert api.traffic.by_kind["watch"] == 3 * cfg.watch_event_frame_bytes
 
 
 def test_partitioned_watchers_only_get_their_objects():

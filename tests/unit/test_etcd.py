@@ -27,7 +27,9 @@ BASE, PER_OBJ, PER_BYTE = 50e-6, 10e-6, 1e-9
 def make(**overrides) -> tuple[simpy.Environment, Etcd]:
     kw = dict(rtt_s=Dist.const(RTT), grpc_rtt_s=Dist.const(GRPC), fsync_s=Dist.const(FSYNC),
               apply_per_entry_s=APPLY, read_base_s=BASE, read_per_object_s=PER_OBJ,
-              read_per_byte_s=PER_BYTE, compaction_interval_s=0.0)  # 0: no timer, env.run() ends
+              read_per_byte_s=PER_BYTE, compaction_interval_s=0.0,  # 0: no timer, env.run() ends
+              # the size-dependent costs off, so that traces stay the constant ones above
+              apply_per_byte_s=0.0, wal_bytes_per_s=1e30, gc_parallel_fraction=0.0, network_bytes_per_s=1e30)
     kw.update(overrides)
     env = simpy.Environment()
     etcd = Etcd(env, EtcdConfig(**kw), np.random.default_rng(0))
@@ -424,3 +426,55 @@ def test_write_many_over_quota_fails_the_whole_call():
     env.run()
     assert log == [("m", pytest.approx(GRPC), EtcdQuotaExceeded)]
     assert etcd.snapshot().write_errors == 3 and etcd.get("leases", "a") is None
+
+
+def test_write_cost_grows_with_value_size_and_wal_bytes():
+    """Apply costs apply_per_entry_s + bytes x apply_per_byte_s; the batch's WAL write adds its bytes
+    over the WAL bandwidth to the fsync (B4 measured 256-byte values)."""
+    env, etcd = make(apply_per_byte_s=1e-8, wal_bytes_per_s=1e6)
+    log = []
+    call(env, etcd.write("pods", "big", "create", 100_000), log, "w")
+    env.run()
+    commit = max(FSYNC, RTT + FSYNC) + 100_000 / 1e6  # fsync + 0.1 s of WAL bytes
+    apply = APPLY + 100_000 * 1e-8
+    assert log == [("w", round(commit + apply + GRPC, 9), 2)]
+    assert etcd.stats.write_bytes == 100_000 and etcd.stats.apply_cpu_s == pytest.approx(apply)
+
+
+def test_compaction_runs_in_batches_that_hold_back_applies():
+    """A24, I25: at the compaction timer the superseded revisions (here 2,500) are removed in batches
+    of 1,000, each holding the backend for 1,000 x compact_per_key_s with 10 ms between batches; a
+    write applied meanwhile waits behind the batch (B6's latency spike)."""
+    env, etcd = make(compaction_interval_s=10.0, compact_per_key_s=1e-5)
+    for _ in range(2500):
+        etcd.write("pods", "same", "update", 10)
+    env.run(until=9.0)
+    assert etcd.history_bytes > 0
+    log = []
+
+    def late():
+        yield env.timeout(10.0 - env.now)  # the compaction's first batch starts now: 10 ms of backend
+        start = env.now
+        yield etcd.write("pods", "x", "create", 10)
+        log.append(round(env.now - start, 9))
+
+    env.process(late())
+    env.run(until=11.0)
+    s = etcd.stats
+    assert s.compactions == 1 and s.compaction_keys == 2499
+    assert s.compaction_cpu_s == pytest.approx(2499 * 1e-5)
+    assert log and log[0] >= COMMIT + APPLY + GRPC  # and no less
+    assert log[0] == pytest.approx(max(COMMIT, 1000 * 1e-5) + APPLY + GRPC, abs=1e-6)
+
+
+def test_a_limited_range_walks_the_rest_of_the_index_for_its_count():
+    """I22: etcd's treeIndex.Revisions counts every key of the range, whatever the limit; the
+    current-revision request of a consistent read is a limit-1 range of the whole resource."""
+    env, etcd = make(index_walk_s_per_key=1e-6, cores=1)
+    etcd.preload("pods", [f"p{i}" for i in range(10_000)], 100)
+    log = []
+    call(env, etcd.current_revision("pods"), log, "rv")
+    env.run()
+    assert log == [("rv", round(RTT + BASE + PER_OBJ + 9_999 * 1e-6 + GRPC, 9), etcd.revision)]
+    assert etcd.stats.current_rv_requests == 1 and etcd.stats.index_keys == 9_999
+    assert etcd.stats.range_requests == 0  # not a LIST's range

@@ -7,6 +7,7 @@ import pytest
 import simpy
 
 from kbench.cluster.apiserver.flowcontrol import FlowControl
+from kbench.cluster.apiserver.readpath import Route
 from kbench.cluster.apiserver.request import Request
 from kbench.cluster.apiserver.workestimate import deal_hand
 from kbench.config import FlowControlConfig, FlowSchemaConfig, PriorityLevelConfig
@@ -83,27 +84,64 @@ def test_nominal_cl_defaults_match_a11():
                    "workload-high": 98, "workload-low": 245, "global-default": 49, "catch-all": 13}
 
 
+CACHE, ETCD = Route("cache"), Route("etcd")
+
+
 @pytest.mark.parametrize("kw,level,seats", [
-    # from the cache: N = 10,000 processed -> 100 seats -> global LIST cap 10 (A14)
-    (dict(list_objects=10_000, from_cache=True), "workload-low", 10),
+    # from the cache: N = 10,000 stored -> 100 seats -> global LIST cap 10 (A14)
+    (dict(route=CACHE), "workload-low", 10),
     # per-level cap of leader-election: max(1, min(ceil(0.15 x 25)=4, 25 // 4=6)) = 4 (A26)
-    (dict(list_objects=10_000, from_cache=True), "leader-election", 4),
+    (dict(route=CACHE), "leader-election", 4),
+    # a kubelet's indexed LIST of its pods from the cache: still N = 10,000 stored -> cap 10
+    (dict(route=CACHE, partition="n1", selector=True), "workload-low", 10),
     # from etcd, no selector: 2 x L = 2 x 200 = 400 objects -> 4 seats (A15)
-    (dict(list_objects=10_000, limit=200, from_cache=False), "workload-low", 4),
+    (dict(route=ETCD, limit=200), "workload-low", 4),
     # from etcd with a selector: N + L = 150 + 150 = 300 -> 3 seats
-    (dict(list_objects=150, from_cache=False, selector=True), "workload-low", 3),
+    (dict(route=ETCD, selector=True, n=150), "workload-low", 3),
     # from etcd, limit above N: L = N = 120 -> 240 -> 3 seats
-    (dict(list_objects=120, limit=500, from_cache=False), "workload-low", 3),
+    (dict(route=ETCD, limit=500, n=120), "workload-low", 3),
     # a named object -> 1 seat; unknown resource (0 objects) -> minimum 1 seat
-    (dict(list_objects=10_000, name="x"), "workload-low", 1),
-    (dict(list_objects=0), "workload-low", 1),
+    (dict(route=CACHE, name="x"), "workload-low", 1),
+    (dict(route=CACHE, n=0), "workload-low", 1),
 ])
 def test_list_seats(kw, level, seats):
-    _, fc = make()
+    """Seats from the objects stored (A15), by where the LIST is served, not what it returns."""
+    n = kw.pop("n", 10_000)
+    _, fc = make(object_count=lambda res: n)
     r = Request("list", "pods", **kw)
     r.level = level
     fc.estimate(r)
     assert (r.seats, r.final_seats) == (seats, 0)
+
+
+@pytest.mark.parametrize("kw,n,size,seats", [
+    # A16, from the cache: L x size capped at 1,000,000 B -> 10 seats; a small L: 50 x 1 KB -> 1
+    (dict(route=CACHE), 150_000, 2_000, 10),
+    (dict(route=CACHE, limit=50), 150_000, 1_000, 1),
+    # from etcd with a selector: max(L, N/2) = 75,000 x 2 KB = 150 MB -> 1500 -> global cap 100
+    (dict(route=ETCD, selector=True, limit=500), 150_000, 2_000, 37),  # workload-low's level cap 37 (A26)
+    # from etcd, no selector: L = 500 x 20 KB = 10 MB -> 100 seats -> level cap 37
+    (dict(route=ETCD, limit=500), 1_000, 20_000, 37),
+    (dict(route=ETCD, limit=10), 1_000, 20_000, 2),  # 10 x 20 KB = 200 KB -> 2 seats
+])
+def test_size_based_list_seats(kw, n, size, seats):
+    """SizeBasedListCostEstimate (A16): seats = ceil(bytes loaded / 100 kB)."""
+    _, fc = make(object_count=lambda res: n, object_bytes=lambda res: n * size,
+                 gates={"SizeBasedListCostEstimate": True})
+    r = Request("list", "pods", **kw)
+    r.level = "workload-low"
+    fc.estimate(r)
+    assert r.seats == seats
+
+
+def test_watch_with_initial_events_is_charged_as_a_cached_list():
+    """A15: sendInitialEvents, and since 1.35 a legacy watch from "" or "0", cost a LIST from the cache."""
+    _, fc = make(object_count=lambda res: 5_000, gates={"WatchInitEventsCharge": True})
+    for kw, seats in ((dict(send_initial_events=True, rv=""), 10), (dict(rv="0"), 10), (dict(rv="123"), 1)):
+        r = Request("watch", "pods", **kw)
+        r.level = "workload-low"
+        fc.estimate(r)
+        assert r.seats == seats, kw
 
 
 def test_list_seats_use_object_count_when_request_has_none():
@@ -168,8 +206,9 @@ def test_time_out_after_wait_limit():
 
 
 def test_catch_all_rejects_without_queuing():
-    """catch-all (13 seats, LimitResponse=Reject): the 14th concurrent request gets 429 reject."""
-    env, fc = make()
+    """catch-all (13 seats, LimitResponse=Reject): the 14th concurrent request gets 429 reject
+    (borrowing off: the level keeps its NominalCL)."""
+    env, fc = make(FlowControlConfig(borrowing=False))
     log = []
     for i in range(14):
         env.process(call(env, fc, req(f"r{i}", user="nobody"), 1.0, log))

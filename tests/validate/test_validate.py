@@ -39,7 +39,8 @@ def test_quick_suite_passes_and_covers_every_family(quick_json):
                  "little/scheduler_queue", "little/etcd_proposals_1000", "sync/poll_list_rate",
                  "sync/poll_staleness_mean", "scheduler/throughput_5000_nodes", "clients/controller_create_rate",
                  "clients/kubelet_status_rate", "etcd/write_rate_1000_clients", "etcd/latency_shape",
-                 "density/pod_startup_p99"):
+                 "density/pod_startup_p99", "sync/kep2340_etcd_list_p50", "sync/kep2340_cache_list_p50",
+                 "sync/kep2340_etcd_apiserver_cores", "sync/kep3157_watchlist_memory", "sync/kep3157_memory_ratio"):
         assert must in names, must
     scoring = [r for r in records if r["name"].startswith("scoring/")]
     assert sum(r["expected"] for r in scoring) == len(score_cases()) + len(ipa_score_cases()) >= 80
@@ -93,14 +94,35 @@ def test_halving_apf_seats_fails_the_queueing_checks(monkeypatch):
     assert not by_name["queueing/mmc_wait"]["pass"]  # M/M/4 at rho 0.65 became M/M/2 at rho 1.3
 
 
+def test_sabotaged_list_costs_fail_the_kep2340_latency_check(monkeypatch):
+    """The I6 latency check can fail: four times the apiserver's per-key cost of a LIST from etcd
+    puts its p50 above 2 x 10.49 s; the cache path (which does not use that cost) still passes."""
+    from dataclasses import replace
+
+    import kbench.validate.kep as kep
+
+    real = kep.kep2340_scenario
+
+    def slow(path, quick):
+        sc = real(path, quick)
+        return replace(sc, apiserver=replace(sc.apiserver,
+                                             list_etcd_cpu_s_per_object=4 * sc.apiserver.list_etcd_cpu_s_per_object))
+
+    monkeypatch.setattr(kep, "kep2340_scenario", slow)
+    by_name = {r.name: r for r in kep.check_kep2340(quick=True)}
+    assert not by_name["sync/kep2340_etcd_list_p50"].passed
+    assert not by_name["sync/kep2340_etcd_apiserver_cores"].passed
+    assert by_name["sync/kep2340_cache_list_p50"].passed
+
+
 def test_markdown_and_table_outputs():
     res = runner.invoke(app, ["validate", "--quick", "--only", "sync", "-o", "markdown"])
     assert res.exit_code == 0, res.output
     assert res.stdout.startswith("| check | compared | expected |")
-    assert "sync/poll_list_rate" in res.stdout and "2/2 checks passed" in res.stdout
+    assert "sync/poll_list_rate" in res.stdout and "10/10 checks passed" in res.stdout
     assert "Not covered" in res.stdout
     res = runner.invoke(app, ["validate", "--quick", "--only", "sync"])
-    assert res.exit_code == 0 and "2/2 checks passed" in res.stdout
+    assert res.exit_code == 0 and "10/10 checks passed" in res.stdout
 
 
 @pytest.mark.parametrize("args", [["-o", "xml"], ["--only", "bogus"]])

@@ -27,7 +27,7 @@ def submit_many(api, head: Request, items: list[tuple[str, object]],
     ``head`` is one member's request (verb, resource, identity, size of each object);
     ``items`` are the ``(key, value)`` of every member. A batch of k requests is admitted by APF
     as one request holding k times the seats of one (batches are split so that none is wider
-    than the level's concurrency limit, so queueing and 429s stay honest), books one request's
+    than the level's current concurrency limit, so queueing and 429s stay honest), books one request's
     handler and encode CPU k times on the core pool (in parallel, as k requests would run),
     proposes its k entries to etcd as one call (each entry its own revision) and reaches the
     watch cache as one arrival. Every member shares the outcome; stats and APF counters count
@@ -43,7 +43,7 @@ def submit_many(api, head: Request, items: list[tuple[str, object]],
     fc.classify(head)
     fc.estimate(head)
     one = max(head.seats, head.final_seats, 1)
-    cl = fc.nominal_cl(head.level)
+    cl = fc.current_cl(head.level)  # the level's limit now (borrowing moves it)
     cap = max(1, cl // one) if cl > 0 else len(items)
     for i in range(0, len(items), cap):
         _submit_batch(api, head if i == 0 else copy.copy(head), items[i:i + cap], done)

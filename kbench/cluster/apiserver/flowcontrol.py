@@ -27,8 +27,12 @@ Seats are held from dispatch until :meth:`FlowControl.release`; a mutating reque
 (A14) stay held ``additional_s`` longer. A WATCH holds its seat until released, so the apiserver
 should release it once the watch is established, as APF does for long-running requests.
 
-Not modelled: borrowing between levels (A10, A27): each level's limit is fixed at its NominalCL and
-``lendable_percent`` is kept in the config only; Retry-After (A28); config changes at run time.
+Borrowing (A10, A27, I15): each level's seat demand (seats in use + seats waiting) is integrated
+over time, and every ``borrowing_period_s`` the current limits are recomputed from it
+(:mod:`kbench.cluster.apiserver.borrowing`): idle levels lend, busy ones borrow, none falls below
+``min(NominalCL, its demand)``. Dispatch, the reject test and the fair-queuing rate use the current
+limit; the per-level seat caps stay computed from NominalCL, as upstream. A 429 carries the level's
+Retry-After (A28). Not modelled: config changes at run time.
 
 Legacy mode (``enabled=False``, A1-A3): read-only requests (get, list) and mutating requests each
 have an in-flight limit (0 = unlimited); one over the limit gets 429 ``"max-inflight"`` at once,
@@ -36,8 +40,10 @@ unless the user is in ``system:masters``. WATCH is long-running and never limite
 
 The hot path uses events and callbacks only, no process per request.
 
-Longer than the ~400-line guide on purpose: admission, fair queuing and dispatch are one algorithm
-over the same level and queue state (upstream's ``queueset.go`` is one file for the same reason).
+Longer than the ~400-line guide on purpose: admission, fair queuing, dispatch and the seat-demand
+integration borrowing reads are one algorithm over the same level and queue state (upstream's
+``queueset.go`` is one file for the same reason); the borrowing computation itself is in
+:mod:`kbench.cluster.apiserver.borrowing`.
 """
 
 from __future__ import annotations
@@ -49,12 +55,17 @@ from functools import partial
 import numpy as np
 import simpy
 
+from kbench.cluster.apiserver.borrowing import DroppedRequests, apply_limits, schedule_adjustments
 from kbench.cluster.apiserver.request import Request
 from kbench.cluster.apiserver.workestimate import (
+    EXEMPT,
+    LEGACY,
     LEGACY_LONG_RUNNING,
     LEGACY_MUTATING,
     LEGACY_READONLY,
     MASTERS_GROUP,
+    QUEUE,
+    REJECT,
     Classifier,
     Estimator,
     deal_hand,
@@ -65,7 +76,6 @@ from kbench.cluster.apiserver.workestimate import (
 )
 from kbench.config import FlowControlConfig
 
-EXEMPT, REJECT, QUEUE, LEGACY = range(4)
 WAITING, DISPATCHED, REMOVED = range(3)
 _INF = float("inf")
 COUNTERS = ("arrived", "dispatched", "queued", "completed", "rejected_queue_full",
@@ -99,13 +109,22 @@ class _Waiter:
 class _Level:
     __slots__ = ("name", "kind", "cl", "queues", "hand_size", "qlen_limit", "hands", "r", "t",
                  "robin", "enqueues", "seats_in_use", "seats_waiting", "n_waiting", "n_executing",
-                 "active", "nonempty", "counters", "q_area", "s_area", "s_t")
+                 "active", "nonempty", "counters", "q_area", "nominal", "min_cl", "max_cl", "d_t", "d_t0",
+                 "d_area", "d_area2", "d_max", "smoothed", "hw", "dropped", "cl_max", "cl_min", "wait_seats", "wait_min", "s_area", "s_t")
 
     def __init__(self, name: str, kind: int, cl: int, queues: int = 0, hand_size: int = 1,
                  qlen_limit: int = 0):
         self.name = name
         self.kind = kind
-        self.cl = cl
+        self.cl = cl  # the current concurrency limit (borrowing moves it)
+        self.nominal = self.min_cl = self.max_cl = cl
+        self.cl_max = self.cl_min = cl  # the range the current limit took, for the summary
+        self.d_t = self.d_t0 = 0.0  # seat demand integrator (I15), seats and seconds
+        self.d_area = self.d_area2 = self.d_max = 0.0
+        self.smoothed = self.hw = 0.0
+        self.dropped = DroppedRequests()
+        self.wait_seats: dict[int, int] = {}  # waiting requests by seats (a dispatch that cannot fit exits early)
+        self.wait_min = _INF  # the fewest seats a waiting request needs
         self.queues = [_Queue(i) for i in range(queues)]
         self.hand_size = max(1, min(hand_size, queues)) if queues else 1
         self.qlen_limit = qlen_limit
@@ -133,12 +152,15 @@ class FlowControl:
         env: The simulation environment (virtual seconds).
         cfg: Flow-control config.
         rng: Random stream (unused: APF is deterministic; kept for the component interface).
-        object_count: Stored objects of a resource, for LIST estimates when ``req.list_objects``
-            is 0 (A15).
+        object_count: Stored objects of a resource, for LIST estimates (A15).
+        object_bytes: Stored bytes of a resource, for size-based LIST estimates (A16).
+        gates: Resolved feature gates (SizeBasedListCostEstimate, WatchInitEventsCharge).
     """
 
     def __init__(self, env: simpy.Environment, cfg: FlowControlConfig, rng: np.random.Generator,
-                 object_count: Callable[[str], int] | None = None):
+                 object_count: Callable[[str], int] | None = None,
+                 object_bytes: Callable[[str], float] | None = None,
+                 gates: dict[str, bool] | None = None):
         self.env = env
         self.cfg = cfg
         self.rng = rng
@@ -147,19 +169,31 @@ class FlowControl:
         self._exec: dict[Request, tuple[_Level, _Queue | None, int]] = {}
         self._linger: dict[tuple[str, str], int] = {}  # (level, flow schema) -> final seats still held
         self._levels: dict[str, _Level] = {}
+        self.nominal_sum = 0
         if cfg.enabled:
             nominal = nominal_concurrency(cfg)
             caps = {n: level_seat_cap(cfg, lv, nominal[n]) for n, lv in cfg.levels.items()}
+            server = cfg.max_requests_inflight + cfg.max_mutating_requests_inflight
             for name, lv in cfg.levels.items():
                 if lv.exempt:
-                    self._levels[name] = _Level(name, EXEMPT, 0)
+                    level = _Level(name, EXEMPT, 0)
                 elif is_queuing(lv):
-                    self._levels[name] = _Level(name, QUEUE, nominal[name], lv.queues, lv.hand_size,
-                                                lv.queue_length_limit)
+                    level = _Level(name, QUEUE, nominal[name], lv.queues, lv.hand_size, lv.queue_length_limit)
                 else:
-                    self._levels[name] = _Level(name, REJECT, nominal[name])
+                    level = _Level(name, REJECT, nominal[name])
+                # A10: lendable and borrowing limits (Go math.Round, half away from zero)
+                n = nominal[name]
+                lendable = int(n * lv.lendable_percent / 100 + 0.5)
+                borrow = server if lv.borrowing_limit_percent is None else int(n * lv.borrowing_limit_percent / 100 + 0.5)
+                level.nominal, level.min_cl, level.max_cl = n, n - lendable, n + borrow
+                level.dropped = DroppedRequests(cfg.retry_after_max_s)
+                self.nominal_sum += n
+                self._levels[name] = level
             self._classifier = Classifier(cfg)
-            self._estimator = Estimator(cfg, caps, object_count)
+            self._estimator = Estimator(cfg, caps, object_count, object_bytes)
+            self._estimator.gates = gates or {}
+            if cfg.borrowing:  # the limits at config digestion: the zero-demand allocation (I15)
+                apply_limits(self, 0.0)
         else:
             self._levels[LEGACY_READONLY] = _Level(LEGACY_READONLY, LEGACY, cfg.max_requests_inflight)
             self._levels[LEGACY_MUTATING] = _Level(LEGACY_MUTATING, LEGACY,
@@ -185,6 +219,22 @@ class FlowControl:
             self._estimator.estimate(req)
         else:
             req.seats, req.final_seats, req.additional_s = 1, 0, 0.0
+
+    def start(self) -> None:
+        """Start the periodic borrowing adjustment (call once, when the run starts)."""
+        if self.cfg.enabled and self.cfg.borrowing:
+            schedule_adjustments(self)
+
+    def _dm(self, lv: _Level, now: float) -> None:
+        """Integrate the level's seat demand up to ``now`` (before it changes)."""
+        x = lv.seats_in_use + lv.seats_waiting
+        dt = now - lv.d_t
+        if dt > 0.0:
+            lv.d_area += x * dt
+            lv.d_area2 += x * x * dt
+            lv.d_t = now
+        if x > lv.d_max:
+            lv.d_max = x
 
     # ---------------------------------------------------------------------------- admission
 
@@ -249,6 +299,7 @@ class FlowControl:
             raise ValueError(f"release of a request that is not executing: {req.verb} {req.resource}") from None
         now = self.env.now
         lv.counters["completed"] += 1
+        self._dm(lv, now)
         if lv.kind == QUEUE:
             self._sync(lv, now)
         lv.n_executing -= 1
@@ -282,7 +333,20 @@ class FlowControl:
 
     def nominal_cl(self, level: str) -> int:
         """NominalCL of a level in seats (A10, A11); legacy: the in-flight limit; 0 = unlimited."""
+        return self._levels[level].nominal
+
+    def current_cl(self, level: str) -> int:
+        """The level's current concurrency limit, seats (NominalCL moved by borrowing)."""
         return self._levels[level].cl
+
+    def cl_range(self, level: str) -> tuple[int, int]:
+        """Smallest and largest current limit the level had so far, seats."""
+        lv = self._levels[level]
+        return lv.cl_min, lv.cl_max
+
+    def retry_after(self, level: str) -> int:
+        """The level's Retry-After now, seconds (A28)."""
+        return self._levels[level].dropped.retry_after
 
     def seats_in_use(self, level: str) -> int:
         """Seats held by executing requests and lingering final seats."""
@@ -351,6 +415,7 @@ class FlowControl:
                now: float) -> None:
         lv.s_area += lv.seats_in_use * (now - lv.s_t)
         lv.s_t = now
+        self._dm(lv, now)
         lv.seats_in_use += seats
         lv.n_executing += 1
         lv.counters["dispatched"] += 1
@@ -362,6 +427,7 @@ class FlowControl:
     def _reject(self, lv: _Level, req: Request, ev: simpy.Event, reason: str) -> None:
         req.reject_reason = reason
         lv.counters["rejected_" + reason.replace("-", "_")] += 1
+        req.retry_after_s = float(lv.dropped.record(self.env.now))  # A28
         ev.succeed(False)
 
     def _enqueue(self, lv: _Level, req: Request, ev: simpy.Event | None, seats: int,
@@ -405,6 +471,7 @@ class FlowControl:
                 q.next_r = lv.r
                 lv.active += 1
             lv.nonempty[q.index] = q
+        self._dm(lv, now)
         work = req.seats * self._g + req.final_seats * req.additional_s
         w = _Waiter(req, ev, lv, q, lv.r, work, seats)
         q.fifo.append(w)
@@ -412,6 +479,10 @@ class FlowControl:
         q.work_waiting += work
         lv.n_waiting += 1
         lv.seats_waiting += seats
+        ws = lv.wait_seats
+        ws[seats] = ws.get(seats, 0) + 1
+        if seats < lv.wait_min:
+            lv.wait_min = seats
         self._bound(q)
         self._dispatch(lv, now)
         if w.state == WAITING:
@@ -424,11 +495,20 @@ class FlowControl:
 
     def _unlink(self, lv: _Level, w: _Waiter, state: int) -> _Queue:
         """Take a waiting request out of its queue's accounting (dispatch or time-out)."""
+        self._dm(lv, self.env._now)
         w.state = state
         q = w.queue
         q.n_waiting -= 1
         lv.n_waiting -= 1
         lv.seats_waiting -= w.seats
+        ws = lv.wait_seats
+        left = ws[w.seats] - 1
+        if left:
+            ws[w.seats] = left
+        else:
+            del ws[w.seats]
+            if w.seats == lv.wait_min:
+                lv.wait_min = min(ws) if ws else _INF
         fifo = q.fifo
         while fifo and fifo[0].state != WAITING:
             fifo.popleft()
@@ -443,6 +523,8 @@ class FlowControl:
         """Dispatch as much as possible (queueset.go dispatchAsMuchAsPossibleLocked)."""
         nq = len(lv.queues)
         while lv.n_waiting and lv.seats_in_use < lv.cl:
+            if lv.cl - lv.seats_in_use < lv.wait_min and lv.n_executing:
+                return  # no waiting request fits (a wider one runs alone only on an idle level)
             # smallest virtual finish; ties go to the first queue after the last one served
             best = None
             best_f = _INF
@@ -506,6 +588,7 @@ class FlowControl:
                     _event: simpy.Event) -> None:
         self._linger[who] -= seats
         now = self.env.now
+        self._dm(lv, now)
         if lv.kind == QUEUE:
             self._sync(lv, now)
         self._free(lv, q, seats)

@@ -1,4 +1,5 @@
-"""An API request as it travels through kube-apiserver: flow control, handler, storage."""
+"""An API request as it travels through kube-apiserver (flow control, handler, storage), and the
+response a client gets back."""
 
 from __future__ import annotations
 
@@ -19,10 +20,22 @@ class Request:
         user: Authenticated user (``system:kube-scheduler``, ``system:node:n1``, ...).
         groups: The user's groups (``system:nodes``, ``system:serviceaccounts``, ...).
         client: Client class for metrics (``scheduler``, ``kubelet``, ``sync``...).
-        list_objects: For LIST/WATCH work estimation: objects stored in scope (A15's N).
-        limit: LIST ``limit`` parameter, 0 for none.
-        from_cache: LIST/GET served from the watch cache (else from etcd).
+        list_objects: Deprecated hint, ignored by the server: a LIST's work is computed from the
+            objects stored (A15's N, I13), see :mod:`kbench.cluster.apiserver.readpath`.
+        limit: LIST ``limit`` parameter (page size), 0 for none.
+        rv: ``resourceVersion``: ``""`` (unset: a consistent read), ``"0"`` (any: the watch
+            cache), or a revision (not older than it; exact with ``rv_match="Exact"``).
+        rv_match: ``resourceVersionMatch``: ``""``, ``"NotOlderThan"`` or ``"Exact"``.
+        continue_from: For a continuation page, the position (stored keys of the scope) where it
+            starts; -1 for a first page.
+        continue_rv: The revision carried by the continue token (the first page's).
         selector: LIST has a label/field selector.
+        match_fraction: Fraction of the scanned objects a label selector matches (1: all; 0:
+            "matches nothing", as in KEP-2340's benchmark, I6).
+        send_initial_events: WATCH with ``sendInitialEvents=true`` (WatchList, KEP-3157).
+        retry_after_s: On a 429, the Retry-After the server sent (A28), seconds.
+        route: Where the apiserver serves a read (set by the apiserver, a
+            :class:`~kbench.cluster.apiserver.readpath.Route`).
         watchers: For mutating requests: watchers interested in the object (A14 final seats).
         size_bytes: Request body size (writes) or expected response size (reads), bytes.
         level: Priority level, set by flow control.
@@ -51,8 +64,15 @@ class Request:
     client: str = ""
     list_objects: int = 0
     limit: int = 0
-    from_cache: bool = True
+    rv: str = "0"
+    rv_match: str = ""
+    continue_from: int = -1
+    continue_rv: int = 0
     selector: bool = False
+    match_fraction: float = 1.0
+    send_initial_events: bool = False
+    retry_after_s: float = 0.0
+    route: object = None
     watchers: int = 0
     size_bytes: int = 0
     level: str = ""
@@ -72,3 +92,32 @@ class Request:
     def mutating(self) -> bool:
         """True for create, update, patch and delete."""
         return self.verb in MUTATING_VERBS
+
+
+@dataclass(slots=True)
+class Response:
+    """What a client gets back.
+
+    Attributes:
+        code: HTTP-like status: 200, 409 (conflict), 410 (resource version too old), 422 (a
+            watch-list the server does not accept), 429, 500, 503 (unavailable), 504 (timeout).
+        revision: The resource version of the response (writes: the committed revision).
+        objects: Objects returned (LIST), 1 for single-object requests.
+        size_bytes: Response size on the wire, bytes.
+        items: For LIST, the objects (key -> value) as of ``revision``; for GET, the value.
+        continue_from: For a LIST page with more to come, the position the next page starts at
+            (the continue token); -1 for the last page.
+        retry_after_s: The Retry-After of a 429 (A28), seconds (0: none).
+    """
+
+    code: int
+    revision: int = 0
+    objects: int = 0
+    size_bytes: float = 0
+    items: object = None
+    continue_from: int = -1
+    retry_after_s: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return self.code == 200

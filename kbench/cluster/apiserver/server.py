@@ -7,7 +7,11 @@ the response and its transfer to the client. Latency is recorded twice: the SLI 
 defines it (G4: from receipt to the last byte, excluding the APF queue wait) and end to end.
 
 CPU is modelled as a FCFS pool of ``cores`` servers computed from a heap of core free times,
-so a request costs a few heap operations instead of a SimPy resource round trip.
+so a request costs a few heap operations instead of a SimPy resource round trip. Watch fan-out
+runs on the same pool (:mod:`kbench.cluster.apiserver.fanout`). Every byte sent or received is
+counted in :attr:`Apiserver.traffic` (:mod:`kbench.cluster.apiserver.traffic`) and leaves through
+one shared NIC; the heap is a ledger (:mod:`kbench.cluster.apiserver.memory`). Where a read is
+served follows the feature gates (:mod:`kbench.cluster.apiserver.readpath`).
 
 :meth:`Apiserver.request` is a generator for a client process (``yield from``); the steps of a
 request are callbacks of the events they wait on (:mod:`kbench.cluster.apiserver.serving`), and the client
@@ -29,11 +33,14 @@ from simpy.events import Timeout
 
 from kbench.cluster.apiserver.batch import submit_many
 from kbench.cluster.apiserver.flowcontrol import FlowControl
+from kbench.cluster.apiserver.memory import Memory
 from kbench.cluster.apiserver.request import MUTATING_VERBS, Request
 from kbench.cluster.apiserver.serving import Reply, Response, Serve
+from kbench.cluster.apiserver.traffic import Traffic
 from kbench.cluster.apiserver.watchcache import WatchCache
 from kbench.cluster.etcd.server import Etcd
 from kbench.config import ApiserverConfig
+from kbench.config.features import DEFAULT_VERSION, resolve
 from kbench.metrics.collect import RequestStats
 
 __all__ = ["Apiserver", "Response"]
@@ -49,21 +56,41 @@ class Apiserver:
         flowcontrol: APF (or max-inflight) in front of the handlers.
         rng: Random stream (``apiserver``).
         stats: Where request aggregates go.
+        gates: The resolved feature gates (:mod:`kbench.config.features`; default: the newest
+            release's).
+
+    Attributes:
+        traffic: Bytes sent and received (:class:`~kbench.cluster.apiserver.traffic.Traffic`).
+        mem: The heap ledger (:class:`~kbench.cluster.apiserver.memory.Memory`).
+        cpu_s: CPU-seconds used on the core pool in all.
+        cpu_watch_s: Of which watch fan-out (dispatch, encode, per-watcher sends, initial events).
+        cpu_list_s: Of which LIST scans, decoding and their parallel GC share.
+        terminated_watchers: Watchers closed for falling behind (A22), by client class.
     """
 
     def __init__(self, env: simpy.Environment, cfg: ApiserverConfig, etcd: Etcd,
-                 flowcontrol: FlowControl, rng: np.random.Generator, stats: RequestStats):
+                 flowcontrol: FlowControl, rng: np.random.Generator, stats: RequestStats,
+                 gates: dict[str, bool] | None = None):
         self.env = env
         self.cfg = cfg
         self.etcd = etcd
         self.fc = flowcontrol
         self.rng = rng
         self.stats = stats
+        self.gates = gates if gates is not None else resolve(DEFAULT_VERSION)
         self.caches: dict[str, WatchCache] = {}
         self._cores = [0.0] * cfg.cores
         heapq.heapify(self._cores)
         self._webhook = cfg.webhook_s.sampler(rng)
         self.cpu_s = 0.0
+        self.cpu_watch_s = 0.0
+        self.cpu_list_s = 0.0
+        self.nic_free_s = 0.0
+        self.traffic = Traffic()
+        self.terminated_watchers: dict[str, int] = {}
+        self.oom_kills = 0
+        mc = cfg.memory
+        self.mem = Memory(mc.base_bytes, mc.limit_bytes, self._slow_memory, self.oom, lambda: env._now)
         self.up = True
         self.generation = 0
         self.restarts = 0
@@ -81,7 +108,7 @@ class Apiserver:
         index, e.g. pods by node name)."""
         c = self.caches.get(resource)
         if c is None:
-            c = WatchCache(self.env, resource, self.cfg, self.rng, self._charge, partition_fn)
+            c = WatchCache(self.env, resource, self.cfg, self.rng, self, partition_fn)
             c.store.update(self.etcd.values(resource))
             c.rebuild_index()
             c.revision = self.etcd.revision
@@ -99,8 +126,35 @@ class Apiserver:
         if c is not None:
             c.on_commit_many(recs)
 
-    def _charge(self, seconds: float) -> None:
-        self.cpu_s += seconds
+    def _send_delay(self, ready: float, nbytes: float) -> float:
+        """A response of ``nbytes`` bytes ready to go ``ready`` seconds from now: how long until it
+        has left (the client's link, and the shared NIC in FIFO order), seconds."""
+        if nbytes <= 0:
+            return ready
+        cfg = self.cfg
+        now = self.env._now
+        t = now + ready
+        nic = (t if t > self.nic_free_s else self.nic_free_s) + nbytes / cfg.nic_bytes_per_s
+        self.nic_free_s = nic
+        link = t + nbytes / cfg.network_bytes_per_s
+        return (link if link > nic else nic) - now
+
+    def _slow_memory(self) -> tuple[float, float]:
+        """The watch cache's and the watchers' heap now, bytes (see :class:`Memory`)."""
+        mc = self.cfg.memory
+        etcd = self.etcd
+        cache = 0.0
+        watchers = 0
+        for name, c in self.caches.items():
+            cache += etcd.resource_bytes(name) + c.history_bytes
+            watchers += c.watcher_total()
+        return cache * mc.object_inflation, watchers * mc.per_watcher_bytes
+
+    def oom(self) -> None:
+        """The heap went over ``memory.limit_bytes``: the process dies and restarts."""
+        if self.up:
+            self.oom_kills += 1
+            self.restart(self.cfg.memory.oom_restart_s)
 
     def _cpu(self, seconds: float) -> simpy.Event:
         """Book ``seconds`` of one core, FCFS; the event fires when the work is done."""
@@ -151,8 +205,8 @@ class Apiserver:
         """Serve one request (a generator for ``yield from`` inside a client process).
 
         Args:
-            req: The request. For LIST/GET, ``req.from_cache`` chooses the watch cache (the
-                client asked for resourceVersion="0" or any) or etcd (a consistent read).
+            req: The request. For LIST/GET, ``req.rv`` and the feature gates choose the watch
+                cache or etcd (:func:`kbench.cluster.apiserver.readpath.route`).
             rv: For WATCH, the resource version to resume from.
 
         Returns:
@@ -199,10 +253,13 @@ class Apiserver:
         for c in self.caches.values():
             c.close_all("restart")
             c.reset()
+        mem = self.mem.current
+        for comp in ("list_transient", "watchlist_streams"):  # the process's heap is gone
+            mem[comp] = 0.0
 
         def back(_e):
             self.up = True
-            for c in self.caches.values():
+            for name, c in self.caches.items():
                 # The new cache starts from a fresh LIST of etcd; its history begins after that.
                 # In a real cluster etcd's global revision moves during any downtime (leases,
                 # events), so every informer's rv is older than the cache: 410 Gone, relist.
@@ -212,6 +269,13 @@ class Apiserver:
                 c.revision = self.etcd.revision + 1
                 c.history.clear()
                 c.oldest_rv = self.etcd.revision + 1
+                # the new cache lists its resource from etcd: a full range, decoded on the pool
+                n, nbytes = self.etcd.object_count(name), self.etcd.resource_bytes(name)
+                if n:
+                    self.etcd.read(name, objects_scanned=n, bytes_returned=nbytes)
+                    cpu = n * self.cfg.list_etcd_cpu_s_per_object + nbytes * self.cfg.list_etcd_cpu_s_per_byte
+                    self._cpu_delay(cpu)
+                    self.cpu_list_s += cpu
 
         self.env.timeout(downtime_s).callbacks.append(back)
 

@@ -23,38 +23,17 @@ process that had waited on each step itself would have returned (same events, sa
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 
 import simpy
 from simpy.events import Timeout
 
-from kbench.cluster.apiserver.request import MUTATING_VERBS, Request
+from kbench.cluster.apiserver.readpath import route
+from kbench.cluster.apiserver.reads import ReadSteps, select
+from kbench.cluster.apiserver.request import MUTATING_VERBS, Request, Response
 from kbench.cluster.etcd.records import EtcdConflict
 from kbench.errors import EtcdQuotaExceeded
 
-
-@dataclass(slots=True)
-class Response:
-    """What a client gets back.
-
-    Attributes:
-        code: HTTP-like status: 200, 409 (conflict), 410 (resource version too old), 429, 500,
-            503 (unavailable), 504 (timeout).
-        revision: The resource version of the response (writes: the committed revision).
-        objects: Objects returned (LIST), 1 for single-object requests.
-        size_bytes: Response size, bytes.
-        items: For LIST, the objects (key -> value) as of ``revision``; for GET, the value.
-    """
-
-    code: int
-    revision: int = 0
-    objects: int = 0
-    size_bytes: int = 0
-    items: object = None
-
-    @property
-    def ok(self) -> bool:
-        return self.code == 200
+__all__ = ["Reply", "Response", "Serve", "select"]
 
 
 class Reply(simpy.Event):
@@ -69,7 +48,7 @@ class Reply(simpy.Event):
             cb(self)
 
 
-class Serve:
+class Serve(ReadSteps):
     """One request in flight (see the module docstring); starts on construction.
 
     Args:
@@ -79,7 +58,8 @@ class Serve:
         done: Called with the response where the request completes.
     """
 
-    __slots__ = ("api", "req", "rv", "done", "t0", "t_disp", "gen", "key", "cache", "revision", "resp")
+    __slots__ = ("api", "req", "rv", "done", "t0", "t_disp", "gen", "key", "cache", "revision", "resp",
+                 "work", "mem_held")
 
     def __init__(self, api, req: Request, rv: int, done: Callable[[Response], None]):
         self.api, self.req, self.rv, self.done = api, req, rv, done
@@ -89,11 +69,14 @@ class Serve:
             return
         self.gen = api.generation
         self.t0 = t0 = env.now
+        self.mem_held = 0.0
         req.arrival_s = t0
         # Apiserver._inflight_change(+1), inlined
         api._inflight_area += api.inflight * (t0 - api._inflight_t)
         api._inflight_t = t0
         api.inflight += 1
+        if req.verb not in MUTATING_VERBS:
+            req.route = route(req, api)  # APF's estimate and the handler follow the same route
         ev = api.fc.admit(req, immediate=True)
         if ev is None:  # admitted at once: no event, the handler starts in this step
             self._dispatched()
@@ -120,30 +103,25 @@ class Serve:
             req = self.req
             self.key = (req.verb, req.resource, req.client, req.level)
             self.api.stats.record_rejected(self.key, flow_schema=req.flow.partition("/")[0], reason=req.reject_reason)
-            self._finish(Response(429))
+            self._finish(Response(429, retry_after_s=req.retry_after_s))
             return
         self._dispatched()
 
     def _dispatched(self) -> None:
         api, req = self.api, self.req
         self.key = (req.verb, req.resource, req.client, req.level)
-        env, cfg = api.env, api.cfg
-        self.t_disp = now = env.now
-        verb = req.verb
-        if verb in MUTATING_VERBS:
+        cfg = api.cfg
+        self.t_disp = api.env.now
+        if req.verb in MUTATING_VERBS:
+            tr = api.traffic  # Traffic.inn, inlined
+            key = (req.resource, req.client)
+            tr.ingress[key] = tr.ingress.get(key, 0.0) + req.size_bytes
+            tr.ingress_total += req.size_bytes
             ev = api._cpu(cfg.request_base_cpu_s + cfg.admission_cpu_s)
             ev.callbacks.append(self._webhook if cfg.webhook_enabled else self._store)
             return
-        cache = api.cache(req.resource) if cfg.watch_cache.enabled else None
-        self.cache = cache
-        if verb == "watch":
-            api._cpu(cfg.request_base_cpu_s).callbacks.append(self._watch)
-        elif cache is not None and req.from_cache and now >= api.lists_from_etcd_until_s:
-            n = req.list_objects if verb == "list" else 1
-            api._cpu(cfg.request_base_cpu_s + n * cfg.list_cache_cpu_s_per_object).callbacks.append(
-                self._cached)
-        else:
-            api._cpu(cfg.request_base_cpu_s).callbacks.append(self._etcd_read)
+        self.cache = api.cache(req.resource) if cfg.watch_cache.enabled else None
+        self._read()
 
     # ----------------------------------------------------------------------------------- writes
     def _webhook(self, _e) -> None:
@@ -177,58 +155,33 @@ class Serve:
             out = 4096
         self._respond(Response(200, revision=e._value, objects=1, size_bytes=out))
 
-    # ------------------------------------------------------------------------------------ reads
-    def _watch(self, _e) -> None:
-        cache = self.cache
-        if cache is None:
-            self._handled(Response(200, revision=self.rv))
-        elif not cache.can_resume(self.rv):
-            self._handled(Response(410, revision=cache.revision))
-        else:
-            self._handled(Response(200, revision=cache.revision))
-
-    def _cached(self, _e) -> None:
-        req, cache = self.req, self.cache
-        items = None
-        if req.want_items:
-            items = cache.snapshot(req.partition) if req.verb == "list" else cache.store.get(req.name)
-        self._respond(Response(200, revision=cache.revision, objects=req.list_objects if req.verb == "list" else 1,
-                               size_bytes=req.size_bytes, items=items))
-
-    def _etcd_read(self, _e) -> None:
-        req = self.req
-        n = req.list_objects if req.verb == "list" else 1
-        self.api.etcd.read(req.resource, objects_scanned=n, bytes_returned=req.size_bytes,
-                           linearizable=True, op=req.verb).callbacks.append(self._etcd_scanned)
-
-    def _etcd_scanned(self, e: simpy.Event) -> None:
-        self.revision = e._value
-        req, api = self.req, self.api
-        n = req.list_objects if req.verb == "list" else 1
-        api._cpu(n * api.cfg.list_etcd_cpu_s_per_object).callbacks.append(self._etcd_items)
-
-    def _etcd_items(self, _e) -> None:
-        req, etcd = self.req, self.api.etcd
-        items = None
-        if req.want_items:
-            items = (select(etcd.values(req.resource), req.partition, self.cache) if req.verb == "list"
-                     else etcd.get(req.resource, req.name))
-        self._respond(Response(200, revision=self.revision, objects=req.list_objects if req.verb == "list" else 1,
-                               size_bytes=req.size_bytes, items=items))
-
     # ------------------------------------------------------------------------------------- reply
-    def _respond(self, resp: Response) -> None:
+    def _respond(self, resp: Response, transient: float = 0.0) -> None:
         """Encode ``resp`` on a core and transfer it, as one timeout: the transfer starts when
         the encoding ends and nothing can come between them, and the request holds its seats
-        until the response is written, as APF does (the handler returns after writing)."""
+        until the response is written, as APF does (the handler returns after writing).
+        ``transient`` bytes of heap are held until then (a LIST being built, I10)."""
         api = self.api
-        delay = api._cpu_delay(resp.size_bytes * api.cfg.encode_cpu_s_per_byte)
-        if resp.size_bytes:
-            delay += resp.size_bytes / api.cfg.network_bytes_per_s
+        cfg = api.cfg
+        size = resp.size_bytes
+        cpu = size * cfg.encode_cpu_s_per_byte
+        gz = cfg.gzip
+        if gz.enabled and size > gz.threshold_bytes and api.gates["APIResponseCompression"]:
+            cpu += size * gz.cpu_s_per_byte
+            resp.size_bytes = size = size / gz.ratio
+        delay = api._send_delay(api._cpu_delay(cpu), size)
+        if transient > 0.0:
+            self.mem_held += transient
+            api.mem.add("list_transient", transient)
         self.resp = resp
         Timeout(api.env, delay).callbacks.append(self._responded)
 
     def _responded(self, _e) -> None:
+        held = self.mem_held
+        if held:
+            self.mem_held = 0.0
+            if self.gen == self.api.generation:
+                self.api.mem.add("list_transient", -held)
         if not self._released_failed():
             self._send_done(self.resp)
 
@@ -256,7 +209,7 @@ class Serve:
         api = self.api
         if resp.size_bytes:
             self.resp = resp
-            api.env.timeout(resp.size_bytes / api.cfg.network_bytes_per_s).callbacks.append(self._sent)
+            api.env.timeout(api._send_delay(0.0, resp.size_bytes)).callbacks.append(self._sent)
         else:
             self._send_done(resp)
 
@@ -264,21 +217,22 @@ class Serve:
         self._send_done(self.resp)
 
     def _send_done(self, resp: Response) -> None:
+        api = self.api
         if resp.code != 200:
-            self.api.stats.record_error(self.key)
+            api.stats.record_error(self.key)
         else:
             t0 = self.t0
-            t1 = self.api.env.now
+            t1 = api.env.now
             wait = self.t_disp - t0
-            self.api.stats.record(self.key, sli_s=t1 - t0 - wait, e2e_s=t1 - t0, wait_s=wait,
-                                  nbytes=resp.size_bytes)
+            api.stats.record(self.key, sli_s=t1 - t0 - wait, e2e_s=t1 - t0, wait_s=wait, nbytes=resp.size_bytes)
+            nbytes = resp.size_bytes
+            if nbytes:  # Traffic.out, inlined
+                req = self.req
+                tr = api.traffic
+                key = ("response", req.resource, req.client)
+                e = tr.egress
+                e[key] = e.get(key, 0.0) + nbytes
+                tr.by_kind["response"] += nbytes
         self._finish(resp)
 
 
-def select(values: dict, partition, cache) -> dict:
-    """A LIST from etcd: every value, or those of one partition (the selector is applied after the
-    full range read, as I13 says)."""
-    if partition is None or cache is None or cache.partition_fn is None:
-        return dict(values)
-    fn = cache.partition_fn
-    return {k: v for k, v in values.items() if v is not None and fn(v) == partition}

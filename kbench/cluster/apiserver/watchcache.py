@@ -1,36 +1,43 @@
-"""The apiserver watch cache and watch fan-out (A18-A23, I9).
+"""The apiserver watch cache (A18-A23, I9, I18).
 
 One :class:`WatchCache` per resource is fed by etcd's commit stream after a small lag. It keeps a
 bounded event history (A19) that decides whether a watch can resume from a resource version or
-must relist (410 Gone), and dispatches each event to the watchers whose selector matches.
+must relist (410 Gone), serves LISTs (consistent ones once fresh, :mod:`.freshness`), and hands
+each event to :mod:`.watchdispatch`, which books the fan-out on the apiserver's cores: one encode
+per event, then per-watcher work in parallel with request handling. **Active** watchers (a
+scheduler, a kubelet) get a callback per event at their delivery time. Delivery to **passive**
+watchers (clients that only receive and are measured, such as thousands of kube-proxies or the
+sync experiment's clients) is computed in bulk with numpy by :mod:`.watchpassive`: one SimPy
+event per change, not one per watcher (DESIGN.md decision 2). Either kind is terminated when its
+buffer is full and the dispatcher's time budget runs out (A21, A22).
 
-Dispatch cost follows I9: one encode per event, then a small per-watcher send cost, done serially
-by the cache's dispatcher, so watcher *k* in line gets the event ``encode + k x send`` after the
-cache does. **Active** watchers (a scheduler, a kubelet) get a callback per event at their delivery
-time. Delivery to **passive** watchers (clients that only receive and are measured, such as
-thousands of kube-proxies or the sync experiment's clients) is computed in bulk with numpy by
-:mod:`kbench.cluster.apiserver.watchpassive`: one SimPy event per change, not one per watcher (DESIGN.md
-decision 2), with the slow-watcher buffers and budget of A21 and A22.
+Bookmarks (A23) cost no event: when a watch closes, the bookmarks it received (one a minute, and
+one 2 s before its deadline) are counted in the egress ledger and move an idle watcher's revision
+to the cache's revision at the last of them, so idle watchers resume without relisting.
 
-Arrivals and deliveries are scheduled with :mod:`kbench.cluster.apiserver.watchevents` (no Timeout object
-or closure per delivery; the same times and order as one timeout per delivery).
-
-Slightly over the ~400-line guide: the cache's history, its watchers and the dispatch of one event
-share one state (passive bulk delivery is already split out to :mod:`.watchpassive`).
+Slightly over the ~400-line guide: the cache's history, its watchers and their closing share one
+state (dispatch, passive delivery and freshness are split out).
 """
 
 from __future__ import annotations
 
+import heapq
+import math
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 import simpy
-from simpy.events import NORMAL
 
-from kbench.cluster.apiserver.watchevents import Fanout, call_later
-from kbench.cluster.apiserver.watchpassive import ChangeLog, PassiveGroup, SlowBudget, dispatch_passive
+from kbench.cluster.apiserver.bookmarks import bookmark_members, bookmarks_received
+from kbench.cluster.apiserver.fanout import book_scalar
+from kbench.cluster.apiserver.freshness import Freshness
+from kbench.cluster.apiserver.traffic import Traffic
+from kbench.cluster.apiserver.watchdispatch import dispatch as dispatch_event
+from kbench.cluster.apiserver.watchdispatch import dispatch_many
+from kbench.cluster.apiserver.watchevents import call_later
+from kbench.cluster.apiserver.watchpassive import ChangeLog, PassiveGroup, SlowBudget, close_members
 from kbench.config import ApiserverConfig
 
 __all__ = ["ALL", "ChangeLog", "PassiveGroup", "WatchCache", "Watcher"]
@@ -48,6 +55,14 @@ class Watcher:
             :class:`~kbench.cluster.etcd.server.CommitRecord` (revision, key, op, size_bytes, time_s, value).
         on_close: ``f(reason)`` called when the watch ends (``timeout``, ``slow``, ``restart``).
         rv: Last revision delivered (or bookmarked).
+        client: Client class (for the egress ledger and the terminated-watcher counts).
+        process_s: Time the client takes per event, seconds (0: never falls behind).
+        buffer: Events that fit between the dispatcher and the client (A21, I18).
+        backlog_until: When the client has processed every event it got, seconds.
+        opened_s: When the watch began, seconds.
+        deadline_s: When it times out, seconds.
+        sent_bytes: Watch-event bytes sent to it not yet in the egress ledger (counted in its
+            ``watch`` total already; folded in per client class when it closes).
     """
 
     partition: object
@@ -58,6 +73,13 @@ class Watcher:
     pending: int = 0
     timeout_event: object = None
     wid: int = -1
+    client: str = ""
+    process_s: float = 0.0
+    buffer: int = 20
+    backlog_until: float = 0.0
+    opened_s: float = 0.0
+    deadline_s: float = math.inf
+    sent_bytes: float = 0.0
 
 
 class WatchCache:
@@ -68,23 +90,34 @@ class WatchCache:
         resource: Resource name.
         cfg: Apiserver config (watch cache settings and dispatch costs).
         rng: Random stream for the etcd-to-cache lag.
-        charge_cpu: ``f(seconds)`` accounting apiserver CPU used by dispatch.
+        api: The apiserver (its core pool, NIC, traffic ledger and etcd); a standalone cache
+            (tests) gets a pool of its own.
         partition_fn: ``f(value) -> partition`` for indexed watches (pods by ``spec.nodeName``);
             when None, partitions come from :attr:`partition_of` (key -> partition).
 
     Attributes:
         store: Current objects as the cache has them (key -> value), what a cached LIST returns.
+        history_bytes: Bytes of the events in the history (they pin old versions in memory).
+        terminated_slow: Watchers of this cache closed for falling behind (A22).
+        bookmarks_sent: Bookmark events sent (counted when watches close).
     """
 
     def __init__(self, env: simpy.Environment, resource: str, cfg: ApiserverConfig,
-                 rng: np.random.Generator, charge_cpu: Callable[[float], None],
+                 rng: np.random.Generator, api=None,
                  partition_fn: Callable[[object], object] | None = None):
         self.env = env
         self.resource = resource
         self.cfg = cfg
         self.wc = cfg.watch_cache
         self._lag = self.wc.etcd_to_cache_s.sampler(rng)
-        self._charge_cpu = charge_cpu
+        self.api = api if api is not None and not callable(api) else _StandalonePool(cfg)
+        etcd = getattr(self.api, "etcd", None)
+        self.fresh = Freshness(self, etcd) if etcd is not None else None
+        self.history_bytes = 0.0
+        self.terminated_slow = 0
+        self.bookmarks_sent = 0
+        self._part_counts: dict[object, int] | None = None
+        self._part_counts_n = -1
         self.revision = 0
         self.history: deque[tuple[int, float, object, object]] = deque()  # (rev, cache time, record, partition)
         self.oldest_rv = 0  # a watch from rv < oldest_rv gets 410 Gone
@@ -129,7 +162,7 @@ class WatchCache:
                 self._arrive(rec)
             return
         parts = [self._arrive(rec, dispatch=False) for rec in recs]
-        self._dispatch_many(recs, parts)
+        dispatch_many(self, recs, parts)
 
     def _arrive(self, rec, dispatch: bool = True):
         now = self.env._now
@@ -144,12 +177,15 @@ class WatchCache:
             part = self.partition_of.get(key, -1)
         h = self.history
         h.append((rev, now, rec, part))
+        self.history_bytes += rec.size_bytes
         wc = self.wc
         lo, hi = wc.history_events_min, wc.history_events_max
         if len(h) > lo or len(h) > hi:
             fresh = wc.fresh_duration_s
             while len(h) > hi or (len(h) > lo and now - h[0][1] > fresh):
-                self.oldest_rv = h.popleft()[0]
+                old = h.popleft()
+                self.oldest_rv = old[0]
+                self.history_bytes -= old[2].size_bytes
         if rec.op == "delete":
             self.store.pop(key, None)
             value = None
@@ -170,7 +206,10 @@ class WatchCache:
                 bucket[key] = value
         self._log_rows.append((rev, rec.time_s, part if isinstance(part, int) else -1))
         if dispatch:
-            self._dispatch(rec, part)
+            dispatch_event(self, rec, part)
+        fresh = self.fresh
+        if fresh is not None and fresh.waiters:
+            fresh.release()
         return part
 
     def _index_move(self, key: str, value: object, part: object) -> None:
@@ -201,9 +240,46 @@ class WatchCache:
             return dict(self.index.get(partition, {}))
         return {k: v for k, v in self.store.items() if self.partition_of.get(k, -1) == partition}
 
+    def partition_count(self, partition: object) -> int:
+        """Objects the cache holds in ``partition`` (an indexed field selector's bucket)."""
+        if self.partition_fn is not None:
+            return len(self.index.get(partition, ()))
+        if self._part_counts_n != len(self.partition_of):
+            counts: dict[object, int] = {}
+            for p in self.partition_of.values():
+                counts[p] = counts.get(p, 0) + 1
+            self._part_counts, self._part_counts_n = counts, len(self.partition_of)
+        return self._part_counts.get(partition, 0)
+
+    def read_rv(self) -> int:
+        """The revision a read from the cache is served at: its last event, or the last progress
+        notification if later (I20)."""
+        fresh = self.fresh
+        if fresh is not None and fresh.progress_rv > self.revision:
+            return fresh.progress_rv
+        return self.revision
+
+    def revision_at(self, t: float) -> int:
+        """The last revision of this resource committed at or before ``t`` (seconds), or the
+        revision the cache started from."""
+        revs, commits, _ = self.log.arrays()
+        i = int(np.searchsorted(commits, t, side="right"))
+        return int(revs[i - 1]) if i else self.oldest_rv
+
+    def watch_buffer(self, indexed: bool = False, trigger: bool = False) -> int:
+        """Events a watcher's buffers hold: ``channels_per_watcher`` channels of
+        clamp(ceil(capacity / 75 s), min, max for the kind) (A21, I18); the history length stands
+        for the capacity (at least the 100-event lower bound)."""
+        wc = self.wc
+        top = wc.buffer_max_indexed_trigger if trigger else (wc.buffer_max_indexed if indexed else wc.buffer_max)
+        cap = max(len(self.history), wc.history_events_min)
+        size = min(max(math.ceil(cap / wc.fresh_duration_s), wc.buffer_min), top)
+        return wc.channels_per_watcher * size
+
     def reset(self) -> None:
         """Forget history (apiserver restart): watches must resume from the current revision."""
         self.history.clear()
+        self.history_bytes = 0.0
         self.oldest_rv = self.revision
 
     def can_resume(self, rv: int) -> bool:
@@ -213,98 +289,6 @@ class WatchCache:
         drops, at each arrival, those older than ``fresh_duration_s`` (A19).
         """
         return rv >= self.oldest_rv
-
-    # ----------------------------------------------------------------------------------- dispatch
-    def _dispatch(self, rec, part) -> None:
-        active = self._all_list
-        if part is not None:
-            bucket = self._by_part.get(part)
-            if bucket:
-                active = (*active, *bucket.values())
-        groups = self.passive
-        if not active and not groups:
-            return
-        env = self.env
-        now = env._now
-        cfg = self.cfg
-        revision = rec.revision
-        start = self._dispatch_free_s
-        t = (now if now > start else start) + cfg.watch_event_encode_cpu_s
-        cpu = cfg.watch_event_encode_cpu_s
-        send = cfg.watch_send_cpu_s
-        net = rec.size_bytes / cfg.network_bytes_per_s
-        eid = env._eid
-        f = None
-        for w in active:
-            t += send
-            cpu += send
-            if w.on_event is None:
-                w.rv = revision
-            else:
-                w.pending += 1
-                if f is None:
-                    f = Fanout(env, rec)
-                    ws, entries = f.watchers, f.entries
-                ws.append(w)
-                entries.append((now + (t + net - now), NORMAL, next(eid), f))
-        if f is not None:
-            f.start()
-        self.deliveries += len(active)
-        if groups:
-            ipart = part if isinstance(part, int) else -1
-            budget = self._budget
-            for g in groups:
-                t, used, delivered = dispatch_passive(g, budget, send, t, net, rec, ipart)
-                cpu += used
-                self.deliveries += delivered
-        self._dispatch_free_s = t
-        self.events_dispatched += 1
-        self._charge_cpu(cpu)
-
-    def _dispatch_many(self, recs: list, parts: list) -> None:
-        """:meth:`_dispatch` for several events at once (active watchers only): the dispatcher's
-        work is the same (one encode per event, one send per watcher and event); each watcher gets
-        its events in one delivery, at the time its last one would have arrived."""
-        now = self.env.now
-        cfg = self.cfg
-        encode, send, bw = cfg.watch_event_encode_cpu_s, cfg.watch_send_cpu_s, cfg.network_bytes_per_s
-        t = max(now, self._dispatch_free_s)
-        cpu = 0.0
-        batches: dict[Watcher, list] = {}
-        dispatched = False
-        by_part = self._by_part
-        for rec, part in zip(recs, parts, strict=True):
-            active = self._all_list
-            if part is not None:
-                bucket = by_part.get(part)
-                if bucket:
-                    active = (*active, *bucket.values())
-            if not active:
-                continue
-            dispatched = True
-            t += encode
-            cpu += encode
-            net = rec.size_bytes / bw
-            for w in active:
-                t += send
-                cpu += send
-                if w.on_event is None:
-                    w.rv = rec.revision
-                else:
-                    b = batches.get(w)
-                    if b is None:
-                        b = batches[w] = [0.0, w]
-                    b[0] = t + net
-                    b.append(rec)
-            self.deliveries += len(active)
-            self.events_dispatched += 1
-        if not dispatched:
-            return
-        for w, b in batches.items():
-            w.pending += 1
-            call_later(self.env, b[0] - now, self._deliver_many, b)
-        self._dispatch_free_s = t
-        self._charge_cpu(cpu)
 
     @staticmethod
     def _deliver_one(wr: tuple) -> None:
@@ -332,10 +316,16 @@ class WatchCache:
         """Register an active watcher; it is closed with reason ``timeout`` after ``timeout_s``.
 
         With ``from_rv``, events after that revision still in the history are replayed first (the
-        caller checked :meth:`can_resume`).
+        caller checked :meth:`can_resume`): their per-watcher work is one job on the core pool
+        and they arrive together.
         """
+        env = self.env
+        now = env.now
         w.wid = self._next_id
         self._next_id += 1
+        w.opened_s = now
+        w.deadline_s = now + timeout_s
+        w.backlog_until = now
         if w.partition is None:
             self._all[w.wid] = w
             self._all_list = tuple(self._all.values())
@@ -343,25 +333,73 @@ class WatchCache:
             self._by_part.setdefault(w.partition, {})[w.wid] = w
             self._n_by_part += 1
         if from_rv is not None and w.on_event is not None and self.history and self.history[-1][0] > from_rv:
-            now = self.env.now
-            t = now
-            for rev, _t, rec, part in self.history:
-                if rev > from_rv and (w.partition is None or w.partition == part):
-                    t += self.cfg.watch_send_cpu_s
-                    w.pending += 1
-                    call_later(self.env, t - now, self._deliver_one, (w, rec))
-        ev = self.env.timeout(timeout_s)
+            missed = [rec for rev, _t, rec, part in self.history
+                      if rev > from_rv and (w.partition is None or w.partition == part)]
+            if missed:
+                self._replay(w, missed)
+        ev = env.timeout(timeout_s)
         w.timeout_event = ev
         ev.callbacks.append(lambda _e: self.close(w, "timeout"))
+
+    def _replay(self, w: Watcher, recs: list) -> None:
+        cfg, api = self.cfg, self.api
+        nbytes = sum(r.size_bytes for r in recs) + len(recs) * cfg.watch_event_frame_bytes
+        cpu = len(recs) * cfg.watch_send_cpu_s + (nbytes * (cfg.watch_send_cpu_s_per_byte
+                                                            + cfg.encode_cpu_s_per_byte))
+        now = self.env.now
+        end = book_scalar(api._cores, now, cpu, 1)[0]
+        api.cpu_s += cpu
+        api.cpu_watch_s += cpu
+        api.traffic.out("initial", self.resource, w.client, nbytes)
+        done = now + api._send_delay(end - now, nbytes)
+        w.pending += 1
+        call_later(self.env, done - now, self._deliver_many, [done, w, *recs])
+
+    def replay_passive(self, g: PassiveGroup, n: int) -> None:
+        """A member of ``g`` resumed ``n`` events behind: their per-watcher work and bytes (the
+        history replayed to it, counted as ``initial`` egress)."""
+        cfg, api = self.cfg, self.api
+        h = self.history
+        b = self.history_bytes / len(h) if h else 0.0
+        nbytes = n * (b + cfg.watch_event_frame_bytes)
+        cpu = n * cfg.watch_send_cpu_s + nbytes * (cfg.watch_send_cpu_s_per_byte + cfg.encode_cpu_s_per_byte)
+        book_scalar(api._cores, self.env.now, cpu, 1)
+        api.cpu_s += cpu
+        api.cpu_watch_s += cpu
+        api.traffic.out("initial", self.resource, g.client, nbytes)
+
+    def terminate(self, w: Watcher) -> None:
+        """Close ``w`` for falling behind (A22): the events still buffered for it are lost."""
+        self.terminated_slow += 1
+        tw = self.api.terminated_watchers
+        tw[w.client] = tw.get(w.client, 0) + 1
+        self.close(w, "slow")
+
+    def flush_traffic(self) -> None:
+        """Fold the open active watchers' watch bytes into the egress ledger's per-client keys."""
+        for w in self.watchers:
+            self._fold(w)
+
+    def _fold(self, w: Watcher) -> None:
+        if w.sent_bytes:
+            e = self.api.traffic.egress
+            key = ("watch", self.resource, w.client)
+            e[key] = e.get(key, 0.0) + w.sent_bytes
+            w.sent_bytes = 0.0
 
     def close(self, w: Watcher, reason: str) -> None:
         """End a watch; the client's ``on_close`` is told why."""
         if not w.open:
             return
         w.open = False
-        if self.wc.bookmark_interval_s > 0 and w.pending == 0:
-            # Bookmarks (A23) keep an idle watcher's rv current once it has seen all its events.
-            w.rv = max(w.rv, self.revision)
+        self._fold(w)
+        now = self.env.now
+        n, t_last = self._bookmarks(w.opened_s, now, reason)
+        if n:
+            self.bookmarks_sent += n
+            self.api.traffic.out("bookmark", self.resource, w.client, n * self.cfg.bookmark_bytes)
+            if w.pending == 0 and w.backlog_until <= t_last:  # idle at its last bookmark
+                w.rv = max(w.rv, self.revision_at(t_last))
         if w.partition is None:
             self._all.pop(w.wid, None)
             self._all_list = tuple(self._all.values())
@@ -371,19 +409,20 @@ class WatchCache:
                 self._n_by_part -= 1
         w.on_close(reason)
 
+    def _bookmarks(self, opened_s: float, now: float, reason: str) -> tuple[int, float]:
+        return bookmarks_received(self.wc, opened_s, now, reason)
+
+    def bookmark_members(self, g: PassiveGroup, idx: np.ndarray, now: float, reason: str) -> None:
+        """:meth:`close`'s bookmarks for members ``idx`` of a passive group."""
+        bookmark_members(self, g, idx, now, reason)
+
     def close_all(self, reason: str) -> None:
         """End every watch (apiserver restart)."""
         for w in self.watchers:
             self.close(w, reason)
+        now = self.env.now
         for g in self.passive:
-            dead = np.flatnonzero(g.connected)
-            g.connected[:] = False
-            if self.wc.bookmark_interval_s > 0:  # A23, as in close()
-                idle = dead[g.backlog_until[dead] <= self.env.now]
-                g.rv[idle] = np.maximum(g.rv[idle], self.revision)
-            if g.on_close is not None:
-                for i in dead.tolist():
-                    g.on_close(i, reason)
+            close_members(g, np.flatnonzero(g.connected), now, reason, self)
 
     @property
     def watchers(self) -> list[Watcher]:
@@ -409,3 +448,20 @@ class WatchCache:
             else:
                 n += int((g.connected & (g.partition == partition)).sum())
         return n
+
+
+class _StandalonePool:
+    """What a watch cache needs of an apiserver, for a cache built on its own (tests)."""
+
+    def __init__(self, cfg: ApiserverConfig):
+        self.cfg = cfg
+        self._cores = [0.0] * cfg.cores
+        heapq.heapify(self._cores)
+        self.cpu_s = 0.0
+        self.cpu_watch_s = 0.0
+        self.nic_free_s = 0.0
+        self.traffic = Traffic()
+        self.terminated_watchers: dict[str, int] = {}
+
+    def _send_delay(self, ready: float, nbytes: float) -> float:
+        return ready + nbytes / self.cfg.network_bytes_per_s

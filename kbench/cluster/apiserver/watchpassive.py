@@ -5,10 +5,15 @@ sync experiment's clients). A :class:`PassiveGroup` holds them as arrays, and
 :func:`dispatch_passive` computes one event's delivery to every connected member at once: one
 SimPy event per change, not one per watcher.
 
+The per-watcher work is booked on the apiserver's core pool (:mod:`.fanout`), after the cacher's
+serial dispatcher offered the event to each member in turn, and the bytes leave through the shared
+NIC; the client then processes the event.
+
 Slow watchers (A21, A22): a passive watcher consumes events one at a time (``process_s`` each)
 from a buffer of ``buffer`` events. When its buffer is full the dispatcher waits for it, paying from
 a time budget (:class:`SlowBudget`) that refills 50 ms per second up to 100 ms; a watcher that
-would need more than the remaining budget is terminated and must re-watch (or relist).
+would need more than the remaining budget is terminated and must re-watch (or relist). Watchers
+that had room got the event at once; the wait delays the dispatcher, so the next events.
 
 :class:`ChangeLog` keeps every committed event of a resource in columns, so that a client's
 catch-up after a LIST can be computed by revision range.
@@ -21,6 +26,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from kbench.cluster.apiserver.fanout import _arange1, book
 from kbench.config import WatchCacheConfig
 from kbench.metrics.collect import LogHistogram
 
@@ -34,7 +40,9 @@ class PassiveGroup:
         on_delivered: Optional ``f(watcher_indices, done_times_s, record)`` called once per event
             with the bulk delivery (kube-proxy rule syncs are computed from it).
         process_s: Per-event processing time of each watcher's client, seconds.
-        buffer: Buffer size in events (A21).
+        buffer: Buffer size in events (A21: channels x channel size).
+        client: Client class (for the egress ledger).
+        opened_s: When each member's current watch began, seconds (bookmarks, A23).
     """
 
     n: int
@@ -48,11 +56,24 @@ class PassiveGroup:
     on_close: Callable[[int, str], None] | None = None
     on_delivered: Callable[[np.ndarray, np.ndarray, object], None] | None = None
     terminated_slow: int = 0
+    client: str = ""
+    opened_s: np.ndarray = field(init=False)
 
     def __post_init__(self) -> None:
         self.connected = np.zeros(self.n, dtype=bool)
         self.rv = np.zeros(self.n, dtype=np.int64)
         self.backlog_until = np.zeros(self.n)
+        self.opened_s = np.zeros(self.n)
+
+    @property
+    def slow(self) -> bool:
+        """Some member takes time per event (it can fall behind)."""
+        return bool(self.process_s.any())
+
+    def members(self, part: int) -> np.ndarray:
+        """Indices of the connected members that want an event of partition ``part``."""
+        mask = self.connected if self.partition is None else self.connected & (self.partition == part)
+        return np.flatnonzero(mask)
 
 
 class ChangeLog:
@@ -122,52 +143,88 @@ class SlowBudget:
         self.t = t
 
 
-def dispatch_passive(g: PassiveGroup, budget: SlowBudget, send: float, t: float, net: float, rec,
-                     part: int) -> tuple[float, float, int]:
-    """Deliver one event to the connected members of ``g`` that want partition ``part``.
+def dispatch_passive(g: PassiveGroup, idx: np.ndarray, api, budget: SlowBudget, off: float, t_enc: float,
+                     s: float, link: float, nbytes: float, rec) -> tuple[float, float, int]:
+    """Deliver one event to the members ``idx`` of ``g`` (see the module docstring).
 
     Args:
-        send: Per-watcher send CPU, seconds.
-        t: When the dispatcher starts on this group, seconds.
-        net: Network time of the event, seconds.
+        api: The apiserver (its core pool, NIC and config).
+        off: When the dispatcher reaches this group, seconds.
+        t_enc: When the event's shared encoding is done, seconds.
+        s: Per-watcher CPU of the event, seconds.
+        link: Time on one client's link, seconds.
+        nbytes: Bytes per delivery.
         rec: The etcd commit record.
 
     Returns:
-        ``(end, cpu, delivered)``: when the dispatcher is done with the group, the CPU seconds it
-        used and how many watchers got the event.
+        ``(end, stall, delivered)``: when the dispatcher is done offering to the group, how long it
+        then waited on full buffers, seconds, and how many watchers got the event.
     """
-    revision, commit_s = rec.revision, rec.time_s
-    mask = g.connected if g.partition is None else g.connected & (g.partition == part)
-    idx = np.flatnonzero(mask)
+    cfg = api.cfg
     k = idx.size
-    if k == 0:
-        return t, 0.0, 0
-    offered = t + send * np.arange(1, k + 1)
-    proc = g.process_s[idx]
-    free_slot_at = g.backlog_until[idx] - (g.buffer - 1) * proc
-    wait = np.maximum(free_slot_at - offered, 0.0)
-    delivered = offered
-    if wait.any():
-        budget.refill(t)
-        too_slow = wait > budget.s
-        if too_slow.any():
-            dead = idx[too_slow]
-            g.connected[dead] = False
-            g.terminated_slow += int(dead.size)
-            if g.on_close is not None:
-                for i in dead.tolist():
-                    g.on_close(i, "slow")
-        ok = ~too_slow
-        waited = float(wait[ok].max()) if ok.any() else float(budget.s)
-        budget.s = max(0.0, budget.s - waited)
-        delivered = offered + np.where(ok, wait, 0.0)
-        idx, proc, delivered = idx[ok], proc[ok], delivered[ok]
-    arrive = delivered + net
-    done = np.maximum(arrive, g.backlog_until[idx]) + proc
-    g.backlog_until[idx] = done
-    g.rv[idx] = revision
-    g.staleness.add(done - commit_s)
+    d = cfg.watch_dispatch_s_per_watcher
+    ar = _arange1(k)
+    offered = off + d * ar
+    end = off + d * k
+    stall = 0.0
+    if g.slow:
+        # Only a client that takes time per event fills its buffer (network queueing is absorbed by
+        # the connection's socket buffers): a full buffer frees a slot when the client is done with
+        # the event ``buffer`` places back.
+        proc = g.process_s[idx]
+        wait = np.maximum(g.backlog_until[idx] - (g.buffer - 1) * proc - offered, 0.0)
+        if wait.any():
+            budget.refill(end)
+            too_slow = wait > budget.s
+            if too_slow.any():
+                dead = idx[too_slow]
+                g.connected[dead] = False
+                g.terminated_slow += int(dead.size)
+                tw = api.terminated_watchers
+                tw[g.client] = tw.get(g.client, 0) + int(dead.size)
+                if g.on_close is not None:
+                    for i in dead.tolist():
+                        g.on_close(i, "slow")
+            ok = ~too_slow
+            stall = float(wait[ok].max()) if ok.any() else float(budget.s)
+            budget.s = max(0.0, budget.s - stall)
+            offered = offered + np.where(ok, wait, 0.0)
+            idx, proc, offered = idx[ok], proc[ok], offered[ok]
+            k = idx.size
+            if k == 0:
+                return end, stall, 0
+            ar = _arange1(k)
+    else:
+        proc = None
+    full = k == g.n  # every member: whole arrays instead of gathers and scatters
+    sel = slice(None) if full else idx
+    start = off if off > t_enc else t_enc
+    ends = np.asarray(book(api._cores, start, s, k, cfg.watch_small_fanout), dtype=np.float64)
+    done = np.maximum(ends, offered + s)
+    step = nbytes / cfg.nic_bytes_per_s
+    nic = step * ar + np.maximum(api.nic_free_s, np.maximum.accumulate(done - step * (ar - 1.0)))
+    api.nic_free_s = float(nic[-1])
+    arrive = np.maximum(done + link, nic)
+    backlog = g.backlog_until[sel]
+    client_done = np.maximum(arrive, backlog)
+    if proc is not None:
+        client_done += proc
+    g.backlog_until[sel] = client_done
+    g.rv[sel] = rec.revision
+    g.staleness.add(client_done - rec.time_s)
     if g.on_delivered is not None:
-        g.on_delivered(idx, done, rec)
-    end = float(offered[-1]) if offered.size else t
-    return end, send * k, int(idx.size)
+        g.on_delivered(idx, client_done, rec)
+    api.traffic.out("watch", rec.resource, g.client, k * nbytes)
+    return end, stall, k
+
+
+def close_members(g: PassiveGroup, idx: np.ndarray, now: float, reason: str, cache) -> None:
+    """End the watches of members ``idx`` of ``g`` (timeout, restart): their bookmarks (A23) are
+    counted and move each idle member's revision forward; ``on_close`` is told."""
+    if idx.size == 0:
+        return
+    g.connected[idx] = False
+    cache.bookmark_members(g, idx, now, reason)
+    if g.on_close is not None:
+        for i in idx.tolist():
+            g.on_close(i, reason)

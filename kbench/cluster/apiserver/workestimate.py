@@ -12,17 +12,23 @@ Pure functions of :class:`~kbench.config.FlowControlConfig`; the queuing itself 
   ``users`` *or* one of the groups is in ``groups``, as upstream ORs its subjects; both empty or a
   ``"*"`` entry match everyone) *and* the verb and resource match (``"*"`` matches any). The flow is
   ``<schema>/<distinguisher>`` where the distinguisher is the user, the namespace or nothing.
-* **Seats** (A14, A15): every request takes at least 1 seat. LIST takes ``ceil(processed / 100)``
-  seats (object-count variant, list_work_estimator.go); mutating requests take 1 seat while
-  executing and ``ceil(watchers / 10)`` *final* seats held for ``event_additional_duration_s``
-  afterwards when ``watchers >= 10`` (mutating_work_estimator.go). Caps: ``min(per-level cap,
-  global cap)`` where the per-level cap (queuing levels only) is
+* **Seats** (A14, A15, A16): every request takes at least 1 seat. A LIST is charged for the
+  objects *stored* (N, the resource's count), not returned, by where it is served
+  (:mod:`kbench.cluster.apiserver.readpath`): processed = 1 (by name), N (from the cache), N + L
+  (a selector LIST from etcd), else 2L, with L = min(N, limit); seats = ``ceil(processed /
+  100)``. With ``SizeBasedListCostEstimate`` (A16): seats = ``ceil(loaded x average object size
+  / 100,000)`` with loaded = 1, L (cache, bytes capped at 1,000,000), max(L, N/2) (etcd with a
+  selector) or L, under a global cap of 100. A WATCH takes 1 seat, except one asking for initial
+  events (``sendInitialEvents``, and with ``WatchInitEventsCharge`` a legacy watch from
+  resourceVersion "" or "0"), charged as a LIST from the cache. Mutating requests take 1 seat
+  while executing and ``ceil(watchers / 10)`` *final* seats held for
+  ``event_additional_duration_s`` afterwards when ``watchers >= 10`` (mutating_work_estimator.go).
+  Caps: ``min(per-level cap, global cap)`` where the per-level cap (queuing levels only) is
   ``max(1, min(ceil(0.15 x NominalCL), floor(NominalCL / handSize)))`` (A14, A26). When final
   seats are capped, the additional duration grows so that seats x duration is preserved, as
-  upstream does. WATCH and GET take 1 seat.
+  upstream does. GET takes 1 seat.
 
-Not modelled: the size-based LIST estimate (A16), stale object counts (A15: 1e9 objects) and the
-initial-events charge of watches (A15 since v1.35).
+Not modelled: stale object counts (A15: 1e9 objects; kbench counts are live).
 """
 
 from __future__ import annotations
@@ -33,6 +39,9 @@ from collections.abc import Callable
 
 from kbench.cluster.apiserver.request import MUTATING_VERBS, Request
 from kbench.config import FlowControlConfig, FlowSchemaConfig, PriorityLevelConfig
+
+EXEMPT, REJECT, QUEUE, LEGACY = range(4)
+"""Kinds of priority level (flow control and borrowing)."""
 
 LEGACY_READONLY = "readonly"
 LEGACY_MUTATING = "mutating"
@@ -179,10 +188,13 @@ class Estimator:
     """
 
     def __init__(self, cfg: FlowControlConfig, seat_caps: dict[str, int],
-                 object_count: Callable[[str], int] | None = None):
+                 object_count: Callable[[str], int] | None = None,
+                 object_bytes: Callable[[str], float] | None = None):
         self._cfg = cfg
         self._caps = seat_caps
         self._count = object_count
+        self._bytes = object_bytes
+        self.gates: dict[str, bool] = {}
 
     def _max_seats(self, level: str, global_cap: int) -> int:
         cap = self._caps.get(level, 0)
@@ -205,22 +217,43 @@ class Estimator:
                 final = min(final, self._max_seats(req.level, cfg.max_mutating_seats))
                 req.final_seats = final
                 req.additional_s = work_seat_s / final
+        elif verb == "watch" and (req.send_initial_events or (
+                self.gates.get("WatchInitEventsCharge") and req.rv in ("", "0"))):
+            req.seats = self._list_seats(req)
         else:
             req.seats = 1
 
-    def _list_seats(self, req: Request) -> int:
-        max_seats = self._max_seats(req.level, self._cfg.max_list_seats)
+    def _list_seats(self, req: Request, from_cache: bool | None = None) -> int:
+        cfg = self._cfg
         if req.name:
             return 1
-        n = req.list_objects
-        if n <= 0 and self._count is not None:
-            n = self._count(req.resource)
-        limit = req.limit if 0 < req.limit < n else n
-        if req.from_cache:
+        n = self._count(req.resource) if self._count is not None else req.list_objects
+        if n <= 0:
+            n = req.list_objects
+        if n <= 0:
+            return 1  # unknown resource (A15)
+        if from_cache is None:
+            rt = req.route
+            from_cache = rt is None or rt.where == "cache"
+        limit = req.limit if 0 < req.limit < n else n  # upstream counts the limit even where the cache ignores it
+        selector = req.selector or req.partition is not None or req.match_fraction < 1.0
+        if self.gates.get("SizeBasedListCostEstimate"):  # A16
+            size = self._bytes(req.resource) / n if self._bytes is not None else 0.0
+            if size <= 0:
+                size = 1_500_000.0  # unknown: the largest object
+            if from_cache:
+                loaded_bytes = min(limit * size, 1_000_000.0)
+            elif selector:
+                loaded_bytes = max(limit, n / 2) * size
+            else:
+                loaded_bytes = limit * size
+            seats = math.ceil(loaded_bytes / 100_000)
+            return max(1, min(seats, self._max_seats(req.level, cfg.max_list_seats_size_based)))
+        if from_cache:
             processed = n
-        elif req.selector:
+        elif selector:
             processed = n + limit
         else:
             processed = 2 * limit
-        seats = -(-processed // self._cfg.objects_per_seat)
-        return max(1, min(seats, max_seats))
+        seats = -(-processed // cfg.objects_per_seat)
+        return max(1, min(seats, self._max_seats(req.level, cfg.max_list_seats)))

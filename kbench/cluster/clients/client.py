@@ -1,17 +1,23 @@
 """One API client: identity (user, groups, class) plus a token-bucket limiter.
 
-:class:`Client` ``call`` sends one request through the apiserver after the limiter's wait.
+:meth:`Client.call` sends one request through the apiserver after the limiter's wait and, as
+client-go's ``rest`` client does (I16), retries a 429 that carries Retry-After: it sleeps that
+long, takes a token again and resends, up to ``max_retries`` (10) times, then returns the 429.
+:meth:`Client.list` fetches every page of a paginated LIST (client-go's pager, or ``kubectl get``
+with ``--chunk-size``, I26): one request per page, each through the limiter and APF, chained by the
+continue token.
 """
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Generator
 from dataclasses import dataclass
 
 import simpy
 
-from kbench.cluster.apiserver.request import Request
-from kbench.cluster.apiserver.server import Apiserver, Response
+from kbench.cluster.apiserver.request import Request, Response
+from kbench.cluster.apiserver.server import Apiserver
 from kbench.cluster.clients.ratelimit import TokenBucket
 from kbench.config import ClientClassConfig
 
@@ -27,6 +33,7 @@ class Client:
         groups: Groups of the user.
         limiter: Its token bucket.
         cfg: Its class config.
+        retries: Shared counter of retries after 429, by client class (None: not counted).
     """
 
     name: str
@@ -35,6 +42,7 @@ class Client:
     groups: tuple[str, ...]
     limiter: TokenBucket
     cfg: ClientClassConfig
+    retries: dict[str, int] | None = None
 
     def request(self, verb: str, resource: str, **kw) -> Request:
         """A request from this client."""
@@ -42,9 +50,45 @@ class Client:
 
     def call(self, env: simpy.Environment, api: Apiserver, req: Request, *, rv: int = 0
              ) -> Generator[simpy.Event, object, Response]:
-        """Send one request after the rate limiter allows it."""
-        wait = self.limiter.reserve(env.now)
-        if wait > 0:
-            yield env.timeout(wait)
-        resp = yield api.serve(req, rv)  # api.request without its generator frame
-        return resp
+        """Send one request after the rate limiter allows it; retry 429s with Retry-After (I16)."""
+        attempt = 0
+        while True:
+            wait = self.limiter.reserve(env.now)
+            if wait > 0:
+                yield env.timeout(wait)
+            resp = yield api.serve(req, rv)  # api.request without its generator frame
+            if resp.code != 429 or resp.retry_after_s <= 0 or attempt >= self.cfg.max_retries:
+                return resp
+            attempt += 1
+            if self.retries is not None:
+                self.retries[self.client_class] = self.retries.get(self.client_class, 0) + 1
+            yield env.timeout(resp.retry_after_s)
+            req = _fresh_copy(req)
+
+    def list(self, env: simpy.Environment, api: Apiserver, req: Request
+             ) -> Generator[simpy.Event, object, Response]:
+        """Every page of a LIST (``req.limit`` per page): the first page's revision, the objects
+        and bytes of all pages, the items of the last; the first failing page's response."""
+        resp = yield from self.call(env, api, req)
+        if not resp.ok or resp.continue_from < 0:
+            return resp
+        objects, nbytes, rev = resp.objects, resp.size_bytes, resp.revision
+        while resp.ok and resp.continue_from >= 0:
+            page = _fresh_copy(req)
+            page.continue_from, page.continue_rv, page.rv, page.rv_match = resp.continue_from, rev, "", ""
+            resp = yield from self.call(env, api, page)
+            if not resp.ok:
+                return resp
+            objects += resp.objects
+            nbytes += resp.size_bytes
+        return Response(200, rev, objects, nbytes, resp.items)
+
+
+def _fresh_copy(req: Request) -> Request:
+    """The request to send again: what the server set on it (level, seats, route) cleared."""
+    r = copy.copy(req)
+    r.level = r.flow = r.reject_reason = ""
+    r.seats, r.final_seats, r.additional_s = 1, 0, 0.0
+    r.arrival_s = r.dispatched_s = r.retry_after_s = 0.0
+    r.route = None
+    return r

@@ -5,7 +5,10 @@ only through what its LIST and WATCH (or its periodic LIST) delivered, so it can
 state. The sync strategy is per client class (issue 4 item 6):
 
 * ``list-watch`` (the default): LIST, then WATCH from the list's revision with the reflector loop of
-  :func:`kbench.cluster.clients.informer` (re-watch on timeout, relist on 410 or slow termination);
+  :func:`kbench.cluster.clients.reflector.informer` (re-watch when a watch ends, relist on 410);
+  with the ``WatchListClient`` and ``WatchList`` gates on (the 1.35 defaults) the initial LIST is a
+  watch-list stream instead (KEP-3157);
+* ``watch-list``: the same with the watch-list forced on;
 * ``poll:<period>``: LIST every period (with 10 % jitter) and diff against the local cache.
 
 Handlers are called with values (immutable snapshots): ``on_add(new)``, ``on_update(old, new)``,
@@ -74,25 +77,26 @@ class Informer:
             yield self.env.timeout(delay_s)
         if self.strategy.kind == "poll":
             yield from poller(self.env, self.api, self.client, period_s=self.strategy.period_s, jitter=0.1,
-                              rng=self.rng, list_request=self._list_request,
+                              rng=self.rng, list_request=self._poll_request,
                               on_list=lambda resp, _t: self._on_list(resp))
         else:
+            gates = self.api.gates
+            wl = self.strategy.kind == "watch-list" or (gates["WatchListClient"] and gates["WatchList"])
             yield from informer(self.env, self.api, self.client, self.resource,
                                 list_request=self._list_request, rng=self.rng, on_list=self._on_list,
-                                connect=self._connect, stats=self.stats)
+                                connect=self._connect, stats=self.stats, watch_list=wl)
 
     def _list_request(self):
-        cache = self.api.caches.get(self.resource)
-        if cache is None:
-            n = len(self.cache)
-        elif self.partition is None:
-            n = len(cache.store)
-        else:
-            n = len(cache.index.get(self.partition, ())) if cache.partition_fn else len(self.cache)
-        return self.client.request("list", self.resource, list_objects=max(n, 1),
-                                   size_bytes=n * self.object_bytes, from_cache=True,
+        return self.client.request("list", self.resource, size_bytes=self.object_bytes,
                                    selector=self.partition is not None, partition=self.partition,
                                    want_items=True)
+
+    def _poll_request(self):
+        """What a polling informer sends each period: a consistent LIST (resourceVersion "")
+        paginated by the class's page size, as ``kubectl get`` does (I26)."""
+        req = self._list_request()
+        req.rv, req.limit = "", self.client.cfg.page_size
+        return req
 
     # ---------------------------------------------------------------------------------- handlers
     def _on_list(self, resp: Response) -> None:
@@ -137,7 +141,11 @@ class Informer:
             if not ev.triggered:
                 ev.succeed((reason, w.rv))
 
-        w = Watcher(self.partition, self._on_event, on_close, rv=rv)
+        ccfg = self.client.cfg
+        w = Watcher(self.partition, self._on_event, on_close, rv=rv, client=self.client.client_class,
+                    process_s=ccfg.watch_event_process_s,
+                    buffer=cache.watch_buffer(indexed=self.partition is not None,
+                                              trigger=self.partition is not None and cache.partition_fn is not None))
         self._watcher = w
         timeout = self.client.cfg.watch_timeout_min_s * (1.0 + float(self.rng.random()))
         cache.add_watcher(w, timeout, from_rv=rv)

@@ -37,6 +37,7 @@ class MvccStore:
         self._bytes: dict[str, int] = {}
         self._live_bytes = 0
         self._history_bytes = 0
+        self._history_revs = 0  # superseded versions since the last compaction
 
     def object_count(self, resource: str) -> int:
         """Live objects of ``resource``."""
@@ -90,11 +91,15 @@ class MvccStore:
         """Bytes of superseded versions since the last compaction."""
         return self._history_bytes
 
-    def compact(self) -> None:
-        """Compact now: history up to the current revision is dropped."""
+    def compact(self) -> int:
+        """Compact now: history up to the current revision is dropped; return how many
+        superseded revisions that removes."""
         self.compacted_revision = self.revision
         self._history_bytes = 0
+        removed, self._history_revs = self._history_revs, 0
         self.stats.compactions += 1
+        self.stats.compaction_keys += removed
+        return removed
 
     def _store(self, resource: str, key: str, op: str, size: int) -> int:
         """Update the object tables for one write; return the stored (or deleted) size, bytes."""
@@ -107,6 +112,7 @@ class MvccStore:
             self._bytes[resource] -= old
             self._live_bytes -= old
             self._history_bytes += old
+            self._history_revs += 1
         if op == "delete":
             return old or 0
         objs[key] = size

@@ -88,10 +88,21 @@ class EtcdStats:
         read_latency_sum_s: Sum of completed reads' latencies, seconds.
         reads_in_flight: Reads not yet replied to.
         read_inflight_area: Integral of ``reads_in_flight`` over time, request-seconds.
-        read_cpu_s: CPU-seconds spent serving reads.
+        read_cpu_s: CPU-seconds spent serving reads (the parallel GC share included).
+        range_requests: Range requests served (a paged or doubling LIST makes several; the
+            current-revision requests of consistent reads are counted apart).
+        range_keys: Keys whose values ranges read.
+        range_bytes: Bytes ranges read and sent to the apiserver.
+        index_keys: Index entries walked to count the rest of limited ranges (I22).
+        current_rv_requests: Current-revision requests (a range with limit 1 over the
+            resource, what a consistent read from the watch cache asks first, I20).
+        write_bytes: Bytes of the values applied.
+        apply_cpu_s: CPU-seconds of the serial apply stage.
         batches: Raft batches committed.
         entries_committed: Entries applied (equals revisions created).
         compactions: Compactions run.
+        compaction_keys: Revisions removed by compactions.
+        compaction_cpu_s: CPU-seconds of compaction batches.
         time_s: Virtual time the integrals are accounted up to, seconds.
     """
 
@@ -105,10 +116,24 @@ class EtcdStats:
     reads_in_flight: int = 0
     read_inflight_area: float = 0.0
     read_cpu_s: float = 0.0
+    range_requests: int = 0
+    range_keys: int = 0
+    range_bytes: float = 0.0
+    index_keys: int = 0
+    current_rv_requests: int = 0
+    write_bytes: float = 0.0
+    apply_cpu_s: float = 0.0
     batches: int = 0
     entries_committed: int = 0
     compactions: int = 0
+    compaction_keys: int = 0
+    compaction_cpu_s: float = 0.0
     time_s: float = 0.0
+
+    @property
+    def cpu_s(self) -> float:
+        """CPU-seconds of reads, applies and compactions together."""
+        return self.read_cpu_s + self.apply_cpu_s + self.compaction_cpu_s
 
 
 class Call(simpy.Event):

@@ -13,10 +13,19 @@ Concepts (CALIBRATION.md section B):
   published to subscribers when the batch's apply starts; the reply reaches the client one gRPC
   round trip after its apply ends (the whole round trip is charged on the reply path).
 * **Read path.** A linearizable read first waits for a ReadIndex round trip to a quorum and for the
-  apply stage to reach the commit index of its arrival; then it needs ``read_base_s +
-  objects_scanned * read_per_object_s + bytes_returned * read_per_byte_s`` of CPU on one of
-  ``cores`` (first come, first served, B13); then one gRPC round trip. Serializable reads skip the
-  ReadIndex step.
+  apply stage to reach the commit index of its arrival; then it needs ``ranges * read_base_s +
+  keys * read_per_object_s + bytes * read_per_byte_s + walked * index_walk_s_per_key`` of CPU on
+  one of ``cores`` (first come, first served, B13, I22), of which the ``gc_parallel_fraction`` of
+  the per-byte part runs on another core beside it (Go's concurrent GC: charged, not waited for);
+  then the reply's bytes cross to the apiserver and one gRPC round trip. Serializable reads skip
+  the ReadIndex step. A consistent read from the apiserver's watch cache asks etcd for its current
+  revision first: a range with limit 1 whose count walks the whole resource (I20, I22).
+* **Write costs by size.** Applying an entry costs ``apply_per_entry_s + bytes *
+  apply_per_byte_s``; a batch's WAL write adds ``batch bytes / wal_bytes_per_s`` to its fsync.
+* **Compaction** (A24, B6, B10, I25): every ``compaction_interval_s`` the revisions superseded
+  since the last compaction are removed in batches of ``compaction_batch_keys``, each holding the
+  backend's write transaction (applies wait behind it) for ``keys * compact_per_key_s``, with
+  ``compaction_batch_sleep_s`` between batches.
 * **Storage.** Keys, values, revisions and history bytes are the MVCC store
   (:mod:`kbench.cluster.etcd.mvcc`). Creates and updates that would take the database over
   ``quota_bytes`` fail with :class:`~kbench.errors.EtcdQuotaExceeded` (B8); requests above
@@ -27,13 +36,13 @@ No SimPy process is spawned per request: the raft loop is a chain of event callb
 is started by the proposal itself, and a batch applied when the apply stage is idle needs no event
 of its own) and the only process is the compaction timer. A request's own event is scheduled
 directly at its completion time (as ``simpy.Timeout`` does), and the core pool is a heap of core
-free-times. Longer than the ~400-line guide on purpose: the write pipeline (propose, batch, commit,
-apply) and the linearizable read path share the batch and apply state.
+free-times. The range reads are in :mod:`kbench.cluster.etcd.reads` (a mixin sharing this state).
+Slightly longer than the ~400-line guide on purpose: the write pipeline (propose, batch, commit,
+apply, compaction) is one state machine.
 """
 
 from __future__ import annotations
 
-import heapq
 from collections.abc import Callable
 from dataclasses import replace
 
@@ -42,6 +51,7 @@ import simpy
 from simpy.events import URGENT
 
 from kbench.cluster.etcd.mvcc import MvccStore
+from kbench.cluster.etcd.reads import RangeReads
 from kbench.cluster.etcd.records import (
     OPS,
     BatchCall,
@@ -57,7 +67,7 @@ from kbench.errors import EtcdQuotaExceeded
 from kbench.metrics.buckets import APISERVER_REQUEST_DURATION, Histograms
 
 
-class Etcd(MvccStore):
+class Etcd(MvccStore, RangeReads):
     """A 3-member (``cfg.members``) etcd cluster seen from its leader.
 
     Args:
@@ -91,6 +101,7 @@ class Etcd(MvccStore):
         self._idle = False  # the raft loop waits for a proposal
         self._batch: list[Call] = []  # the batch in flight
         self._batch_open_s: float | None = None  # when it was taken, until its commit
+        self._batch_work: tuple[int, float] = (0, 0.0)  # entries and value bytes of the batch in flight
         self._apply_free_s = 0.0  # when the apply stage finishes every committed batch
         self._cores = [0.0] * cfg.cores  # heap of core free-times
         self._stall_until_s = 0.0
@@ -252,7 +263,10 @@ class Etcd(MvccStore):
         raft loop takes it at once (no wake-up event)."""
         batch = self._batch
         if self._batch_open_s == self.env._now and len(batch) < self.cfg.max_batch_entries:
-            batch.append(ev)
+            batch.append(ev)  # its bytes join the apply; the WAL write was sized when the batch was taken
+            entries, nbytes = _work(ev)
+            e0, b0 = self._batch_work
+            self._batch_work = (e0 + entries, b0 + nbytes)
             return
         self._pending.append(ev)
         if self._idle:
@@ -285,7 +299,17 @@ class Etcd(MvccStore):
             self._pending = []
         self._batch = batch
         self._batch_open_s = env.now
-        env.timeout(self._commit_delay()).callbacks.append(self._committed)
+        entries, nbytes = 0, 0.0
+        for c in batch:
+            if type(c) is BatchCall:
+                entries += c.n
+                nbytes += c.n * c.args[2]
+            else:
+                entries += 1
+                if c.args[2] != "delete":
+                    nbytes += c.args[3]
+        self._batch_work = (entries, nbytes)
+        env.timeout(self._commit_delay() + nbytes / self.cfg.wal_bytes_per_s).callbacks.append(self._committed)
 
     def _committed(self, _e: simpy.Event) -> None:
         env = self.env
@@ -295,14 +319,16 @@ class Etcd(MvccStore):
             return
         batch = self._batch
         self._batch_open_s = None
-        self.stats.batches += 1
-        entries = 0
-        for c in batch:
-            entries += c.n if type(c) is BatchCall else 1
+        stats = self.stats
+        stats.batches += 1
+        entries, nbytes = self._batch_work
         # The batch's entries take effect (revisions, values, subscribers) when its apply starts
         # and are replied to when it ends; with the apply stage idle that is now, with no event.
         start = self._apply_free_s
-        apply_s = entries * self.cfg.apply_per_entry_s
+        cfg = self.cfg
+        apply_s = entries * cfg.apply_per_entry_s + nbytes * cfg.apply_per_byte_s
+        stats.apply_cpu_s += apply_s
+        stats.write_bytes += nbytes
         if start < now:
             self._apply_free_s = now + apply_s
             self._apply_batch(batch, apply_s)
@@ -377,58 +403,6 @@ class Etcd(MvccStore):
         trigger_in(self.env, call, reply_s + self._grpc(), True, revs)
         return len(items)
 
-    # ----------------------------------------------------------------------------------- reads
-
-    def read(self, resource: str, *, objects_scanned: int | None = None,
-             bytes_returned: int | None = None, linearizable: bool = True, op: str = "list") -> simpy.Event:
-        """A range read of ``resource``.
-
-        Args:
-            resource: Plural resource.
-            objects_scanned: Objects the range visits (default: all live objects of ``resource``).
-            bytes_returned: Bytes in the response (default: all live bytes of ``resource``).
-            linearizable: Confirm leadership with a ReadIndex round trip and wait for the apply stage
-                to catch up first; ``False`` is a serializable read served from local state.
-            op: ``get`` (one key) or ``list`` (a range), for the latency histogram's label.
-
-        Returns:
-            An event that succeeds with the revision served once the reply reaches the client.
-        """
-        env = self.env
-        cfg = self.cfg
-        n = self.object_count(resource) if objects_scanned is None else objects_scanned
-        b = self._bytes.get(resource, 0) if bytes_returned is None else bytes_returned
-        ev = Call(env)
-        ev.args = (cfg.read_base_s + n * cfg.read_per_object_s + b * cfg.read_per_byte_s, op, resource)
-        ev.callbacks.append(self._read_done)
-        self._flush().reads_in_flight += 1
-        if linearizable:
-            now = env.now
-            ready = now
-            if self._quorum_acks:
-                ready += sorted(self._rtt() for _ in range(self._followers))[self._quorum_acks - 1]
-            ready = max(ready, self._apply_free_s, self._stall_until_s)
-            env.timeout(ready - now, ev).callbacks.append(lambda t: self._serve(t.value))
-        else:
-            self._serve(ev)
-        return ev
-
-    def _serve(self, ev: Call) -> None:
-        """Run a read on the earliest free core (FCFS) and schedule its reply."""
-        now = self.env.now
-        service = ev.args[0]
-        start = max(now, self._cores[0])
-        heapq.heapreplace(self._cores, start + service)
-        self.stats.read_cpu_s += service
-        trigger_in(self.env, ev, start + service - now + self._grpc(), True, self.revision)
-
-    def _read_done(self, ev: Call) -> None:
-        s = self._flush()
-        s.reads_in_flight -= 1
-        s.reads += 1
-        s.read_latency_sum_s += s.time_s - ev.start_s
-        self.latency.observe((ev.args[1], ev.args[2]), s.time_s - ev.start_s)
-
     def _flush(self) -> EtcdStats:
         """Bring the time integrals up to now."""
         s, now = self.stats, self.env.now
@@ -440,6 +414,22 @@ class Etcd(MvccStore):
     # ------------------------------------------------------------------------------ compaction
 
     def _compaction_loop(self):
+        env, cfg, stats = self.env, self.cfg, self.stats
         while True:
-            yield self.env.timeout(self.cfg.compaction_interval_s)
-            self.compact()
+            yield env.timeout(cfg.compaction_interval_s)
+            left = self.compact()
+            while left > 0:  # batches holding the backend write transaction (B6, I25)
+                k = min(left, cfg.compaction_batch_keys)
+                left -= k
+                busy = k * cfg.compact_per_key_s
+                self._apply_free_s = max(self._apply_free_s, env.now) + busy
+                stats.compaction_cpu_s += busy
+                if left > 0:
+                    yield env.timeout(busy + cfg.compaction_batch_sleep_s)
+
+
+def _work(call: Call) -> tuple[int, float]:
+    """Entries and value bytes a proposal adds to a batch."""
+    if type(call) is BatchCall:
+        return call.n, call.n * call.args[2]
+    return 1, (0.0 if call.args[2] == "delete" else call.args[3])

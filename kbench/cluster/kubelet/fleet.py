@@ -115,10 +115,11 @@ class KubeletFleet:
 
     # --------------------------------------------------------------------------------- helpers
     def retry_delay(self, resp, attempt: int) -> float:
-        """After a 429 the Retry-After (A28); after other errors doubling up to the status sync (F16)."""
+        """After a 429 the Retry-After the server sent (A28); after other errors doubling up to the
+        status sync (F16)."""
         cfg = self.cfg
         if resp.code == 429:
-            return cfg.retry_after_s
+            return resp.retry_after_s or cfg.retry_after_s
         return min(cfg.retry_after_s * 2.0**attempt, cfg.status_retry_s)
 
     def image_size(self, image: str, spec) -> float:

@@ -24,6 +24,7 @@ import numpy as np
 import simpy
 
 from kbench.cluster.apiserver.watchcache import PassiveGroup
+from kbench.cluster.apiserver.watchpassive import close_members
 from kbench.cluster.clients.reflector import InformerStats, informer, poller
 from kbench.config.kubelet import KubeProxyConfig
 from kbench.metrics.collect import LogHistogram
@@ -80,8 +81,6 @@ class KubeProxyFleet:
         self.group: PassiveGroup | None = None
         self.stats = InformerStats()
         self._log = _TriggerLog()
-        self._size_rev = -1
-        self._size = (1, 0)
 
     def start(self) -> None:
         """Create one proxy per node and start their LIST + WATCH (or polling) loops."""
@@ -105,7 +104,8 @@ class KubeProxyFleet:
                              on_list=lambda resp, _t, i=i: self._on_list(i, resp.revision))
                 env.process(_delayed(env, float(starts[i]), gen))
             return
-        g = self.group = PassiveGroup(n, np.zeros(n), buffer=cache.wc.buffer_max, on_delivered=self._on_delivered)
+        g = self.group = PassiveGroup(n, np.zeros(n), buffer=cache.watch_buffer(), on_delivered=self._on_delivered,
+                                      client="kube-proxy")
         cache.passive.append(g)
         self._closers: list[simpy.Event | None] = [None] * n
         g.on_close = self._on_close
@@ -117,19 +117,9 @@ class KubeProxyFleet:
 
     # ----------------------------------------------------------------------------- list + watch
     def _list_request(self, client):
-        def make():
-            objects, nbytes = self._list_size()
-            return client.request("list", RESOURCE, list_objects=objects, size_bytes=nbytes, from_cache=True)
+        def make():  # the server counts what is stored (A15, I13)
+            return client.request("list", RESOURCE)
         return make
-
-    def _list_size(self) -> tuple[int, int]:
-        """Objects and bytes of a full LIST (100 B per endpoint + 500 per slice, I5)."""
-        c = self.cache
-        if c.revision != self._size_rev:
-            eps = sum(len(getattr(v, "data", {}).get("endpoints", ())) for v in c.store.values())
-            self._size = (max(len(c.store), 1), max(500 * len(c.store) + 100 * eps, 500))
-            self._size_rev = c.revision
-        return self._size
 
     def _on_list(self, i: int, revision: int) -> None:
         """A LIST brought proxy ``i`` every change since what it had: one sync for all of them."""
@@ -144,6 +134,7 @@ class KubeProxyFleet:
         self._catch_up(i, rv, cache.revision)  # changes between the LIST and the watch
         g.rv[i] = self.seen_rv[i] = cache.revision
         g.connected[i] = True
+        g.opened_s[i] = g.backlog_until[i] = self.env.now
         ev = self.env.event()
         self._closers[i] = ev
         timeout = client.cfg.watch_timeout_min_s * (1.0 + float(self.rng.random()))
@@ -151,8 +142,7 @@ class KubeProxyFleet:
         return ev
 
     def _close(self, i: int, reason: str) -> None:
-        self.group.connected[i] = False
-        self._on_close(i, reason)
+        close_members(self.group, np.array([i]), self.env.now, reason, self.cache)
 
     def _on_close(self, i: int, reason: str) -> None:
         ev, self._closers[i] = self._closers[i], None

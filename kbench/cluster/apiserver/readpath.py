@@ -1,0 +1,191 @@
+"""Where kube-apiserver serves a read, and how much work one LIST page is (I13, I20, I27, A15).
+
+:func:`route` is upstream's ``shouldDelegateList`` (cacher/delegator.go, I20) as a pure function of
+the request, the feature gates and the cache's state; the apiserver's handler and APF's work
+estimate both use it, as upstream's list work estimator mirrors the delegator ("keep in sync"):
+
+* ``resourceVersionMatch=Exact`` → etcd; ``NotOlderThan`` → the cache, after it reached the RV;
+* a continue token → etcd, unless ``ListFromCacheSnapshot`` keeps a snapshot of its RV;
+* a limit with a resourceVersion other than ``""``/``"0"`` → etcd (an exact legacy read);
+* ``resourceVersion=""`` (consistent) → etcd, or with ``ConsistentListFromCache`` the cache once
+  it caught up with etcd's current revision (asked from etcd, then progress notifications, I8);
+* ``resourceVersion="0"`` → the cache, ignoring the limit; any other RV → the cache, after it.
+
+A GET by name with ``resourceVersion=""`` always goes to etcd (J9). The watch cache disabled, or
+the ``watch-cache-disabled`` fault, send every read to etcd (a WatchList's initial state too; live
+watch events still come from the cache).
+
+:func:`list_work` turns a LIST page into counts: objects stored in scope (``N``, what A15 and I13
+charge for), keys scanned (a label selector scans every stored object; an indexed field selector
+served by the cache only its bucket), objects returned, bytes, and for etcd the number of range
+requests and index entries walked: etcd's index walks the whole rest of a limited range to return
+its total count (``treeIndex.Revisions``, I22), and the apiserver's etcd3 store doubles the range
+limit while a selector leaves a page short (store.go ``GetList``, I27). Matches of a selector are
+spread evenly over the key space, so pages are exact: the objects returned over all pages equal
+the matching objects.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+CACHE, ETCD = "cache", "etcd"
+
+
+@dataclass(slots=True)
+class Route:
+    """Where a read is served.
+
+    Attributes:
+        where: ``cache`` or ``etcd``.
+        consistent: A consistent read from the cache: etcd's current revision is fetched first and
+            the cache must reach it (I8, A20).
+        wait_rv: The cache must reach this revision first (0: no wait).
+        ignore_limit: ``resourceVersion="0"`` from the cache returns everything in one page.
+        snapshot: A continuation page served from a cache snapshot (``ListFromCacheSnapshot``).
+    """
+
+    where: str
+    consistent: bool = False
+    wait_rv: int = 0
+    ignore_limit: bool = False
+    snapshot: bool = False
+
+
+@dataclass(slots=True)
+class ListWork:
+    """The work of one LIST page.
+
+    Attributes:
+        stored: Objects stored of the resource (A15's N).
+        matching: Objects of the scope the selector matches (the LIST's answer over all pages).
+        scanned: Keys this page visits (etcd: keys read; cache: objects scanned).
+        returned: Objects this page returns.
+        object_bytes: Average stored object size, bytes.
+        next_from: Position of the next page (-1: this is the last).
+        ranges: etcd range requests of this page (0 from the cache).
+        keys_read: Keys etcd reads for this page (``scanned``, or more when the last range of
+            a selector page overshoots: the store stops using keys once the page is full).
+        walked: etcd index entries walked to count the rest of limited ranges.
+        limit: The effective ``limit`` (0: none).
+    """
+
+    stored: int
+    matching: int
+    scanned: int
+    returned: int
+    object_bytes: float
+    next_from: int = -1
+    ranges: int = 0
+    keys_read: int = 0
+    walked: int = 0
+    limit: int = 0
+
+    @property
+    def read_bytes(self) -> float:
+        """Bytes of the keys etcd reads and sends to the apiserver, bytes."""
+        return self.keys_read * self.object_bytes
+
+    @property
+    def returned_bytes(self) -> float:
+        """Bytes of the objects returned, bytes."""
+        return self.returned * self.object_bytes
+
+
+_CACHE = Route(CACHE)  # shared: routes are never changed once made (a read gets a new one instead)
+_ETCD = Route(ETCD)
+_CACHE_ANY = Route(CACHE, ignore_limit=True)
+_CACHE_CONSISTENT = Route(CACHE, consistent=True)
+
+
+def route(req, api) -> Route:
+    """Where ``req`` (a GET, LIST or WATCH) is served (see the module docstring)."""
+    cache_ok = api.cfg.watch_cache.enabled and api.env._now >= api.lists_from_etcd_until_s
+    gates = api.gates
+    rv = req.rv
+    if req.verb == "watch":
+        if req.send_initial_events:
+            if not cache_ok:  # the initial state comes from storage when the cache does not serve
+                return _ETCD
+            return _CACHE_CONSISTENT if rv == "" else _CACHE
+        return _CACHE
+    if not cache_ok:
+        return _ETCD
+    if req.verb == "get" or req.name:
+        return _ETCD if rv == "" else _CACHE
+    match = req.rv_match
+    if match == "Exact":
+        return _ETCD
+    if match == "NotOlderThan":
+        return Route(CACHE, wait_rv=int(rv or 0))
+    if req.continue_from >= 0:
+        cache = api.caches.get(req.resource)
+        if gates["ListFromCacheSnapshot"] and cache is not None and req.continue_rv >= cache.oldest_rv:
+            return Route(CACHE, snapshot=True)
+        return _ETCD
+    if rv == "":
+        return _CACHE_CONSISTENT if gates["ConsistentListFromCache"] else _ETCD
+    if rv == "0":
+        return _CACHE_ANY
+    if req.limit > 0:
+        return _ETCD
+    return Route(CACHE, wait_rv=int(rv))
+
+
+def list_work(req, rt: Route, api, max_range_keys: int) -> ListWork:
+    """The work of one LIST page of ``req`` served as ``rt`` (see the module docstring).
+
+    Args:
+        max_range_keys: Largest etcd range the store's doubling asks for (I27).
+    """
+    etcd = api.etcd
+    n = etcd.object_count(req.resource)
+    size = etcd.resource_bytes(req.resource) / n if n else float(req.size_bytes or 0)
+    cache = api.caches.get(req.resource)
+    part = req.partition
+    if req.name:
+        m = 1 if n else 0
+        return ListWork(n, m, m, m, size)
+    if part is not None and cache is not None:
+        m = cache.partition_count(part)
+    elif req.selector or req.match_fraction < 1.0:
+        m = int(n * req.match_fraction)
+    else:
+        m = n
+    indexed = part is not None and rt.where == CACHE
+    domain, hits = (m, m) if indexed else (n, m)  # keys walked over, and matches among them
+    start = req.continue_from if req.continue_from > 0 else 0
+    limit = req.limit if req.limit > 0 and not rt.ignore_limit else 0
+    before = start * hits // domain if domain else 0
+    if limit == 0 or hits == 0:
+        end = domain
+    else:
+        end = min(domain, -(-(before + limit) * domain // hits))
+    end = max(end, start)
+    returned = (end * hits // domain if domain else 0) - before
+    w = ListWork(n, m, end - start, returned, size, end if end < domain else -1, limit=limit)
+    if rt.where == ETCD:
+        _etcd_ranges(w, start, domain, limit, req.selector or req.match_fraction < 1.0 or part is not None,
+                     max_range_keys)
+    return w
+
+
+def _etcd_ranges(w: ListWork, start: int, domain: int, limit: int, filtered: bool, max_keys: int) -> None:
+    """etcd range requests and index walk of one page (store.go GetList's loop, I27, I22)."""
+    w.keys_read = w.scanned
+    if limit == 0:
+        w.ranges = 1
+        return
+    pos, size, ranges, walked = start, limit, 0, 0
+    end = start + w.scanned
+    while True:
+        take = min(size, domain - pos)
+        ranges += 1
+        walked += domain - pos - take  # the count walks the rest of the range (I22)
+        pos += take
+        if pos >= end or not filtered:
+            break
+        size = min(size * 2, max_keys)
+    w.ranges = ranges
+    w.walked = walked
+    w.keys_read = pos - start

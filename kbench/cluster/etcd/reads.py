@@ -1,0 +1,98 @@
+"""etcd's read path: range reads on a core pool and the current-revision request (a mixin of
+:class:`~kbench.cluster.etcd.server.Etcd`; B5, B13, I20, I22)."""
+
+from __future__ import annotations
+
+import heapq
+
+import simpy
+
+from kbench.cluster.etcd.records import Call, trigger_in
+
+
+class RangeReads:
+    """Range reads of :class:`~kbench.cluster.etcd.server.Etcd` (uses its state: ``env``, ``cfg``,
+    ``stats``, ``_cores``, the samplers, ``_apply_free_s``, ``_stall_until_s``)."""
+
+    def read(self, resource: str, *, objects_scanned: int | None = None,
+             bytes_returned: float | None = None, linearizable: bool = True, ranges: int = 1,
+             walked: int = 0, op: str = "list") -> simpy.Event:
+        """Range reads of ``resource`` (one LIST page: one or several ranges).
+
+        Args:
+            resource: Plural resource.
+            objects_scanned: Keys the ranges read (default: all live objects of ``resource``).
+            bytes_returned: Bytes the ranges read and send (default: all live bytes).
+            linearizable: Confirm leadership with a ReadIndex round trip and wait for the apply stage
+                to catch up first; ``False`` is a serializable read served from local state.
+            ranges: Range requests (each costs ``read_base_s``).
+            walked: Index entries walked to count the rest of limited ranges (I22).
+            op: ``get`` (one key) or ``list`` (a range), for the latency histogram's label.
+
+        Returns:
+            An event that succeeds with the revision served once the reply reaches the client.
+        """
+        cfg = self.cfg
+        n = self.object_count(resource) if objects_scanned is None else objects_scanned
+        b = self._bytes.get(resource, 0) if bytes_returned is None else bytes_returned
+        s = self.stats
+        s.range_requests += ranges
+        s.range_keys += n
+        s.range_bytes += b
+        s.index_keys += walked
+        byte_cpu = b * cfg.read_per_byte_s
+        gc = byte_cpu * cfg.gc_parallel_fraction
+        serial = ranges * cfg.read_base_s + n * cfg.read_per_object_s + byte_cpu - gc + walked * cfg.index_walk_s_per_key
+        return self._range(serial, gc, b / cfg.network_bytes_per_s, linearizable, op, resource)
+
+    def current_revision(self, resource: str) -> simpy.Event:
+        """The current revision, as kube-apiserver's ``GetCurrentResourceVersion`` asks it: a
+        linearizable range of ``resource`` with limit 1, whose count walks every key (I20, I22).
+
+        Returns:
+            An event that succeeds with the revision once the reply reaches the apiserver.
+        """
+        cfg = self.cfg
+        n = self.object_count(resource)
+        self.stats.current_rv_requests += 1
+        self.stats.index_keys += max(n - 1, 0)
+        return self._range(cfg.read_base_s + min(n, 1) * cfg.read_per_object_s
+                           + max(n - 1, 0) * cfg.index_walk_s_per_key, 0.0, 0.0, True, "list", resource)
+
+    def _range(self, service: float, gc: float, transfer: float, linearizable: bool, op: str,
+               resource: str) -> simpy.Event:
+        env = self.env
+        ev = Call(env)
+        ev.args = (service, gc, transfer, op, resource)
+        ev.callbacks.append(self._read_done)
+        self._flush().reads_in_flight += 1
+        if linearizable:
+            now = env.now
+            ready = now
+            if self._quorum_acks:
+                ready += sorted(self._rtt() for _ in range(self._followers))[self._quorum_acks - 1]
+            ready = max(ready, self._apply_free_s, self._stall_until_s)
+            env.timeout(ready - now, ev).callbacks.append(lambda t: self._serve(t.value))
+        else:
+            self._serve(ev)
+        return ev
+
+    def _serve(self, ev: Call) -> None:
+        """Run a read on the earliest free core (FCFS), its GC share on the next, and schedule its
+        reply after the transfer and a gRPC round trip."""
+        now = self.env.now
+        service, gc, transfer = ev.args[:3]
+        cores = self._cores
+        start = max(now, cores[0])
+        heapq.heapreplace(cores, start + service)
+        if gc > 0.0:
+            heapq.heapreplace(cores, max(start, cores[0]) + gc)
+        self.stats.read_cpu_s += service + gc
+        trigger_in(self.env, ev, start + service - now + transfer + self._grpc(), True, self.revision)
+
+    def _read_done(self, ev: Call) -> None:
+        s = self._flush()
+        s.reads_in_flight -= 1
+        s.reads += 1
+        s.read_latency_sum_s += s.time_s - ev.start_s
+        self.latency.observe((ev.args[3], ev.args[4]), s.time_s - ev.start_s)
