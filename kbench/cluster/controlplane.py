@@ -26,6 +26,7 @@ class ControlPlane:
         seeds: The run's seed tree.
         etcd: etcd.
         fc: API Priority and Fairness (or max-inflight).
+        etcd_events: The etcd that stores Events when ``events.separate_etcd`` (J7), else None.
         api: kube-apiserver.
         stats: Request aggregates.
         series: Time series on a fixed grid.
@@ -39,6 +40,7 @@ class ControlPlane:
     api: Apiserver
     stats: RequestStats
     series: SeriesSampler
+    etcd_events: Etcd | None = None
 
     @classmethod
     def build(cls, scenario: Scenario, seed: int | None = None) -> ControlPlane:
@@ -52,6 +54,10 @@ class ControlPlane:
         api = Apiserver(env, scenario.apiserver, etcd, fc, seeds.stream("apiserver"), stats)
         series = SeriesSampler(env, scenario.metrics.series_interval_s)
         plane = cls(env, scenario, seeds, etcd, fc, api, stats, series)
+        ev = scenario.events
+        if ev.enabled and ev.separate_etcd:  # --etcd-servers-overrides=/events#... (J7)
+            plane.etcd_events = Etcd(env, ev.etcd or scenario.etcd, seeds.stream("etcd/events"))
+            api.add_etcd(("events",), plane.etcd_events)
         plane._register_gauges()
         return plane
 
@@ -69,10 +75,15 @@ class ControlPlane:
             s.gauge("apf_rejected_total", lambda lv=level: sum(
                 v for k, v in fc.counters().get(lv, {}).items() if k.startswith("rejected")), level=level)
         s.gauge("watchers", lambda: sum(c.watcher_total() for c in self.api.caches.values()))
+        if self.etcd_events is not None:
+            s.gauge("etcd_writes_total", lambda: self.etcd_events.stats.writes, etcd="events")
+            s.gauge("etcd_db_size_bytes", lambda: self.etcd_events.db_size_bytes, etcd="events")
 
     def start(self) -> None:
         """Start background processes (etcd's raft loop and compaction, metric sampling)."""
         self.etcd.start()
+        if self.etcd_events is not None:
+            self.etcd_events.start()
         self.series.start()
 
     def client(self, name: str, client_class: str, user: str, groups: tuple[str, ...]) -> Client:

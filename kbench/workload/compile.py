@@ -37,7 +37,13 @@ objects; distributions in their templates and in replicas / completions / parall
 per object), ``churn`` (pods: ``count`` pods at ``rate_per_s`` living ``lifetime_s`` each; any other
 ``resource``: objects updated at ``changes_per_s`` with ``watchers``, from time zero),
 ``replayTrace`` (→ a trace replay, the fields of :class:`~kbench.config.workload.TraceReplaySpec`),
-``barrier`` and ``wait``.
+``barrier`` and ``wait``. Issue 18 added ``createNamespace`` (``count`` namespaces ``<name>-1..``),
+``createService``, ``createDaemonSet``, ``createStatefulSet``, ``scaleDeployment`` and ``rollout``
+(→ :class:`~kbench.config.workload.UpdateSpec`), ``deleteDeployment``, ``deleteDaemonSet``,
+``deleteStatefulSet``, ``deleteService``, ``deleteJob``, ``deleteNamespace`` (→
+:class:`~kbench.config.workload.DeleteSpec`); ``createDeployment`` and ``createService`` take
+``per_namespace: k`` (k copies ``<name>-<i>`` in every namespace of the last ``createNamespace``)
+and ``spread_s``; ``createService`` takes ``select_prefix`` (copy i selects the Deployment copy i).
 
 **Barriers in virtual time.** Ops start together at the current *sync point* (time zero at first),
 each after its own ``at_s``. ``barrier`` makes a new sync point released when every item since the
@@ -63,11 +69,17 @@ from kbench.config.loader import from_dict, load_yaml
 from kbench.config.params import resolve_path, substitute
 from kbench.config.workload import (
     BarrierSpec,
+    DaemonSetSpec,
+    DeleteSpec,
     DeploymentSpec,
     GenericKindSpec,
     JobSpec,
+    NamespaceSpec,
     PodGroupSpec,
+    ServiceSpec,
+    StatefulSetSpec,
     TraceReplaySpec,
+    UpdateSpec,
 )
 from kbench.dist import KINDS as DIST_KINDS
 from kbench.errors import ConfigError, KbenchError, did_you_mean
@@ -123,7 +135,10 @@ def compile_workload(scenario, *, loader=None):
     pods = [c.resolve_group(g, f"workload.pods[{i}]", scenario_dir) for i, g in enumerate(wl.pods)] + c.pods
     new_wl = replace(wl, spec="", ops=[], params=params, labels=list(dict.fromkeys(labels)),
                      deployments=wl.deployments + c.deployments, jobs=wl.jobs + c.jobs, pods=pods,
-                     generic=wl.generic + c.generic, barriers=wl.barriers + c.barriers, traces=traces)
+                     generic=wl.generic + c.generic, barriers=wl.barriers + c.barriers, traces=traces,
+                     namespaces=wl.namespaces + c.namespaces, services=wl.services + c.services,
+                     daemonsets=wl.daemonsets + c.daemonsets, statefulsets=wl.statefulsets + c.statefulsets,
+                     updates=wl.updates + c.updates, deletes=wl.deletes + c.deletes)
     cluster = replace(scenario.cluster, nodes=scenario.cluster.nodes + c.nodes) if c.nodes else scenario.cluster
     return replace(scenario, workload=new_wl, cluster=cluster)
 
@@ -146,7 +161,9 @@ class _Compiler:
     """Turns ops into config items, keeping the current sync point (barrier) and the item names."""
 
     OPS = ("createNodes", "createPods", "createDeployment", "createJob", "churn", "replayTrace",
-           "barrier", "wait")
+           "barrier", "wait", "createNamespace", "createService", "createDaemonSet", "createStatefulSet",
+           "scaleDeployment", "rollout", "deleteDeployment", "deleteDaemonSet", "deleteStatefulSet",
+           "deleteService", "deleteJob", "deleteNamespace")
 
     def __init__(self, seed: int, params: dict[str, Any], loader):
         self.seeds = SeedTree(seed)
@@ -159,6 +176,13 @@ class _Compiler:
         self.generic: list[GenericKindSpec] = []
         self.traces: list[TraceReplaySpec] = []
         self.barriers: list[BarrierSpec] = []
+        self.namespaces: list[NamespaceSpec] = []
+        self.services: list[ServiceSpec] = []
+        self.daemonsets: list[DaemonSetSpec] = []
+        self.statefulsets: list[StatefulSetSpec] = []
+        self.updates: list[UpdateSpec] = []
+        self.deletes: list[DeleteSpec] = []
+        self.last_namespaces: list[str] = []  # of the last createNamespace (per_namespace)
         self.after = ""  # the current sync point
         self.since: list[str] = []  # items started at it
         self.names: set[str] = set()
@@ -228,7 +252,103 @@ class _Compiler:
             self.since.append(name)
 
     def _createDeployment(self, op: dict, where: str, base) -> None:  # noqa: N802
+        if "per_namespace" in op:
+            self._per_namespace(op, where, DeploymentSpec, self.deployments)
+            return
         self._controller(op, where, DeploymentSpec, ("replicas",), self.deployments)
+
+    def _per_namespace(self, op: dict, where: str, cls, out: list) -> None:
+        """``per_namespace: k``: one spec for k copies in every namespace of the last createNamespace."""
+        k = int(op.pop("per_namespace"))
+        if not self.last_namespaces:
+            raise ConfigError("per_namespace needs a createNamespace before it", where=where)
+        name = self._name(op.pop("name", None), f"{cls.__name__[:-4].lower()}-{len(out)}", where)
+        if k <= 0:
+            return
+        if "template" in op:
+            template, vary = self._template(op.pop("template") or {}, f"{where}.template")
+            if vary:
+                raise ConfigError("per_namespace objects take constant template fields", where=f"{where}.template")
+            op["template"] = template
+        out.append(from_dict(cls, {**op, "name": name, "copies": k, "namespaces": list(self.last_namespaces),
+                                   "after": self.after}, where))
+        self.since.append(name)
+
+    def _createNamespace(self, op: dict, where: str, base) -> None:  # noqa: N802
+        spec = from_dict(NamespaceSpec, {"numbered": "count" in op, **op, "after": self.after}, where)
+        self._name(spec.name, spec.name, where)
+        self.namespaces.append(spec)
+        self.last_namespaces = spec.names()
+        self.since.append(spec.name)
+
+    def _createService(self, op: dict, where: str, base) -> None:  # noqa: N802
+        if "per_namespace" in op:
+            self._per_namespace(op, where, ServiceSpec, self.services)
+            return
+        name = self._name(op.pop("name", None), f"service-{len(self.services)}", where)
+        self.services.append(from_dict(ServiceSpec, {**op, "name": name, "after": self.after}, where))
+        self.since.append(name)
+
+    def _simple(self, op: dict, where: str, cls, out: list, prefix: str) -> None:
+        count = int(op.pop("count", 1))
+        name = self._name(op.pop("name", None), f"{prefix}-{len(out)}", where)
+        if count <= 0:
+            return
+        if count != 1:
+            raise ConfigError("count must be 0 or 1 here", where=f"{where}.count")
+        if "template" in op:
+            template, vary = self._template(op.pop("template") or {}, f"{where}.template")
+            if vary:
+                raise ConfigError("template fields must be constants here", where=f"{where}.template")
+            op["template"] = template
+        out.append(from_dict(cls, {**op, "name": name, "after": self.after}, where))
+        self.since.append(name)
+
+    def _createDaemonSet(self, op: dict, where: str, base) -> None:  # noqa: N802
+        self._simple(op, where, DaemonSetSpec, self.daemonsets, "daemonset")
+
+    def _createStatefulSet(self, op: dict, where: str, base) -> None:  # noqa: N802
+        self._simple(op, where, StatefulSetSpec, self.statefulsets, "statefulset")
+
+    def _update_op(self, op: dict, where: str, rollout: bool) -> None:
+        name = self._name(op.pop("name", None), f"update-{len(self.updates)}", where)
+        if rollout:
+            op.setdefault("rollout", not op.get("template"))
+        elif "rollout" in op:
+            op["rollout"] = bool(op["rollout"])
+        self.updates.append(from_dict(UpdateSpec, {**op, "name": name, "after": self.after}, where))
+        self.since.append(name)
+
+    def _scaleDeployment(self, op: dict, where: str, base) -> None:  # noqa: N802
+        op.setdefault("kind", "deployment")
+        self._update_op(op, where, False)
+
+    def _rollout(self, op: dict, where: str, base) -> None:
+        op.setdefault("kind", "deployment")
+        self._update_op(op, where, True)
+
+    def _delete_op(self, op: dict, where: str, kind: str) -> None:
+        name = self._name(op.pop("name", None), f"delete-{len(self.deletes)}", where)
+        self.deletes.append(from_dict(DeleteSpec, {**op, "kind": kind, "name": name, "after": self.after}, where))
+        self.since.append(name)
+
+    def _deleteDeployment(self, op: dict, where: str, base) -> None:  # noqa: N802
+        self._delete_op(op, where, "deployment")
+
+    def _deleteDaemonSet(self, op: dict, where: str, base) -> None:  # noqa: N802
+        self._delete_op(op, where, "daemonset")
+
+    def _deleteStatefulSet(self, op: dict, where: str, base) -> None:  # noqa: N802
+        self._delete_op(op, where, "statefulset")
+
+    def _deleteService(self, op: dict, where: str, base) -> None:  # noqa: N802
+        self._delete_op(op, where, "service")
+
+    def _deleteJob(self, op: dict, where: str, base) -> None:  # noqa: N802
+        self._delete_op(op, where, "job")
+
+    def _deleteNamespace(self, op: dict, where: str, base) -> None:  # noqa: N802
+        self._delete_op(op, where, "namespace")
 
     def _createJob(self, op: dict, where: str, base) -> None:  # noqa: N802
         self._controller(op, where, JobSpec, ("completions", "parallelism"), self.jobs)

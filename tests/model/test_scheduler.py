@@ -212,7 +212,7 @@ def test_high_priority_pod_preempts_low_priority_ones():
         if new.deleting and new.node_name is not None:
             def later():
                 yield w.env.timeout(2.0)
-                yield from w.write(kubelet, "delete", "pods", new.key)
+                yield from w.write(kubelet, "delete", "pods", new.key, grace_zero=True)  # the kubelet: grace 0
             w.env.process(later())
 
     w.informer(kubelet, "pods", on_update=finish_deletion).start()
@@ -246,7 +246,7 @@ def test_nominated_node_is_kept_for_the_preemptor_while_it_backs_off():
         if new.deleting and new.node_name is not None:
             def later():
                 yield w.env.timeout(2.0)
-                yield from w.write(kubelet, "delete", "pods", new.key)
+                yield from w.write(kubelet, "delete", "pods", new.key, grace_zero=True)  # the kubelet: grace 0
             w.env.process(later())
 
     w.informer(kubelet, "pods", on_update=finish_deletion).start()

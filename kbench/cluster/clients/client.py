@@ -48,3 +48,12 @@ class Client:
             yield env.timeout(wait)
         resp = yield api.serve(req, rv)  # api.request without its generator frame
         return resp
+
+    def send(self, env: simpy.Environment, api: Apiserver, req: Request, done, delay_s: float = 0.0) -> None:
+        """:meth:`call` for a write without a process (``Apiserver.submit``): ``done(response)``
+        where ``call`` would return; ``delay_s`` is work the sender does first (a charged GET)."""
+        wait = self.limiter.reserve(env.now) + delay_s
+        if wait > 0:
+            env.timeout(wait).callbacks.append(lambda _e: api.submit(req, done))
+        else:
+            api.submit(req, done)

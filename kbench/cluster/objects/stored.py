@@ -32,8 +32,9 @@ class PodObj:
         phase: ``Pending``, ``Running``, ``Succeeded`` or ``Failed``.
         ready: Ready condition (for endpoints).
         deleting: Has a deletion timestamp (graceful deletion in progress).
-        owner: Owner as ``Kind/namespace/name`` (ReplicaSet, Job), or None.
+        owner: Owner as ``Kind/namespace/name`` (ReplicaSet, Job, DaemonSet, StatefulSet), or None.
         nominated_node: Set by preemption.
+        owner_uid: The owner's uid (0: not checked).
     """
 
     key: str
@@ -45,6 +46,7 @@ class PodObj:
     deleting: bool = False
     owner: str | None = None
     nominated_node: str | None = None
+    owner_uid: int = 0
 
     def evolve(self, **changes) -> PodObj:
         """A new version with ``changes`` applied (the old version is left as it was)."""

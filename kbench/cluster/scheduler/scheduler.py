@@ -53,6 +53,7 @@ from collections import Counter
 
 import numpy as np
 
+from kbench.cluster.events.scheduler import SchedulerEvents
 from kbench.cluster.objects.stored import NODE_BYTES, POD_BYTES
 from kbench.cluster.scheduler.cache import SchedulerCache
 from kbench.cluster.scheduler.failures import FailureHandling, still_pending
@@ -136,6 +137,7 @@ class Scheduler(FailureHandling):
         self.busy_s = 0.0
         self._loop_wake = None
         self._flush_wake = None
+        self.events = SchedulerEvents(world)  # issue 18: Scheduled / FailedScheduling (hook)
         self.pods_informer = world.informer(self.client, "pods", object_bytes=POD_BYTES,
                                             on_add=self._on_pod_add, on_update=self._on_pod_update,
                                             on_delete=self._on_pod_delete)
@@ -319,10 +321,11 @@ class Scheduler(FailureHandling):
     def _bind(self, info: QueuedPod, spec, node: str):
         w, key = self.world, info.key
         value = info.pod.evolve(node_name=node, nominated_node=None)
-        resp = yield from w.write(self.client, "update", "pods", key, value, size_bytes=POD_BYTES,
+        resp = yield from w.write(self.client, "create", "pods/binding", key, value, size_bytes=POD_BYTES,
                                   precondition=_can_bind, partition=node)
         now = self.env.now
         if resp.ok:
+            self.events.scheduled(info.pod, node)  # issue 18 hook
             self.bound += 1
             if self.first_bound_s != self.first_bound_s:
                 self.first_bound_s = now

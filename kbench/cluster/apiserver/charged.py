@@ -1,0 +1,50 @@
+"""Charged reads: a GET whose cost is booked arithmetically instead of served with events.
+
+Upstream clients send GETs on hot paths whose own queueing matters little next to the write that
+follows them: the kubelet's status manager GETs the pod (resourceVersion "", from etcd) before
+every status PATCH (J9), the garbage collector GETs each item and its owner (K6), PodGC GETs a
+missing node (K5). Serving each as a request costs about four SimPy events; :func:`charge_get`
+books the same work without any: the handler's CPU on the apiserver's core pool, etcd's read
+(:meth:`~kbench.cluster.etcd.server.Etcd.read_delay`: ReadIndex, apply wait, scan on a core, gRPC
+round trip), the decode of the object from etcd, the response's encoding and transfer. It returns
+the latency, which the caller adds to the delay of its next step (one timeout for "GET, then
+PATCH"), and records the request in the statistics as served.
+
+Not modelled for a charged read: its APF seat (it is not admitted or queued; the level's other
+requests do not see it) and the steps' exact interleaving (each is booked as if it started now).
+"""
+
+from __future__ import annotations
+
+from kbench.cluster.apiserver.request import Request
+
+
+def charge_get(api, req: Request, *, objects: int = 1, from_etcd: bool = True) -> float:
+    """Book one GET (or a LIST of ``objects``) without events; returns its latency, seconds.
+
+    Args:
+        api: The :class:`~kbench.cluster.apiserver.server.Apiserver`.
+        req: The request (verb ``get`` or ``list``, resource, identity, ``size_bytes`` of the
+            response).
+        objects: Objects read.
+        from_etcd: A quorum read from etcd (resourceVersion ""); False reads the watch cache.
+    """
+    cfg = api.cfg
+    if not api.up:
+        api.stats.record_error((req.verb, req.resource, req.client, ""))
+        return 0.001
+    api.fc.classify(req)
+    size = req.size_bytes
+    if from_etcd:
+        etcd = api.etcd_for(req.resource)
+        latency = api._cpu_delay(cfg.request_base_cpu_s)
+        latency += etcd.read_delay(objects, size, linearizable=True)
+        latency += api._cpu_delay(objects * cfg.list_etcd_cpu_s_per_object + size * cfg.encode_cpu_s_per_byte)
+    else:
+        latency = api._cpu_delay(cfg.request_base_cpu_s + objects * cfg.list_cache_cpu_s_per_object
+                                 + size * cfg.encode_cpu_s_per_byte)
+    if size:
+        latency += size / cfg.network_bytes_per_s
+    api.stats.record((req.verb, req.resource, req.client, req.level), sli_s=latency, e2e_s=latency, wait_s=0.0,
+                     nbytes=size)
+    return latency
