@@ -76,8 +76,8 @@ class ControlPlane:
                 v for k, v in fc.counters().get(lv, {}).items() if k.startswith("rejected")), level=level)
         s.gauge("watchers", lambda: sum(c.watcher_total() for c in self.api.caches.values()))
         if self.etcd_events is not None:
-            s.gauge("etcd_writes_total", lambda: self.etcd_events.stats.writes, etcd="events")
-            s.gauge("etcd_db_size_bytes", lambda: self.etcd_events.db_size_bytes, etcd="events")
+            s.gauge("etcd_events_writes_total", lambda: self.etcd_events.stats.writes)
+            s.gauge("etcd_events_db_size_bytes", lambda: self.etcd_events.db_size_bytes)
 
     def start(self) -> None:
         """Start background processes (etcd's raft loop and compaction, metric sampling)."""

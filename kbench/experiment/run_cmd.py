@@ -50,6 +50,7 @@ def run_cmd(
     result = _with_progress(output == "table", sc.duration_s,
                             lambda progress: run_scenario(sc, seed=seed, out_dir=out, progress=progress))
     summary = result.summary
+    warn_ignored(summary)
     if output == "json":
         print_json(summary)
     elif output == "markdown":
@@ -59,6 +60,12 @@ def run_cmd(
         _run_table(summary)
     if report and result.run_dir is not None:
         write_and_say_report([result.run_dir], output)
+
+
+def warn_ignored(summary: dict) -> None:
+    """One warning line (stderr) per mechanism the run touched that kbench does not model."""
+    for item in summary.get("ignored") or ():
+        err_console.print(f"warning: not modelled: {item}", markup=False, highlight=False, soft_wrap=True)
 
 
 def _with_progress(show: bool, total: float, fn):
@@ -88,6 +95,13 @@ def _run_table(s: dict) -> None:
     t.add_row("scheduler throughput pods/s", fmt(sc["throughput_pods_per_s"]))
     t.add_row("bind conflicts / preemptions", f"{sc['bind_conflicts']} / {sc['preemptions']}")
     t.add_row("API requests / 429s", f"{s['api']['requests']} / {s['api']['rejected_429']}")
+    if s.get("events"):
+        ev = s["events"]
+        t.add_row("Events emitted / written / per s", f"{ev['emitted']} / {ev['written']} / {fmt(ev['per_s'])}")
+    wpp = s.get("writes_per_pod") or {}
+    if wpp:
+        total = sum(v for verbs in wpp.values() for v in verbs.values())
+        t.add_row("API writes per pod created", fmt(total))
     t.add_row("virtual s / wall s / events", f"{fmt(s['sim']['virtual_s'])} / {fmt(s['sim']['wall_s'])} / {s['sim']['events']}")
     console.print(t)
     slo = Table(title="SLOs")

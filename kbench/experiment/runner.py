@@ -143,8 +143,8 @@ def _register_series(world: World, comps: Components) -> None:
     s.gauge("pods_pending", lambda: int(np.count_nonzero(tl.final[: tl.n] == 0)))
     s.gauge("pods_running", lambda: int(np.count_nonzero(tl.final[: tl.n] == 1)))
     s.gauge("pods_scheduled_total", lambda: int(np.count_nonzero(~np.isnan(tl.t["bound"][: tl.n]))))
-    from kbench.metrics.mix import COUNTED
-    for resource in COUNTED:  # objects in etcd over time by resource (issue 18)
+    from kbench.metrics.mix import SERIES
+    for resource in SERIES:  # objects in etcd over time by resource (issue 18)
         s.gauge("etcd_objects", lambda r=resource: world.api.etcd_for(r).object_count(r), resource=resource)
     stats = world.events.stats
     s.gauge("events_written_total", lambda: stats.created + stats.patched)

@@ -27,7 +27,9 @@ from typing import Any
 COUNTED = ("pods", "nodes", "leases", "events", "deployments", "replicasets", "daemonsets", "statefulsets",
            "controllerrevisions", "jobs", "services", "endpointslices", "namespaces", "serviceaccounts",
            "configmaps", "resourcequotas")
-"""Resources whose live objects the series (``etcd_objects``) and the summary count."""
+"""Resources whose live objects the summary counts (``etcd_objects``)."""
+SERIES = ("pods", "events", "deployments", "replicasets", "endpointslices", "services")
+"""Resources whose live objects the time series sample (``etcd_objects{resource}``)."""
 
 
 def mix_summary(world, *, pods_created: int, virtual_s: float, controllers: Any = None,

@@ -53,7 +53,7 @@ def test_writes_per_pod_of_a_deployment_pod_match_upstream(base):
     # Events: Scheduled (schedule_one.go), Pulled/Created/Started/Killing (J8), SuccessfulCreate
     # x 20 on one ReplicaSet: 9 creates, the 10th distinct message makes one aggregate Event,
     # then 10 PATCHes of it (J2-J4); ScalingReplicaSet once (sync.go)
-    assert comp["default-scheduler"] == {"events.create": N}
+    assert comp["scheduler"] == {"pods/binding.create": N, "events.create": N}
     assert comp["kubelet"]["events.create"] == 4 * N
     assert comp["replicaset-controller"]["events.create"] == 10
     assert comp["replicaset-controller"]["events.patch"] == 10

@@ -186,3 +186,18 @@ def test_from_nodes_binds_pods_with_their_gpus():
     pods = [Pod("s", node_name="a", gpu_milli=250, gpu_indices=(1,)), Pod("free")]
     t = NodeTable.from_nodes([Node("a", {"cpu": 1000}, gpu_count=2)], pods)
     assert t.gpu_free_milli[0].tolist() == [1000, 750] and t.pod_count.tolist() == [1]
+
+
+def test_pod_evolve_copies_every_field_and_leaves_the_old_version():
+    """PodObj.evolve copies field by field (for speed): a field added later must be copied too."""
+    import dataclasses
+
+    from kbench.cluster.objects.stored import PodObj
+
+    fields = [f.name for f in dataclasses.fields(PodObj)]
+    old = PodObj(**{name: f"v-{name}" for name in fields})
+    new = old.evolve()
+    assert all(getattr(new, name) == f"v-{name}" for name in fields)
+    changed = old.evolve(phase="Running", owner_uid="u2")
+    assert (changed.phase, changed.owner_uid, old.phase) == ("Running", "u2", "v-phase")
+    assert changed is not old and changed.key == old.key

@@ -25,7 +25,8 @@ def charge_get(api, req: Request, *, objects: int = 1, from_etcd: bool = True) -
     Args:
         api: The :class:`~kbench.cluster.apiserver.server.Apiserver`.
         req: The request (verb ``get`` or ``list``, resource, identity, ``size_bytes`` of the
-            response).
+            response); its APF level is looked up once per (client class, verb, resource): kbench's
+            flow schemas classify every client of a class alike.
         objects: Objects read.
         from_etcd: A quorum read from etcd (resourceVersion ""); False reads the watch cache.
     """
@@ -33,18 +34,23 @@ def charge_get(api, req: Request, *, objects: int = 1, from_etcd: bool = True) -
     if not api.up:
         api.stats.record_error((req.verb, req.resource, req.client, ""))
         return 0.001
-    api.fc.classify(req)
+    ck = (req.client, req.verb, req.resource)
+    levels = api.charged_levels
+    level = levels.get(ck)
+    if level is None:
+        api.fc.classify(req)
+        level = levels[ck] = req.level
     size = req.size_bytes
+    cpu = api._cpu_delay
     if from_etcd:
-        etcd = api.etcd_for(req.resource)
-        latency = api._cpu_delay(cfg.request_base_cpu_s)
-        latency += etcd.read_delay(objects, size, linearizable=True)
-        latency += api._cpu_delay(objects * cfg.list_etcd_cpu_s_per_object + size * cfg.encode_cpu_s_per_byte)
+        latency = cpu(cfg.request_base_cpu_s)
+        latency += api.etcd_for(req.resource).read_delay(objects, size, linearizable=True)
+        latency += cpu(objects * cfg.list_etcd_cpu_s_per_object + size * cfg.encode_cpu_s_per_byte)
     else:
-        latency = api._cpu_delay(cfg.request_base_cpu_s + objects * cfg.list_cache_cpu_s_per_object
-                                 + size * cfg.encode_cpu_s_per_byte)
+        latency = cpu(cfg.request_base_cpu_s + objects * cfg.list_cache_cpu_s_per_object
+                      + size * cfg.encode_cpu_s_per_byte)
     if size:
         latency += size / cfg.network_bytes_per_s
-    api.stats.record((req.verb, req.resource, req.client, req.level), sli_s=latency, e2e_s=latency, wait_s=0.0,
+    api.stats.record((req.verb, req.resource, req.client, level), sli_s=latency, e2e_s=latency, wait_s=0.0,
                      nbytes=size)
     return latency

@@ -54,6 +54,9 @@ class Request:
             resource's default; a pod's DELETE is graceful unless ``grace_zero``.
         grace_zero: A pod DELETE with gracePeriodSeconds 0 (the kubelet's final delete, PodGC).
         items: For DELETECOLLECTION, the keys it deleted (set by the apiserver).
+        lead_s: Work the client does just before (a charged GET, issue 18), seconds: the request
+            is admitted now and holds its seat meanwhile (as the GET would hold one), its handler
+            starts and its latency is measured from ``lead_s`` later; no event of its own.
     """
 
     verb: str
@@ -88,6 +91,7 @@ class Request:
     propagation: str = ""
     grace_zero: bool = False
     items: object = None
+    lead_s: float = 0.0
 
     @property
     def mutating(self) -> bool:

@@ -61,6 +61,7 @@ class Apiserver:
         self.etcds: dict[str, Etcd] = {}  # resources stored elsewhere (--etcd-servers-overrides, J7)
         self.writes = WriteMix()
         self.namespaces = NamespaceIndex(self)  # namespace-scoped ranges (built on first use)
+        self.charged_levels: dict[tuple[str, str, str], str] = {}  # APF levels of charged reads
         self.fc = flowcontrol
         self.rng = rng
         self.stats = stats

@@ -93,6 +93,8 @@ class Serve:
         self.gen = api.generation
         self.t0 = t0 = env.now
         req.arrival_s = t0
+        if req.lead_s:  # a charged GET first: admitted now, measured from when the GET is done
+            self.t0 = t0 + req.lead_s
         # Apiserver._inflight_change(+1), inlined
         api._inflight_area += api.inflight * (t0 - api._inflight_t)
         api._inflight_t = t0
@@ -139,8 +141,11 @@ class Serve:
             if store[1] == NONE:  # TokenRequest: signing a token instead of storing (J12)
                 cpu += cfg.token_sign_cpu_s
             self.tries = 0
-            ev = api._cpu(cpu)
-            ev.callbacks.append(self._webhook if cfg.webhook_enabled else self._store)
+            delay = api._cpu_delay(cpu)
+            if self.t0 > now:  # its charged GET is not done yet
+                self.t_disp = self.t0
+                delay += self.t0 - now
+            Timeout(env, delay).callbacks.append(self._webhook if cfg.webhook_enabled else self._store)
             return
         cache = api.cache(req.resource) if cfg.watch_cache.enabled else None
         self.cache = cache

@@ -52,7 +52,8 @@ class Client:
     def send(self, env: simpy.Environment, api: Apiserver, req: Request, done, delay_s: float = 0.0) -> None:
         """:meth:`call` for a write without a process (``Apiserver.submit``): ``done(response)``
         where ``call`` would return; ``delay_s`` is work the sender does first (a charged GET)."""
-        wait = self.limiter.reserve(env.now) + delay_s
+        wait = self.limiter.reserve(env.now)
+        req.lead_s = delay_s  # a charged GET before it: no event of its own
         if wait > 0:
             env.timeout(wait).callbacks.append(lambda _e: api.submit(req, done))
         else:

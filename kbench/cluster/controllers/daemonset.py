@@ -99,6 +99,8 @@ class DaemonSetController(Controller):
 
     # ---------------------------------------------------------------------------------- pod hooks
     def _state(self, pod: PodObj) -> _DS | None:
+        if not self._ds:
+            return None
         owner = pod.owner
         if owner is None or not owner.startswith(OWNER):
             return None

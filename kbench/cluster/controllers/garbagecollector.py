@@ -168,10 +168,9 @@ class GarbageCollector(Controller):
         else:
             yield self.env.timeout(lat)
             return True  # a solid owner
-        yield self.env.timeout(lat)
         was_deleting = getattr(cur, "deleting", False)
         uid = getattr(cur, "uid", 0)
-        resp = yield from self.write("delete", resource, key, size_bytes=META_BYTES, propagation=prop,
+        resp = yield from self.write("delete", resource, key, size_bytes=META_BYTES, propagation=prop, lead_s=lat,
                                      precondition=lambda v: v is not None and getattr(v, "uid", 0) == uid)
         if resp.ok and not was_deleting:
             self.deleted[resource] += 1

@@ -20,6 +20,7 @@ calls).
 from __future__ import annotations
 
 from kbench.cluster.clients.informer import Informer
+from kbench.cluster.controllers.common import Controller
 from kbench.cluster.controllers.daemonset import DaemonSetController
 from kbench.cluster.controllers.deployment import DeploymentController
 from kbench.cluster.controllers.endpointslice import EndpointSliceController
@@ -85,7 +86,11 @@ class ControllerManager:
                                         self.statefulsets, self.nodelifecycle, self.endpointslices,
                                         self.resourcequotas, self.namespaces, self.serviceaccounts, self.gc,
                                         self.podgc) if c is not None]
-        self._pod_hooks = [c for c in self.controllers if c.wants_pods]
+        hooked = [c for c in self.controllers if c.wants_pods]
+        base = Controller  # its hooks do nothing: only overridden ones are called
+        self._on_added = [c.pod_added for c in hooked if type(c).pod_added is not base.pod_added]
+        self._on_updated = [c.pod_updated for c in hooked if type(c).pod_updated is not base.pod_updated]
+        self._on_deleted = [c.pod_deleted for c in hooked if type(c).pod_deleted is not base.pod_deleted]
         inf = world.informer
         cl = self.client
         gc = self.gc.handlers if self.gc is not None else (lambda _r: {})
@@ -153,8 +158,8 @@ class ControllerManager:
     # ------------------------------------------------------------------------------- pod indexes
     def _pod_add(self, pod: PodObj) -> None:
         self._index_add(pod)
-        for c in self._pod_hooks:
-            c.pod_added(pod)
+        for hook in self._on_added:
+            hook(pod)
 
     def _pod_update(self, old: PodObj, new: PodObj) -> None:
         if old.node_name != new.node_name:
@@ -165,16 +170,16 @@ class ControllerManager:
                 self.pods_by_owner.setdefault(new.owner, {})[new.key] = new
             if new.node_name is not None:
                 self.pods_by_node.setdefault(new.node_name, {})[new.key] = new
-        for c in self._pod_hooks:
-            c.pod_updated(old, new)
+        for hook in self._on_updated:
+            hook(old, new)
 
     def _pod_delete(self, pod: PodObj) -> None:
         self._index_remove(pod)
         ns = self.pods_by_ns.get(pod.key.partition("/")[0])
         if ns is not None:
             ns.discard(pod.key)
-        for c in self._pod_hooks:
-            c.pod_deleted(pod)
+        for hook in self._on_deleted:
+            hook(pod)
 
     def _index_add(self, pod: PodObj) -> None:
         if pod.owner is not None:

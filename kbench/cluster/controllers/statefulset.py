@@ -60,6 +60,8 @@ class StatefulSetController(Controller):
 
     # ---------------------------------------------------------------------------------- pod hooks
     def _state(self, pod: PodObj) -> _STS | None:
+        if not self._sts:
+            return None
         owner = pod.owner
         if owner is None or not owner.startswith(OWNER):
             return None

@@ -421,12 +421,18 @@ class Etcd(MvccStore):
             The read's latency, seconds.
         """
         cfg = self.cfg
-        now = self.env.now
+        now = self.env._now
         ready = now
         if linearizable:
-            if self._quorum_acks:
+            if self._followers == 2:  # 3 members: the faster follower's ack makes the quorum
+                a, b = self._rtt(), self._rtt()
+                ready += a if a <= b else b
+            elif self._quorum_acks:
                 ready += sorted(self._rtt() for _ in range(self._followers))[self._quorum_acks - 1]
-            ready = max(ready, self._apply_free_s, self._stall_until_s)
+            if self._apply_free_s > ready:
+                ready = self._apply_free_s
+            if self._stall_until_s > ready:
+                ready = self._stall_until_s
         service = cfg.read_base_s + objects * cfg.read_per_object_s + nbytes * cfg.read_per_byte_s
         start = max(ready, self._cores[0])
         heapq.heapreplace(self._cores, start + service)

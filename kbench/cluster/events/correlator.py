@@ -14,9 +14,11 @@ CALIBRATION J2-J4):
    random, kbench the oldest, so runs stay deterministic; the write count is the same);
 2. *observe* (``eventLogger.eventObserve``): an event whose key was seen before takes the cached
    name and ``count + 1`` and becomes a PATCH (the cache is updated before the spam filter runs);
-3. *spam filter* (``EventSourceObjectSpamFilter.Filter``): a token bucket per source, involved
-   object and type (J4) of ``spam_burst`` (25) refilled at ``spam_qps`` (1/300 s); an event over
-   budget is dropped.
+3. *spam filter* (``EventSourceObjectSpamFilter.Filter``): a token bucket per source and
+   involved object (``getSpamKey``: source component and host, the object's kind, namespace, name,
+   UID and apiVersion; not the type, although CALIBRATION J4 says "+ type": the code at the commit
+   above has none) of ``spam_burst`` (25) refilled at ``spam_qps`` (1/300 s); an event over budget
+   is dropped.
 
 **events.k8s.io/v1** (``k8s.io/client-go/tools/events``; kube-scheduler, J5-J6):
 :class:`SeriesCache` follows ``eventBroadcasterImpl.recordToSink`` (kubernetes/kubernetes
@@ -52,20 +54,13 @@ class CorrelatorConfig:
     lru_entries: int = 4096
 
 
-class _Obj:
-    """Correlation state of one involved object."""
-
-    __slots__ = ("agg", "log", "spam", "n")
-
-    def __init__(self) -> None:
-        self.agg: dict = {}  # (type, reason) -> [last_s, [messages]]
-        self.log: dict = {}  # event key -> [count, name]
-        self.spam: dict = {}  # type -> [tokens, t]
-        self.n = 0  # entries held (for the LRU cap)
-
-
 class CoreCorrelator:
     """``EventCorrelator`` of one event source (or of a fleet of them: ``capacity`` scales the cap).
+
+    Each object's state is one dict: ``("a", type, reason) -> (last_s, messages)`` for the
+    aggregator, the event key (or ``("a", type, reason)`` for an aggregate Event) ``-> (count,
+    name)`` for the logger, ``"spam" -> (tokens, t)`` for the spam filter; values are tuples, so the
+    garbage collector of the Python process does not track them.
 
     Args:
         cfg: The constants.
@@ -79,80 +74,78 @@ class CoreCorrelator:
         self._entries = 0
 
     def correlate(self, obj, etype: str, reason: str, message: str, field_path: str, now: float,
-                  new_name) -> tuple[str, str, int, bool] | None:
+                  namer, namespace: str, name: str) -> tuple[str, str, int, bool] | None:
         """One emitted event.
 
         Args:
-            obj: Identity of the involved object (with its source and host when shared).
+            obj: Identity of the involved object (with its source when shared).
             etype: ``Normal`` or ``Warning``.
             reason: The reason (``Pulled``, ``SuccessfulCreate``...).
             message: The message.
             field_path: ``spec.containers{main}`` or "".
             now: Virtual time, seconds.
-            new_name: ``f() -> str``: the name of a new Event object.
+            namer: ``namer(namespace, name) -> str``: the key of a new Event object.
+            namespace: The involved object's namespace.
+            name: The involved object's name.
 
         Returns:
-            ``(verb, name, count, aggregated)`` with verb ``create`` or ``patch``, or None when the
+            ``(verb, key, count, aggregated)`` with verb ``create`` or ``patch``, or None when the
             spam filter drops it.
         """
         cfg = self.cfg
-        st = self._objs.get(obj)
-        if st is None:
-            st = self._objs[obj] = _Obj()
+        objs = self._objs
+        d = objs.get(obj)
+        if d is None:
+            d = objs[obj] = {}
         else:
-            self._objs.move_to_end(obj)
-        added = 0
-        akey = (etype, reason)
-        rec = st.agg.get(akey)
+            objs.move_to_end(obj)
+        before = len(d)
+        akey = ("a", etype, reason)
+        rec = d.get(akey)
         if rec is None or now - rec[0] > cfg.aggregate_interval_s:
-            if rec is None:
-                added += 1
-            rec = st.agg[akey] = [now, []]
-        msgs = rec[1]
-        if message not in msgs:
-            msgs.append(message)
-        rec[0] = now
+            msgs: tuple = (message,)
+        else:
+            msgs = rec[1] if message in rec[1] else (*rec[1], message)
         combined = len(msgs) >= cfg.aggregate_max_events
         if combined:
-            msgs.pop(0)  # PopAny, made deterministic
-            key = akey
+            msgs = msgs[1:]  # PopAny, made deterministic
+            key = akey + ("",)
         else:
             key = (etype, reason, field_path, message)
-        seen = st.log.get(key)
+        d[akey] = (now, msgs)
+        seen = d.get(key)
         if seen is None:
-            count, name = 1, new_name()
-            added += 1
-            st.log[key] = [1, name]
+            count, ev = 1, namer(namespace, name)
         else:
-            seen[0] += 1
-            count, name = seen
-        bucket = st.spam.get(etype)
+            count, ev = seen[0] + 1, seen[1]
+        d[key] = (count, ev)
+        bucket = d.get("spam")
+        burst = cfg.spam_burst
         if bucket is None:
-            bucket = st.spam[etype] = [float(cfg.spam_burst), now]
-            added += 1
-        tokens = bucket[0] + (now - bucket[1]) * cfg.spam_qps
-        if tokens > cfg.spam_burst:
-            tokens = float(cfg.spam_burst)
-        bucket[1] = now
+            tokens = float(burst)
+        else:
+            tokens = bucket[0] + (now - bucket[1]) * cfg.spam_qps
+            if tokens > burst:
+                tokens = float(burst)
         if tokens < 1.0:
-            bucket[0] = tokens
+            d["spam"] = (tokens, now)
             verdict = None
         else:
-            bucket[0] = tokens - 1.0
-            verdict = ("patch" if count > 1 else "create", name, count, combined or count > 1)
+            d["spam"] = (tokens - 1.0, now)
+            verdict = ("patch" if count > 1 else "create", ev, count, combined or count > 1)
+        added = len(d) - before
         if added:
-            st.n += added
             self._entries += added
-            while self._entries > self.cap and len(self._objs) > 1:
-                _, old = self._objs.popitem(last=False)
-                self._entries -= old.n
+            while self._entries > self.cap and len(objs) > 1:
+                _, old = objs.popitem(last=False)
+                self._entries -= len(old)
         return verdict
 
     def forget(self, obj) -> None:
         """Drop the state of an object that emits nothing any more (deleted)."""
-        st = self._objs.pop(obj, None)
-        if st is not None:
-            self._entries -= st.n
+        d = self._objs.pop(obj, None)
+        if d is not None:
+            self._entries -= len(d)
 
     def __len__(self) -> int:
         return self._entries
@@ -161,24 +154,25 @@ class CoreCorrelator:
 class SeriesCache:
     """``eventBroadcasterImpl``'s isomorphic-event cache (events.k8s.io/v1).
 
-    Entries are ``[event_s, count, last_s, name]`` by isomorphic key; ``count`` 1 is a singleton.
+    Entries are ``(event_s, count, last_s, name)`` by isomorphic key; ``count`` 1 is a singleton.
     """
 
     def __init__(self, finish_s: float = 360.0):
         self.finish_s = finish_s
         self.entries: dict = {}
 
-    def record(self, key, now: float, new_name) -> tuple[str, str, int] | None:
-        """One emitted event: ``("create", name, 1)``, ``("patch", name, 2)`` (the series
-        starts) or None (counted in memory only)."""
-        e = self.entries.get(key)
+    def record(self, key, now: float, namer, namespace: str, name: str) -> tuple[str, str, int] | None:
+        """One emitted event: ``("create", key, 1)``, ``("patch", key, 2)`` (the series starts)
+        or None (counted in memory only); ``namer(namespace, name)`` names a new Event."""
+        entries = self.entries
+        e = entries.get(key)
         if e is None:
-            name = new_name()
-            self.entries[key] = [now, 1, now, name]
-            return ("create", name, 1)
-        e[1] += 1
-        e[2] = now
-        if e[1] == 2:
+            ev = namer(namespace, name)
+            entries[key] = (now, 1, now, ev)
+            return ("create", ev, 1)
+        count = e[1] + 1
+        entries[key] = (e[0], count, now, e[3])
+        if count == 2:
             return ("patch", e[3], 2)
         return None
 

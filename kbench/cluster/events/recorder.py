@@ -84,7 +84,8 @@ class EventHub:
                                          c.lru_entries)
 
     def recorder(self, component: str, group: str, client, *, series: bool = False, hosts: int = 1,
-                 client_for: Callable | None = None, limiter_for: Callable | None = None) -> EventRecorder:
+                 client_for: Callable | None = None, limiter_for: Callable | None = None,
+                 writer: str | None = None) -> EventRecorder:
         """A recorder for ``component`` (``kubelet``, ``replicaset-controller``...).
 
         Args:
@@ -96,9 +97,11 @@ class EventHub:
             hosts: Sources sharing it (a fleet's kubelets): scales the LRU cap and the queue.
             client_for: ``f(host) -> client`` of each source (a fleet's kubelets).
             limiter_for: ``f(host) -> TokenBucket`` of each source's event client.
+            writer: The component its writes are booked to (``writes_by_component``) when it is not
+                ``component`` (kube-scheduler reports as ``default-scheduler``).
         """
         rec = EventRecorder(self, component, self.cfg.emits(group), client, series=series, hosts=hosts,
-                            client_for=client_for, limiter_for=limiter_for)
+                            client_for=client_for, limiter_for=limiter_for, writer=writer)
         self.recorders.append(rec)
         return rec
 
@@ -118,17 +121,18 @@ class EventRecorder:
     """``record.EventRecorder`` / ``events.EventRecorder`` of one component (see the module docstring)."""
 
     def __init__(self, hub: EventHub, component: str, enabled: bool, client, *, series: bool, hosts: int,
-                 client_for: Callable | None, limiter_for: Callable | None):
+                 client_for: Callable | None, limiter_for: Callable | None, writer: str | None = None):
         self.hub, self.component, self.enabled = hub, component, enabled
         cfg = hub.cfg
         self.core = None if series else CoreCorrelator(hub.corr_cfg, hosts)
         self.series = SeriesCache(cfg.series_finish_s) if series else None
-        self.sink = EventSink(hub, component, client, hosts, client_for, limiter_for, series)
+        self.sink = EventSink(hub, writer or component, client, hosts, client_for, limiter_for, series)
 
     def emit(self, obj, namespace: str, name: str, etype: str, reason: str, message: str, *, host: str = "",
              field_path: str = "", action: str = "") -> None:
-        """Record one event about the object ``obj`` (a hashable identity, e.g. ``("Pod", uid)``)
-        named ``namespace/name``; ``host`` is the emitting node (kubelets)."""
+        """Record one event about the object ``obj`` (a hashable identity, e.g. ``("Pod", uid)``,
+        unique across the sources sharing the recorder) named ``namespace/name``; ``host`` is the
+        emitting node (kubelets)."""
         if not self.enabled:
             return
         hub = self.hub
@@ -136,14 +140,9 @@ class EventRecorder:
         st.emitted += 1
         st.by_reason[reason] += 1
         st.by_component[self.component] += 1
-        now = hub.env.now
-        ident = (host, obj) if host else obj
-
-        def new_name() -> str:
-            return hub.new_name(namespace, name)
-
+        now = hub.env._now
         if self.series is not None:
-            out = self.series.record((ident, etype, reason, action), now, new_name)
+            out = self.series.record((obj, etype, reason, action), now, hub.new_name, namespace, name)
             if out is None:
                 st.aggregated += 1
                 return
@@ -152,19 +151,18 @@ class EventRecorder:
                 st.aggregated += 1
             self.sink.put(verb, key, reason, count, host, 0)
             return
-        out = self.core.correlate(ident, etype, reason, message, field_path, now, new_name)
+        out = self.core.correlate(obj, etype, reason, message, field_path, now, hub.new_name, namespace, name)
         if out is None:
             st.dropped["spam"] += 1
             return
-        verb, key, count, aggregated = out
-        if aggregated:
+        if out[3]:
             st.aggregated += 1
-        self.sink.put(verb, key, reason, count, host, 0)
+        self.sink.put(out[0], out[1], reason, out[2], host, 0)
 
-    def forget(self, obj, host: str = "") -> None:
+    def forget(self, obj) -> None:
         """The object is gone: drop its correlation state (it emits nothing any more)."""
         if self.core is not None:
-            self.core.forget((host, obj) if host else obj)
+            self.core.forget(obj)
 
     # ------------------------------------------------------------------------------ series timers
     def start_timers(self) -> None:
@@ -189,6 +187,7 @@ class EventSink:
     """The writes of one recorder, sent in batches per tick (see the module docstring)."""
 
     def __init__(self, hub: EventHub, component: str, client, hosts: int, client_for, limiter_for, series: bool):
+        # component: the writer, as writes_by_component books it
         self.hub, self.component, self.client = hub, component, client
         self.world, self.env, self.cfg = hub.world, hub.env, hub.cfg
         self.client_for, self.limiter_for = client_for, limiter_for

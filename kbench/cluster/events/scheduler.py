@@ -29,7 +29,8 @@ class SchedulerEvents:
     def __init__(self, world):
         client = world.client("kube-scheduler-events", "scheduler", USER, GROUPS)
         series = world.scenario.events.scheduler_api == "events.k8s.io"
-        self.recorder = world.events.recorder("default-scheduler", "scheduler", client, series=series)
+        self.recorder = world.events.recorder("default-scheduler", "scheduler", client, series=series,
+                                              writer="scheduler")
         self.enabled = self.recorder.enabled
 
     def scheduled(self, pod, node: str) -> None:

@@ -98,9 +98,10 @@ class KubeletFleet:
         return msg
 
     def forget(self, p, host: str) -> None:
-        """Pod ``p`` is gone from node ``host``: its Event correlation state goes too."""
+        """Pod ``p`` is gone from node ``host``: its Event correlation state goes too (a pod's
+        Events all come from its one node, so the pod identifies them)."""
         if self.emits:
-            self.recorder.forget(("Pod", p.uid), host)
+            self.recorder.forget(("Pod", p.uid))
 
     def start(self) -> None:
         """Create a kubelet for every node in ``world.node_specs`` and start the heartbeats."""

@@ -67,7 +67,7 @@ class _Pod:
         self.left = 0  # containers still to start
         self.attempt = 0  # of the current request
         self.want = self.api_status = None  # (phase, ready): set in memory / last written (status manager)
-        self.sm_then: list = []  # status manager callbacks waiting for a PATCH
+        self.sm_then: list | None = None  # status manager callbacks waiting for a PATCH
         self.sm_delete = False  # delete once the terminal status is written
         self.started = False  # containers started (Killing on deletion)
         self.phase = ""  # terminal phase the kubelet decided
@@ -311,24 +311,6 @@ class Kubelet(NodeResources, StatusManager):
     def _marked_running(self, p: _Pod, ok: bool) -> None:
         if ok and not p.done and not p.deleting:
             self.timeline.set_final(p.uid, "running")
-
-    def _probe(self, p: _Pod, text: str) -> None:
-        """The readiness probe worker (pkg/kubelet/prober/worker.go): it probes at admission
-        (taken as the sandbox request) and every period; a probe passes once the container has
-        run ``initial_delay``; ``success`` passes in a row make the pod ready (PATCH 3)."""
-        initial, period, success = (float(x) for x in text.split(","))
-        t_w = self.timeline.t["kubelet_seen"][p.uid]
-        started = self.timeline.t["started"][p.uid]
-        first = started + initial
-        k = max(0.0, -(-(first - t_w) // period)) if period > 0 else 0.0
-        ready_at = t_w + k * period + (success - 1) * period
-        if ready_at < first:
-            ready_at = first
-        self.env.timeout(max(0.0, ready_at - self.env.now)).callbacks.append(lambda _e: self._probe_passed(p))
-
-    def _probe_passed(self, p: _Pod) -> None:
-        if not (p.done or p.deleting or p.gone or self.dead):
-            self.set_status(p, "Running", True)
 
     def _running(self, p: _Pod) -> None:
         duration = p.obj.spec.duration_s

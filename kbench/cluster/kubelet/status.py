@@ -23,6 +23,9 @@ containers running (PLEG) → Running, ready unless a readiness probe (PATCH 2);
 success → ready (PATCH 3); natural exit → Succeeded/Failed; deletion → a sync that finds the status
 unchanged (a GET only), then after the containers stopped the terminal phase (PATCH) and the final
 DELETE. ``minimal`` keeps only the Running and natural-exit PATCHes (before issue 18).
+
+The readiness probe's worker (:meth:`StatusManager._probe`) is here too: its only effect in kbench
+is the Ready status it sets.
 """
 
 from __future__ import annotations
@@ -57,6 +60,7 @@ class StatusManager:
         self.sm_queue: dict = {}
         self.sm_busy = False
         self.status_syncs = 0
+        self._sm_req = None  # the GET request (only its identity and size are read)
 
     def set_status(self, p, phase: str, ready: bool, then=None, *, delete: bool = False) -> None:
         """Set pod ``p``'s status in memory and queue its sync; ``then(kubelet, p, ok)`` once a
@@ -64,7 +68,10 @@ class StatusManager:
         ``delete`` the pod is deleted (grace 0) after its terminal status is written."""
         p.want = (phase, ready)
         if then is not None:
-            p.sm_then.append(then)
+            if p.sm_then is None:
+                p.sm_then = [then]
+            else:
+                p.sm_then.append(then)
         if delete:
             p.sm_delete = True
         if p.key not in self.sm_queue:
@@ -94,9 +101,10 @@ class StatusManager:
         cfg = self.fleet.cfg
         if cfg.status_get != "charged" or self.down:
             return 0.0
-        w = self.world
-        req = self.client.request("get", "pods", name="", size_bytes=POD_BYTES)
-        return charge_get(w.api, req)
+        req = self._sm_req
+        if req is None:
+            req = self._sm_req = self.client.request("get", "pods", name="", size_bytes=POD_BYTES)
+        return charge_get(self.world.api, req)
 
     def _sm_sync(self, p, attempt: int) -> None:
         if self.dead:
@@ -114,7 +122,7 @@ class StatusManager:
                 return
             self._sm_done(p, True, delay)
             return
-        then, p.sm_then = p.sm_then, []
+        then, p.sm_then = p.sm_then or (), None
 
         def done(resp) -> None:
             if resp.ok:
@@ -131,7 +139,7 @@ class StatusManager:
                     cb(self, p, False)
                 self._sm_next()
             else:  # retried later; the other pods go on
-                p.sm_then = then + p.sm_then
+                p.sm_then = [*then, *(p.sm_then or ())]
                 delay_s = self.fleet.retry_delay(resp, attempt)
                 self.env.timeout(delay_s).callbacks.append(lambda _e: self._sm_requeue(p))
                 self._sm_next()
@@ -145,8 +153,8 @@ class StatusManager:
             self.resync_status(p)
 
     def _sm_done(self, p, ok: bool, delay: float = 0.0) -> None:
-        then, p.sm_then = p.sm_then, []
-        for cb in then:
+        then, p.sm_then = p.sm_then, None
+        for cb in then or ():
             cb(self, p, ok)
         if delay > 0:
             self.env.timeout(delay).callbacks.append(lambda _e: self._sm_next())
@@ -169,3 +177,24 @@ class StatusManager:
         p.sm_delete = False
         self.client.write(w, "delete", "pods", p.key, None, done, size_bytes=POD_BYTES, partition=self.name,
                           precondition=_same_uid(p.uid), grace_zero=True, delay_s=delay, component="kubelet")
+
+    # ----------------------------------------------------------------------------- readiness
+    def _probe(self, p, text: str) -> None:
+        """The readiness probe worker (kubernetes/kubernetes pkg/kubelet/prober/worker.go @
+        00421113e1c655426f1954d9865726f491265bcd): it probes when the pod worker starts (taken as
+        when the kubelet saw the pod) and every period; a probe passes once the container has run
+        ``initial_delay``; ``success`` passes in a row make the pod ready (PATCH 3). Not modelled:
+        failures (``failureThreshold``), liveness and startup probes."""
+        initial, period, success = (float(x) for x in text.split(","))
+        t_w = self.timeline.t["kubelet_seen"][p.uid]
+        started = self.timeline.t["started"][p.uid]
+        first = started + initial
+        k = max(0.0, -(-(first - t_w) // period)) if period > 0 else 0.0
+        ready_at = t_w + k * period + (success - 1) * period
+        if ready_at < first:
+            ready_at = first
+        self.env.timeout(max(0.0, ready_at - self.env.now)).callbacks.append(lambda _e: self._probe_passed(p))
+
+    def _probe_passed(self, p) -> None:
+        if not (p.done or p.deleting or p.gone or self.dead):
+            self.set_status(p, "Running", True)

@@ -32,6 +32,7 @@ class TokenRefresher:
     def __init__(self, fleet):
         self.fleet, self.world, self.env, self.cfg = fleet, fleet.world, fleet.env, fleet.cfg
         self.rng = fleet.world.stream("kubelet/token")
+        self._draws: list[float] = []  # uniform draws, taken 1,024 at a time (the same sequence)
         self._ticks: dict[int, list] = {}
         self._sending = -1
         self.sent = 0
@@ -41,8 +42,10 @@ class TokenRefresher:
         cfg = self.cfg
         if not cfg.token_refresh:
             return
-        due = (self.env.now + cfg.token_refresh_fraction * cfg.token_expiration_s
-               - cfg.token_jitter_s * float(self.rng.random()))
+        draws = self._draws
+        if not draws:
+            draws.extend(self.rng.random(1024)[::-1].tolist())
+        due = self.env._now + cfg.token_refresh_fraction * cfg.token_expiration_s - cfg.token_jitter_s * draws.pop()
         self._put(due, (k, p))
 
     def _put(self, due: float, member) -> None:

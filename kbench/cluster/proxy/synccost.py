@@ -16,8 +16,9 @@ element; IPVS (deprecated, L6) adds or removes virtual servers one by one. The m
 * ``ipvs``: ``T = t0 + ipvs_s_per_service`` (one Service touched per sync);
 * ``fixed``: ``T = t0`` (kbench before issue 18).
 
-``t0`` is the ``kubeproxy.sync_s`` draw; the size term is scaled by the same draw over its median,
-so proxies differ as before. Constants are fitted to one figure each (docs/VALIDATION.md:
+``t0`` is the ``kubeproxy.sync_s`` draw (proxies differ by it, as before); the size term is the
+same on every node: scaled by the draw over its median (p99 ten times it) it would give a
+5,000-node network programming latency p99 near 80 s, where L2's chart reads about 24 s. Constants are fitted to one figure each (docs/VALIDATION.md:
 calibration) and everything else is a prediction:
 
 * ``iptables_partial_s_per_object``: L2, 5,000-node CL2 load test after KEP-3453 at
