@@ -39,13 +39,18 @@ def writes_by_component(summary: dict) -> go.Figure:
                   "component (client)", "writes (requests)", height=460)
 
 
+def _rate_figure(series: pd.DataFrame | None, counter: str, name: str, missing: str) -> go.Figure:
+    """One line: the per-second rate of the cumulative ``counter`` (MissingData ``missing`` if flat)."""
+    s = _series(series, counter).sort_values("time_s")
+    if s.empty or not s["value"].any():
+        raise MissingData(missing)
+    x, y = _rate(s["time_s"].to_numpy(), s["value"].to_numpy())
+    return go.Figure(go.Scatter(x=x, y=y, mode="lines", name=name))
+
+
 def events_rate(series: pd.DataFrame | None) -> go.Figure:
     """Event writes per virtual second over time."""
-    s = _series(series, "events_written_total").sort_values("time_s")
-    if s.empty or not s["value"].any():
-        raise MissingData("no Event writes in this folder")
-    x, y = _rate(s["time_s"].to_numpy(), s["value"].to_numpy())
-    fig = go.Figure(go.Scatter(x=x, y=y, mode="lines", name="Event writes/s"))
+    fig = _rate_figure(series, "events_written_total", "Event writes/s", "no Event writes in this folder")
     return finish(fig, "Events written per second", "CREATEs and PATCHes of Events that completed; after the "
                   "correlation (aggregation, de-duplication, spam filter) of client-go.", "virtual time (s)",
                   "Event writes (1/s)")
@@ -65,11 +70,7 @@ def etcd_objects(series: pd.DataFrame | None) -> go.Figure:
 
 def gc_deletions(series: pd.DataFrame | None) -> go.Figure:
     """The garbage collector's deletions per second over time."""
-    s = _series(series, "gc_deleted_total").sort_values("time_s")
-    if s.empty or not s["value"].any():
-        raise MissingData("the garbage collector deleted nothing in this run")
-    x, y = _rate(s["time_s"].to_numpy(), s["value"].to_numpy())
-    fig = go.Figure(go.Scatter(x=x, y=y, mode="lines", name="deletions/s"))
+    fig = _rate_figure(series, "gc_deleted_total", "deletions/s", "the garbage collector deleted nothing in this run")
     return finish(fig, "Garbage collector deletions", "Successful DELETEs of dependents whose owner is gone or "
                   "deleting in the foreground (cascading deletion).", "virtual time (s)", "deletions (1/s)")
 

@@ -93,6 +93,11 @@ class Controller:
         return True
         yield  # pragma: no cover
 
+    def key_handlers(self) -> dict:
+        """Informer handlers that queue the key of every added, changed or deleted object."""
+        add = lambda obj: self.queue.add(obj.key)  # noqa: E731
+        return {"on_add": add, "on_update": lambda old, new: add(new), "on_delete": add}
+
     # pod hooks (called by the manager for every pod event, after its indexes are updated)
     def pod_added(self, pod: PodObj) -> None:
         """A pod appeared in the pod informer."""

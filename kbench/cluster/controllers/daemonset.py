@@ -89,8 +89,7 @@ class DaemonSetController(Controller):
 
     def handlers(self) -> dict:
         """Handlers of the ``daemonsets`` informer."""
-        add = lambda obj: self.queue.add(obj.key)  # noqa: E731
-        return {"on_add": add, "on_update": lambda old, new: add(new), "on_delete": add}
+        return self.key_handlers()
 
     def node_changed(self) -> None:
         """A node was added, changed or deleted: every DaemonSet checks its nodes."""

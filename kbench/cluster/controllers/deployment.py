@@ -69,8 +69,7 @@ class DeploymentController(Controller):
 
     def handlers(self) -> dict:
         """Handlers of the ``deployments`` informer."""
-        add = lambda obj: self.queue.add(obj.key)  # noqa: E731
-        return {"on_add": add, "on_update": lambda old, new: add(new), "on_delete": add}
+        return self.key_handlers()
 
     def rs_event(self, rs: ApiObj, gone: bool = False) -> None:
         """A ReplicaSet changed (called by the manager's ``replicasets`` informer handlers)."""

@@ -176,12 +176,18 @@ class GarbageCollector(Controller):
             self.deleted[resource] += 1
         return resp.ok or resp.code == 409
 
+    def _finalizing(self, resource: str, key: str, finalizer: str) -> str | None:
+        """The owner reference of ``resource/key`` if it is being deleted with ``finalizer``."""
+        owner = self.mgr.cache(resource).get(key) if resource in self.mgr.informers else None
+        if owner is None or not owner.deleting or finalizer not in owner.finalizers:
+            return None
+        return f"{RESOURCE_KIND.get(resource, resource)}/{key}"
+
     def _deleting_dependents(self, resource: str, key: str) -> Generator[simpy.Event, object, bool]:
         """``processDeletingDependentsItem``: remove the finalizer once no blocking dependent is left."""
-        owner = self.mgr.cache(resource).get(key) if resource in self.mgr.informers else None
-        if owner is None or not owner.deleting or FOREGROUND not in owner.finalizers:
+        ref = self._finalizing(resource, key, FOREGROUND)
+        if ref is None:
             return True
-        ref = f"{RESOURCE_KIND.get(resource, resource)}/{key}"
         blocking = list(self.deps.get(ref, ()))
         if blocking:
             for dep_res, dep_key in blocking:
@@ -198,10 +204,9 @@ class GarbageCollector(Controller):
 
     def _orphan(self, resource: str, key: str) -> Generator[simpy.Event, object, bool]:
         """``orphanDependents``: drop every dependent's owner reference, then the finalizer."""
-        owner = self.mgr.cache(resource).get(key) if resource in self.mgr.informers else None
-        if owner is None or not owner.deleting or ORPHAN not in owner.finalizers:
+        ref = self._finalizing(resource, key, ORPHAN)
+        if ref is None:
             return True
-        ref = f"{RESOURCE_KIND.get(resource, resource)}/{key}"
 
         def unowned(cur):
             return None if cur is None else cur.evolve(owner=None, owner_uid=0)

@@ -82,8 +82,7 @@ class JobController(Controller):
 
     def handlers(self) -> dict:
         """Handlers of the ``jobs`` informer."""
-        add = lambda obj: self.queue.add(obj.key)  # noqa: E731
-        return {"on_add": add, "on_update": lambda old, new: add(new), "on_delete": add}
+        return self.key_handlers()
 
     def complete_count(self) -> int:
         """Jobs that completed."""

@@ -80,8 +80,7 @@ class ReplicaSetController(Controller):
 
     def handlers(self) -> dict:
         """Handlers of the ``replicasets`` informer."""
-        add = lambda obj: self.queue.add(obj.key)  # noqa: E731
-        return {"on_add": add, "on_update": lambda old, new: add(new), "on_delete": add}
+        return self.key_handlers()
 
     # ---------------------------------------------------------------------------------- pod hooks
     def _state(self, pod: PodObj) -> _RS | None:

@@ -55,8 +55,7 @@ class StatefulSetController(Controller):
 
     def handlers(self) -> dict:
         """Handlers of the ``statefulsets`` informer."""
-        add = lambda obj: self.queue.add(obj.key)  # noqa: E731
-        return {"on_add": add, "on_update": lambda old, new: add(new), "on_delete": add}
+        return self.key_handlers()
 
     # ---------------------------------------------------------------------------------- pod hooks
     def _state(self, pod: PodObj) -> _STS | None:

@@ -42,12 +42,7 @@ class NodeClient(Client):
         if self.gate is not None:
             self.gate.callbacks.append(lambda _e: self.send(env, api, req, done, delay_s))
             return
-        wait = self.limiter.reserve(env.now)
-        req.lead_s = delay_s  # a charged GET before it: no event of its own
-        if wait > 0:
-            env.timeout(wait).callbacks.append(lambda _e: api.submit(req, done))
-        else:
-            api.submit(req, done)
+        Client.send(self, env, api, req, done, delay_s)
 
     def get(self, env, api, req, done) -> None:
         """:meth:`call` for a GET without a process (:func:`serve_get`): ``done(response)``."""
