@@ -16,7 +16,7 @@ What happens to a pod (upstream ``pkg/scheduler/schedule_one.go``):
    ``addNominatedPods``). The cycle then takes ``cycle_base_s + filter_node_s x evaluated +
    score_node_s x scored`` of virtual time (:class:`~kbench.config.scheduler.SchedulerConfig`,
    calibrated to D8).
-3. Success: the pod is assumed on the node (``scheduled``) and its binding (``update pods/<key>``
+3. Success: the pod is assumed on the node (``scheduled``) and its binding (``create pods/binding``
    setting the node, precondition: it exists, is not being deleted and has no node) is sent
    asynchronously (D6) while the next cycle runs. 200 marks ``bound``; 409 counts a bind conflict,
    forgets the assumption and requeues the pod with backoff unless the informer shows it gone,
@@ -26,7 +26,7 @@ What happens to a pod (upstream ``pkg/scheduler/schedule_one.go``):
    (:attr:`Scheduler.unschedulable_reasons`), the ``PodScheduled=False`` condition is written when
    its message changed, and the pod goes to the unschedulable pool. When the profile has a
    PostFilter (DefaultPreemption) that nominates a node, the scheduler writes the nomination,
-   deletes the victims (``update`` with ``deleting=True``) and counts a preemption; the preemptor
+   deletes the victims (graceful ``delete pods``) and counts a preemption; the preemptor
    comes back when the victims are gone (a pod delete is a cluster event). A preemptor that
    already has a nominated node with terminating lower-priority pods on it does not preempt again
    (upstream ``PodEligibleToPreemptOthers``).
