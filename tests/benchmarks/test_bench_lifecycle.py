@@ -56,3 +56,8 @@ def test_density_events_per_pod_budget():
     assert per_pod <= DENSITY_EVENTS_PER_POD * 1.03
     assert s["writes_per_pod"]["pods/status"]["patch"] == 2.0  # Pending and Running (J10)
     assert 4.0 <= s["events"]["written"] / 600 <= 5.0  # Scheduled, Pulled, Created, Started + controllers
+    # the recorders' count is the apiserver's, also when a tick's batch is split by APF seats
+    comp = s["writes_by_component"]
+    assert s["events"]["created"] == sum(c.get("events.create", 0) for c in comp.values())
+    assert s["events"]["patched"] == sum(c.get("events.patch", 0) for c in comp.values())
+    assert s["events"]["written"] <= s["events"]["emitted"]

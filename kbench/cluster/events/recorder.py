@@ -269,17 +269,32 @@ class EventSink:
         items = [(it[1], self._value(it[1], it[2], it[3])) for it in group]
         size = cfg.event_bytes if verb == "create" else cfg.patch_bytes
 
-        def done(_keys, resp) -> None:
+        pending = list(group)  # the apiserver may split the batch: each part answers for its keys
+
+        def done(keys, resp) -> None:
+            if keys is None or len(keys) == len(pending):
+                part = pending[:]
+                pending.clear()
+            else:
+                need = Counter(keys)
+                part, rest = [], []
+                for it in pending:
+                    if need[it[1]] > 0:
+                        need[it[1]] -= 1
+                        part.append(it)
+                    else:
+                        rest.append(it)
+                pending[:] = rest
             if verb == "create":
-                self._creating.difference_update(k for k, _ in items)
+                self._creating.difference_update(it[1] for it in part)
             if resp.ok:
-                self.queued -= len(group)
+                self.queued -= len(part)
                 if verb == "create":
-                    self.hub.stats.created += len(group)
+                    self.hub.stats.created += len(part)
                 else:
-                    self.hub.stats.patched += len(group)
+                    self.hub.stats.patched += len(part)
                 return
-            self._retry(group)
+            self._retry(part)
 
         if len(items) == 1:
             req = world.request(client, verb, RESOURCE, items[0][0], items[0][1], size, None, None,

@@ -75,14 +75,20 @@ class TokenRefresher:
         if not batch:
             return
 
-        def done(_keys, resp) -> None:
+        pending = list(batch)
+
+        def done(keys, resp) -> None:
+            # the apiserver may split the batch; each part answers for len(keys) members (the keys
+            # are all ``<ns>/default``, so the members are taken in order)
+            part = pending[:len(keys)]
+            del pending[:len(keys)]
             if resp.ok:
-                self.sent += len(batch)
-                self.world.counters["token_requests"] += len(batch)
-                for k, p in batch:
+                self.sent += len(part)
+                self.world.counters["token_requests"] += len(part)
+                for k, p in part:
                     self.schedule(k, p)
             else:
-                for member in batch:
+                for member in part:
                     self._put(self.env.now + self.cfg.token_batch_tick_s, member)
 
         items = [(f"{p.obj.spec.namespace}/default", None) for _k, p in batch]
