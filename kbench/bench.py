@@ -20,6 +20,9 @@ Scenarios (full / ``--quick``):
 * growth: the density template with the same pods (30,000; quick: 300) on 1,000 and 5,000 nodes
   (quick: 50 and 250);
   the ratio of wall seconds per pod (large / small).
+* ``cl2-load-5k`` (only when named with ``--scenario``): ``workloads/cl2-load.yaml`` with
+  ``nodes=5000``, ``throughput=20`` (ClusterLoader2's 5,000-node load job: 150,000 pods, hours of
+  virtual time) / 20 nodes, one namespace of 600 pods.
 """
 
 from __future__ import annotations
@@ -64,6 +67,7 @@ class BenchCase:
     policy: str | None = None
     seed: int | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    opt_in: bool = False
 
 
 # ------------------------------------------------------------------------------------ scenarios
@@ -107,8 +111,24 @@ def _trace(name: str, **trace: Any) -> dict[str, Any]:
     return data
 
 
+def _cl2(nodes: int, per_namespace: int, throughput: int) -> dict[str, Any]:
+    """workloads/cl2-load.yaml with its size parameters set."""
+    data = _workload("cl2-load.yaml")
+    data["params"] = {**data["params"], "nodes": nodes, "nodes_per_namespace": per_namespace,
+                      "throughput": throughput}
+    return data
+
+
 def cases(quick: bool) -> list[BenchCase]:
     """The reference scenarios (``quick``: tiny versions for CI smoke runs)."""
+    cl2 = (BenchCase("cl2-load-5k", "run", _cl2(20, 20, 20), "cl2-load: 20 nodes, 600 pods (quick)", opt_in=True)
+           if quick else
+           BenchCase("cl2-load-5k", "run", _cl2(5000, 100, 20),
+                     "workloads/cl2-load.yaml: 5,000 nodes, 150,000 pods, throughput 20", opt_in=True))
+    return _cases(quick) + [cl2]
+
+
+def _cases(quick: bool) -> list[BenchCase]:
     if quick:
         return [
             BenchCase("density-5k", "run", _density(100, 600, 300, 40, "bench-density-quick"),
@@ -260,7 +280,7 @@ def bench(quick: bool = False, only: list[str] | None = None, growth: bool = Tru
     for n in only or []:
         if n not in names:
             raise KbenchError(f"--scenario {n}: expected one of {', '.join(names)}")
-    todo = [c for c in todo if not only or c.name in only]
+    todo = [c for c in todo if ((c.name in only) if only else not c.opt_in)]
     out: dict[str, Any] = {"version": SCHEMA_VERSION, "quick": quick, "machine": machine(), "scenarios": {}}
     with tempfile.TemporaryDirectory(prefix="kbench-bench-") as d:
         for c in todo:

@@ -9,7 +9,7 @@ def bench_cmd(
     quick: bool = typer.Option(False, "--quick", help="Tiny scenarios (CI smoke, well under a minute)."),
     scenario: list[str] = typer.Option(None, "--scenario",
                                        help="Only this scenario (repeatable): density-5k, openb, fgd-openb, "
-                                            "sync-list-watch."),
+                                            "sync-list-watch; cl2-load-5k runs only when named."),
     growth: bool = typer.Option(True, "--growth/--no-growth", help="Also run the 1,000 vs 5,000 node pair."),
     output: str = typer.Option("table", "-o", "--output", help="table, json or yaml."),
 ) -> None:

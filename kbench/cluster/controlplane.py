@@ -26,6 +26,7 @@ class ControlPlane:
         seeds: The run's seed tree.
         etcd: etcd.
         fc: API Priority and Fairness (or max-inflight).
+        etcd_events: The etcd that stores Events when ``events.separate_etcd`` (J7), else None.
         api: kube-apiserver.
         stats: Request aggregates.
         series: Time series on a fixed grid.
@@ -41,6 +42,7 @@ class ControlPlane:
     stats: RequestStats
     series: SeriesSampler
     retries: dict[str, int] = field(default_factory=dict)
+    etcd_events: Etcd | None = None
 
     @classmethod
     def build(cls, scenario: Scenario, seed: int | None = None) -> ControlPlane:
@@ -55,6 +57,10 @@ class ControlPlane:
         api = Apiserver(env, scenario.apiserver, etcd, fc, seeds.stream("apiserver"), stats, gates=gates)
         series = SeriesSampler(env, scenario.metrics.series_interval_s)
         plane = cls(env, scenario, seeds, etcd, fc, api, stats, series)
+        ev = scenario.events
+        if ev.enabled and ev.separate_etcd:  # --etcd-servers-overrides=/events#... (J7)
+            plane.etcd_events = Etcd(env, ev.etcd or scenario.etcd, seeds.stream("etcd/events"))
+            api.add_etcd(("events",), plane.etcd_events)
         plane._register_gauges()
         return plane
 
@@ -90,12 +96,17 @@ class ControlPlane:
         s.gauge("watch_terminated_total", lambda: sum(api.terminated_watchers.values()))
         s.gauge("apiserver_cpu_s_total", lambda: api.cpu_s)
         s.gauge("etcd_cpu_s_total", lambda: self.etcd.stats.cpu_s)
+        if self.etcd_events is not None:
+            s.gauge("etcd_events_writes_total", lambda: self.etcd_events.stats.writes)
+            s.gauge("etcd_events_db_size_bytes", lambda: self.etcd_events.db_size_bytes)
 
     def start(self) -> None:
         """Start background processes (etcd's raft loop and compaction, APF borrowing, metric
         sampling)."""
         self.etcd.start()
         self.fc.start()
+        if self.etcd_events is not None:
+            self.etcd_events.start()
         self.series.start()
 
     def client(self, name: str, client_class: str, user: str, groups: tuple[str, ...]) -> Client:

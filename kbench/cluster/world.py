@@ -13,11 +13,13 @@ from collections.abc import Callable, Generator
 import numpy as np
 import simpy
 
+from kbench.cluster.apiserver.eventttl import EventTTL
 from kbench.cluster.apiserver.server import Response
 from kbench.cluster.clients.client import Client
 from kbench.cluster.clients.informer import Informer
 from kbench.cluster.clients.reflector import InformerStats
 from kbench.cluster.controlplane import ControlPlane
+from kbench.cluster.events.recorder import EventHub
 from kbench.cluster.objects import Node
 from kbench.cluster.objects.clusterobjects import ClusterObjects
 from kbench.cluster.objects.stored import (
@@ -32,6 +34,10 @@ from kbench.cluster.objects.stored import (
 from kbench.config import Scenario
 from kbench.config.clients import SyncStrategy
 from kbench.metrics.pods import PodTimeline
+
+
+def _ignore(_recs: list) -> None:
+    """Batched commits (lease renewals, Event expiry) carry no pod deletions."""
 
 
 class World:
@@ -52,6 +58,8 @@ class World:
         informer_stats: LIST/relist/watch counters per client class.
         objects: Namespaces, Services and controllers the scheduler's listers hold (filled from the
             scenario by the runner).
+        events: Event recorders, their sinks and statistics (``events.recorder(...)``).
+        event_ttl: The Events' etcd leases (None when Events are off or never expire).
     """
 
     def __init__(self, scenario: Scenario, seed: int | None = None):
@@ -66,6 +74,31 @@ class World:
         self.objects = ClusterObjects()
         self.api.cache("pods", pod_partition)  # indexed by spec.nodeName (kubelets' field selector)
         self._pod_uid: dict[str, int] = {}
+        self._uids = 0
+        self.plane.etcd.subscribe(self._on_commit, _ignore)
+        self.events = EventHub(self)
+        ev = scenario.events
+        self.event_ttl = None
+        if ev.enabled and ev.ttl_s > 0:
+            self.event_ttl = EventTTL(self.env, self.api.etcd_for("events"), ev, on_expired=self._expired)
+
+    def _expired(self, n: int) -> None:
+        self.events.stats.expired += n
+
+    def _on_commit(self, rec) -> None:
+        """A pod's removal from etcd, whoever sent the DELETE: timeline ``deleted``, final state,
+        counter ``pods_deleted``."""
+        if rec.op == "delete" and rec.resource == "pods":
+            uid = self._pod_uid.get(rec.key)
+            if uid is not None:
+                self.timeline.mark(uid, "deleted", rec.time_s)
+                self.timeline.set_final(uid, "deleted")
+                self.counters["pods_deleted"] += 1
+
+    def new_uid(self) -> int:
+        """A fresh uid for an API object other than a pod (Deployments, ReplicaSets, ...)."""
+        self._uids += 1
+        return self._uids
 
     # ------------------------------------------------------------------------------- plumbing
     def stream(self, name: str) -> np.random.Generator:
@@ -89,40 +122,48 @@ class World:
 
     def write(self, client: Client, verb: str, resource: str, key: str, value: object = None, *,
               size_bytes: int = 1024, precondition: Callable[[object], bool] | None = None,
-              partition: object = None) -> Generator[simpy.Event, object, Response]:
+              partition: object = None, **extra) -> Generator[simpy.Event, object, Response]:
         """Send one write (``create``, ``update``, ``patch``, ``delete``) through the apiserver.
 
         ``partition`` is the object's index value (a pod's node) for the final-seat estimate (A14).
+        ``extra`` sets the :class:`~kbench.cluster.apiserver.request.Request` fields of issue 18
+        (``mutate``, ``component``, ``propagation``, ``grace_zero``, ``store``, ``stored_bytes``).
         Use as ``resp = yield from world.write(...)``.
         """
-        cache = self.api.caches.get(resource)
-        watchers = cache.watcher_count(partition) if cache is not None else 0
-        req = client.request(verb, resource, name=key, size_bytes=size_bytes, value=value,
-                             precondition=precondition, watchers=watchers)
+        req = self.request(client, verb, resource, key, value, size_bytes, precondition, partition, extra)
         resp = yield from client.call(self.env, self.api, req)
         return resp
 
+    def request(self, client: Client, verb: str, resource: str, key: str, value: object, size_bytes: int,
+                precondition: Callable[[object], bool] | None, partition: object, extra: dict):
+        """The request of a write (watchers of the stored resource for the final seats, A14)."""
+        cache = self.api.caches.get(resource.partition("/")[0])
+        watchers = cache.watcher_count(partition) if cache is not None else 0
+        req = client.request(verb, resource, name=key, size_bytes=size_bytes, value=value,
+                             precondition=precondition, watchers=watchers)
+        for k, v in extra.items():
+            setattr(req, k, v)
+        return req
+
     def send(self, client: Client, verb: str, resource: str, key: str, value: object, done: Callable[[Response], None],
-             *, size_bytes: int = 1024, partition: object = None) -> None:
+             *, size_bytes: int = 1024, partition: object = None, precondition: Callable | None = None,
+             **extra) -> None:
         """:meth:`write` without a process: ``done(response)`` is called when it would return.
 
-        The client must have ``send`` (a :class:`~kbench.cluster.kubelet.fleet.NodeClient`); the request
-        takes the same path, with the same events in the same order, as through :meth:`write`.
+        The client must have ``send`` (a :class:`~kbench.cluster.kubelet.fleet.NodeClient` or a
+        :class:`~kbench.cluster.clients.client.Client`); the request takes the same path, with the
+        same events in the same order, as through :meth:`write`.
         """
-        cache = self.api.caches.get(resource)
-        watchers = cache.watcher_count(partition) if cache is not None else 0
-        req = client.request(verb, resource, name=key, size_bytes=size_bytes, value=value, watchers=watchers)
+        req = self.request(client, verb, resource, key, value, size_bytes, precondition, partition, extra)
         client.send(self.env, self.api, req, done)
 
     def send_many(self, client: Client, writes: list[tuple[str, object]], verb: str, resource: str,
-                  done: Callable[[list[str], Response], None], *, size_bytes: int = 1024) -> None:
+                  done: Callable[[list[str], Response], None], *, size_bytes: int = 1024, **extra) -> None:
         """Unconditional writes ``(key, value)`` of one resource sent together
         (``Apiserver.submit_many``): ``done(keys, response)`` once per batch. ``client`` is one
         sender's (APF classifies the batch by it); the caller has applied every sender's gate and
         rate limiter."""
-        cache = self.api.caches.get(resource)
-        watchers = cache.watcher_count(None) if cache is not None else 0
-        head = client.request(verb, resource, name=writes[0][0], size_bytes=size_bytes, watchers=watchers)
+        head = self.request(client, verb, resource, writes[0][0], None, size_bytes, None, None, extra)
         self.api.submit_many(head, writes, done)
 
     def get(self, client: Client, resource: str, key: str, *, size_bytes: int = 1024
@@ -168,10 +209,10 @@ class World:
         return resp
 
     # ------------------------------------------------------------------------------------- pods
-    def create_pod(self, client: Client, pod: PodObj) -> Generator[simpy.Event, object, Response]:
+    def create_pod(self, client: Client, pod: PodObj, component: str = "") -> Generator[simpy.Event, object, Response]:
         """Create ``pod`` through the apiserver; on success the timeline's ``created`` is the
         apiserver's receipt time (the pod's creationTimestamp, F1's start)."""
-        req = client.request("create", "pods", name=pod.key, size_bytes=POD_BYTES, value=pod)
+        req = client.request("create", "pods", name=pod.key, size_bytes=POD_BYTES, value=pod, component=component)
         resp = yield from client.call(self.env, self.api, req)
         if resp.ok:
             self.timeline.mark(pod.uid, "created", req.arrival_s)
@@ -183,4 +224,9 @@ class World:
         uid = self._pod_uid.get(key)
         if uid is None:
             uid = self._pod_uid[key] = self.timeline.new_pod(key, owner_kind)
+        return uid
+
+    def fresh_pod_uid(self, key: str, owner_kind: str = "") -> int:
+        """A new uid for pod ``key`` even if the name was used before (a StatefulSet's pods)."""
+        uid = self._pod_uid[key] = self.timeline.new_pod(key, owner_kind)
         return uid

@@ -299,6 +299,12 @@ class ApiserverConfig:
         nic_bytes_per_s: The apiserver's shared egress, bytes/s (kbench default 10 Gbit/s).
         webhook_enabled: Call an admission webhook on every mutating request.
         webhook_s: The webhook's round trip, seconds (kbench default lognormal 5 ms / 50 ms).
+        token_sign_cpu_s: CPU of signing one service-account token (a TokenRequest), seconds
+            (kbench default 1 ms: an RS256 signature with a 2048-bit key; not measured upstream).
+        token_read_bytes: Size of each of the two objects a TokenRequest reads from etcd (the
+            ServiceAccount and the pod, J12), bytes (kbench default 1 KB).
+        token_response_bytes: Size of a TokenRequest response (the JWT and status), bytes (kbench
+            default 1,200).
         request_timeout_s: Handler timeout (A4: 60 s).
         min_request_timeout_s: Watch timeout base for clients that send none (A5: 1800 s).
         flowcontrol: APF or max-inflight.
@@ -327,6 +333,9 @@ class ApiserverConfig:
     nic_bytes_per_s: float = 1.25e9  # kbench default
     webhook_enabled: bool = False
     webhook_s: Dist = Dist.lognormal(0.005, 0.05)  # kbench default
+    token_sign_cpu_s: float = 0.001  # kbench default (J12: TokenRequest signs, stores nothing)
+    token_read_bytes: int = 1024  # kbench default
+    token_response_bytes: int = 1200  # kbench default
     request_timeout_s: float = 60.0  # A4
     min_request_timeout_s: float = 1800.0  # A5
     flowcontrol: FlowControlConfig = field(default_factory=FlowControlConfig)

@@ -65,7 +65,26 @@ class KubeletConfig:
             (F16: syncPeriod 10 s).
         retry_after_s: Wait after a 429 before retrying (A28: Retry-After starts at 1 s).
         token_request: Send a TokenRequest (``create serviceaccounts/token``) per pod start, for
-            the projected service-account token volume (issue 4 item 2).
+            the projected service-account token volume (issue 4 item 2); it stores nothing (J12).
+        token_refresh: Request a new token for each running pod once the previous one is older
+            than ``token_refresh_fraction x token_expiration_s`` less a random jitter (J13).
+        token_refresh_fraction: J13: 0.8 of the requested TTL.
+        token_expiration_s: The TTL the projected volume asks for (J13: 3607 s).
+        token_jitter_s: Up to this much earlier, uniformly (J13: 10 s).
+        token_batch_tick_s: Token refreshes due within one tick go out as one batch (kbench
+            default 1 s, a performance device as ``lease_batch_tick_s``).
+        status_writes: ``upstream``: the status manager writes Pending at admission, Running at
+            the containers' start, Ready when a readiness probe passes, and the terminal phase
+            before deleting a pod (J10); ``minimal``: only Running and a natural exit (kbench
+            before issue 18, for A/B studies).
+        status_get: The status manager's GET of the pod before each sync (J9): ``charged`` books
+            its CPU, etcd read and latency without events (a kbench performance device, its APF
+            seat is not modelled), ``off`` leaves it out.
+        deleted_pod_phase: Terminal phase a deleted running pod reports once its containers
+            stopped (upstream: Succeeded when every container exited 0, as a pause or a well-behaved
+            server on SIGTERM; kbench default Succeeded, not confirmed for real workloads).
+        event_qps: The kubelet's Event client, Events/s (C4: eventRecordQPS 50).
+        event_burst: Its burst (C4: eventBurst 100).
     """
 
     lease_renew_interval_s: float = 10.0  # F6
@@ -94,6 +113,16 @@ class KubeletConfig:
     status_retry_s: float = 10.0  # F16
     retry_after_s: float = 1.0  # A28
     token_request: bool = True  # issue 4 item 2
+    token_refresh: bool = True  # J13
+    token_refresh_fraction: float = 0.8  # J13
+    token_expiration_s: float = 3607.0  # J13
+    token_jitter_s: float = 10.0  # J13
+    token_batch_tick_s: float = 1.0  # kbench default (performance)
+    status_writes: str = "upstream"  # J10
+    status_get: str = "charged"  # J9 (charged: kbench performance device)
+    deleted_pod_phase: str = "Succeeded"  # kbench default (J10; exit 0 on SIGTERM)
+    event_qps: float = 50.0  # C4
+    event_burst: int = 100  # C4
 
     def __post_init__(self) -> None:
         if self.pleg not in ("generic", "evented"):
@@ -108,6 +137,11 @@ class KubeletConfig:
             raise ConfigError("must be >= 0", where="kubelet.lease_batch_tick_s")
         if self.lease_retries < 1:
             raise ConfigError("must be >= 1", where="kubelet.lease_retries")
+        for name, allowed in (("status_writes", ("upstream", "minimal")), ("status_get", ("charged", "off")),
+                              ("deleted_pod_phase", ("Succeeded", "Failed"))):
+            if getattr(self, name) not in allowed:
+                raise ConfigError(f"expected one of {', '.join(allowed)}, got {getattr(self, name)!r}",
+                                  where=f"kubelet.{name}")
 
     @property
     def image_pull_slots(self) -> int:
@@ -117,25 +151,59 @@ class KubeletConfig:
         return self.max_parallel_image_pulls if self.max_parallel_image_pulls >= 1 else 16
 
 
+PROXY_MODES = ("iptables", "nftables", "ipvs", "fixed")
+
+
 @dataclass(frozen=True)
 class KubeProxyConfig:
-    """kube-proxy's rule sync (H1-H6).
+    """kube-proxy's rule sync (H1-H6) and its cost by mode (L1-L6,
+    :mod:`kbench.cluster.proxy.synccost`).
 
     Attributes:
         min_sync_period_s: Minimum interval between rule syncs (H1: 1 s; 0 = sync on every change).
         sync_burst: Syncs allowed back to back before ``min_sync_period_s`` applies (upstream
             iptables proxier ``burstSyncs := 2`` for its BoundedFrequencyRunner; not in
             CALIBRATION.md). Set 1 for a strict ``max(delivery, last sync + min period)``.
-        sync_s: Duration of one rule sync (iptables-restore) (kbench default lognormal median
-            50 ms, p99 500 ms; CALIBRATION.md has no number; it grows with Services x endpoints).
+        sync_s: The fixed part ``t0`` of one rule sync (kbench default lognormal median 50 ms,
+            p99 500 ms); the part that grows with Services and endpoints is added by ``mode``.
         start_spread_s: kube-proxies' first LISTs start uniformly in [0, spread) (kbench default 1 s).
+        mode: ``iptables`` (H3: the Linux default), ``nftables`` (L4), ``ipvs`` (deprecated, L6) or
+            ``fixed`` (``sync_s`` only, kbench before issue 18).
+        partial_sync: Syncs rewrite only what changed (KEP-3453, GA 1.28, L2); off makes every sync
+            a full one (before KEP-3453).
+        full_sync_period_s: A proxy also does a full sync this long after its last one
+            (upstream ``proxyutil.FullSyncPeriod``; kbench default 1 h, the value was not confirmed).
+        large_cluster_endpoints: Above this many endpoints kube-proxy is in "large cluster" mode
+            (pkg/proxy/iptables/proxier.go @ 092dddd1 ``largeClusterEndpointsThreshold`` 1000).
+        skip_full_sync_in_large_cluster: No periodic full sync in large-cluster mode (L3, PR #138571).
+        objects_per_service: iptables chains and rules per Service port (kbench reading of L1: 2 + 3).
+        objects_per_endpoint: iptables chains and rules per endpoint (kbench reading of L1: 1 + 3).
+        iptables_partial_s_per_object: Fitted to L2 (5,000-node CL2, after KEP-3453: NPL p50 13 s).
+        iptables_full_s_per_object: Fitted to L2 (the same test before KEP-3453: NPL p50 27 s).
+        nftables_partial_s_per_element: Fitted to PR #126013 (141 ms at 10,000 Services x 2 endpoints).
+        nftables_full_s_per_element: Fitted to issue #135639 (13 min 15 s at 255,017 elements).
+        ipvs_s_per_service: L6 (0.8-1.5 ms per rule, third party): one touched Service per sync.
     """
 
     min_sync_period_s: float = 1.0  # H1
     sync_burst: int = 2  # upstream proxier burstSyncs (not in CALIBRATION.md)
     sync_s: Dist = Dist.lognormal(0.05, 0.5)  # kbench default
     start_spread_s: float = 1.0  # kbench default
+    mode: str = "iptables"  # H3
+    partial_sync: bool = True  # L2 (KEP-3453 GA)
+    full_sync_period_s: float = 3600.0  # kbench default (proxyutil.FullSyncPeriod, not confirmed)
+    large_cluster_endpoints: int = 1000  # proxier.go @ 092dddd1
+    skip_full_sync_in_large_cluster: bool = True  # L3
+    objects_per_service: float = 5.0  # kbench assumption (L1 rule layout)
+    objects_per_endpoint: float = 4.0  # kbench assumption (L1 rule layout)
+    iptables_partial_s_per_object: float = 2.02e-5  # L2 (fitted: 7.5 s at O = 369,250)
+    iptables_full_s_per_object: float = 4.77e-5  # L2 (fitted: 17.7 s at O = 369,250)
+    nftables_partial_s_per_element: float = 3.03e-6  # L4, PR #126013 (fitted)
+    nftables_full_s_per_element: float = 3.12e-3  # L4, issue #135639 (fitted)
+    ipvs_s_per_service: float = 1.15e-3  # L6 (midpoint, anecdotal)
 
     def __post_init__(self) -> None:
         if self.sync_burst < 1:
             raise ConfigError("must be >= 1", where="kubeproxy.sync_burst")
+        if self.mode not in PROXY_MODES:
+            raise ConfigError(f"expected one of {', '.join(PROXY_MODES)}, got {self.mode!r}", where="kubeproxy.mode")

@@ -1,8 +1,12 @@
 """Scenario parameters and paths: ``$name`` substitution, ``--param`` overrides, the short forms.
 
 **Parameters.** A value that is exactly ``$name`` becomes the parameter's value (any type);
-``${name}`` inside a string is replaced by its text; ``$$`` is a literal ``$``. They apply to ops and
-to the string fields of ``workload.traces``. An unknown parameter is an error naming the field.
+``${name}`` inside a string is replaced by its text; ``$$`` is a literal ``$``; a value that is
+exactly ``${= expression}`` becomes the number the expression computes from numeric parameters
+(``+ - * / // %``, parentheses, ``min``, ``max``, ``round``, ``int``; evaluated by a small AST walker,
+never ``eval``), as ClusterLoader2's templates compute sizes with ``DivideInt``/``MultiplyInt``.
+They apply to ops and to the string fields of ``workload.traces``. An unknown parameter is an error
+naming the field.
 
 :func:`prepare` moves the short forms at the top of a scenario (``workload_spec:``, ``ops:``,
 ``params:``, ``labels:``) into ``workload``, records the scenario's folder as the parameter
@@ -12,6 +16,8 @@ to the string fields of ``workload.traces``. An unknown parameter is an error na
 
 from __future__ import annotations
 
+import ast
+import operator
 import re
 from pathlib import Path
 from typing import Any
@@ -23,6 +29,10 @@ from kbench.errors import ConfigError, KbenchError, did_you_mean
 TOP_LEVEL = {"workload_spec": "spec", "ops": "ops", "params": "params", "labels": "labels"}
 _PARAM = re.compile(r"\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _WHOLE = re.compile(r"^\$([A-Za-z_][A-Za-z0-9_]*)$")
+_EXPR = re.compile(r"^\$\{=(.+)\}$", re.S)
+_OPS = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul, ast.Div: operator.truediv,
+        ast.FloorDiv: operator.floordiv, ast.Mod: operator.mod}
+_FUNCS = {"min": min, "max": max, "round": round, "int": int}
 
 
 def resolve_path(path: str, scenario_dir: str | None = None, *, where: str | None = None) -> str:
@@ -64,11 +74,52 @@ def substitute(value: Any, params: dict[str, Any], where: str) -> Any:
     m = _WHOLE.match(value)
     if m:
         return _param(m.group(1), params, where)
+    m = _EXPR.match(value.strip())
+    if m:
+        return evaluate(m.group(1), params, where)
 
     def one(m: re.Match) -> str:
         return "$" if m.group(0) == "$$" else str(_param(m.group(1), params, where))
 
     return _PARAM.sub(one, value)
+
+
+def evaluate(text: str, params: dict[str, Any], where: str) -> int | float:
+    """The number an ``${= expression}`` computes (see the module docstring).
+
+    Raises:
+        ConfigError: A syntax error, an unknown or non-numeric parameter, a forbidden construct or a
+            division by zero.
+    """
+    try:
+        tree = ast.parse(text.strip(), mode="eval")
+    except SyntaxError:
+        raise ConfigError(f"invalid expression {text.strip()!r}", where=where) from None
+
+    def walk(node):
+        if isinstance(node, ast.Expression):
+            return walk(node.body)
+        if isinstance(node, ast.Constant) and isinstance(node.value, int | float) and not isinstance(node.value, bool):
+            return node.value
+        if isinstance(node, ast.Name):
+            v = _param(node.id, params, where)
+            if isinstance(v, bool) or not isinstance(v, int | float):
+                raise ConfigError(f"parameter ${node.id} is not a number: {v!r}", where=where)
+            return v
+        if isinstance(node, ast.BinOp) and type(node.op) in _OPS:
+            return _OPS[type(node.op)](walk(node.left), walk(node.right))
+        if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub | ast.UAdd):
+            v = walk(node.operand)
+            return -v if isinstance(node.op, ast.USub) else v
+        if (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in _FUNCS
+                and not node.keywords):
+            return _FUNCS[node.func.id](*(walk(a) for a in node.args))
+        raise ConfigError(f"not allowed in an expression: {ast.dump(node)[:60]}", where=where)
+
+    try:
+        return walk(tree)
+    except ZeroDivisionError:
+        raise ConfigError(f"division by zero in {text.strip()!r}", where=where) from None
 
 
 def _param(name: str, params: dict[str, Any], where: str) -> Any:

@@ -17,6 +17,7 @@ from kbench.config.clients import ClientClassConfig, SyncConfig, SyncStrategy, d
 from kbench.config.cluster import ClusterConfig
 from kbench.config.controllers import ControllersConfig
 from kbench.config.etcd import EtcdConfig
+from kbench.config.events import EventsConfig
 from kbench.config.faults import FaultConfig
 from kbench.config.features import DEFAULT_VERSION, resolve
 from kbench.config.kubelet import KubeletConfig, KubeProxyConfig
@@ -65,6 +66,7 @@ class Scenario:
         kubelet: Kubelets.
         kubeproxy: kube-proxies.
         controllers: kube-controller-manager.
+        events: Events: emitters, correlation, TTL, their etcd (J1-J8).
         sync_strategies: Per client class, ``list-watch`` (default) or ``poll:<period>``
             (``kubelet: poll:10s``); classes: scheduler, controller-manager, kubelet, kube-proxy,
             generic.
@@ -91,6 +93,7 @@ class Scenario:
     kubelet: KubeletConfig = field(default_factory=KubeletConfig)
     kubeproxy: KubeProxyConfig = field(default_factory=KubeProxyConfig)
     controllers: ControllersConfig = field(default_factory=ControllersConfig)
+    events: EventsConfig = field(default_factory=EventsConfig)
     sync_strategies: dict[str, str] = field(default_factory=dict)
     faults: list[FaultConfig] = field(default_factory=list)
     kubernetes_version: str = DEFAULT_VERSION  # newest release in CALIBRATION.md (A15: v1.35)
@@ -143,6 +146,10 @@ def load_scenario(path: str | Path, params: dict[str, Any] | None = None) -> Sce
 def scenario_from_dict(data: dict) -> Scenario:
     """Build a :class:`Scenario` from plain data (merging client classes over the defaults)."""
     data = dict(data)
+    if "kube_proxy" in data:  # the issue's spelling of the kubeproxy section
+        if "kubeproxy" in data:
+            raise ConfigError("given twice: kube_proxy and kubeproxy (the same section)", where="kube_proxy")
+        data["kubeproxy"] = data.pop("kube_proxy")
     clients = data.get("clients")
     if isinstance(clients, dict):
         merged = {k: _client_dict(v) for k, v in default_client_classes().items()}

@@ -129,6 +129,13 @@ def _run_table(s: dict) -> None:
     t.add_row("scheduler throughput pods/s", fmt(sc["throughput_pods_per_s"]))
     t.add_row("bind conflicts / preemptions", f"{sc['bind_conflicts']} / {sc['preemptions']}")
     t.add_row("API requests / 429s", f"{s['api']['requests']} / {s['api']['rejected_429']}")
+    if s.get("events"):
+        ev = s["events"]
+        t.add_row("Events emitted / written / per s", f"{ev['emitted']} / {ev['written']} / {fmt(ev['per_s'])}")
+    wpp = s.get("writes_per_pod") or {}
+    if wpp:
+        total = sum(v for verbs in wpp.values() for v in verbs.values())
+        t.add_row("API writes per pod created", fmt(total))
     t.add_row("virtual s / wall s / events", f"{fmt(s['sim']['virtual_s'])} / {fmt(s['sim']['wall_s'])} / {s['sim']['events']}")
     from kbench.report.markdown import gpu_rows
 

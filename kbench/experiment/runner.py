@@ -108,7 +108,8 @@ def build(scenario: Scenario, seed: int | None = None, typical_pods: Any = None)
             fw.node_order = order
     comps.controllers = ControllerManager(world)
     comps.kubelets = KubeletFleet(world)
-    if any(d.service for d in scenario.workload.deployments):
+    wl = scenario.workload
+    if any(d.service for d in wl.deployments) or wl.services:
         comps.kubeproxies = KubeProxyFleet(world)
     comps.driver = WorkloadDriver(world, scheduler=comps.scheduler)
     comps.monitor = SloMonitor(world, on_finished=comps.driver.on_pod_finished)
@@ -122,6 +123,10 @@ def build(scenario: Scenario, seed: int | None = None, typical_pods: Any = None)
     if ending and len(ending) == len(replays):
         comps.stop = world.env.event()  # a plain event: SimPy strips callbacks of nested conditions
         world.env.process(_stop_when(world.env, ending, comps.stop))
+    elif wl.end_after:  # the workload's last item is done: end (after a linger)
+        comps.stop = world.env.event()
+        world.env.process(_stop_when(world.env, [comps.driver.done_event(wl.end_after)], comps.stop,
+                                     wl.end_linger_s))
     _register_series(world, comps)
     if scenario.faults:
         from kbench.faults.injector import FaultInjector
@@ -129,9 +134,11 @@ def build(scenario: Scenario, seed: int | None = None, typical_pods: Any = None)
     return world, comps
 
 
-def _stop_when(env, events: list, stop) -> Any:
-    """Trigger ``stop`` once every event in ``events`` has triggered."""
+def _stop_when(env, events: list, stop, linger_s: float = 0.0) -> Any:
+    """Trigger ``stop`` ``linger_s`` seconds after every event in ``events`` has triggered."""
     yield env.all_of(events)
+    if linger_s > 0:
+        yield env.timeout(linger_s)
     stop.succeed()
 
 
@@ -141,6 +148,14 @@ def _register_series(world: World, comps: Components) -> None:
     s.gauge("pods_pending", lambda: int(np.count_nonzero(tl.final[: tl.n] == 0)))
     s.gauge("pods_running", lambda: int(np.count_nonzero(tl.final[: tl.n] == 1)))
     s.gauge("pods_scheduled_total", lambda: int(np.count_nonzero(~np.isnan(tl.t["bound"][: tl.n]))))
+    from kbench.metrics.mix import SERIES
+    for resource in SERIES:  # objects in etcd over time by resource (issue 18)
+        s.gauge("etcd_objects", lambda r=resource: world.api.etcd_for(r).object_count(r), resource=resource)
+    stats = world.events.stats
+    s.gauge("events_written_total", lambda: stats.created + stats.patched)
+    if comps.controllers is not None and comps.controllers.gc is not None:
+        gc = comps.controllers.gc
+        s.gauge("gc_deleted_total", lambda: sum(gc.deleted.values()))
     nodes = getattr(comps.scheduler, "nodes", None)
     if nodes is not None:
         for res in ("cpu", "memory", "nvidia.com/gpu"):
@@ -156,6 +171,7 @@ def _register_series(world: World, comps: Components) -> None:
 def start(world: World, comps: Components) -> None:
     """Start every component."""
     world.plane.start()
+    world.events.start()
     for comp in (comps.monitor, comps.kubelets, comps.kubeproxies, comps.controllers, comps.scheduler, comps.driver,
                  *comps.replays, comps.faults):
         if comp is not None:
@@ -227,7 +243,8 @@ def run(scenario: Scenario | str | Path, *, policy: str | None = None, seed: int
     wall = time.perf_counter() - wall0
     summary = summarize(world, virtual_s=float(world.env.now), wall_s=wall, scheduler=comps.scheduler,
                         fgd=comps.fgd, measure_start_s=comps.driver.measure_start_s if comps.driver else None,
-                        replays=comps.replays, faults=comps.faults)
+                        replays=comps.replays, faults=comps.faults, controllers=comps.controllers,
+                        kubeproxies=comps.kubeproxies, driver=comps.driver)
     summary["status"] = status
     frames = {"pods": world.timeline.to_frame(), "requests": world.plane.stats.to_frame(),
               "series": world.plane.series.to_frame()}

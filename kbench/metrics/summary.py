@@ -34,7 +34,8 @@ def _latency_p99(world: World, verbs: tuple[str, ...]) -> float | None:
 
 
 def summarize(world: World, *, virtual_s: float, wall_s: float, scheduler: Any = None, fgd: Any = None,
-              measure_start_s: float | None = None, replays: Any = (), faults: Any = None) -> dict[str, Any]:
+              measure_start_s: float | None = None, replays: Any = (), faults: Any = None,
+              controllers: Any = None, kubeproxies: Any = None, driver: Any = None) -> dict[str, Any]:
     """The run summary (see the module docstring).
 
     Args:
@@ -47,6 +48,9 @@ def summarize(world: World, *, virtual_s: float, wall_s: float, scheduler: Any =
             when > 0, else no ``measured`` block).
         replays: Trace replays (adds ``replay``: pods per replay, original and inflated counts).
         faults: The run's :class:`~kbench.faults.injector.FaultInjector`, if any (adds ``faults``).
+        controllers: The controller manager (adds ``gc``).
+        kubeproxies: The kube-proxy fleet (adds ``kube_proxy``).
+        driver: The workload driver (barrier waits for ``cl2``).
     """
     tl = world.timeline
     n = tl.n
@@ -132,6 +136,15 @@ def summarize(world: World, *, virtual_s: float, wall_s: float, scheduler: Any =
     if faults is not None:
         from kbench.faults.measure import fault_summary
         summary["faults"] = fault_summary(faults, world, virtual_s)
+    from kbench.metrics.mix import mix_summary
+    mix = mix_summary(world, pods_created=created, virtual_s=virtual_s, controllers=controllers,
+                      kubeproxies=kubeproxies)
+    mix_ignored = mix.pop("ignored", [])
+    summary.update(mix)
+    summary["ignored"] += [item for item in mix_ignored if item not in summary["ignored"]]
+    if "cl2-load" in world.scenario.workload.labels:
+        from kbench.metrics.cl2 import cl2_summary
+        summary["cl2"] = cl2_summary(world, summary, driver)
     return summary
 
 

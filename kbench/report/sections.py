@@ -18,6 +18,7 @@ import plotly.graph_objects as go
 
 from kbench.report import curvefigures as C
 from kbench.report import figures as F
+from kbench.report import mixfigures as W
 from kbench.report.base import AllZero
 from kbench.report.loaders import Loaded, comparison_pods
 from kbench.report.markdown import headline_rows, interval_name, slo_rows
@@ -113,7 +114,27 @@ def run_section(item: Loaded) -> Section:
     _fig(sec.blocks, "Cluster allocation", F.cluster_allocation, series)
     _fig(sec.blocks, "Node allocation", F.node_allocation, pods)
     _fig(sec.blocks, "GPU allocation and fragmentation", F.gpu_fragmentation, d.get("fgd"), s)
+    _write_mix(sec.blocks, s, series)
     return sec
+
+
+def _write_mix(blocks: list, s: dict, series) -> None:
+    """The write mix (issue 18): writes per pod, by component, Events, objects, GC, kube-proxy."""
+    rows = W.write_rows(s)
+    if not rows:
+        return
+    blocks.append(Table("Write mix: API writes per pod created", ["resource", "verb", "per pod"], rows))
+    _fig(blocks, "API writes by component", W.writes_by_component, s)
+    _fig(blocks, "Events written per second", W.events_rate, series)
+    _fig(blocks, "Objects in etcd by resource", W.etcd_objects, series)
+    _fig(blocks, "Garbage collector deletions", W.gc_deletions, series)
+    kp = W.kube_proxy_rows(s)
+    if kp:
+        blocks.append(Table("kube-proxy", ["figure", "value"], kp))
+    if s.get("cl2"):
+        blocks.append(Table("ClusterLoader2 checks", ["check", "threshold", "value", "verdict", "source"],
+                            [[r["name"], r["threshold"], r["value"], r["verdict"], r["source"]]
+                             for r in s["cl2"]["slo"]], status=3))
 
 
 def comparison_section(item: Loaded) -> Section:

@@ -20,6 +20,7 @@ from kbench.validate.record import Record
 from kbench.validate.scheduler import check_scheduler
 from kbench.validate.scoring import check_scoring
 from kbench.validate.sync import check_sync
+from kbench.validate.writemix import check_writemix
 
 FAMILIES: dict[str, Callable[[bool], list[Record]]] = {
     "queueing": check_queueing,  # M/M/1, M/M/c, M/D/1 + Little on APF
@@ -30,6 +31,7 @@ FAMILIES: dict[str, Callable[[bool], list[Record]]] = {
     "clients": check_clients,  # C3, C4
     "etcd": check_etcd,  # B4 + Little on proposals
     "density": check_density,  # F1 at F2 churn
+    "writemix": check_writemix,  # L1-L6 sync cost (calibration + predictions), J8 Events per pod
 }
 """Check families in run order (``kbench validate --only NAME`` picks some)."""
 

@@ -37,7 +37,13 @@ objects; distributions in their templates and in replicas / completions / parall
 per object), ``churn`` (pods: ``count`` pods at ``rate_per_s`` living ``lifetime_s`` each; any other
 ``resource``: objects updated at ``changes_per_s`` with ``watchers``, from time zero),
 ``replayTrace`` (→ a trace replay, the fields of :class:`~kbench.config.workload.TraceReplaySpec`),
-``barrier`` and ``wait``.
+``barrier`` and ``wait``. Issue 18 added ``createNamespace`` (``count`` namespaces ``<name>-1..``),
+``createService``, ``createDaemonSet``, ``createStatefulSet``, ``scaleDeployment`` and ``rollout``
+(→ :class:`~kbench.config.workload.UpdateSpec`), ``deleteDeployment``, ``deleteDaemonSet``,
+``deleteStatefulSet``, ``deleteService``, ``deleteJob``, ``deleteNamespace`` (→
+:class:`~kbench.config.workload.DeleteSpec`); ``createDeployment`` and ``createService`` take
+``per_namespace: k`` (k copies ``<name>-<i>`` in every namespace of the last ``createNamespace``)
+and ``spread_s``; ``createService`` takes ``select_prefix`` (copy i selects the Deployment copy i).
 
 **Barriers in virtual time.** Ops start together at the current *sync point* (time zero at first),
 each after its own ``at_s``. ``barrier`` makes a new sync point released when every item since the
@@ -63,15 +69,22 @@ from kbench.config.loader import from_dict, load_yaml
 from kbench.config.params import resolve_path, substitute
 from kbench.config.workload import (
     BarrierSpec,
+    DaemonSetSpec,
+    DeleteSpec,
     DeploymentSpec,
     GenericKindSpec,
     JobSpec,
+    NamespaceSpec,
     PodGroupSpec,
+    ServiceSpec,
+    StatefulSetSpec,
     TraceReplaySpec,
+    UpdateSpec,
 )
 from kbench.dist import KINDS as DIST_KINDS
 from kbench.errors import ConfigError, KbenchError, did_you_mean
 from kbench.rng import SeedTree
+from kbench.workload.appops import AppOps
 
 SPEC_VERSION = 1
 SPEC_KEYS = ("version", "name", "description", "params", "labels", "ops")
@@ -123,7 +136,10 @@ def compile_workload(scenario, *, loader=None):
     pods = [c.resolve_group(g, f"workload.pods[{i}]", scenario_dir) for i, g in enumerate(wl.pods)] + c.pods
     new_wl = replace(wl, spec="", ops=[], params=params, labels=list(dict.fromkeys(labels)),
                      deployments=wl.deployments + c.deployments, jobs=wl.jobs + c.jobs, pods=pods,
-                     generic=wl.generic + c.generic, barriers=wl.barriers + c.barriers, traces=traces)
+                     generic=wl.generic + c.generic, barriers=wl.barriers + c.barriers, traces=traces,
+                     namespaces=wl.namespaces + c.namespaces, services=wl.services + c.services,
+                     daemonsets=wl.daemonsets + c.daemonsets, statefulsets=wl.statefulsets + c.statefulsets,
+                     updates=wl.updates + c.updates, deletes=wl.deletes + c.deletes)
     cluster = replace(scenario.cluster, nodes=scenario.cluster.nodes + c.nodes) if c.nodes else scenario.cluster
     return replace(scenario, workload=new_wl, cluster=cluster)
 
@@ -142,11 +158,13 @@ def _spec_params(doc: dict, source: str, overrides: dict) -> dict:
     return {**defaults, **overrides}
 
 
-class _Compiler:
+class _Compiler(AppOps):
     """Turns ops into config items, keeping the current sync point (barrier) and the item names."""
 
     OPS = ("createNodes", "createPods", "createDeployment", "createJob", "churn", "replayTrace",
-           "barrier", "wait")
+           "barrier", "wait", "createNamespace", "createService", "createDaemonSet", "createStatefulSet",
+           "scaleDeployment", "rollout", "deleteDeployment", "deleteDaemonSet", "deleteStatefulSet",
+           "deleteService", "deleteJob", "deleteNamespace")
 
     def __init__(self, seed: int, params: dict[str, Any], loader):
         self.seeds = SeedTree(seed)
@@ -159,6 +177,13 @@ class _Compiler:
         self.generic: list[GenericKindSpec] = []
         self.traces: list[TraceReplaySpec] = []
         self.barriers: list[BarrierSpec] = []
+        self.namespaces: list[NamespaceSpec] = []
+        self.services: list[ServiceSpec] = []
+        self.daemonsets: list[DaemonSetSpec] = []
+        self.statefulsets: list[StatefulSetSpec] = []
+        self.updates: list[UpdateSpec] = []
+        self.deletes: list[DeleteSpec] = []
+        self.last_namespaces: list[str] = []  # of the last createNamespace (per_namespace)
         self.after = ""  # the current sync point
         self.since: list[str] = []  # items started at it
         self.names: set[str] = set()
@@ -228,6 +253,9 @@ class _Compiler:
             self.since.append(name)
 
     def _createDeployment(self, op: dict, where: str, base) -> None:  # noqa: N802
+        if "per_namespace" in op:
+            self._per_namespace(op, where, DeploymentSpec, self.deployments)
+            return
         self._controller(op, where, DeploymentSpec, ("replicas",), self.deployments)
 
     def _createJob(self, op: dict, where: str, base) -> None:  # noqa: N802

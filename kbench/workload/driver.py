@@ -24,22 +24,16 @@ from kbench.cluster.clients.informer import Informer
 from kbench.cluster.clients.reflector import InformerStats
 from kbench.cluster.objects.stored import GenericObj, PodObj
 from kbench.cluster.world import World
-from kbench.config.workload import (
-    ArrivalSpec,
-    BarrierSpec,
-    DeploymentSpec,
-    GenericKindSpec,
-    JobSpec,
-    PodGroupSpec,
-)
+from kbench.config.workload import ArrivalSpec, BarrierSpec, GenericKindSpec, PodGroupSpec
 from kbench.errors import ConfigError
+from kbench.workload.apps import AppsDriver
 from kbench.workload.podspec import draw_duration, pod_from_template
 
 USER = "system:serviceaccount:default:workload-driver"
 GROUPS = ("system:serviceaccounts", "system:authenticated")
 
 
-class WorkloadDriver:
+class WorkloadDriver(AppsDriver):
     """Plays the scenario's workload section into the cluster.
 
     Args:
@@ -62,6 +56,7 @@ class WorkloadDriver:
         self.scheduler = scheduler
         self.measure_start_s = float("nan")
         self._events: dict[str, simpy.Event] = {}
+        self._apps_init()
         self._check_barriers()  # at build time: a bad reference fails before the run starts
 
     def start(self) -> None:
@@ -69,10 +64,9 @@ class WorkloadDriver:
         wl = self.world.scenario.workload
         for b in wl.barriers:
             self.env.process(self._barrier(b))
-        for d in wl.deployments:
-            self.env.process(self._deployment(d))
+        self._apps_start()
         for j in wl.jobs:
-            self.env.process(self._job(j))
+            self.env.process(self._objects("job", j))
         for g in wl.pods:
             self.env.process(self._pod_group(g))
         for k in wl.generic:
@@ -87,6 +81,21 @@ class WorkloadDriver:
             ev = self._events[name] = self.env.event()
         return ev
 
+    def done_event(self, name: str) -> simpy.Event:
+        """The event that fires when item or barrier ``name`` is done.
+
+        Raises:
+            ConfigError: No item has that name.
+        """
+        if name not in self._known():
+            raise ConfigError(f"unknown item {name!r}", where="workload.end_after")
+        return self._event(name)
+
+    def _known(self) -> set[str]:
+        wl = self.world.scenario.workload
+        return {x.name for x in (*wl.deployments, *wl.jobs, *wl.pods, *wl.barriers, *wl.daemonsets,
+                                 *wl.statefulsets, *wl.services, *wl.namespaces, *wl.updates, *wl.deletes)}
+
     def _done(self, name: str) -> None:
         """Item ``name`` finished creating (or a barrier was released)."""
         ev = self._event(name)
@@ -100,19 +109,22 @@ class WorkloadDriver:
             yield self._event(item.after)
             t0 = self.env.now
         yield from self._at(t0 + item.at_s)
-        if item.measure and self.measure_start_s != self.measure_start_s:
+        if getattr(item, "measure", False) and self.measure_start_s != self.measure_start_s:
             self.measure_start_s = self.env.now
         return t0
 
     def _check_barriers(self) -> None:
         wl = self.world.scenario.workload
-        known = {x.name for x in (*wl.deployments, *wl.jobs, *wl.pods, *wl.barriers)}
+        known = self._known()
         for i, b in enumerate(wl.barriers):
             for name in b.after:
                 if name not in known:
                     raise ConfigError(f"unknown item {name!r}", where=f"workload.barriers[{i}].after")
         names = {b.name for b in wl.barriers}
-        for kind, items in (("deployments", wl.deployments), ("jobs", wl.jobs), ("pods", wl.pods)):
+        for kind, items in (("deployments", wl.deployments), ("jobs", wl.jobs), ("pods", wl.pods),
+                            ("daemonsets", wl.daemonsets), ("statefulsets", wl.statefulsets),
+                            ("services", wl.services), ("namespaces", wl.namespaces), ("updates", wl.updates),
+                            ("deletes", wl.deletes)):
             for i, item in enumerate(items):
                 if item.after and item.after not in names:
                     raise ConfigError(f"unknown barrier {item.after!r}", where=f"workload.{kind}[{i}].after")
@@ -122,11 +134,21 @@ class WorkloadDriver:
         if b.after:
             yield simpy.AllOf(env, [self._event(n) for n in b.after])
         start = env.now
-        while b.until == "scheduled" and not self._all_scheduled():
+        if b.until == "running":
+            waiting = {(k, key) for k in ("deployment", "daemonset", "statefulset") for key in self.live[k]}
+            done = lambda: self._running(waiting)  # noqa: E731
+        elif b.until == "deleted":
+            waiting = set(self.deleted_since)
+            self.deleted_since = []
+            done = lambda: self._gone(waiting)  # noqa: E731
+        else:
+            done = self._all_scheduled if b.until == "scheduled" else (lambda: True)
+        while not done():
             if b.timeout_s and env.now - start >= b.timeout_s:
                 self.world.counters["barrier_timeouts"] += 1
                 break
             yield env.timeout(b.poll_s)
+        self.barrier_waits[b.name] = env.now - start
         if b.delay_s:
             yield env.timeout(b.delay_s)
         self._done(b.name)
@@ -145,26 +167,6 @@ class WorkloadDriver:
     def _at(self, t: float):
         if t > self.env.now:
             yield self.env.timeout(t - self.env.now)
-
-    def _deployment(self, d: DeploymentSpec):
-        w = self.world
-        t0 = yield from self._start(d)
-        key = f"{d.namespace}/{d.name}"
-        if d.service:
-            yield from w.write(self.client, "create", "services", key,
-                               GenericObj(key, {"selector": {"app": d.name}}), size_bytes=1024)
-        yield from w.write(self.client, "create", "deployments", key, GenericObj(key, {"spec": d}), size_bytes=2048)
-        self._done(d.name)
-        if d.delete_at_s > d.at_s:
-            yield from self._at(t0 + d.delete_at_s)
-            yield from w.write(self.client, "delete", "deployments", key, size_bytes=2048)
-
-    def _job(self, j: JobSpec):
-        yield from self._start(j)
-        key = f"{j.namespace}/{j.name}"
-        value = GenericObj(key, {"spec": j, "succeeded": 0, "failed": 0, "active": 0, "complete": False})
-        yield from self.world.write(self.client, "create", "jobs", key, value, size_bytes=2048)
-        self._done(j.name)
 
     def _pod_group(self, g: PodGroupSpec):
         yield from self._start(g)
@@ -226,8 +228,9 @@ class WorkloadDriver:
 
     def _reap(self, pod: PodObj):
         w = self.world
-        resp = yield from w.write(self.client, "update", "pods", pod.key, pod.evolve(deleting=True),
-                                  partition=pod.node_name, precondition=lambda cur: cur is not None)
+        uid = pod.uid
+        resp = yield from w.write(self.client, "delete", "pods", pod.key, partition=pod.node_name,
+                                  precondition=lambda cur: cur is not None and cur.uid == uid)
         if not resp.ok and resp.code == 409:
             return
 

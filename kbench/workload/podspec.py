@@ -14,6 +14,12 @@ from kbench.errors import ConfigError, KbenchError
 
 FAIL_ANNOTATION = "kbench/fail-probability"
 """Pod annotation: probability that the pod ends Failed rather than Succeeded (the kubelet reads it)."""
+PROBE_ANNOTATION = "kbench/readiness-probe"
+"""Pod annotation: the readiness probe as ``initial_delay_s,period_s,success_threshold`` (the kubelet
+reads it; absent: no probe, ready once running)."""
+GRACE_ANNOTATION = "kbench/termination-grace-s"
+"""Pod annotation: ``terminationGracePeriodSeconds`` (absent: the API default, 30 s, which a pod that
+exits on SIGTERM never reaches)."""
 ZONE_LABEL = "topology.kubernetes.io/zone"
 HOSTNAME_LABEL = "kubernetes.io/hostname"
 
@@ -28,14 +34,22 @@ def parse_taint(text: str) -> Taint:
 
 
 def parse_toleration(text: str) -> Toleration:
-    """``key=value:Effect``, ``key:Effect``, ``key`` (Exists, any effect) or ``*`` (everything)."""
+    """``key=value:Effect``, ``key:Effect``, ``key`` (Exists, any effect) or ``*`` (everything);
+    ``...:NoExecute=<seconds>`` sets tolerationSeconds."""
     if text == "*":
         return Toleration(operator="Exists")
     body, sep, effect = text.rpartition(":")
     if not sep:
         body, effect = text, ""
+    seconds = None
+    effect, eq_s, secs = effect.partition("=")
+    if eq_s:
+        try:
+            seconds = float(secs)
+        except ValueError:
+            raise ConfigError(f"malformed toleration {text!r}: expected key:Effect=<seconds>") from None
     key, eq, value = body.partition("=")
-    return Toleration(key, "Equal" if eq else "Exists", value, effect)
+    return Toleration(key, "Equal" if eq else "Exists", value, effect, seconds)
 
 
 PRIORITY_CLASSES = {"system-cluster-critical": 2_000_000_000, "system-node-critical": 2_000_001_000}
@@ -87,6 +101,11 @@ def pod_from_template(name: str, namespace: str, t: PodTemplate, *, owner: str |
                   scheduler_name=t.scheduler_name or "default-scheduler", priority_class_name=t.priority_class_name)
     if t.fail_probability:
         pod.annotations[FAIL_ANNOTATION] = str(t.fail_probability)
+    probe = t.readiness_probe
+    if probe is not None:
+        pod.annotations[PROBE_ANNOTATION] = f"{probe.initial_delay_s:g},{probe.period_s:g},{probe.success_threshold:d}"
+    if t.termination_grace_s != 30.0:
+        pod.annotations[GRACE_ANNOTATION] = f"{t.termination_grace_s:g}"
     return pod
 
 

@@ -341,20 +341,18 @@ class TraceReplay:
             if cur.deleting or cur.finished:
                 return  # already going (a finished bare pod is reaped by the workload driver)
             if cur.node_name is None:
+                # the world marks the removal (timeline, pods_deleted) when etcd commits it
                 resp = yield from w.write(self.client, "delete", "pods", key, size_bytes=POD_BYTES,
                                           precondition=lambda c: c is not None and c.node_name is None)
-                if resp.ok:
-                    w.timeline.mark(cur.uid, "deleted", env.now)
-                    w.timeline.set_final(cur.uid, "deleted")
-                    w.counters["pods_deleted"] += 1
             else:
-                resp = yield from w.write(self.client, "update", "pods", key, cur.evolve(deleting=True),
+                # graceful: the apiserver stores the deletion mark, the kubelet the final DELETE
+                resp = yield from w.write(self.client, "delete", "pods", key,
                                           size_bytes=POD_BYTES, partition=cur.node_name,
-                                          precondition=lambda c, cur=cur: c is cur)
+                                          precondition=lambda c, uid=cur.uid: c is not None and c.uid == uid)
             if resp.ok:
                 w.counters["replay_departures"] += 1
                 return
-            yield env.timeout(0.5)  # 409: the pod changed (bound meanwhile); try the fresh version
+            yield env.timeout(0.5)  # 409: bound meanwhile (or gone); try the fresh version
         w.counters["replay_delete_failures"] += 1
 
     def _finish(self):

@@ -36,4 +36,4 @@ def test_component_kubelet_pod_pipeline_400_pods(benchmark):
 
     counters = benchmark.pedantic(go, rounds=3, iterations=1)
     assert counters["token_requests"] == 400
-    assert counters["status_updates"] == 800  # Running, then Succeeded
+    assert counters["status_updates"] == 1200  # Pending, Running, then Succeeded (J10)

@@ -3,7 +3,8 @@ EndpointSlices, namespace deletion and quota writes.
 
 No scheduler or kubelet is needed: a tiny fake node agent in this file binds pending pods round-robin
 (straight to Running and ready), finishes pods after their duration, completes graceful deletions
-and renews node leases every 10 s, all through the apiserver.
+(a DELETE with grace 0, as the kubelet's status manager) and renews node leases every 10 s, all
+through the apiserver.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import pytest
 
 from kbench.cluster.controllers import ControllerManager
 from kbench.cluster.objects.stored import LEASE_BYTES, POD_BYTES, GenericObj
+from kbench.cluster.objects.workloads import ApiObj
 from kbench.cluster.world import World
 from kbench.config import scenario_from_dict
 from kbench.config.workload import DeploymentSpec, JobSpec, PodTemplate
@@ -60,11 +62,8 @@ class FakeAgent:
         try:
             if pod.deleting:
                 yield env.timeout(0.2)
-                resp = yield from w.write(self.client, "delete", "pods", pod.key, size_bytes=POD_BYTES,
-                                          precondition=lambda cur: cur is not None, partition=pod.node_name)
-                if resp.ok:
-                    w.timeline.mark(pod.uid, "deleted", env.now)
-                    w.timeline.set_final(pod.uid, "deleted")
+                yield from w.write(self.client, "delete", "pods", pod.key, size_bytes=POD_BYTES,
+                                   precondition=lambda cur: cur is not None, partition=pod.node_name, grace_zero=True)
             elif pod.node_name is None:
                 live = [n for n in self.nodes if n not in self.dead]
                 if not live:
@@ -108,12 +107,28 @@ def build(nodes=4, agent=True, **scenario):
 
 
 def put(world, driver, resource, key, data, at_s=0.0, verb="create"):
+    """Create an object (an ApiObj with a uid), or update its data (a new generation)."""
+
+    def bump(cur):
+        new = cur.with_data(**data)
+        new.generation = cur.generation + 1
+        return new
+
     def go():
         if at_s:
             yield world.env.timeout(at_s)
-        resp = yield from world.write(driver, verb, resource, key, GenericObj(key, data), size_bytes=2048)
+        if verb == "create":
+            resp = yield from world.write(driver, verb, resource, key, ApiObj(key, data, uid=world.new_uid()),
+                                          size_bytes=2048)
+        else:
+            resp = yield from world.write(driver, verb, resource, key, size_bytes=2048, mutate=bump)
         assert resp.ok, resp
     world.env.process(go())
+
+
+def replicasets_of(world, deployment):
+    """The ReplicaSets a Deployment owns (``<deployment>-<pod-template-hash>``)."""
+    return {k: v for k, v in world.plane.etcd.values("replicasets").items() if v.owner == f"Deployment/{deployment}"}
 
 
 def created_times(world):
@@ -133,10 +148,11 @@ def test_3000_replicas_are_created_no_faster_than_20_per_s_after_the_burst_of_30
     assert np.max(a - np.minimum.accumulate(a)) + 1 <= 30 + 1e-6
     assert t[29] - t[0] < 0.5  # the burst goes out at once
     rate = (len(t) - 30) / (t[-1] - t[29])
-    assert 18.5 <= rate <= 20.0  # (status writes share the bucket)
-    assert world.plane.etcd.get("replicasets", "default/web").data["replicas"] == 3000
+    assert 18.5 <= rate <= 20.0  # (status writes and Events share the bucket)
+    (rs_key, rs), = replicasets_of(world, "default/web").items()
+    assert rs.data["replicas"] == 3000 and rs_key == f"default/web-{rs.data['hash']}"
     keys = set(world.plane.etcd.values("pods"))
-    assert "default/web-1" in keys and "default/web-3000" in keys
+    assert f"{rs_key}-1" in keys and f"{rs_key}-3000" in keys
 
 
 def test_replicaset_scales_down_and_deployment_deletion_deletes_pods():
@@ -147,15 +163,20 @@ def test_replicaset_scales_down_and_deployment_deletion_deletes_pods():
     world.env.run(until=40)
     pods = world.plane.etcd.values("pods")
     assert len(pods) == 4 and all(p.phase == "Running" for p in pods.values())
-    assert world.plane.etcd.get("replicasets", "default/web").data == {"replicas": 4, "ready_replicas": 4}
+    (rs_key, rs), = replicasets_of(world, "default/web").items()
+    assert rs.data["replicas"] == 4 and rs.data["status"][:3] == (4, 4, 4)  # replicas, ready, available
+    assert world.plane.etcd.get("deployments", "default/web").data["status"]["available"] == 4
 
     def delete():
         yield from world.write(driver, "delete", "deployments", "default/web", size_bytes=2048)
     world.env.process(delete())
     world.env.run(until=60)
     assert world.plane.etcd.values("pods") == {}
-    assert world.plane.etcd.get("replicasets", "default/web") is None
-    assert world.counters["pods_deleted"] == 0  # graceful: the (fake) kubelet finished the deletes
+    assert world.plane.etcd.get("replicasets", rs_key) is None
+    assert mgr.gc.deleted == {"replicasets": 1, "pods": 4}  # the garbage collector's cascade (K7)
+    # graceful: the replicaset controller's 6 and the GC's 4 deletions were finished by the (fake) kubelet
+    assert world.api.writes.total(verb="delete", resource="pods", component="kubelet") == 10
+    assert world.counters["pods_deleted"] == 10
     assert set(world.timeline.to_frame()["state"]) == {"deleted"}
 
 
@@ -318,12 +339,22 @@ def test_namespace_deletion_deletes_its_objects_and_quota_is_written():
     env.run(until=30)
     assert world.plane.etcd.get("resourcequotas", "team/quota").data == {"used_pods": 6}
     assert world.counters["quota_writes"] >= 6  # one admission charge per pod
-    put(world, driver, "namespaces", "team", {"phase": "Terminating"}, verb="update")
+    def delete_ns():  # the apiserver sets phase Terminating (the kubernetes finalizer keeps it)
+        yield from world.write(driver, "delete", "namespaces", "team", size_bytes=512)
+    env.process(delete_ns())
+    # K8: the first pass 5 s later empties it but the pods are still terminating and Events keep
+    # coming; the second pass (estimate / 2 + 1 = 16 s later) finds it empty and finalizes
     env.run(until=60)
     etcd = world.plane.etcd
-    for resource in ("pods", "deployments", "services", "endpointslices", "replicasets", "resourcequotas"):
+    for resource in ("pods", "deployments", "services", "endpointslices", "replicasets", "resourcequotas",
+                     "serviceaccounts", "configmaps"):
         assert not [k for k in etcd.values(resource) if k.startswith("team/")], resource
     assert etcd.get("namespaces", "team") is None and world.counters["namespaces_deleted"] == 1
+    # K8: one DELETECOLLECTION per resource type that held something, none per object
+    st = world.plane.stats
+    assert st.total("count", verb="deletecollection", client="controller-manager") == mgr.namespaces.collections
+    assert 6 <= mgr.namespaces.collections <= 13
+    assert world.api.writes.total(verb="delete", component="namespace-controller") == 0
     assert len([k for k in etcd.values("pods") if k.startswith("default/")]) == 2  # others untouched
 
 

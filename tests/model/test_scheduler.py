@@ -213,7 +213,7 @@ def test_high_priority_pod_preempts_low_priority_ones():
         if new.deleting and new.node_name is not None:
             def later():
                 yield w.env.timeout(2.0)
-                yield from w.write(kubelet, "delete", "pods", new.key)
+                yield from w.write(kubelet, "delete", "pods", new.key, grace_zero=True)  # the kubelet: grace 0
             w.env.process(later())
 
     w.informer(kubelet, "pods", on_update=finish_deletion).start()
@@ -251,7 +251,7 @@ def test_nominated_node_is_kept_for_the_preemptor_while_it_backs_off(pop_from_ba
         if new.deleting and new.node_name is not None:
             def later():
                 yield w.env.timeout(2.0)
-                yield from w.write(kubelet, "delete", "pods", new.key)
+                yield from w.write(kubelet, "delete", "pods", new.key, grace_zero=True)  # the kubelet: grace 0
             w.env.process(later())
 
     w.informer(kubelet, "pods", on_update=finish_deletion).start()

@@ -152,7 +152,7 @@ def test_a_pod_with_a_duration_succeeds_or_fails_and_releases_its_resources():
     assert h.t("started", ok) + 5.0 <= h.t("finished", ok) < h.t("started", ok) + 6.1
     k = h.fleet.kubelets[h.nodes[0]]
     assert k.npods == 0 and k.used["cpu"] == pytest.approx(0.0)
-    assert h.w.counters["status_updates"] == 4  # Running and a terminal status each
+    assert h.w.counters["status_updates"] == 6  # Pending, Running and a terminal status each (J10)
 
 
 def test_admission_rejects_a_pod_that_does_not_fit():
@@ -189,7 +189,9 @@ def test_a_pod_deleted_while_starting_aborts_cleanly():
     h.run(15)
     assert math.isnan(h.t("started", uid))
     assert h.state(uid) == "deleted"
-    assert [ph for k, op, ph, d, t in h.commits if op != "delete"] == ["Pending", "Pending"]  # no status write
+    # the create, the status at admission (PATCH 1, J10), the deletion mark, then the terminal status
+    # written before the final delete (a pod that never started ends Failed)
+    assert [ph for k, op, ph, d, t in h.commits if op != "delete"] == ["Pending", "Pending", "Pending", "Failed"]
     k = h.fleet.kubelets[h.nodes[0]]
     assert k.npods == 0 and k.pods == {}
 

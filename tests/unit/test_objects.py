@@ -203,3 +203,18 @@ def test_sidecar_requests_follow_component_helpers_pod_requests():
     assert Pod("c", containers=[app], init_containers=[side]).requests()["cpu"] == 150.0
     bare_side = Container("s", restart_policy="Always")
     assert Pod("d", containers=[app], init_containers=[bare_side]).nonzero_requests()["cpu"] == 200.0
+
+
+def test_pod_evolve_copies_every_field_and_leaves_the_old_version():
+    """PodObj.evolve copies field by field (for speed): a field added later must be copied too."""
+    import dataclasses
+
+    from kbench.cluster.objects.stored import PodObj
+
+    fields = [f.name for f in dataclasses.fields(PodObj)]
+    old = PodObj(**{name: f"v-{name}" for name in fields})
+    new = old.evolve()
+    assert all(getattr(new, name) == f"v-{name}" for name in fields)
+    changed = old.evolve(phase="Running", owner_uid="u2")
+    assert (changed.phase, changed.owner_uid, old.phase) == ("Running", "u2", "v-phase")
+    assert changed is not old and changed.key == old.key

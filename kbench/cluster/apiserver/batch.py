@@ -16,6 +16,7 @@ from simpy.events import Timeout
 
 from kbench.cluster.apiserver.request import Request
 from kbench.cluster.apiserver.serving import Response
+from kbench.cluster.apiserver.storage import NONE, storage_of
 from kbench.errors import EtcdQuotaExceeded
 
 
@@ -83,6 +84,7 @@ def _submit_batch(api, head: Request, items: list[tuple[str, object]],
         t1 = env.now
         wait = t_disp - t0
         stats.record(key, sli_s=t1 - t0 - wait, e2e_s=t1 - t0, wait_s=wait, nbytes=resp.size_bytes, count=k)
+        api.writes.add(head.component or head.client, head.verb, head.resource, k)
         finish(resp)
 
     def released(resp: Response) -> Response:  # seats freed; a restart or timeout meanwhile wins
@@ -106,7 +108,10 @@ def _submit_batch(api, head: Request, items: list[tuple[str, object]],
                 return
             raise e.value
         out = min(head.size_bytes, 4096)
-        resp = Response(200, revision=e.value[-1], objects=1, size_bytes=out)
+        rev = e.value[-1] if isinstance(e.value, list) else e.value
+        if op == NONE:
+            out = cfg.token_response_bytes
+        resp = Response(200, revision=rev, objects=1, size_bytes=out)
         # encode and transfer as one timeout, seats held until the responses are written (serving.py)
         delay = api._cpu_many_delay(k, out * cfg.encode_cpu_s_per_byte) + out / cfg.network_bytes_per_s
         Timeout(env, delay).callbacks.append(lambda _e: responded(resp))
@@ -120,8 +125,12 @@ def _submit_batch(api, head: Request, items: list[tuple[str, object]],
             sent(resp)
 
     def store(_e=None) -> None:
-        api.etcd.write_many(head.resource, "create" if head.verb == "create" else "update", head.size_bytes,
-                            items).callbacks.append(written)
+        etcd = api.etcds.get(resource) or api.etcd
+        if op == NONE:  # TokenRequests: each reads two objects; one read stands for the batch's k
+            etcd.read(resource, objects_scanned=2 * k, bytes_returned=2 * k * cfg.token_read_bytes,
+                      linearizable=True).callbacks.append(written)
+            return
+        etcd.write_many(resource, op, head.stored_bytes or head.size_bytes, items).callbacks.append(written)
 
     def admitted(e: simpy.Event | None) -> None:
         nonlocal t_disp
@@ -134,12 +143,14 @@ def _submit_batch(api, head: Request, items: list[tuple[str, object]],
             return
         counts["dispatched"] += k - 1
         t_disp = env.now
-        ev = api._cpu_many(k, cfg.request_base_cpu_s + cfg.admission_cpu_s)
+        cpu = cfg.request_base_cpu_s + cfg.admission_cpu_s + (cfg.token_sign_cpu_s if op == NONE else 0.0)
+        ev = api._cpu_many(k, cpu)
         if cfg.webhook_enabled:
             ev.callbacks.append(lambda _e: env.timeout(api._webhook()).callbacks.append(store))
         else:
             ev.callbacks.append(store)
 
+    resource, op = head.store or storage_of(head.verb, head.resource)
     t_disp = t0
     queued0 = counts["queued"]
     ev = fc.admit(head, immediate=True)

@@ -138,7 +138,7 @@ def list_work(req, rt: Route, api, max_range_keys: int) -> ListWork:
     Args:
         max_range_keys: Largest etcd range the store's doubling asks for (I27).
     """
-    etcd = api.etcd
+    etcd = api.etcd_for(req.resource)
     n = etcd.object_count(req.resource)
     size = etcd.resource_bytes(req.resource) / n if n else float(req.size_bytes or 0)
     cache = api.caches.get(req.resource)

@@ -43,14 +43,14 @@ class ReadSteps:
         elif rt.wait_rv:
             api._cpu(cfg.request_base_cpu_s).callbacks.append(lambda _e: self._wait(rt.wait_rv))
         else:  # the common case: one CPU step for the handler and the scan
-            self.work = w = list_work(req, rt, api, api.etcd.cfg.max_range_keys)
+            self.work = w = list_work(req, rt, api, api.etcd_for(req.resource).cfg.max_range_keys)
             scan = w.scanned * cfg.list_cache_cpu_s_per_object
             api.cpu_list_s += scan
             api._cpu(cfg.request_base_cpu_s + scan).callbacks.append(self._cached)
 
     # ------------------------------------------------------------------- consistency and waits
     def _current_rv(self, _e) -> None:
-        self.api.etcd.current_revision(self.req.resource).callbacks.append(self._got_rv)
+        self.api.etcd_for(self.req.resource).current_revision(self.req.resource).callbacks.append(self._got_rv)
 
     def _got_rv(self, e) -> None:
         self._wait(e._value)
@@ -67,7 +67,7 @@ class ReadSteps:
         if req.verb == "watch":
             self._stream()
             return
-        self.work = w = list_work(req, req.route, api, api.etcd.cfg.max_range_keys)
+        self.work = w = list_work(req, req.route, api, api.etcd_for(req.resource).cfg.max_range_keys)
         scan = w.scanned * api.cfg.list_cache_cpu_s_per_object
         api.cpu_list_s += scan
         api._cpu(scan).callbacks.append(self._cached)
@@ -98,13 +98,13 @@ class ReadSteps:
     def _etcd_read(self, _e) -> None:
         api, req = self.api, self.req
         rt = req.route if req.route is not None and req.route.where == ETCD else Route(ETCD)
-        self.work = w = list_work(req, rt, api, api.etcd.cfg.max_range_keys)
+        self.work = w = list_work(req, rt, api, api.etcd_for(req.resource).cfg.max_range_keys)
         if req.name:
             w.keys_read, w.ranges = w.scanned, 1
             nbytes = float(req.size_bytes) if req.size_bytes else w.object_bytes
         else:
             nbytes = w.read_bytes
-        api.etcd.read(req.resource, objects_scanned=w.keys_read, bytes_returned=nbytes, linearizable=True,
+        api.etcd_for(req.resource).read(req.resource, objects_scanned=w.keys_read, bytes_returned=nbytes, linearizable=True,
                       ranges=w.ranges, walked=w.walked, op=req.verb).callbacks.append(self._etcd_scanned)
 
     def _etcd_scanned(self, e) -> None:
@@ -124,7 +124,8 @@ class ReadSteps:
         api._cpu(serial).callbacks.append(self._etcd_items)
 
     def _etcd_items(self, _e) -> None:
-        req, etcd, w = self.req, self.api.etcd, self.work
+        req, w = self.req, self.work
+        etcd = self.api.etcd_for(req.resource)
         if req.verb == "watch":  # a WatchList's initial state read from etcd: now stream it
             self._stream()
             return
@@ -161,7 +162,7 @@ class ReadSteps:
         cfg = api.cfg
         from_etcd = req.route.where == ETCD
         w = self.work if from_etcd else list_work(req, Route(CACHE, ignore_limit=True), api,
-                                                    api.etcd.cfg.max_range_keys)
+                                                    api.etcd_for(req.resource).cfg.max_range_keys)
         self.work = w
         b = w.object_bytes
         m = w.returned
@@ -187,7 +188,7 @@ class ReadSteps:
         self.mem_held = 0.0
         items = None
         if req.want_items:
-            items = (select(api.etcd.values(req.resource), req.partition, self.cache) if req.route.where == ETCD
+            items = (select(api.etcd_for(req.resource).values(req.resource), req.partition, self.cache) if req.route.where == ETCD
                      else self.cache.snapshot(req.partition))
         self._handled(_response(200, self.revision, self.work.returned, 0, items))
 

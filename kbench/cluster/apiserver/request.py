@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-MUTATING_VERBS = frozenset({"create", "update", "patch", "delete"})
+MUTATING_VERBS = frozenset({"create", "update", "patch", "delete", "deletecollection"})
 
 
 @dataclass(slots=True, eq=False)
@@ -53,6 +53,23 @@ class Request:
         partition: For LIST, an indexed field selector (pods with ``spec.nodeName=<partition>``).
         want_items: Return the objects themselves in the response (informers that keep a cache of
             values); otherwise a LIST only costs what it costs.
+        store: What the write does in etcd, ``(resource, op)`` with op ``create``, ``update``,
+            ``delete`` or ``none``; None derives it from the verb and the (sub)resource
+            (:func:`kbench.cluster.apiserver.storage.storage_of`: ``create pods/binding`` updates the
+            pod, ``create serviceaccounts/token`` stores nothing).
+        stored_bytes: Size of the object stored in etcd, bytes (0: ``size_bytes``, the body).
+        mutate: For writes, ``f(current_value) -> new value or None`` applied by the apiserver to
+            the value it reads from etcd (a PATCH, a graceful delete, a finalizer removal:
+            upstream's GuaranteedUpdate, retried on a conflict); None refuses with 409.
+        component: The component that sent it, for the write mix (``replicaset-controller``,
+            ``kubelet``; "" = the client class).
+        propagation: For DELETE: ``Background``, ``Foreground`` or ``Orphan`` (K7), or "" for the
+            resource's default; a pod's DELETE is graceful unless ``grace_zero``.
+        grace_zero: A pod DELETE with gracePeriodSeconds 0 (the kubelet's final delete, PodGC).
+        items: For DELETECOLLECTION, the keys it deleted (set by the apiserver).
+        lead_s: Work the client does just before (a charged GET, issue 18), seconds: the request
+            is admitted now and holds its seat meanwhile (as the GET would hold one), its handler
+            starts and its latency is measured from ``lead_s`` later; no event of its own.
     """
 
     verb: str
@@ -87,6 +104,14 @@ class Request:
     precondition: object = None
     partition: object = None
     want_items: bool = False
+    store: tuple | None = None
+    stored_bytes: int = 0
+    mutate: object = None
+    component: str = ""
+    propagation: str = ""
+    grace_zero: bool = False
+    items: object = None
+    lead_s: float = 0.0
 
     @property
     def mutating(self) -> bool:

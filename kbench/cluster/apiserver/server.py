@@ -34,6 +34,7 @@ from simpy.events import Timeout
 from kbench.cluster.apiserver.batch import submit_many
 from kbench.cluster.apiserver.flowcontrol import FlowControl
 from kbench.cluster.apiserver.memory import Memory
+from kbench.cluster.apiserver.nsindex import NamespaceIndex
 from kbench.cluster.apiserver.request import MUTATING_VERBS, Request
 from kbench.cluster.apiserver.serving import Reply, Response, Serve
 from kbench.cluster.apiserver.traffic import Traffic
@@ -42,6 +43,7 @@ from kbench.cluster.etcd.server import Etcd
 from kbench.config import ApiserverConfig
 from kbench.config.features import DEFAULT_VERSION, resolve
 from kbench.metrics.collect import RequestStats
+from kbench.metrics.writes import WriteMix
 
 __all__ = ["Apiserver", "Response"]
 
@@ -74,6 +76,10 @@ class Apiserver:
         self.env = env
         self.cfg = cfg
         self.etcd = etcd
+        self.etcds: dict[str, Etcd] = {}  # resources stored elsewhere (--etcd-servers-overrides, J7)
+        self.writes = WriteMix()
+        self.namespaces = NamespaceIndex(self)  # namespace-scoped ranges (built on first use)
+        self.charged_levels: dict[tuple[str, str, str], str] = {}  # APF levels of charged reads
         self.fc = flowcontrol
         self.rng = rng
         self.stats = stats
@@ -103,16 +109,27 @@ class Apiserver:
         etcd.subscribe(self._on_commit, self._on_commit_many)
 
     # --------------------------------------------------------------------------------- plumbing
+    def etcd_for(self, resource: str) -> Etcd:
+        """The etcd that stores ``resource`` (the main one unless overridden, J7)."""
+        return self.etcds.get(resource) or self.etcd
+
+    def add_etcd(self, resources: tuple[str, ...], etcd: Etcd) -> None:
+        """Store ``resources`` in ``etcd`` (``--etcd-servers-overrides=/events#...``, J7)."""
+        for r in resources:
+            self.etcds[r] = etcd
+        etcd.subscribe(self._on_commit, self._on_commit_many)
+
     def cache(self, resource: str, partition_fn=None) -> WatchCache:
         """The watch cache of ``resource`` (created on first use, with ``partition_fn`` as its
         index, e.g. pods by node name)."""
         c = self.caches.get(resource)
         if c is None:
             c = WatchCache(self.env, resource, self.cfg, self.rng, self, partition_fn)
-            c.store.update(self.etcd.values(resource))
+            etcd = self.etcd_for(resource)
+            c.store.update(etcd.values(resource))
             c.rebuild_index()
-            c.revision = self.etcd.revision
-            c.oldest_rv = self.etcd.revision
+            c.revision = etcd.revision
+            c.oldest_rv = etcd.revision
             self.caches[resource] = c
         return c
 

@@ -27,9 +27,11 @@ from collections.abc import Callable
 import simpy
 from simpy.events import Timeout
 
+from kbench.cluster.apiserver.collection import collection_items
 from kbench.cluster.apiserver.readpath import route
 from kbench.cluster.apiserver.reads import ReadSteps, select
 from kbench.cluster.apiserver.request import MUTATING_VERBS, Request, Response
+from kbench.cluster.apiserver.storage import NONE, decide, storage_of
 from kbench.cluster.etcd.records import EtcdConflict
 from kbench.errors import EtcdQuotaExceeded
 
@@ -59,7 +61,7 @@ class Serve(ReadSteps):
     """
 
     __slots__ = ("api", "req", "rv", "done", "t0", "t_disp", "gen", "key", "cache", "revision", "resp",
-                 "work", "mem_held")
+                 "work", "mem_held", "store", "tries")
 
     def __init__(self, api, req: Request, rv: int, done: Callable[[Response], None]):
         self.api, self.req, self.rv, self.done = api, req, rv, done
@@ -71,6 +73,8 @@ class Serve(ReadSteps):
         self.t0 = t0 = env.now
         self.mem_held = 0.0
         req.arrival_s = t0
+        if req.lead_s:  # a charged GET first: admitted now, measured from when the GET is done
+            self.t0 = t0 + req.lead_s
         # Apiserver._inflight_change(+1), inlined
         api._inflight_area += api.inflight * (t0 - api._inflight_t)
         api._inflight_t = t0
@@ -110,15 +114,24 @@ class Serve(ReadSteps):
     def _dispatched(self) -> None:
         api, req = self.api, self.req
         self.key = (req.verb, req.resource, req.client, req.level)
-        cfg = api.cfg
-        self.t_disp = api.env.now
-        if req.verb in MUTATING_VERBS:
+        env, cfg = api.env, api.cfg
+        self.t_disp = now = env.now
+        verb = req.verb
+        if verb in MUTATING_VERBS:
+            store = self.store = req.store or storage_of(verb, req.resource)
             tr = api.traffic  # Traffic.inn, inlined
             key = (req.resource, req.client)
             tr.ingress[key] = tr.ingress.get(key, 0.0) + req.size_bytes
             tr.ingress_total += req.size_bytes
-            ev = api._cpu(cfg.request_base_cpu_s + cfg.admission_cpu_s)
-            ev.callbacks.append(self._webhook if cfg.webhook_enabled else self._store)
+            cpu = cfg.request_base_cpu_s + cfg.admission_cpu_s
+            if store[1] == NONE:  # TokenRequest: signing a token instead of storing (J12)
+                cpu += cfg.token_sign_cpu_s
+            self.tries = 0
+            delay = api._cpu_delay(cpu)
+            if self.t0 > now:  # its charged GET is not done yet
+                self.t_disp = self.t0
+                delay += self.t0 - now
+            Timeout(env, delay).callbacks.append(self._webhook if cfg.webhook_enabled else self._store)
             return
         self.cache = api.cache(req.resource) if cfg.watch_cache.enabled else None
         self._read()
@@ -129,21 +142,50 @@ class Serve(ReadSteps):
 
     def _store(self, _e) -> None:
         api, req = self.api, self.req
-        etcd = api.etcd
+        resource, op = self.store
+        etcd = api.etcds.get(resource) or api.etcd
+        if op == NONE:
+            self._nonpersisted(etcd, resource)
+            return
+        if op == "deletecollection":
+            self._collection(etcd, resource)
+            return
+        cur = etcd.get(resource, req.name)
         pre = req.precondition
-        if pre is not None and not pre(etcd.get(req.resource, req.name)):
+        if pre is not None and not pre(cur):
             self._handled(Response(409))
             return
-        verb = req.verb
-        etcd.write(req.resource, req.name, "delete" if verb == "delete" else
-                   ("create" if verb == "create" else "update"), req.size_bytes, req.value,
-                   pre).callbacks.append(self._written)
+        size = req.stored_bytes or req.size_bytes
+        if op == "delete" or req.mutate is not None:
+            decided = decide(req, resource, op, cur)
+            if decided is None:
+                self._handled(Response(409))
+                return
+            op, value = decided
+            if op == "skip":
+                self._respond(Response(200, revision=etcd.revision, objects=1, size_bytes=min(size, 4096)))
+                return
+            if op != "delete" or cur is not None:  # compare-and-swap on the version read
+                pre = _absent if cur is None else (lambda v, c=cur: v is c)
+        else:
+            value = req.value
+            if op == "create" and pre is None:  # AlreadyExists
+                if cur is not None:
+                    self._handled(Response(409))
+                    return
+                pre = _absent
+        etcd.write(resource, req.name, op, size, value, pre).callbacks.append(self._written)
 
     def _written(self, e: simpy.Event) -> None:
         if not e._ok:
             e._defused = True
             err = e._value
             if isinstance(err, EtcdConflict):
+                req = self.req
+                if (req.mutate is not None or req.verb == "delete") and req.precondition is None and self.tries < 5:
+                    self.tries += 1  # GuaranteedUpdate: read again and retry
+                    self._store(None)
+                    return
                 self._handled(Response(409))
                 return
             if isinstance(err, EtcdQuotaExceeded) or type(err).__name__.startswith("Etcd"):
@@ -154,6 +196,43 @@ class Serve(ReadSteps):
         if out > 4096:
             out = 4096
         self._respond(Response(200, revision=e._value, objects=1, size_bytes=out))
+
+    def _collection(self, etcd, resource: str) -> None:
+        """DELETECOLLECTION (:mod:`kbench.cluster.apiserver.collection`): each object's admission
+        CPU, then its removals and deletion-timestamp updates as one etcd call each."""
+        api, req = self.api, self.req
+        deletes, updates = collection_items(req, etcd, resource, api.namespaces.keys(resource, req.namespace))
+        req.items = [k for k, _ in deletes] + [k for k, _ in updates]
+        n = len(req.items)
+        calls = [c for c in (("delete", deletes), ("update", updates)) if c[1]]
+        left = [len(calls)]
+
+        def written(e: simpy.Event) -> None:
+            if not e._ok:
+                e._defused = True
+            left[0] -= 1
+            if left[0] == 0:
+                self._respond(Response(200, revision=etcd.revision, objects=n, size_bytes=n * req.size_bytes))
+
+        def store(_e) -> None:
+            if not calls:
+                self._respond(Response(200, revision=etcd.revision, objects=0, size_bytes=0))
+                return
+            for op, items in calls:
+                etcd.write_many(resource, op, req.stored_bytes or req.size_bytes, items).callbacks.append(written)
+
+        api._cpu(n * api.cfg.admission_cpu_s).callbacks.append(store)
+
+    def _nonpersisted(self, etcd, resource: str) -> None:
+        """A create that stores nothing (TokenRequest, J12): it reads the ServiceAccount and the
+        pod from etcd (resourceVersion "": a quorum read of 2 objects), and answers with the
+        token; no etcd write, no watch event."""
+        cfg = self.api.cfg
+        etcd.read(resource, objects_scanned=2, bytes_returned=2 * cfg.token_read_bytes,
+                  linearizable=True, op="get").callbacks.append(self._token_read)
+
+    def _token_read(self, e: simpy.Event) -> None:
+        self._respond(Response(200, revision=e._value, objects=1, size_bytes=self.api.cfg.token_response_bytes))
 
     # ------------------------------------------------------------------------------------- reply
     def _respond(self, resp: Response, transient: float = 0.0) -> None:
@@ -226,13 +305,17 @@ class Serve(ReadSteps):
             wait = self.t_disp - t0
             api.stats.record(self.key, sli_s=t1 - t0 - wait, e2e_s=t1 - t0, wait_s=wait, nbytes=resp.size_bytes)
             nbytes = resp.size_bytes
+            req = self.req
             if nbytes:  # Traffic.out, inlined
-                req = self.req
                 tr = api.traffic
                 key = ("response", req.resource, req.client)
                 e = tr.egress
                 e[key] = e.get(key, 0.0) + nbytes
                 tr.by_kind["response"] += nbytes
+            if req.verb in MUTATING_VERBS:
+                api.writes.add(req.component or req.client, req.verb, req.resource)
         self._finish(resp)
 
 
+def _absent(cur: object) -> bool:
+    return cur is None

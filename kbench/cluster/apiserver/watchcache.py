@@ -111,7 +111,7 @@ class WatchCache:
         self.wc = cfg.watch_cache
         self._lag = self.wc.etcd_to_cache_s.sampler(rng)
         self.api = api if api is not None and not callable(api) else _StandalonePool(cfg)
-        etcd = getattr(self.api, "etcd", None)
+        etcd = self.api.etcd_for(resource) if hasattr(self.api, "etcd_for") else getattr(self.api, "etcd", None)
         self.fresh = Freshness(self, etcd) if etcd is not None else None
         self.history_bytes = 0.0
         self.terminated_slow = 0

@@ -65,6 +65,16 @@ class Client:
             yield env.timeout(resp.retry_after_s)
             req = _fresh_copy(req)
 
+    def send(self, env: simpy.Environment, api: Apiserver, req: Request, done, delay_s: float = 0.0) -> None:
+        """:meth:`call` for a write without a process (``Apiserver.submit``): ``done(response)``
+        where ``call`` would return; ``delay_s`` is work the sender does first (a charged GET)."""
+        wait = self.limiter.reserve(env.now)
+        req.lead_s = delay_s  # a charged GET before it: no event of its own
+        if wait > 0:
+            env.timeout(wait).callbacks.append(lambda _e: api.submit(req, done))
+        else:
+            api.submit(req, done)
+
     def list(self, env: simpy.Environment, api: Apiserver, req: Request
              ) -> Generator[simpy.Event, object, Response]:
         """Every page of a LIST (``req.limit`` per page): the first page's revision, the objects

@@ -35,6 +35,22 @@ class TokenBucket:
         return 0.0 if self.tokens >= 0 else -self.tokens / self.qps
 
 
+def try_take(lim: TokenBucket, now: float) -> float:
+    """Take a token of ``lim`` if one is there now: returns 0 (taken) or the wait, seconds, after
+    which one would be (nothing taken). For batched senders that send a member now or later."""
+    if lim.qps <= 0:
+        return 0.0
+    tokens = lim.tokens + (now - lim.t) * lim.qps
+    if tokens > lim.burst:
+        tokens = lim.burst
+    lim.t = now
+    if tokens < 1.0:
+        lim.tokens = tokens
+        return (1.0 - tokens) / lim.qps
+    lim.tokens = tokens - 1.0
+    return 0.0
+
+
 class Backoff:
     """Exponential backoff with jitter (C7).
 

@@ -5,9 +5,11 @@ Build with ``ControllerManager(world)`` and call ``.start()`` after ``world.plan
 ``endpointslice_writes``, ``jobs_complete``, ``jobs_failed``, ``quota_writes``,
 ``controller_conflicts``...) and ``ControllerManager.summary()`` for the run summary.
 
-One module per controller: :mod:`.replicaset` (Deployment + ReplicaSet), :mod:`.job`,
-:mod:`.nodelifecycle`, :mod:`.endpointslice`, :mod:`.resourcequota`, :mod:`.namespace`; the shared
-client and informers live in :mod:`.manager`, the work queue in :mod:`.workqueue`.
+One module per controller: :mod:`.deployment` (with its arithmetic in :mod:`.deployutil`),
+:mod:`.replicaset`, :mod:`.job`, :mod:`.daemonset`, :mod:`.statefulset`, :mod:`.nodelifecycle`,
+:mod:`.endpointslice`, :mod:`.resourcequota`, :mod:`.namespace`, :mod:`.serviceaccount`,
+:mod:`.garbagecollector`, :mod:`.podgc`; the shared client and informers live in :mod:`.manager`,
+the work queue in :mod:`.workqueue`.
 """
 
 from kbench.cluster.controllers.endpointslice import reconcile_slices

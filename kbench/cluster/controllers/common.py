@@ -17,7 +17,8 @@ from kbench.cluster.objects.stored import POD_BYTES, GenericObj, PodObj
 from kbench.config.controllers import ControllersConfig
 
 GENERIC_BYTES = {"deployments": 2048, "replicasets": 2048, "jobs": 2048, "services": 1024,
-                 "resourcequotas": 1024, "namespaces": 512}
+                 "resourcequotas": 1024, "namespaces": 512, "daemonsets": 2048, "statefulsets": 2048,
+                 "controllerrevisions": 1500, "serviceaccounts": 300, "configmaps": 1600}
 """Object sizes of the generic kinds, bytes (docs/LIFECYCLE_CONTRACT.md)."""
 
 
@@ -61,6 +62,7 @@ class Controller:
     """
 
     name = "controller"
+    component = "controller-manager"
     wants_pods = False
 
     def __init__(self, mgr: Manager, workers: int = 1):
@@ -73,6 +75,7 @@ class Controller:
         self.queue = WorkQueue(self.env, self.name, self.cfg.requeue_initial_s, self.cfg.requeue_max_s)
         self.syncs = 0
         self.failed_syncs = 0
+        self.recorder = self.world.events.recorder(self.component, "controllers", self.client)
 
     def start(self) -> None:
         """Start the workers (they wait for the informers to sync)."""
@@ -90,6 +93,11 @@ class Controller:
         return True
         yield  # pragma: no cover
 
+    def key_handlers(self) -> dict:
+        """Informer handlers that queue the key of every added, changed or deleted object."""
+        add = lambda obj: self.queue.add(obj.key)  # noqa: E731
+        return {"on_add": add, "on_update": lambda old, new: add(new), "on_delete": add}
+
     # pod hooks (called by the manager for every pod event, after its indexes are updated)
     def pod_added(self, pod: PodObj) -> None:
         """A pod appeared in the pod informer."""
@@ -102,20 +110,38 @@ class Controller:
 
     # ------------------------------------------------------------------------------------ writes
     def write(self, verb: str, resource: str, key: str, value: object = None, *,
-              precondition: Callable[[object], bool] | None = None, size_bytes: int | None = None):
-        """One write of a generic kind through the shared client (``yield from``)."""
-        size = GENERIC_BYTES.get(resource, 1024) if size_bytes is None else size_bytes
+              precondition: Callable[[object], bool] | None = None, size_bytes: int | None = None, **extra):
+        """One write of a generic kind through the shared client (``yield from``); ``extra``:
+        request fields (``mutate``, ``propagation``...)."""
+        size = GENERIC_BYTES.get(resource.partition("/")[0], 1024) if size_bytes is None else size_bytes
         if verb == "delete" and precondition is None:
             precondition = exists
         resp = yield from self.world.write(self.client, verb, resource, key, value, size_bytes=size,
-                                           precondition=precondition)
+                                           precondition=precondition, component=self.component, **extra)
         if resp.code == 409:
             self.world.counters["controller_conflicts"] += 1
         return resp
 
-    def create_pods(self, count: int, make: Callable[[], PodObj]) -> Generator[simpy.Event, object, int]:
+    def send(self, verb: str, resource: str, key: str, done, value: object = None, *, delay_s: float = 0.0,
+             size_bytes: int | None = None, **extra) -> None:
+        """:meth:`write` without a process (bulk work: the garbage collector, PodGC, pod creations):
+        ``done(response)`` where it would return; ``delay_s`` is work done first (a charged GET)."""
+        size = GENERIC_BYTES.get(resource.partition("/")[0], 1024) if size_bytes is None else size_bytes
+        req = self.world.request(self.client, verb, resource, key, value, size, extra.pop("precondition", None),
+                                 extra.pop("partition", None), {"component": self.component, **extra})
+        self.client.send(self.env, self.world.api, req, done, delay_s)
+
+    def event(self, obj, namespace: str, name: str, etype: str, reason: str, message: str) -> None:
+        """An Event of this controller about ``obj`` (a hashable identity) named ``namespace/name``."""
+        rec = self.recorder
+        if rec.enabled:
+            rec.emit(obj, namespace, name, etype, reason, message)
+
+    def create_pods(self, count: int, make: Callable[[], PodObj],
+                    on_done: Callable[[PodObj, bool], None] | None = None) -> Generator[simpy.Event, object, int]:
         """Create ``count`` pods in slow-start batches of 1, 2, 4, ... (upstream ``slowStartBatch``:
-        the pods of a batch are created concurrently; a batch with a failure stops the rest).
+        the pods of a batch are created concurrently; a batch with a failure stops the rest);
+        ``on_done(pod, ok)`` after each create.
 
         Returns:
             How many creations were not done (failed or skipped).
@@ -124,9 +150,13 @@ class Controller:
         remaining, batch = count, 1
         while remaining > 0:
             size = min(batch, remaining)
-            procs = [env.process(self._create_one(make())) for _ in range(size)]
+            pods = [make() for _ in range(size)]
+            procs = [env.process(self._create_one(p)) for p in pods]
             yield env.all_of(procs)
             failed = sum(1 for p in procs if not p.value)
+            if on_done is not None:
+                for pod, proc in zip(pods, procs, strict=True):
+                    on_done(pod, bool(proc.value))
             remaining -= size
             if failed:
                 return failed + remaining
@@ -134,7 +164,7 @@ class Controller:
         return 0
 
     def _create_one(self, pod: PodObj) -> Generator[simpy.Event, object, bool]:
-        resp = yield from self.world.create_pod(self.client, pod)
+        resp = yield from self.world.create_pod(self.client, pod, component=self.component)
         if resp.ok:
             self.world.counters["pods_created"] += 1
         else:
@@ -144,20 +174,24 @@ class Controller:
     def delete_pod(self, pod: PodObj) -> Generator[simpy.Event, object, int]:
         """Delete ``pod`` as its owner would (docs/LIFECYCLE_CONTRACT.md).
 
-        A pod bound to a live node is deleted gracefully (``update`` with ``deleting=True``; its
-        kubelet stops the containers and sends the final delete); a pod not yet bound, or on a node
-        the node lifecycle controller holds NotReady, is deleted at once (verb ``delete``).
+        A DELETE of the pod (UID precondition): the apiserver deletes a pod bound to a live node
+        gracefully (a deletion timestamp; its kubelet stops the containers and sends the final
+        delete) and an unbound or terminal one at once; a pod on a node the node lifecycle
+        controller holds NotReady is deleted with grace period 0 (its kubelet is gone).
 
         Returns:
             The response code (409: the object changed or is gone; retry from a fresher cache).
         """
         return (yield from delete_pod(self, pod))
 
-    def delete_pods_expecting(self, st, victims: list[PodObj]) -> Generator[simpy.Event, object, bool]:
+    def delete_pods_expecting(self, st, victims: list[PodObj],
+                              on_done: Callable[[PodObj, bool], None] | None = None
+                              ) -> Generator[simpy.Event, object, bool]:
         """Delete ``victims`` in parallel, recording the deletions the owner ``st`` now expects.
 
         ``st`` has ``expect_dels`` (keys) and ``expect_since`` (virtual seconds), as client-go's
-        controller expectations; a failed delete is no longer expected.
+        controller expectations; a failed delete is no longer expected. ``on_done(pod, ok)``
+        after each.
 
         Returns:
             True when every delete succeeded.
@@ -173,37 +207,30 @@ class Controller:
             if proc.value != 200:
                 st.expect_dels.discard(p.key)
                 ok = False
+            if on_done is not None:
+                on_done(p, proc.value == 200)
         return ok
 
 
+def same_pod(pod: PodObj):
+    """Precondition: the pod is still the one of ``pod``'s uid (upstream's UID precondition)."""
+    uid = pod.uid
+    return lambda cur: cur is not None and cur.uid == uid
+
+
 def delete_pod(ctrl: Controller, pod: PodObj, *, force: bool = False) -> Generator[simpy.Event, object, int]:
-    """See :meth:`Controller.delete_pod`; ``force`` always uses verb ``delete`` (eviction of a pod
+    """See :meth:`Controller.delete_pod`; ``force`` deletes with grace period 0 (eviction of a pod
     whose kubelet is gone)."""
     world = ctrl.world
     node = pod.node_name
-    if force or node is None or node in ctrl.mgr.not_ready_nodes:
-        resp = yield from world.write(ctrl.client, "delete", "pods", pod.key, size_bytes=POD_BYTES,
-                                      precondition=lambda cur: cur is not None and cur.node_name == node,
-                                      partition=node)
-        if resp.ok:
-            mark_deleted(ctrl.mgr, pod)
-    elif pod.deleting:
+    if pod.deleting and not force and node is not None and node not in ctrl.mgr.not_ready_nodes:
         return 200  # graceful deletion already in progress
-    else:
-        resp = yield from world.write(ctrl.client, "update", "pods", pod.key, pod.evolve(deleting=True),
-                                      size_bytes=POD_BYTES, precondition=lambda cur: cur is pod,
-                                      partition=node)
+    zero = force or (node is not None and node in ctrl.mgr.not_ready_nodes)
+    resp = yield from world.write(ctrl.client, "delete", "pods", pod.key, size_bytes=POD_BYTES, precondition=same_pod(pod),
+                                  partition=node, grace_zero=zero, component=ctrl.component)
     if resp.code == 409:
         world.counters["controller_conflicts"] += 1
     return resp.code
-
-
-def mark_deleted(mgr: Manager, pod: PodObj) -> None:
-    """Record that a delete of ``pod`` committed (timeline ``deleted``, final state, counter)."""
-    world = mgr.world
-    world.timeline.mark(pod.uid, "deleted", world.env.now)
-    world.timeline.set_final(pod.uid, "deleted")
-    world.counters["pods_deleted"] += 1
 
 
 def namespace_of(key: str) -> str:
@@ -216,4 +243,4 @@ def generic(key: str, **data) -> GenericObj:
     return GenericObj(key, data)
 
 
-__all__ = ["Controller", "WorkQueue", "delete_pod", "mark_deleted", "namespace_of", "generic", "exists"]
+__all__ = ["Controller", "WorkQueue", "delete_pod", "namespace_of", "generic", "exists", "same_pod"]

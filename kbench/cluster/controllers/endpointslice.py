@@ -82,6 +82,7 @@ class EndpointSliceController(Controller):
     """EndpointSlices of Services (``--concurrent-service-endpoint-syncs`` workers)."""
 
     name = "endpointslice"
+    component = "endpointslice-controller"
     wants_pods = True
 
     def __init__(self, mgr):

@@ -13,7 +13,13 @@ tracking does. A sync:
 * marks the Job Complete when ``succeeded >= completions``, Failed when ``failed > backoffLimit``
   (deleting its active pods);
 * writes the Job's status (``active``, ``succeeded``, ``failed``, ``complete``, ``condition``)
-  when it changed.
+  when it changed (``update jobs/status``);
+* records Events on the Job: ``SuccessfulCreate`` per pod, ``Completed``, ``BackoffLimitExceeded``
+  (message texts are kbench's).
+
+A deleted Job's pods are deleted by the garbage collector (its pods' owner references), and a pod
+deleted by someone else counts when it ends: a terminal phase reported while it was being deleted
+is not an outcome.
 
 Pod events are batched for ``syncJobBatchPeriod`` (1 s) before a sync, as upstream. Pod run times
 come from a per-Job stream ``workload/job/<ns>/<name>``, drawn in pod order, so the k-th pod of a
@@ -27,7 +33,7 @@ from dataclasses import dataclass, field
 
 import simpy
 
-from kbench.cluster.controllers.common import Controller, generic, namespace_of
+from kbench.cluster.controllers.common import Controller
 from kbench.cluster.controllers.replicaset import EXPECTATIONS_TIMEOUT_S, deletion_rank
 from kbench.cluster.objects.stored import PodObj
 from kbench.config.workload import JobSpec
@@ -65,6 +71,7 @@ class JobController(Controller):
     """Jobs (``--concurrent-job-syncs`` workers)."""
 
     name = "job"
+    component = "job-controller"
     wants_pods = True
 
     def __init__(self, mgr):
@@ -75,8 +82,7 @@ class JobController(Controller):
 
     def handlers(self) -> dict:
         """Handlers of the ``jobs`` informer."""
-        add = lambda obj: self.queue.add(obj.key)  # noqa: E731
-        return {"on_add": add, "on_update": lambda old, new: add(new), "on_delete": add}
+        return self.key_handlers()
 
     def complete_count(self) -> int:
         """Jobs that completed."""
@@ -118,7 +124,7 @@ class JobController(Controller):
         st = self._state(new)
         if st is None:
             return
-        if new.finished and new.key not in st.counted:
+        if new.finished and not new.deleting and new.key not in st.counted:
             self._count(st, new, new.phase == "Failed")
         if new.deleting:
             st.expect_dels.discard(new.key)
@@ -144,7 +150,8 @@ class JobController(Controller):
         obj = self.mgr.cache("jobs").get(key)
         st = self._jobs.get(key)
         if obj is None:
-            return (yield from self._teardown(key, st))
+            self._jobs.pop(key, None)  # its pods: the garbage collector
+            return True
         spec: JobSpec = obj.data["spec"]
         if st is None:
             st = self._jobs[key] = _Job(key, counter=self._counters.get(key, 0),
@@ -163,6 +170,12 @@ class JobController(Controller):
             if st.condition:
                 self._done[st.condition] += 1
                 self.world.counters[f"jobs_{st.condition.lower()}"] += 1
+                ns, _, name = key.partition("/")
+                if st.condition == "Complete":
+                    self.event(("Job", obj.uid), ns, name, "Normal", "Completed", "Job completed")
+                else:
+                    self.event(("Job", obj.uid), ns, name, "Warning", "BackoffLimitExceeded",
+                               "Job has reached the specified backoff limit")
         if st.condition:
             ok = yield from self._delete_active(st)
         else:
@@ -177,7 +190,10 @@ class JobController(Controller):
                     n = min(diff, self.cfg.burst_replicas)
                     st.expect_adds += n
                     st.expect_since = now
-                    undone = yield from self.create_pods(n, lambda: self._new_pod(st, spec))
+                    undone = yield from self.create_pods(n, lambda: self._new_pod(st, spec, obj.uid),
+                                                         on_done=lambda pod, ok: ok and self.event(
+                                                             ("Job", obj.uid), spec.namespace, spec.name, "Normal",
+                                                             "SuccessfulCreate", f"Created pod: {pod.spec.name}"))
                     if undone:
                         st.expect_adds = max(0, st.expect_adds - undone)
                         ok = False
@@ -186,16 +202,20 @@ class JobController(Controller):
                 ok = yield from self._delete(st, victims)
         status = (len(st.active), st.succeeded, st.failed, st.condition)
         if status != st.written:
-            value = generic(key, spec=spec, active=status[0], succeeded=status[1], failed=status[2],
-                            complete=st.condition == "Complete", condition=st.condition)
-            resp = yield from self.write("update", "jobs", key, value, precondition=lambda cur: cur is not None)
+            fields = {"active": status[0], "succeeded": status[1], "failed": status[2],
+                      "complete": st.condition == "Complete", "condition": st.condition}
+
+            def mutate(cur):
+                return None if cur is None else cur.with_data(**fields)
+
+            resp = yield from self.write("update", "jobs/status", key, mutate=mutate)
             if resp.ok:
                 st.written = status
             elif resp.code != 409:  # 409: the Job was deleted meanwhile
                 ok = False
         return ok
 
-    def _new_pod(self, st: _Job, spec: JobSpec) -> PodObj:
+    def _new_pod(self, st: _Job, spec: JobSpec, uid: int) -> PodObj:
         st.counter += 1
         self._counters[st.key] = st.counter  # names are never reused, even if the owner is re-created
         name = f"{spec.name}-{st.counter}"
@@ -203,26 +223,11 @@ class JobController(Controller):
         t = spec.template
         pod = pod_from_template(name, spec.namespace, t, owner=f"Job/{spec.name}",
                                 labels={"job-name": spec.name}, duration_s=draw_duration(t, st.rng))
-        return PodObj(key, self.world.pod_uid(key, "Job"), pod, owner=OWNER + st.key)
+        return PodObj(key, self.world.pod_uid(key, "Job"), pod, owner=OWNER + st.key, owner_uid=uid)
 
     def _delete(self, st: _Job, victims: list[PodObj]) -> Generator[simpy.Event, object, bool]:
         st.ours.update(p.key for p in victims)  # deletions the Job made itself are not failures
         return (yield from self.delete_pods_expecting(st, victims))
-
-    def _teardown(self, key: str, st: _Job | None) -> Generator[simpy.Event, object, bool]:
-        """The Job is gone: delete all its pods, finished ones too (cascading deletion)."""
-        if namespace_of(key) not in self.mgr.terminating_ns:  # else the namespace controller does
-            pods = [p for p in self.mgr.pods_by_owner.get(OWNER + key, {}).values()
-                    if not p.deleting or p.node_name is None or p.node_name in self.mgr.not_ready_nodes]
-            if st is not None:
-                st.ours.update(p.key for p in pods)
-            procs = [self.env.process(self.delete_pod(p)) for p in pods]
-            if procs:
-                yield self.env.all_of(procs)
-                if not all(p.value == 200 for p in procs):
-                    return False
-        self._jobs.pop(key, None)
-        return True
 
     def _delete_active(self, st: _Job) -> Generator[simpy.Event, object, bool]:
         victims = [p for p in st.active.values() if not p.deleting]

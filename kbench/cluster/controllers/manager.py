@@ -1,5 +1,9 @@
 """kube-controller-manager: one client, shared informers, the controllers that use them.
 
+Controllers: Deployment (:mod:`.deployment`) and ReplicaSet (:mod:`.replicaset`), Job, DaemonSet,
+StatefulSet, node lifecycle, EndpointSlice, ResourceQuota, Namespace, ServiceAccount / root CA, the
+garbage collector and PodGC.
+
 Upstream runs every controller in one process with one ``SharedInformerFactory`` (one LIST+WATCH
 per resource, whatever the number of controllers interested) and, by default, one rate-limited
 client configuration (C3: QPS 20, burst 30). So here: one :class:`~kbench.cluster.clients.client.Client`
@@ -16,13 +20,21 @@ calls).
 from __future__ import annotations
 
 from kbench.cluster.clients.informer import Informer
+from kbench.cluster.controllers.common import Controller
+from kbench.cluster.controllers.daemonset import DaemonSetController
+from kbench.cluster.controllers.deployment import DeploymentController
 from kbench.cluster.controllers.endpointslice import EndpointSliceController
+from kbench.cluster.controllers.garbagecollector import GarbageCollector
 from kbench.cluster.controllers.job import JobController
 from kbench.cluster.controllers.namespace import NamespaceController
 from kbench.cluster.controllers.nodelifecycle import NodeLifecycleController
+from kbench.cluster.controllers.podgc import PodGCController
 from kbench.cluster.controllers.replicaset import ReplicaSetController
 from kbench.cluster.controllers.resourcequota import ResourceQuotaController
+from kbench.cluster.controllers.serviceaccount import CA_BYTES, SA_BYTES, ServiceAccountController
+from kbench.cluster.controllers.statefulset import StatefulSetController
 from kbench.cluster.objects.stored import LEASE_BYTES, NODE_BYTES, POD_BYTES, PodObj
+from kbench.cluster.objects.workloads import ApiObj
 
 USER = "system:kube-controller-manager"
 GROUPS = ("system:authenticated",)
@@ -56,28 +68,74 @@ class ControllerManager:
         self.pods_by_ns: dict[str, set[str]] = {}
         self.not_ready_nodes: set[str] = set()
         self.terminating_ns: set[str] = set()
+        cfg = self.cfg
+        self.informers: dict[str, Informer] = {}
+        self.deployments = DeploymentController(self)
         self.replicasets = ReplicaSetController(self)
         self.jobs = JobController(self)
+        self.daemonsets = DaemonSetController(self)
+        self.statefulsets = StatefulSetController(self)
         self.nodelifecycle = NodeLifecycleController(self)
         self.endpointslices = EndpointSliceController(self)
         self.resourcequotas = ResourceQuotaController(self)
         self.namespaces = NamespaceController(self)
-        self.controllers = [self.replicasets, self.jobs, self.nodelifecycle, self.endpointslices,
-                            self.resourcequotas, self.namespaces]
-        self._pod_hooks = [c for c in self.controllers if c.wants_pods]
+        self.serviceaccounts = ServiceAccountController(self)
+        self.gc = GarbageCollector(self) if cfg.garbage_collector else None
+        self.podgc = PodGCController(self) if cfg.podgc else None
+        self.controllers = [c for c in (self.deployments, self.replicasets, self.jobs, self.daemonsets,
+                                        self.statefulsets, self.nodelifecycle, self.endpointslices,
+                                        self.resourcequotas, self.namespaces, self.serviceaccounts, self.gc,
+                                        self.podgc) if c is not None]
+        hooked = [c for c in self.controllers if c.wants_pods]
+        base = Controller  # its hooks do nothing: only overridden ones are called
+        self._on_added = [c.pod_added for c in hooked if type(c).pod_added is not base.pod_added]
+        self._on_updated = [c.pod_updated for c in hooked if type(c).pod_updated is not base.pod_updated]
+        self._on_deleted = [c.pod_deleted for c in hooked if type(c).pod_deleted is not base.pod_deleted]
         inf = world.informer
         cl = self.client
-        self.informers: dict[str, Informer] = {
+        gc = self.gc.handlers if self.gc is not None else (lambda _r: {})
+        ds = self.daemonsets
+        node_h = self.nodelifecycle.node_handlers()
+        self.informers = {
             "pods": inf(cl, "pods", object_bytes=POD_BYTES, on_add=self._pod_add, on_update=self._pod_update,
                         on_delete=self._pod_delete),
-            "nodes": inf(cl, "nodes", object_bytes=NODE_BYTES, **self.nodelifecycle.node_handlers()),
+            "nodes": inf(cl, "nodes", object_bytes=NODE_BYTES, **fanout(node_h, {
+                "on_add": lambda n: ds.node_changed(), "on_update": lambda o, n: ds.node_changed(),
+                "on_delete": lambda n: ds.node_changed()})),
             "leases": inf(cl, "leases", object_bytes=LEASE_BYTES, **self.nodelifecycle.lease_handlers()),
-            "deployments": inf(cl, "deployments", object_bytes=2048, **self.replicasets.handlers()),
-            "jobs": inf(cl, "jobs", object_bytes=2048, **self.jobs.handlers()),
+            "deployments": inf(cl, "deployments", object_bytes=2048,
+                               **fanout(self.deployments.handlers(), gc("deployments"))),
+            "replicasets": inf(cl, "replicasets", object_bytes=2048, **fanout(
+                self.replicasets.handlers(), gc("replicasets"),
+                {"on_add": self.deployments.rs_event, "on_update": lambda o, n: self.deployments.rs_event(n),
+                 "on_delete": lambda o: self.deployments.rs_event(o, gone=True)})),
+            "jobs": inf(cl, "jobs", object_bytes=2048, **fanout(self.jobs.handlers(), gc("jobs"))),
+            "daemonsets": inf(cl, "daemonsets", object_bytes=2048, **fanout(ds.handlers(), gc("daemonsets"))),
+            "statefulsets": inf(cl, "statefulsets", object_bytes=2048,
+                                **fanout(self.statefulsets.handlers(), gc("statefulsets"))),
+            "controllerrevisions": inf(cl, "controllerrevisions", object_bytes=1500, **gc("controllerrevisions")),
             "services": inf(cl, "services", object_bytes=1024, **self.endpointslices.handlers()),
-            "namespaces": inf(cl, "namespaces", object_bytes=512, **self.namespaces.handlers()),
+            "namespaces": inf(cl, "namespaces", object_bytes=512,
+                              **fanout(self.namespaces.handlers(), self.serviceaccounts.handlers())),
         }
+        self._preload_default_namespace()
         self._synced = False
+
+    def _preload_default_namespace(self) -> None:
+        """Namespace ``default`` with its ServiceAccount and root CA ConfigMap exists at t = 0 (no API cost)."""
+        w = self.world
+        etcd = w.plane.etcd
+        if etcd.has("namespaces", "default"):
+            return
+        etcd.preload_values("namespaces", {"default": ApiObj("default", {"phase": "Active"}, uid=w.new_uid())}, 512)
+        etcd.preload_values("serviceaccounts", {"default/default": ApiObj("default/default", {}, uid=w.new_uid())},
+                            SA_BYTES)
+        etcd.preload_values("configmaps", {"default/kube-root-ca.crt": ApiObj("default/kube-root-ca.crt", {},
+                                                                              uid=w.new_uid())}, CA_BYTES)
+        for resource in ("namespaces", "serviceaccounts", "configmaps"):
+            cache = w.api.caches.get(resource)
+            if cache is not None:
+                cache.store.update(etcd.values(resource))
 
     # ----------------------------------------------------------------------------------- running
     def start(self, delay_s: float = 0.0) -> None:
@@ -100,8 +158,8 @@ class ControllerManager:
     # ------------------------------------------------------------------------------- pod indexes
     def _pod_add(self, pod: PodObj) -> None:
         self._index_add(pod)
-        for c in self._pod_hooks:
-            c.pod_added(pod)
+        for hook in self._on_added:
+            hook(pod)
 
     def _pod_update(self, old: PodObj, new: PodObj) -> None:
         if old.node_name != new.node_name:
@@ -112,16 +170,16 @@ class ControllerManager:
                 self.pods_by_owner.setdefault(new.owner, {})[new.key] = new
             if new.node_name is not None:
                 self.pods_by_node.setdefault(new.node_name, {})[new.key] = new
-        for c in self._pod_hooks:
-            c.pod_updated(old, new)
+        for hook in self._on_updated:
+            hook(old, new)
 
     def _pod_delete(self, pod: PodObj) -> None:
         self._index_remove(pod)
         ns = self.pods_by_ns.get(pod.key.partition("/")[0])
         if ns is not None:
             ns.discard(pod.key)
-        for c in self._pod_hooks:
-            c.pod_deleted(pod)
+        for hook in self._on_deleted:
+            hook(pod)
 
     def _index_add(self, pod: PodObj) -> None:
         if pod.owner is not None:
@@ -151,3 +209,24 @@ class ControllerManager:
         out["job"].update(complete=self.jobs.complete_count(), failed=self.jobs.failed_count())
         out["nodelifecycle"]["not_ready_now"] = len(self.not_ready_nodes)
         return out
+
+    def gc_summary(self) -> dict:
+        """The summary's ``gc`` block: the garbage collector's successful deletions per resource,
+        its GETs, and PodGC's deletions per kind."""
+        gc, pg = self.gc, self.podgc
+        return {"deleted": dict(sorted(gc.deleted.items())) if gc else {}, "gets": gc.gets if gc else 0,
+                "orphaned_dependents": gc.orphaned if gc else 0,
+                "podgc": {k: int(pg.counts[k]) for k in ("terminated", "orphaned", "unscheduled")} if pg else {},
+                "namespace_deletecollections": self.namespaces.collections}
+
+
+def fanout(*handler_sets: dict) -> dict:
+    """Informer handlers that call each of several controllers' handlers in turn."""
+    out = {}
+    for name in ("on_add", "on_update", "on_delete"):
+        fns = [h[name] for h in handler_sets if h.get(name) is not None]
+        if len(fns) == 1:
+            out[name] = fns[0]
+        elif fns:
+            out[name] = lambda *a, fns=fns: [f(*a) for f in fns] and None
+    return out

@@ -1,14 +1,20 @@
-"""Namespace controller: deleting a namespace deletes its objects through the apiserver.
+"""Namespace controller: a terminating namespace is emptied with one DELETECOLLECTION per resource.
 
-When a ``namespaces/<name>`` object gets ``data["phase"] == "Terminating"`` the controller deletes
-every object of the namespace it knows of — Deployments, Jobs, Services (informer caches), the
-ReplicaSets, EndpointSlices and ResourceQuota the other controllers wrote, and its pods — one
-DELETE per object (upstream issues a DELETE collection per resource, which the apiserver carries out
-object by object, one etcd write each; the API load that matters is the same writes). Pods bound to
-live nodes are deleted gracefully (their kubelets finish), others at once. While pods remain the
-namespace is checked again every ``namespace_recheck_s``; once none is left the namespace object
-itself is deleted. Meanwhile the ReplicaSet and Job controllers create no pods in it (as the
-NamespaceLifecycle admission plugin would refuse them).
+Upstream (kubernetes/kubernetes pkg/controller/namespace/namespace_controller.go @ eb7be269 and
+deletion/namespaced_resources_deleter.go; K8): a namespace whose deletion timestamp is set is queued
+after ``namespaceDeletionGracePeriod`` (5 s); a worker (``--concurrent-namespace-syncs``, 10) sets
+``status.phase=Terminating`` if needed, then, for every namespaced resource type that supports
+delete: LISTs (pods first, to estimate the largest termination grace period), issues one
+DELETECOLLECTION (propagation Background), and LISTs again to verify; if content remains it
+requeues after ``estimate / 2 + 1`` s, otherwise it removes its finalizer through the ``finalize``
+subresource and the apiserver deletes the namespace.
+
+Here the resource types are kbench's namespaced kinds (``controllers.namespace_resource_types``)
+plus ``namespace_extra_resource_types`` kinds that exist upstream and hold nothing in kbench (each
+still costs its LISTs and DELETECOLLECTION). The LISTs are served from the watch cache (metadata,
+``META_BYTES`` per object). Deleting a namespace is a DELETE of the Namespace (the apiserver sets
+``phase: Terminating``); meanwhile the other controllers create nothing in it (the
+NamespaceLifecycle admission plugin would refuse).
 """
 
 from __future__ import annotations
@@ -19,25 +25,38 @@ import simpy
 
 from kbench.cluster.controllers.common import Controller
 
+META_BYTES = 400
+"""A metadata-only object in a LIST response, bytes (kbench default)."""
+
 
 class NamespaceController(Controller):
     """Namespace deletion (``--concurrent-namespace-syncs`` workers)."""
 
     name = "namespace"
+    component = "namespace-controller"
 
     def __init__(self, mgr):
         super().__init__(mgr, mgr.cfg.namespace_workers)
+        self.collections = 0
 
     def handlers(self) -> dict:
         """Handlers of the ``namespaces`` informer."""
 
         def seen(ns) -> None:
-            if ns.data.get("phase") == "Terminating":
+            if ns.data.get("phase") == "Terminating" and ns.key not in self.mgr.terminating_ns:
                 self.mgr.terminating_ns.add(ns.key)
-                self.queue.add(ns.key)
+                self.queue.add_after(ns.key, self.cfg.namespace_deletion_delay_s)
 
         return {"on_add": seen, "on_update": lambda old, new: seen(new),
                 "on_delete": lambda ns: self.mgr.terminating_ns.discard(ns.key)}
+
+    def _list(self, resource: str, ns: str) -> Generator[simpy.Event, object, int]:
+        """A namespace-scoped LIST from the watch cache: the objects left, counted."""
+        n = self.world.api.namespaces.count(resource, ns)
+        req = self.client.request("list", resource, namespace=ns, list_objects=max(n, 1),
+                                  size_bytes=n * META_BYTES, from_cache=True, selector=True)
+        yield from self.client.call(self.env, self.world.api, req)
+        return n
 
     def sync(self, ns: str) -> Generator[simpy.Event, object, bool]:
         mgr = self.mgr
@@ -45,32 +64,28 @@ class NamespaceController(Controller):
         if obj is None or obj.data.get("phase") != "Terminating":
             return True
         mgr.terminating_ns.add(ns)
-        prefix = ns + "/"
-        owned = [("endpointslices", k) for k in mgr.endpointslices.slice_keys(ns)]
-        owned += [("replicasets", k) for k in mgr.replicasets.object_keys(ns)]
-        if ns in mgr.resourcequotas.namespaces:
-            owned.append(("resourcequotas", mgr.resourcequotas.quota_key(ns)))
-        objects = [(r, k) for r in ("deployments", "jobs", "services") for k in mgr.cache(r) if k.startswith(prefix)]
-        ok = True
-        for resource, key in objects + owned:
-            resp = yield from self.write("delete", resource, key)
-            if not (resp.ok or resp.code == 409):
-                ok = False
-        pods = mgr.cache("pods")
-        for key in sorted(mgr.pods_by_ns.get(ns, ())):
-            pod = pods.get(key)
-            if pod is None or (pod.deleting and pod.node_name is not None
-                               and pod.node_name not in mgr.not_ready_nodes):
-                continue
-            code = yield from self.delete_pod(pod)
-            if code not in (200, 409):
-                ok = False
-        if not ok:
-            return False
-        if mgr.pods_by_ns.get(ns):
-            self.queue.add_after(ns, self.cfg.namespace_recheck_s)
+        cfg = self.cfg
+        remaining = 0
+        estimate = 0.0
+        types = list(cfg.namespace_resource_types) + list(cfg.namespace_extra_resource_types)
+        for resource in types:
+            n = yield from self._list(resource, ns)
+            if resource == "pods" and n:
+                estimate = max(estimate, 30.0)  # terminationGracePeriodSeconds (core/v1 default)
+            if n:
+                req = self.world.request(self.client, "deletecollection", resource, "", None, META_BYTES, None, None,
+                                         {"component": self.component, "propagation": "Background"})
+                req.namespace = ns
+                resp = yield from self.client.call(self.env, self.world.api, req)
+                self.collections += 1
+                if not resp.ok:
+                    return False
+            left = yield from self._list(resource, ns)
+            remaining += left
+        if remaining:
+            self.queue.add_after(ns, estimate / 2 + 1.0)
             return True
-        resp = yield from self.write("delete", "namespaces", ns)
+        resp = yield from self.write("update", "namespaces/finalize", ns, size_bytes=512, store=("namespaces", "delete"))
         if resp.ok:
             self.world.counters["namespaces_deleted"] += 1
         return resp.ok or resp.code == 409

@@ -34,7 +34,7 @@ from collections.abc import Generator
 import simpy
 
 from kbench.cluster.clients.ratelimit import TokenBucket
-from kbench.cluster.controllers.common import Controller, mark_deleted
+from kbench.cluster.controllers.common import Controller
 from kbench.cluster.objects import Taint
 from kbench.cluster.objects.stored import NODE_BYTES, POD_BYTES, NodeObj, PodObj
 from kbench.workload.podspec import ZONE_LABEL
@@ -80,6 +80,7 @@ class NodeLifecycleController(Controller):
     """Node health from leases, NotReady marking, NoExecute tainting and eviction."""
 
     name = "nodelifecycle"
+    component = "node-lifecycle-controller"
 
     def __init__(self, mgr):
         super().__init__(mgr, 0)
@@ -188,11 +189,13 @@ class NodeLifecycleController(Controller):
             return  # retried at the next pass
         self.mgr.not_ready_nodes.add(name)
         self.world.counters["node_not_ready"] += 1
+        self.event(("Node", name), "", name, "Normal", "NodeNotReady", f"Node {name} status is now: NodeNotReady")
         for pod in list(self.mgr.pods_by_node.get(name, {}).values()):
             if pod.ready and not pod.deleting:
-                resp = yield from self.world.write(self.client, "update", "pods", pod.key, pod.evolve(ready=False),
-                                                   size_bytes=POD_BYTES, precondition=lambda cur, p=pod: cur is p,
-                                                   partition=name)
+                resp = yield from self.world.write(self.client, "update", "pods/status", pod.key,
+                                                   pod.evolve(ready=False), size_bytes=POD_BYTES,
+                                                   precondition=lambda cur, p=pod: cur is p, partition=name,
+                                                   component=self.component)
                 if resp.ok:
                     self.world.counters["pods_marked_not_ready"] += 1
 
@@ -297,11 +300,13 @@ class NodeLifecycleController(Controller):
                     return
                 resp = yield from self.world.write(
                     self.client, "delete", "pods", pod.key, size_bytes=POD_BYTES, partition=name,
-                    precondition=lambda cur: cur is not None and cur.node_name == name)
+                    precondition=lambda cur: cur is not None and cur.node_name == name, grace_zero=True,
+                    component=self.component)
                 if resp.ok:
                     self._evicted.add(pod.key)
                     self.world.counters["evictions"] += 1
-                    mark_deleted(self.mgr, pod)
+                    self.event(("Pod", pod.uid), pod.spec.namespace, pod.spec.name, "Normal", "TaintManagerEviction",
+                               f"Marking for deletion Pod {pod.key}")
                 elif resp.code == 409:
                     self._evicted.add(pod.key)  # already gone
                 else:

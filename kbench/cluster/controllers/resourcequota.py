@@ -35,6 +35,7 @@ class ResourceQuotaController(Controller):
     """Quota objects and usage writes (``--concurrent-resource-quota-syncs`` workers)."""
 
     name = "resourcequota"
+    component = "resourcequota-controller"
     wants_pods = True
 
     def __init__(self, mgr):

@@ -48,6 +48,16 @@ class MvccStore:
         """Live bytes of ``resource``."""
         return self._bytes.get(resource, 0)
 
+    def keys(self, resource: str) -> list[str]:
+        """Keys of ``resource`` (a copy, in creation order)."""
+        objs = self._objects.get(resource)
+        return list(objs) if objs else []
+
+    def has(self, resource: str, key: str) -> bool:
+        """Whether ``key`` of ``resource`` exists (whatever its value)."""
+        objs = self._objects.get(resource)
+        return objs is not None and key in objs
+
     def get(self, resource: str, key: str) -> object:
         """The current value of ``key`` (None when absent or stored without a value)."""
         vals = self._values.get(resource)

@@ -201,21 +201,23 @@ class Etcd(MvccStore, RangeReads):
 
         Args:
             resource: Plural resource.
-            op: ``create`` or ``update``.
-            size_bytes: Stored size of each object, bytes.
+            op: ``create``, ``update`` or ``delete`` (a lease revocation's deletions, batched Events).
+            size_bytes: Stored size of each object, bytes (ignored for deletes).
             items: ``(key, value)`` pairs, in order.
 
         Returns:
             An event that succeeds with the list of revisions, or fails as :meth:`write` does
             (size or quota, checked for the whole call).
         """
-        if op not in ("create", "update"):
-            raise ValueError(f"write_many stores objects: op must be create or update, not {op!r}")
+        if op not in OPS:
+            raise ValueError(f"unknown etcd op {op!r}: expected one of {', '.join(OPS)}")
         env, cfg = self.env, self.cfg
         ev = BatchCall(env)
         n = ev.n = len(items)
         err: Exception | None = None
-        if size_bytes > cfg.max_request_bytes:
+        if op == "delete":
+            pass
+        elif size_bytes > cfg.max_request_bytes:
             err = EtcdRequestTooLarge(size_bytes, int(cfg.max_request_bytes))
         elif self._live_bytes + self._history_bytes + n * size_bytes > cfg.quota_bytes:
             need = self._live_bytes + self._history_bytes + n * size_bytes
@@ -387,10 +389,14 @@ class Etcd(MvccStore, RangeReads):
         rev = self.revision
         revs = []
         recs = []
+        delete = op == "delete"
         for key, value in items:
             size = store(resource, key, op, size0)
             rev += 1
-            vals[key] = value
+            if delete:
+                vals.pop(key, None)
+            else:
+                vals[key] = value
             revs.append(rev)
             recs.append(CommitRecord(resource, key, op, rev, size, now, value))
         self.revision = rev

@@ -8,8 +8,13 @@ heartbeats (:class:`~kbench.cluster.kubelet.heartbeats.Heartbeats`): a lease ``u
 within one ``lease_batch_tick_s`` go out as one batch (``Apiserver.submit_many``); no heartbeat is
 a process. An idle node costs its heartbeats and an informer process blocked on its watch.
 
+The kubelets' status writes go through each node's status manager (:mod:`.status`), their Events
+through the fleet's recorder (:attr:`KubeletFleet.recorder`: one correlator whose keys carry the
+node, each node's Event client its own token bucket, C4), and token refreshes through
+:mod:`.tokens`.
+
 Not modelled: the whole-second truncation of status timestamps (F16; timeline marks are exact),
-readiness probes (ready with Running), init containers, volumes other than the token, image GC,
+liveness and startup probes, init containers, volumes other than the token, image GC,
 container restarts, and the status reason of an admission rejection (counted in
 :attr:`KubeletFleet.reject_reasons`; ``PodObj`` has no reason field).
 """
@@ -18,9 +23,11 @@ from __future__ import annotations
 
 from collections import Counter
 
+from kbench.cluster.clients.ratelimit import TokenBucket
 from kbench.cluster.kubelet.heartbeats import LEASE, STATUS, Heartbeats
 from kbench.cluster.kubelet.nodeclient import NodeClient
 from kbench.cluster.kubelet.podworker import Kubelet
+from kbench.cluster.kubelet.tokens import TokenRefresher
 from kbench.config.kubelet import KubeletConfig
 from kbench.workload.podspec import FAIL_ANNOTATION
 
@@ -60,6 +67,41 @@ class KubeletFleet:
         self._images = _template_images(world.scenario)
         self.dead_nodes = 0
         self.heartbeats = Heartbeats(self)
+        self.tokens = TokenRefresher(self)
+        self._event_limiters: dict[str, TokenBucket] = {}
+        self._present: dict[str, str] = {}
+        self.recorder = world.events.recorder(
+            "kubelet", "kubelet", None, hosts=max(1, len(world.node_specs)),
+            client_for=lambda host: self.kubelets[host].client, limiter_for=self._event_limiter)
+        self.emits = self.recorder.enabled
+
+    # ------------------------------------------------------------------------------------ events
+    def _event_limiter(self, host: str) -> TokenBucket:
+        """The node's Event client bucket (C4: eventRecordQPS 50, eventBurst 100)."""
+        lim = self._event_limiters.get(host)
+        if lim is None:
+            lim = self._event_limiters[host] = TokenBucket(self.cfg.event_qps, self.cfg.event_burst)
+        return lim
+
+    def event(self, p, etype: str, reason: str, message: str, host: str, field_path: str) -> None:
+        """An Event of node ``host``'s kubelet about pod ``p`` (J8)."""
+        if self.emits:
+            spec = p.obj.spec
+            self.recorder.emit(("Pod", p.uid), spec.namespace, spec.name, etype, reason, message, host=host,
+                               field_path=field_path)
+
+    def present_message(self, image: str) -> str:
+        """``Container image "X" already present on machine`` (one string per image)."""
+        msg = self._present.get(image)
+        if msg is None:
+            msg = self._present[image] = f'Container image "{image}" already present on machine'
+        return msg
+
+    def forget(self, p, host: str) -> None:
+        """Pod ``p`` is gone from node ``host``: its Event correlation state goes too (a pod's
+        Events all come from its one node, so the pod identifies them)."""
+        if self.emits:
+            self.recorder.forget(("Pod", p.uid))
 
     def start(self) -> None:
         """Create a kubelet for every node in ``world.node_specs`` and start the heartbeats."""

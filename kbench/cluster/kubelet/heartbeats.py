@@ -232,7 +232,7 @@ class Heartbeats:
             cur = resp.items if resp.ok else None
             if not isinstance(cur, NodeObj) or k.down:
                 return
-            client.write(w, "patch", "nodes", k.name, cur.evolve(ready=True), patched, size_bytes=NODE_BYTES,
+            client.write(w, "patch", "nodes/status", k.name, cur.evolve(ready=True), patched, size_bytes=NODE_BYTES,
                          precondition=lambda v: v is cur)
 
         def patched(resp) -> None:

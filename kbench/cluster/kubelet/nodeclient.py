@@ -36,16 +36,13 @@ class NodeClient(Client):
         resp = yield from Client.call(self, env, api, req, rv=rv)
         return resp
 
-    def send(self, env, api, req, done) -> None:
-        """:meth:`call` for a write without a process (``Apiserver.submit``): ``done(response)``."""
+    def send(self, env, api, req, done, delay_s: float = 0.0) -> None:
+        """:meth:`call` for a write without a process (``Apiserver.submit``): ``done(response)``;
+        ``delay_s`` is work the kubelet does first (a charged GET)."""
         if self.gate is not None:
-            self.gate.callbacks.append(lambda _e: self.send(env, api, req, done))
+            self.gate.callbacks.append(lambda _e: self.send(env, api, req, done, delay_s))
             return
-        wait = self.limiter.reserve(env.now)
-        if wait > 0:
-            env.timeout(wait).callbacks.append(lambda _e: api.submit(req, done))
-        else:
-            api.submit(req, done)
+        Client.send(self, env, api, req, done, delay_s)
 
     def get(self, env, api, req, done) -> None:
         """:meth:`call` for a GET without a process (:func:`serve_get`): ``done(response)``."""
@@ -60,17 +57,15 @@ class NodeClient(Client):
 
     def write(self, world, verb: str, resource: str, key: str, value: object, done: Callable[[Response], None],
               *, size_bytes: int = 1024, precondition: Callable[[object], bool] | None = None,
-              partition: object = None) -> None:
+              partition: object = None, delay_s: float = 0.0, **extra) -> None:
         """``World.write`` without a process: ``done(response)`` is called where it would return.
 
         Builds the request as ``World.write`` does (the watchers of ``partition`` for the final
-        seat estimate, A14) and sends it with :meth:`send`.
+        seat estimate, A14; ``extra`` request fields) and sends it with :meth:`send` after
+        ``delay_s`` seconds of prior work.
         """
-        cache = world.api.caches.get(resource)
-        watchers = cache.watcher_count(partition) if cache is not None else 0
-        req = self.request(verb, resource, name=key, size_bytes=size_bytes, value=value,
-                           precondition=precondition, watchers=watchers)
-        self.send(world.env, world.api, req, done)
+        req = world.request(self, verb, resource, key, value, size_bytes, precondition, partition, extra)
+        self.send(world.env, world.api, req, done, delay_s)
 
 
 def first_step(env: simpy.Environment, step: Callable[[simpy.Event], None]) -> None:

@@ -4,15 +4,19 @@ A pod bound to the node goes through (F4; each delay a named distribution in
 :class:`~kbench.config.kubelet.KubeletConfig`)::
 
     watch delivery (kubelet_seen) -> admission (resources fit, else status Failed)
-    -> TokenRequest (create serviceaccounts/token: the projected token volume)
-    -> RunPodSandbox incl. CNI (sandbox_ready) -> image pulls: per-node cache, serialized,
-       registry QPS (image_pulled) -> create + start containers (started)
-    -> PLEG notices at the node's next 1 s relist tick -> status PATCH Running, ready
-       (final state running) -> run spec.duration_s -> exit noticed at the next relist
-    -> status Succeeded / Failed (finished)
+    -> status Pending (PATCH 1, J10) -> TokenRequest (create serviceaccounts/token, stores
+       nothing: J12) -> RunPodSandbox incl. CNI (sandbox_ready) -> image pulls: per-node cache,
+       serialized, registry QPS (image_pulled; Events Pulling, Pulled) -> create + start
+       containers (started; Events Created, Started) -> PLEG notices at the node's next 1 s
+       relist tick -> status Running, ready unless a readiness probe (PATCH 2; final state
+       running when it commits) -> [readiness probe passes: PATCH 3] -> run spec.duration_s
+    -> exit noticed at the next relist -> status Succeeded / Failed (finished)
 
-A pod whose value arrives with ``deleting=True`` has its containers stopped, then the kubelet
-sends the final ``delete`` (deleted); a pod deleted while starting aborts at once.
+Status writes go through the node's status manager (:mod:`kbench.cluster.kubelet.status`), which
+the pod worker never waits for. A pod whose value arrives with ``deleting=True`` gets a status sync
+(a GET), has its containers stopped (Event Killing; at most its termination grace period), then
+the status manager writes its terminal phase and sends the final DELETE (deleted); a pod deleted
+while starting aborts at once.
 
 No pod is a SimPy process (issue 8). Each step is a method taking the pod; a wait is a timeout
 whose callback is the pod record itself (:meth:`_Pod.__call__` runs the pod's next step), and API
@@ -31,9 +35,13 @@ from simpy.events import URGENT
 from kbench.cluster.clients.ratelimit import TokenBucket
 from kbench.cluster.kubelet.nodeclient import NodeClient, first_step
 from kbench.cluster.kubelet.noderesources import NodeResources
+from kbench.cluster.kubelet.status import StatusManager
 from kbench.cluster.objects import Node
 from kbench.cluster.objects.stored import POD_BYTES, PodObj
-from kbench.workload.podspec import FAIL_ANNOTATION
+from kbench.workload.podspec import FAIL_ANNOTATION, GRACE_ANNOTATION, PROBE_ANNOTATION
+
+CONTAINER = "spec.containers{main}"
+"""fieldPath of the kubelet's container Events (kbench pods have one container, ``main``)."""
 
 
 class _Pod:
@@ -43,7 +51,8 @@ class _Pod:
     """
 
     __slots__ = ("key", "uid", "obj", "kubelet", "proc", "sleeping", "deleting", "gone", "sandbox", "stopped",
-                 "admitted", "done", "terminating", "req", "share", "next", "wait", "t0", "left", "attempt")
+                 "admitted", "done", "terminating", "req", "share", "next", "wait", "t0", "left", "attempt",
+                 "want", "api_status", "sm_then", "sm_delete", "started", "phase")
 
     def __init__(self, obj: PodObj, kubelet: Kubelet):
         self.key, self.uid, self.obj, self.kubelet = obj.key, obj.uid, obj, kubelet
@@ -57,6 +66,11 @@ class _Pod:
         self.t0 = 0.0  # image pull start, s
         self.left = 0  # containers still to start
         self.attempt = 0  # of the current request
+        self.want = self.api_status = None  # (phase, ready): set in memory / last written (status manager)
+        self.sm_then: list | None = None  # status manager callbacks waiting for a PATCH
+        self.sm_delete = False  # delete once the terminal status is written
+        self.started = False  # containers started (Killing on deletion)
+        self.phase = ""  # terminal phase the kubelet decided
 
     def __call__(self, _event) -> None:
         self.sleeping = False
@@ -73,8 +87,9 @@ class _Pod:
         self.kubelet._end(self)
 
 
-class Kubelet(NodeResources):
-    """One node's kubelet: informer of its pods, admission state, image cache, runtime slots.
+class Kubelet(NodeResources, StatusManager):
+    """One node's kubelet: informer of its pods, admission state, image cache, runtime slots,
+    status manager.
 
     Args:
         fleet: The fleet (shared config, samplers, heartbeats).
@@ -95,6 +110,8 @@ class Kubelet(NodeResources):
         self.world, self.env, self.timeline = w, fleet.env, w.timeline
         self.down = False  # partitioned or failed: no API traffic
         self.dead = False  # failed: nothing runs
+        self.upstream = fleet.cfg.status_writes == "upstream"
+        self._init_status()
 
     # ------------------------------------------------------------------------------- informer
     def _on_add(self, new: PodObj) -> None:
@@ -135,6 +152,7 @@ class Kubelet(NodeResources):
             return
         p.gone = True
         del self.pods[old.key]
+        self.fleet.forget(p, self.name)
         if p.proc:
             self._wake(p)
         else:
@@ -142,6 +160,8 @@ class Kubelet(NodeResources):
 
     def _delete_requested(self, p: _Pod) -> None:
         p.deleting = True
+        if self.upstream and p.api_status is not None:
+            self.resync_status(p)  # SetPodStatus forces a sync of a pod with a deletion timestamp
         if p.proc:
             self._wake(p)
         elif not p.terminating:
@@ -201,8 +221,12 @@ class Kubelet(NodeResources):
             f = self.fleet
             f.reject_reasons[reason] += 1
             self.world.counters["admission_rejected"] += 1
+            f.event(p, "Warning", reason, f"Node didn't have enough resource: {reason[5:]}", self.name, "")
             self._finish(p, "Failed")
-        elif self.fleet.cfg.token_request:
+            return
+        if self.upstream:
+            self.set_status(p, "Pending", False)  # PATCH 1 (J10): hostIP, startTime, conditions
+        if self.fleet.cfg.token_request:
             p.attempt = 0
             self._token_request(p)
         else:
@@ -212,13 +236,14 @@ class Kubelet(NodeResources):
         def done(resp) -> None:
             if resp.ok:
                 self.world.counters["token_requests"] += 1
+                self.fleet.tokens.schedule(self, p)
                 if not self._aborts(p):
                     self._sandbox(p)
             else:
                 self._sleep(p, self.fleet.retry_delay(resp, p.attempt), Kubelet._token_retry)
 
         self.client.write(self.world, "create", "serviceaccounts/token", f"{p.obj.spec.namespace}/default", None,
-                          done, size_bytes=1024)
+                          done, size_bytes=1024, component="kubelet")
 
     def _token_retry(self, p: _Pod) -> None:
         p.attempt += 1
@@ -235,14 +260,21 @@ class Kubelet(NodeResources):
         if self._aborts(p):
             return
         ready = self._ensure_images(p.obj.spec)
+        image = p.obj.spec.containers[0].image if p.obj.spec.containers else ""
         if ready > now:
             p.t0 = now
+            self.fleet.event(p, "Normal", "Pulling", f'Pulling image "{image}"', self.name, CONTAINER)
             self._sleep(p, ready - now, Kubelet._pulled)
         else:
+            self.fleet.event(p, "Normal", "Pulled", self.fleet.present_message(image), self.name, CONTAINER)
             self._images_present(p)
 
     def _pulled(self, p: _Pod) -> None:
-        self.timeline.image_pull_s[p.uid] = self.env.now - p.t0
+        took = self.env.now - p.t0
+        self.timeline.image_pull_s[p.uid] = took
+        image = p.obj.spec.containers[0].image if p.obj.spec.containers else ""
+        self.fleet.event(p, "Normal", "Pulled", f'Successfully pulled image "{image}" in {took:.3f}s', self.name,
+                         CONTAINER)
         self._images_present(p)
 
     def _images_present(self, p: _Pod) -> None:
@@ -260,16 +292,27 @@ class Kubelet(NodeResources):
             return
         now = self.env.now
         self.timeline.mark(p.uid, "started", now)
+        p.started = True
+        f = self.fleet
+        f.event(p, "Normal", "Created", "Created container: main", self.name, CONTAINER)
+        f.event(p, "Normal", "Started", "Started container main", self.name, CONTAINER)
         if not self._aborts(p):
             self._sleep(p, self._pleg_notice(now) - now, Kubelet._noticed)
 
     def _noticed(self, p: _Pod) -> None:
-        if not self._aborts(p):
-            self._status(p, "Running", True, Kubelet._running)
+        if self._aborts(p):
+            return
+        probe = p.obj.spec.annotations.get(PROBE_ANNOTATION) if self.upstream else None
+        self.set_status(p, "Running", probe is None, Kubelet._marked_running)  # PATCH 2
+        if probe is not None:
+            self._probe(p, probe)
+        self._running(p)
 
-    def _running(self, p: _Pod, ok: bool) -> None:
-        if ok:
+    def _marked_running(self, p: _Pod, ok: bool) -> None:
+        if ok and not p.done and not p.deleting:
             self.timeline.set_final(p.uid, "running")
+
+    def _running(self, p: _Pod) -> None:
         duration = p.obj.spec.duration_s
         started = self.timeline.t["started"][p.uid]
         self._sleep(p, None if duration is None else started + duration - self.env.now, Kubelet._exited)
@@ -288,58 +331,45 @@ class Kubelet(NodeResources):
         self._finish(p, "Failed" if failed else "Succeeded")
 
     def _finish(self, p: _Pod, phase: str) -> None:
-        """Write the terminal status; on commit mark ``finished`` and the final state; the worker ends."""
+        """Set the terminal status (``finished`` and the final state when it commits); the worker ends."""
         p.done = True
+        p.phase = phase
         self._release(p)
-        self._status(p, phase, False, Kubelet._finished)
-
-    def _finished(self, p: _Pod, ok: bool) -> None:
-        if ok:
-            tl = self.timeline
-            tl.mark(p.uid, "finished", self.env.now)
-            tl.set_final(p.uid, p.obj.phase.lower())  # the phase just committed
+        self.set_status(p, phase, False, Kubelet._finished)
         self._end(p)
 
-    def _status(self, p: _Pod, phase: str, ready: bool, then, attempt: int = 0) -> None:
-        """PATCH the pod's status; ``then(self, p, ok)``: ok when it committed, not on 409
-        (deleting or gone) or when the node failed or the pod went away while retrying."""
-        value = p.obj.evolve(phase=phase, ready=ready)
-
-        def done(resp) -> None:
-            if resp.ok:
-                p.obj = value
-                self.world.counters["status_updates"] += 1
-                then(self, p, True)
-            elif resp.code == 409 or self.dead:
-                then(self, p, False)
-            else:
-                self._sleep(p, self.fleet.retry_delay(resp, attempt),
-                            lambda k, q: k._status_retry(q, phase, ready, then, attempt + 1))
-
-        self.client.write(self.world, "patch", "pods", p.key, value, done, size_bytes=POD_BYTES, partition=self.name,
-                          precondition=lambda cur, u=p.uid: cur is not None and cur.uid == u and not cur.deleting)
-
-    def _status_retry(self, p: _Pod, phase: str, ready: bool, then, attempt: int) -> None:
-        if self.dead or p.gone:
-            then(self, p, False)
-        else:
-            self._status(p, phase, ready, then, attempt)
+    def _finished(self, p: _Pod, ok: bool) -> None:
+        if ok and not p.deleting:
+            tl = self.timeline
+            tl.mark(p.uid, "finished", self.env.now)
+            tl.set_final(p.uid, p.phase.lower())
 
     # ------------------------------------------------------------------------------ termination
     def _terminate(self, p: _Pod) -> None:
-        """Stop the containers of a deleting pod, then send the final delete."""
+        """Stop the containers of a deleting pod (at most its termination grace period), then
+        write its terminal status and delete it (the status manager)."""
         p.terminating = True
         if p.sandbox and not p.stopped:
             p.stopped = True
+            if p.started:
+                self.fleet.event(p, "Normal", "Killing", "Stopping container main", self.name, CONTAINER)
+            stop = self.fleet.container_stop()
+            grace = p.obj.spec.annotations.get(GRACE_ANNOTATION)
+            if grace is not None and float(grace) < stop:
+                stop = float(grace)  # SIGKILL at the end of the grace period
             env = self.env
-            env.timeout(self._runtime_slot(self.fleet.container_stop()) - env.now).callbacks.append(
-                lambda _e: self._stopped(p))
+            env.timeout(self._runtime_slot(stop) - env.now).callbacks.append(lambda _e: self._stopped(p))
         else:
             self._stopped(p)
 
     def _stopped(self, p: _Pod) -> None:
         self._release(p)
-        self._delete(p, 0)
+        if not self.upstream or p.gone or self.dead:
+            self._delete(p, 0)
+            return
+        if not p.phase:  # J10: the terminal phase of a deleted pod (exit on SIGTERM: kbench default)
+            p.phase = self.fleet.cfg.deleted_pod_phase if p.started else "Failed"
+        self.set_status(p, p.phase, False, delete=True)
 
     def _delete(self, p: _Pod, attempt: int) -> None:
         if p.gone or self.dead:
@@ -348,21 +378,19 @@ class Kubelet(NodeResources):
         w = self.world
 
         def done(resp) -> None:
-            if resp.ok:
-                w.timeline.mark(p.uid, "deleted", self.env.now)
-                w.timeline.set_final(p.uid, "deleted")
-                w.counters["pods_deleted"] += 1
-                self._terminated(p)
-            elif resp.code == 409:
+            if resp.ok or resp.code == 409:
                 self._terminated(p)
             else:
                 self.env.timeout(self.fleet.retry_delay(resp, attempt)).callbacks.append(
                     lambda _e: self._delete(p, attempt + 1))
 
         self.client.write(w, "delete", "pods", p.key, None, done, size_bytes=POD_BYTES, partition=self.name,
-                          precondition=lambda cur, u=p.uid: cur is not None and cur.uid == u)
+                          precondition=lambda cur, u=p.uid: cur is not None and cur.uid == u, grace_zero=True,
+                          component="kubelet")
 
     def _terminated(self, p: _Pod) -> None:
-        if self.pods.get(p.key) is p:
-            del self.pods[p.key]
+        """The final DELETE is done. The record stays until the informer delivers the deletion, so
+        that watch events of the pod's last writes, arriving after it, are not taken for a new pod."""
         p.proc = False
+        p.done = True
+        self.fleet.forget(p, self.name)

@@ -9,13 +9,17 @@ timeout and relists on 410 through the reflector loop of :func:`kbench.cluster.c
 Rule syncs follow upstream's BoundedFrequencyRunner (H1): a token bucket of rate
 1 / ``min_sync_period_s`` and ``sync_burst`` tokens; a change delivered at *d* joins a sync that is
 scheduled and not yet started, else starts one when a token is available and the previous sync has
-finished; a sync takes ``sync_s``. Network programming latency (H5, H6) of a change is the end of
-the sync that includes it minus the slice's ``data["trigger_s"]`` (the pod readiness change that
-caused it, set by the EndpointSlice controller), one sample per (change, proxy), in
-:attr:`KubeProxyFleet.programming_latency`.
+finished. A sync takes ``sync_s`` plus a cost that grows with the Services and endpoints the proxy
+holds, by ``mode`` (:mod:`kbench.cluster.proxy.synccost`, L1-L6): a proxy's first sync is a full
+one, later ones partial (KEP-3453) unless ``partial_sync`` is off, and a full one again after
+``full_sync_period_s`` unless the cluster has more than ``large_cluster_endpoints`` endpoints
+(L3); that periodic full sync is charged to the next change's sync (an idle proxy costs nothing).
+Network programming latency (H5, H6) of a change is the end of the sync that includes it minus the
+slice's ``data["trigger_s"]`` (the pod readiness change that caused it, set by the EndpointSlice
+controller), one sample per (change, proxy), in :attr:`KubeProxyFleet.programming_latency`.
 
-Not modelled: the 30 s periodic full resync (H1; it programs nothing new), Service objects (only
-EndpointSlices trigger syncs), the sync cost's growth with the number of rules.
+Not modelled: the 30 s periodic resync (H1; it programs nothing new), Service objects (only
+EndpointSlices trigger syncs; S counts the Services that have slices).
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ import simpy
 from kbench.cluster.apiserver.watchcache import PassiveGroup
 from kbench.cluster.apiserver.watchpassive import close_members
 from kbench.cluster.clients.reflector import InformerStats, informer, poller
+from kbench.cluster.proxy.synccost import sync_cost_s
 from kbench.config.kubelet import KubeProxyConfig
 from kbench.metrics.collect import LogHistogram
 
@@ -76,7 +81,11 @@ class KubeProxyFleet:
         self.cfg = config or world.scenario.kubeproxy
         self.rng = world.stream("kube-proxy")
         self.programming_latency = LogHistogram()
+        self.sync_durations = LogHistogram()
         self.syncs = 0
+        self.full_syncs = 0
+        self._svc_eps = (0, 0)
+        self._size_rev = -1
         self.n = 0
         self.group: PassiveGroup | None = None
         self.stats = InformerStats()
@@ -92,6 +101,7 @@ class KubeProxyFleet:
         self.tok_t = np.zeros(n)
         self.pend_start = np.full(n, -np.inf)
         self.pend_done = np.full(n, -np.inf)
+        self.last_full = np.full(n, -np.inf)
         self.seen_rv = np.zeros(n, dtype=np.int64)
         strategy = w.scenario.sync_strategy("kube-proxy")
         clients = [w.client(f"kube-proxy-{name}", "kube-proxy", "system:kube-proxy", ("system:authenticated",))
@@ -120,6 +130,20 @@ class KubeProxyFleet:
         def make():  # the server counts what is stored (A15, I13)
             return client.request("list", RESOURCE)
         return make
+
+    def _refresh(self) -> None:
+        """Services with slices and their endpoints, recomputed when the cache changed (the sync's
+        cost grows with them, L1-L4)."""
+        c = self.cache
+        if c.revision != self._size_rev:
+            eps = 0
+            services = set()
+            for v in c.store.values():
+                data = getattr(v, "data", None) or {}
+                eps += len(data.get("endpoints", ()))
+                services.add(data.get("service"))
+            self._svc_eps = (len(services), eps)
+            self._size_rev = c.revision
 
     def _on_list(self, i: int, revision: int) -> None:
         """A LIST brought proxy ``i`` every change since what it had: one sync for all of them."""
@@ -186,10 +210,52 @@ class KubeProxyFleet:
             else:
                 start = np.maximum(tt, self.pend_done[ii])
             self.pend_start[ii] = start
-            self.pend_done[ii] = start + np.asarray(cfg.sync_s.sample(self.rng, ii.size), dtype=float)
+            dur = self._durations(ii, start)
+            self.pend_done[ii] = start + dur
+            self.sync_durations.add(dur)
             self.syncs += int(ii.size)
             self.world.counters["proxy_syncs"] += int(ii.size)
         return self.pend_done[idx]
+
+    def _durations(self, ii: np.ndarray, start: np.ndarray) -> np.ndarray:
+        """Sync durations of proxies ``ii`` starting at ``start``: ``t0`` plus the mode's cost,
+        full for a proxy's first sync, always without partial syncs, and once
+        ``full_sync_period_s`` passed unless the cluster is large (L3)."""
+        cfg = self.cfg
+        t0 = np.asarray(cfg.sync_s.sample(self.rng, ii.size), dtype=float)
+        if cfg.mode == "fixed":
+            return t0
+        self._refresh()
+        services, endpoints = self._svc_eps
+        last = self.last_full[ii]
+        if not cfg.partial_sync:
+            full = np.ones(ii.size, dtype=bool)
+        else:
+            full = np.isinf(last)
+            if not (cfg.skip_full_sync_in_large_cluster and endpoints > cfg.large_cluster_endpoints):
+                full |= start - last >= cfg.full_sync_period_s
+        part, whole = sync_cost_s(cfg, services, endpoints, False), sync_cost_s(cfg, services, endpoints, True)
+        self.last_full[ii[full]] = start[full]
+        self.full_syncs += int(full.sum())
+        # the size term is the same on every node: scaling it by the t0 draw (p99 10x the median)
+        # would put L2's 5,000-node p99 near 80 s, where the KEP's chart reads about 24 s
+        return t0 + np.where(full, whole, part)
+
+    def summary(self) -> dict:
+        """The summary's ``kube_proxy`` block: mode, syncs, full syncs, sync durations and network
+        programming latency (H5), seconds."""
+        d, npl = self.sync_durations, self.programming_latency
+
+        def q(h, p):
+            v = h.quantile(p)
+            return None if v != v else round(v, 6)
+
+        services, endpoints = self._svc_eps
+        return {"mode": self.cfg.mode, "proxies": self.n, "syncs": self.syncs, "full_syncs": self.full_syncs,
+                "services": services, "endpoints": endpoints,
+                "sync_s": {"p50": q(d, 0.5), "p99": q(d, 0.99), "max": round(d.max, 6) if d.count else None},
+                "network_programming_latency_s": {"p50": q(npl, 0.5), "p90": q(npl, 0.9), "p99": q(npl, 0.99),
+                                                  "count": npl.count}}
 
 
 def _delayed(env: simpy.Environment, delay: float, gen):

@@ -34,6 +34,7 @@ class FailureHandling:
         message = result.status.message()
         changed = self.last_failure.get(key) != message
         self.last_failure[key] = message
+        self.events.failed_scheduling(info.pod, message)  # issue 18 hook
         if self.listeners:
             self._notify("unschedulable", info.pod, now)
         if not self.cfg.retry_unschedulable:
@@ -97,12 +98,12 @@ class FailureHandling:
 
     def _write_condition(self, pod):
         """The PodScheduled=False condition (a status write; the model keeps no condition field)."""
-        yield from self.world.write(self.client, "update", "pods", pod.key, pod.evolve(),
+        yield from self.world.write(self.client, "patch", "pods/status", pod.key, pod.evolve(),
                                     size_bytes=POD_BYTES, precondition=still_pending)
 
     def _preempt(self, pod, node: str, victims: list):
         w = self.world
-        yield from w.write(self.client, "update", "pods", pod.key, pod.evolve(nominated_node=node),
+        yield from w.write(self.client, "patch", "pods/status", pod.key, pod.evolve(nominated_node=node),
                            size_bytes=POD_BYTES, precondition=still_pending)
         cache = self.pods_informer.cache
         for victim in victims:
@@ -113,7 +114,8 @@ class FailureHandling:
             def on_node(value, node=node) -> bool:
                 return value is not None and not value.deleting and value.node_name == node
 
-            resp = yield from w.write(self.client, "update", "pods", cur.key, cur.evolve(deleting=True),
-                                      size_bytes=POD_BYTES, precondition=on_node, partition=node)
+            resp = yield from w.write(self.client, "delete", "pods", cur.key, size_bytes=POD_BYTES,
+                                      precondition=on_node, partition=node)
             if resp.ok:
+                self.events.preempted(cur, pod.key, node)  # issue 18 hook
                 self.counters["preemption_victims"] += 1

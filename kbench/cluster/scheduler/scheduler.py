@@ -16,7 +16,7 @@ What happens to a pod (upstream ``pkg/scheduler/schedule_one.go``):
    ``addNominatedPods``). The cycle then takes ``cycle_base_s + filter_node_s x evaluated +
    score_node_s x scored`` of virtual time (:class:`~kbench.config.scheduler.SchedulerConfig`,
    calibrated to D8).
-3. Success: the pod is assumed on the node (``scheduled``) and its binding (``update pods/<key>``
+3. Success: the pod is assumed on the node (``scheduled``) and its binding (``create pods/binding``
    setting the node, precondition: it exists, is not being deleted and has no node) is sent
    asynchronously (D6) while the next cycle runs. 200 marks ``bound``; 409 counts a bind conflict,
    forgets the assumption and requeues the pod with backoff unless the informer shows it gone,
@@ -26,7 +26,7 @@ What happens to a pod (upstream ``pkg/scheduler/schedule_one.go``):
    (:attr:`Scheduler.unschedulable_reasons`), the ``PodScheduled=False`` condition is written when
    its message changed, and the pod goes to the unschedulable pool. When the profile has a
    PostFilter (DefaultPreemption) that nominates a node, the scheduler writes the nomination,
-   deletes the victims (``update`` with ``deleting=True``) and counts a preemption; the preemptor
+   deletes the victims (graceful ``delete pods``) and counts a preemption; the preemptor
    comes back when the victims are gone (a pod delete is a cluster event). A preemptor that
    already has a nominated node with terminating lower-priority pods on it does not preempt again
    (upstream ``PodEligibleToPreemptOthers``).
@@ -55,6 +55,7 @@ from collections import Counter
 
 import numpy as np
 
+from kbench.cluster.events.scheduler import SchedulerEvents
 from kbench.cluster.objects.stored import NODE_BYTES, POD_BYTES
 from kbench.cluster.scheduler.cache import SchedulerCache
 from kbench.cluster.scheduler.cost import CycleCost
@@ -160,6 +161,7 @@ class Scheduler(FailureHandling, InformerHandling):
         self.busy_s = 0.0
         self._loop_wake = None
         self._flush_wake = None
+        self.events = SchedulerEvents(world)  # issue 18: Scheduled / FailedScheduling (hook)
         self.pods_informer = world.informer(self.client, "pods", object_bytes=POD_BYTES,
                                             on_add=self._on_pod_add, on_update=self._on_pod_update,
                                             on_delete=self._on_pod_delete)
@@ -299,10 +301,11 @@ class Scheduler(FailureHandling, InformerHandling):
     def _bind(self, info: QueuedPod, spec, node: str):
         w, key = self.world, info.key
         value = info.pod.evolve(node_name=node, nominated_node=None)
-        resp = yield from w.write(self.client, "update", "pods", key, value, size_bytes=POD_BYTES,
+        resp = yield from w.write(self.client, "create", "pods/binding", key, value, size_bytes=POD_BYTES,
                                   precondition=_can_bind, partition=node)
         now = self.env.now
         if resp.ok:
+            self.events.scheduled(info.pod, node)  # issue 18 hook
             self.bound += 1
             if self.first_bound_s != self.first_bound_s:
                 self.first_bound_s = now
