@@ -11,8 +11,9 @@ PHASES = ("created", "first_attempt", "last_attempt", "scheduled", "bound", "kub
 
 created: the create request committed; first_attempt: the scheduler's first cycle for it;
 last_attempt: the start of its latest cycle (the successful one for a bound pod); scheduled: the
-cycle chose a node (assumed); bound: the binding committed; kubelet_seen: the kubelet's watch
-delivered it; sandbox_ready: RunPodSandbox done; image_pulled: images present
+cycle chose a node (assumed); bound: the scheduler got the binding's response (the commit and
+the response's trip; the kubelet's watch may deliver the pod up to that trip earlier, issue 16's
+response transfer); kubelet_seen: the kubelet's watch delivered it; sandbox_ready: RunPodSandbox done; image_pulled: images present
 (equal to sandbox_ready when cached); started: containers started; running_observed: the Running
 status, sent by the kubelet, was observed through a watch (F1's end point); finished: the pod
 Succeeded or Failed; deleted: the object was removed.

@@ -51,4 +51,7 @@ def test_unmodelled_plugin_and_extender_are_warned_listed_and_recorded(tmp_path)
     manifest = json.loads((Path(summary["run_dir"]) / "manifest.json").read_text())
     cfg = manifest["scheduler_config"]
     assert cfg["content"] == KSC and cfg["sha256"] == hashlib.sha256(KSC.encode()).hexdigest()
-    assert manifest["ignored"] == ignored
+    # the manifest records what the configuration asked for and kbench ignores (the scheduler's part);
+    # the summary adds what the run touched (apiserver, write mix)
+    assert any("VolumeBinding is not built" in line for line in manifest["ignored"])
+    assert all(line in ignored for line in manifest["ignored"])

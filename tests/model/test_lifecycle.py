@@ -71,7 +71,11 @@ def test_startup_phases_add_up_to_the_end_to_end_latency(result):
     assert [p for p in PHASES if p in order] == order
     t = seen[[f"{p}_s" for p in order]].to_numpy()
     steps = np.diff(t, axis=1)
-    assert (steps >= -1e-9).all()  # each phase starts where the previous one ended
+    # each phase starts where the previous one ended, except that the kubelet's watch can deliver the
+    # bound pod before the scheduler has the binding's response (its encode and transfer: < 10 ms)
+    seen_step = order.index("kubelet_seen") - 1
+    assert (np.delete(steps, seen_step, axis=1) >= -1e-9).all()
+    assert (steps[:, seen_step] >= -0.01).all()
     assert np.allclose(steps.sum(axis=1), t[:, -1] - t[:, 0])
     pulled = seen[seen["image_pull_s"] > 0]
     assert len(pulled) > 0  # nginx pulled once per node, then cached
