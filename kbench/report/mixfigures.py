@@ -12,8 +12,7 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from kbench.report.base import MissingData, esc, finish
-from kbench.report.figures import _lines, _per_label, _rate, _series
+from kbench.report.base import MissingData, esc, finish, lines_of, per_label, rate_of, series_of
 
 
 def write_rows(summary: dict) -> list[list]:
@@ -41,10 +40,10 @@ def writes_by_component(summary: dict) -> go.Figure:
 
 def _rate_figure(series: pd.DataFrame | None, counter: str, name: str, missing: str) -> go.Figure:
     """One line: the per-second rate of the cumulative ``counter`` (MissingData ``missing`` if flat)."""
-    s = _series(series, counter).sort_values("time_s")
+    s = series_of(series, counter).sort_values("time_s")
     if s.empty or not s["value"].any():
         raise MissingData(missing)
-    x, y = _rate(s["time_s"].to_numpy(), s["value"].to_numpy())
+    x, y = rate_of(s["time_s"].to_numpy(), s["value"].to_numpy())
     return go.Figure(go.Scatter(x=x, y=y, mode="lines", name=name))
 
 
@@ -58,10 +57,10 @@ def events_rate(series: pd.DataFrame | None) -> go.Figure:
 
 def etcd_objects(series: pd.DataFrame | None) -> go.Figure:
     """Live objects in etcd by resource over time."""
-    groups = _per_label(series, "etcd_objects", "resource")
+    groups = per_label(series, "etcd_objects", "resource")
     if not groups:
         raise MissingData("no etcd_objects series in this folder")
-    fig = _lines(groups)
+    fig = lines_of(groups)
     if not fig.data:
         raise MissingData("no object of the sampled resources")
     return finish(fig, "Objects in etcd by resource", "Live keys per resource (Events live for the TTL, "

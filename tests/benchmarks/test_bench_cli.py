@@ -44,7 +44,7 @@ def test_bench_unknown_scenario_exits_2():
 def test_full_cases_are_the_reference_scenarios():
     assert (traces_dir() / TRACE_FILE).is_file()  # bundled: workloads/traces
     full = {c.name: c for c in cases(quick=False)}
-    assert set(full) == {"density-5k", "openb", "fgd-openb", "sync-list-watch"}
+    assert set(full) == {"density-5k", "openb", "fgd-openb", "sync-list-watch", "cl2-load-5k"}
     assert full["density-5k"].data["cluster"]["nodes"][0]["count"] == 5000
     assert full["sync-list-watch"].data == {"clients": 5000, "objects": 10_000, "duration_s": 600}
     assert full["fgd-openb"].policy == "fgd"

@@ -17,6 +17,9 @@ def unschedulable_world(scheduler_api: str, until: float):
     is deleted, so the attempts stop."""
     data = {"name": "failed", "seed": 9, "duration_s": until,
             "events": {"scheduler_api": scheduler_api, "store_values": True},
+            # without QueueingHints a node update requeues the pod; with them NodeResourcesFit's hint
+            # skips a node it still does not fit (issue 17), and only the 5-minute flush retries it
+            "scheduler": {"feature_gates": {"SchedulerQueueingHints": False}},
             "cluster": {"nodes": [{"count": 1, "cpu_cores": 1}]},
             "workload": {"pods": [{"name": "big", "count": 1, "template": {"cpu_cores": 2}}]}}
     world, comps = build(scenario_from_dict(data))

@@ -51,10 +51,12 @@ class NamespaceController(Controller):
                 "on_delete": lambda ns: self.mgr.terminating_ns.discard(ns.key)}
 
     def _list(self, resource: str, ns: str) -> Generator[simpy.Event, object, int]:
-        """A namespace-scoped LIST from the watch cache: the objects left, counted."""
+        """A namespace-scoped LIST (resourceVersion unset, as the namespace deleter's empty ListOptions:
+        a consistent read, from the watch cache where ConsistentListFromCache is on): the objects
+        left, counted."""
         n = self.world.api.namespaces.count(resource, ns)
         req = self.client.request("list", resource, namespace=ns, list_objects=max(n, 1),
-                                  size_bytes=n * META_BYTES, from_cache=True, selector=True)
+                                  size_bytes=n * META_BYTES, rv="", selector=True)
         yield from self.client.call(self.env, self.world.api, req)
         return n
 
