@@ -27,7 +27,8 @@ BASE, PER_OBJ, PER_BYTE = 50e-6, 10e-6, 1e-9
 def make(**overrides) -> tuple[simpy.Environment, Etcd]:
     kw = dict(rtt_s=Dist.const(RTT), grpc_rtt_s=Dist.const(GRPC), fsync_s=Dist.const(FSYNC),
               apply_per_entry_s=APPLY, read_base_s=BASE, read_per_object_s=PER_OBJ,
-              read_per_byte_s=PER_BYTE, compaction_interval_s=0.0)  # 0: no timer, env.run() ends
+              read_per_byte_s=PER_BYTE, compaction_interval_s=0.0,  # 0: no timer, env.run() ends
+              write_cpu_s=0.0, batch_cpu_s=0.0)  # the write path's CPU: tests/unit/test_etcd_cpu.py
     kw.update(overrides)
     env = simpy.Environment()
     etcd = Etcd(env, EtcdConfig(**kw), np.random.default_rng(0))

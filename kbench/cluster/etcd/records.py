@@ -89,6 +89,9 @@ class EtcdStats:
         reads_in_flight: Reads not yet replied to.
         read_inflight_area: Integral of ``reads_in_flight`` over time, request-seconds.
         read_cpu_s: CPU-seconds spent serving reads.
+        write_cpu_s: CPU-seconds booked by write requests (``write_cpu_s`` per entry).
+        write_cpu_wait_s: Summed waits of write requests for a free core, seconds.
+        batch_cpu_s: CPU-seconds of the raft loop (``batch_cpu_s`` per batch).
         batches: Raft batches committed.
         entries_committed: Entries applied (equals revisions created).
         compactions: Compactions run.
@@ -105,6 +108,9 @@ class EtcdStats:
     reads_in_flight: int = 0
     read_inflight_area: float = 0.0
     read_cpu_s: float = 0.0
+    write_cpu_s: float = 0.0
+    write_cpu_wait_s: float = 0.0
+    batch_cpu_s: float = 0.0
     batches: int = 0
     entries_committed: int = 0
     compactions: int = 0

@@ -11,7 +11,9 @@ Concepts (CALIBRATION.md section B):
   (``apply_per_entry_s`` per entry), which caps throughput (B4: ~44k/s) and is where queueing
   builds up under heavy load (B20). The entries of a batch get their revisions, take effect and are
   published to subscribers when the batch's apply starts; the reply reaches the client one gRPC
-  round trip after its apply ends (the whole round trip is charged on the reply path).
+  round trip after its apply ends (the whole round trip is charged on the reply path). A write's
+  CPU and the raft loop's CPU per batch run on the same core pool as reads
+  (:mod:`kbench.cluster.etcd.cpu`).
 * **Read path.** A linearizable read first waits for a ReadIndex round trip to a quorum and for the
   apply stage to reach the commit index of its arrival; then it needs ``read_base_s +
   objects_scanned * read_per_object_s + bytes_returned * read_per_byte_s`` of CPU on one of
@@ -41,6 +43,7 @@ import numpy as np
 import simpy
 from simpy.events import URGENT
 
+from kbench.cluster.etcd.cpu import EtcdCpu
 from kbench.cluster.etcd.mvcc import MvccStore
 from kbench.cluster.etcd.records import (
     OPS,
@@ -56,7 +59,7 @@ from kbench.config import EtcdConfig
 from kbench.errors import EtcdQuotaExceeded
 
 
-class Etcd(MvccStore):
+class Etcd(EtcdCpu, MvccStore):
     """A 3-member (``cfg.members``) etcd cluster seen from its leader.
 
     Args:
@@ -172,7 +175,7 @@ class Etcd(MvccStore):
         s.writes_in_flight += 1
         ev.args = (resource, key, op, size_bytes, value, precondition)
         ev.callbacks.append(self._write_done)
-        self._propose(ev)
+        self._admit(ev, 1)
         return ev
 
     def write_many(self, resource: str, op: str, size_bytes: int, items: list[tuple[str, object]]) -> simpy.Event:
@@ -213,7 +216,7 @@ class Etcd(MvccStore):
         s.writes_in_flight += n
         ev.args = (resource, op, size_bytes, items)
         ev.callbacks.append(self._write_done)
-        self._propose(ev)
+        self._admit(ev, n)
         return ev
 
     def _write_done(self, ev: Call) -> None:
@@ -278,7 +281,7 @@ class Etcd(MvccStore):
             self._pending = []
         self._batch = batch
         self._batch_open_s = env.now
-        env.timeout(self._commit_delay()).callbacks.append(self._committed)
+        env.timeout(self._batch_cpu() + self._commit_delay()).callbacks.append(self._committed)
 
     def _committed(self, _e: simpy.Event) -> None:
         env = self.env
