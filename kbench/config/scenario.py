@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from kbench.config.apiserver import ApiserverConfig
+from kbench.config.calibration import CalibrationRecord, apply_calibration, load_calibration
 from kbench.config.clients import ClientClassConfig, SyncConfig, SyncStrategy, default_client_classes
 from kbench.config.cluster import ClusterConfig
 from kbench.config.controllers import ControllersConfig
@@ -68,6 +69,8 @@ class Scenario:
             (``kubelet: poll:10s``); classes: scheduler, controller-manager, kubelet, kube-proxy,
             generic.
         faults: The fault timeline (``[{at_s, fault, params}]``, see :mod:`kbench.config.faults`).
+        calibration: The calibration file laid under this scenario (``--calibration``), recorded
+            for the manifest; None without one. Not part of the config hash (the values it set are).
     """
 
     version: int = 1
@@ -88,6 +91,7 @@ class Scenario:
     controllers: ControllersConfig = field(default_factory=ControllersConfig)
     sync_strategies: dict[str, str] = field(default_factory=dict)
     faults: list[FaultConfig] = field(default_factory=list)
+    calibration: CalibrationRecord | None = None
 
     def __post_init__(self) -> None:
         if self.version != 1:
@@ -107,7 +111,8 @@ class Scenario:
         return self.clients.get(name) or self.clients.get("default") or ClientClassConfig()
 
 
-def load_scenario(path: str | Path, params: dict[str, Any] | None = None) -> Scenario:
+def load_scenario(path: str | Path, params: dict[str, Any] | None = None,
+                  calibration: str | Path | None = None) -> Scenario:
     """Load and validate a scenario YAML file.
 
     The short forms at the top of the file are moved into ``workload`` and ``params`` merged over
@@ -117,6 +122,8 @@ def load_scenario(path: str | Path, params: dict[str, Any] | None = None) -> Sce
     Args:
         path: The scenario YAML.
         params: Parameter overrides (``--param``), merged over ``workload.params``.
+        calibration: A calibration file (:mod:`kbench.config.calibration`) laid over the defaults,
+            under the scenario's explicit values.
 
     Raises:
         KbenchError: The file is missing or malformed; the message names the file and field.
@@ -124,14 +131,22 @@ def load_scenario(path: str | Path, params: dict[str, Any] | None = None) -> Sce
     data = load_yaml(path)
     try:
         data = prepare(data, scenario_dir=str(Path(path).resolve().parent), params=params)
-        return scenario_from_dict(data)
+        return scenario_from_dict(data, calibration=calibration)
     except KbenchError as err:
         raise type(err)(err.message, source=err.source or str(path), where=err.where) from None
 
 
-def scenario_from_dict(data: dict) -> Scenario:
-    """Build a :class:`Scenario` from plain data (merging client classes over the defaults)."""
+def scenario_from_dict(data: dict, calibration: str | Path | None = None) -> Scenario:
+    """Build a :class:`Scenario` from plain data (merging client classes over the defaults).
+
+    Args:
+        data: The scenario's plain data.
+        calibration: A calibration file laid over the defaults, under ``data``'s own values.
+    """
     data = dict(data)
+    if calibration is not None:
+        data, record = apply_calibration(data, load_calibration(calibration))
+        data["calibration"] = to_dict(record)
     clients = data.get("clients")
     if isinstance(clients, dict):
         merged = {k: _client_dict(v) for k, v in default_client_classes().items()}

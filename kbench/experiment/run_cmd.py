@@ -8,7 +8,16 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from kbench.console import check_output, console, err_console, fail, fmt, print_json, say_report
+from kbench.console import (
+    check_output,
+    console,
+    err_console,
+    fail,
+    fmt,
+    print_json,
+    say_report,
+    warn_shadowed,
+)
 
 
 def run_cmd(
@@ -21,6 +30,8 @@ def run_cmd(
     out: Path = typer.Option(Path("results"), "--out", help="Parent folder of the run folder."),
     output: str = typer.Option("table", "-o", "--output", help="table, json or markdown."),
     report: bool = typer.Option(False, "--report", help="Also write report.html (plotly, offline) in the run folder."),
+    calibration: Path = typer.Option(None, "--calibration",
+                                     help="Calibration file (kbench calibrate) laid over the scenario's defaults."),
 ) -> None:
     """One pod-lifecycle run: pods, startup percentiles, SLO verdicts, throughput."""
     check_output(output, ("table", "json", "markdown"))
@@ -32,7 +43,8 @@ def run_cmd(
     from kbench.experiment.runner import run as run_scenario
     from kbench.quantity import parse_duration
 
-    sc = load_scenario(scenario, params=parse_params(param))
+    sc = load_scenario(scenario, params=parse_params(param), calibration=calibration)
+    warn_shadowed(sc)
     if sync or duration is not None:
         data = to_dict(sc)
         for item in sync or []:

@@ -20,7 +20,7 @@ import pandas as pd
 
 from kbench.cluster.world import World
 from kbench.config import Scenario, load_scenario
-from kbench.config.loader import config_hash, to_dict
+from kbench.config.loader import calibration_manifest, config_hash, to_dict
 from kbench.errors import ConfigError
 from kbench.metrics.observer import SloMonitor
 from kbench.metrics.summary import summarize
@@ -186,7 +186,8 @@ def run(scenario: Scenario | str | Path, *, policy: str | None = None, seed: int
     if out_dir is not None:
         writer = RunWriter(out_dir, new_run_id(scenario.name, scenario.seed, _slug(scenario.scheduler.policy)),
                            {"kind": "run", "scenario": scenario.name, "policy": scenario.scheduler.policy,
-                            "seed": scenario.seed, "config": to_dict(scenario), "config_hash": config_hash(scenario)})
+                            "seed": scenario.seed, "config": to_dict(scenario), "config_hash": config_hash(scenario),
+                            **calibration_manifest(scenario)})
     status = "complete"
     error = None
     gc_threshold = gc.get_threshold()

@@ -26,7 +26,7 @@ from kbench.cluster.apiserver.watchcache import PassiveGroup
 from kbench.cluster.clients.reflector import InformerStats, informer, poller
 from kbench.cluster.controlplane import ControlPlane
 from kbench.config import Scenario
-from kbench.config.loader import config_hash, to_dict
+from kbench.config.loader import calibration_manifest, config_hash, to_dict
 from kbench.metrics.collect import LogHistogram
 from kbench.results.store import RunWriter, new_run_id
 
@@ -223,7 +223,8 @@ def _summary(plane: ControlPlane, strategy: str, cfg, virtual_s: float, wall_s: 
 def _write(out_dir: str | Path, scenario: Scenario, strategy: str, result: SyncResult) -> Path:
     writer = RunWriter(out_dir, new_run_id(scenario.name, scenario.seed, f"sync-{strategy}"),
                        {"kind": "sync", "scenario": scenario.name, "strategy": strategy,
-                        "seed": scenario.seed, "config": to_dict(scenario), "config_hash": config_hash(scenario)})
+                        "seed": scenario.seed, "config": to_dict(scenario), "config_hash": config_hash(scenario),
+                            **calibration_manifest(scenario)})
     for name, df in result.frames.items():
         writer.table(name, df)
     writer.json("summary", result.summary)

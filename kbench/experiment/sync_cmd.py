@@ -8,7 +8,7 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from kbench.console import check_output, console, err_console, fail, fmt, print_json
+from kbench.console import check_output, console, err_console, fail, fmt, print_json, warn_shadowed
 from kbench.experiment.run_cmd import write_and_say_report
 
 
@@ -28,15 +28,21 @@ def sync_cmd(
     output: str = typer.Option("table", "-o", "--output", help="table, json or markdown."),
     report: bool = typer.Option(False, "--report",
                                 help="Also write one report.html for all strategies (in the first run folder)."),
+    calibration: Path = typer.Option(None, "--calibration",
+                                     help="Calibration file (kbench calibrate) laid over the scenario's defaults."),
 ) -> None:
     """The List vs List-Watch experiment: polling clients against informers."""
     check_output(output, ("table", "json", "markdown"))
-    from kbench.config import Scenario, load_scenario
+    from kbench.config import Scenario, load_scenario, scenario_from_dict
     from kbench.config.loader import from_dict, to_dict
     from kbench.experiment.sync import run_sync
     from kbench.quantity import parse_duration, parse_quantity
 
-    base = load_scenario(scenario) if scenario is not None else Scenario(name="sync")
+    if scenario is not None:
+        base = load_scenario(scenario, calibration=calibration)
+    else:
+        base = scenario_from_dict({"name": "sync"}, calibration=calibration)
+    warn_shadowed(base)
     data = to_dict(base)
     sync = data["sync"]
     for key, value in (("strategies", strategy or None), ("clients", clients), ("objects", objects),

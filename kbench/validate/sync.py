@@ -7,18 +7,21 @@ from the apiserver's request statistics, the staleness from the clients' caches.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from kbench.config import scenario_from_dict
 from kbench.experiment.sync import run_sync
 from kbench.validate.record import Record
 
 
-def check_sync(quick: bool = True) -> list[Record]:
+def check_sync(quick: bool = True, calibration: str | Path | None = None) -> list[Record]:
     """Polling LIST rate = N/T and mean staleness = T/2."""
     clients, period = 100, 10.0
     duration = 200 if quick else 600
     scenario = scenario_from_dict({"name": "validate-poll", "seed": 3, "duration_s": duration,
                                    "sync": {"clients": clients, "objects": 500, "object_bytes": 1024,
-                                            "changes_per_s": 5, "poll_period_s": period}})
+                                            "changes_per_s": 5, "poll_period_s": period}},
+                                  calibration=calibration)
     s = run_sync(scenario, "poll").summary
     src = "theory: N clients polling every T s"
     return [
