@@ -27,6 +27,39 @@ def lognormal_from_mean_p99(mean: float, p99: float) -> Dist:
     return Dist.lognormal(median, median * math.exp(Z99 * sigma))
 
 
+def lognormal_from_histogram(mean: float, buckets: dict[float, float]) -> Dist:
+    """The lognormal with this mean (seconds, exact from ``_sum/_count``) whose shape best explains
+    the cumulative ``buckets`` (upper bound -> count): a binned maximum-likelihood fit of sigma, with
+    the median then set by the mean. Every bucket counts, not one interpolated quantile, so coarse
+    bounds (etcd's fsync buckets double from 1 ms) still give a usable tail; a constant when the
+    observations all fall in one bucket below the mean's (nothing to fit a shape to).
+    """
+    from scipy.optimize import minimize_scalar
+    from scipy.stats import norm
+
+    les = sorted(buckets)
+    counts, prev = [], 0.0
+    for le in les:
+        counts.append(max(buckets[le] - prev, 0.0))
+        prev = max(buckets[le], prev)
+    if not (mean > 0) or sum(counts) <= 0 or sum(1 for c in counts if c > 0) < 2:
+        return Dist.const(max(mean, 0.0) if mean == mean else 0.0)
+    logs = [math.log(le) if 0 < le < math.inf else (math.inf if le == math.inf else -math.inf) for le in les]
+
+    def nll(sigma: float) -> float:
+        mu = math.log(mean) - sigma * sigma / 2
+        cdf = [norm.cdf((x - mu) / sigma) if math.isfinite(x) else (1.0 if x > 0 else 0.0) for x in logs]
+        total, below = 0.0, 0.0
+        for c, f in zip(counts, cdf, strict=True):
+            p = max(f - below, 1e-300)
+            below = f
+            total -= c * math.log(p)
+        return total
+
+    sigma = minimize_scalar(nll, bounds=(0.02, 3.0), method="bounded", options={"xatol": 1e-4}).x
+    return lognormal_from_mean_sigma(mean, sigma)
+
+
 def lognormal_from_mean_sigma(mean: float, sigma: float) -> Dist:
     """The lognormal with this mean (seconds) and shape ``sigma`` (a constant for sigma 0)."""
     if sigma <= 0:

@@ -45,7 +45,7 @@ FIT_WINDOW_S = 10.0
 
 
 @dataclass(frozen=True)
-class Testbed:
+class LiveTestbed:
     """The machine a live measurement ran on, as the model of that measurement needs it.
 
     Attributes:
@@ -62,7 +62,7 @@ class Testbed:
     write_cpu_s: float
 
 
-def testbed_config(etcd: EtcdConfig, bed: Testbed) -> EtcdConfig:
+def etcd_on_testbed(etcd: EtcdConfig, bed: LiveTestbed) -> EtcdConfig:
     """The etcd model of the testbed: the calibration's etcd with the shared pool's CPU."""
     return replace(etcd, cores=bed.shared_cores, write_cpu_s=bed.write_cpu_s, compaction_interval_s=0.0)
 
@@ -119,7 +119,7 @@ def fit_puts(lo: LivePoint, hi: LivePoint, *, members: int, loopback: bool, etcd
 
     Returns:
         ``{"etcd": overlay values (model units), "fits": {...}, "not_fitted": {...}, "testbed":
-        Testbed, "check": model figures at both points}``.
+        LiveTestbed, "check": model figures at both points}``.
     """
     w1, wh = lo.median, hi.median
     m, q = w1.fsync_mean_s, w1.fsync_p99_s
@@ -164,7 +164,7 @@ def fit_puts(lo: LivePoint, hi: LivePoint, *, members: int, loopback: bool, etcd
     slope = (seen[1][1] - seen[0][1]) / (seen[1][0] - seen[0][0]) if len(seen) > 1 and seen[1][0] != seen[0][0] else 0
     b_err = _rse(_values(hi, lambda w: w.entries_per_fsync)) * batch / slope / b if slope > 0 and b > 0 else None
     own = max(etcd_cpu - b / batch, 0.0)
-    bed = Testbed(cores, client, irq, cfg.write_cpu_s)
+    bed = LiveTestbed(cores, client, irq, cfg.write_cpu_s)
     x_lo, w_lo, _ = predict(cfg, lo.clients)
     x_hi, w_hi, b_hi = predict(cfg, hi.clients)
     etcd = {"members": members, "fsync_s": fsync, "grpc_rtt_s": cfg.grpc_rtt_s, "write_cpu_s": own,
@@ -226,7 +226,7 @@ def etcd_yaml(etcd: dict) -> dict:
     return out
 
 
-def testbed_yaml(bed: Testbed, loopback: bool, value_bytes: int) -> dict:
+def testbed_yaml(bed: LiveTestbed, loopback: bool, value_bytes: int) -> dict:
     """The ``testbed:`` section of a calibration file."""
     return {"client_packing": PACKING, "loopback": loopback, "value_bytes": value_bytes,
             "shared_cores": bed.shared_cores,

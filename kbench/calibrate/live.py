@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 
 from kbench.calibrate import gateway
 from kbench.calibrate.dists import dist_yaml, lognormal_from_mean_p99, rel
-from kbench.calibrate.fit_etcd import Testbed, etcd_yaml, fit_puts, testbed_yaml
+from kbench.calibrate.fit_etcd import LiveTestbed, etcd_yaml, fit_puts, testbed_yaml
 from kbench.calibrate.loadgen import LivePoint, run_point
 from kbench.config.calibration import KIND, VERSION, format_duration
 from kbench.errors import KbenchError
@@ -122,7 +122,7 @@ def calibrate_etcd(urls: Sequence[str], *, clients: Sequence[int] = (1, 4), ops:
                 entry["model_entries_per_fsync"] = round(b, 3)
         out_points.append(entry)
     notes = []
-    bed: Testbed = fit["testbed"]
+    bed: LiveTestbed = fit["testbed"]
     hi = points[("put", cs[-1])].median
     if lead.loopback and (hi.busy_cores > 0.85 * bed.shared_cores or
                           hi.client_cpu_cores / cs[-1] > 0.4):

@@ -99,12 +99,15 @@ class LivePoint:
         clients: Concurrent clients (= worker processes).
         windows: The kept windows.
         discarded: Windows discarded for foreign CPU.
+        clean: False when no window was free of foreign CPU (all were kept: the point measured a
+            busy machine, not etcd).
     """
 
     op: str
     clients: int
     windows: list[Window] = field(default_factory=list)
     discarded: int = 0
+    clean: bool = True
 
     @property
     def median(self) -> Window:
@@ -126,6 +129,7 @@ class LivePoint:
         """The point as the calibration file's ``points`` entry: the median window and the spread."""
         m = self.median
         return {"op": self.op, "clients": self.clients, "windows": len(self.windows), "discarded": self.discarded,
+                "clean": self.clean,
                 "throughput_per_s": round(m.throughput, 1),
                 "throughput_range_per_s": [round(min(w.throughput for w in self.windows), 1),
                                            round(max(w.throughput for w in self.windows), 1)],
@@ -335,6 +339,7 @@ def run_point(ep: Endpoint, clients: int, op: str = "put", *, windows: int = 3, 
         measured.append((_window(a, b, lats_sorted[lo:hi], op, ep.loopback, errors), keep))
     point.windows = [w for w, keep in measured if keep]
     point.discarded = len(measured) - len(point.windows)
-    if not point.windows:  # never quiet: keep them all (the point says how many were not clean)
+    if not point.windows:  # never quiet: keep them all, and say so
         point.windows = [w for w, _ in measured]
+        point.clean = False
     return point

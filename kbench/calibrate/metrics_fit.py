@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from kbench.calibrate.dists import dist_yaml, lognormal_from_mean_p99, lognormal_from_mean_sigma, rel
+from kbench.calibrate.dists import dist_yaml, lognormal_from_histogram, lognormal_from_mean_sigma, rel
 from kbench.calibrate.promtext import Scrape, pooled, windows
 from kbench.config import ApiserverConfig, EtcdConfig
 from kbench.config.calibration import check_calibration, format_duration
@@ -75,8 +75,9 @@ def fit_etcd_metrics(dumps: list[Scrape], fits: Fits) -> None:
     s = pooled(dumps)
     fsync = s.histogram("etcd_disk_wal_fsync_duration_seconds")
     if fsync.count > 0:
-        d = lognormal_from_mean_p99(fsync.mean, fsync.quantile(0.99))
-        fits.set("etcd.fsync_s", dist_yaml(d), "closed form: lognormal from mean and p99 (a loaded etcd's fsync "
+        d = lognormal_from_histogram(fsync.mean, fsync.buckets)
+        fits.set("etcd.fsync_s", dist_yaml(d), "lognormal: mean from sum/count, shape by binned likelihood (a "
+                 "loaded etcd's fsync "
                  "includes waiting for a core; take dumps of a lightly loaded etcd)", 1 / math.sqrt(fsync.count),
                  _hist_src(s, "etcd_disk_wal_fsync_duration_seconds", fsync.count))
     else:
@@ -87,8 +88,8 @@ def fit_etcd_metrics(dumps: list[Scrape], fits: Fits) -> None:
         fits.set("etcd.members", len(peers) + 1, "observed: peers with a round-trip series + 1", 0.0,
                  f"{s.source}: etcd_network_peer_round_trip_time_seconds{{To}}: {len(peers)} peers")
         if rtt.count > 0:
-            fits.set("etcd.rtt_s", dist_yaml(lognormal_from_mean_p99(rtt.mean, rtt.quantile(0.99))),
-                     "closed form: lognormal from mean and p99 over every peer", 1 / math.sqrt(rtt.count),
+            fits.set("etcd.rtt_s", dist_yaml(lognormal_from_histogram(rtt.mean, rtt.buckets)),
+                     "lognormal: mean from sum/count, shape by binned likelihood, every peer", 1 / math.sqrt(rtt.count),
                      _hist_src(s, "etcd_network_peer_round_trip_time_seconds", rtt.count))
     else:
         fits.skip("etcd.members", "no etcd_network_peer_round_trip_time_seconds: one member, or no peer traffic")
@@ -158,6 +159,16 @@ def _etcd_mean(s: Scrape, ops: tuple[str, ...], resource: str | None = None) -> 
     return (total / count if count else math.nan), count
 
 
+def stored_objects(s: Scrape, group: str, resource: str) -> float:
+    """Objects of a resource: ``apiserver_resource_objects{group, resource}`` (1.34 and later), else the
+    deprecated ``apiserver_storage_objects{resource}`` whose value is ``resource.group`` outside the
+    core group (upstream storage/etcd3/metrics/metrics.go); 0 when neither has it."""
+    n = s.total("apiserver_resource_objects", group=group, resource=resource)
+    if n <= 0:
+        n = s.total("apiserver_storage_objects", resource=f"{resource}.{group}" if group else resource)
+    return max(n, 0.0)
+
+
 def _server_side(etcd_dumps: list[Scrape] | None, fits: Fits) -> tuple[float, str]:
     """etcd's own time for a write (seconds) and where it came from."""
     if etcd_dumps:
@@ -199,8 +210,8 @@ def fit_apiserver(dumps: list[Scrape], etcd_dumps: list[Scrape] | None, fits: Fi
     if web.count:
         fits.set("apiserver.webhook_enabled", True, "observed", 0.0,
                  f"{s.source}: apiserver_admission_webhook_admission_duration_seconds has observations")
-        fits.set("apiserver.webhook_s", dist_yaml(lognormal_from_mean_p99(web.mean, web.quantile(0.99))),
-                 "closed form: lognormal from mean and p99 of one webhook call", 1 / math.sqrt(web.count),
+        fits.set("apiserver.webhook_s", dist_yaml(lognormal_from_histogram(web.mean, web.buckets)),
+                 "lognormal: mean from sum/count, shape by binned likelihood, one webhook call", 1 / math.sqrt(web.count),
                  _hist_src(s, "apiserver_admission_webhook_admission_duration_seconds", web.count))
     else:
         fits.skip("apiserver.webhook_s", "no admission webhook calls in the dumps")
@@ -228,10 +239,10 @@ def _fit_handler(s: Scrape, fits: Fits) -> None:
     if not s.has(sli):
         sli = "apiserver_request_duration_seconds"
     rows, ys, ws = [], [], []
-    cells = sorted({(lab.get("verb", ""), lab.get("resource", ""), lab.get("subresource", ""), lab.get("scope", ""))
-                    for lab, _ in s.series(sli + "_count")})
+    cells = sorted({(lab.get("verb", ""), lab.get("resource", ""), lab.get("subresource", ""), lab.get("scope", ""),
+                     lab.get("group", "")) for lab, _ in s.series(sli + "_count")})
     sizes = s.has("apiserver_response_sizes")
-    for verb, res, sub, scope in cells:
+    for verb, res, sub, scope, group in cells:
         if verb in ("WATCH", "CONNECT", "") or sub:
             continue
         h = s.histogram(sli, verb=verb, resource=res, subresource=sub, scope=scope)
@@ -249,7 +260,7 @@ def _fit_handler(s: Scrape, fits: Fits) -> None:
             op = "list" if verb == "LIST" else "get"
             em, en = _etcd_mean(s, (op,), res)
             share = min(1.0, en / h.count) if en else 0.0
-            objects = s.total("apiserver_storage_objects", resource=res) if verb == "LIST" else 1.0
+            objects = stored_objects(s, group, res) if verb == "LIST" else 1.0
             offset += share * ((em if en else 0.0) + objects * cfg.list_etcd_cpu_s_per_object)
             cache_objects = (1 - share) * objects
         rows.append([1.0, 1.0 if mutating else 0.0, cache_objects, size])
@@ -266,7 +277,8 @@ def _fit_handler(s: Scrape, fits: Fits) -> None:
     coef, cond = nnls_scaled(a[:, keep], y, w)
     src = (f"{s.source}: {sli} mean per (verb, resource, scope) over {len(rows)} cells, minus etcd "
            "(etcd_request_duration_seconds) and transfer" + (", bytes from apiserver_response_sizes" if sizes else "")
-           + (", objects from apiserver_storage_objects" if s.has("apiserver_storage_objects") else ""))
+           + (", objects from apiserver_resource_objects or apiserver_storage_objects"
+              if s.has("apiserver_storage_objects") or s.has("apiserver_resource_objects") else ""))
     why = {0: "no cells", 1: "no mutating and read cells to tell apart", 2: "no LIST or GET served from the cache "
            "(or no apiserver_storage_objects)", 3: "no apiserver_response_sizes"}
     for j, p in enumerate(paths):
@@ -292,7 +304,7 @@ def fit_scheduler(dumps: list[Scrape], api_dumps: list[Scrape] | None, nodes: in
     att = s.histogram("scheduler_scheduling_attempt_duration_seconds", result="scheduled")
     n_nodes = nodes
     if n_nodes is None and api_dumps:
-        n_nodes = int(pooled(api_dumps).total("apiserver_storage_objects", resource="nodes")) or None
+        n_nodes = int(stored_objects(pooled(api_dumps), "", "nodes")) or None
     if att.count <= 0 or not n_nodes:
         for p in paths:
             fits.skip(p, "no scheduled attempts" if att.count <= 0 else

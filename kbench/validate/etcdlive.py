@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from kbench.calibrate import gateway
-from kbench.calibrate.fit_etcd import Testbed, predict, testbed_config
+from kbench.calibrate.fit_etcd import LiveTestbed, etcd_on_testbed, predict
 from kbench.calibrate.live import calibrate_etcd, connect
 from kbench.calibrate.loadgen import PACKING, run_point
 from kbench.config import EtcdConfig
@@ -30,7 +30,7 @@ THROUGHPUT_TOLERANCE = 0.25
 LATENCY_TOLERANCE = 0.35
 
 
-def _testbed(doc: dict, source: str) -> tuple[EtcdConfig, Testbed]:
+def _testbed(doc: dict, source: str) -> tuple[EtcdConfig, LiveTestbed]:
     bed = doc.get("testbed")
     if doc.get("source", {}).get("kind") != "live-etcd" or not isinstance(bed, dict):
         raise KbenchError("not a calibration of a live etcd (kbench calibrate etcd): no testbed section",
@@ -40,7 +40,7 @@ def _testbed(doc: dict, source: str) -> tuple[EtcdConfig, Testbed]:
                           f"{PACKING!r}: calibrate again", source=source, where="testbed.client_packing")
     etcd = from_dict(EtcdConfig, check_calibration(doc)["etcd"], "scenario.etcd")
     try:
-        tb = Testbed(int(bed["shared_cores"]), parse_duration(bed["client_cpu_per_request_s"]),
+        tb = LiveTestbed(int(bed["shared_cores"]), parse_duration(bed["client_cpu_per_request_s"]),
                      parse_duration(bed["irq_cpu_per_request_s"]), parse_duration(bed["write_cpu_s"]))
     except (KeyError, ValueError, TypeError) as err:
         raise KbenchError(f"incomplete testbed section ({err})", source=source, where="testbed") from None
@@ -72,7 +72,7 @@ def check_live_etcd(url: str, *, calibration: str | Path | None = None, clients:
                              repeat=repeat, command=f"kbench validate --live-etcd {url}", say=say)
         source = "calibrated here"
     etcd, bed = _testbed(doc, source)
-    cfg = testbed_config(etcd, bed)
+    cfg = etcd_on_testbed(etcd, bed)
     lead = gateway.leader(eps)
     cal_from = ", ".join(str(p["clients"]) for p in doc.get("points", []) if p.get("op") == "put")
     src = f"live etcd {version} at {url}, calibrated on {cal_from} clients ({source})"
@@ -92,16 +92,22 @@ def check_live_etcd(url: str, *, calibration: str | Path | None = None, clients:
             point = run_point(lead, n, "put", windows=repeat, duration_s=duration_s, warmup_s=warmup_s,
                               prefix=pre, say=say)
             m = point.median
-            note = (f"median of {len(point.windows)} windows x {m.seconds:.0f} s ({point.discarded} discarded); "
+            busy = not point.clean or not all(q.get("clean", True) for q in doc.get("points", []))
+            extra = {"foreign_cores": None if math.isnan(m.foreign_cores) else round(m.foreign_cores, 3),
+                     "machine_busy": busy, "client_cpu_cores": round(m.client_cpu_cores, 3),
+                     "entries_per_fsync": round(m.entries_per_fsync, 3), "predicted_entries_per_fsync": round(b_pred, 3)}
+            note = (("MACHINE BUSY (other processes used the CPU in every window: not a measurement of etcd); "
+                     if busy else "")
+                    + f"median of {len(point.windows)} windows x {m.seconds:.0f} s ({point.discarded} discarded); "
                     f"entries per fsync measured {m.entries_per_fsync:.2f}, predicted {b_pred:.2f}; client CPU "
                     f"{m.client_cpu_cores:.2f} cores; foreign CPU "
                     + ("-" if math.isnan(m.foreign_cores) else f"{m.foreign_cores:.2f} cores"))
             out.append(Record(f"etcd/live_throughput_{n}_clients", f"puts/s, {n} closed-loop clients",
                               m.throughput, x_pred, tolerance=THROUGHPUT_TOLERANCE, kind="rel", source=src,
-                              unit="1/s", samples=len(point.windows), note=note))
+                              unit="1/s", samples=len(point.windows), note=note, extra=extra))
             out.append(Record(f"etcd/live_latency_{n}_clients", f"mean put latency, {n} closed-loop clients",
                               m.latency_mean_s, w_pred, tolerance=LATENCY_TOLERANCE, kind="rel", source=src,
-                              unit="s", samples=len(point.windows), note=note))
+                              unit="s", samples=len(point.windows), note=note, extra=extra))
     finally:
         gateway.delete_prefix(lead, pre)
     return out
