@@ -37,8 +37,8 @@ class EtcdConfig:
         quota_bytes: Backend quota; writes fail above it (B8: 2 GiB).
         election_timeout_s: Writes stall this long during a leader election (B9: 1 s).
         max_request_bytes: Largest request etcd accepts (B7: 1.5 MiB).
-        write_cpu_s: CPU of one write request on one of ``cores`` (gRPC, auth, MVCC put, proposal),
-            seconds; a request waits for a free core (kbench default 75 us: etcd 3.4.23's CPU per
+        write_cpu_s: CPU of one write request (gRPC, auth, MVCC put, proposal) sharing ``cores``,
+            seconds; a busy pool delays the proposal (kbench default 75 us: etcd 3.4.23's CPU per
             put over gRPC measured in docs/CALIBRATE.md, below B4's bound of 8 cores / 44,341
             writes/s = 180 us).
         batch_cpu_s: CPU of the raft loop per batch (Ready handling, WAL encoding, fsync syscall,

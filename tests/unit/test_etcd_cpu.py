@@ -83,18 +83,39 @@ def test_batch_cpu_shares_a_busy_core():
     assert log == [("w0", round(0.0004 + COMMIT + APPLY + GRPC, 9))]
 
 
-@pytest.mark.parametrize("free, now, cpu, job, expected", [
-    # cores' free times, now, cpu, job size -> wall time, worked out:
-    ([0.0, 0.0], 1.0, 0.2, 0.1, 0.2),     # nothing booked: a core of its own
-    # backlog 1 s on one busy core = 10 jobs of 0.1 s; 11 jobs on 2 cores share at 2/11 each until
-    # the booked jobs end (0.1 x 11/2 = 0.55 s, 0.1 s of ours done), then 0.1 s alone: 0.65 s
-    ([2.0, 0.0], 1.0, 0.2, 0.1, 0.65),
-    ([1.5, 1.5], 1.0, 0.05, 0.5, 0.075),  # 2 jobs of 0.5 s on 2 cores: 3 share 2 cores, x 1.5
-    ([1.5, 1.5], 1.0, 0.05, 0.0, 0.075),  # job size unknown: one job per busy core, the same
-    ([1.5], 1.0, 0.05, 0.5, 0.1),         # 1 job on 1 core: half a core, x 2
+@pytest.mark.parametrize("free, now, cpu, jobs, expected", [
+    # cores' free times, now, cpu, other jobs -> wall time, worked out:
+    ([0.0, 0.0], 1.0, 0.2, 0, 0.2),     # nothing booked: a core of its own
+    # backlog 1 s on one busy core, 10 jobs of 0.1 s; 11 jobs on 2 cores share at 2/11 each until
+    # the others end (0.1 x 11/2 = 0.55 s, 0.1 s of ours done), then 0.1 s alone: 0.65 s
+    ([2.0, 0.0], 1.0, 0.2, 10, 0.65),
+    ([1.5, 1.5], 1.0, 0.05, 2, 0.075),  # 2 jobs of 0.5 s on 2 cores: 3 share 2 cores, x 1.5
+    ([1.5, 1.5], 1.0, 0.05, 0, 0.075),  # fewer jobs than busy cores: one per busy core, the same
+    ([1.5], 1.0, 0.05, 1, 0.1),         # 1 job on 1 core: half a core, x 2
 ])
-def test_shared_time_table(free, now, cpu, job, expected):
-    assert shared_time(sorted(free), now, cpu, job) == pytest.approx(expected)
+def test_shared_time_table(free, now, cpu, jobs, expected):
+    assert shared_time(sorted(free), now, cpu, jobs) == pytest.approx(expected)
+
+
+def test_a_small_write_is_not_stuck_behind_large_reads():
+    """Two 0.5 s range reads hold both cores; a write's 1 ms of CPU shares them (3 jobs on 2 cores:
+    1.5 ms) instead of waiting 0.5 s for a free core, as etcd's goroutines interleave."""
+    env, etcd = make(cores=2, write_cpu_s=0.001, read_base_s=0.5, read_per_object_s=0.0, read_per_byte_s=0.0)
+    log = []
+    for i in range(2):
+        call_done(env, etcd.read("pods", objects_scanned=1, bytes_returned=0, linearizable=False), log, f"r{i}")
+    call_done(env, etcd.write("pods", "p", "create", 100), log, "w")
+    env.run()
+    assert ("w", round(0.0005 + LONE_WRITE, 9)) in log  # 1.5 ms of sharing - its own 1 ms
+    assert etcd.stats.write_cpu_wait_s == pytest.approx(0.0005)
+
+
+def call_done(env, ev, log, tag):
+    def proc():
+        yield ev
+        log.append((tag, round(env.now, 9)))
+
+    env.process(proc())
 
 
 def test_saturation_throughput_is_cores_over_write_cpu():
@@ -160,11 +181,11 @@ def test_write_many_books_one_cpu_per_entry():
 
 @settings(max_examples=60, deadline=None)
 @given(free=st.lists(st.floats(0.0, 0.01), min_size=1, max_size=8),
-       cpu=st.floats(1e-6, 1e-3), job=st.floats(0.0, 1e-3))
-def test_shared_time_bounds(free, cpu, job):
+       cpu=st.floats(1e-6, 1e-3), jobs=st.integers(0, 10_000))
+def test_shared_time_bounds(free, cpu, jobs):
     """Never faster than a core of its own; never slower than waiting for every booked job first."""
     cores = sorted(free)
-    wall = shared_time(cores, 0.0, cpu, job)
+    wall = shared_time(cores, 0.0, cpu, jobs)
     assert wall >= cpu * (1 - 1e-12)
     assert wall <= sum(cores) + cpu + 1e-12
     before = list(cores)

@@ -91,6 +91,8 @@ class Etcd(EtcdCpu, MvccStore):
         self._batch_open_s: float | None = None  # when it was taken, until its commit
         self._apply_free_s = 0.0  # when the apply stage finishes every committed batch
         self._cores = [0.0] * cfg.cores  # heap of core free-times
+        # booked jobs' end times, when the write path's CPU shares the pool (cpu.py)
+        self._ends: list[float] | None = [] if cfg.write_cpu_s > 0 or cfg.batch_cpu_s > 0 else None
         self._stall_until_s = 0.0
         self._slow_factor = 1.0
         self._slow_until_s = 0.0
@@ -414,6 +416,8 @@ class Etcd(EtcdCpu, MvccStore):
         service = ev.args[0]
         start = max(now, self._cores[0])
         heapq.heapreplace(self._cores, start + service)
+        if self._ends is not None:
+            heapq.heappush(self._ends, start + service)
         self.stats.read_cpu_s += service
         trigger_in(self.env, ev, start + service - now + self._grpc(), True, self.revision)
 
