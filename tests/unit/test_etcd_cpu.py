@@ -33,6 +33,17 @@ def make(**overrides) -> tuple[simpy.Environment, Etcd]:
     return env, etcd
 
 
+def closed_loop_writers(env, etcd, n: int) -> None:
+    """``n`` writers, each writing its own key again as soon as the last write returns."""
+
+    def writer(i):
+        while True:
+            yield etcd.write("pods", f"p{i}", "update", 100)
+
+    for i in range(n):
+        env.process(writer(i))
+
+
 def writes_at(env, etcd, times: list[float]) -> list:
     """One write per entry of ``times`` (virtual seconds); returns the log of (tag, done s)."""
     log: list = []
@@ -122,13 +133,7 @@ def test_saturation_throughput_is_cores_over_write_cpu():
     """Many closed-loop writers: throughput -> cores / write_cpu_s (2 cores x 1 ms: 2000/s)."""
     env, etcd = make(cores=2, write_cpu_s=0.001, rtt_s=Dist.const(1e-4), grpc_rtt_s=Dist.const(1e-4),
                      fsync_s=Dist.const(2e-4), apply_per_entry_s=1e-6)
-
-    def writer(i):
-        while True:
-            yield etcd.write("pods", f"p{i}", "update", 100)
-
-    for i in range(64):
-        env.process(writer(i))
+    closed_loop_writers(env, etcd, 64)
     env.run(until=1.0)
     a = etcd.snapshot()
     env.run(until=6.0)
@@ -144,13 +149,7 @@ def _entries_per_batch(**cfg) -> float:
     """Entries per raft batch with 16 closed-loop writers (the gRPC trip random, so that they spread)."""
     env, etcd = make(rtt_s=Dist.const(1e-4), grpc_rtt_s=Dist.lognormal(2e-4, 1e-3), fsync_s=Dist.const(3e-4),
                      apply_per_entry_s=1e-6, write_cpu_s=2e-4, **cfg)
-
-    def writer(i):
-        while True:
-            yield etcd.write("pods", f"p{i}", "update", 100)
-
-    for i in range(16):
-        env.process(writer(i))
+    closed_loop_writers(env, etcd, 16)
     env.run(until=2.0)
     return etcd.stats.entries_committed / etcd.stats.batches
 
