@@ -94,19 +94,19 @@ class EtcdCpu:
 
     __slots__ = ()
 
-    def _jobs(self, now: float) -> int:
-        """Jobs booked on the pool and not done by ``now``."""
-        ends = self._ends
-        while ends and ends[0] <= now:
-            heapq.heappop(ends)
-        return len(ends)
-
     def _run(self, now: float, cpu_s: float) -> float:
-        """Book ``cpu_s`` and return its wall time under processor sharing, seconds."""
+        """Book ``cpu_s`` and return its wall time under processor sharing, seconds (per write and
+        per batch: the common case, fewer jobs than cores, costs no loop over the cores)."""
+        ends = self._ends
+        while ends and ends[0] <= now:  # jobs done by now
+            heapq.heappop(ends)
         cores = self._cores
-        wall = shared_time(cores, now, cpu_s, self._jobs(now))
-        start = book(cores, now, cpu_s)
-        heapq.heappush(self._ends, start + cpu_s)
+        wall = cpu_s if len(ends) < len(cores) else shared_time(cores, now, cpu_s, len(ends))
+        start = cores[0]
+        if start < now:
+            start = now
+        heapq.heapreplace(cores, start + cpu_s)
+        heapq.heappush(ends, start + cpu_s)
         return wall
 
     def _admit(self, ev: simpy.Event, entries: int) -> None:
