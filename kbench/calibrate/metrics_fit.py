@@ -184,11 +184,22 @@ def _server_side(etcd_dumps: list[Scrape] | None, fits: Fits) -> tuple[float, st
         fitted = check_calibration({"kind": "kbench-calibration", "version": 1, "scenario": {"etcd": ov},
                                     "fits": {f"etcd.{k}": {"method": "-"} for k in ov}})["etcd"]
         cfg = from_dict(EtcdConfig, fitted, "etcd")
-    fsync = cfg.fsync_s.expected()
-    commit = fsync if cfg.members == 1 else cfg.rtt_s.expected() + fsync
-    est = cfg.batch_cpu_s + commit + cfg.apply_per_entry_s
-    return est, (f"the model's server side {format_duration(est)} (batch CPU + fsync"
-                 f"{'' if cfg.members == 1 else ' + member round trip'} + apply, fitted values where there are)")
+    est = cfg.batch_cpu_s + expected_commit(cfg) + cfg.apply_per_entry_s
+    return est, (f"the model's server side {format_duration(est)} (batch CPU + the quorum commit of fsyncs"
+                 f"{'' if cfg.members == 1 else ' and member round trips'} + apply, fitted values where there are)")
+
+
+def expected_commit(cfg: EtcdConfig, samples: int = 20_000) -> float:
+    """Mean of the model's commit delay (seconds): the leader's fsync in parallel with the quorum's
+    round trip + fsync (CALIBRATION B2, B19), by sampling the configured distributions (seeded)."""
+    rng = np.random.default_rng(0)
+    leader = cfg.fsync_s.sample(rng, samples)
+    acks = cfg.members // 2
+    if acks == 0:
+        return float(leader.mean())
+    follow = np.sort(np.stack([cfg.rtt_s.sample(rng, samples) + cfg.fsync_s.sample(rng, samples)
+                               for _ in range(cfg.members - 1)]), axis=0)[acks - 1]
+    return float(np.maximum(leader, follow).mean())
 
 
 def fit_apiserver(dumps: list[Scrape], etcd_dumps: list[Scrape] | None, fits: Fits) -> None:
@@ -233,7 +244,7 @@ def fit_apiserver(dumps: list[Scrape], etcd_dumps: list[Scrape] | None, fits: Fi
 
 
 def _fit_handler(s: Scrape, fits: Fits) -> None:
-    """Weighted non-negative least squares of handler latency on [1, mutating, cache objects, bytes]."""
+    """Weighted least squares of handler latency on [1, mutating, cache objects, bytes] (module docstring)."""
     cfg = ApiserverConfig()
     sli = "apiserver_request_sli_duration_seconds"
     if not s.has(sli):
@@ -242,11 +253,16 @@ def _fit_handler(s: Scrape, fits: Fits) -> None:
     cells = sorted({(lab.get("verb", ""), lab.get("resource", ""), lab.get("subresource", ""), lab.get("scope", ""),
                      lab.get("group", "")) for lab, _ in s.series(sli + "_count")})
     sizes = s.has("apiserver_response_sizes")
+    objects_known = s.has("apiserver_resource_objects") or s.has("apiserver_storage_objects")
+    lists_left = 0
     for verb, res, sub, scope, group in cells:
         if verb in ("WATCH", "CONNECT", "") or sub:
             continue
         h = s.histogram(sli, verb=verb, resource=res, subresource=sub, scope=scope)
         if h.count <= 0:
+            continue
+        if verb == "LIST" and not objects_known:  # its cost depends on a count the dumps do not give
+            lists_left += 1
             continue
         size = s.histogram("apiserver_response_sizes", verb=verb, resource=res, scope=scope).mean if sizes else 0.0
         size = 0.0 if size != size else size
@@ -268,29 +284,56 @@ def _fit_handler(s: Scrape, fits: Fits) -> None:
         ws.append(h.count)
     paths = ("apiserver.request_base_cpu_s", "apiserver.admission_cpu_s", "apiserver.list_cache_cpu_s_per_object",
              "apiserver.encode_cpu_s_per_byte")
+    if lists_left:
+        fits.observed["apiserver_lists_not_fitted"] = (f"{lists_left} LIST cells left out: no apiserver_resource_objects"
+                                                       " or apiserver_storage_objects to count their objects")
     if len(rows) < 2:
         for p in paths:
-            fits.skip(p, f"fewer than 2 (verb, resource, scope) cells in {sli}")
+            fits.skip(p, f"fewer than 2 usable (verb, resource, scope) cells in {sli}")
         return
     a, y, w = np.asarray(rows), np.asarray(ys), np.asarray(ws, dtype=float)
-    keep = [j for j in range(4) if a[:, j].any() and not (j > 0 and np.all(a[:, j] == a[:, 0] * a[0, j]))]
-    coef, cond = nnls_scaled(a[:, keep], y, w)
+    why = {1: "no mutating and read cells to tell apart",
+           2: "no LIST served from the cache with a known object count (a cached GET's one object is folded "
+              "into request_base_cpu_s)",
+           3: "no apiserver_response_sizes (upstream observes GET and LIST only)"}
+    has = {1: a[:, 1].any() and not a[:, 1].all(), 2: bool((a[:, 2] > 1).any()), 3: bool(a[:, 3].any())}
+    keep = [0] + [j for j in (1, 2, 3) if has[j]]
+    free = unidentified(a[:, keep], w)
     src = (f"{s.source}: {sli} mean per (verb, resource, scope) over {len(rows)} cells, minus etcd "
            "(etcd_request_duration_seconds) and transfer" + (", bytes from apiserver_response_sizes" if sizes else "")
-           + (", objects from apiserver_resource_objects or apiserver_storage_objects"
-              if s.has("apiserver_storage_objects") or s.has("apiserver_resource_objects") else ""))
-    why = {0: "no cells", 1: "no mutating and read cells to tell apart", 2: "no LIST or GET served from the cache "
-           "(or no apiserver_storage_objects)", 3: "no apiserver_response_sizes"}
+           + (", objects from apiserver_resource_objects or apiserver_storage_objects" if objects_known else ""))
+    if free:
+        coef = np.linalg.lstsq(a[:, keep] * np.sqrt(w)[:, None], y * np.sqrt(w), rcond=None)[0]
+        cond = math.inf
+    else:
+        coef, cond = nnls_scaled(a[:, keep], y, w)
     for j, p in enumerate(paths):
         if j not in keep:
             fits.skip(p, why[j])
-        elif cond > CONDITION_LIMIT or len(rows) <= len(keep):
-            fits.skip(p, f"jointly fitted with {', '.join(paths[k].split('.')[-1] for k in keep if k != j)}, not "
-                         f"separable (condition number {cond:.3g}, {len(rows)} cells)")
+            continue
+        i = keep.index(j)
+        others = [paths[keep[k]].split(".")[-1] for k in free if k != i]
+        if i in free:
+            fits.skip(p, f"jointly fitted with {', '.join(others)}: not separable from these {len(rows)} cells")
+        elif cond > CONDITION_LIMIT and not free:
+            fits.skip(p, f"ill-conditioned ({cond:.3g}): the cells hardly vary in this")
+        elif coef[i] < 0:
+            fits.skip(p, f"fitted negative ({coef[i]:.3g} s): the cells disagree with the cost model")
         else:
-            v = coef[keep.index(j)]
-            fits.set(p, format_duration(v), f"weighted non-negative least squares over {len(rows)} cells "
-                     f"(condition {cond:.3g}; handler latency taken as CPU: low utilisation)", None, src)
+            fits.set(p, format_duration(float(coef[i])), f"weighted least squares over {len(rows)} cells (condition "
+                     f"{cond:.3g}; handler latency taken as CPU: low utilisation)", None, src)
+
+
+def unidentified(a: np.ndarray, w: np.ndarray | None = None) -> list[int]:
+    """Columns of ``a`` whose coefficient the rows cannot pin down (they move in its null space)."""
+    if w is not None:
+        a = a * np.sqrt(w)[:, None]
+    scale = np.linalg.norm(a, axis=0)
+    scale[scale == 0] = 1.0
+    _u, sv, vt = np.linalg.svd(a / scale)
+    rank = int((sv > sv[0] * 1e-9).sum()) if sv.size else 0
+    null = vt[rank:]
+    return [j for j in range(a.shape[1]) if null.size and np.abs(null[:, j]).max() > 1e-8]
 
 
 # ------------------------------------------------------------------------------------- scheduler
