@@ -64,3 +64,8 @@ def test_a_real_etcd_dump_calibrates_its_disk(tmp_path):
     assert "not fitted: etcd.rtt_s" in res.output
     res = runner.invoke(app, ["validate", "--quick", "--only", "etcd", "--calibration", str(out), "-o", "json"])
     assert res.exit_code == 0, res.output
+    import json
+
+    records = {r["name"]: r for r in json.loads(res.output)}
+    assert records["etcd/write_rate_1_client"]["kind"] == "info"  # B4 is other hardware
+    assert records["little/etcd_proposals_1"]["kind"] == "rel"  # theory stays a check
