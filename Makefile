@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo demo-sync test bench lint venv clean
+.PHONY: demo demo-sync test test-live bench lint venv clean
 .PHONY: fuzz
 .PHONY: validate validate-full validation-doc fgd-repro
 
@@ -26,6 +26,10 @@ demo-sync: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q -m "not slow"
+
+# The model against a real etcd started on this machine (Debian's etcd-server); make test runs it too.
+test-live: $(STAMP)
+	$(BIN)/python -m pytest -q -m live tests/live -s
 
 bench: $(STAMP)
 	$(BIN)/python -m pytest tests/benchmarks --benchmark-enable --benchmark-autosave -m "" -q

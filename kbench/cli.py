@@ -21,6 +21,7 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_
 def _register() -> None:
     """Commands, each from the module of its subsystem (their heavy imports happen when run)."""
     from kbench.bench_cmd import bench_cmd
+    from kbench.calibrate import commands as calibrate_commands
     from kbench.experiment.compare_cmd import compare_cmd
     from kbench.experiment.envelope_cmd import envelope_cmd
     from kbench.experiment.run_cmd import run_cmd
@@ -50,6 +51,10 @@ def _register() -> None:
     app.command("report")(guarded(report_cmd))
     app.command("bench")(guarded(bench_cmd))
     app.command("validate")(guarded(validate_cmd))
+    calibrate_app = typer.Typer(no_args_is_help=True, help="Fit kbench's costs to a real etcd or control plane.")
+    calibrate_app.command("etcd")(guarded(calibrate_commands.etcd_cmd))
+    calibrate_app.command("metrics")(guarded(calibrate_commands.metrics_cmd))
+    app.add_typer(calibrate_app, name="calibrate")
 
 
 _register()

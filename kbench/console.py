@@ -150,6 +150,15 @@ def fmt(v: Any, digits: int = 3) -> str:
     return str(v)
 
 
+def warn_shadowed(scenario: Any) -> None:
+    """One warning line on stderr when a scenario's own values shadow its calibration's."""
+    record = getattr(scenario, "calibration", None)
+    if record is not None and record.shadowed:
+        err_console.print(f"warning: the scenario sets {', '.join(record.shadowed)} itself: the calibration's "
+                          f"values of {'it' if len(record.shadowed) == 1 else 'them'} are not used",
+                          markup=False, highlight=False, soft_wrap=True)
+
+
 def say_report(path: Any, output: str) -> None:
     """Say where a report went: on stdout with a table, on stderr when stdout carries data."""
     (console if output == "table" else err_console).print(f"report: {path}", markup=False, highlight=False,

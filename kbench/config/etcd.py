@@ -50,11 +50,19 @@ class EtcdConfig:
         compaction_batch_sleep_s: Pause between compaction batches, seconds (I25: 10 ms).
         compact_per_key_s: CPU per revision compacted, holding the backend's write transaction
             (applies wait behind it, B6), seconds (kbench default 5 us).
-        cores: CPU cores serving reads in parallel (B4's VMs have 8 vCPU).
+        cores: etcd's CPU cores, shared by reads, write CPU and the raft loop (B4's VMs have 8
+            vCPU).
         compaction_interval_s: apiserver-driven compaction period, seconds (A24, B11).
         quota_bytes: Backend quota; writes fail above it (B8: 2 GiB).
         election_timeout_s: Writes stall this long during a leader election (B9: 1 s).
         max_request_bytes: Largest request etcd accepts (B7: 1.5 MiB).
+        write_cpu_s: CPU of one write request (gRPC, auth, MVCC put, proposal) sharing ``cores``,
+            seconds; a busy pool delays the proposal (kbench default 75 us: etcd 3.4.23's CPU per
+            put over gRPC measured in docs/CALIBRATE.md, below B4's bound of 8 cores / 44,341
+            writes/s = 180 us).
+        batch_cpu_s: CPU of the raft loop per batch (Ready handling, WAL encoding, fsync syscall,
+            peer sends) on the commit path, shared with the booked CPU, seconds (B4, B19: 220 us
+            makes the 1-client write 1.6 ms; 0 with ``write_cpu_s`` 0 is the pre-issue-20 model).
     """
 
     members: int = 3  # B3
@@ -80,6 +88,8 @@ class EtcdConfig:
     quota_bytes: float = 2 * 2**30  # B8
     election_timeout_s: float = 1.0  # B9
     max_request_bytes: float = 1.5 * 2**20  # B7
+    write_cpu_s: float = 75e-6  # kbench default (measured, docs/CALIBRATE.md)
+    batch_cpu_s: float = 220e-6  # B4, B19 (1-client latency)
 
     def __post_init__(self) -> None:
         if self.members < 1:

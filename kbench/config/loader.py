@@ -148,10 +148,21 @@ def config_hash(obj: Any) -> str:
     """sha256 of the canonical JSON of the effective config (hex, first 16 digits).
 
     The hash does not depend on where the files are: the scenario folder (``scenario_dir``) is left
-    out and an absolute path to an existing file counts as its name and size in bytes.
+    out and an absolute path to an existing file counts as its name and size in bytes. A scenario's
+    ``calibration`` record is left out too: the values it set are in the config.
     """
-    text = json.dumps(_portable(to_dict(obj)), sort_keys=True, separators=(",", ":"))
+    data = to_dict(obj)
+    if isinstance(data, dict):
+        data.pop("calibration", None)  # the provenance of a scenario's values, not a value
+    text = json.dumps(_portable(data), sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def calibration_manifest(scenario: Any) -> dict[str, Any]:
+    """``{"calibration": {path, sha256, content, applied, shadowed}}`` for a run's manifest when the
+    scenario was run with a calibration file, else ``{}``."""
+    record = getattr(scenario, "calibration", None)
+    return {"calibration": to_dict(record)} if record is not None else {}
 
 
 def _portable(data: Any) -> Any:

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from kbench.config.apiserver import ApiserverConfig
+from kbench.config.calibration import CalibrationRecord, apply_calibration, load_calibration
 from kbench.config.clients import ClientClassConfig, SyncConfig, SyncStrategy, default_client_classes
 from kbench.config.cluster import ClusterConfig
 from kbench.config.controllers import ControllersConfig
@@ -75,6 +76,8 @@ class Scenario:
             (:mod:`kbench.config.features`).
         feature_gates: Gate overrides (``{ConsistentListFromCache: false}``).
         gates: Every gate's resolved value (derived; printed in the effective config).
+        calibration: The calibration file laid under this scenario (``--calibration``), recorded
+            for the manifest; None without one. Not part of the config hash (the values it set are).
     """
 
     version: int = 1
@@ -99,6 +102,7 @@ class Scenario:
     kubernetes_version: str = DEFAULT_VERSION  # newest release in CALIBRATION.md (A15: v1.35)
     feature_gates: dict[str, bool] = field(default_factory=dict)
     gates: dict[str, bool] = field(init=False, default_factory=dict)
+    calibration: CalibrationRecord | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "gates", resolve(self.kubernetes_version, self.feature_gates))
@@ -121,7 +125,8 @@ class Scenario:
         return self.clients.get(name) or self.clients.get("default") or ClientClassConfig()
 
 
-def load_scenario(path: str | Path, params: dict[str, Any] | None = None) -> Scenario:
+def load_scenario(path: str | Path, params: dict[str, Any] | None = None,
+                  calibration: str | Path | None = None) -> Scenario:
     """Load and validate a scenario YAML file.
 
     The short forms at the top of the file are moved into ``workload`` and ``params`` merged over
@@ -131,6 +136,8 @@ def load_scenario(path: str | Path, params: dict[str, Any] | None = None) -> Sce
     Args:
         path: The scenario YAML.
         params: Parameter overrides (``--param``), merged over ``workload.params``.
+        calibration: A calibration file (:mod:`kbench.config.calibration`) laid over the defaults,
+            under the scenario's explicit values.
 
     Raises:
         KbenchError: The file is missing or malformed; the message names the file and field.
@@ -138,18 +145,26 @@ def load_scenario(path: str | Path, params: dict[str, Any] | None = None) -> Sce
     data = load_yaml(path)
     try:
         data = prepare(data, scenario_dir=str(Path(path).resolve().parent), params=params)
-        return scenario_from_dict(data)
+        return scenario_from_dict(data, calibration=calibration)
     except KbenchError as err:
         raise type(err)(err.message, source=err.source or str(path), where=err.where) from None
 
 
-def scenario_from_dict(data: dict) -> Scenario:
-    """Build a :class:`Scenario` from plain data (merging client classes over the defaults)."""
+def scenario_from_dict(data: dict, calibration: str | Path | None = None) -> Scenario:
+    """Build a :class:`Scenario` from plain data (merging client classes over the defaults).
+
+    Args:
+        data: The scenario's plain data.
+        calibration: A calibration file laid over the defaults, under ``data``'s own values.
+    """
     data = dict(data)
     if "kube_proxy" in data:  # the issue's spelling of the kubeproxy section
         if "kubeproxy" in data:
             raise ConfigError("given twice: kube_proxy and kubeproxy (the same section)", where="kube_proxy")
         data["kubeproxy"] = data.pop("kube_proxy")
+    if calibration is not None:
+        data, record = apply_calibration(data, load_calibration(calibration))
+        data["calibration"] = to_dict(record)
     clients = data.get("clients")
     if isinstance(clients, dict):
         merged = {k: _client_dict(v) for k, v in default_client_classes().items()}

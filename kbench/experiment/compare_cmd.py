@@ -88,6 +88,8 @@ def compare_cmd(
     output: str = typer.Option("table", "-o", "--output", help="table, json, yaml or markdown."),
     report: bool = typer.Option(False, "--report", help="Also write report.html in the comparison folder."),
     param: list[str] = typer.Option(None, "--param", help="KEY=VALUE for the scenario's params, e.g. pods=FILE."),
+    calibration: Path = typer.Option(None, "--calibration",
+                                     help="Calibration file (kbench calibrate) laid over the scenario's defaults."),
 ) -> None:
     """Compare policies over seeds: medians with CIs, paired tests, Holm correction, a ranking."""
     check_output(output, ("table", "json", "yaml", "markdown"))
@@ -99,8 +101,10 @@ def compare_cmd(
     names, dirs = _parse_metrics(metric)
     from kbench.config import load_scenario
     from kbench.config.params import parse_params
+    from kbench.console import warn_shadowed
 
-    loaded = load_scenario(scenario, params=parse_params(param))
+    loaded = load_scenario(scenario, params=parse_params(param), calibration=calibration)
+    warn_shadowed(loaded)
     with _progress(progress_wanted(), len(policies) * seeds, err_console) as progress:
         result = compare(loaded, policies, seeds, names, baseline, out, test=test, directions=dirs,
                          progress=progress)

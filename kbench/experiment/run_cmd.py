@@ -19,6 +19,7 @@ from kbench.console import (
     say_report,
     warn,
     warn_not_modelled,
+    warn_shadowed,
 )
 
 
@@ -37,6 +38,8 @@ def run_cmd(
     case: str = typer.Option(None, "--case", help="scheduler_perf config: the test case to run."),
     workload: str = typer.Option(None, "--workload", help="scheduler_perf config: the workload to run."),
     list_cases: bool = typer.Option(False, "--list", help="scheduler_perf config: list its cases and workloads."),
+    calibration: Path = typer.Option(None, "--calibration",
+                                     help="Calibration file (kbench calibrate) laid over the scenario's defaults."),
 ) -> None:
     """One pod-lifecycle run: pods, startup percentiles, SLO verdicts, throughput (or a scheduler_perf workload)."""
     check_output(output, ("table", "json", "yaml", "markdown"))
@@ -44,6 +47,8 @@ def run_cmd(
 
     if is_perf_config(scenario):
         check_output(output, ("table", "json", "yaml"))
+        if calibration is not None:
+            fail("--calibration applies to scenarios only, not to scheduler_perf configs")
         perf_cmd(scenario, case, workload, list_cases, param, seed, out, output)
         return
     if case or workload or list_cases:
@@ -59,7 +64,8 @@ def run_cmd(
     if seed is not None:
         from kbench.rng import check_seed
         check_seed(seed)
-    sc = load_scenario(scenario, params=parse_params(param))
+    sc = load_scenario(scenario, params=parse_params(param), calibration=calibration)
+    warn_shadowed(sc)
     if sync or duration is not None:
         data = to_dict(sc)
         for item in sync or []:

@@ -20,8 +20,9 @@ import pandas as pd
 
 from kbench.cluster.world import World
 from kbench.config import Scenario, load_scenario
-from kbench.config.loader import config_hash, to_dict
+from kbench.config.loader import calibration_manifest, config_hash, to_dict
 from kbench.errors import ConfigError
+from kbench.metrics.apiserver import NOT_MODELLED
 from kbench.metrics.observer import SloMonitor
 from kbench.metrics.summary import summarize
 from kbench.results.store import RunWriter, new_run_id
@@ -208,7 +209,7 @@ def run(scenario: Scenario | str | Path, *, policy: str | None = None, seed: int
         writer = RunWriter(out_dir, new_run_id(scenario.name, scenario.seed, _slug(scenario.scheduler.policy)),
                            {"kind": "run", "scenario": scenario.name, "policy": scenario.scheduler.policy,
                             "seed": scenario.seed, "config": to_dict(scenario), "config_hash": config_hash(scenario),
-                            **scheduler_manifest(comps.scheduler)})
+                            **scheduler_manifest(comps.scheduler), **calibration_manifest(scenario)})
     status = "complete"
     error = None
     gc_threshold = gc.get_threshold()
@@ -266,12 +267,13 @@ def run(scenario: Scenario | str | Path, *, policy: str | None = None, seed: int
 
 
 def scheduler_manifest(scheduler) -> dict[str, Any]:
-    """The run manifest's scheduler part: what is not modelled (``ignored``) and the scheduler
-    configuration file's path, SHA-256 and content (when the policy is a file)."""
+    """The run manifest's scheduler part: what is not modelled (``ignored``, the summary's list: the
+    apiserver's and the scheduler's) and the scheduler configuration file's path, SHA-256 and content
+    (when the policy is a file)."""
     if scheduler is None:
         return {}
     cfg = scheduler.profiles.config
-    out: dict[str, Any] = {"ignored": list(scheduler.ignored)}
+    out: dict[str, Any] = {"ignored": [*NOT_MODELLED, *scheduler.ignored]}
     if cfg.content:
         out["scheduler_config"] = {"path": cfg.source, "sha256": cfg.sha256, "content": cfg.content}
     return out

@@ -119,8 +119,12 @@ def _list(value: Any, where: str, source: str) -> list[Any]:
     return value
 
 
-def load_sweep(path: str | Path) -> Sweep:
+def load_sweep(path: str | Path, calibration: str | Path | None = None) -> Sweep:
     """Read and validate a sweep file (module docstring).
+
+    Args:
+        path: The sweep file.
+        calibration: A calibration file laid over the base scenario's defaults (``--calibration``).
 
     Raises:
         KbenchError: Naming the file and key: unknown keys, an empty grid or value list, an unknown
@@ -146,7 +150,7 @@ def load_sweep(path: str | Path) -> Sweep:
     except KbenchError as err:
         raise KbenchError(err.message, source=src, where="scenario") from None
     try:
-        base = load_scenario(scenario_path)
+        base = load_scenario(scenario_path, calibration=calibration)
     except KbenchError as err:
         raise KbenchError(f"scenario: {err.one_line()}", source=src) from None
 
@@ -289,7 +293,8 @@ class SweepResult:
 
 
 def run_sweep(sweep: Sweep | str | Path, out: str | Path = "results", *, jobs: int | None = None,
-              dask: str | None = None, progress: Callable[[int, int], None] | None = None) -> SweepResult:
+              dask: str | None = None, progress: Callable[[int, int], None] | None = None,
+              calibration: str | Path | None = None) -> SweepResult:
     """Run the cells of a sweep not yet done in ``<out>/<name>/``.
 
     Args:
@@ -298,6 +303,7 @@ def run_sweep(sweep: Sweep | str | Path, out: str | Path = "results", *, jobs: i
         jobs: Worker processes (default ``os.cpu_count()``); 1 runs the cells in this process.
         dask: ``tcp://HOST:PORT`` of a Dask scheduler, or ``local`` for a LocalCluster of ``jobs`` workers.
         progress: ``f(cells_done, cells_total)``, called once at the start and after every cell.
+        calibration: A calibration file laid over the base scenario's defaults (a sweep file only).
 
     Returns:
         The records of every finished cell and the counts.
@@ -311,7 +317,7 @@ def run_sweep(sweep: Sweep | str | Path, out: str | Path = "results", *, jobs: i
 
     t0 = time.perf_counter()
     if not isinstance(sweep, Sweep):
-        sweep = load_sweep(sweep)
+        sweep = load_sweep(sweep, calibration=calibration)
     executor = make_executor(jobs, dask)
     cells = sweep.cells()
     folder = SweepFolder.open(Path(out) / sweep.name, sweep, len(cells))

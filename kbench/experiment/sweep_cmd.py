@@ -79,6 +79,8 @@ def sweep_cmd(
     out: Path = typer.Option(Path("results"), "--out", help="Parent folder of the sweep folder <out>/<name>/."),
     output: str = typer.Option("table", "-o", "--output", help="table, json or yaml."),
     report: bool = typer.Option(False, "--report", help="Also write <sweep folder>/report.html."),
+    calibration: Path = typer.Option(None, "--calibration",
+                                     help="Calibration file (kbench calibrate) laid over the scenario's defaults."),
 ) -> None:
     """Run a grid of scenario parameters × policies × seeds; a rerun skips finished cells."""
     check_output(output)
@@ -93,9 +95,9 @@ def sweep_cmd(
                     tasks.append(bar.add_task("cells", total=total, completed=done))
                 bar.update(tasks[0], completed=done)
 
-            result = run_sweep(sweep_file, out, jobs=jobs, dask=dask, progress=progress)
+            result = run_sweep(sweep_file, out, jobs=jobs, dask=dask, progress=progress, calibration=calibration)
     else:
-        result = run_sweep(sweep_file, out, jobs=jobs, dask=dask)
+        result = run_sweep(sweep_file, out, jobs=jobs, dask=dask, calibration=calibration)
     report_path = None
     if report:
         from kbench.report import write_report

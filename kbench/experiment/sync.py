@@ -35,7 +35,7 @@ from kbench.cluster.apiserver.watchpassive import close_members
 from kbench.cluster.clients.reflector import InformerStats, informer, poller
 from kbench.cluster.controlplane import ControlPlane
 from kbench.config import Scenario
-from kbench.config.loader import config_hash, to_dict
+from kbench.config.loader import calibration_manifest, config_hash, to_dict
 from kbench.experiment.syncsummary import summarize_sync
 from kbench.metrics.collect import LogHistogram
 from kbench.results.store import RunWriter, new_run_id
@@ -216,7 +216,8 @@ def _delayed(env: simpy.Environment, delay: float, gen):
 def _write(out_dir: str | Path, scenario: Scenario, strategy: str, result: SyncResult) -> Path:
     writer = RunWriter(out_dir, new_run_id(scenario.name, scenario.seed, f"sync-{strategy}"),
                        {"kind": "sync", "scenario": scenario.name, "strategy": strategy,
-                        "seed": scenario.seed, "config": to_dict(scenario), "config_hash": config_hash(scenario)})
+                        "seed": scenario.seed, "config": to_dict(scenario), "config_hash": config_hash(scenario),
+                        **calibration_manifest(scenario)})
     for name, df in result.frames.items():
         writer.table(name, df)
     writer.json("summary", result.summary)

@@ -22,6 +22,7 @@ from kbench.console import (
     print_data,
     progress_wanted,
     warn_not_modelled,
+    warn_shadowed,
 )
 from kbench.experiment.run_cmd import write_and_say_metrics, write_and_say_report
 from kbench.experiment.synctable import ROWS, column_name, row_value
@@ -49,10 +50,12 @@ def sync_cmd(
                                 help="Also write one report.html for all runs (in the experiment folder)."),
     metrics: Path = typer.Option(None, "--metrics", help="Also write each run's metrics (Prometheus text "
                                  "format); with several runs FILE gets the strategy and point before its suffix."),
+    calibration: Path = typer.Option(None, "--calibration",
+                                     help="Calibration file (kbench calibrate) laid over the scenario's defaults."),
 ) -> None:
     """The List vs List-Watch experiment: polling clients, informers and watch-lists."""
     check_output(output, ("table", "json", "yaml", "markdown"))
-    from kbench.config import Scenario, load_scenario
+    from kbench.config import Scenario, load_scenario, scenario_from_dict
     from kbench.config.features import parse_gates
     from kbench.config.loader import from_dict, load_yaml, to_dict
     from kbench.experiment.syncsweep import AXES, run_experiment
@@ -61,7 +64,11 @@ def sync_cmd(
     if seed is not None:
         from kbench.rng import check_seed
         check_seed(seed)
-    base = load_scenario(scenario) if scenario is not None else Scenario(name="sync")
+    if scenario is not None:
+        base = load_scenario(scenario, calibration=calibration)
+    else:
+        base = scenario_from_dict({"name": "sync"}, calibration=calibration)
+    warn_shadowed(base)
     data = to_dict(base)
     sync = data["sync"]
     if strategy:

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from kbench.config import Scenario
+from kbench.config.loader import calibration_manifest
 from kbench.experiment.sync import run_sync
 from kbench.results.store import new_run_id
 
@@ -102,7 +103,8 @@ def run_experiment(base: Scenario, strategies: list[str], axes: dict[str, list[f
     exp = SyncExperiment(summaries, folder, swept, crossovers(summaries, swept))
     if folder is not None:
         data = {"kind": "sync-experiment", "scenario": base.name, "seed": base.seed, "strategies": strategies,
-                "axes": swept, "runs": [_portable(s, folder) for s in summaries], "crossover": exp.crossover}
+                "axes": swept, "runs": [_portable(s, folder) for s in summaries], "crossover": exp.crossover,
+                **calibration_manifest(base)}
         (folder / "experiment.json").write_text(json.dumps(data, indent=2, sort_keys=True, default=str) + "\n")
     return exp
 

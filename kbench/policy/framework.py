@@ -55,7 +55,7 @@ from kbench.policy.results import FilterLog, FilterReasons, ScheduleResult, Scor
 from kbench.policy.scorecheck import checked_scores, checked_uniform
 
 __all__ = ["MIN_FEASIBLE_NODES_PERCENTAGE_TO_FIND", "MIN_FEASIBLE_NODES_TO_FIND", "FilterReasons", "Framework",
-           "ScheduleResult", "ScoreArrays"]
+           "ScheduleResult", "ScoreArrays", "num_feasible_nodes_to_find"]
 
 MIN_FEASIBLE_NODES_TO_FIND = 100
 """D3: never look for fewer feasible nodes than this."""
@@ -65,6 +65,18 @@ _SUCCESS_OR_SKIP = (Code.SUCCESS, Code.SKIP)
 _OK = Status.success()
 _ALL_PASS = FilterResult(None, "")
 """The record of a filter whose ``passes_all`` held: every row it was shown passes (ok None)."""
+
+
+def num_feasible_nodes_to_find(num_all_nodes: int, percentage: int = 0) -> int:
+    """Upstream ``numFeasibleNodesToFind`` (D3) for a percentageOfNodesToScore (0: adaptive); see
+    :meth:`Framework.num_feasible_nodes_to_find`."""
+    n = int(num_all_nodes)
+    pct = percentage
+    if n < MIN_FEASIBLE_NODES_TO_FIND or pct >= 100:
+        return n
+    if pct == 0:
+        pct = max(50 - n // 125, MIN_FEASIBLE_NODES_PERCENTAGE_TO_FIND)
+    return max(n * pct // 100, MIN_FEASIBLE_NODES_TO_FIND)
 
 
 class Framework:
@@ -140,13 +152,7 @@ class Framework:
             at least 100, where pct is the profile's percentage or, when 0/unset, the adaptive
             ``max(50 - n/125, 5)``.
         """
-        n = int(num_all_nodes)
-        pct = self.percentage or 0
-        if n < MIN_FEASIBLE_NODES_TO_FIND or pct >= 100:
-            return n
-        if pct == 0:
-            pct = max(50 - n // 125, MIN_FEASIBLE_NODES_PERCENTAGE_TO_FIND)
-        return max(n * pct // 100, MIN_FEASIBLE_NODES_TO_FIND)
+        return num_feasible_nodes_to_find(num_all_nodes, self.percentage or 0)
 
     def _fail(self, name: str, point: str, pod: Pod, err: BaseException) -> PolicyError:
         return PolicyError(f"plugin {name!r} of policy {self.profile.name!r} raised {type(err).__name__} "

@@ -96,11 +96,13 @@ def _log_values(fig: go.Figure) -> None:
     """A logarithmic value axis, with bars drawn as dots: a bar on a log axis starts at an arbitrary
     floor, so the smaller strategy's bar looks like nothing."""
     fig.update_yaxes(type="log")
-    bars = [t for t in fig.data if t.type == "bar"]
-    fig.data = tuple(t for t in fig.data if t.type != "bar")  # plotly only lets data shrink or reorder
-    for t in bars:
-        fig.add_trace(go.Scatter(x=t.x, y=t.y, name=t.name, legendgroup=t.legendgroup, showlegend=t.showlegend,
-                                 mode="markers", marker={"color": t.marker.color, "size": 12, "symbol": "diamond"}))
+    # plotly lets fig.data take only its own traces (reordered or fewer): rebuild them in order
+    traces = [go.Scatter(x=t.x, y=t.y, name=t.name, legendgroup=t.legendgroup, showlegend=t.showlegend,
+                         xaxis=t.xaxis, yaxis=t.yaxis, mode="markers",
+                         marker={"color": t.marker.color, "size": 12, "symbol": "diamond"})
+              if t.type == "bar" else t.to_plotly_json() for t in fig.data]
+    fig.data = ()
+    fig.add_traces(traces)
 
 
 def _x_title(df: pd.DataFrame, axis: str, single: bool) -> str:

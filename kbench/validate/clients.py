@@ -13,6 +13,8 @@ part of the run where a backlog exists (between the burst and the last 10 % of t
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 
 from kbench.config import scenario_from_dict
@@ -20,9 +22,10 @@ from kbench.experiment import runner
 from kbench.validate.record import Record
 
 
-def _sampled_rate(counter: str, scenario: dict, until_s: float, skip: int, step_s: float = 0.25) -> tuple[float, int]:
+def _sampled_rate(counter: str, scenario: dict, until_s: float, skip: int, step_s: float = 0.25,
+                  calibration: str | Path | None = None) -> tuple[float, int]:
     """Run ``scenario``; return (rate /s of ``counter`` between ``skip`` events and 90 % of the total, total)."""
-    sc = runner.effective_scenario(scenario_from_dict(scenario))
+    sc = runner.effective_scenario(scenario_from_dict(scenario, calibration=calibration))
     world, comps = runner.build(sc)
     runner.start(world, comps)
     times: list[float] = []
@@ -45,17 +48,17 @@ def _sampled_rate(counter: str, scenario: dict, until_s: float, skip: int, step_
     return float((c[j] - c[i]) / (t[j] - t[i])), total
 
 
-def controller_creation_rate(replicas: int) -> tuple[float, int]:
+def controller_creation_rate(replicas: int, calibration: str | Path | None = None) -> tuple[float, int]:
     """Pods created per second by the ReplicaSet controller at default client settings (C3)."""
     return _sampled_rate("pods_created", {
         "name": "validate-c3", "seed": 5, "duration_s": 60 + replicas / 15,
         "cluster": {"nodes": [{"count": 20, "cpu_cores": 64, "memory_bytes": "256Gi", "pods": 1000}]},
         "workload": {"deployments": [{"name": "web", "replicas": replicas, "at_s": "1s",
                                       "template": {"cpu_cores": "10m", "memory_bytes": "16Mi"}}]},
-    }, 10 + replicas / 15, skip=60)
+    }, 10 + replicas / 15, skip=60, calibration=calibration)
 
 
-def kubelet_status_rate(pods: int) -> tuple[float, int]:
+def kubelet_status_rate(pods: int, calibration: str | Path | None = None) -> tuple[float, int]:
     """Pod status PATCHes per second of one kubelet with an instant runtime (C4)."""
     fast = {"kind": "constant", "value": 0.001}
     return _sampled_rate("status_updates", {
@@ -69,13 +72,13 @@ def kubelet_status_rate(pods: int) -> tuple[float, int]:
         "workload": {"deployments": [{"name": "burst", "replicas": pods, "at_s": "2s",
                                       "template": {"cpu_cores": "10m", "memory_bytes": "16Mi",
                                                    "image": "registry.k8s.io/pause:3.9"}}]},
-    }, 2 + 5 + pods / 40, skip=150)
+    }, 2 + 5 + pods / 40, skip=150, calibration=calibration)
 
 
-def check_clients(quick: bool = True) -> list[Record]:
+def check_clients(quick: bool = True, calibration: str | Path | None = None) -> list[Record]:
     """C3 pod creation rate and C4 kubelet status-update rate."""
-    c3, n3 = controller_creation_rate(400 if quick else 1500)
-    c4, n4 = kubelet_status_rate(600 if quick else 2000)
+    c3, n3 = controller_creation_rate(400 if quick else 1500, calibration)
+    c4, n4 = kubelet_status_rate(600 if quick else 2000, calibration)
     return [
         Record("clients/controller_create_rate", "pods created/s by the ReplicaSet controller after its burst",
                20.0, c3, tolerance=0.08, kind="rel",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import typer
 
@@ -24,7 +25,7 @@ def _num(x: float | None) -> str:
 
 def _tol(r: Record) -> str:
     return {"rel": f"±{r.tolerance:.0%}" if r.expected else f"±{r.tolerance:g}", "factor": f"×{r.tolerance:g}",
-            "max": "≤ expected", "exact": "exact"}[r.kind]
+            "max": "≤ expected", "exact": "exact", "info": "info"}[r.kind]
 
 
 def _err(r: Record) -> str:
@@ -38,11 +39,11 @@ def rows(records: list[Record]) -> list[list[str]]:
         ci = "-" if math.isnan(r.ci_low) else f"[{_num(r.ci_low)}, {_num(r.ci_high)}]"
         unit = f" {r.unit}" if r.unit else ""
         out.append([r.name, r.compared, _num(r.expected) + unit, _num(r.simulated) + unit, ci, _err(r), _tol(r),
-                    "pass" if r.passed else "FAIL", r.source])
+                    "info" if r.kind == "info" else "pass" if r.passed else "FAIL", r.source])
     return out
 
 
-def markdown(records: list[Record]) -> str:
+def markdown(records: list[Record], not_covered: tuple | None = None) -> str:
     """The Markdown table plus the not-covered list (for docs/VALIDATION.md)."""
     try:
         from kbench.report.markdown import md_table
@@ -60,9 +61,11 @@ def markdown(records: list[Record]) -> str:
     if notes:
         text += "\nNotes:\n\n" + "".join(f"- `{r.name}`: {r.note}\n" for r in notes)
     text += "\nNot covered:\n\n"
-    from kbench.validate.suite import NOT_COVERED
+    if not_covered is None:
+        from kbench.validate.suite import LIVE_NOT_COVERED, NOT_COVERED
 
-    text += "".join(f"- `{name}`: {why}\n" for name, why in NOT_COVERED)
+        not_covered = (*NOT_COVERED, LIVE_NOT_COVERED)
+    text += "".join(f"- `{name}`: {why}\n" for name, why in not_covered)
     return text
 
 
@@ -70,7 +73,11 @@ def validate_cmd(
     quick: bool = typer.Option(False, "--quick", help="Small sizes (under a minute; what `make test` runs)."),
     output: str = typer.Option("table", "-o", "--output", help="table | json | yaml | markdown"),
     only: list[str] = typer.Option(None, "--only", help="Run only these check families (repeatable): "
-                                   "queueing, scoring, sync, scheduler, clients, etcd, density."),
+                                   "queueing, scoring, filtering, sync, scheduler, clients, etcd, density, etcd-live."),
+    calibration: Path = typer.Option(None, "--calibration", help="Calibration file laid over the defaults; "
+                                     "published figures of other hardware are then shown, not checked."),
+    live_etcd: str = typer.Option(None, "--live-etcd", help="URL of a real etcd: calibrate on 1 and 4 clients (or "
+                                  "use --calibration), predict and measure 16 and 64 clients."),
 ) -> None:
     """Check the model against queueing theory, upstream scoring tests and published figures.
 
@@ -84,13 +91,33 @@ def validate_cmd(
         if progress_wanted():
             err_console.print(f"{name}: done in {wall_s:.1f} s", markup=False, highlight=False)
 
-    from kbench.validate.suite import NOT_COVERED, run_suite  # imports the model: not at CLI start
+    def say(line: str) -> None:
+        err_console.print(line, markup=False, highlight=False, soft_wrap=True)
 
-    records = run_suite(quick=quick, only=only or None, progress=progress)
+    # imports the model: not at CLI start
+    from kbench.validate.suite import LIVE_NOT_COVERED, NOT_COVERED, run_suite
+
+    live = None
+    if calibration is not None:
+        from kbench.config.calibration import load_calibration
+
+        load_calibration(calibration)  # a bad file fails here, before any family runs
+    if live_etcd is not None:
+        from kbench.calibrate.live import connect
+        from kbench.validate.etcdlive import check_live_etcd
+
+        connect([live_etcd])  # an unreachable etcd fails here, in one line
+
+        def live():
+            return check_live_etcd(live_etcd, calibration=calibration, say=say)
+
+    not_covered = NOT_COVERED if live_etcd else (*NOT_COVERED, LIVE_NOT_COVERED)
+    records = run_suite(quick=quick, only=only or None, progress=progress, calibration=calibration,
+                        live_etcd=live)
     if output in ("json", "yaml"):
         print_data([r.to_json() for r in records], output)
     elif output == "markdown":
-        typer.echo(markdown(records), nl=False)
+        typer.echo(markdown(records, not_covered), nl=False)
     else:
         from rich.table import Table
 
@@ -99,14 +126,17 @@ def validate_cmd(
         for i in keep:
             t.add_column(HEADERS[i], overflow="fold")
         for row in rows(records):
-            t.add_row(*(row[i] for i in keep), style=None if row[7] == "pass" else "bold red")
+            t.add_row(*(row[i] for i in keep), style="bold red" if row[7] == "FAIL" else None)
         console.print(t)
         passed = sum(r.passed for r in records)
         console.print(f"{passed}/{len(records)} checks passed", markup=False, highlight=False)
         for r in records:
             if not r.passed and r.note:
                 console.print(f"FAIL {r.name}: {r.note}", markup=False, highlight=False)
-        for name, why in NOT_COVERED:
+        for name, why in not_covered:
             console.print(f"not covered: {name}: {why}", markup=False, highlight=False)
+        if calibration is not None:
+            console.print(f"calibration: {calibration} laid over the defaults; published figures of other hardware "
+                          "are info", markup=False, highlight=False, soft_wrap=True)
     if not all(r.passed for r in records):
         raise typer.Exit(1)

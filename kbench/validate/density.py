@@ -9,6 +9,8 @@ figure (``pod_startup_s.p99`` of the run summary).
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from kbench.config import scenario_from_dict
 from kbench.experiment.runner import run
 from kbench.validate.record import Record, mean_ci
@@ -16,8 +18,8 @@ from kbench.validate.record import Record, mean_ci
 PAUSE = "registry.k8s.io/pause:3.9"
 
 
-def density_run(nodes: int, pods: int, seed: int) -> dict:
-    """One density run; returns the summary."""
+def density_run(nodes: int, pods: int, seed: int, calibration: str | Path | None = None) -> dict:
+    """One density run (``calibration``: a calibration file laid over the defaults); returns the summary."""
     per = max(1, pods // 5)
     deployments = [{"name": f"density-{i}", "replicas": per, "at_s": f"{1 + i}s",
                     "template": {"cpu_cores": "100m", "memory_bytes": "64Mi", "image": PAUSE}} for i in range(5)]
@@ -26,14 +28,14 @@ def density_run(nodes: int, pods: int, seed: int) -> dict:
         "cluster": {"nodes": [{"count": nodes, "cpu_cores": 8, "memory_bytes": "32Gi", "zones": 3,
                                "images": {PAUSE: "300Ki"}}]},
         "workload": {"deployments": deployments},
-    })
+    }, calibration=calibration)
     return run(sc).summary
 
 
-def check_density(quick: bool = True) -> list[Record]:
+def check_density(quick: bool = True, calibration: str | Path | None = None) -> list[Record]:
     """F1 p99 startup at F2 churn, and the creation rate that defines that churn."""
     nodes, pods, seeds = (50, 400, [1]) if quick else (500, 6000, [1, 2, 3])
-    sums = [density_run(nodes, pods, s) for s in seeds]
+    sums = [density_run(nodes, pods, s, calibration) for s in seeds]
     m, lo, hi = mean_ci(s["pod_startup_s"]["p99"] for s in sums)
     running = min(s["pods"]["running"] for s in sums)
     return [Record("density/pod_startup_p99", f"p99 pod startup (SLO definition), {nodes} nodes, {pods} pods",

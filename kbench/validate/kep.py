@@ -34,9 +34,9 @@ I6 = {  # KEP-2340 table (I6), baseline (idle apiserver 0.10, etcd 0.18 cores) s
 SRC_I6 = "CALIBRATION I6 (KEP-2340 benchmark table)"
 
 
-def kep2340_scenario(path: str, quick: bool):
-    """The KEP-2340 scenario of ``workloads/`` (60 virtual s when quick)."""
-    sc = load_scenario(WORKLOADS / path)
+def kep2340_scenario(path: str, quick: bool, calibration: str | Path | None = None):
+    """The KEP-2340 scenario of ``workloads/`` (60 virtual s when quick), under ``calibration``."""
+    sc = load_scenario(WORKLOADS / path, calibration=calibration)
     if quick:
         data = to_dict(sc)
         data["duration_s"] = 60.0
@@ -44,11 +44,11 @@ def kep2340_scenario(path: str, quick: bool):
     return sc
 
 
-def check_kep2340(quick: bool = True) -> list[Record]:
+def check_kep2340(quick: bool = True, calibration: str | Path | None = None) -> list[Record]:
     """LIST p50 (prediction) and apiserver/etcd CPU (calibration) from etcd and from the cache."""
     out = []
     for path, file in (("etcd", "kep2340-etcd.yaml"), ("cache", "kep2340-cache.yaml")):
-        s = run_sync(kep2340_scenario(file, quick), "poll").summary
+        s = run_sync(kep2340_scenario(file, quick, calibration), "poll").summary
         exp = I6[path]
         done = s["latency_s"]["list"]["count"] / s["virtual_s"]
         api_cores, etcd_cores = s["apiserver"]["cpu_cores"], s["etcd"]["cpu_cores"]
@@ -70,21 +70,22 @@ def check_kep2340(quick: bool = True) -> list[Record]:
     return out
 
 
-def kep3157_summary(strategy: str, informers: int, version: str, duration_s: float = 600.0) -> dict:
+def kep3157_summary(strategy: str, informers: int, version: str, duration_s: float = 600.0,
+                    calibration: str | Path | None = None) -> dict:
     """N informers starting at once against 400 x 1 MB Secrets (KEP-3157's synthetic test)."""
     sc = scenario_from_dict({
         "name": f"kep3157-{strategy}", "seed": 5, "duration_s": duration_s, "kubernetes_version": version,
         "sync": {"clients": informers, "objects": 400, "object_bytes": 1_000_000, "changes_per_s": 0,
                  "resource": "secrets", "start_spread_s": 0.0, "user_group": "system:masters",
-                 "strategies": [strategy]}})
+                 "strategies": [strategy]}}, calibration=calibration)
     return run_sync(sc, strategy).summary
 
 
-def check_kep3157(quick: bool = True) -> list[Record]:
+def check_kep3157(quick: bool = True, calibration: str | Path | None = None) -> list[Record]:
     """WatchList transient memory ~ N x 2 MB (I10), and ~100x below LIST/WATCH's per informer."""
     n = 64 if quick else 1024
-    wl = kep3157_summary("watch-list", n, "1.35", 120.0 if quick else 600.0)
-    lw = kep3157_summary("list-watch", 16, "1.23", 120.0)
+    wl = kep3157_summary("watch-list", n, "1.35", 120.0 if quick else 600.0, calibration)
+    lw = kep3157_summary("list-watch", 16, "1.23", 120.0, calibration)
     streams = wl["apiserver"]["memory_by_component_peak"]["watchlist_streams"]
     per_wl = wl["apiserver"]["memory_transient_peak_bytes"] / n
     per_lw = lw["apiserver"]["memory_transient_peak_bytes"] / 16

@@ -7,7 +7,9 @@ A check compares a simulated figure with an expected one. How they must agree is
 * ``factor``: ``expected / tolerance <= simulated <= expected * tolerance`` (published figures of
   the right order: B4, D8);
 * ``max``: ``simulated <= expected`` (an SLO or a rate bound: F1, C3, C4); ``tolerance`` is 0;
-* ``exact``: ``simulated == expected`` (counts: upstream scoring cases passed).
+* ``exact``: ``simulated == expected`` (counts: upstream scoring cases passed);
+* ``info``: always passes; the comparison is shown, not checked (a published figure of other
+  hardware under ``--calibration``, a fit's residual at its own calibration point).
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass, field
 
-KINDS = ("rel", "factor", "max", "exact")
+KINDS = ("rel", "factor", "max", "exact", "info")
 
 
 @dataclass
@@ -30,7 +32,7 @@ class Record:
         ci_low: Lower end of the 95 % confidence interval of ``simulated`` (NaN: no interval).
         ci_high: Upper end of that interval.
         tolerance: Allowed departure, read according to ``kind``.
-        kind: ``rel``, ``factor``, ``max`` or ``exact`` (module docstring).
+        kind: ``rel``, ``factor``, ``max``, ``exact`` or ``info`` (module docstring).
         source: Where ``expected`` comes from (theory, upstream test, CALIBRATION fact id, figure).
         unit: Unit of expected and simulated (``s``, ``1/s``, ``requests``, ``cases``).
         samples: Seeds (or cases) behind ``simulated``.
@@ -72,6 +74,8 @@ class Record:
             return s <= e
         if self.kind == "exact":
             return s == e
+        if self.kind == "info":
+            return True
         raise ValueError(f"unknown kind {self.kind!r}")
 
     def to_json(self) -> dict:

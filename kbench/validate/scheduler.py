@@ -17,6 +17,8 @@ duplicates pods.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 
 from kbench.cluster.objects.stored import PodObj
@@ -85,7 +87,8 @@ class QueueProbe:
         return self.area / span, len(self.sojourns) / span, float(np.mean(self.sojourns))
 
 
-def scheduling_basic(nodes: int, pods: int, seed: int, until_s: float = 30.0) -> dict:
+def scheduling_basic(nodes: int, pods: int, seed: int, until_s: float = 30.0,
+                     calibration: str | Path | None = None) -> dict:
     """Create ``pods`` pods at t = 1 s on ``nodes`` 4-core nodes; run the default-profile scheduler.
 
     Returns:
@@ -93,7 +96,8 @@ def scheduling_basic(nodes: int, pods: int, seed: int, until_s: float = 30.0) ->
         ``L``, ``lam``, ``W``: the queue probe's figures.
     """
     w = World(scenario_from_dict({"name": "validate-sched", "seed": seed, "duration_s": until_s,
-                                  "clients": {"scheduler": {"qps": 5000, "burst": 5000}}}))
+                                  "clients": {"scheduler": {"qps": 5000, "burst": 5000}}},
+                                 calibration=calibration))
     w.add_nodes(nodes_from_groups([NodeGroup(count=nodes, cpu_cores=4.0, zones=3)]))
     w.plane.start()
     s = Scheduler(w)
@@ -118,12 +122,12 @@ def scheduling_basic(nodes: int, pods: int, seed: int, until_s: float = 30.0) ->
     return {"cycles": s.throughput_pods_per_s("scheduled"), "bound": s.bound, "L": lq, "lam": lam, "W": wq}
 
 
-def check_scheduler(quick: bool = True) -> list[Record]:
+def check_scheduler(quick: bool = True, calibration: str | Path | None = None) -> list[Record]:
     """M1 throughput at 5,000 nodes (the calibration) and Little's law on the scheduling queue."""
     seeds = [7] if quick else [7, 8, 9]
     pods = 300 if quick else 2000
     until = 20.0 if quick else 40.0
-    runs = [scheduling_basic(5000, pods, s, until) for s in seeds]
+    runs = [scheduling_basic(5000, pods, s, until, calibration) for s in seeds]
     m, lo, hi = mean_ci(r["cycles"] for r in runs)
     out = [Record("scheduler/throughput_5000_nodes", f"default-profile pods/s at 5,000 nodes ({pods} pods)",
                   680.0, m, lo, hi, tolerance=1.5, kind="factor",

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable
+from dataclasses import replace
+from pathlib import Path
 
 from kbench.errors import KbenchError
 from kbench.validate.clients import check_clients
@@ -45,28 +47,58 @@ NOT_COVERED = (
 )
 """Checks the issue asks for that the suite does not run, with the reason (printed and documented)."""
 
+LIVE = "etcd-live"
+"""The family that measures a real etcd (``kbench validate --live-etcd URL``)."""
+LIVE_NOT_COVERED = ("etcd/live_*", "needs a real etcd: kbench validate --live-etcd URL (docs/CALIBRATE.md)")
+CALIBRATED = ("sync", "scheduler", "clients", "etcd", "density")
+"""Families that build scenarios, and so run under ``--calibration``."""
+
+
+def _as_info(record: Record) -> Record:
+    """Under a calibration a published figure of other hardware (``factor``) is shown, not checked."""
+    if record.kind != "factor":
+        return record
+    note = "; ".join(n for n in (record.note, "published figure of other hardware: shown, not checked "
+                                 "under --calibration") if n)
+    return replace(record, kind="info", note=note)
+
 
 def run_suite(quick: bool = True, only: Iterable[str] | None = None,
-              progress: Callable[[str, float], None] | None = None) -> list[Record]:
+              progress: Callable[[str, float], None] | None = None, calibration: str | Path | None = None,
+              live_etcd: Callable[[], list[Record]] | None = None) -> list[Record]:
     """Run the chosen families (all by default) and return their records in order.
 
     Args:
         quick: Small sizes (``make test``) instead of the full suite.
-        only: Family names to run (see :data:`FAMILIES`).
+        only: Family names to run (see :data:`FAMILIES`; ``etcd-live`` with ``live_etcd``).
         progress: Called with ``(family, wall seconds)`` after each family.
+        calibration: A calibration file laid over the defaults of every family in
+            :data:`CALIBRATED`; published figures of other hardware then become ``info`` records.
+        live_etcd: The ``etcd-live`` family, bound to its endpoint (``kbench validate --live-etcd``);
+            it runs last, after the families ``only`` picks (alone with ``only=["etcd-live"]``).
 
     Raises:
-        KbenchError: An unknown family name.
+        KbenchError: An unknown family name, or ``etcd-live`` without ``live_etcd``.
     """
-    names = list(FAMILIES) if not only else list(only)
+    names = list(FAMILIES) if not only else [n for n in only if n != LIVE]
+    if only and LIVE in only and live_etcd is None:
+        raise KbenchError(f"the {LIVE} family needs --live-etcd URL")
+    if only and list(only) == [LIVE]:
+        names = []
     unknown = [n for n in names if n not in FAMILIES]
     if unknown:
-        raise KbenchError(f"unknown check family {unknown[0]!r}: expected one of {', '.join(FAMILIES)}")
+        raise KbenchError(f"unknown check family {unknown[0]!r}: expected one of {', '.join(FAMILIES)}, {LIVE}")
+    families = {n: FAMILIES[n] for n in names}
+    if live_etcd is not None:
+        families[LIVE] = lambda _quick: live_etcd()
     out: list[Record] = []
-    for name in names:
+    for name, fn in families.items():
         t0 = time.perf_counter()
         try:
-            out.extend(FAMILIES[name](quick))
+            records = fn(quick, calibration=calibration) if name in CALIBRATED and calibration else fn(quick)
+            if calibration and name in CALIBRATED:
+                records = [_as_info(r) for r in records]
+            out.extend(records)
         except Exception as err:  # a model bug surfaces as a failed check, not a crash
             out.append(Record(f"{name}/error", "the check family ran to completion", 1.0, 0.0, kind="exact",
                               source="-", note=f"{type(err).__name__}: {err}"))

@@ -7,20 +7,23 @@ from the apiserver's request statistics, the staleness from the clients' caches.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from kbench.config import scenario_from_dict
 from kbench.experiment.sync import run_sync
 from kbench.validate.kep import check_kep2340, check_kep3157
 from kbench.validate.record import Record
 
 
-def check_sync(quick: bool = True) -> list[Record]:
+def check_sync(quick: bool = True, calibration: str | Path | None = None) -> list[Record]:
     """Polling LIST rate = N/T and mean staleness = T/2; KEP-2340's LIST costs (I6) and KEP-3157's
     WatchList memory (I10)."""
     clients, period = 100, 10.0
     duration = 200 if quick else 600
     scenario = scenario_from_dict({"name": "validate-poll", "seed": 3, "duration_s": duration,
                                    "sync": {"clients": clients, "objects": 500, "object_bytes": 1024,
-                                            "changes_per_s": 5, "poll_period_s": period}})
+                                            "changes_per_s": 5, "poll_period_s": period}},
+                                  calibration=calibration)
     s = run_sync(scenario, "poll").summary
     src = "theory: N clients polling every T s"
     return [
@@ -31,6 +34,6 @@ def check_sync(quick: bool = True) -> list[Record]:
                s["staleness_s"]["mean"], tolerance=0.05, kind="rel", source=src + " -> T/2", unit="s",
                samples=int(s["staleness_s"].get("samples", 0)),
                note="jitter adds Var/2T and each LIST its own milliseconds"),
-        *check_kep2340(quick),
-        *check_kep3157(quick),
+        *check_kep2340(quick, calibration),
+        *check_kep3157(quick, calibration),
     ]

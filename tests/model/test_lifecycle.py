@@ -71,11 +71,12 @@ def test_startup_phases_add_up_to_the_end_to_end_latency(result):
     assert [p for p in PHASES if p in order] == order
     t = seen[[f"{p}_s" for p in order]].to_numpy()
     steps = np.diff(t, axis=1)
-    # each phase starts where the previous one ended, except that the kubelet's watch can deliver the
-    # bound pod before the scheduler has the binding's response (its encode and transfer: < 10 ms)
-    seen_step = order.index("kubelet_seen") - 1
-    assert (np.delete(steps, seen_step, axis=1) >= -1e-9).all()
-    assert (steps[:, seen_step] >= -0.01).all()
+    # each phase starts where the previous one ended, except that the kubelet's watch may deliver the
+    # binding before the scheduler has its reply (etcd publishes an entry when its apply starts and
+    # replies a gRPC round trip after it ends, issue 16): kubelet_seen is checked against scheduled
+    seen_after_bound = order.index("bound")
+    assert (np.delete(steps, seen_after_bound, axis=1) >= -1e-9).all()
+    assert (t[:, order.index("kubelet_seen")] >= t[:, order.index("scheduled")] - 1e-9).all()
     assert np.allclose(steps.sum(axis=1), t[:, -1] - t[:, 0])
     pulled = seen[seen["image_pull_s"] > 0]
     assert len(pulled) > 0  # nginx pulled once per node, then cached

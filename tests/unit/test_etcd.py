@@ -29,7 +29,8 @@ def make(**overrides) -> tuple[simpy.Environment, Etcd]:
               apply_per_entry_s=APPLY, read_base_s=BASE, read_per_object_s=PER_OBJ,
               read_per_byte_s=PER_BYTE, compaction_interval_s=0.0,  # 0: no timer, env.run() ends
               # the size-dependent costs off, so that traces stay the constant ones above
-              apply_per_byte_s=0.0, wal_bytes_per_s=1e30, gc_parallel_fraction=0.0, network_bytes_per_s=1e30)
+              apply_per_byte_s=0.0, wal_bytes_per_s=1e30, gc_parallel_fraction=0.0, network_bytes_per_s=1e30,
+              write_cpu_s=0.0, batch_cpu_s=0.0)  # the write path's CPU: tests/unit/test_etcd_cpu.py
     kw.update(overrides)
     env = simpy.Environment()
     etcd = Etcd(env, EtcdConfig(**kw), np.random.default_rng(0))

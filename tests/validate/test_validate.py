@@ -105,8 +105,8 @@ def test_sabotaged_list_costs_fail_the_kep2340_latency_check(monkeypatch):
 
     real = kep.kep2340_scenario
 
-    def slow(path, quick):
-        sc = real(path, quick)
+    def slow(path, quick, calibration=None):
+        sc = real(path, quick, calibration)
         return replace(sc, apiserver=replace(sc.apiserver,
                                              list_etcd_cpu_s_per_object=4 * sc.apiserver.list_etcd_cpu_s_per_object))
 

@@ -1,5 +1,11 @@
 """etcd's read path: range reads on a core pool and the current-revision request (a mixin of
-:class:`~kbench.cluster.etcd.server.Etcd`; B5, B13, I20, I22)."""
+:class:`~kbench.cluster.etcd.server.Etcd`; B5, B13, I20, I22).
+
+The core pool is the one the write path's CPU and the raft loop share
+(:mod:`kbench.cluster.etcd.cpu`): a read and its GC share are booked on it first come, first served,
+and, when the write path's CPU is modelled, their booked ends join the pool's job heap so that the
+writes and batches sharing the cores see them (processor sharing, issue 20).
+"""
 
 from __future__ import annotations
 
@@ -7,12 +13,13 @@ import heapq
 
 import simpy
 
+from kbench.cluster.etcd.cpu import book
 from kbench.cluster.etcd.records import Call, trigger_in
 
 
 class RangeReads:
     """Range reads of :class:`~kbench.cluster.etcd.server.Etcd` (uses its state: ``env``, ``cfg``,
-    ``stats``, ``_cores``, the samplers, ``_apply_free_s``, ``_stall_until_s``)."""
+    ``stats``, ``_cores``, ``_ends``, the samplers, ``_apply_free_s``, ``_stall_until_s``)."""
 
     def read(self, resource: str, *, objects_scanned: int | None = None,
              bytes_returned: float | None = None, linearizable: bool = True, ranges: int = 1,
@@ -120,14 +127,17 @@ class RangeReads:
 
     def _serve(self, ev: Call) -> None:
         """Run a read on the earliest free core (FCFS), its GC share on the next, and schedule its
-        reply after the transfer and a gRPC round trip."""
+        reply after the transfer and a gRPC round trip; both are jobs of the shared pool (cpu.py)."""
         now = self.env.now
         service, gc, transfer = ev.args[:3]
-        cores = self._cores
-        start = max(now, cores[0])
-        heapq.heapreplace(cores, start + service)
+        cores, ends = self._cores, self._ends
+        start = book(cores, now, service)
+        if ends is not None:
+            heapq.heappush(ends, start + service)
         if gc > 0.0:
-            heapq.heapreplace(cores, max(start, cores[0]) + gc)
+            gc_start = book(cores, start, gc)
+            if ends is not None:
+                heapq.heappush(ends, gc_start + gc)
         self.stats.read_cpu_s += service + gc
         trigger_in(self.env, ev, start + service - now + transfer + self._grpc(), True, self.revision)
 

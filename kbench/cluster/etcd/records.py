@@ -98,6 +98,9 @@ class EtcdStats:
             resource, what a consistent read from the watch cache asks first, I20).
         write_bytes: Bytes of the values applied.
         apply_cpu_s: CPU-seconds of the serial apply stage.
+        write_cpu_s: CPU-seconds booked by write requests (``write_cpu_s`` per entry).
+        write_cpu_wait_s: Summed waits of write requests for a free core, seconds.
+        batch_cpu_s: CPU-seconds of the raft loop (``batch_cpu_s`` per batch).
         batches: Raft batches committed.
         entries_committed: Entries applied (equals revisions created).
         compactions: Compactions run.
@@ -123,6 +126,9 @@ class EtcdStats:
     current_rv_requests: int = 0
     write_bytes: float = 0.0
     apply_cpu_s: float = 0.0
+    write_cpu_s: float = 0.0
+    write_cpu_wait_s: float = 0.0
+    batch_cpu_s: float = 0.0
     batches: int = 0
     entries_committed: int = 0
     compactions: int = 0

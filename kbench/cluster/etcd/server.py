@@ -11,7 +11,9 @@ Concepts (CALIBRATION.md section B):
   (``apply_per_entry_s`` per entry), which caps throughput (B4: ~44k/s) and is where queueing
   builds up under heavy load (B20). The entries of a batch get their revisions, take effect and are
   published to subscribers when the batch's apply starts; the reply reaches the client one gRPC
-  round trip after its apply ends (the whole round trip is charged on the reply path).
+  round trip after its apply ends (the whole round trip is charged on the reply path). A write's
+  CPU and the raft loop's CPU per batch run on the same core pool as reads
+  (:mod:`kbench.cluster.etcd.cpu`).
 * **Read path.** A linearizable read first waits for a ReadIndex round trip to a quorum and for the
   apply stage to reach the commit index of its arrival; then it needs ``ranges * read_base_s +
   keys * read_per_object_s + bytes * read_per_byte_s + walked * index_walk_s_per_key`` of CPU on
@@ -50,6 +52,7 @@ import numpy as np
 import simpy
 from simpy.events import URGENT
 
+from kbench.cluster.etcd.cpu import EtcdCpu
 from kbench.cluster.etcd.mvcc import MvccStore
 from kbench.cluster.etcd.reads import RangeReads
 from kbench.cluster.etcd.records import (
@@ -67,7 +70,7 @@ from kbench.errors import EtcdQuotaExceeded
 from kbench.metrics.buckets import APISERVER_REQUEST_DURATION, Histograms
 
 
-class Etcd(MvccStore, RangeReads):
+class Etcd(EtcdCpu, MvccStore, RangeReads):
     """A 3-member (``cfg.members``) etcd cluster seen from its leader.
 
     Args:
@@ -104,6 +107,8 @@ class Etcd(MvccStore, RangeReads):
         self._batch_work: tuple[int, float] = (0, 0.0)  # entries and value bytes of the batch in flight
         self._apply_free_s = 0.0  # when the apply stage finishes every committed batch
         self._cores = [0.0] * cfg.cores  # heap of core free-times
+        # booked jobs' end times, when the write path's CPU shares the pool (cpu.py)
+        self._ends: list[float] | None = [] if cfg.write_cpu_s > 0 or cfg.batch_cpu_s > 0 else None
         self._stall_until_s = 0.0
         self._slow_factor = 1.0
         self._slow_until_s = 0.0
@@ -188,7 +193,7 @@ class Etcd(MvccStore, RangeReads):
         s.writes_in_flight += 1
         ev.args = (resource, key, op, size_bytes, value, precondition)
         ev.callbacks.append(self._write_done)
-        self._propose(ev)
+        self._admit(ev, 1)
         return ev
 
     def write_many(self, resource: str, op: str, size_bytes: int, items: list[tuple[str, object]]) -> simpy.Event:
@@ -231,7 +236,7 @@ class Etcd(MvccStore, RangeReads):
         s.writes_in_flight += n
         ev.args = (resource, op, size_bytes, items)
         ev.callbacks.append(self._write_done)
-        self._propose(ev)
+        self._admit(ev, n)
         return ev
 
     def _write_done(self, ev: Call) -> None:
@@ -311,7 +316,8 @@ class Etcd(MvccStore, RangeReads):
                 if c.args[2] != "delete":
                     nbytes += c.args[3]
         self._batch_work = (entries, nbytes)
-        env.timeout(self._commit_delay() + nbytes / self.cfg.wal_bytes_per_s).callbacks.append(self._committed)
+        env.timeout(self._batch_cpu() + self._commit_delay() + nbytes / self.cfg.wal_bytes_per_s
+                    ).callbacks.append(self._committed)
 
     def _committed(self, _e: simpy.Event) -> None:
         env = self.env

@@ -1,0 +1,113 @@
+"""The etcd model against a real etcd it was not fitted to (``kbench validate --live-etcd URL``).
+
+Calibrated on 1 and 4 closed-loop clients (``kbench calibrate etcd``, or the points of a
+``--calibration`` file made by it), the model of the testbed (the calibration's etcd on a pool of
+the machine's cores shared with the load generator's CPU, :mod:`kbench.calibrate.fit_etcd`)
+predicts throughput and mean latency at 16 and 64 clients; the same load generator with the same
+packing then measures them. ``expected`` is the measurement, ``simulated`` the prediction:
+throughput within 25 % and mean latency within 35 % (issue 20's bar). The fit's own residuals at
+its calibration points are shown as ``info`` records (a broken fit shows there first).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from kbench.calibrate import gateway
+from kbench.calibrate.fit_etcd import LiveTestbed, etcd_on_testbed, predict
+from kbench.calibrate.live import calibrate_etcd, connect
+from kbench.calibrate.loadgen import PACKING, run_point
+from kbench.config import EtcdConfig
+from kbench.config.calibration import check_calibration, load_calibration
+from kbench.config.loader import from_dict
+from kbench.errors import KbenchError
+from kbench.quantity import parse_duration
+from kbench.validate.record import Record
+
+THROUGHPUT_TOLERANCE = 0.25
+LATENCY_TOLERANCE = 0.35
+
+
+def _testbed(doc: dict, source: str) -> tuple[EtcdConfig, LiveTestbed]:
+    bed = doc.get("testbed")
+    if doc.get("source", {}).get("kind") != "live-etcd" or not isinstance(bed, dict):
+        raise KbenchError("not a calibration of a live etcd (kbench calibrate etcd): no testbed section",
+                          source=source)
+    if bed.get("client_packing") != PACKING:
+        raise KbenchError(f"made with client packing {bed.get('client_packing')!r}; this kbench measures with "
+                          f"{PACKING!r}: calibrate again", source=source, where="testbed.client_packing")
+    etcd = from_dict(EtcdConfig, check_calibration(doc)["etcd"], "scenario.etcd")
+    try:
+        tb = LiveTestbed(int(bed["shared_cores"]), parse_duration(bed["client_cpu_per_request_s"]),
+                     parse_duration(bed["irq_cpu_per_request_s"]), parse_duration(bed["write_cpu_s"]))
+    except (KeyError, ValueError, TypeError) as err:
+        raise KbenchError(f"incomplete testbed section ({err})", source=source, where="testbed") from None
+    return etcd, tb
+
+
+def check_live_etcd(url: str, *, calibration: str | Path | None = None, clients: Sequence[int] = (16, 64),
+                    calibrate_clients: Sequence[int] = (1, 4), duration_s: float = 10.0, warmup_s: float = 2.0,
+                    repeat: int = 3, say: Callable[[str], None] | None = None) -> list[Record]:
+    """Predict and measure closed-loop puts at ``clients`` (module docstring).
+
+    Args:
+        url: The etcd client URL.
+        calibration: A calibration file of this etcd (``kbench calibrate etcd``); without one the
+            etcd is calibrated on ``calibrate_clients`` first.
+        clients: Client counts to predict and measure.
+        calibrate_clients: Client counts of the calibration made here.
+        duration_s: Window length, seconds.
+        warmup_s: Warm-up before a point's windows, seconds.
+        repeat: Windows per point (the median window is used).
+        say: Progress lines.
+    """
+    eps, version = connect([url])
+    if calibration is not None:
+        cal = load_calibration(calibration)
+        doc, source = cal.content, str(calibration)
+    else:
+        doc = calibrate_etcd([url], clients=calibrate_clients, duration_s=duration_s, warmup_s=warmup_s,
+                             repeat=repeat, command=f"kbench validate --live-etcd {url}", say=say)
+        source = "calibrated here"
+    etcd, bed = _testbed(doc, source)
+    cfg = etcd_on_testbed(etcd, bed)
+    lead = gateway.leader(eps)
+    cal_from = ", ".join(str(p["clients"]) for p in doc.get("points", []) if p.get("op") == "put")
+    src = f"live etcd {version} at {url}, calibrated on {cal_from} clients ({source})"
+    out: list[Record] = []
+    for p in doc.get("points", []):
+        if p.get("op") == "put" and p.get("model_throughput_per_s"):
+            n = p["clients"]
+            out.append(Record(f"etcd/live_fit_throughput_{n}_clients", f"puts/s at {n} clients: the fit's own "
+                              "calibration point", float(p["throughput_per_s"]), float(p["model_throughput_per_s"]),
+                              kind="info", source=src, unit="1/s", note="residual of the fit, not a prediction"))
+    pre = b"/kbench-validate/"
+    try:
+        for n in clients:
+            x_pred, w_pred, b_pred = predict(cfg, n)
+            if say:
+                say(f"put with {n} clients: predicted {x_pred:.0f}/s at {w_pred * 1e3:.2f} ms; measuring")
+            point = run_point(lead, n, "put", windows=repeat, duration_s=duration_s, warmup_s=warmup_s,
+                              prefix=pre, say=say)
+            m = point.median
+            busy = not point.clean or not all(q.get("clean", True) for q in doc.get("points", []))
+            extra = {"foreign_cores": None if math.isnan(m.foreign_cores) else round(m.foreign_cores, 3),
+                     "machine_busy": busy, "client_cpu_cores": round(m.client_cpu_cores, 3),
+                     "entries_per_fsync": round(m.entries_per_fsync, 3), "predicted_entries_per_fsync": round(b_pred, 3)}
+            note = (("MACHINE BUSY (other processes used the CPU in every window: not a measurement of etcd); "
+                     if busy else "")
+                    + f"median of {len(point.windows)} windows x {m.seconds:.0f} s ({point.discarded} discarded); "
+                    f"entries per fsync measured {m.entries_per_fsync:.2f}, predicted {b_pred:.2f}; client CPU "
+                    f"{m.client_cpu_cores:.2f} cores; foreign CPU "
+                    + ("-" if math.isnan(m.foreign_cores) else f"{m.foreign_cores:.2f} cores"))
+            out.append(Record(f"etcd/live_throughput_{n}_clients", f"puts/s, {n} closed-loop clients",
+                              m.throughput, x_pred, tolerance=THROUGHPUT_TOLERANCE, kind="rel", source=src,
+                              unit="1/s", samples=len(point.windows), note=note, extra=extra))
+            out.append(Record(f"etcd/live_latency_{n}_clients", f"mean put latency, {n} closed-loop clients",
+                              m.latency_mean_s, w_pred, tolerance=LATENCY_TOLERANCE, kind="rel", source=src,
+                              unit="s", samples=len(point.windows), note=note, extra=extra))
+    finally:
+        gateway.delete_prefix(lead, pre)
+    return out
