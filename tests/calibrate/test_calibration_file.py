@@ -114,7 +114,7 @@ def test_calibration_goes_under_the_scenario_and_into_the_manifest(tmp_path):
     cal = write(tmp_path, GOOD)
     res = runner.invoke(app, ["run", str(scen), "--calibration", str(cal), "--out", str(tmp_path / "r"), "-o", "json"])
     assert res.exit_code == 0, res.output
-    out = json.loads(res.output[res.output.index("{"):])
+    out = json.loads(res.stdout)
     manifest = json.loads((tmp_path / "r").glob("*/manifest.json").__next__().read_text())
     rec = manifest["calibration"]
     assert rec["path"] == str(cal) and rec["sha256"] == hashlib.sha256(cal.read_bytes()).hexdigest()
