@@ -393,3 +393,8 @@ def fit_scheduler(dumps: list[Scrape], api_dumps: list[Scrape] | None, nodes: in
         for p, v in zip(paths, (d.cycle_base_s, d.filter_node_s, d.score_node_s), strict=True):
             fits.set(p, format_duration(v * k), how, err, src)
         fits.skip("scheduler.preemption_node_s", "no PostFilter (preemption) durations")
+    # These are the linear model's constants: without switching to it a run under the calibration would
+    # keep the default work model (issue 17) and silently not use them.
+    fits.set("scheduler.cost_model", "linear", "chosen: the fitted cycle_base_s, filter_node_s and score_node_s "
+             "are the linear model's; the work model's per-plugin constants cannot be separated from these "
+             "families (attempt duration and per-extension-point means)", None, src)

@@ -132,6 +132,13 @@ def test_scheduler_without_extension_points_scales_the_split(tmp_path):
     total = K.cycle_base + (K.filter_node + K.score_node) * n
     assert s["cycle_base_s"] + (s["filter_node_s"] + s["score_node_s"]) * n == pytest.approx(total, rel=0.02)
     assert doc["fits"]["scheduler.cycle_base_s"]["method"].startswith("scaled")
+    # the fitted constants are the linear model's, so the calibration switches a run to it (the default
+    # work model would not read them), and a scenario built under it uses them
+    assert s["cost_model"] == "linear" and "scheduler.cost_model" in doc["fits"]
+    from kbench.config import scenario_from_dict
+
+    sc = scenario_from_dict({"name": "c"}, calibration=tmp_path / "cal.yaml")
+    assert sc.scheduler.cost_model == "linear" and sc.scheduler.cycle_base_s == pytest.approx(s["cycle_base_s"])
 
 
 def test_one_list_resource_does_not_invent_a_split(tmp_path):
