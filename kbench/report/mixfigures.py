@@ -13,7 +13,10 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from kbench.report.base import MissingData, esc, finish
-from kbench.report.figures import _lines, _per_label, _rate, _series
+from kbench.report.base import lines_of as _lines
+from kbench.report.base import per_label as _per_label
+from kbench.report.base import rate_of as _rate
+from kbench.report.base import series_of as _series
 
 
 def write_rows(summary: dict) -> list[list]:
