@@ -23,7 +23,13 @@ from kbench.console import (
 
 
 def run_cmd(
-    scenario: Path = typer.Argument(..., help="Scenario YAML (workloads/demo.yaml, workloads/density-5k.yaml)."),
+    scenario: Path = typer.Argument(None, help="Scenario YAML (workloads/demo.yaml, workloads/density-5k.yaml); "
+                                    "optional with --cluster (defaults then)."),
+    cluster: Path = typer.Option(None, "--cluster", help="A cluster as `kubectl get nodes,pods -A -o yaml` prints "
+                                 "it: its nodes, and its bound pods as existing load."),
+    apply: list[Path] = typer.Option(None, "--apply", help="Kubernetes manifests to create at 0 s, as `kubectl "
+                                     "apply -f` (Deployments, Jobs, DaemonSets, StatefulSets, Services, ...); "
+                                     "repeatable."),
     policy: str = typer.Option(None, "--policy", help="Scheduling policy name or file (overrides the scenario)."),
     seed: int = typer.Option(None, "--seed", help="Master seed (overrides the scenario)."),
     duration: str = typer.Option(None, "--duration", help="Virtual time to simulate (overrides the scenario)."),
@@ -42,7 +48,12 @@ def run_cmd(
     check_output(output, ("table", "json", "yaml", "markdown"))
     from kbench.workload.schedperf.command import is_perf_config, perf_cmd
 
-    if is_perf_config(scenario):
+    if scenario is None and cluster is None:
+        fail("give a scenario (kbench run SCENARIO.yaml) or a cluster (kbench run --cluster DUMP.yaml "
+             "[--apply MANIFESTS.yaml])")
+    if scenario is not None and is_perf_config(scenario):
+        if cluster is not None or apply:
+            fail("--cluster and --apply do not apply to scheduler_perf configs")
         check_output(output, ("table", "json", "yaml"))
         perf_cmd(scenario, case, workload, list_cases, param, seed, out, output)
         return
@@ -59,9 +70,20 @@ def run_cmd(
     if seed is not None:
         from kbench.rng import check_seed
         check_seed(seed)
-    sc = load_scenario(scenario, params=parse_params(param))
-    if sync or duration is not None:
+    if scenario is not None:
+        sc = load_scenario(scenario, params=parse_params(param))
+    else:
+        if param:
+            fail("--param needs a scenario that declares parameters")
+        sc = scenario_from_dict({"name": cluster.stem})
+    if sync or duration is not None or cluster is not None or apply:
         data = to_dict(sc)
+        for flag, path in [("--cluster", cluster)] + [("--apply", p) for p in apply or []]:
+            if path is not None and not path.is_file():
+                fail(f"{flag} {path}: no such file")
+        if cluster is not None:
+            data["cluster"]["dump"] = str(cluster.resolve())
+        data["workload"]["apply"] += [{"file": str(p.resolve())} for p in apply or []]
         for item in sync or []:
             cls, eq, strategy = item.partition("=")
             if not eq or not cls:
