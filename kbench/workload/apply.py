@@ -13,7 +13,9 @@ from the command line):
 * **ReplicaSet** owned by a Deployment in the same files: skipped (its Deployment makes its own),
   and said so; any other ReplicaSet is not created (kbench's ReplicaSets come from Deployments).
 * **Job** → :class:`~kbench.config.workload.JobSpec`: ``completions``, ``parallelism`` (1),
-  ``backoffLimit`` (6), ``template``; pods run ``kbench/duration-s`` (30 s when absent, noted).
+  ``backoffLimit`` (6), ``template`` (defaults as kubernetes ``pkg/apis/batch/v1/defaults.go``: both
+  counts unset are 1; completions unset with a parallelism is a work queue, modelled as
+  completions = parallelism and noted); pods run ``kbench/duration-s`` (30 s when absent, noted).
 * **DaemonSet** → :class:`~kbench.config.workload.DaemonSetSpec`: ``template`` (its
   ``nodeSelector`` and ``tolerations`` choose the nodes), ``updateStrategy.rollingUpdate``,
   ``revisionHistoryLimit``.
@@ -223,14 +225,14 @@ class _Reader:
         if kind in ("NodePort", "LoadBalancer"):
             self.notes.add(path, f"Service type {kind}: kube-proxy's node-port rules are not counted", ref)
         if kind == "ExternalName":
-            self.notes.add(path, "ExternalName Services have no endpoints (kbench still writes an empty "
-                                 "EndpointSlice)", ref)
+            self.notes.add(path, "ExternalName Services are created without a selector (no EndpointSlices, as "
+                                 "upstream); kube-proxy's cost counts them as Services", ref)
         if len(spec.get("ports") or []) > 1:
             self.notes.add(path, "Services with several ports: kube-proxy's cost counts one port per Service", ref)
-        selector = spec.get("selector")
-        if not selector:
-            self.notes.add(path, "Services without a selector: their endpoints are managed outside (kbench's "
-                                 "EndpointSlice controller still writes an empty placeholder slice)", ref)
+        selector = None if kind == "ExternalName" else spec.get("selector")
+        if not selector and kind != "ExternalName":
+            self.notes.add(path, "Services without a selector get their EndpointSlices out of band, which nothing "
+                                 "writes in the run (no endpoints)", ref)
         if selector is not None and not isinstance(selector, dict):
             raise ConfigError("expected a map of labels", where="spec.selector")
         return ServiceSpec(name=name, namespace=ns, selector={str(k): str(v) for k, v in (selector or {}).items()},
@@ -296,11 +298,13 @@ class _Reader:
 
     def _job(self, spec: dict, ns: str, name: str, t: PodTemplate, ref: str, where: str, path: str,
              timing: dict) -> JobSpec:
-        parallelism = _int(spec, "parallelism", 1, where)
+        parallelism = _int(spec, "parallelism", 1, where)  # batch/v1 defaults
         completions = spec.get("completions")
-        if completions is None:
-            self.notes.add(path, "a Job without completions (a work queue) is modelled as completions = "
-                                 "parallelism", ref)
+        if completions is None and spec.get("parallelism") is None:
+            completions = 1  # batch/v1 defaults: both unset are both 1
+        elif completions is None:
+            self.notes.add(path, "a Job without completions (a work queue: done when one pod succeeds and the "
+                                 "others end) is modelled as completions = parallelism", ref)
             completions = parallelism
         completions = _int({"completions": completions}, "completions", 1, where)
         return JobSpec(name=name, namespace=ns, completions=completions, parallelism=parallelism,
