@@ -72,6 +72,11 @@ def load_inputs(scenario) -> KubectlInputs | None:
                                        "objects make their own)", f"{e.top_owner[0]} {e.top_owner[1]}/{e.top_owner[2]}")
         else:
             existing.append(e)
+    owned = Counter(e.top_owner[0] for e in existing if e.top_owner is not None)
+    if owned:
+        kinds = ", ".join(f"{n} of {k}s" for k, n in sorted(owned.items()))
+        notes.add(dump_name, f"the controllers of existing pods are not in the run ({kinds}): the pods stay as load, "
+                             "nothing scales, rolls or replaces them (give their objects to --apply to run them)")
     namespaces = {k: v for k, v in dump.namespaces.items() if k != "default"}
     created = {s.name for s in applied.namespaces}
     for kind, ns, name in applied.objects:

@@ -102,10 +102,17 @@ def test_acceptance_the_existing_pods_are_load_on_their_nodes(acceptance):
     assert full == ["node-c"] and "node-c" not in web_nodes
 
 
-def test_acceptance_warns_of_nothing_from_a_file_kbench_fully_reads(acceptance):
+def test_acceptance_notes_only_what_is_left_out(acceptance):
     s, err = acceptance
-    assert not [x for x in s["ignored"] if x.startswith(("app.yaml:", "cluster.yaml:"))]
-    assert "app.yaml" not in err
+    # app.yaml holds nothing kbench cannot model; of the dump, only that its pods' controllers do not run
+    assert not [x for x in s["ignored"] if x.startswith("app.yaml:")] and "app.yaml" not in err
+    owners = Counter(p["metadata"]["ownerReferences"][0]["kind"] for p in _docs(DUMP) if p["kind"] == "Pod")
+    owners["Deployment"] = owners.pop("ReplicaSet")  # a ReplicaSet's pods are its Deployment's
+    kinds = ", ".join(f"{n} of {k}s" for k, n in sorted(owners.items()))
+    notes = [x for x in s["ignored"] if x.startswith("cluster.yaml:")]
+    assert notes == [f"cluster.yaml: the controllers of existing pods are not in the run ({kinds}): the pods stay "
+                     "as load, nothing scales, rolls or replaces them (give their objects to --apply to run them)"]
+    assert notes[0] in err
 
 
 def test_kubectl_get_list_skips_owned_replicasets_and_replaces_the_existing_pods(tmp_path):
