@@ -60,6 +60,12 @@ class World:
             scenario by the runner).
         events: Event recorders, their sinks and statistics (``events.recorder(...)``).
         event_ttl: The Events' etcd leases (None when Events are off or never expire).
+        existing_uids: Pods that were on their nodes before the run (a cluster dump's): their
+            kubelets adopt the running ones instead of starting them.
+        initial_namespaces: Namespaces besides ``default`` that exist at 0 s, with their labels
+            (the controller manager stores them with their ServiceAccount and root CA).
+        inputs: The run's kubectl inputs (:class:`~kbench.workload.kubectlinputs.KubectlInputs`),
+            or None.
     """
 
     def __init__(self, scenario: Scenario, seed: int | None = None):
@@ -79,6 +85,9 @@ class World:
         self.events = EventHub(self)
         ev = scenario.events
         self.event_ttl = None
+        self.existing_uids: set[int] = set()
+        self.initial_namespaces: dict[str, dict[str, str]] = {}
+        self.inputs = None
         if ev.enabled and ev.ttl_s > 0:
             self.event_ttl = EventTTL(self.env, self.api.etcd_for("events"), ev, on_expired=self._expired)
 
@@ -188,6 +197,29 @@ class World:
             if cache is not None:
                 cache.store.update(self.plane.etcd.values(resource))
                 cache.rebuild_index()
+
+    def add_existing_pods(self, pods: list) -> None:
+        """Pods already bound to their nodes at 0 s (a cluster dump's), stored at no API cost.
+
+        Args:
+            pods: :class:`~kbench.workload.clusterdump.ExistingPod` values (spec, phase, ready).
+        """
+        objs = {}
+        tl = self.timeline
+        for e in pods:
+            key = e.pod.key
+            uid = self.pod_uid(key, "existing")
+            self.existing_uids.add(uid)
+            objs[key] = PodObj(key, uid, e.pod, node_name=e.pod.node_name, phase=e.phase, ready=e.ready)
+            tl.set_node(uid, e.pod.node_name)
+            tl.set_final(uid, "running" if e.phase == "Running" else "pending")
+        if not objs:
+            return
+        self.plane.etcd.preload_values("pods", objs, POD_BYTES)
+        cache = self.api.caches.get("pods")
+        if cache is not None:
+            cache.store.update(self.plane.etcd.values("pods"))
+            cache.rebuild_index()
 
     def update_node(self, client: Client, key: str, *, labels: dict | None = None, taints: list | None = None,
                     unschedulable: bool | None = None) -> Generator[simpy.Event, object, Response]:

@@ -46,6 +46,10 @@ class ClusterConfig:
 
     Attributes:
         nodes: Node groups.
+        dump: A cluster as ``kubectl get nodes,pods -A -o yaml`` prints it ("" = none; ``kbench run
+            --cluster``): its Nodes join the node groups' and its bound pods are the existing load
+            at 0 s (:mod:`kbench.workload.clusterdump`). Relative to the scenario's folder.
     """
 
     nodes: list[NodeGroup] = field(default_factory=list)
+    dump: str = ""

@@ -218,6 +218,8 @@ def prepare(data: dict, *, scenario_dir: str | None = None, params: dict[str, An
                 raise ConfigError(f"given twice: at the top as {top} and as workload.{key}", where=top)
             else:
                 wl[key] = value
+    if isinstance(wl.get("apply"), list):  # `apply: [app.yaml]`: file names for {file: app.yaml}
+        wl["apply"] = [{"file": item} if isinstance(item, str) else item for item in wl["apply"]]
     merged = dict(wl.get("params") or {})
     if params:
         check_overrides(params, declared_params(wl, merged, scenario_dir))

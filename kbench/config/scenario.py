@@ -21,6 +21,7 @@ from kbench.config.etcd import EtcdConfig
 from kbench.config.events import EventsConfig
 from kbench.config.faults import FaultConfig
 from kbench.config.features import DEFAULT_VERSION, resolve
+from kbench.config.filekind import misplaced, read_docs
 from kbench.config.kubelet import KubeletConfig, KubeProxyConfig
 from kbench.config.loader import from_dict, load_yaml, to_dict
 from kbench.config.params import prepare
@@ -140,9 +141,22 @@ def load_scenario(path: str | Path, params: dict[str, Any] | None = None,
             under the scenario's explicit values.
 
     Raises:
-        KbenchError: The file is missing or malformed; the message names the file and field.
+        KbenchError: The file is missing or malformed, or is another kind of file (a cluster dump,
+            Kubernetes manifests, a ClusterLoader2 config...: the message says what it is and how
+            to use it, :mod:`kbench.config.filekind`); the message names the file and field.
     """
-    data = load_yaml(path)
+    try:
+        data = load_yaml(path)
+    except ConfigError:
+        docs = read_docs(path)
+        message = misplaced(docs, "scenario") if docs is not None else None
+        if message:
+            raise ConfigError(message, source=str(path)) from None
+        raise
+    if any(key in data for key in ("apiVersion", "kind", "steps", "tuningSets")):
+        message = misplaced([data], "scenario")
+        if message:
+            raise ConfigError(message, source=str(path))
     try:
         data = prepare(data, scenario_dir=str(Path(path).resolve().parent), params=params)
         return scenario_from_dict(data, calibration=calibration)

@@ -634,6 +634,27 @@ class TraceReplaySpec:
             raise ConfigError(f"inflate_resource: expected gpu or cpu, got {self.inflate_resource!r}")
 
 
+@dataclass(frozen=True)
+class ApplySpec:
+    """Kubernetes manifests created as ``kubectl apply -f`` creates them (``kbench run --apply``):
+    Deployments, Jobs, DaemonSets, StatefulSets, Services and Namespaces become the specs above
+    (:mod:`kbench.workload.apply` says which fields are read and what is left out).
+
+    Attributes:
+        file: The manifests (multi-document YAML or a ``kind: List``); relative to the scenario.
+        at_s: When its objects are created, seconds (counted from the release of ``after``).
+        after: A barrier the objects wait for ("" = none).
+    """
+
+    file: str = ""
+    at_s: float = 0.0
+    after: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.file:
+            raise ConfigError("apply needs a file", where="file")
+
+
 BARRIER_UNTIL = ("created", "scheduled", "running", "deleted")
 
 
@@ -702,6 +723,7 @@ class WorkloadConfig:
         end_after: End the run when this item (a barrier, usually the last) is done, ``end_linger_s``
             later ("" = run to ``duration_s``, which stays the upper bound).
         end_linger_s: Virtual seconds simulated after ``end_after`` is done.
+        apply: Manifest files created as their objects (:class:`ApplySpec`; ``kbench run --apply``).
     """
 
     deployments: list[DeploymentSpec] = field(default_factory=list)
@@ -725,3 +747,4 @@ class WorkloadConfig:
     deletes: list[DeleteSpec] = field(default_factory=list)
     end_after: str = ""
     end_linger_s: float = 0.0
+    apply: list[ApplySpec] = field(default_factory=list)

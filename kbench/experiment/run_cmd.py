@@ -24,7 +24,13 @@ from kbench.console import (
 
 
 def run_cmd(
-    scenario: Path = typer.Argument(..., help="Scenario YAML (workloads/demo.yaml, workloads/density-5k.yaml)."),
+    scenario: Path = typer.Argument(None, help="Scenario YAML (workloads/demo.yaml, workloads/density-5k.yaml); "
+                                    "optional with --cluster (defaults then)."),
+    cluster: Path = typer.Option(None, "--cluster", help="A cluster as `kubectl get nodes,pods -A -o yaml` prints "
+                                 "it: its nodes, and its bound pods as existing load."),
+    apply: list[Path] = typer.Option(None, "--apply", help="Kubernetes manifests to create at 0 s, as `kubectl "
+                                     "apply -f` (Deployments, Jobs, DaemonSets, StatefulSets, Services, ...); "
+                                     "repeatable."),
     policy: str = typer.Option(None, "--policy", help="Scheduling policy name or file (overrides the scenario)."),
     seed: int = typer.Option(None, "--seed", help="Master seed (overrides the scenario)."),
     duration: str = typer.Option(None, "--duration", help="Virtual time to simulate (overrides the scenario)."),
@@ -45,7 +51,12 @@ def run_cmd(
     check_output(output, ("table", "json", "yaml", "markdown"))
     from kbench.workload.schedperf.command import is_perf_config, perf_cmd
 
-    if is_perf_config(scenario):
+    if scenario is None and cluster is None:
+        fail("give a scenario (kbench run SCENARIO.yaml) or a cluster (kbench run --cluster DUMP.yaml "
+             "[--apply MANIFESTS.yaml])")
+    if scenario is not None and is_perf_config(scenario):
+        if cluster is not None or apply:
+            fail("--cluster and --apply do not apply to scheduler_perf configs")
         check_output(output, ("table", "json", "yaml"))
         if calibration is not None:
             fail("--calibration applies to scenarios only, not to scheduler_perf configs")
@@ -64,10 +75,21 @@ def run_cmd(
     if seed is not None:
         from kbench.rng import check_seed
         check_seed(seed)
-    sc = load_scenario(scenario, params=parse_params(param), calibration=calibration)
+    if scenario is not None:
+        sc = load_scenario(scenario, params=parse_params(param), calibration=calibration)
+    else:
+        if param:
+            fail("--param needs a scenario that declares parameters")
+        sc = scenario_from_dict({"name": cluster.stem}, calibration=calibration)
     warn_shadowed(sc)
-    if sync or duration is not None:
+    if sync or duration is not None or cluster is not None or apply:
         data = to_dict(sc)
+        for flag, path in [("--cluster", cluster)] + [("--apply", p) for p in apply or []]:
+            if path is not None and not path.is_file():
+                fail(f"{flag} {path}: no such file")
+        if cluster is not None:
+            data["cluster"]["dump"] = str(cluster.resolve())
+        data["workload"]["apply"] += [{"file": str(p.resolve())} for p in apply or []]
         for item in sync or []:
             cls, eq, strategy = item.partition("=")
             if not eq or not cls:
@@ -158,12 +180,66 @@ def _run_table(s: dict) -> None:
     if pods.get("pending") and pods.get("pending_reasons"):
         console.print("pending pods, filter reasons: " + "; ".join(f"{k} ({v})" for k, v in pods["pending_reasons"].items()),
                       markup=False, highlight=False)
+    _inputs_tables(s)
     if s.get("faults"):
         from kbench.faults.measure import describe
         for row in s["faults"]:
             console.print(describe(row), markup=False, highlight=False, soft_wrap=True)
     if s.get("run_dir"):
         console.print(f"results in {s['run_dir']}", markup=False, highlight=False)
+
+
+def _state(row: dict) -> str:
+    """One applied object's end state in a few words."""
+    kind = row["kind"]
+    if not row.get("present"):
+        return "gone"
+    if kind == "Deployment":
+        return f"{row['available']}/{row['replicas']} available"
+    if kind == "Job":
+        return f"{row['succeeded']}/{row['completions']} succeeded" + (", complete" if row["complete"] else "")
+    if kind == "DaemonSet":
+        return f"{row['available']}/{row['desired']} available"
+    if kind == "StatefulSet":
+        return f"{row['ready']}/{row['replicas']} ready"
+    if kind == "Service":
+        n = row["endpointslices"]
+        return f"{row['endpoints']} endpoints in {n} EndpointSlice{'' if n == 1 else 's'}"
+    return str(row.get("phase") or "")
+
+
+_TABLE_ROWS = 30
+"""Rows of the applied objects and cluster nodes tables (``-o json`` has them all)."""
+
+
+def _inputs_tables(s: dict) -> None:
+    """The applied objects and the dump's nodes (``kbench run --cluster / --apply``), at most
+    :data:`_TABLE_ROWS` rows each."""
+    if s.get("applied"):
+        t = Table(title="Applied objects (at the end)")
+        for col in ("kind", "object", "state", "pods", "nodes"):
+            t.add_column(col)
+        for row in s["applied"][:_TABLE_ROWS]:
+            name = row["name"] if row["kind"] == "Namespace" else f"{row['namespace']}/{row['name']}"
+            nodes = ", ".join(f"{n} {c}" for n, c in (row.get("nodes") or {}).items())
+            t.add_row(row["kind"], name, _state(row), str(row.get("pods", "")), nodes)
+        console.print(t)
+        _more(len(s["applied"]), "objects")
+    if s.get("cluster_nodes"):
+        t = Table(title="Cluster nodes (at the end; existing pods from the dump)")
+        for col in ("node", "pods", "existing pods", "CPU requested / allocatable cores"):
+            t.add_column(col)
+        for row in s["cluster_nodes"][:_TABLE_ROWS]:
+            t.add_row(row["node"], str(row["pods"]), str(row["existing_pods"]),
+                      f"{fmt(row.get('cpu_requested_cores'))} / {fmt(row['cpu_allocatable_cores'])}")
+        console.print(t)
+        _more(len(s["cluster_nodes"]), "nodes")
+
+
+def _more(n: int, what: str) -> None:
+    if n > _TABLE_ROWS:
+        console.print(f"... and {n - _TABLE_ROWS} more {what} (-o json lists them all)", markup=False,
+                      highlight=False)
 
 
 def write_and_say_report(folders: list[Path], output: str) -> None:

@@ -82,17 +82,30 @@ def build(scenario: Scenario, seed: int | None = None, typical_pods: Any = None)
     from kbench.cluster.kubelet.fleet import KubeletFleet
     from kbench.cluster.proxy.kubeproxy import KubeProxyFleet
     from kbench.cluster.scheduler.scheduler import Scheduler
+    from kbench.workload.kubectlinputs import load_inputs
     from kbench.workload.replay import TraceReplay
 
     scenario = effective_scenario(scenario)
+    inputs = load_inputs(scenario)  # kbench run --cluster / --apply
+    if inputs is not None:
+        scenario = inputs.scenario
     traces = scenario.workload.traces
-    if not scenario.cluster.nodes and not any(t.nodes_file for t in traces):
-        raise ConfigError("a lifecycle scenario needs at least one node group", where="cluster.nodes")
+    if not scenario.cluster.nodes and not any(t.nodes_file for t in traces) and not (inputs and inputs.nodes):
+        raise ConfigError("a lifecycle scenario needs nodes: node groups (cluster.nodes), a trace's node list, or a "
+                          "cluster dump (kbench run --cluster DUMP.yaml)", where="cluster.nodes")
     world = World(scenario, seed)
     world.objects = cluster_objects(scenario.workload)
     replays = [TraceReplay(world, t) for t in traces]
     nodes = nodes_from_groups(scenario.cluster.nodes) + [n for r in replays for n in r.nodes]
+    if inputs is not None:
+        nodes = _with_dump_nodes(nodes, inputs.nodes)
+        world.inputs = inputs
+        world.initial_namespaces = dict(inputs.namespaces)
+        for ns, labels in inputs.namespace_labels.items():
+            world.objects.add_namespace(ns, labels)
     world.add_nodes(nodes)
+    if inputs is not None:
+        world.add_existing_pods(inputs.existing)
     for r in replays:
         r.build_sequence(nodes)
     if typical_pods is None and any(r.original is not None and len(r.original) for r in replays):
@@ -133,6 +146,15 @@ def build(scenario: Scenario, seed: int | None = None, typical_pods: Any = None)
         from kbench.faults.injector import FaultInjector
         comps.faults = FaultInjector(world, comps.kubelets)
     return world, comps
+
+
+def _with_dump_nodes(nodes: list, dump_nodes: list) -> list:
+    """The scenario's nodes and a cluster dump's; a name in both is an error."""
+    names = {n.name for n in nodes}
+    clash = next((n.name for n in dump_nodes if n.name in names), None)
+    if clash is not None:
+        raise ConfigError(f"node {clash!r} is both in the cluster dump and made by the scenario", where="cluster.dump")
+    return nodes + list(dump_nodes)
 
 
 def _stop_when(env, events: list, stop, linger_s: float = 0.0) -> Any:

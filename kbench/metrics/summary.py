@@ -142,6 +142,10 @@ def summarize(world: World, *, virtual_s: float, wall_s: float, scheduler: Any =
     mix_ignored = mix.pop("ignored", [])
     summary.update(mix)
     summary["ignored"] += [item for item in mix_ignored if item not in summary["ignored"]]
+    if world.inputs is not None:  # kbench run --cluster / --apply
+        from kbench.metrics.applied import inputs_summary
+        summary.update(inputs_summary(world, scheduler))
+        summary["ignored"] += [item for item in world.inputs.notes if item not in summary["ignored"]]
     if "cl2-load" in world.scenario.workload.labels:
         from kbench.metrics.cl2 import cl2_summary
         summary["cl2"] = cl2_summary(world, summary, driver)

@@ -13,8 +13,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import yaml
-
 from kbench.cluster.objects import Node, NodeTable, Pod
 from kbench.cluster.objects.clusterobjects import ClusterObjects
 from kbench.cluster.objects.manifest import (  # noqa: F401  (re-exported: the parsers' old home)
@@ -29,36 +27,15 @@ from kbench.cluster.objects.manifest import (  # noqa: F401  (re-exported: the p
     add_object,
     parse_node,
     parse_pod,
+    read_documents,
 )
 from kbench.errors import KbenchError
-
-
-def _documents(path: Path) -> list:
-    if not path.is_file():
-        raise SnapshotError("no such file", source=str(path))
-    try:
-        docs = [d for d in yaml.safe_load_all(path.read_text()) if d is not None]
-    except yaml.YAMLError as err:
-        mark = getattr(err, "problem_mark", None)
-        raise SnapshotError(f"invalid YAML: {getattr(err, 'problem', None) or err}", source=str(path),
-                            where=f"line {mark.line + 1}" if mark else None) from None
-    out = []
-    for d, doc in enumerate(docs):
-        if not isinstance(doc, dict):
-            raise SnapshotError(f"expected a Kubernetes object, got {type(doc).__name__}", source=str(path),
-                                where=f"document {d + 1}")
-        if doc.get("kind") == "List" or (doc.get("kind", "").endswith("List") and "items" in doc):
-            prefix = "items" if len(docs) == 1 else f"document {d + 1}.items"
-            out += [(f"{prefix}[{i}]", item) for i, item in enumerate(_list(doc.get("items"), prefix))]
-        else:
-            out.append(("" if len(docs) == 1 else f"document {d + 1}", doc))
-    return out
 
 
 def _read(path: Path, match_label_keys: bool = True) -> tuple[list[Node], list[Pod], ClusterObjects]:
     nodes, pods = [], []
     objects = ClusterObjects()
-    for where, obj in _documents(path):
+    for where, obj in read_documents(path):
         try:
             if not isinstance(obj, dict):
                 raise SnapshotError("expected a Kubernetes object", where=where or None)
@@ -167,7 +144,7 @@ def load_pod(path: str | Path, match_label_keys: bool = True) -> Pod:
         SnapshotError: Not exactly one Pod, or a malformed field.
     """
     path = Path(path)
-    objs = _documents(path)
+    objs = read_documents(path)
     pods = [(w, o) for w, o in objs if isinstance(o, dict) and o.get("kind") == "Pod"]
     if len(pods) != 1:
         kinds = sorted({str(o.get("kind")) for _, o in objs if isinstance(o, dict)})

@@ -6,7 +6,8 @@ and not being deleted. They are kept in slices ``endpointslices/<ns>/<name>-<i>`
 ``max-endpoints-per-slice`` (100) endpoints; a change rewrites only the slices it touches (as
 upstream's reconciler: endpoints that left are removed from their slice, new ones first fill the
 slices already being rewritten, then other slices with room, then new slices; a Service without
-endpoints keeps one empty placeholder slice).
+endpoints keeps one empty placeholder slice). A Service without a selector gets no slices from
+this controller (upstream: they are written out of band through the API).
 
 Each slice written carries ``trigger_s``, the time the controller observed the newest pod change it
 reflects (upstream's ``endpoints.kubernetes.io/last-change-trigger-time``; here the watch delivery
@@ -176,7 +177,10 @@ class EndpointSliceController(Controller):
         st = self._svcs.get(key)
         if st is None:
             return True
-        if key not in self.mgr.cache("services"):
+        present = key in self.mgr.cache("services")
+        if present and not st.selector:
+            return True  # no selector: its slices are written out of band, not by this controller (upstream)
+        if not present:
             if namespace_of(key) in self.mgr.terminating_ns:
                 self._svcs.pop(key)  # the namespace controller deletes the slices
                 return True

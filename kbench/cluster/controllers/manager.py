@@ -122,16 +122,18 @@ class ControllerManager:
         self._synced = False
 
     def _preload_default_namespace(self) -> None:
-        """Namespace ``default`` with its ServiceAccount and root CA ConfigMap exists at t = 0 (no API cost)."""
+        """Namespace ``default`` (and ``world.initial_namespaces``, a cluster dump's) with its
+        ServiceAccount and root CA ConfigMap exists at t = 0 (no API cost)."""
         w = self.world
         etcd = w.plane.etcd
-        if etcd.has("namespaces", "default"):
+        names = [n for n in ("default", *w.initial_namespaces) if not etcd.has("namespaces", n)]
+        if not names:
             return
-        etcd.preload_values("namespaces", {"default": ApiObj("default", {"phase": "Active"}, uid=w.new_uid())}, 512)
-        etcd.preload_values("serviceaccounts", {"default/default": ApiObj("default/default", {}, uid=w.new_uid())},
-                            SA_BYTES)
-        etcd.preload_values("configmaps", {"default/kube-root-ca.crt": ApiObj("default/kube-root-ca.crt", {},
-                                                                              uid=w.new_uid())}, CA_BYTES)
+        etcd.preload_values("namespaces", {n: ApiObj(n, {"phase": "Active"}, uid=w.new_uid()) for n in names}, 512)
+        etcd.preload_values("serviceaccounts", {f"{n}/default": ApiObj(f"{n}/default", {}, uid=w.new_uid())
+                                                for n in names}, SA_BYTES)
+        etcd.preload_values("configmaps", {f"{n}/kube-root-ca.crt": ApiObj(f"{n}/kube-root-ca.crt", {},
+                                                                           uid=w.new_uid()) for n in names}, CA_BYTES)
         for resource in ("namespaces", "serviceaccounts", "configmaps"):
             cache = w.api.caches.get(resource)
             if cache is not None:

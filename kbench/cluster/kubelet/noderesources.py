@@ -45,12 +45,16 @@ class NodeResources:
         share = spec.gpu_total_milli if spec.gpu_count and GPU not in req else 0
         if share and self.gpu_milli + share > self.node.gpu_count * 1000:
             return f"OutOf{GPU}"
+        self._reserve(p, req, share)
+        return ""
+
+    def _reserve(self, p, req: dict[str, float], share: int) -> None:
+        """Hold ``p``'s requests on the node (admitted, or adopted as already running)."""
         for r, v in req.items():
             self.used[r] = self.used.get(r, 0.0) + v
         self.npods += 1
         self.gpu_milli += share
         p.req, p.share, p.admitted = req, share, True
-        return ""
 
     def _release(self, p) -> None:
         if not p.admitted:

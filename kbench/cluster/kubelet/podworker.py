@@ -36,7 +36,7 @@ from kbench.cluster.clients.ratelimit import TokenBucket
 from kbench.cluster.kubelet.nodeclient import NodeClient, first_step
 from kbench.cluster.kubelet.noderesources import NodeResources
 from kbench.cluster.kubelet.status import StatusManager
-from kbench.cluster.objects import Node
+from kbench.cluster.objects import GPU, Node
 from kbench.cluster.objects.stored import POD_BYTES, PodObj
 from kbench.workload.podspec import FAIL_ANNOTATION, GRACE_ANNOTATION, PROBE_ANNOTATION
 
@@ -130,6 +130,8 @@ class Kubelet(NodeResources, StatusManager):
             self._delete_requested(p)
         elif new.finished:
             p.done = True  # terminal before we saw it (relist): nothing runs
+        elif new.phase == "Running" and new.uid in self.world.existing_uids:
+            self._adopt(p)
         else:
             p.proc = True
             p.next = Kubelet._begin
@@ -157,6 +159,20 @@ class Kubelet(NodeResources, StatusManager):
             self._wake(p)
         else:
             self._release(p)
+
+    def _adopt(self, p: _Pod) -> None:
+        """A pod already running before the run (a cluster dump's): its containers run on. The
+        kubelet holds its resources and images and refreshes its token; it writes nothing now."""
+        spec = p.obj.spec
+        self._reserve(p, spec.requests(), spec.gpu_total_milli if spec.gpu_count and GPU not in spec.requests()
+                      else 0)
+        p.sandbox = p.started = True
+        p.api_status = p.want = (p.obj.phase, p.obj.ready)
+        now = self.env.now
+        for image in spec.images():
+            self.pulled.setdefault(image, now)
+        if self.fleet.cfg.token_request:
+            self.fleet.tokens.adopt(self, p)
 
     def _delete_requested(self, p: _Pod) -> None:
         p.deleting = True

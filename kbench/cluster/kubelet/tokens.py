@@ -36,6 +36,7 @@ class TokenRefresher:
         self._ticks: dict[int, list] = {}
         self._sending = -1
         self.sent = 0
+        self._existing_rng = None
 
     def schedule(self, k, p) -> None:
         """Pod ``p`` of kubelet ``k`` just got a token: its refresh falls due (J13)."""
@@ -46,6 +47,18 @@ class TokenRefresher:
         if not draws:
             draws.extend(self.rng.random(1024)[::-1].tolist())
         due = self.env._now + cfg.token_refresh_fraction * cfg.token_expiration_s - cfg.token_jitter_s * draws.pop()
+        self._put(due, (k, p))
+
+    def adopt(self, k, p) -> None:
+        """Pod ``p`` of kubelet ``k`` was running before the run: its token's age is unknown, so its
+        first refresh falls uniformly over the refresh period (a fleet in steady state), drawn
+        from its own stream ``kubelet/token/existing``."""
+        cfg = self.cfg
+        if not cfg.token_refresh:
+            return
+        if self._existing_rng is None:
+            self._existing_rng = self.world.stream("kubelet/token/existing")
+        due = self.env.now + float(self._existing_rng.random()) * cfg.token_refresh_fraction * cfg.token_expiration_s
         self._put(due, (k, p))
 
     def _put(self, due: float, member) -> None:

@@ -28,6 +28,9 @@ rounded up as ``Value``).
 from __future__ import annotations
 
 import math
+from pathlib import Path
+
+import yaml
 
 from kbench.cluster.objects.clusterobjects import ClusterObjects
 from kbench.cluster.objects.core import (
@@ -251,6 +254,51 @@ def parse_pod(obj: dict, where: str = "", match_label_keys: bool = True) -> Pod:
         terminating=bool(meta.get("deletionTimestamp")),
         pod_affinity=_pod_affinity(affinity, namespace, labels, match_label_keys, f"{p}spec.affinity"),
         scheduling_gates=tuple(gates), priority_class_name=str(spec.get("priorityClassName") or ""))
+
+
+def load_documents(path: str | Path) -> list:
+    """The YAML documents of a file of Kubernetes objects (empty documents dropped).
+
+    Raises:
+        SnapshotError: No such file, not text, or invalid YAML (naming the line).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise SnapshotError("no such file", source=str(path))
+    try:
+        return [d for d in yaml.safe_load_all(path.read_text()) if d is not None]
+    except UnicodeDecodeError:
+        raise SnapshotError("not a text file", source=str(path)) from None
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        raise SnapshotError(f"invalid YAML: {getattr(err, 'problem', None) or err}", source=str(path),
+                            where=f"line {mark.line + 1}" if mark else None) from None
+
+
+def flatten_documents(docs: list, source: str = "") -> list[tuple[str, dict]]:
+    """``(where, object)`` for every object of ``docs``, the items of ``kind: List`` documents opened
+    (``where`` is ``items[3]``, ``document 2`` or ``document 2.items[0]``).
+
+    Raises:
+        SnapshotError: A document that is not a mapping.
+    """
+    out = []
+    for d, doc in enumerate(docs):
+        if not isinstance(doc, dict):
+            raise SnapshotError(f"expected a Kubernetes object, got {type(doc).__name__}", source=source or None,
+                                where=f"document {d + 1}")
+        kind = str(doc.get("kind") or "")
+        if kind == "List" or (kind.endswith("List") and "items" in doc):
+            prefix = "items" if len(docs) == 1 else f"document {d + 1}.items"
+            out += [(f"{prefix}[{i}]", item) for i, item in enumerate(_list(doc.get("items"), prefix))]
+        else:
+            out.append(("" if len(docs) == 1 else f"document {d + 1}", doc))
+    return out
+
+
+def read_documents(path: str | Path) -> list[tuple[str, dict]]:
+    """:func:`flatten_documents` of :func:`load_documents` (a snapshot, a manifest file)."""
+    return flatten_documents(load_documents(path), str(path))
 
 
 def parse_node(obj: dict, where: str = "") -> Node:
