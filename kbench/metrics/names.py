@@ -37,6 +37,27 @@ SUMMARY_METRICS: tuple[str, ...] = (
     *(f"measured.{k}" for k in ("warmup_s", "pods", "scheduled", "throughput_pods_per_s")),
     *(f"measured.pod_startup_s.{k}" for k in _STARTUP),
     *(f"measured.pod_e2e_startup_s.{k}" for k in _STARTUP),
+    # issue 16: the apiserver, APF, watch and etcd read/range figures
+    *(f"etcd.{k}" for k in ("reads_per_s", "writes_per_s", "cpu_s", "cpu_cores", "range_requests_per_s",
+                            "range_keys_per_s", "range_bytes_per_s", "index_keys_per_s", "current_rv_requests_per_s",
+                            "write_bytes_per_s", "compactions", "compaction_keys", "compaction_cpu_s")),
+    *(f"apiserver.{k}" for k in ("egress_bytes_per_s", "ingress_bytes_per_s", "watch_events_sent_per_s",
+                                 "watch_events_dispatched_per_s", "terminated_watchers", "memory_peak_bytes",
+                                 "memory_mean_bytes", "memory_peak_at_s", "memory_transient_peak_bytes", "oom_kills",
+                                 "restarts", "cpu_cores")),
+    *(f"apiserver.{k}.*" for k in ("egress_bytes_by_kind", "egress_bytes_by_client", "egress_bytes_by_resource",
+                                   "memory_by_component_peak", "cpu_s_by_kind", "cache_read_wait_s")),
+    *(f"apf.{k}.*" for k in ("current_cl_final", "nominal_cl", "borrowed_seats_max", "lent_seats_max",
+                             "retry_after_s")),
+    "watch.*", "watch.terminated_by_class.*", "retries",
+    # issue 18: the write mix
+    "writes_per_pod.*.*", "writes_by_component.*.*.*",
+    *(f"events.{k}" for k in ("emitted", "created", "patched", "written", "aggregated", "expired", "per_s")),
+    "events.dropped.*", "events.by_reason.*", "events.by_component.*",
+    "gc.deleted.*", *(f"gc.{k}" for k in ("gets", "orphaned_dependents", "namespace_deletecollections")), "gc.podgc.*",
+    "etcd_objects.*", "etcd_events.*",
+    *(f"kube_proxy.{k}" for k in ("proxies", "syncs", "full_syncs", "services", "endpoints")),
+    "kube_proxy.sync_s.*", "kube_proxy.network_programming_latency_s.*",
 )
 """Numeric summary paths (``*``: any one segment)."""
 
