@@ -333,8 +333,13 @@ class WatchCache:
             self._by_part.setdefault(w.partition, {})[w.wid] = w
             self._n_by_part += 1
         if from_rv is not None and w.on_event is not None and self.history and self.history[-1][0] > from_rv:
-            missed = [rec for rev, _t, rec, part in self.history
-                      if rev > from_rv and (w.partition is None or w.partition == part)]
+            missed = []  # newest first, from the end of the history: O(missed), not O(history)
+            for rev, _t, rec, part in reversed(self.history):
+                if rev <= from_rv:
+                    break
+                if w.partition is None or w.partition == part:
+                    missed.append(rec)
+            missed.reverse()
             if missed:
                 self._replay(w, missed)
         ev = env.timeout(timeout_s)
