@@ -104,10 +104,13 @@ def _density(nodes: int, pods: int, per_deployment: int, duration_s: float, name
     return data
 
 
-def _trace(name: str, **trace: Any) -> dict[str, Any]:
+def _trace(name: str, placement_only: bool = False, **trace: Any) -> dict[str, Any]:
+    """A bundled trace scenario with absolute trace paths and replay overrides, in the given mode
+    (fgd-openb.yaml declares placement-only: the full-plane benchmark forces the plane)."""
     data = _workload(name)
     data["workload"]["params"]["traces"] = str(traces_dir())
     data["workload"]["traces"][0].update(trace)
+    data["workload"]["placement_only"] = placement_only
     return data
 
 

@@ -702,6 +702,10 @@ class WorkloadConfig:
         end_after: End the run when this item (a barrier, usually the last) is done, ``end_linger_s``
             later ("" = run to ``duration_s``, which stays the upper bound).
         end_linger_s: Virtual seconds simulated after ``end_after`` is done.
+        placement_only: Only placement matters: run the scheduler framework over the trace
+            replay's pod sequence without the rest of the control plane (:mod:`kbench.experiment.placement`;
+            refused, with the reason, when placement could depend on the plane). ``kbench run
+            --placement-only`` / ``--full-plane`` force either way.
     """
 
     deployments: list[DeploymentSpec] = field(default_factory=list)
@@ -725,3 +729,4 @@ class WorkloadConfig:
     deletes: list[DeleteSpec] = field(default_factory=list)
     end_after: str = ""
     end_linger_s: float = 0.0
+    placement_only: bool = False  # kbench default: the full plane
