@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 
 .PHONY: demo demo-sync test bench lint venv clean
 .PHONY: fuzz
-.PHONY: validate validate-full validation-doc fgd-repro
+.PHONY: validate validate-full validation-doc validation-doc-fgd fgd-repro
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -51,6 +51,10 @@ validate-full: $(STAMP)
 VALIDATE ?=
 validation-doc: $(STAMP)
 	$(BIN)/python -m kbench.validate.doc $(VALIDATE) $(if $(wildcard $(FGD_OUT)/fgd-table.md),--fgd $(FGD_OUT)/fgd-table.md)
+
+# Copies $(FGD_OUT)/fgd-table.md into docs/VALIDATION.md without rerunning the validation suite.
+validation-doc-fgd: $(STAMP)
+	$(BIN)/python -m kbench.validate.doc --fgd $(FGD_OUT)/fgd-table.md --fgd-only
 
 # The FGD paper's headline experiment: 6 policies x seeds 42-51 on the default openb pod list and the
 # 16 variants FGD.md §1.4 names, placement-only (fgd-openb.yaml declares it), FGD_JOBS processes;
