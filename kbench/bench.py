@@ -1,28 +1,37 @@
-"""Performance benchmarks of kbench itself (issue 8): ``kbench bench [--quick] [-o table|json]``.
+"""Performance benchmarks of kbench itself (issue 8, issue 21 item 7): ``kbench bench [--quick] [-o table|json]``.
 
 Each reference scenario runs in a fresh Python subprocess (``python -m kbench.bench CHILD-SPEC``)
 so that its peak resident set size is its own; the child times only the simulation (imports and
 scenario parsing excluded) and prints one JSON line; ``cpu_s`` (the child's user + system CPU
 seconds over the same span) is given beside ``wall_s`` because on a shared machine it is the
-steadier figure. The parent also times SimPy's bare timeout
-loop in its own process and reports the engine efficiency: kbench events per wall second divided
-by bare SimPy timeout events per wall second (1.0 would mean the model adds nothing per event).
+steadier figure. The cost figures are per unit of simulated work, which stays meaningful as the
+engine drops events (the events-per-second "efficiency" of schema 1 fell as events were removed,
+and is gone since schema 2): ``us_wall_per_request`` and ``us_wall_per_pod`` (wall microseconds per
+simulated API request, every request the plane served or refused, batch members counted one by
+one, and per scheduled pod; None when the count is 0) and their CPU twins ``us_cpu_per_*``.
+``machine.loadavg`` is the 1/5/15-minute load average before and after, and each scenario records
+the 1-minute load at its start (``loadavg_1m_start``), so a contended bench shows in its output.
 
 Scenarios (full / ``--quick``):
 
 * ``density-5k``: ``workloads/density-5k.yaml`` (5,000 nodes, 150,000 pods, 15 virtual minutes) /
   100 nodes, 600 pods, 40 virtual seconds.
 * ``openb``: ``workloads/openb.yaml`` (1,523 nodes, 8,152 pods) / 3 % of the nodes, 40 pods.
-* ``fgd-openb``: ``workloads/fgd-openb.yaml``, policy fgd, seed 42 / 3 % of the nodes, 40 pods
-  (before inflation to 130 % of the GPUs).
+* ``fgd-openb``: ``workloads/fgd-openb.yaml``, policy fgd, seed 42, the full plane (forced: the
+  scenario declares placement-only) / 3 % of the nodes, 40 pods (before inflation to 130 % of the GPUs).
+* ``fgd-openb-placement``: the same, placement-only (:mod:`kbench.experiment.placement`) / 10 % of
+  the nodes, 400 pods.
 * ``sync-list-watch``: 5,000 list-watch clients, 10,000 objects, 10 virtual minutes /
   200 clients, 1,000 objects, 1 virtual minute.
 * growth: the density template with the same pods (30,000; quick: 300) on 1,000 and 5,000 nodes
   (quick: 50 and 250);
-  the ratio of wall seconds per pod (large / small).
+  the ratio of wall seconds per pod (large / small), and the same on CPU seconds.
 * ``cl2-load-5k`` (only when named with ``--scenario``): ``workloads/cl2-load.yaml`` with
   ``nodes=5000``, ``throughput=20`` (ClusterLoader2's 5,000-node load job: 150,000 pods, hours of
   virtual time) / 20 nodes, one namespace of 600 pods.
+
+The parent also times SimPy's bare timeout loop (``engine.simpy_timeout_events_per_s``, for the
+record).
 """
 
 from __future__ import annotations
@@ -44,8 +53,13 @@ import yaml
 from kbench.bundled import TRACES, WORKLOADS
 from kbench.errors import KbenchError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+"""2 (issue 21): per-request and per-pod costs, loadavg, fgd-openb-placement, the growth CPU ratio;
+``efficiency`` (per scenario and overall) removed."""
 TRACE_FILE = "openb_pod_list_default.csv.gz"
+LOADED = 1.5
+"""A 1-minute load average above this at a scenario's start makes ``kbench bench`` warn (kbench default:
+on a 2-core machine, more than one other busy process shares the cores)."""
 
 
 @dataclass(frozen=True)
@@ -104,10 +118,13 @@ def _density(nodes: int, pods: int, per_deployment: int, duration_s: float, name
     return data
 
 
-def _trace(name: str, **trace: Any) -> dict[str, Any]:
+def _trace(name: str, placement_only: bool = False, **trace: Any) -> dict[str, Any]:
+    """A bundled trace scenario with absolute trace paths and replay overrides, in the given mode
+    (fgd-openb.yaml declares placement-only: the full-plane benchmark forces the plane)."""
     data = _workload(name)
     data["workload"]["params"]["traces"] = str(traces_dir())
     data["workload"]["traces"][0].update(trace)
+    data["workload"]["placement_only"] = placement_only
     return data
 
 
@@ -137,6 +154,9 @@ def _cases(quick: bool) -> list[BenchCase]:
                       "openb replay: 3 % of nodes, 40 pods (quick)"),
             BenchCase("fgd-openb", "run", _trace("fgd-openb.yaml", sample_nodes=0.03, max_pods=40),
                       "fgd-openb, fgd, seed 42: 3 % of nodes, 40 pods (quick)", policy="fgd", seed=42),
+            BenchCase("fgd-openb-placement", "run",
+                      _trace("fgd-openb.yaml", placement_only=True, sample_nodes=0.1, max_pods=400),
+                      "fgd-openb placement-only, fgd, seed 42: 10 % of nodes, 400 pods (quick)", policy="fgd", seed=42),
             BenchCase("sync-list-watch", "sync", {"clients": 200, "objects": 1000, "duration_s": 60},
                       "sync list-watch: 200 clients, 1,000 objects, 60 s (quick)"),
         ]
@@ -145,7 +165,9 @@ def _cases(quick: bool) -> list[BenchCase]:
                   "workloads/density-5k.yaml: 5,000 nodes, 150,000 pods, 15 min"),
         BenchCase("openb", "run", _trace("openb.yaml"), "workloads/openb.yaml: 1,523 nodes, 8,152 pods"),
         BenchCase("fgd-openb", "run", _trace("fgd-openb.yaml"),
-                  "workloads/fgd-openb.yaml, fgd, seed 42: 1,213 nodes", policy="fgd", seed=42),
+                  "workloads/fgd-openb.yaml, fgd, seed 42, full plane: 1,213 nodes", policy="fgd", seed=42),
+        BenchCase("fgd-openb-placement", "run", _trace("fgd-openb.yaml", placement_only=True),
+                  "workloads/fgd-openb.yaml, fgd, seed 42, placement-only: 1,213 nodes", policy="fgd", seed=42),
         BenchCase("sync-list-watch", "sync", {"clients": 5000, "objects": 10_000, "duration_s": 600},
                   "sync list-watch: 5,000 clients, 10,000 objects, 10 min"),
     ]
@@ -174,9 +196,12 @@ def _child(spec: dict[str, Any]) -> dict[str, Any]:
         sc = scenario_from_dict({"name": "bench-sync", "seed": 1, "duration_s": p["duration_s"],
                                  "sync": {"clients": p["clients"], "objects": p["objects"]}})
         t0 = time.perf_counter()
-        s = run_sync(sc, "list-watch").summary
+        res = run_sync(sc, "list-watch")
         wall = time.perf_counter() - t0
+        s, st = res.summary, res.plane.stats
         virtual, pods, events = float(s["virtual_s"]), 0, int(s.get("events", 0))
+        scheduled, mode = 0, "sync"
+        requests = int(st.total("count") + st.total("rejected_429") + st.total("errors"))
     else:
         from kbench.experiment.runner import run
 
@@ -185,9 +210,12 @@ def _child(spec: dict[str, Any]) -> dict[str, Any]:
         s = run(path, policy=spec.get("policy"), seed=spec.get("seed")).summary
         wall = time.perf_counter() - t0
         virtual, pods, events = float(s["sim"]["virtual_s"]), int(s["pods"]["created"]), int(s["sim"]["events"])
+        scheduled, mode = int(s["scheduling"]["scheduled"]), s["sim"].get("mode", "full-plane")
+        api = s.get("api")  # absent in a placement-only run
+        requests = int(api["requests"] + api["rejected_429"] + api["errors"]) if api else 0
     rss_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
     return {"wall_s": wall, "cpu_s": _cpu_s() - cpu0, "virtual_s": virtual, "pods": pods, "events": events,
-            "peak_rss_mib": rss_kib / 1024.0}
+            "peak_rss_mib": rss_kib / 1024.0, "pods_scheduled": scheduled, "api_requests": requests, "mode": mode}
 
 
 def _cpu_s() -> float:
@@ -210,6 +238,7 @@ def run_case(case: BenchCase, tmp: Path) -> dict[str, Any]:
     else:
         spec["data"] = case.data
     env = dict(os.environ, PYTHONHASHSEED="0")
+    load = loadavg()
     proc = subprocess.run([sys.executable, "-m", "kbench.bench", json.dumps(spec)], capture_output=True,
                           text=True, env=env, check=False)
     if proc.returncode != 0:
@@ -217,18 +246,40 @@ def run_case(case: BenchCase, tmp: Path) -> dict[str, Any]:
         raise KbenchError(f"benchmark {case.name} failed: {lines[-1] if lines else 'exit ' + str(proc.returncode)}")
     raw = json.loads(proc.stdout.strip().splitlines()[-1])
     wall = max(raw["wall_s"], 1e-9)
+    cpu, requests, scheduled = raw["cpu_s"], raw["api_requests"], raw["pods_scheduled"]
     return {
         "description": case.description,
+        "mode": raw["mode"],
         "wall_s": round(wall, 3),
-        "cpu_s": round(raw["cpu_s"], 3),
+        "cpu_s": round(cpu, 3),
         "virtual_s": round(raw["virtual_s"], 3),
         "speedup": round(raw["virtual_s"] / wall, 2),
         "pods": raw["pods"],
         "pods_per_wall_s": round(raw["pods"] / wall, 1),
+        "pods_scheduled": scheduled,
+        "api_requests": requests,
+        "us_wall_per_request": _per(wall, requests),
+        "us_wall_per_pod": _per(wall, scheduled),
+        "us_cpu_per_request": _per(cpu, requests),
+        "us_cpu_per_pod": _per(cpu, scheduled),
         "events": raw["events"],
         "events_per_wall_s": round(raw["events"] / wall, 1),
         "peak_rss_mib": round(raw["peak_rss_mib"], 1),
+        "loadavg_1m_start": None if load is None else load[0],
     }
+
+
+def _per(seconds: float, count: int) -> float | None:
+    """Microseconds per item (None when there is none)."""
+    return round(seconds / count * 1e6, 2) if count > 0 else None
+
+
+def loadavg() -> list[float] | None:
+    """The 1, 5 and 15-minute load averages (None where the platform has none)."""
+    try:
+        return [round(x, 2) for x in os.getloadavg()]
+    except OSError:
+        return None
 
 
 # --------------------------------------------------------------------------------------- engine
@@ -270,7 +321,8 @@ def bench(quick: bool = False, only: list[str] | None = None, growth: bool = Tru
         log: ``f(message)`` called before each scenario, or None.
 
     Returns:
-        ``{version, quick, machine, scenarios: {name: figures}, engine, efficiency, growth}``.
+        ``{version, quick, machine (with loadavg.{before, after}), scenarios: {name: figures}, engine,
+        growth}``.
 
     Raises:
         KbenchError: An unknown scenario name, missing traces or a failed scenario.
@@ -282,6 +334,7 @@ def bench(quick: bool = False, only: list[str] | None = None, growth: bool = Tru
             raise KbenchError(f"--scenario {n}: expected one of {', '.join(names)}")
     todo = [c for c in todo if ((c.name in only) if only else not c.opt_in)]
     out: dict[str, Any] = {"version": SCHEMA_VERSION, "quick": quick, "machine": machine(), "scenarios": {}}
+    out["machine"]["loadavg"] = {"before": loadavg(), "after": None}
     with tempfile.TemporaryDirectory(prefix="kbench-bench-") as d:
         for c in todo:
             if log:
@@ -297,18 +350,17 @@ def bench(quick: bool = False, only: list[str] | None = None, growth: bool = Tru
             fs, fl = figs[small.name], figs[large.name]
             per_s = fs["wall_s"] / max(fs["pods"], 1)
             per_l = fl["wall_s"] / max(fl["pods"], 1)
+            cpu_s = fs["cpu_s"] / max(fs["pods"], 1)
+            cpu_l = fl["cpu_s"] / max(fl["pods"], 1)
             out["growth"] = {"small": {"name": small.name, **fs}, "large": {"name": large.name, **fl},
                              "wall_s_per_pod_small": per_s, "wall_s_per_pod_large": per_l,
-                             "ratio": round(per_l / per_s, 3) if per_s > 0 else None}
+                             "ratio": round(per_l / per_s, 3) if per_s > 0 else None,
+                             "cpu_s_per_pod_small": cpu_s, "cpu_s_per_pod_large": cpu_l,
+                             "cpu_ratio": round(cpu_l / cpu_s, 3) if cpu_s > 0 else None}
     if log:
         log("engine: SimPy bare timeout loop")
-    rate = simpy_timeout_rate()
-    out["engine"] = {"simpy_timeout_events_per_s": round(rate, 1)}
-    ev = sum(s["events"] for s in out["scenarios"].values())
-    wall = sum(s["wall_s"] for s in out["scenarios"].values())
-    for s in out["scenarios"].values():
-        s["efficiency"] = round(s["events_per_wall_s"] / rate, 3)
-    out["efficiency"] = round(ev / wall / rate, 3) if wall > 0 else None
+    out["engine"] = {"simpy_timeout_events_per_s": round(simpy_timeout_rate(), 1)}
+    out["machine"]["loadavg"]["after"] = loadavg()
     return out
 
 

@@ -9,45 +9,55 @@ def bench_cmd(
     quick: bool = typer.Option(False, "--quick", help="Tiny scenarios (CI smoke, well under a minute)."),
     scenario: list[str] = typer.Option(None, "--scenario",
                                        help="Only this scenario (repeatable): density-5k, openb, fgd-openb, "
-                                            "sync-list-watch; cl2-load-5k runs only when named."),
+                                            "fgd-openb-placement, sync-list-watch; cl2-load-5k runs only when named."),
     growth: bool = typer.Option(True, "--growth/--no-growth", help="Also run the 1,000 vs 5,000 node pair."),
     output: str = typer.Option("table", "-o", "--output", help="table, json or yaml."),
 ) -> None:
-    """Benchmark kbench itself: wall time, speed-up, events/s and peak RSS per reference scenario."""
-    from kbench.console import check_output, console, err_console, print_data
+    """Benchmark kbench itself: wall and CPU time, µs per API request and per scheduled pod, peak RSS."""
+    from kbench.console import check_output, console, err_console, print_data, warn
 
     check_output(output)
-    from kbench.bench import bench
+    from kbench.bench import LOADED, bench
 
     def log(msg: str) -> None:
         err_console.print(f"bench: {msg}", markup=False, highlight=False, soft_wrap=True)
 
     res = bench(quick=quick, only=scenario or None, growth=growth, log=log)
+    rows = list(res["scenarios"].items())
+    g = res.get("growth")
+    if g:
+        rows += [(g["small"]["name"], g["small"]), (g["large"]["name"], g["large"])]
+    busy = [f"{name} ({s['loadavg_1m_start']})" for name, s in rows
+            if s.get("loadavg_1m_start") is not None and s["loadavg_1m_start"] > LOADED]
+    if busy:
+        warn(f"the machine was loaded (1-minute load average above {LOADED}) at the start of: {', '.join(busy)}; "
+             "compare CPU seconds, the steadier figure")
     if output in ("json", "yaml"):
         print_data(res, output)
         return
     from rich.console import Console
     from rich.table import Table
 
-    out = console if console.width >= 150 else Console(width=150)  # a wide table: never wrap the figures
+    out = console if console.width >= 170 else Console(width=170)  # a wide table: never wrap the figures
 
     t = Table(title=f"kbench bench{' --quick' if quick else ''} · {res['machine']['cpus']} CPUs · "
                     f"Python {res['machine']['python']}")
-    for col in ("scenario", "wall s", "CPU s", "virtual s", "speed-up", "pods", "pods/wall s", "events",
-                "events/wall s", "efficiency", "peak RSS MiB"):
-        t.add_column(col, justify="left" if col == "scenario" else "right", no_wrap=True)
-    rows = list(res["scenarios"].items())
-    g = res.get("growth")
-    if g:
-        rows += [(g["small"]["name"], g["small"]), (g["large"]["name"], g["large"])]
+    for col in ("scenario", "mode", "wall s", "CPU s", "virtual s", "speed-up", "pods scheduled", "API requests",
+                "µs wall/request", "µs wall/pod", "µs CPU/request", "µs CPU/pod", "peak RSS MiB", "load 1m"):
+        t.add_column(col, justify="left" if col in ("scenario", "mode") else "right", no_wrap=True)
+
+    def us(x) -> str:
+        return "-" if x is None else f"{x:,.1f}"
+
     for name, s in rows:
-        eff = s.get("efficiency")
-        t.add_row(name, f"{s['wall_s']:.1f}", f"{s['cpu_s']:.1f}", f"{s['virtual_s']:.0f}", f"{s['speedup']:.1f}", f"{s['pods']:,}",
-                  f"{s['pods_per_wall_s']:,.0f}", f"{s['events']:,}", f"{s['events_per_wall_s']:,.0f}",
-                  "" if eff is None else f"{eff:.2f}", f"{s['peak_rss_mib']:,.0f}")
+        load = s.get("loadavg_1m_start")
+        t.add_row(name, s["mode"], f"{s['wall_s']:.1f}", f"{s['cpu_s']:.1f}", f"{s['virtual_s']:.0f}",
+                  f"{s['speedup']:.1f}", f"{s['pods_scheduled']:,}", f"{s['api_requests']:,}",
+                  us(s["us_wall_per_request"]), us(s["us_wall_per_pod"]), us(s["us_cpu_per_request"]),
+                  us(s["us_cpu_per_pod"]), f"{s['peak_rss_mib']:,.0f}", "-" if load is None else f"{load:.2f}")
     out.print(t)
-    out.print(f"SimPy bare timeout loop: {res['engine']['simpy_timeout_events_per_s']:,.0f} events/s; "
-                  f"efficiency (kbench events/s ÷ SimPy's): {res['efficiency']}", markup=False, highlight=False)
+    la = res["machine"]["loadavg"]
+    out.print(f"load average (1/5/15 min) before {la['before']}, after {la['after']}", markup=False, highlight=False)
     if g:
-        out.print(f"growth: wall s per pod {g['large']['name']} ÷ {g['small']['name']} = {g['ratio']}",
-                      markup=False, highlight=False)
+        out.print(f"growth: per pod {g['large']['name']} ÷ {g['small']['name']} = {g['ratio']} (wall), "
+                  f"{g['cpu_ratio']} (CPU)", markup=False, highlight=False)

@@ -343,6 +343,10 @@ class WorkloadConfig:
             later ("" = run to ``duration_s``, which stays the upper bound).
         end_linger_s: Virtual seconds simulated after ``end_after`` is done.
         apply: Manifest files created as their objects (:class:`ApplySpec`; ``kbench run --apply``).
+        placement_only: Only placement matters: run the scheduler framework over the trace
+            replay's pod sequence without the rest of the control plane (:mod:`kbench.experiment.placement`;
+            refused, with the reason, when placement could depend on the plane). ``kbench run
+            --placement-only`` / ``--full-plane`` force either way.
     """
 
     deployments: list[DeploymentSpec] = field(default_factory=list)
@@ -367,3 +371,4 @@ class WorkloadConfig:
     end_after: str = ""
     end_linger_s: float = 0.0
     apply: list[ApplySpec] = field(default_factory=list)
+    placement_only: bool = False  # kbench default: the full plane

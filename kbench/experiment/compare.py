@@ -25,7 +25,7 @@ import datetime as _dt
 import json
 import os
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -126,7 +126,7 @@ def _validate(policies: Sequence[str], seeds: Sequence[int], baseline: str | Non
 def compare(scenario: Scenario | str | Path, policies: Sequence[str], seeds: int | Sequence[int] = stats.DEFAULT_SEEDS,
             metrics: Sequence[str] | None = None, baseline: str | None = None, out_dir: str | Path | None = None, *,
             test: str = "wilcoxon", alpha: float = stats.ALPHA, directions: dict[str, str] | None = None,
-            progress: Callable[[str, int], None] | None = None) -> dict[str, Any]:
+            progress: Callable[[str, int], None] | None = None, jobs: int = 1) -> dict[str, Any]:
     """Run ``policies`` × ``seeds`` and compare them per metric.
 
     Args:
@@ -140,7 +140,11 @@ def compare(scenario: Scenario | str | Path, policies: Sequence[str], seeds: int
         test: ``wilcoxon`` (default) or ``t`` (paired t-test).
         alpha: Significance level after Holm correction.
         directions: ``{metric: "lower"|"higher"}`` overrides of :func:`direction_of`.
-        progress: ``f(policy, seed)`` called before each run.
+        progress: ``f(policy, seed)`` called before each run (``jobs`` > 1: as each run ends).
+        jobs: Processes running the cells: 1 runs them one after the other in this process; more
+            spawns that many worker processes (:class:`~kbench.experiment.executors.ProcessExecutor`,
+            one run per cell). The results are joined in seed × policy order, so the comparison is
+            the same for any ``jobs``.
 
     Returns:
         The comparison dict described in the module docstring.
@@ -148,8 +152,6 @@ def compare(scenario: Scenario | str | Path, policies: Sequence[str], seeds: int
     Raises:
         KbenchError: Bad input (fewer than 2 policies or seeds, unknown metric, policy or baseline).
     """
-    from kbench.experiment.runner import run
-
     if not isinstance(scenario, Scenario):
         scenario = load_scenario(scenario)
     seed_list = list(range(scenario.seed, scenario.seed + seeds)) if isinstance(seeds, int) else [int(s) for s in seeds]
@@ -182,25 +184,17 @@ def compare(scenario: Scenario | str | Path, policies: Sequence[str], seeds: int
                           experiment_manifest(folder, "comparison", "running", metrics=chosen, **info))
 
     summaries: dict[str, list[dict[str, Any]]] = {p: [] for p in policies}
+    cells = _inline(scenario, policies, seed_list, folder, progress) if jobs <= 1 else \
+        _parallel(scenario, policies, seed_list, folder, progress, jobs)
     try:
-        for seed in seed_list:
-            for policy in policies:
-                if progress is not None:
-                    progress(policy, seed)
-                try:
-                    res = run(scenario, policy=policy, seed=seed, out_dir=folder)
-                except (KbenchError, KeyboardInterrupt):
-                    raise
-                except Exception as err:  # a run that crashed: name it (the CLI exits 1)
-                    raise RunFailed(f"run of policy {policy} seed {seed} failed: {str(err).splitlines()[0]}") \
-                        from err
-                summaries[policy].append(res.summary)
-                if chosen is None:
-                    paths = set(metric_paths(res.summary))
-                    chosen = [m for m in DEFAULT_METRICS if m in paths]
-                else:
-                    for m in chosen:  # fail on an unknown metric after the first run, not after all of them
-                        extract(res.summary, m)
+        for policy, _seed, summary in cells:
+            summaries[policy].append(summary)
+            if chosen is None:
+                paths = set(metric_paths(summary))
+                chosen = [m for m in DEFAULT_METRICS if m in paths]
+            else:
+                for m in chosen:  # fail on an unknown metric after the first run, not after all of them
+                    extract(summary, m)
     except BaseException as err:
         if folder is not None:
             status = "interrupted" if isinstance(err, KeyboardInterrupt) else "failed"
@@ -217,6 +211,50 @@ def compare(scenario: Scenario | str | Path, policies: Sequence[str], seeds: int
         write_json_atomic(folder / "manifest.json",
                           experiment_manifest(folder, "comparison", "complete", metrics=chosen, **info))
     return result
+
+
+def _inline(scenario: Scenario, policies: list[str], seeds: list[int], folder: Path | None,
+            progress: Callable[[str, int], None] | None) -> Iterator[tuple[str, int, dict[str, Any]]]:
+    """Run the cells one after the other in this process; yield ``(policy, seed, summary)``."""
+    from kbench.experiment.runner import run
+
+    for seed in seeds:
+        for policy in policies:
+            if progress is not None:
+                progress(policy, seed)
+            try:
+                res = run(scenario, policy=policy, seed=seed, out_dir=folder)
+            except (KbenchError, KeyboardInterrupt):
+                raise
+            except Exception as err:  # a run that crashed: name it (the CLI exits 1)
+                raise RunFailed(f"run of policy {policy} seed {seed} failed: {str(err).splitlines()[0]}") from err
+            yield policy, seed, res.summary
+
+
+def _parallel(scenario: Scenario, policies: list[str], seeds: list[int], folder: Path | None,
+              progress: Callable[[str, int], None] | None, jobs: int) -> Iterator[tuple[str, int, dict[str, Any]]]:
+    """Run the cells on ``jobs`` spawned processes; yield ``(policy, seed, summary)`` in seed × policy order
+    once all have finished (the first failed cell stops the others)."""
+    from kbench.config.loader import to_dict
+    from kbench.experiment.executors import CellTask, ProcessExecutor
+
+    data = to_dict(scenario)
+    order = [(seed, policy) for seed in seeds for policy in policies]
+    tasks = [CellTask(f"{seed}/{policy}", data, policy, seed, str(folder) if folder is not None else None)
+             for seed, policy in order]
+    by_cell: dict[str, dict[str, Any]] = {}
+    with ProcessExecutor(jobs) as ex:
+        for rec in ex.run(tasks):
+            seed_s, _, policy = rec["cell_id"].partition("/")
+            if rec["status"] == "error":
+                raise KbenchError(rec["error"])
+            if rec["status"] != "complete":
+                raise RunFailed(f"run of policy {policy} seed {seed_s} failed: {rec.get('error', rec['status'])}")
+            by_cell[rec["cell_id"]] = rec["summary"]
+            if progress is not None:
+                progress(policy, int(seed_s))
+    for seed, policy in order:
+        yield policy, seed, by_cell[f"{seed}/{policy}"]
 
 
 def _now() -> str:

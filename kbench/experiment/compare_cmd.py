@@ -90,6 +90,8 @@ def compare_cmd(
     param: list[str] = typer.Option(None, "--param", help="KEY=VALUE for the scenario's params, e.g. pods=FILE."),
     calibration: Path = typer.Option(None, "--calibration",
                                      help="Calibration file (kbench calibrate) laid over the scenario's defaults."),
+    jobs: int = typer.Option(1, "--jobs", "-j", help="Worker processes, one run per cell (1: in this process); "
+                                                     "the comparison is the same for any number."),
 ) -> None:
     """Compare policies over seeds: medians with CIs, paired tests, Holm correction, a ranking."""
     check_output(output, ("table", "json", "yaml", "markdown"))
@@ -98,6 +100,8 @@ def compare_cmd(
         raise KbenchError("compare needs at least 2 policies", where="--policy")
     if seeds < 2:
         raise KbenchError(f"compare needs at least 2 seeds (got {seeds})", where="--seeds")
+    if jobs < 1:
+        raise KbenchError(f"expected a number of processes >= 1, got {jobs}", where="--jobs")
     names, dirs = _parse_metrics(metric)
     from kbench.config import load_scenario
     from kbench.config.params import parse_params
@@ -107,7 +111,7 @@ def compare_cmd(
     warn_shadowed(loaded)
     with _progress(progress_wanted(), len(policies) * seeds, err_console) as progress:
         result = compare(loaded, policies, seeds, names, baseline, out, test=test, directions=dirs,
-                         progress=progress)
+                         progress=progress, jobs=jobs)
     if output in ("json", "yaml"):
         print_data(result, output)
     elif output == "markdown":

@@ -46,6 +46,10 @@ def run_cmd(
     list_cases: bool = typer.Option(False, "--list", help="scheduler_perf config: list its cases and workloads."),
     calibration: Path = typer.Option(None, "--calibration",
                                      help="Calibration file (kbench calibrate) laid over the scenario's defaults."),
+    placement_only: bool = typer.Option(None, "--placement-only/--full-plane",
+                                        help="Run only the scheduler framework over the trace replay's pods (refused "
+                                             "when placement could depend on the plane), or force the full plane "
+                                             "(default: the scenario's workload.placement_only)."),
 ) -> None:
     """One pod-lifecycle run: pods, startup percentiles, SLO verdicts, throughput (or a scheduler_perf workload)."""
     check_output(output, ("table", "json", "yaml", "markdown"))
@@ -102,6 +106,8 @@ def run_cmd(
         from kbench.policy.resolve import resolve_policy
         resolve_policy(policy)  # an unknown name fails here, with "did you mean", before the run
         sc = replace(sc, scheduler=replace(sc.scheduler, policy=policy))
+    if placement_only is not None:
+        sc = replace(sc, workload=replace(sc.workload, placement_only=placement_only))
     result = _with_progress(progress_wanted(), sc.duration_s,
                             lambda progress: run_scenario(sc, seed=seed, out_dir=out, progress=progress))
     summary = result.summary
@@ -147,16 +153,21 @@ def _run_table(s: dict) -> None:
     t.add_column("metric")
     t.add_column("value", justify="right")
     t.add_row("pods created / scheduled", f"{pods['created']} / {pods['scheduled']}")
-    t.add_row("running / succeeded / failed / pending / deleted",
-              f"{pods['running']} / {pods['succeeded']} / {pods['failed']} / {pods['pending']} / {pods['deleted']}")
-    ps, pe = s["pod_startup_s"], s["pod_e2e_startup_s"]
-    t.add_row("pod startup p50 / p90 / p99 s (SLO, excl. pulls)", f"{fmt(ps['p50'])} / {fmt(ps['p90'])} / {fmt(ps['p99'])}")
-    t.add_row("pod e2e startup p50 / p90 / p99 s", f"{fmt(pe['p50'])} / {fmt(pe['p90'])} / {fmt(pe['p99'])}")
+    if "running" in pods:  # a placement-only run starts no pod (kbench.experiment.placement)
+        t.add_row("running / succeeded / failed / pending / deleted",
+                  f"{pods['running']} / {pods['succeeded']} / {pods['failed']} / {pods['pending']} / {pods['deleted']}")
+    else:
+        t.add_row("pending (never placed)", str(pods["pending"]))
+    ps, pe = s.get("pod_startup_s"), s.get("pod_e2e_startup_s")
+    if ps is not None and pe is not None:
+        t.add_row("pod startup p50 / p90 / p99 s (SLO, excl. pulls)", f"{fmt(ps['p50'])} / {fmt(ps['p90'])} / {fmt(ps['p99'])}")
+        t.add_row("pod e2e startup p50 / p90 / p99 s", f"{fmt(pe['p50'])} / {fmt(pe['p90'])} / {fmt(pe['p99'])}")
     sc = s["scheduling"]
     t.add_row("scheduling attempts", str(sc["attempts"]))
     t.add_row("scheduler throughput pods/s", fmt(sc["throughput_pods_per_s"]))
     t.add_row("bind conflicts / preemptions", f"{sc['bind_conflicts']} / {sc['preemptions']}")
-    t.add_row("API requests / 429s", f"{s['api']['requests']} / {s['api']['rejected_429']}")
+    if "api" in s:
+        t.add_row("API requests / 429s", f"{s['api']['requests']} / {s['api']['rejected_429']}")
     if s.get("events"):
         ev = s["events"]
         t.add_row("Events emitted / written / per s", f"{ev['emitted']} / {ev['written']} / {fmt(ev['per_s'])}")
@@ -165,18 +176,21 @@ def _run_table(s: dict) -> None:
         total = sum(v for verbs in wpp.values() for v in verbs.values())
         t.add_row("API writes per pod created", fmt(total))
     t.add_row("virtual s / wall s / events", f"{fmt(s['sim']['virtual_s'])} / {fmt(s['sim']['wall_s'])} / {s['sim']['events']}")
+    if s["sim"].get("mode") == "placement-only":
+        t.add_row("mode", "placement-only (virtual s: the scheduler's cycles only)")
     from kbench.report.markdown import gpu_rows
 
     for label, value in gpu_rows(s):
         t.add_row(label, fmt(value) if not isinstance(value, str) else value)
     console.print(t)
-    slo = Table(title="SLOs")
-    for col in ("SLO", "threshold", "value", "verdict", "source"):
-        slo.add_column(col)
-    for row in s["slo"]:
-        slo.add_row(row["name"], fmt(row["threshold"]), fmt(row["value"]), "pass" if row["pass"] else "FAIL",
-                    row.get("source", ""))
-    console.print(slo)
+    if s.get("slo"):
+        slo = Table(title="SLOs")
+        for col in ("SLO", "threshold", "value", "verdict", "source"):
+            slo.add_column(col)
+        for row in s["slo"]:
+            slo.add_row(row["name"], fmt(row["threshold"]), fmt(row["value"]), "pass" if row["pass"] else "FAIL",
+                        row.get("source", ""))
+        console.print(slo)
     if pods.get("pending") and pods.get("pending_reasons"):
         console.print("pending pods, filter reasons: " + "; ".join(f"{k} ({v})" for k, v in pods["pending_reasons"].items()),
                       markup=False, highlight=False)

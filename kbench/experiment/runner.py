@@ -3,7 +3,9 @@
 ``run(scenario, policy=..., seed=...)`` is the notebook entry point (``kbench.run``); ``kbench run``
 calls it. Lifecycle phases follow desmod: build → wire and validate → run → collect; a run that fails
 or is interrupted still writes its folder, marked ``failed`` or ``interrupted`` with what was
-collected so far.
+collected so far. A scenario that declares ``workload.placement_only`` runs the scheduler framework
+alone (:mod:`kbench.experiment.placement`). The pieces both share (:class:`RunResult`,
+:class:`Components`, :func:`effective_scenario`, the run folder) are in :mod:`kbench.experiment.runparts`.
 """
 
 from __future__ import annotations
@@ -11,69 +13,28 @@ from __future__ import annotations
 import gc
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
 from kbench.cluster.world import World
 from kbench.config import Scenario, load_scenario
-from kbench.config.loader import calibration_manifest, config_hash, to_dict
-from kbench.errors import ConfigError
-from kbench.metrics.apiserver import NOT_MODELLED
+from kbench.experiment.runparts import (  # noqa: F401 - re-exported: tests and notebooks import them from here
+    Components,
+    RunResult,
+    build_scheduling,
+    effective_scenario,
+    fgd_recorder,
+    on_disk_summary,
+    open_writer,
+    scheduler_manifest,
+    store,
+)
 from kbench.metrics.observer import SloMonitor
 from kbench.metrics.summary import summarize
-from kbench.results.store import RunWriter, new_run_id
 from kbench.workload.driver import WorkloadDriver
-from kbench.workload.podspec import cluster_objects, nodes_from_groups
-
-
-@dataclass
-class RunResult:
-    """What a run returns.
-
-    Attributes:
-        summary: The summary (``kbench run -o json``).
-        frames: ``pods``, ``requests``, ``series`` DataFrames.
-        run_dir: The run folder, when written.
-        world: The simulated world (for notebooks and tests).
-        scheduler: The run's scheduler, if it had one (its attempt histograms for ``--metrics``).
-    """
-
-    summary: dict[str, Any]
-    frames: dict[str, pd.DataFrame] = field(default_factory=dict)
-    run_dir: Path | None = None
-    world: World | None = None
-    scheduler: Any = None
-
-
-@dataclass
-class Components:
-    """The acting components of a run (None where a scenario does not need one)."""
-
-    scheduler: Any = None
-    kubelets: Any = None
-    kubeproxies: Any = None
-    controllers: Any = None
-    driver: WorkloadDriver | None = None
-    monitor: SloMonitor | None = None
-    replays: list = field(default_factory=list)
-    fgd: Any = None
-    stop: Any = None
-    faults: Any = None
-
-
-def effective_scenario(scenario: Scenario) -> Scenario:
-    """The scenario with its workload spec compiled and trace options applied (see the module
-    docstring): a replay with ``retry_unschedulable: false`` turns the scheduler's retries off."""
-    from kbench.workload.compile import compile_workload
-
-    scenario = compile_workload(scenario)
-    if any(not t.retry_unschedulable for t in scenario.workload.traces) and scenario.scheduler.retry_unschedulable:
-        scenario = replace(scenario, scheduler=replace(scenario.scheduler, retry_unschedulable=False))
-    return scenario
 
 
 def build(scenario: Scenario, seed: int | None = None, typical_pods: Any = None) -> tuple[World, Components]:
@@ -81,45 +42,10 @@ def build(scenario: Scenario, seed: int | None = None, typical_pods: Any = None)
     from kbench.cluster.controllers import ControllerManager
     from kbench.cluster.kubelet.fleet import KubeletFleet
     from kbench.cluster.proxy.kubeproxy import KubeProxyFleet
-    from kbench.cluster.scheduler.scheduler import Scheduler
-    from kbench.workload.kubectlinputs import load_inputs
-    from kbench.workload.replay import TraceReplay
 
     scenario = effective_scenario(scenario)
-    inputs = load_inputs(scenario)  # kbench run --cluster / --apply
-    if inputs is not None:
-        scenario = inputs.scenario
-    traces = scenario.workload.traces
-    if not scenario.cluster.nodes and not any(t.nodes_file for t in traces) and not (inputs and inputs.nodes):
-        raise ConfigError("a lifecycle scenario needs nodes: node groups (cluster.nodes), a trace's node list, or a "
-                          "cluster dump (kbench run --cluster DUMP.yaml)", where="cluster.nodes")
-    world = World(scenario, seed)
-    world.objects = cluster_objects(scenario.workload)
-    replays = [TraceReplay(world, t) for t in traces]
-    nodes = nodes_from_groups(scenario.cluster.nodes) + [n for r in replays for n in r.nodes]
-    if inputs is not None:
-        nodes = _with_dump_nodes(nodes, inputs.nodes)
-        world.inputs = inputs
-        world.initial_namespaces = dict(inputs.namespaces)
-        for ns, labels in inputs.namespace_labels.items():
-            world.objects.add_namespace(ns, labels)
-    world.add_nodes(nodes)
-    if inputs is not None:
-        world.add_existing_pods(inputs.existing)
-    for r in replays:
-        r.build_sequence(nodes)
-    if typical_pods is None and any(r.original is not None and len(r.original) for r in replays):
-        from kbench.policy.typical import typical_pods as make_typical
-        typical_pods = make_typical([p for r in replays for p in r.original_pod_specs()])
-    comps = Components(replays=replays)
-    comps.scheduler = Scheduler(world, typical_pods=typical_pods) if typical_pods is not None else Scheduler(world)
-    if replays:
-        seed0 = traces[0].node_order_seed
-        rng = world.stream("workload/node-order") if seed0 is None else np.random.default_rng(seed0)
-        from kbench.workload.replay import node_order
-        order = node_order([n.name for n in nodes], rng)
-        for fw in comps.scheduler.profiles.frameworks.values():
-            fw.node_order = order
+    world, comps = build_scheduling(scenario, seed, typical_pods)
+    replays = comps.replays
     comps.controllers = ControllerManager(world)
     comps.kubelets = KubeletFleet(world)
     wl = scenario.workload
@@ -129,10 +55,7 @@ def build(scenario: Scenario, seed: int | None = None, typical_pods: Any = None)
     comps.monitor = SloMonitor(world, on_finished=comps.driver.on_pod_finished)
     for r in replays:
         r.attach(comps.scheduler, comps.monitor.informer)
-    if scenario.workload.fgd_metrics:
-        from kbench.metrics.fgd import FgdRecorder
-        from kbench.policy.typical import TypicalPods
-        comps.fgd = FgdRecorder(comps.scheduler, typical_pods if isinstance(typical_pods, TypicalPods) else None)
+    comps.fgd = fgd_recorder(scenario, comps)
     ending = [r.done for r in replays if r.spec.end_when_done]
     if ending and len(ending) == len(replays):
         comps.stop = world.env.event()  # a plain event: SimPy strips callbacks of nested conditions
@@ -146,15 +69,6 @@ def build(scenario: Scenario, seed: int | None = None, typical_pods: Any = None)
         from kbench.faults.injector import FaultInjector
         comps.faults = FaultInjector(world, comps.kubelets)
     return world, comps
-
-
-def _with_dump_nodes(nodes: list, dump_nodes: list) -> list:
-    """The scenario's nodes and a cluster dump's; a name in both is an error."""
-    names = {n.name for n in nodes}
-    clash = next((n.name for n in dump_nodes if n.name in names), None)
-    if clash is not None:
-        raise ConfigError(f"node {clash!r} is both in the cluster dump and made by the scenario", where="cluster.dump")
-    return nodes + list(dump_nodes)
 
 
 def _stop_when(env, events: list, stop, linger_s: float = 0.0) -> Any:
@@ -225,13 +139,11 @@ def run(scenario: Scenario | str | Path, *, policy: str | None = None, seed: int
         scenario = replace(scenario, seed=seed)
     wall0 = time.perf_counter()
     scenario = effective_scenario(scenario)
+    if scenario.workload.placement_only:
+        from kbench.experiment.placement import run_placement
+        return run_placement(scenario, out_dir=out_dir, progress=progress, typical_pods=typical_pods, wall0=wall0)
     world, comps = build(scenario, typical_pods=typical_pods)
-    writer = None
-    if out_dir is not None:
-        writer = RunWriter(out_dir, new_run_id(scenario.name, scenario.seed, _slug(scenario.scheduler.policy)),
-                           {"kind": "run", "scenario": scenario.name, "policy": scenario.scheduler.policy,
-                            "seed": scenario.seed, "config": to_dict(scenario), "config_hash": config_hash(scenario),
-                            **scheduler_manifest(comps.scheduler), **calibration_manifest(scenario)})
+    writer = open_writer(out_dir, scenario, comps.scheduler)
     status = "complete"
     error = None
     gc_threshold = gc.get_threshold()
@@ -269,47 +181,15 @@ def run(scenario: Scenario | str | Path, *, policy: str | None = None, seed: int
                         replays=comps.replays, faults=comps.faults, controllers=comps.controllers,
                         kubeproxies=comps.kubeproxies, driver=comps.driver)
     summary["status"] = status
+    summary["sim"]["mode"] = "full-plane"
     frames = {"pods": world.timeline.to_frame(), "requests": world.plane.stats.to_frame(),
               "series": world.plane.series.to_frame()}
     if comps.fgd is not None:
         frames["fgd"] = comps.fgd.frame()
     result = RunResult(summary, frames, None, world, comps.scheduler)
     if writer is not None:
-        for name, df in frames.items():
-            writer.table(name, df)
-        summary["run_dir"] = str(writer.final)
-        writer.json("summary", on_disk_summary(summary))
-        result.run_dir = writer.finish(status, wall_s=round(wall, 3), **({"error": error} if error else {}))
-        if status == "failed":
-            raise RuntimeError(f"run failed: {error} (partial results in {result.run_dir})")
-        if status == "interrupted":
-            raise KeyboardInterrupt(f"interrupted at virtual {float(world.env.now):.1f} s of {scenario.duration_s:g} s: "
-                                    f"partial results in {result.run_dir} (status interrupted)")
+        store(writer, result, status, wall, error,
+              f"interrupted at virtual {float(world.env.now):.1f} s of {scenario.duration_s:g} s")
     return result
 
 
-def scheduler_manifest(scheduler) -> dict[str, Any]:
-    """The run manifest's scheduler part: what is not modelled (``ignored``, the summary's list: the
-    apiserver's and the scheduler's) and the scheduler configuration file's path, SHA-256 and content
-    (when the policy is a file)."""
-    if scheduler is None:
-        return {}
-    cfg = scheduler.profiles.config
-    out: dict[str, Any] = {"ignored": [*NOT_MODELLED, *scheduler.ignored]}
-    if cfg.content:
-        out["scheduler_config"] = {"path": cfg.source, "sha256": cfg.sha256, "content": cfg.content}
-    return out
-
-
-def on_disk_summary(summary: dict[str, Any]) -> dict[str, Any]:
-    """The summary as ``summary.json`` holds it: without the volatile fields (``run_dir`` and
-    ``sim.wall_s``, which are in ``manifest.json``), so the same scenario and seed give a
-    byte-identical file in any process. ``kbench run -o json`` still prints them."""
-    out = {k: v for k, v in summary.items() if k != "run_dir"}
-    if isinstance(out.get("sim"), dict):
-        out["sim"] = {k: v for k, v in out["sim"].items() if k != "wall_s"}
-    return out
-
-
-def _slug(policy: str) -> str:
-    return Path(policy).stem if ("/" in policy or policy.endswith((".py", ".yaml", ".yml"))) else policy

@@ -79,14 +79,7 @@ def summarize(world: World, *, virtual_s: float, wall_s: float, scheduler: Any =
         {"name": "pod_startup_p99_s", "threshold": SLO_POD_STARTUP_S, "value": startup_p99,
          "pass": startup_p99 is None or startup_p99 <= SLO_POD_STARTUP_S, "source": "F1"},
     ]
-    pending_reasons: dict[str, int] = {}
-    sched_extra: dict[str, Any] = {}
-    if scheduler is not None and hasattr(scheduler, "stats"):
-        st = scheduler.stats()
-        throughput = float(st["throughput_pods_per_s"])
-        pending_reasons = dict(list(st["pending_reasons"].items())[:20])
-        sched_extra = {k: st[k] for k in ("profiles", "pods_without_profile", "time_share", "attempts_per_pod")
-                       if k in st}
+    scheduling, pending_reasons = scheduling_block(c, scheduler, throughput)
     summary: dict[str, Any] = {
         "scenario": world.scenario.name,
         "policy": world.scenario.scheduler.policy,
@@ -98,10 +91,7 @@ def summarize(world: World, *, virtual_s: float, wall_s: float, scheduler: Any =
         "pod_startup_s": {"p50": _pct(slo_startup, 0.5), "p90": _pct(slo_startup, 0.9), "p99": startup_p99,
                           "count": int((~np.isnan(slo_startup)).sum())},
         "pod_e2e_startup_s": {"p50": _pct(e2e, 0.5), "p90": _pct(e2e, 0.9), "p99": _pct(e2e, 0.99)},
-        "scheduling": {"attempts": int(c["scheduling_attempts"]), "throughput_pods_per_s": round(throughput, 3),
-                       "scheduled": int(c["scheduled"]),
-                       "bind_conflicts": int(c["bind_conflicts"]), "preemptions": int(c["preemptions"]),
-                       "unschedulable": int(c["unschedulable"]), "given_up": int(c["given_up"]), **sched_extra},
+        "scheduling": scheduling,
         "api": {"requests": int(stats.total("count")), "rejected_429": int(stats.total("rejected_429")),
                 "errors": int(stats.total("errors")),
                 "latency_p99_s": {"mutating": mutating, "read_single": single, "list": lists},
@@ -152,6 +142,28 @@ def summarize(world: World, *, virtual_s: float, wall_s: float, scheduler: Any =
     return summary
 
 
+def scheduling_block(c, scheduler: Any, throughput: float) -> tuple[dict[str, Any], dict[str, int]]:
+    """The summary's ``scheduling`` block and the pending pods' reasons (the first 20).
+
+    Args:
+        c: The world's counters.
+        scheduler: The scheduler (its stats win over ``throughput``), or None.
+        throughput: Pods bound per virtual second, when there is no scheduler.
+    """
+    pending_reasons: dict[str, int] = {}
+    extra: dict[str, Any] = {}
+    if scheduler is not None and hasattr(scheduler, "stats"):
+        st = scheduler.stats()
+        throughput = float(st["throughput_pods_per_s"])
+        pending_reasons = dict(list(st["pending_reasons"].items())[:20])
+        extra = {k: st[k] for k in ("profiles", "pods_without_profile", "time_share", "attempts_per_pod") if k in st}
+    block = {"attempts": int(c["scheduling_attempts"]), "throughput_pods_per_s": round(throughput, 3),
+             "scheduled": int(c["scheduled"]),
+             "bind_conflicts": int(c["bind_conflicts"]), "preemptions": int(c["preemptions"]),
+             "unschedulable": int(c["unschedulable"]), "given_up": int(c["given_up"]), **extra}
+    return block, pending_reasons
+
+
 def measured_summary(world: World, start_s: float) -> dict[str, Any]:
     """Figures over the measured phase: pods created at or after ``start_s`` (virtual seconds).
 
@@ -172,10 +184,11 @@ def measured_summary(world: World, start_s: float) -> dict[str, Any]:
             "throughput_pods_per_s": round(done.size / span, 3) if span > 0 else 0.0}
 
 
-def gpu_summary(world: World, scheduler: Any) -> dict[str, Any]:
+def gpu_summary(world: World, scheduler: Any, specs: list | None = None) -> dict[str, Any]:
     """GPU allocation and fragmentation at the end of the run (FGD.md §1.3), when GPUs exist.
 
-    Typical pods are the scheduler's (the trace's) when it has them, else every pod created.
+    Typical pods are the scheduler's (the trace's) when it has them, else every pod created
+    (``specs``, default: the pods in etcd).
     """
     nodes = getattr(scheduler, "nodes", None)
     if nodes is None or nodes.n == 0 or int(nodes.gpu_count.sum()) == 0:
@@ -189,7 +202,8 @@ def gpu_summary(world: World, scheduler: Any) -> dict[str, Any]:
                            "allocated_pct": round(100.0 * (capacity - free) / capacity, 4)}
     typical = getattr(scheduler, "typical_pods", None)
     if not isinstance(typical, TypicalPods):
-        specs = [p.spec for p in world.plane.etcd.values("pods").values() if p is not None]
+        if specs is None:
+            specs = [p.spec for p in world.plane.etcd.values("pods").values() if p is not None]
         if not specs:
             return out
         typical = typical_pods(specs)

@@ -68,6 +68,15 @@ def _triple(d: Any) -> str:
 def headline_rows(s: dict[str, Any]) -> list[list]:
     """The headline figures of a run summary as (metric, value) rows."""
     pods = s.get("pods") or {}
+    if _g(s, "sim", "mode") == "placement-only":  # no plane: no startup, no API (kbench.experiment.placement)
+        return [
+            ["pods created / scheduled / never placed",
+             f"{pods.get('created')} / {pods.get('scheduled')} / {pods.get('pending')}"],
+            ["scheduler throughput (pods/s of its cycles)", _g(s, "scheduling", "throughput_pods_per_s")],
+            ["mode", "placement-only (scheduler framework alone)"],
+            ["virtual s (cycles) / wall s", f"{md_cell(_g(s, 'sim', 'virtual_s'))} / {md_cell(_g(s, 'sim', 'wall_s'))}"],
+            *gpu_rows(s),
+        ]
     return [
         ["pods created / scheduled", f"{pods.get('created')} / {pods.get('scheduled')}"],
         ["running / succeeded / failed / pending", " / ".join(str(pods.get(k)) for k in

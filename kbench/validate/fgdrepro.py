@@ -6,18 +6,24 @@ that list (a copy rather than ``--param``, so each list's scenario is kept besid
 
     kbench compare <copy> --policy random --policy dot-prod --policy clustering --policy packing \
         --policy best-fit --policy fgd --seeds 10 --metric gpu.unallocated_pct_at_arrived.<x> ... \
-        --out <out>/<list> -o json --report
+        --out <out>/<list> --jobs N -o json --report
 
-(seeds 42-51: the scenario's seed is 42), and writes ``<out>/fgd-table.md``: unallocated GPU % at
+(seeds 42-51: the scenario's seed is 42; each run placement-only, as fgd-openb.yaml declares, which
+gives the full plane's placements: kbench/experiment/placement.py; ``--jobs N`` runs the cells on N
+spawned processes, default the CPU count), and writes ``<out>/fgd-table.md``: unallocated GPU % at
 arrived = 100 % (mean ± s.d. over seeds, as the paper's bar charts, FGD.md §1.3) per list and policy,
-plus the median curve points. Wall time per list is printed and recorded in ``<out>/timing.json``.
-Usage: ``python -m kbench.validate.fgdrepro --lists "default gpushare40" --seeds 10 --out results/fgd-repro``.
+plus the median curve points, under a line naming the command, the commit and the wall time. Wall
+and CPU seconds per list (CPU: the compare process and its workers), the total, the commit and the
+1-minute load average before and after are printed and recorded in ``<out>/timing.json``.
+Usage: ``python -m kbench.validate.fgdrepro --lists "default gpushare40" --seeds 10 --jobs 2 --out results/fgd-repro``.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
+import resource
 import subprocess
 import sys
 import time
@@ -49,20 +55,46 @@ def scenario_copy(pod_list: str, out: Path, sample_nodes: float | None = None, m
     return path
 
 
-def run_list(pod_list: str, seeds: int, out: Path, report: bool = True, **reduce) -> tuple[dict, float]:
-    """``kbench compare`` over the six policies for one pod list; returns (comparison dict, wall s)."""
+def run_list(pod_list: str, seeds: int, out: Path, report: bool = True, jobs: int = 1,
+             **reduce) -> tuple[dict, float, float]:
+    """``kbench compare`` over the six policies for one pod list; returns (comparison dict, wall s,
+    CPU s of the compare process and its worker processes)."""
     path = scenario_copy(pod_list, out / "scenarios", **reduce)
     cmd = [sys.executable, "-c", "from kbench.cli import app; app()", "compare", str(path), *[a for p in POLICIES for a in ("--policy", p)],
-           "--seeds", str(seeds), "--out", str(out / pod_list), "-o", "json",
+           "--seeds", str(seeds), "--out", str(out / pod_list), "--jobs", str(jobs), "-o", "json",
            *[a for x in ARRIVED for a in ("--metric", f"gpu.unallocated_pct_at_arrived.{x}:lower")]]
     if report:
         cmd.append("--report")
-    t0 = time.perf_counter()
+    t0, cpu0 = time.perf_counter(), _children_cpu_s()
     proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
-    wall = time.perf_counter() - t0
+    wall, cpu = time.perf_counter() - t0, _children_cpu_s() - cpu0
     if proc.returncode not in (0, 1):
         raise SystemExit(f"kbench compare failed for {pod_list}: {proc.stderr.strip()[-400:]}")
-    return json.loads(proc.stdout), wall
+    return json.loads(proc.stdout), wall, cpu
+
+
+def _children_cpu_s() -> float:
+    """User + system CPU seconds of the finished child processes (and theirs, once reaped)."""
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
+
+
+def _loadavg() -> float | None:
+    try:
+        return round(os.getloadavg()[0], 2)
+    except OSError:
+        return None
+
+
+def _commit() -> str | None:
+    proc = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=ROOT,
+                          check=False)
+    return proc.stdout.strip() or None
+
+
+def _duration(seconds: float) -> str:
+    m, s = divmod(int(round(seconds)), 60)
+    return f"{m // 60} h {m % 60} min {s} s" if m >= 60 else f"{m} min {s} s"
 
 
 def table(results: dict[str, dict]) -> str:
@@ -98,21 +130,38 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--sample-nodes", type=float, default=None, help="reduced run: fraction of nodes")
     ap.add_argument("--max-pods", type=int, default=None, help="reduced run: pods before inflation")
     ap.add_argument("--no-report", action="store_true")
+    ap.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="worker processes per compare")
     a = ap.parse_args(argv)
+    if a.jobs < 1:
+        raise SystemExit("--jobs: expected a number of processes >= 1")
+    lists = a.lists.split()
+    runs = len(POLICIES) * a.seeds
     results, timing = {}, {}
-    for pod_list in a.lists.split():
-        res, wall = run_list(pod_list, a.seeds, a.out, report=not a.no_report, sample_nodes=a.sample_nodes,
-                             max_pods=a.max_pods)
+    info = {"commit": _commit(), "jobs": a.jobs, "seeds": a.seeds, "lists": lists, "loadavg_1m_before": _loadavg()}
+    t0 = time.perf_counter()
+    for pod_list in lists:
+        res, wall, cpu = run_list(pod_list, a.seeds, a.out, report=not a.no_report, jobs=a.jobs,
+                                  sample_nodes=a.sample_nodes, max_pods=a.max_pods)
         results[pod_list] = res
-        timing[pod_list] = {"wall_s": round(wall, 1), "runs": len(POLICIES) * a.seeds,
-                            "wall_s_per_run": round(wall / (len(POLICIES) * a.seeds), 1),
+        timing[pod_list] = {"wall_s": round(wall, 1), "cpu_s": round(cpu, 1), "runs": runs,
+                            "wall_s_per_run": round(wall / runs, 2), "cpu_s_per_run": round(cpu / runs, 2),
                             "comparison_dir": res.get("comparison_dir")}
-        print(f"{pod_list}: {wall:.0f} s for {len(POLICIES) * a.seeds} runs "
-              f"({wall / (len(POLICIES) * a.seeds):.1f} s per run)", flush=True)
+        print(f"{pod_list}: {wall:.0f} s wall, {cpu:.0f} CPU s for {runs} runs ({wall / runs:.2f} s wall per run, "
+              f"load {_loadavg()})", flush=True)
+    total = time.perf_counter() - t0
     a.out.mkdir(parents=True, exist_ok=True)
-    (a.out / "timing.json").write_text(json.dumps(timing, indent=2) + "\n")
-    (a.out / "fgd-table.md").write_text(table(results))
-    print(f"table: {a.out / 'fgd-table.md'}")
+    info.update(wall_s=round(total, 1), cpu_s=round(sum(v["cpu_s"] for v in timing.values()), 1),
+                runs=runs * len(lists), loadavg_1m_after=_loadavg())
+    (a.out / "timing.json").write_text(json.dumps({**info, "lists": timing}, indent=2) + "\n")
+    reduced = "" if a.sample_nodes is None and a.max_pods is None else \
+        f" --sample-nodes {a.sample_nodes} --max-pods {a.max_pods}"
+    head = (f"`python -m kbench.validate.fgdrepro --lists \"{a.lists}\" --seeds {a.seeds} --jobs {a.jobs}{reduced}` "
+            f"at commit {info['commit']}: {len(lists)} pod lists × {len(POLICIES)} policies × {a.seeds} seeds = "
+            f"{runs * len(lists):,} placement-only runs, {_duration(total)} wall ({info['cpu_s']:,.0f} CPU s) on "
+            f"{a.jobs} processes, 1-minute load average {info['loadavg_1m_before']} before and "
+            f"{info['loadavg_1m_after']} after.\n\n")
+    (a.out / "fgd-table.md").write_text(head + table(results))
+    print(f"table: {a.out / 'fgd-table.md'} ({_duration(total)} wall)")
 
 
 if __name__ == "__main__":

@@ -24,9 +24,10 @@ ROOT = HERE.parent.parent
 VOLATILE = ("sim", "run_dir")
 
 
-def _trace_case(name: str, tmp: Path, **trace) -> Path:
+def _trace_case(name: str, tmp: Path, workload: dict | None = None, **trace) -> Path:
     data = yaml.safe_load((ROOT / "workloads" / name).read_text())
     data["workload"]["params"]["traces"] = str(TRACES)
+    data["workload"].update(workload or {})
     data["workload"]["traces"][0].update(trace)
     out = tmp / name
     out.write_text(yaml.safe_dump(data, sort_keys=False))
@@ -36,7 +37,9 @@ def _trace_case(name: str, tmp: Path, **trace) -> Path:
 CASES = {
     "demo": lambda tmp: ROOT / "workloads" / "demo.yaml",
     "fault-apiserver-restart": lambda tmp: ROOT / "workloads" / "faults" / "apiserver-restart.yaml",
-    "fgd-openb-reduced": lambda tmp: _trace_case("fgd-openb.yaml", tmp, sample_nodes=0.05, max_pods=300),
+    # the full plane (fgd-openb.yaml declares placement_only, which tests/model/test_placement_only.py checks)
+    "fgd-openb-reduced": lambda tmp: _trace_case("fgd-openb.yaml", tmp, {"placement_only": False},
+                                                 sample_nodes=0.05, max_pods=300),
     "openb-reduced": lambda tmp: _trace_case("openb.yaml", tmp, max_pods=400),
 }
 

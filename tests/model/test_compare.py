@@ -1,6 +1,7 @@
 """`compare`: a clearly better policy is significant in the right direction; a renamed copy is not."""
 
 import json
+from pathlib import Path
 
 import pytest
 import typer
@@ -163,3 +164,34 @@ def test_fgd_openb_reduced_ranks_unallocated_gpu(tmp_path):
     m = "gpu.unallocated_pct_at_arrived.100"
     assert out["ranking"][m] == ["fgd", "random"]
     assert out["directions"][m] == "lower" and out["warning"] is not None
+
+
+def test_jobs_2_gives_the_comparison_of_jobs_1(tmp_path):
+    """``--jobs 2`` runs the cells in two spawned processes and joins them in seed × policy order:
+    the comparison and every run's summary.json are those of ``--jobs 1``."""
+    from tests.model.test_fgd_openb import reduced
+
+    path = reduced(tmp_path, "fgd-openb.yaml", sample_nodes=0.03, max_pods=120)
+    out = {}
+    for jobs in ("1", "2"):
+        res = CliRunner().invoke(_app(), ["compare", str(path), "--policy", "random", "--policy", "best-fit",
+                                          "--policy", "fgd", "--seeds", "3", "--metric",
+                                          "gpu.unallocated_pct_at_arrived.100", "--metric", "gpu.frag_amount_pct",
+                                          "--out", str(tmp_path / f"j{jobs}"), "--jobs", jobs, "-o", "json"])
+        assert res.exit_code == 0, res.output
+        result = json.loads(res.stdout)
+        folder = Path(result.pop("comparison_dir"))
+        runs = {}
+        for summary in folder.glob("*/summary.json"):
+            s = json.loads(summary.read_text())
+            runs[(s["policy"], s["seed"])] = summary.read_text()
+        out[jobs] = (result, runs)
+    assert out["1"][0] == out["2"][0]
+    assert len(out["1"][1]) == 9 and out["1"][1] == out["2"][1]
+    values = out["1"][0]["metrics"]["gpu.unallocated_pct_at_arrived.100"]["random"]["values"]
+    assert len(set(values)) > 1  # seeds differ, so a mix-up of the order would show
+
+
+def test_jobs_below_1_is_refused(tmp_path):
+    res = CliRunner().invoke(_app(), ["compare", "x.yaml", "--policy", "a", "--policy", "b", "--jobs", "0"])
+    assert res.exit_code == 2 and "--jobs" in res.output

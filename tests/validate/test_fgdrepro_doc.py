@@ -37,3 +37,55 @@ def test_doc_has_both_marked_sections_and_replacement_is_local():
     assert new.split("<!-- BEGIN fgd-table")[0] == text.split("<!-- BEGIN fgd-table")[0]
     with pytest.raises(SystemExit):
         replace_section(text, "nope", "x")
+
+
+def test_fgd_only_copies_the_table_without_running_the_suite(tmp_path, monkeypatch):
+    from kbench.validate import doc
+
+    copy = tmp_path / "VALIDATION.md"
+    copy.write_text(DOC.read_text())
+    table = tmp_path / "fgd-table.md"
+    table.write_text("header line\n\n| pod list | fgd |\n| --- | --- |\n| default | 4.77 ± 0.10 |\n")
+
+    def no_suite(**kw):
+        raise AssertionError("the validation suite must not run")
+
+    monkeypatch.setattr("kbench.validate.suite.run_suite", no_suite)
+    doc.main(["--fgd", str(table), "--fgd-only", "--doc", str(copy)])
+    text = copy.read_text()
+    assert "| default | 4.77 ± 0.10 |" in text and "header line" in text
+    assert text.split("<!-- BEGIN fgd-table")[0] == DOC.read_text().split("<!-- BEGIN fgd-table")[0]
+    with pytest.raises(SystemExit):
+        doc.main(["--fgd-only", "--doc", str(copy)])
+
+
+def test_durations_read_as_hours_and_minutes():
+    assert fgdrepro._duration(59.6) == "1 min 0 s"
+    assert fgdrepro._duration(3725) == "1 h 2 min 5 s"
+
+
+def test_each_list_runs_one_compare_with_the_jobs_and_timing_is_recorded(tmp_path, monkeypatch):
+    """main() passes --jobs to each compare (make fgd-repro: 2) and writes timing.json and the table
+    under a line naming the command; the compare itself is faked here."""
+    import json
+    import subprocess
+
+    metrics = {f"gpu.unallocated_pct_at_arrived.{x}": {p: {"median": 5.0, "values": [4.0, 6.0]}
+                                                      for p in fgdrepro.POLICIES} for x in fgdrepro.ARRIVED}
+    calls = []
+
+    def fake_run(cmd, **kw):
+        calls.append(cmd)
+        return subprocess.CompletedProcess(cmd, 0, json.dumps({"metrics": metrics, "comparison_dir": "x"}), "")
+
+    monkeypatch.setattr(fgdrepro.subprocess, "run", fake_run)
+    fgdrepro.main(["--lists", "default gpushare40", "--seeds", "2", "--jobs", "2", "--no-report",
+                   "--out", str(tmp_path)])
+    compares = [c for c in calls if "compare" in c]
+    assert len(compares) == 2 and all(c[c.index("--jobs") + 1] == "2" for c in compares)
+    timing = json.loads((tmp_path / "timing.json").read_text())
+    assert timing["jobs"] == 2 and timing["runs"] == 24 and set(timing["lists"]) == {"default", "gpushare40"}
+    assert timing["wall_s"] >= 0 and "loadavg_1m_before" in timing
+    text = (tmp_path / "fgd-table.md").read_text()
+    assert text.startswith('`python -m kbench.validate.fgdrepro --lists "default gpushare40" --seeds 2 --jobs 2`')
+    assert "| gpushare40 | 5.00 ± 1.41 |" in text
