@@ -146,3 +146,17 @@ def test_placement_only_run_folder_and_report(tmp_path):
     assert "GPU allocation and fragmentation" in html and "Traceback" not in html
     md = CliRunner().invoke(app, ["run", str(path), "--out", str(tmp_path / "r"), "-o", "markdown"])
     assert md.exit_code == 0 and "GPU unallocated at 100 % arrived" in md.stdout
+
+
+def test_pods_without_a_profile_are_refused(tmp_path):
+    """The trace's pods name default-scheduler; a configuration whose only profile is another
+    scheduler would leave them pending in the full plane, so placement-only refuses the run."""
+    ksc = tmp_path / "other.yaml"
+    ksc.write_text("apiVersion: kubescheduler.config.k8s.io/v1\nkind: KubeSchedulerConfiguration\n"
+                   "profiles:\n- schedulerName: other-scheduler\n")
+    path = fgd_copy(tmp_path, trace={"sample_nodes": 0.03, "max_pods": 60})
+    res = CliRunner().invoke(app, ["run", str(path), "--policy", str(ksc), "--out", str(tmp_path / "r"), "-o", "json"])
+    assert res.exit_code == 2, res.output
+    lines = [ln for ln in res.output.splitlines() if ln.strip()]
+    assert len(lines) == 1 and "schedulerName 'default-scheduler' has no scheduler profile" in lines[0]
+    assert not (tmp_path / "r").exists()
