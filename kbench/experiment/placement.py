@@ -38,7 +38,6 @@ API, etcd, apiserver, APF, watch, pod startup, SLO and write-mix blocks are abse
 
 from __future__ import annotations
 
-import gc
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -50,6 +49,7 @@ from kbench.errors import ConfigError
 from kbench.experiment.runparts import (
     RunResult,
     build_scheduling,
+    execute,
     fgd_recorder,
     open_writer,
     store,
@@ -160,21 +160,7 @@ def run_placement(scenario: Scenario, *, out_dir: str | Path | None = None,
     pods = replay._specs() if replay.sequence is not None else []
     _one_profile(sched, pods)
     writer = open_writer(out_dir, scenario, sched, mode=MODE)
-    status, error = "complete", None
-    gc_threshold = gc.get_threshold()
-    gc.freeze()
-    gc.set_threshold(100_000, 50, 100)
-    try:
-        place(world, sched, pods, progress, scenario.duration_s)
-    except KeyboardInterrupt:
-        status = "interrupted"
-    except Exception as err:  # a model bug: still write what was collected
-        status, error = "failed", f"{type(err).__name__}: {err}"
-        if writer is None:
-            raise
-    finally:
-        gc.set_threshold(*gc_threshold)
-        gc.unfreeze()
+    status, error = execute(lambda: place(world, sched, pods, progress, scenario.duration_s), writer)
     wall = time.perf_counter() - wall0
     summary = placement_summary(world, sched, comps.fgd, comps.replays, wall_s=wall, left_out=LEFT_OUT,
                                 pod_specs=pods)

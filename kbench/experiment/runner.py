@@ -10,7 +10,6 @@ alone (:mod:`kbench.experiment.placement`). The pieces both share (:class:`RunRe
 
 from __future__ import annotations
 
-import gc
 import time
 from collections.abc import Callable
 from dataclasses import replace
@@ -26,6 +25,7 @@ from kbench.experiment.runparts import (  # noqa: F401 - re-exported: tests and 
     RunResult,
     build_scheduling,
     effective_scenario,
+    execute,
     fgd_recorder,
     on_disk_summary,
     open_writer,
@@ -144,16 +144,10 @@ def run(scenario: Scenario | str | Path, *, policy: str | None = None, seed: int
         return run_placement(scenario, out_dir=out_dir, progress=progress, typical_pods=typical_pods, wall0=wall0)
     world, comps = build(scenario, typical_pods=typical_pods)
     writer = open_writer(out_dir, scenario, comps.scheduler)
-    status = "complete"
-    error = None
-    gc_threshold = gc.get_threshold()
-    # The built world is long-lived and the model allocates many short-lived objects: freezing the
-    # world and collecting young objects less often cut fgd-openb from 28.2 to 23.5 s wall.
-    gc.freeze()
-    gc.set_threshold(100_000, 50, 100)
-    try:
+    end = scenario.duration_s
+
+    def simulate() -> None:
         start(world, comps)
-        end = scenario.duration_s
         step = max(end / 50.0, 1.0)
         env, stop = world.env, comps.stop
         while env.now < end:
@@ -166,15 +160,8 @@ def run(scenario: Scenario | str | Path, *, policy: str | None = None, seed: int
                 progress(env.now, end)
             if stop is not None and stop.processed:
                 break
-    except KeyboardInterrupt:
-        status = "interrupted"
-    except Exception as err:  # a model bug: still write what was collected
-        status, error = "failed", f"{type(err).__name__}: {err}"
-        if writer is None:
-            raise
-    finally:
-        gc.set_threshold(*gc_threshold)
-        gc.unfreeze()
+
+    status, error = execute(simulate, writer)
     wall = time.perf_counter() - wall0
     summary = summarize(world, virtual_s=float(world.env.now), wall_s=wall, scheduler=comps.scheduler,
                         fgd=comps.fgd, measure_start_s=comps.driver.measure_start_s if comps.driver else None,

@@ -9,6 +9,8 @@ scheduler and its node order); the runner adds the rest of the plane. :func:`ope
 
 from __future__ import annotations
 
+import gc
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -204,3 +206,31 @@ def store(writer: RunWriter, result: RunResult, status: str, wall_s: float, erro
         raise RuntimeError(f"run failed: {error} (partial results in {result.run_dir})")
     if status == "interrupted":
         raise KeyboardInterrupt(f"{interrupted}: partial results in {result.run_dir} (status interrupted)")
+
+
+def execute(body: Callable[[], None], writer: RunWriter | None) -> tuple[str, str | None]:
+    """Run ``body`` with the built world frozen for the garbage collector.
+
+    Returns:
+        ``(status, error)``: ``complete``, ``interrupted`` (Ctrl-C) or ``failed`` with the error
+        (a model bug: the folder is still written with what was collected; without a writer the
+        exception propagates).
+    """
+    status, error = "complete", None
+    threshold = gc.get_threshold()
+    # The built world is long-lived and the model allocates many short-lived objects: freezing the
+    # world and collecting young objects less often cut fgd-openb from 28.2 to 23.5 s wall.
+    gc.freeze()
+    gc.set_threshold(100_000, 50, 100)
+    try:
+        body()
+    except KeyboardInterrupt:
+        status = "interrupted"
+    except Exception as err:
+        status, error = "failed", f"{type(err).__name__}: {err}"
+        if writer is None:
+            raise
+    finally:
+        gc.set_threshold(*threshold)
+        gc.unfreeze()
+    return status, error
