@@ -288,6 +288,8 @@ def simpy_timeout_rate(events: int = 300_000, processes: int = 100) -> float:
     returns scheduled events per wall second (the kernel's insertion counter over the loop's time)."""
     import simpy
 
+    from kbench.simkernel import events_scheduled
+
     env = simpy.Environment()
     per = events // processes
 
@@ -300,7 +302,7 @@ def simpy_timeout_rate(events: int = 300_000, processes: int = 100) -> float:
     t0 = time.perf_counter()
     env.run()
     wall = time.perf_counter() - t0
-    return int(next(env._eid)) / max(wall, 1e-9)
+    return events_scheduled(env) / max(wall, 1e-9)
 
 
 # ------------------------------------------------------------------------------------------ api

@@ -39,6 +39,7 @@ from kbench.config.loader import calibration_manifest, config_hash, to_dict
 from kbench.experiment.syncsummary import summarize_sync
 from kbench.metrics.collect import LogHistogram
 from kbench.results.store import RunWriter, new_run_id
+from kbench.simkernel import events_scheduled
 
 
 @dataclass
@@ -143,7 +144,7 @@ def run_sync(scenario: Scenario, strategy: str, *, seed: int | None = None, out_
     env.run(until=scenario.duration_s)
     wall = time.perf_counter() - wall0
     summary = summarize_sync(plane, scenario, strategy, wall, staleness, istats, polls[0])
-    summary["events"] = int(next(env._eid))  # events the SimPy kernel scheduled (kbench bench)
+    summary["events"] = events_scheduled(env)  # events the SimPy kernel scheduled (kbench bench)
     result = SyncResult(summary, frames={"requests": plane.stats.to_frame(), "series": plane.series.to_frame()},
                         plane=plane)
     if out_dir is not None:

@@ -214,8 +214,6 @@ def gpu_summary(world: World, scheduler: Any, specs: list | None = None) -> dict
 
 def _events(world: World) -> int:
     """Events the SimPy kernel scheduled (its insertion counter)."""
-    eid = getattr(world.env, "_eid", None)
-    try:
-        return int(next(eid)) if eid is not None else 0
-    except TypeError:
-        return 0
+    from kbench.simkernel import events_scheduled
+
+    return events_scheduled(world.env)

@@ -22,6 +22,7 @@ from kbench.cluster.etcd.records import CommitRecord
 from kbench.cluster.objects.stored import GenericObj, PodObj, pod_partition
 from kbench.config import scenario_from_dict
 from kbench.config.clients import SyncStrategy
+from kbench.simkernel import events_scheduled
 
 REQUESTS = 2000
 
@@ -97,9 +98,9 @@ def _request_mix(plane, n=REQUESTS, rate_per_s=200.0):
             env.process(one(i))
 
     env.process(source())
-    e0 = next(env._eid)
+    e0 = events_scheduled(env)
     env.run(until=n / rate_per_s + 10)
-    return codes, next(env._eid) - e0
+    return codes, events_scheduled(env) - e0
 
 
 @pytest.mark.benchmark(group="components")

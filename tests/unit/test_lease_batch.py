@@ -7,6 +7,7 @@ from kbench.cluster.objects.stored import LEASE_BYTES, GenericObj
 from kbench.cluster.world import World
 from kbench.config import scenario_from_dict
 from kbench.config.cluster import NodeGroup
+from kbench.simkernel import events_scheduled
 from kbench.workload.podspec import nodes_from_groups
 from tests.unit.test_kubelet import Harness
 
@@ -52,11 +53,11 @@ def test_batches_count_every_request_and_use_fewer_events():
         assert t == 0.0 or abs(t / 0.1 - round(t / 0.1)) < 1e-6
     assert len(seen) == renewals and [r for r, _ in seen] == sorted(r for r, _ in seen)
     assert w.api.cache("leases").store == w.plane.etcd.values("leases")
-    events_batched = next(w.env._eid)
+    events_batched = events_scheduled(w.env)
     h0, seen0 = _leases(0.0)
     assert abs(h0.w.counters["lease_renewals"] - renewals) <= 0.05 * renewals
     assert len(seen0) == h0.w.counters["lease_renewals"]
-    assert events_batched < 0.7 * next(h0.w.env._eid)  # a request is ~5 events, a batch of ~3 about as many
+    assert events_batched < 0.7 * events_scheduled(h0.w.env)  # a request is ~5 events, a batch of ~3 about as many
 
 
 def test_tick_zero_renews_each_lease_at_its_own_time():

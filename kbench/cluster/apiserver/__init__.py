@@ -4,7 +4,7 @@ In Kubernetes it authenticates, classifies (API Priority and Fairness), handles 
 in etcd, and serves LISTs and WATCHes from its watch cache. kbench models APF (:mod:`.flowcontrol`,
 :mod:`.workestimate`), handler CPU on a core pool and the request path (:mod:`.server`,
 :mod:`.serving`, :mod:`.batch`), and the watch cache with its fan-out (:mod:`.watchcache`,
-:mod:`.watchevents`, :mod:`.watchpassive`).
+:mod:`.watchdispatch`, :mod:`.watchpassive`; the fan-out's event is :class:`kbench.simkernel.Fanout`).
 """
 
 from kbench.cluster.apiserver.request import Request

@@ -27,8 +27,8 @@ import math
 from collections import deque
 from dataclasses import dataclass
 
-from kbench.cluster.apiserver.watchevents import call_later
 from kbench.cluster.apiserver.workestimate import EXEMPT, QUEUE
+from kbench.simkernel import call_later
 
 
 def go_round(x: float) -> int:

@@ -495,7 +495,7 @@ class FlowControl:
 
     def _unlink(self, lv: _Level, w: _Waiter, state: int) -> _Queue:
         """Take a waiting request out of its queue's accounting (dispatch or time-out)."""
-        self._dm(lv, self.env._now)
+        self._dm(lv, self.env.now)
         w.state = state
         q = w.queue
         q.n_waiting -= 1

@@ -18,8 +18,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from kbench.cluster.apiserver.watchevents import call_later
 from kbench.metrics.collect import LogHistogram
+from kbench.simkernel import call_later
 
 
 class Freshness:
@@ -56,7 +56,7 @@ class Freshness:
             self.wait_s.add(0.0)
             cb(True)
             return
-        now = self.env._now
+        now = self.env.now
         self.waiters.append((rv, now, now + cache.wc.block_timeout_s, cb))
         self._request()
 
@@ -64,13 +64,13 @@ class Freshness:
         if self._pending:
             return
         self._pending = True
-        now = self.env._now
+        now = self.env.now
         at = max(now, self._last_sent + self.cache.wc.progress_request_period_s)
         call_later(self.env, at - now, self._send, None)
 
     def _send(self, _arg) -> None:
         etcd = self.etcd
-        now = self.env._now
+        now = self.env.now
         self._last_sent = now
         self.progress_requests += 1
         rev = etcd.revision
@@ -89,7 +89,7 @@ class Freshness:
     def release(self) -> None:
         """Release the waiters the cache has caught up with, and time out the late ones."""
         fresh = max(self.cache.revision, self.progress_rv)
-        now = self.env._now
+        now = self.env.now
         keep = []
         items, self.waiters = self.waiters, []
         for item in items:

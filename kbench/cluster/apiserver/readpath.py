@@ -100,7 +100,7 @@ _CACHE_CONSISTENT = Route(CACHE, consistent=True)
 
 def route(req, api) -> Route:
     """Where ``req`` (a GET, LIST or WATCH) is served (see the module docstring)."""
-    cache_ok = api.cfg.watch_cache.enabled and api.env._now >= api.lists_from_etcd_until_s
+    cache_ok = api.cfg.watch_cache.enabled and api.env.now >= api.lists_from_etcd_until_s
     gates = api.gates
     rv = req.rv
     if req.verb == "watch":

@@ -53,7 +53,7 @@ class ReadSteps:
         self.api.etcd_for(self.req.resource).current_revision(self.req.resource).callbacks.append(self._got_rv)
 
     def _got_rv(self, e) -> None:
-        self._wait(e._value)
+        self._wait(e.value)
 
     def _wait(self, rv: int) -> None:
         self.cache.fresh.wait(rv, self._fresh)
@@ -109,7 +109,7 @@ class ReadSteps:
 
     def _etcd_scanned(self, e) -> None:
         api, req, w = self.api, self.req, self.work
-        self.revision = req.continue_rv if req.continue_from >= 0 else e._value
+        self.revision = req.continue_rv if req.continue_from >= 0 else e.value
         cfg = api.cfg
         byte_work = w.read_bytes * cfg.list_etcd_cpu_s_per_byte
         gc = byte_work * cfg.list_gc_parallel_fraction

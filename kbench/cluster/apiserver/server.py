@@ -96,7 +96,7 @@ class Apiserver:
         self.terminated_watchers: dict[str, int] = {}
         self.oom_kills = 0
         mc = cfg.memory
-        self.mem = Memory(mc.base_bytes, mc.limit_bytes, self._slow_memory, self.oom, lambda: env._now)
+        self.mem = Memory(mc.base_bytes, mc.limit_bytes, self._slow_memory, self.oom, lambda: env.now)
         self.up = True
         self.generation = 0
         self.restarts = 0
@@ -149,7 +149,7 @@ class Apiserver:
         if nbytes <= 0:
             return ready
         cfg = self.cfg
-        now = self.env._now
+        now = self.env.now
         t = now + ready
         nic = (t if t > self.nic_free_s else self.nic_free_s) + nbytes / cfg.nic_bytes_per_s
         self.nic_free_s = nic
@@ -179,7 +179,7 @@ class Apiserver:
 
     def _cpu_delay(self, seconds: float) -> float:
         """Book ``seconds`` of one core, FCFS; return how long until the work is done, seconds."""
-        now = self.env._now
+        now = self.env.now
         cores = self._cores
         free = cores[0]
         finish = (now if now > free else free) + seconds

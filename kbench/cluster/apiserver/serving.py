@@ -34,6 +34,7 @@ from kbench.cluster.apiserver.request import MUTATING_VERBS, Request, Response
 from kbench.cluster.apiserver.storage import NONE, decide, storage_of
 from kbench.cluster.etcd.records import EtcdConflict
 from kbench.errors import EtcdQuotaExceeded
+from kbench.simkernel import fire
 
 __all__ = ["Reply", "Response", "Serve", "select"]
 
@@ -43,11 +44,7 @@ class Reply(simpy.Event):
     response fires it in place (its callbacks, the waiting process's resumption, run now)."""
 
     def __call__(self, resp: Response) -> None:
-        self._ok = True
-        self._value = resp
-        callbacks, self.callbacks = self.callbacks, None
-        for cb in callbacks:
-            cb(self)
+        fire(self, resp)
 
 
 class Serve(ReadSteps):
@@ -103,7 +100,7 @@ class Serve(ReadSteps):
         self.done(resp)
 
     def _admitted(self, e: simpy.Event) -> None:
-        if not e._value:
+        if not e.value:
             req = self.req
             self.key = (req.verb, req.resource, req.client, req.level)
             self.api.stats.record_rejected(self.key, flow_schema=req.flow.partition("/")[0], reason=req.reject_reason)
@@ -177,9 +174,9 @@ class Serve(ReadSteps):
         etcd.write(resource, req.name, op, size, value, pre).callbacks.append(self._written)
 
     def _written(self, e: simpy.Event) -> None:
-        if not e._ok:
-            e._defused = True
-            err = e._value
+        if not e.ok:
+            e.defused = True
+            err = e.value
             if isinstance(err, EtcdConflict):
                 req = self.req
                 if (req.mutate is not None or req.verb == "delete") and req.precondition is None and self.tries < 5:
@@ -195,7 +192,7 @@ class Serve(ReadSteps):
         out = self.req.size_bytes
         if out > 4096:
             out = 4096
-        self._respond(Response(200, revision=e._value, objects=1, size_bytes=out))
+        self._respond(Response(200, revision=e.value, objects=1, size_bytes=out))
 
     def _collection(self, etcd, resource: str) -> None:
         """DELETECOLLECTION (:mod:`kbench.cluster.apiserver.collection`): each object's admission
@@ -208,8 +205,8 @@ class Serve(ReadSteps):
         left = [len(calls)]
 
         def written(e: simpy.Event) -> None:
-            if not e._ok:
-                e._defused = True
+            if not e.ok:
+                e.defused = True
             left[0] -= 1
             if left[0] == 0:
                 self._respond(Response(200, revision=etcd.revision, objects=n, size_bytes=n * req.size_bytes))
@@ -232,7 +229,7 @@ class Serve(ReadSteps):
                   linearizable=True, op="get").callbacks.append(self._token_read)
 
     def _token_read(self, e: simpy.Event) -> None:
-        self._respond(Response(200, revision=e._value, objects=1, size_bytes=self.api.cfg.token_response_bytes))
+        self._respond(Response(200, revision=e.value, objects=1, size_bytes=self.api.cfg.token_response_bytes))
 
     # ------------------------------------------------------------------------------------- reply
     def _respond(self, resp: Response, transient: float = 0.0) -> None:

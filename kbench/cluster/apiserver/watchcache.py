@@ -36,9 +36,9 @@ from kbench.cluster.apiserver.freshness import Freshness
 from kbench.cluster.apiserver.traffic import Traffic
 from kbench.cluster.apiserver.watchdispatch import dispatch as dispatch_event
 from kbench.cluster.apiserver.watchdispatch import dispatch_many
-from kbench.cluster.apiserver.watchevents import call_later
 from kbench.cluster.apiserver.watchpassive import ChangeLog, PassiveGroup, SlowBudget, close_members
 from kbench.config import ApiserverConfig
+from kbench.simkernel import call_later
 
 __all__ = ["ALL", "ChangeLog", "PassiveGroup", "WatchCache", "Watcher"]
 
@@ -165,7 +165,7 @@ class WatchCache:
         dispatch_many(self, recs, parts)
 
     def _arrive(self, rec, dispatch: bool = True):
-        now = self.env._now
+        now = self.env.now
         key = rec.key
         value = rec.value
         rev = self.revision = rec.revision

@@ -19,18 +19,16 @@ What upstream's cacher does per event, and what kbench books for it:
    event (``process_s > 0``) can fill their buffer.
 
 Active watchers get a callback per event at their delivery time through one
-:class:`~kbench.cluster.apiserver.watchevents.Fanout` per event (not one SimPy event per watcher).
+:class:`~kbench.simkernel.Fanout` per event (not one SimPy event per watcher).
 """
 
 from __future__ import annotations
 
 import heapq
 
-from simpy.events import NORMAL
-
 from kbench.cluster.apiserver.fanout import book_fill
-from kbench.cluster.apiserver.watchevents import Fanout, call_later
 from kbench.cluster.apiserver.watchpassive import dispatch_passive
+from kbench.simkernel import Fanout, call_later
 
 
 def dispatch(cache, rec, part) -> None:
@@ -54,7 +52,7 @@ def dispatch(cache, rec, part) -> None:
     api = cache.api
     cfg = cache.cfg
     env = cache.env
-    now = env._now
+    now = env.now
     cores = api._cores
     b = rec.size_bytes
     nb = b + cfg.watch_event_frame_bytes
@@ -115,7 +113,6 @@ def _active(cache, active, rec, off: float, t_enc: float, s: float, link: float,
     nic_free = api.nic_free_s
     f = None
     sent = 0
-    eid = env._eid
     for j, w in enumerate(active):
         off += d
         if w.process_s:
@@ -153,18 +150,13 @@ def _active(cache, active, rec, off: float, t_enc: float, s: float, link: float,
             w.backlog_until = arrive
         if f is None:
             f = Fanout(env, rec)
-            ws, entries = f.watchers, f.entries
         w.pending += 1
-        ws.append(w)
-        entries.append((arrive, NORMAL, next(eid), f))
+        f.add(w, arrive)
     api.nic_free_s = nic_free
     api.traffic.by_kind["watch"] += sent * nb
     if f is not None:
-        if slow and len(ws) > 1:  # a slow client's processing reorders deliveries
-            order = sorted(range(len(ws)), key=lambda i: entries[i][0])
-            ids = sorted(e[2] for e in entries)
-            f.watchers = [ws[i] for i in order]
-            f.entries = [(entries[i][0], NORMAL, ids[n], f) for n, i in enumerate(order)]
+        if slow and len(f.watchers) > 1:  # a slow client's processing reorders deliveries
+            f.sort_by_time()
         f.start()
     return off, stall
 
@@ -176,7 +168,7 @@ def dispatch_many(cache, recs: list, parts: list) -> None:
     api = cache.api
     cfg = cache.cfg
     env = cache.env
-    now = env._now
+    now = env.now
     cores = api._cores
     d = cfg.watch_dispatch_s_per_watcher
     t = cache._dispatch_free_s

@@ -34,7 +34,8 @@ from __future__ import annotations
 import heapq
 
 import simpy
-from simpy.events import NORMAL
+
+from kbench.simkernel import trigger_in
 
 
 def book(cores: list[float], now: float, cpu_s: float) -> float:
@@ -117,7 +118,7 @@ class EtcdCpu:
             self._propose(ev)
             return
         env = self.env
-        now = env._now
+        now = env.now
         cost = cpu * entries
         wait = self._run(now, cost) - cost
         stats = self.stats
@@ -127,12 +128,11 @@ class EtcdCpu:
             return
         stats.write_cpu_wait_s += wait
         later = simpy.Event(env)
-        later._ok, later._value = True, ev
         later.callbacks.append(self._propose_later)
-        env.schedule(later, NORMAL, wait)
+        trigger_in(env, later, wait, True, ev)
 
     def _propose_later(self, later: simpy.Event) -> None:
-        self._propose(later._value)
+        self._propose(later.value)
 
     def _batch_cpu(self) -> float:
         """Run the raft loop's CPU for the batch taken now; return its wall time, seconds."""
@@ -140,4 +140,4 @@ class EtcdCpu:
         if cpu <= 0:
             return 0.0
         self.stats.batch_cpu_s += cpu
-        return self._run(self.env._now, cpu)
+        return self._run(self.env.now, cpu)

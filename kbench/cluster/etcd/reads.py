@@ -14,7 +14,8 @@ import heapq
 import simpy
 
 from kbench.cluster.etcd.cpu import book
-from kbench.cluster.etcd.records import Call, trigger_in
+from kbench.cluster.etcd.records import Call
+from kbench.simkernel import trigger_in
 
 
 class RangeReads:
@@ -76,7 +77,7 @@ class RangeReads:
             The read's latency, seconds.
         """
         cfg = self.cfg
-        now = self.env._now
+        now = self.env.now
         ready = now
         if linearizable:
             if self._followers == 2:  # 3 members: the faster follower's ack makes the quorum

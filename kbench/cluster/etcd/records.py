@@ -1,7 +1,7 @@
 """What an etcd call hands back: its errors, commit records, counters, and the events it completes.
 
 :class:`Call` and :class:`BatchCall` are a request's completion events, triggered in place at
-their completion time by :func:`trigger_in` (no helper event, as ``simpy.Timeout`` schedules itself).
+their completion time by :func:`kbench.simkernel.trigger_in` (no helper event, as ``simpy.Timeout`` schedules itself).
 """
 
 from __future__ import annotations
@@ -9,7 +9,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import simpy
-from simpy.events import NORMAL
 
 OPS = ("create", "update", "delete")
 
@@ -150,7 +149,7 @@ class Call(simpy.Event):
     def __init__(self, env: simpy.Environment):
         self.env = env  # simpy.Event.__init__, inlined
         self.callbacks: list = []
-        self.start_s = env._now
+        self.start_s = env.now
         self.args: tuple = ()
 
 
@@ -161,8 +160,3 @@ class BatchCall(Call):
     __slots__ = ("n",)
 
 
-def trigger_in(env: simpy.Environment, event: simpy.Event, delay: float, ok: bool, value) -> None:
-    """Trigger ``event`` ``delay`` seconds from now without a helper event (as ``Timeout`` does)."""
-    event._ok = ok
-    event._value = value
-    env.schedule(event, NORMAL, delay)

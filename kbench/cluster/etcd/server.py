@@ -50,7 +50,6 @@ from dataclasses import replace
 
 import numpy as np
 import simpy
-from simpy.events import URGENT
 
 from kbench.cluster.etcd.cpu import EtcdCpu
 from kbench.cluster.etcd.mvcc import MvccStore
@@ -63,11 +62,11 @@ from kbench.cluster.etcd.records import (
     EtcdConflict,
     EtcdRequestTooLarge,
     EtcdStats,
-    trigger_in,
 )
 from kbench.config import EtcdConfig
 from kbench.errors import EtcdQuotaExceeded
 from kbench.metrics.buckets import APISERVER_REQUEST_DURATION, Histograms
+from kbench.simkernel import URGENT, trigger_in
 
 
 class Etcd(EtcdCpu, MvccStore, RangeReads):
@@ -119,9 +118,8 @@ class Etcd(EtcdCpu, MvccStore, RangeReads):
         """Start the raft loop and the compaction timer (call once)."""
         # the raft loop starts as a process would, on an urgent event now (keeps event order)
         first = simpy.Event(self.env)
-        first._ok, first._value = True, None
         first.callbacks.append(self._loop_top)
-        self.env.schedule(first, URGENT)
+        trigger_in(self.env, first, 0.0, priority=URGENT)
         if self.cfg.compaction_interval_s > 0:  # A24: 0 disables
             self.env.process(self._compaction_loop())
 
@@ -269,7 +267,7 @@ class Etcd(EtcdCpu, MvccStore, RangeReads):
         (group commit of the proposals of one instant), else waits for the next batch; an idle
         raft loop takes it at once (no wake-up event)."""
         batch = self._batch
-        if self._batch_open_s == self.env._now and len(batch) < self.cfg.max_batch_entries:
+        if self._batch_open_s == self.env.now and len(batch) < self.cfg.max_batch_entries:
             batch.append(ev)  # its bytes join the apply; the WAL write was sized when the batch was taken
             entries, nbytes = _work(ev)
             e0, b0 = self._batch_work

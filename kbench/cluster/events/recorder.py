@@ -140,7 +140,7 @@ class EventRecorder:
         st.emitted += 1
         st.by_reason[reason] += 1
         st.by_component[self.component] += 1
-        now = hub.env._now
+        now = hub.env.now
         if self.series is not None:
             out = self.series.record((obj, etype, reason, action), now, hub.new_name, namespace, name)
             if out is None:

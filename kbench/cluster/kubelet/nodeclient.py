@@ -16,12 +16,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import simpy
-from simpy.events import URGENT
 
 from kbench.cluster.apiserver.request import Request
 from kbench.cluster.apiserver.server import Apiserver, Response
 from kbench.cluster.apiserver.serving import Serve
 from kbench.cluster.clients.client import Client
+from kbench.simkernel import URGENT, trigger_in
 
 
 @dataclass(eq=False)
@@ -77,10 +77,8 @@ def first_step(env: simpy.Environment, step: Callable[[simpy.Event], None]) -> N
     way gives identical results to the process, without the process's end event).
     """
     ev = simpy.Event(env)
-    ev._ok = True
-    ev._value = None
     ev.callbacks.append(step)
-    env.schedule(ev, URGENT)
+    trigger_in(env, ev, 0.0, priority=URGENT)
 
 
 def serve_get(api: Apiserver, req: Request, done: Callable[[Response], None]) -> None:

@@ -30,7 +30,6 @@ does. What is saved is the process's end event and the generator frames of every
 from __future__ import annotations
 
 import simpy
-from simpy.events import URGENT
 
 from kbench.cluster.clients.ratelimit import TokenBucket
 from kbench.cluster.kubelet.nodeclient import NodeClient, first_step
@@ -38,6 +37,7 @@ from kbench.cluster.kubelet.noderesources import NodeResources
 from kbench.cluster.kubelet.status import StatusManager
 from kbench.cluster.objects import GPU, Node
 from kbench.cluster.objects.stored import POD_BYTES, PodObj
+from kbench.simkernel import URGENT, trigger_in
 from kbench.workload.podspec import FAIL_ANNOTATION, GRACE_ANNOTATION, PROBE_ANNOTATION
 
 CONTAINER = "spec.containers{main}"
@@ -189,9 +189,8 @@ class Kubelet(NodeResources, StatusManager):
         if p.sleeping and p.proc:
             p.sleeping = False
             ev = simpy.Event(self.env)
-            ev._ok, ev._value = True, None
             ev.callbacks.append(p.interrupted)
-            self.env.schedule(ev, URGENT)
+            trigger_in(self.env, ev, 0.0, priority=URGENT)
 
     # ------------------------------------------------------------------------------ pod worker
     def _sleep(self, p: _Pod, delay: float | None, nxt) -> None:

@@ -46,7 +46,7 @@ class TokenRefresher:
         draws = self._draws
         if not draws:
             draws.extend(self.rng.random(1024)[::-1].tolist())
-        due = self.env._now + cfg.token_refresh_fraction * cfg.token_expiration_s - cfg.token_jitter_s * draws.pop()
+        due = self.env.now + cfg.token_refresh_fraction * cfg.token_expiration_s - cfg.token_jitter_s * draws.pop()
         self._put(due, (k, p))
 
     def adopt(self, k, p) -> None:
