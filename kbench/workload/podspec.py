@@ -160,10 +160,9 @@ def draw_duration(t: PodTemplate, rng: np.random.Generator) -> float | None:
 
 
 def cluster_objects(workload) -> ClusterObjects:
-    """The Namespaces, Services and ReplicaSets a scenario's workload makes, as the scheduler's
-    listers would hold them: every namespace it uses; per Deployment a ReplicaSet of the same name
-    selecting ``app: <name>`` (its pods' label, owner ``ReplicaSet/<name>``) and, with ``service``,
-    a Service with that selector. (Jobs' pods have no spreading selector upstream either.)
+    """The Namespaces a scenario's workload uses, as the scheduler's namespace lister would hold
+    them. Services, ReplicaSets and StatefulSets reach the scheduler through its informers
+    (:mod:`kbench.cluster.scheduler.listers`) once the workload creates them.
     """
     objects = ClusterObjects()
     spaces = {"default", *workload.quota_namespaces}
@@ -171,8 +170,4 @@ def cluster_objects(workload) -> ClusterObjects:
         spaces.add(item.namespace)
     for ns in sorted(spaces):
         objects.add_namespace(ns)
-    for d in workload.deployments:
-        objects.add_controller("ReplicaSet", d.namespace, d.name, {"matchLabels": {"app": d.name}})
-        if d.service:
-            objects.add_service(d.namespace, d.name, {"app": d.name})
     return objects

@@ -207,7 +207,8 @@ class DeploymentController(Controller):
         surge = du.max_surge(spec)
         obj = ApiObj(key, {"replicas": replicas, "template": spec.template, "hash": h, "deployment": d.key,
                            "revision": revision, "desired": spec.replicas, "max_replicas": spec.replicas + surge,
-                           "labels": pod_labels(spec), "min_ready_s": spec.min_ready_s, "status": None},
+                           "labels": pod_labels(spec), "min_ready_s": spec.min_ready_s, "status": None,
+                           "selector": {**(spec.selector or {"app": spec.name}), "pod-template-hash": h}},
                      uid=self.world.new_uid(), owner=OWNER + d.key, owner_uid=d.uid)
         resp = yield from self.write("create", "replicasets", key, obj)
         if not resp.ok and resp.code != 409:

@@ -20,8 +20,8 @@ from kbench.policy.api import Handle
 from kbench.policy.framework import Framework
 from kbench.policy.resolve import resolve_scheduler_config
 
-INFORMERS_NOTE = ("kube-scheduler's Namespace, Service, ReplicaSet and StatefulSet informers are not simulated "
-                  "(no LIST/WATCH load); their content comes from the scenario")
+INFORMERS_NOTE = ("kube-scheduler's Namespace informer is not simulated (no LIST/WATCH load): the namespaces "
+                  "come from the scenario (its Service, ReplicaSet and StatefulSet informers are)")
 
 
 class Profiles:

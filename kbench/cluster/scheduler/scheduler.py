@@ -61,6 +61,7 @@ from kbench.cluster.scheduler.cache import SchedulerCache
 from kbench.cluster.scheduler.cost import CycleCost
 from kbench.cluster.scheduler.failures import FailureHandling, still_pending
 from kbench.cluster.scheduler.informers import _ASSIGNED_DELETE, InformerHandling
+from kbench.cluster.scheduler.listers import SchedulerListers, wants_listers
 from kbench.cluster.scheduler.profiles import Profiles
 from kbench.cluster.scheduler.queue import QueuedPod, SchedulingQueue
 from kbench.config.features import FeatureGates
@@ -168,6 +169,8 @@ class Scheduler(FailureHandling, InformerHandling):
         self.nodes_informer = world.informer(self.client, "nodes", object_bytes=NODE_BYTES,
                                              on_add=self._on_node, on_update=self._on_node_update,
                                              on_delete=self._on_node_delete)
+        self.listers = SchedulerListers(world, self.client, world.objects) \
+            if wants_listers(self.profiles.frameworks.values()) else None
 
     def _framework_of(self, spec):
         return self.profiles.of(spec) or self.framework
@@ -177,6 +180,8 @@ class Scheduler(FailureHandling, InformerHandling):
         """Start the informers, the scheduling loop and the flush loop (after ``delay_s``)."""
         self.nodes_informer.start(delay_s)
         self.pods_informer.start(delay_s)
+        if self.listers is not None:
+            self.listers.start(delay_s)
         self.env.process(self._loop())
         self.env.process(self._flusher())
 
