@@ -131,15 +131,15 @@ def _one_profile(scheduler, pods: list) -> None:
 
 
 def run_placement(scenario: Scenario, *, out_dir: str | Path | None = None,
-                  progress: Callable[[float, float], None] | None = None, typical_pods: Any = None,
+                  progress: Callable[..., None] | None = None, typical_pods: Any = None,
                   wall0: float | None = None) -> RunResult:
     """Place the replay's pod sequence with the scheduler framework alone (module docstring).
 
     Args:
         scenario: The effective scenario (:func:`~kbench.experiment.runparts.effective_scenario`).
         out_dir: Where to write the run folder (none when None).
-        progress: ``f(done, total)`` called every few percent of the pods, scaled to ``duration_s``
-            (the command's progress bar).
+        progress: ``f(pods placed, pods, "pods")`` called every 2 % of the pods (the command's
+            progress bar).
         typical_pods: Typical pods for FGD, if any (default: from the original pod list).
         wall0: ``time.perf_counter()`` at the run's start (default: now).
 
@@ -160,7 +160,7 @@ def run_placement(scenario: Scenario, *, out_dir: str | Path | None = None,
     pods = replay._specs() if replay.sequence is not None else []
     _one_profile(sched, pods)
     writer = open_writer(out_dir, scenario, sched, mode=MODE)
-    status, error = execute(lambda: place(world, sched, pods, progress, scenario.duration_s), writer)
+    status, error = execute(lambda: place(world, sched, pods, progress), writer)
     wall = time.perf_counter() - wall0
     summary = placement_summary(world, sched, comps.fgd, comps.replays, wall_s=wall, left_out=LEFT_OUT,
                                 pod_specs=pods)
@@ -175,8 +175,7 @@ def run_placement(scenario: Scenario, *, out_dir: str | Path | None = None,
     return result
 
 
-def place(world, sched, pods: list, progress: Callable[[float, float], None] | None = None,
-          scale: float = 1.0) -> float:
+def place(world, sched, pods: list, progress: Callable[..., None] | None = None) -> float:
     """One scheduling cycle per pod, in order, on the scheduler's cache (see the module docstring).
 
     Mirrors the scheduler's cycle (:meth:`Scheduler._schedule_one
@@ -186,7 +185,8 @@ def place(world, sched, pods: list, progress: Callable[[float, float], None] | N
     ``unschedulable`` + ``given_up``).
 
     Returns:
-        The scheduler-only clock at the end, virtual seconds.
+        The scheduler-only clock at the end, virtual seconds. ``progress(pods placed, pods,
+        "pods")`` is called every 2 % of the pods.
 
     Raises:
         RuntimeError: A cycle ended in a plugin error (the full plane would retry it with backoff).
@@ -247,5 +247,5 @@ def place(world, sched, pods: list, progress: Callable[[float, float], None] | N
             raise RuntimeError(f"pod {key}: the scheduling cycle ended in an error ({result.status.message()}); "
                                "the full plane would retry it with backoff: run with --full-plane")
         if progress is not None and (i % every == 0 or i == n - 1):
-            progress(scale * (i + 1) / max(n, 1), scale)
+            progress(i + 1, n, "pods")
     return now

@@ -141,10 +141,16 @@ def _with_progress(show: bool, total: float, fn):
         return fn(None)
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-    with Progress(TextColumn("virtual {task.completed:.0f}/{task.total:.0f} s"), BarColumn(),
+    with Progress(TextColumn("{task.fields[label]}"), BarColumn(),
                   TimeElapsedColumn(), TimeRemainingColumn(), console=err_console, transient=True) as bar:
-        task = bar.add_task("run", total=total)
-        return fn(lambda now, end: bar.update(task, completed=now))
+        task = bar.add_task("run", total=total, label="")  # the first update names the unit
+
+        def update(done: float, end: float, unit: str = "") -> None:
+            # a lifecycle run reports virtual seconds, a placement-only run pods placed ("pods")
+            label = f"{done:.0f}/{end:.0f} {unit}" if unit else f"virtual {done:.0f}/{end:.0f} s"
+            bar.update(task, completed=done, total=end, label=label)
+
+        return fn(update)
 
 
 def _run_table(s: dict) -> None:

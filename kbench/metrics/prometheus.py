@@ -304,14 +304,21 @@ def exposition(result: Any) -> Exposition:
     plane = world.plane if world is not None else getattr(result, "plane", None)
     if plane is None:
         raise ValueError("metrics need the run's control plane: write them from the run itself")
-    fams, ignored = apiserver_families(plane)
+    summary = getattr(result, "summary", None) or {}
+    placement_only = (summary.get("sim") or {}).get("mode") == "placement-only"
+    if placement_only:  # no apiserver, etcd or kubelet ran: their families would be empty
+        fams, ignored = [], ["apiserver_*, etcd_*, kubelet_*: a placement-only run simulates no apiserver, etcd "
+                             "or kubelet (only the scheduler's families are written)"]
+    else:
+        fams, ignored = apiserver_families(plane)
     if world is not None:
         sched = getattr(result, "scheduler", None)
         if sched is not None:
             more, why = scheduler_families(world.timeline, sched)
             fams += more
             ignored += why
-        fams += kubelet_families(world.timeline)
+        if not placement_only:
+            fams += kubelet_families(world.timeline)
     return Exposition(fams, ignored)
 
 

@@ -8,7 +8,7 @@ version prints one ``error: path: what is wrong`` line and exits 2). Manifests a
 ``ls -o json`` prints a list of objects with keys scripts may rely on (fields may be added, never
 renamed): ``id``, ``kind``, ``scenario``, ``policy``, ``seed``, ``status``, ``path``, ``wall_s``
 and ``headline``, a dict whose keys depend on ``kind``: ``run``: ``pods_created``,
-``startup_p99_s``, ``throughput_pods_per_s``; ``sync``: ``strategy``, ``staleness_p99_s``,
+``startup_p99_s``, ``throughput_pods_per_s``, ``mode`` (``full-plane`` or ``placement-only``); ``sync``: ``strategy``, ``staleness_p99_s``,
 ``list_per_s``; ``comparison``, ``envelope`` and ``sweep``: ``runs`` (run folders inside) plus ``policies``,
 ``seeds`` and ``cells`` when the manifest has them. ``show -o json`` prints ``{"manifest": ...,
 "summary": ...}``; the manifest's ``config`` is left out unless ``--config`` is given.
@@ -54,7 +54,8 @@ def headline(manifest: dict[str, Any], summary: dict[str, Any] | None, folder: P
     s = summary or {}
     if kind == "run":
         return {"pods_created": _get(s, "pods", "created"), "startup_p99_s": _get(s, "pod_startup_s", "p99"),
-                "throughput_pods_per_s": _get(s, "scheduling", "throughput_pods_per_s")}
+                "throughput_pods_per_s": _get(s, "scheduling", "throughput_pods_per_s"),
+                "mode": _get(s, "sim", "mode") or "full-plane"}
     if kind == "sync":
         return {"strategy": manifest.get("strategy", s.get("strategy")),
                 "staleness_p99_s": _get(s, "staleness_s", "p99"),
@@ -124,8 +125,10 @@ def _fmt(v: Any) -> str:
 def _headline_text(row: dict[str, Any]) -> str:
     h = row["headline"]
     if row["kind"] == "run":
-        return (f"{_fmt(h['pods_created'])} pods · startup p99 {_fmt(h['startup_p99_s'])}s · "
-                f"{_fmt(h['throughput_pods_per_s'])} pods/s")
+        startup = "placement-only" if h.get("mode") == "placement-only" else \
+            f"startup p99 {_fmt(h['startup_p99_s'])}s"
+        return f"{_fmt(h['pods_created'])} pods · {startup} · {_fmt(h['throughput_pods_per_s'])} pods/s"
+
     if row["kind"] == "sync":
         return f"staleness p99 {_fmt(h['staleness_p99_s'])}s · {_fmt(h['list_per_s'])} LIST/s"
     return " · ".join(f"{k} {_fmt(v)}" for k, v in h.items())

@@ -160,3 +160,21 @@ def test_pods_without_a_profile_are_refused(tmp_path):
     lines = [ln for ln in res.output.splitlines() if ln.strip()]
     assert len(lines) == 1 and "schedulerName 'default-scheduler' has no scheduler profile" in lines[0]
     assert not (tmp_path / "r").exists()
+
+
+def test_placement_only_metrics_and_results_ls_say_what_ran(tmp_path):
+    """--metrics writes only the scheduler's families (and says why); results ls names the mode."""
+    path = fgd_copy(tmp_path, trace={"sample_nodes": 0.03, "max_pods": 60})
+    prom = tmp_path / "m.prom"
+    cli = CliRunner()
+    res = cli.invoke(app, ["run", str(path), "--out", str(tmp_path / "r"), "--metrics", str(prom)])
+    assert res.exit_code == 0, res.output
+    text = prom.read_text()
+    assert "scheduler_" in text and "apiserver_request_total" not in text and "etcd_request" not in text
+    assert "placement-only run simulates no apiserver" in res.output
+    ls = cli.invoke(app, ["results", "ls", str(tmp_path / "r"), "-o", "json"])
+    assert ls.exit_code == 0, ls.output
+    (row,) = json.loads(ls.stdout)
+    assert row["headline"]["mode"] == "placement-only" and row["headline"]["startup_p99_s"] is None
+    table = cli.invoke(app, ["results", "ls", str(tmp_path / "r")])
+    assert "placement-only" in table.stdout and "startup p99 -s" not in table.stdout
