@@ -111,7 +111,8 @@ def test_list_skips_half_written_and_sorts(tmp_path):
     assert [r["id"] for r in rows] == ["a-sync", "b-run"]
     assert skipped["half_written"] == 1
     assert rows[0]["headline"] == {"strategy": "poll", "staleness_p99_s": 5.0, "list_per_s": 12.0}
-    assert rows[1]["headline"] == {"pods_created": 20, "startup_p99_s": 1.25, "throughput_pods_per_s": 40.0}
+    assert rows[1]["headline"] == {"pods_created": 20, "startup_p99_s": 1.25, "throughput_pods_per_s": 40.0,
+                                  "mode": "full-plane"}
 
 
 def test_headline_of_a_comparison_counts_its_runs(tmp_path):
