@@ -1,7 +1,9 @@
 """PodTopologySpread's per-table caches: matching-pod counts and label-derived masks.
 
-Counting the pods that match a (namespace, selector) walks every bound pod, so it is done once per
-node table and selector and then kept up to date from the table's change log
+Counting the pods that match a (namespace, selector) from scratch would walk every bound pod; instead
+the bound pods are kept grouped by (namespace, labels) with their count per node, so a new selector
+adds up the groups it matches (a few per workload: a ReplicaSet's pods share their labels), and
+each selector's counts are then kept up to date from the table's change log
 (:meth:`NodeTable.pod_changes_since <kbench.cluster.objects.NodeTable.pod_changes_since>`): each
 pod added or removed moves the counts it matches by ±1, per node and per topology domain. Label
 derived arrays (domain codes, "has every key" masks) are cached until the table's
@@ -38,6 +40,19 @@ class _Counts:
                     sums[dom[row]] += delta
 
 
+class _Group:
+    """Bound, non-terminating pods of one namespace with one label set: ``rows`` row → count."""
+
+    __slots__ = ("labels", "rows")
+
+    def __init__(self, labels: dict):
+        self.labels, self.rows = labels, {}
+
+
+def _label_key(labels: dict) -> tuple:
+    return tuple(sorted(labels.items()))
+
+
 class _PodIndex:
     """Per-table cache of matching-pod counts per (namespace, selector), refreshed row by row.
 
@@ -54,6 +69,45 @@ class _PodIndex:
         self.seen = nodes.pods_version
         self.counts: OrderedDict[tuple, _Counts] = OrderedDict()
         self._dispatch: tuple[dict, list] | None = None
+        self._groups: dict[tuple, _Group] | None = None  # (namespace, label key) -> group; built on demand
+        self._by_ns: dict[str, list[_Group]] = {}
+
+    def groups(self, nodes) -> dict[str, list[_Group]]:
+        """The bound pods grouped by (namespace, labels), per namespace (built on first use, then
+        kept up to date by :meth:`refresh`); call after :meth:`refresh`."""
+        if self._groups is None:
+            self._groups, self._by_ns = {}, {}
+            for r, bound in enumerate(nodes.pods):
+                for pod in bound:
+                    if not pod.terminating:
+                        self._group_add(r, pod, 1)
+        return self._by_ns
+
+    def _group_add(self, r: int, pod, sign: int) -> None:
+        key = (pod.namespace, _label_key(pod.labels))
+        g = self._groups.get(key)
+        if g is None:
+            g = self._groups[key] = _Group(pod.labels)
+            self._by_ns.setdefault(pod.namespace, []).append(g)
+        left = g.rows.get(r, 0) + sign
+        if left:
+            g.rows[r] = left
+        else:
+            del g.rows[r]
+
+    def matching_counts(self, nodes, namespace: str, sel) -> np.ndarray:
+        """``(n,) int64`` pods of ``namespace`` matching ``sel`` per node, from the groups (exactly
+        what walking every bound pod gives)."""
+        out = np.zeros(nodes.n, dtype=np.int64)
+        for g in self.groups(nodes).get(namespace, ()):
+            if g.rows and sel.matches(g.labels):
+                rows = g.rows
+                if len(rows) > 32:  # rows are distinct: one fancy-indexed add
+                    out[np.fromiter(rows.keys(), np.int64, len(rows))] += np.fromiter(rows.values(), np.int64, len(rows))
+                else:
+                    for r, c in rows.items():
+                        out[r] += c
+        return out
 
     def dispatch(self) -> tuple[dict, list]:
         """Entries by their selector's first matchLabels pair: ``({key: {(namespace, value):
@@ -79,6 +133,7 @@ class _PodIndex:
         current = nodes.row_pods_version
         changes = nodes.pod_changes_since(self.seen)
         if changes is None:
+            self._groups = None  # rebuilt from the table on next use
             changed = np.flatnonzero(current != self.versions).tolist()
             for (ns, _), entry in self.counts.items():
                 for r in changed:
@@ -86,9 +141,12 @@ class _PodIndex:
             self.versions[changed] = current[changed]
         else:  # versions may go stale here: the fallback's recount is exact whatever it recounts
             by_key, others = self.dispatch()
+            grouped = self._groups is not None
             for r, pod, sign in changes:
                 if pod.terminating:
                     continue
+                if grouped:
+                    self._group_add(r, pod, sign)
                 labels, ns = pod.labels, pod.namespace
                 for k, group in by_key.items():
                     for entry in group.get((ns, labels.get(k)), ()):
@@ -174,14 +232,13 @@ def selector_counts(nodes, namespace: str, sel) -> np.ndarray:
 
 
 def _entry(nodes, namespace: str, sel) -> _Counts:
-    """The (namespace, selector) entry, counted over every bound pod when new (least recently
+    """The (namespace, selector) entry, counted from the pod groups when new (least recently
     used entries beyond ``_MAX_SELECTORS`` are dropped)."""
     idx = _index(nodes, refresh=True)  # a new entry counts the current pods: later deltas must be new
     key = (namespace, sel.key)
     hit = idx.counts.get(key)
     if hit is None:
-        arr = np.fromiter((_count_row(b, namespace, sel) for b in nodes.pods), dtype=np.int64, count=nodes.n)
-        hit = idx.counts[key] = _Counts(sel, arr)
+        hit = idx.counts[key] = _Counts(sel, idx.matching_counts(nodes, namespace, sel))
         idx._dispatch = None
         if len(idx.counts) > _MAX_SELECTORS:
             idx.counts.popitem(last=False)
