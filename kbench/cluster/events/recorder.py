@@ -216,15 +216,20 @@ class EventSink:
             else:
                 self._send([item], t)
             return
+        self._bucket(t, at is not None).append(item)
+
+    def _bucket(self, t: float, deferred: bool) -> list:
+        """The queue of the tick that sends writes due at ``t`` (made, with its flush, if new); a
+        deferred write never goes to the tick being sent."""
+        tick = self.cfg.flush_tick_s
         n = math.ceil(t / tick - 1e-9)
-        if at is not None and n <= self._sending:  # a deferred write goes to a later tick
+        if deferred and n <= self._sending:
             n = self._sending + 1
         bucket = self._ticks.get(n)
-        if bucket is not None:
-            bucket.append(item)
-            return
-        self._ticks[n] = [item]
-        env.timeout(max(0.0, n * tick - env.now)).callbacks.append(lambda _e: self._flush(n))
+        if bucket is None:
+            bucket = self._ticks[n] = []
+            self.env.timeout(max(0.0, n * tick - self.env.now)).callbacks.append(lambda _e: self._flush(n))
+        return bucket
 
     def _flush(self, n: int) -> None:
         self._sending = n
@@ -237,11 +242,24 @@ class EventSink:
         etcd = self.world.api.etcd_for(RESOURCE)
         groups: dict[str, list] = {}
         creating = self._creating
+        # A limiter with no token for one member has none for the others sent at this instant
+        # (no time passes): they go to the same later tick, in order, without asking again.
+        blocked: dict[int, list] = {}
+        batched = self.cfg.flush_tick_s > 0
         for item in items:
             verb, key, reason, count, host, attempt = item
-            wait = try_take(self._limiter(host), now)
+            lim = self._limiter(host)
+            later = blocked.get(id(lim))
+            if later is not None:
+                later.append(item)
+                continue
+            wait = try_take(lim, now)
             if wait > 0:  # a member that must wait for its client's token goes later
-                self.put(verb, key, reason, count, host, attempt, at=now + wait, fresh=False)
+                if batched:
+                    later = blocked[id(lim)] = self._bucket(now + wait, True)
+                    later.append(item)
+                else:
+                    self.put(verb, key, reason, count, host, attempt, at=now + wait, fresh=False)
                 continue
             if verb == "patch":
                 if key in creating:  # upstream sends it once the CREATE returned
