@@ -80,6 +80,7 @@ class AppsDriver:
         self.live: dict[str, dict[str, object]] = {k: {} for k in RESOURCE}  # kind -> key -> spec
         self.deleted_since: list[tuple[str, str]] = []  # (kind, key) deleted since the last barrier
         self.barrier_waits: dict[str, float] = {}
+        self.barrier_timed_out: set[str] = set()  # barriers that gave up at their timeout_s
         wl = self.world.scenario.workload
         needs = any(b.until == "deleted" for b in wl.barriers)
         self.pods_by_owner = PodsByOwner(self.world.plane.etcd) if needs else None

@@ -146,6 +146,7 @@ class WorkloadDriver(AppsDriver):
         while not done():
             if b.timeout_s and env.now - start >= b.timeout_s:
                 self.world.counters["barrier_timeouts"] += 1
+                self.barrier_timed_out.add(b.name)
                 break
             yield env.timeout(b.poll_s)
         self.barrier_waits[b.name] = env.now - start

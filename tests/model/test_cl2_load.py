@@ -52,3 +52,24 @@ def test_cl2_load_shape_at_5000_nodes():
     assert {d.spread_s for d in wl.deployments} == {7500.0}  # saturation: 150,000 pods at 20 pods/s
     (scale,) = [u for u in wl.updates if u.name == "scale"]
     assert scale.spread_s == 1875.0 and scale.replicas == {"relative": [0.5, 1.5]}
+
+
+def test_a_barrier_that_times_out_fails_its_cl2_row():
+    """WaitForControlledPodsRunning fails when the wait reaches its timeout (a wait of exactly the
+    timeout used to read as within it): a 'running' barrier whose pods cannot all run (one more
+    replica than the nodes' pod capacity) gives up after its 60 s timeout."""
+    from kbench.config import scenario_from_dict
+
+    data = {
+        "name": "barrier-timeout", "seed": 1, "duration_s": 200,
+        "cluster": {"nodes": [{"count": 1, "cpu_cores": 1, "memory_bytes": "4Gi", "pods": 3,
+                               "images": {"registry.k8s.io/pause:3.9": "300Ki"}}]},
+        "workload": {"labels": ["cl2-load"], "deployments": [{"name": "web", "replicas": 4}],
+                     "barriers": [{"name": "all-running", "after": ["web"], "until": "running", "timeout_s": 60,
+                                   "poll_s": 5}]},
+    }
+    s = run(scenario_from_dict(data)).summary
+    assert s["counters"]["barrier_timeouts"] == 1
+    (row,) = [r for r in s["cl2"]["slo"] if r["name"] == "wait_for_controlled_pods_running_s[all-running]"]
+    assert row["verdict"] == "fail" and row["timed_out"] is True and row["value"] >= 60
+    assert s["cl2"]["pass"] is False
