@@ -30,6 +30,8 @@ class ClusterObjects:
     def __init__(self) -> None:
         self._namespaces: dict[str, dict[str, str]] = {}
         self._services: dict[str, dict[str, dict[str, str]]] = {}
+        # the Services' selectors parsed once (default_selector runs again after every change)
+        self._service_sels: dict[str, dict[str, LabelSelector | None]] = {}
         self._owners: dict[tuple[str, str, str], LabelSelector] = {}  # (kind, ns, name) -> selector
         self._rc_labels: dict[tuple[str, str], dict[str, str]] = {}
         self._default_cache: dict[tuple, LabelSelector] = {}
@@ -66,6 +68,7 @@ class ClusterObjects:
     def add_service(self, namespace: str, name: str, selector: dict[str, str] | None) -> None:
         """A Service and its ``spec.selector`` map (None: a Service without a selector)."""
         self._services.setdefault(namespace, {})[name] = None if selector is None else dict(selector)
+        self._service_sels.setdefault(namespace, {})[name] = None if selector is None else LabelSelector.of_labels(selector)
         self._changed()
 
     def add_controller(self, kind: str, namespace: str, name: str, selector: dict | None) -> None:
@@ -81,6 +84,7 @@ class ClusterObjects:
         """Forget a Service or controller (no error when unknown)."""
         if kind == "Service":
             self._services.get(namespace, {}).pop(name, None)
+            self._service_sels.get(namespace, {}).pop(name, None)
         elif kind == "ReplicationController":
             self._rc_labels.pop((namespace, name), None)
         else:
@@ -97,8 +101,9 @@ class ClusterObjects:
         if hit is not None:
             return hit
         merged: dict[str, str] = {}
-        for sel in self._services.get(pod.namespace, {}).values():
-            if sel is not None and LabelSelector.of_labels(sel).matches(pod.labels):
+        parsed = self._service_sels.get(pod.namespace, {})
+        for name, sel in self._services.get(pod.namespace, {}).items():
+            if sel is not None and parsed[name].matches(pod.labels):
                 merged.update(sel)
         out = LabelSelector.of_labels(merged)
         kind, _, name = (pod.owner or "").partition("/")
