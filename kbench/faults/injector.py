@@ -99,6 +99,7 @@ class FaultInjector:
         s.gauge("api_errors_total", lambda: float(stats.total("errors")))
         s.gauge("pod_evictions_total", lambda: float(w.counters["evictions"]))
         s.gauge("etcd_reads_total", lambda: float(w.plane.etcd.stats.reads))
+        s.gauge("etcd_range_keys_total", lambda: float(w.plane.etcd.stats.range_keys))
         s.gauge("nodes_not_ready_total", lambda: float(w.counters["node_not_ready"]))
 
     def _active(self, r: FaultRecord) -> bool:

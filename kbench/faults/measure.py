@@ -17,7 +17,10 @@ grid (``metrics.series_interval_s``, so times have that resolution) and from the
   the window ends less than two grid steps after that (not recovered within the run).
 * ``etcd_write_latency_mean_s``: mean etcd commit latency before the fault (from the start of
   the run) and during its effect.
-* ``etcd_reads_per_s``: etcd range reads per second before the fault and during its effect.
+* ``etcd_reads_per_s``: etcd range reads per second before the fault and during its effect (a
+  consistent read served by the watch cache counts too: it asks etcd for the current revision).
+* ``etcd_range_keys_per_s``: keys etcd's ranges read per second, before and during: the work
+  that reads moved to etcd (a current-revision request reads none).
 * ``slo_burn``: the share of the run's error budget the window consumed (1.0 = all of it), for
   API availability (objective 99 % of requests without 429 or error, kbench default) and pod
   startup (F1: 99 % of pods start within 5 s).
@@ -38,7 +41,7 @@ SETTLE_STEPS = 10  # a window extends at least this many grid steps past the fau
 
 _COUNTERS = ("informer_relists_total", "api_rejected_429_total", "api_errors_total", "pod_evictions_total",
              "nodes_not_ready_total", "api_requests_total", "etcd_writes_total", "etcd_write_latency_sum_s",
-             "etcd_reads_total")
+             "etcd_reads_total", "etcd_range_keys_total")
 
 
 def _r(x: float | None, nd: int = 3) -> float | None:
@@ -147,6 +150,9 @@ def fault_summary(injector, world, end_s: float) -> list[dict[str, Any]]:
         span = max(eff_end, r.at_s + step) - r.at_s
         row["etcd_reads_per_s"] = {"before": _r(_delta(times, reads, 0.0, r.at_s) / r.at_s) if r.at_s > 0 else None,
                                    "during": _r(_delta(times, reads, r.at_s, r.at_s + span) / span)}
+        keys = cols["etcd_range_keys_total"]
+        row["etcd_range_keys_per_s"] = {"before": _r(_delta(times, keys, 0.0, r.at_s) / r.at_s) if r.at_s > 0 else None,
+                                        "during": _r(_delta(times, keys, r.at_s, r.at_s + span) / span)}
         if r.fault == "etcd-leader-election":
             stall = r.first_commit_s - r.at_s if math.isfinite(r.first_commit_s) else None
             row["write_stall_s"] = _r(stall, 6)
