@@ -83,7 +83,7 @@ def check_clients(quick: bool = True, calibration: str | Path | None = None) -> 
         Record("clients/controller_create_rate", "pods created/s by the ReplicaSet controller after its burst",
                20.0, c3, tolerance=0.08, kind="rel",
                source="CALIBRATION C3 (kube-controller-manager --kube-api-qps 20, burst 30)", unit="1/s",
-               note=f"{n3} pods; status writes share the bucket, so slightly under 20"),
+               note=f"{n3} pods; its status writes and Events share its bucket, so under 20"),
         Record("clients/kubelet_status_rate", "pod status PATCH/s of one kubelet after its burst",
                50.0, c4, tolerance=0.08, kind="rel",
                source="CALIBRATION C4 (kubelet kubeAPIQPS 50, burst 100)", unit="1/s",

@@ -85,9 +85,19 @@ def test_separate_events_etcd_takes_every_event_write():
     assert events.stats.writes == written + grants  # every Event write and the TTL's lease grants
     assert split.summary["etcd_events"]["writes"] == written + grants
     # the main etcd carries what it carried before minus the Events and their leases (lease
-    # renewals are paced by time, so both runs renew the same node leases)
-    assert main.stats.writes == shared.world.plane.etcd.stats.writes - written - shared.world.event_ttl.grants
+    # renewals are paced by time, so both runs renew the same node leases), give or take the
+    # status updates the controllers coalesce differently when the main etcd's commits are timed
+    # differently (each is one write of the main etcd)
+    extra = _status_updates(split) - _status_updates(shared)
+    assert abs(extra) <= 4
+    assert main.stats.writes == shared.world.plane.etcd.stats.writes - written - shared.world.event_ttl.grants + extra
     assert split.summary["writes_per_pod"]["events"] == shared.summary["writes_per_pod"]["events"]
+
+
+def _status_updates(result) -> int:
+    """Status updates of Deployments and ReplicaSets the run's controllers sent."""
+    st = result.frames["requests"]
+    return int(st[(st.verb == "update") & st.resource.isin(["deployments/status", "replicasets/status"])]["count"].sum())
 
 
 @pytest.mark.parametrize("ttl", [60.0])

@@ -8,7 +8,7 @@ Build with ``ControllerManager(world)`` and call ``.start()`` after ``world.plan
 One module per controller: :mod:`.deployment` (with its arithmetic in :mod:`.deployutil`),
 :mod:`.replicaset`, :mod:`.job`, :mod:`.daemonset`, :mod:`.statefulset`, :mod:`.nodelifecycle`,
 :mod:`.endpointslice`, :mod:`.resourcequota`, :mod:`.namespace`, :mod:`.serviceaccount`,
-:mod:`.garbagecollector`, :mod:`.podgc`; the shared client and informers live in :mod:`.manager`,
+:mod:`.garbagecollector`, :mod:`.podgc`; the clients and shared informers live in :mod:`.manager`,
 the work queue in :mod:`.workqueue`.
 """
 

@@ -1,7 +1,7 @@
 """What every controller shares: the base class, pod creation in slow-start batches, pod deletion.
 
-All writes go through the controller manager's one client (``controller-manager`` class, C3: QPS 20,
-burst 30), so the controllers compete for one token bucket exactly as upstream's do.
+Each controller writes through its own client (``controller-manager`` class, C3: QPS 20, burst 30;
+``ControllerManager.client_for``), with its own token bucket, as upstream's clientset per controller.
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ class Manager(Protocol):
     env: simpy.Environment
     cfg: ControllersConfig
     client: Client
+    """The shared informers' client (a controller without ``client_for`` writes through it)."""
     pods_by_owner: dict[str, dict[str, PodObj]]
     pods_by_node: dict[str, dict[str, PodObj]]
     pods_by_ns: dict[str, set[str]]
@@ -70,7 +71,8 @@ class Controller:
         self.world = mgr.world
         self.env: simpy.Environment = mgr.env
         self.cfg = mgr.cfg
-        self.client = mgr.client
+        client_for = getattr(mgr, "client_for", None)
+        self.client = client_for(self.name) if client_for is not None else mgr.client
         self.workers = workers
         self.queue = WorkQueue(self.env, self.name, self.cfg.requeue_initial_s, self.cfg.requeue_max_s)
         self.syncs = 0
@@ -111,7 +113,7 @@ class Controller:
     # ------------------------------------------------------------------------------------ writes
     def write(self, verb: str, resource: str, key: str, value: object = None, *,
               precondition: Callable[[object], bool] | None = None, size_bytes: int | None = None, **extra):
-        """One write of a generic kind through the shared client (``yield from``); ``extra``:
+        """One write of a generic kind through the controller's client (``yield from``); ``extra``:
         request fields (``mutate``, ``propagation``...)."""
         size = GENERIC_BYTES.get(resource.partition("/")[0], 1024) if size_bytes is None else size_bytes
         if verb == "delete" and precondition is None:

@@ -1,16 +1,24 @@
-"""kube-controller-manager: one client, shared informers, the controllers that use them.
+"""kube-controller-manager: shared informers, the controllers that use them, a client each.
 
 Controllers: Deployment (:mod:`.deployment`) and ReplicaSet (:mod:`.replicaset`), Job, DaemonSet,
 StatefulSet, node lifecycle, EndpointSlice, ResourceQuota, Namespace, ServiceAccount / root CA, the
 garbage collector and PodGC.
 
 Upstream runs every controller in one process with one ``SharedInformerFactory`` (one LIST+WATCH
-per resource, whatever the number of controllers interested) and, by default, one rate-limited
-client configuration (C3: QPS 20, burst 30). So here: one :class:`~kbench.cluster.clients.client.Client`
-of class ``controller-manager`` (user ``system:kube-controller-manager``), one informer per
-resource with the sync strategy of that class (``sync_strategies["controller-manager"]``), and pod
-indexes (by owner, node and namespace) maintained from the pod informer's events and read by the
-controllers.
+per resource, whatever the number of controllers interested) and one client configuration (C3:
+QPS 20, burst 30) from which each controller builds its own clientset
+(``ClientOrDie("<controller>")``, kubernetes/kubernetes
+staging/src/k8s.io/controller-manager/pkg/clientbuilder/client_builder.go @ 2911fe5b), and each
+clientset its own token bucket (``NewForConfigAndClient`` when the config has no RateLimiter,
+staging/src/k8s.io/client-go/kubernetes/clientset.go @ 008b3652): controllers do not share a
+limiter, and a controller's Events (its broadcaster writes through its own clientset) compete only
+with its own requests. So here: one :class:`~kbench.cluster.clients.client.Client` of class
+``controller-manager`` (user ``system:kube-controller-manager``) per controller
+(:meth:`ControllerManager.client_for`) and one for the shared informers, one informer per resource
+with the sync strategy of that class (``sync_strategies["controller-manager"]``), and pod indexes
+(by owner, node and namespace) maintained from the pod informer's events and read by the
+controllers. (With ``--use-service-account-credentials`` each controller would also authenticate
+as its own service account, a different APF flow; kbench keeps the one user.)
 
 Not modelled: leader election (C8: one active instance is assumed), informer resync (C6: 12-24 h,
 beyond any run), the controller manager's own CPU (syncs take no virtual time beyond their API
@@ -19,6 +27,7 @@ calls).
 
 from __future__ import annotations
 
+from kbench.cluster.clients.client import Client
 from kbench.cluster.clients.informer import Informer
 from kbench.cluster.controllers.common import Controller
 from kbench.cluster.controllers.daemonset import DaemonSetController
@@ -41,13 +50,14 @@ GROUPS = ("system:authenticated",)
 
 
 class ControllerManager:
-    """The controllers of kube-controller-manager on one shared client and informer set.
+    """The controllers of kube-controller-manager: a client each, one shared informer set.
 
     Args:
         world: The run's world.
 
     Attributes:
-        client: The shared client (class ``controller-manager``).
+        client: The shared informers' client (class ``controller-manager``).
+        clients: Each controller's own client, by controller name (:meth:`client_for`).
         informers: One informer per resource (``pods``, ``nodes``, ``leases``, ``deployments``,
             ``jobs``, ``services``, ``namespaces``).
         pods_by_owner: Pods by ``PodObj.owner`` (key -> current value).
@@ -62,7 +72,8 @@ class ControllerManager:
         self.world = world
         self.env = world.env
         self.cfg = world.scenario.controllers
-        self.client = world.client("kube-controller-manager", "controller-manager", USER, GROUPS)
+        self.client = world.client("shared-informers", "controller-manager", USER, GROUPS)
+        self.clients: dict[str, Client] = {}
         self.pods_by_owner: dict[str, dict[str, PodObj]] = {}
         self.pods_by_node: dict[str, dict[str, PodObj]] = {}
         self.pods_by_ns: dict[str, set[str]] = {}
@@ -120,6 +131,15 @@ class ControllerManager:
         }
         self._preload_default_namespace()
         self._synced = False
+
+    def client_for(self, controller: str) -> Client:
+        """The client of ``controller`` (made on first use): class ``controller-manager``, its own
+        token bucket (upstream ``ClientOrDie(name)``: a clientset, and a limiter, per controller)."""
+        client = self.clients.get(controller)
+        if client is None:
+            client = self.clients[controller] = self.world.client(f"{controller}-controller", "controller-manager",
+                                                                  USER, GROUPS)
+        return client
 
     def _preload_default_namespace(self) -> None:
         """Namespace ``default`` (and ``world.initial_namespaces``, a cluster dump's) with its

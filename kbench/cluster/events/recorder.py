@@ -25,7 +25,7 @@ import math
 from collections import Counter
 from collections.abc import Callable
 
-from kbench.cluster.clients.ratelimit import TokenBucket, try_take
+from kbench.cluster.clients.ratelimit import TokenBucket
 from kbench.cluster.events.correlator import CoreCorrelator, CorrelatorConfig, SeriesCache
 from kbench.cluster.objects.stored import GenericObj
 
@@ -199,16 +199,16 @@ class EventSink:
         self._creating: set[str] = set()  # Events whose CREATE is in flight
 
     def put(self, verb: str, key: str, reason: str, count: int, host: str, attempt: int, at: float | None = None,
-            fresh: bool = True) -> None:
+            fresh: bool = True, paid: bool = False) -> None:
         """Queue a write of Event ``key`` (sent at the tick of ``at``, default now; ``fresh``: a new
-        write, counted against the queue)."""
+        write, counted against the queue; ``paid``: its client token is already reserved)."""
         if fresh and attempt == 0:
             if self.queued >= self.limit:
                 self.hub.stats.dropped["queue"] += 1  # ActionOrDrop on a full broadcaster queue (J1)
                 return
             self.queued += 1
         env, tick = self.env, self.cfg.flush_tick_s
-        item = (verb, key, reason, count, host, attempt)
+        item = (verb, key, reason, count, host, attempt, paid)
         t = env.now if at is None else at
         if tick <= 0:
             if t > env.now:
@@ -242,36 +242,29 @@ class EventSink:
         etcd = self.world.api.etcd_for(RESOURCE)
         groups: dict[str, list] = {}
         creating = self._creating
-        # A limiter with no token for one member has none for the others sent at this instant
-        # (no time passes): they go to the same later tick, in order, without asking again.
-        blocked: dict[int, list] = {}
         batched = self.cfg.flush_tick_s > 0
         for item in items:
-            verb, key, reason, count, host, attempt = item
-            lim = self._limiter(host)
-            later = blocked.get(id(lim))
-            if later is not None:
-                later.append(item)
-                continue
-            wait = try_take(lim, now)
-            if wait > 0:  # a member that must wait for its client's token goes later
-                if batched:
-                    later = blocked[id(lim)] = self._bucket(now + wait, True)
-                    later.append(item)
-                else:
-                    self.put(verb, key, reason, count, host, attempt, at=now + wait, fresh=False)
-                continue
+            verb, key, reason, count, host, attempt, paid = item
+            if not paid:
+                # client-go's limiter (rate.Limiter.Wait): the write reserves its token now, in
+                # order with its client's other requests, and is sent when the token is due
+                wait = self._limiter(host).reserve(now)
+                if wait > 0:
+                    if batched:
+                        self._bucket(now + wait, True).append((verb, key, reason, count, host, attempt, True))
+                    else:
+                        self.put(verb, key, reason, count, host, attempt, at=now + wait, fresh=False, paid=True)
+                    continue
             if verb == "patch":
                 if key in creating:  # upstream sends it once the CREATE returned
                     self.put(verb, key, reason, count, host, attempt, at=now + max(self.cfg.flush_tick_s, 1e-3),
-                             fresh=False)
+                             fresh=False, paid=True)
                     continue
                 if not etcd.has(RESOURCE, key):
-                    item = ("create", key, reason, count, host, attempt)  # expired (TTL): CREATE on NotFound
-                    verb = "create"
+                    verb = "create"  # expired (TTL): CREATE on NotFound
             if verb == "create":
                 creating.add(key)
-            groups.setdefault(verb, []).append(item)
+            groups.setdefault(verb, []).append((verb, key, reason, count, host, attempt))
         for verb, group in groups.items():
             self._write(verb, group)
 
