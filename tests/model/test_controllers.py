@@ -155,6 +155,25 @@ def test_3000_replicas_are_created_no_faster_than_20_per_s_after_the_burst_of_30
     assert f"{rs_key}-1" in keys and f"{rs_key}-3000" in keys
 
 
+def test_each_controller_has_its_own_token_bucket():
+    """Upstream each controller builds its own clientset, hence its own QPS 20 / burst 30 bucket
+    (C3; clientbuilder ``ClientOrDie``): a Deployment and a Job scaled at once create pods at
+    ~20/s each. One shared bucket would allow at most 30 + 20 t creations in t seconds for both."""
+    world, mgr, _, driver = build(nodes=1, agent=False)
+    put(world, driver, "deployments", "default/web", {"spec": DeploymentSpec(name="web", replicas=2000)}, at_s=1.0)
+    put(world, driver, "jobs", "default/batch", {"spec": JobSpec(name="batch", completions=2000, parallelism=2000)},
+        at_s=1.0)
+    world.env.run(until=21.0)
+    by = world.api.writes.by_component()
+    rs, job = by["replicaset-controller"]["pods.create"], by["job-controller"]["pods.create"]
+    span = world.env.now - 1.0
+    assert rs + job > 30 + 20 * span  # more than one bucket could give
+    for created in (rs, job):  # each within its own bucket, less its status writes and Events
+        assert 0.85 * (30 + 20 * span) <= created <= 30 + 20 * span
+    assert mgr.replicasets.client.limiter is not mgr.jobs.client.limiter
+    assert mgr.replicasets.client.limiter is not mgr.client.limiter  # the shared informers' own
+
+
 def test_replicaset_scales_down_and_deployment_deletion_deletes_pods():
     world, mgr, fake, driver = build()
     put(world, driver, "deployments", "default/web", {"spec": DeploymentSpec(name="web", replicas=10)})
