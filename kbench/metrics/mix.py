@@ -64,6 +64,10 @@ def ignored(world, controllers: Any = None, kubeproxies: Any = None) -> list[str
     if sc.kubelet.status_get == "charged":
         out.append("kubelet status GETs are charged (CPU, etcd read, latency) but hold no APF seat")
     if controllers is not None:
+        if sum(c.syncs for c in getattr(controllers, "controllers", ())) > 0:
+            out.append("the controllers authenticate as one user (system:kube-controller-manager), so APF "
+                       "queues them as one flow; with --use-service-account-credentials (kubeadm's default) "
+                       "each is its own service account and flow")
         gc = getattr(controllers, "gc", None)
         if gc is not None and (gc.deleted or gc.gets):
             out.append("the garbage collector shares the controller manager's informers (its own "

@@ -65,15 +65,27 @@ class Client:
             yield env.timeout(resp.retry_after_s)
             req = _fresh_copy(req)
 
-    def send(self, env: simpy.Environment, api: Apiserver, req: Request, done, delay_s: float = 0.0) -> None:
+    def send(self, env: simpy.Environment, api: Apiserver, req: Request, done, delay_s: float = 0.0,
+             attempt: int = 0) -> None:
         """:meth:`call` for a write without a process (``Apiserver.submit``): ``done(response)``
-        where ``call`` would return; ``delay_s`` is work the sender does first (a charged GET)."""
+        where ``call`` would return, after the same Retry-After retries of a 429 (I16);
+        ``delay_s`` is work the sender does first (a charged GET, not repeated by a retry)."""
         wait = self.limiter.reserve(env.now)
         req.lead_s = delay_s  # a charged GET before it: no event of its own
+
+        def answered(resp: Response) -> None:
+            if resp.code != 429 or resp.retry_after_s <= 0 or attempt >= self.cfg.max_retries:
+                done(resp)
+                return
+            if self.retries is not None:
+                self.retries[self.client_class] = self.retries.get(self.client_class, 0) + 1
+            env.timeout(resp.retry_after_s).callbacks.append(
+                lambda _e: self.send(env, api, _fresh_copy(req), done, 0.0, attempt + 1))
+
         if wait > 0:
-            env.timeout(wait).callbacks.append(lambda _e: api.submit(req, done))
+            env.timeout(wait).callbacks.append(lambda _e: api.submit(req, answered))
         else:
-            api.submit(req, done)
+            api.submit(req, answered)
 
     def list(self, env: simpy.Environment, api: Apiserver, req: Request
              ) -> Generator[simpy.Event, object, Response]:

@@ -56,6 +56,7 @@ from collections import Counter
 import numpy as np
 
 from kbench.cluster.events.scheduler import SchedulerEvents
+from kbench.cluster.kubelet.nodeclient import first_step
 from kbench.cluster.objects.stored import NODE_BYTES, POD_BYTES
 from kbench.cluster.scheduler.cache import SchedulerCache
 from kbench.cluster.scheduler.cost import CycleCost
@@ -301,13 +302,21 @@ class Scheduler(FailureHandling, InformerHandling):
             self._notify("scheduled", info.pod, now)
         if self.cache.placed.get(key) is None or self.cache.placed[key].spec is not spec:
             return  # deleted during the cycle: the delete event already removed it
-        self.env.process(self._bind(info, spec, result.node))
+        node = result.node
+        first_step(self.env, lambda _e: self._bind(info, spec, node))
 
-    def _bind(self, info: QueuedPod, spec, node: str):
-        w, key = self.world, info.key
+    def _bind(self, info: QueuedPod, spec, node: str) -> None:
+        """The asynchronous bind (upstream's binding goroutine) without a process: it starts where
+        a process started at the end of the cycle would (:func:`first_step`) and goes on in
+        :meth:`_bound` where that process would resume (``Client.send``: same events, same order,
+        the same Retry-After retries)."""
         value = info.pod.evolve(node_name=node, nominated_node=None)
-        resp = yield from w.write(self.client, "create", "pods/binding", key, value, size_bytes=POD_BYTES,
-                                  precondition=_can_bind, partition=node)
+        self.world.send(self.client, "create", "pods/binding", info.key, value,
+                        lambda resp: self._bound(info, spec, node, resp), size_bytes=POD_BYTES,
+                        precondition=_can_bind, partition=node)
+
+    def _bound(self, info: QueuedPod, spec, node: str, resp) -> None:
+        w, key = self.world, info.key
         now = self.env.now
         if resp.ok:
             self.events.scheduled(info.pod, node)  # issue 18 hook
