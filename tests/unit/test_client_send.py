@@ -37,15 +37,15 @@ class FakeApi:
         return ev
 
 
-def _client(max_retries: int, qps: float = 2.0, burst: int = 1) -> Client:
+def _client(max_retries: int, qps: float = 2.0, burst: int = 1, cls=Client) -> Client:
     cfg = ClientClassConfig(qps=qps, burst=burst, max_retries=max_retries)
-    return Client("c", "test", "u", ("g",), TokenBucket(qps, burst), cfg, {})
+    return cls("c", "test", "u", ("g",), TokenBucket(qps, burst), cfg, {})
 
 
-def _run(kind: str, rejects: int, max_retries: int):
+def _run(kind: str, rejects: int, max_retries: int, cls=Client):
     env = simpy.Environment()
     api = FakeApi(env, rejects)
-    client = _client(max_retries)
+    client = _client(max_retries, cls=cls)
     got: list[tuple[float, int]] = []
     req = Request("update", "leases", name="n1")
     if kind == "send":
@@ -73,3 +73,11 @@ def test_send_retries_a_429_with_retry_after_as_call_does():
 def test_send_gives_up_after_max_retries_with_the_429():
     got, arrivals, retries = _run("send", 5, 2)
     assert [code for _, code in got] == [429] and len(arrivals) == 3 and retries == {"test": 2}
+
+
+def test_a_kubelets_client_retries_the_same_way():
+    """NodeClient.send (the kubelet's writes) goes through the same retries, gate or not."""
+    from kbench.cluster.kubelet.nodeclient import NodeClient
+
+    for rejects, max_retries in ((2, 10), (3, 2)):
+        assert _run("send", rejects, max_retries, NodeClient) == _run("call", rejects, max_retries, NodeClient)

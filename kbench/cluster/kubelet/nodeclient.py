@@ -36,13 +36,14 @@ class NodeClient(Client):
         resp = yield from Client.call(self, env, api, req, rv=rv)
         return resp
 
-    def send(self, env, api, req, done, delay_s: float = 0.0) -> None:
+    def send(self, env, api, req, done, delay_s: float = 0.0, attempt: int = 0) -> None:
         """:meth:`call` for a write without a process (``Apiserver.submit``): ``done(response)``;
-        ``delay_s`` is work the kubelet does first (a charged GET)."""
+        ``delay_s`` is work the kubelet does first (a charged GET); ``attempt``: Retry-After
+        retries already made (``Client.send``)."""
         if self.gate is not None:
-            self.gate.callbacks.append(lambda _e: self.send(env, api, req, done, delay_s))
+            self.gate.callbacks.append(lambda _e: self.send(env, api, req, done, delay_s, attempt))
             return
-        Client.send(self, env, api, req, done, delay_s)
+        Client.send(self, env, api, req, done, delay_s, attempt)
 
     def get(self, env, api, req, done) -> None:
         """:meth:`call` for a GET without a process (:func:`serve_get`): ``done(response)``."""
