@@ -30,7 +30,7 @@ import simpy
 from simpy.events import NORMAL, URGENT
 
 __all__ = ["NORMAL", "URGENT", "Call", "Fanout", "SimpyInternalsChanged", "call_later", "check_internals",
-           "events_scheduled", "fire", "trigger_in"]
+           "events_scheduled", "fire", "first_step", "trigger_in"]
 
 
 class SimpyInternalsChanged(RuntimeError):
@@ -55,6 +55,19 @@ def trigger_in(env: simpy.Environment, event: simpy.Event, delay: float, ok: boo
     event._ok = ok
     event._value = value
     env.schedule(event, priority, delay)
+
+
+def first_step(env: simpy.Environment, step: Callable[[simpy.Event], None]) -> None:
+    """Call ``step(event)`` where a process created now would take its first step.
+
+    ``env.process`` schedules an initialising event at once with urgent priority; this schedules
+    the same kind of event with ``step`` as its callback, so whatever ``step`` does happens at the
+    same point of the event order as the body of such a process (a callback chain started this
+    way gives identical results to the process, without the process's end event).
+    """
+    ev = simpy.Event(env)
+    ev.callbacks.append(step)
+    trigger_in(env, ev, 0.0, priority=URGENT)
 
 
 def events_scheduled(env: simpy.Environment) -> int:

@@ -57,13 +57,20 @@ class Client:
             if wait > 0:
                 yield env.timeout(wait)
             resp = yield api.serve(req, rv)  # api.request without its generator frame
-            if resp.code != 429 or resp.retry_after_s <= 0 or attempt >= self.cfg.max_retries:
+            if not self._retries_429(resp, attempt):
                 return resp
             attempt += 1
-            if self.retries is not None:
-                self.retries[self.client_class] = self.retries.get(self.client_class, 0) + 1
             yield env.timeout(resp.retry_after_s)
             req = _fresh_copy(req)
+
+    def _retries_429(self, resp: Response, attempt: int) -> bool:
+        """Whether client-go retries ``resp`` after ``attempt`` retries (a 429 with Retry-After,
+        I16); counts the retry when it does."""
+        if resp.code != 429 or resp.retry_after_s <= 0 or attempt >= self.cfg.max_retries:
+            return False
+        if self.retries is not None:
+            self.retries[self.client_class] = self.retries.get(self.client_class, 0) + 1
+        return True
 
     def send(self, env: simpy.Environment, api: Apiserver, req: Request, done, delay_s: float = 0.0,
              attempt: int = 0) -> None:
@@ -74,11 +81,9 @@ class Client:
         req.lead_s = delay_s  # a charged GET before it: no event of its own
 
         def answered(resp: Response) -> None:
-            if resp.code != 429 or resp.retry_after_s <= 0 or attempt >= self.cfg.max_retries:
+            if not self._retries_429(resp, attempt):
                 done(resp)
                 return
-            if self.retries is not None:
-                self.retries[self.client_class] = self.retries.get(self.client_class, 0) + 1
             env.timeout(resp.retry_after_s).callbacks.append(
                 lambda _e: self.send(env, api, _fresh_copy(req), done, 0.0, attempt + 1))
 

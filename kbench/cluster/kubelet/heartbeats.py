@@ -16,8 +16,8 @@ import math
 
 import simpy
 
-from kbench.cluster.kubelet.nodeclient import first_step
 from kbench.cluster.objects.stored import LEASE_BYTES, NODE_BYTES, GenericObj, NodeObj
+from kbench.simkernel import first_step
 
 LEASE, STATUS = 0, 1
 _STATUS_TRIES = 5  # node status GET + PATCH attempts on conflict

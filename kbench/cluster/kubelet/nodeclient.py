@@ -21,7 +21,6 @@ from kbench.cluster.apiserver.request import Request
 from kbench.cluster.apiserver.server import Apiserver, Response
 from kbench.cluster.apiserver.serving import Serve
 from kbench.cluster.clients.client import Client
-from kbench.simkernel import URGENT, trigger_in
 
 
 @dataclass(eq=False)
@@ -69,17 +68,6 @@ class NodeClient(Client):
         self.send(world.env, world.api, req, done, delay_s)
 
 
-def first_step(env: simpy.Environment, step: Callable[[simpy.Event], None]) -> None:
-    """Call ``step(event)`` where a process created now would take its first step.
-
-    ``env.process`` schedules an initialising event at once with urgent priority; this schedules
-    the same kind of event with ``step`` as its callback, so whatever ``step`` does happens at the
-    same point of the event order as the body of such a process (a callback chain started this
-    way gives identical results to the process, without the process's end event).
-    """
-    ev = simpy.Event(env)
-    ev.callbacks.append(step)
-    trigger_in(env, ev, 0.0, priority=URGENT)
 
 
 def serve_get(api: Apiserver, req: Request, done: Callable[[Response], None]) -> None:

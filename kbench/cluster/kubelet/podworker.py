@@ -22,7 +22,7 @@ No pod is a SimPy process (issue 8). Each step is a method taking the pod; a wai
 whose callback is the pod record itself (:meth:`_Pod.__call__` runs the pod's next step), and API
 writes take the process-free path of :class:`~kbench.cluster.kubelet.nodeclient.NodeClient`. The chain
 keeps the events, their order and the random draws of a process per pod (the pod's worker) exactly:
-it starts with the event a new process would start with (:func:`~kbench.cluster.kubelet.nodeclient.first_step`),
+it starts with the event a new process would start with (:func:`~kbench.simkernel.first_step`),
 and a deletion or node failure wakes a sleeping pod with an urgent event, as ``Process.interrupt``
 does. What is saved is the process's end event and the generator frames of every resume.
 """
@@ -32,12 +32,12 @@ from __future__ import annotations
 import simpy
 
 from kbench.cluster.clients.ratelimit import TokenBucket
-from kbench.cluster.kubelet.nodeclient import NodeClient, first_step
+from kbench.cluster.kubelet.nodeclient import NodeClient
 from kbench.cluster.kubelet.noderesources import NodeResources
 from kbench.cluster.kubelet.status import StatusManager
 from kbench.cluster.objects import GPU, Node
 from kbench.cluster.objects.stored import POD_BYTES, PodObj
-from kbench.simkernel import URGENT, trigger_in
+from kbench.simkernel import URGENT, first_step, trigger_in
 from kbench.workload.podspec import FAIL_ANNOTATION, GRACE_ANNOTATION, PROBE_ANNOTATION
 
 CONTAINER = "spec.containers{main}"

@@ -56,7 +56,6 @@ from collections import Counter
 import numpy as np
 
 from kbench.cluster.events.scheduler import SchedulerEvents
-from kbench.cluster.kubelet.nodeclient import first_step
 from kbench.cluster.objects.stored import NODE_BYTES, POD_BYTES
 from kbench.cluster.scheduler.cache import SchedulerCache
 from kbench.cluster.scheduler.cost import CycleCost
@@ -70,6 +69,7 @@ from kbench.config.scheduler import SchedulerConfig
 from kbench.metrics.buckets import SCHEDULING_ATTEMPT_DURATION, Histograms
 from kbench.policy.api import Code
 from kbench.policy.framework import ScheduleResult
+from kbench.simkernel import first_step
 
 USER = "system:kube-scheduler"
 GROUPS = ("system:authenticated",)
