@@ -2,7 +2,7 @@
 
 :func:`calibrate_etcd` probes every endpoint first (nothing is started before all answer), finds
 the leader and the members, refuses a Kubernetes etcd unless allowed, measures each op at each
-client count (:func:`kbench.calibrate.loadgen.run_point`), deletes its keys, fits
+client count in rounds (:func:`measure_points`), deletes its keys, fits
 (:mod:`kbench.calibrate.fit_etcd`) and returns the calibration document (the YAML of
 :mod:`kbench.config.calibration`, with the measured points and the testbed).
 """
@@ -41,7 +41,8 @@ def calibrate_etcd(urls: Sequence[str], *, clients: Sequence[int] = (1, 4), ops:
                    duration_s: float = 10.0, warmup_s: float = 2.0, repeat: int = 3, value_bytes: int = 256,
                    prefix: str = "/kbench-calibrate/", allow_kubernetes: bool = False, etcd_cores: int | None = None,
                    cacert: str | None = None, cert: str | None = None, key: str | None = None,
-                   command: str = "", say: Callable[[str], None] | None = None) -> dict:
+                   command: str = "", measured: dict[tuple[str, int], LivePoint] | None = None,
+                   say: Callable[[str], None] | None = None) -> dict:
     """Measure a live etcd at ``clients`` and fit the etcd model (module docstring).
 
     Args:
@@ -50,13 +51,15 @@ def calibrate_etcd(urls: Sequence[str], *, clients: Sequence[int] = (1, 4), ops:
         ops: ``put`` (required) and optionally ``range``.
         duration_s: Length of a window, seconds.
         warmup_s: Load before a point's first window, seconds.
-        repeat: Windows per point (the median window is used).
+        repeat: Windows per point, one per round of :func:`measure_points` (the median window is used).
         value_bytes: Size of each value put, bytes.
         prefix: Key prefix; every key written is deleted at the end.
         allow_kubernetes: Load an etcd that holds Kubernetes' ``/registry/`` keys anyway.
         etcd_cores: etcd's cores for a remote endpoint.
         cacert, cert, key: TLS files for https endpoints.
         command: The command line, recorded in the file.
+        measured: Points already measured (:func:`measure_points`), keyed by (op, clients): fit these
+            instead of measuring.
         say: Progress lines (stderr).
 
     Raises:
@@ -79,17 +82,11 @@ def calibrate_etcd(urls: Sequence[str], *, clients: Sequence[int] = (1, 4), ops:
     if not allow_kubernetes and gateway.count_keys(lead, KUBERNETES_PREFIX):
         raise KbenchError(f"etcd at {lead.url} holds Kubernetes objects (keys under /registry/): calibrating "
                           "loads it hard; pass --allow-kubernetes-etcd to do it anyway")
-    points: dict[tuple[str, int], LivePoint] = {}
-    try:
-        for op in [o for o in ("put", "range") if o in ops]:
-            for c in cs:
-                if say:
-                    say(f"{op} with {c} client{'s' if c > 1 else ''}: {warmup_s:g} s warm-up + {repeat} x "
-                        f"{duration_s:g} s")
-                points[(op, c)] = run_point(lead, c, op, windows=repeat, duration_s=duration_s, warmup_s=warmup_s,
-                                            value_bytes=value_bytes, prefix=pre, say=say)
-    finally:
-        gateway.delete_prefix(lead, pre)
+    if measured is None:
+        points = measure_points(lead, [(op, c) for op in ("put", "range") if op in ops for c in cs], rounds=repeat,
+                                duration_s=duration_s, warmup_s=warmup_s, value_bytes=value_bytes, prefix=pre, say=say)
+    else:
+        points = {k: measured[k] for k in [(op, c) for op in ("put", "range") if op in ops for c in cs]}
     rtt = _peer_rtt(lead)
     fit = fit_puts(points[("put", cs[0])], points[("put", cs[-1])], members=members, loopback=lead.loopback,
                    etcd_cores=etcd_cores, rtt=rtt, say=say)
@@ -145,6 +142,34 @@ def calibrate_etcd(urls: Sequence[str], *, clients: Sequence[int] = (1, 4), ops:
         "points": out_points,
         "notes": notes,
     }
+
+
+def measure_points(lead: gateway.Endpoint, points: Sequence[tuple[str, int]], *, rounds: int, duration_s: float,
+                   warmup_s: float, value_bytes: int, prefix: bytes,
+                   say: Callable[[str], None] | None = None) -> dict[tuple[str, int], LivePoint]:
+    """Measure each (op, clients) point ``rounds`` times, one window per visit, the points in turn.
+
+    A virtual machine's speed drifts by 10-30 % over tens of seconds with none of its own CPU
+    counters showing it (docs/CALIBRATE.md): measured one after the other, a point could see a slow
+    machine and the next a fast one. In rounds, every point samples the same stretch of time, and
+    the median window of each is taken over all of it. The keys written are deleted at the end.
+    """
+    out = {k: LivePoint(*k) for k in points}
+    try:
+        for r in range(rounds):
+            for op, c in points:
+                if say:
+                    say(f"{op} with {c} client{'s' if c > 1 else ''}, round {r + 1} of {rounds}: {warmup_s:g} s "
+                        f"warm-up + {duration_s:g} s")
+                got = run_point(lead, c, op, windows=1, duration_s=duration_s, warmup_s=warmup_s,
+                                value_bytes=value_bytes, prefix=prefix, say=say)
+                p = out[(op, c)]
+                p.windows.extend(got.windows)
+                p.discarded += got.discarded
+                p.clean = p.clean and got.clean
+    finally:
+        gateway.delete_prefix(lead, prefix)
+    return out
 
 
 def _peer_rtt(ep: gateway.Endpoint):

@@ -150,9 +150,13 @@ def _round(v: float) -> float | None:
 def _worker(host: str, port: int, tls: bool, path: str, body: bytes, setup: bytes | None,
             ready, stop, results) -> None:
     """One client: a keep-alive connection, one request in flight, until ``stop`` is set."""
+    import gc
     import http.client
     import ssl
 
+    # A forked worker inherits its parent's heap (a test session's can be GBs): collections that walked it
+    # would copy its pages and charge that CPU to the client per request.
+    gc.freeze()
     if tls:
         conn = http.client.HTTPSConnection(host, port, timeout=30, context=ssl._create_unverified_context())
     else:
