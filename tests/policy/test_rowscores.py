@@ -71,3 +71,49 @@ def test_scalar_rows_match_the_vectorised_functions():
     for j, i in enumerate(np.flatnonzero(full)):
         assert rowscores.balanced_two_row(alloc[i].tolist(), req[i].tolist()) == ba[j]
     assert rowscores.balanced_two_row([0, 5], [1, 1]) is None
+
+
+def test_packing_scores_kept_across_cycles_equal_fresh_ones():
+    from policies.packing import GpuPackingScore, packing_scores
+    from tests.policy.test_fgd_policies import gpod, gpu_node
+
+    rng = np.random.default_rng(11)
+    nodes = table([gpu_node(f"n{i}", int(rng.choice([0, 1, 2, 4, 8]))) for i in range(50)])
+    plugin = GpuPackingScore()
+    shapes = [(1, 300), (1, 500), (1, 1000), (2, 1000), (4, 1000)]
+    placed, used_cache = [], 0
+    for step in range(400):
+        k, u = shapes[int(rng.integers(len(shapes)))]
+        p = gpod("p", 1000, k, u)
+        cand = np.sort(rng.choice(nodes.n, size=int(rng.integers(1, nodes.n)), replace=False)).astype(np.int64)
+        got = plugin.score(CycleState(), p, nodes, cand)
+        assert got.tolist() == packing_scores(nodes, cand, k, u).tolist(), step
+        used_cache += any(v is not False for v in rowscores._CACHE.get(nodes, {}).values())
+        for _ in range(int(rng.integers(0, 3)) if step % 50 else 30):  # the table changes between cycles
+            if placed and rng.random() < 0.4:
+                q, row, gpus = placed.pop(int(rng.integers(len(placed))))
+                nodes.remove_pod(q, row, gpus)
+            else:
+                k2, u2 = shapes[int(rng.integers(len(shapes)))]
+                q, row = gpod(f"x{step}", 100, k2, u2), int(rng.integers(nodes.n))
+                gpus = nodes.pick_gpus(q, row)
+                if gpus:
+                    nodes.add_pod(q, row, gpus)
+                    placed.append((q, row, gpus))
+    assert used_cache > 300
+
+
+def test_packing_row_equals_the_vectorised_score():
+    from policies.packing import packing_row, packing_scores
+    from tests.policy.test_fgd_policies import gpu_node
+
+    rng = np.random.default_rng(3)
+    nodes = table([gpu_node(f"n{i}", int(rng.choice([0, 1, 2, 4, 8]))) for i in range(300)])
+    for i in range(nodes.n):  # random free shares, whole GPUs and pads
+        gpus = int(nodes.gpu_count[i])
+        nodes.gpu_free_milli[i, :gpus] = rng.choice([0, 100, 300, 500, 700, 1000], size=gpus)
+    rows = np.arange(nodes.n, dtype=np.int64)
+    for k, u in [(1, 100), (1, 300), (1, 500), (1, 1000), (2, 1000), (4, 1000), (8, 1000)]:
+        want = packing_scores(nodes, rows, k, u).tolist()
+        got = [packing_row(nodes.gpu_free_milli[i].tolist(), int(nodes.gpu_count[i]), k, u) for i in range(nodes.n)]
+        assert got == want, (k, u)
