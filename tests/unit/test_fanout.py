@@ -173,3 +173,41 @@ def test_bookmarks_are_counted_when_a_watch_closes_and_move_idle_watchers_forwar
     assert cache.bookmarks_sent == 6  # 3 per watcher
     assert cache.api.traffic.by_kind["bookmark"] == 6 * cache.cfg.bookmark_bytes
     assert other.rv == 7  # the bookmark at 148 s carried the cache's revision
+
+
+def _missed_by_walking_the_history(cache, partition, from_rv):
+    out = [rec for rev, _t, rec, part in cache.history if rev > from_rv and (partition is None or part == partition)]
+    return out
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 5), st.sampled_from(["update", "delete"]),
+                          st.sampled_from([0.0, 0.5, 1.0, 7.5])), min_size=1, max_size=300),
+       st.integers(0, 5), st.integers(0, 320), st.booleans())
+def test_a_partitioned_resume_replays_what_walking_the_history_finds(events, node, from_rv, restart):
+    """The per-partition index (kbench/cluster/apiserver/watchcache.py _missed) gives exactly the
+    events the whole history holds for the partition after ``from_rv``, in order, through history
+    trimming by count and age and an apiserver restart's clear."""
+    env = simpy.Environment()
+    cache = _cache(env, history_events_min=5, history_events_max=40, fresh_duration_s=20.0)
+    for i, (n, op, dt) in enumerate(events):
+        if dt:
+            env.run(until=env.now + dt)
+        if restart and i == len(events) // 2:  # as ControlPlane's restart does to each cache
+            cache.history.clear()
+            cache.oldest_rv = cache.revision + 1
+        cache._arrive(CommitRecord("pods", f"p{i % 7}", op, 2 + i, 100, env.now, f"n{n}"))
+    for part in (f"n{node}", None):
+        want = _missed_by_walking_the_history(cache, part, from_rv)
+        assert cache._missed(part, from_rv) == want
+
+
+def test_a_quiet_partition_resumes_without_the_events_the_history_dropped():
+    """n1 and n2 write 150 events, then only n0 (history of 40): n1's index still holds entries the
+    history dropped; a resume of n1 from revision 0 gets none of them (the history has none of n1)."""
+    env = simpy.Environment()
+    cache = _cache(env, history_events_min=5, history_events_max=40, fresh_duration_s=20.0)
+    for i in range(300):
+        cache._arrive(CommitRecord("pods", f"p{i % 7}", "update", 2 + i, 100, env.now, f"n{i % 3 if i < 150 else 0}"))
+    assert cache._missed("n1", 0) == _missed_by_walking_the_history(cache, "n1", 0) == []
+    assert [r.revision for r in cache._missed("n0", 290)] == list(range(291, 302))

@@ -120,6 +120,12 @@ class WatchCache:
         self._part_counts_n = -1
         self.revision = 0
         self.history: deque[tuple[int, float, object, object]] = deque()  # (rev, cache time, record, partition)
+        # (rev, record) of each partition's events, oldest first: a partitioned watch resumes in O(its
+        # own missed events) instead of walking every partition's history back to its revision (a
+        # kubelet re-watching at 5,000 nodes walked ~4,000 entries). Entries older than the
+        # history's first (gone from it) are dropped lazily, at the partition's next append or resume;
+        # the history is in revision order (arrivals are FIFO in commit order).
+        self._part_history: dict[object, deque[tuple[int, object]]] = {}
         self.oldest_rv = 0  # a watch from rv < oldest_rv gets 410 Gone
         self.partition_of: dict[str, int] = {}
         self.partition_fn = partition_fn
@@ -177,6 +183,15 @@ class WatchCache:
             part = self.partition_of.get(key, -1)
         h = self.history
         h.append((rev, now, rec, part))
+        if part is not None and part != -1:
+            ph = self._part_history.get(part)
+            if ph is None:
+                ph = self._part_history[part] = deque()
+            else:
+                first = h[0][0]
+                while ph and ph[0][0] < first:
+                    ph.popleft()
+            ph.append((rev, rec))
         self.history_bytes += rec.size_bytes
         wc = self.wc
         lo, hi = wc.history_events_min, wc.history_events_max
@@ -279,6 +294,7 @@ class WatchCache:
     def reset(self) -> None:
         """Forget history (apiserver restart): watches must resume from the current revision."""
         self.history.clear()
+        self._part_history.clear()
         self.history_bytes = 0.0
         self.oldest_rv = self.revision
 
@@ -333,18 +349,34 @@ class WatchCache:
             self._by_part.setdefault(w.partition, {})[w.wid] = w
             self._n_by_part += 1
         if from_rv is not None and w.on_event is not None and self.history and self.history[-1][0] > from_rv:
-            missed = []  # newest first, from the end of the history: O(missed), not O(history)
-            for rev, _t, rec, part in reversed(self.history):
-                if rev <= from_rv:
-                    break
-                if w.partition is None or w.partition == part:
-                    missed.append(rec)
-            missed.reverse()
+            missed = self._missed(w.partition, from_rv)
             if missed:
                 self._replay(w, missed)
         ev = env.timeout(timeout_s)
         w.timeout_event = ev
         ev.callbacks.append(lambda _e: self.close(w, "timeout"))
+
+    def _missed(self, partition, from_rv: int) -> list:
+        """The history's events after ``from_rv`` of ``partition`` (every event when None), oldest first."""
+        missed = []  # newest first, from the end: O(missed), not O(history)
+        if partition is None or partition == -1:
+            for rev, _t, rec, part in reversed(self.history):
+                if rev <= from_rv:
+                    break
+                if partition is None or partition == part:
+                    missed.append(rec)
+        else:
+            ph = self._part_history.get(partition)
+            if ph and self.history:
+                first = self.history[0][0]
+                while ph and ph[0][0] < first:
+                    ph.popleft()
+                for rev, rec in reversed(ph):
+                    if rev <= from_rv:
+                        break
+                    missed.append(rec)
+        missed.reverse()
+        return missed
 
     def _replay(self, w: Watcher, recs: list) -> None:
         cfg, api = self.cfg, self.api
