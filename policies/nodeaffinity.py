@@ -9,7 +9,10 @@ Upstream: kubernetes/kubernetes ``pkg/scheduler/framework/plugins/nodeaffinity/n
   matches nothing), and the plugin's ``addedAffinity`` required terms if configured. Reasons
   ``node(s) didn't match Pod's node affinity/selector`` and ``node(s) didn't match scheduler-enforced
   node affinity`` (UnschedulableAndUnresolvable). PreFilter returns SKIP when there is nothing to
-  check, and rejects a pod whose every term pins disjoint node names (``pod affinity terms conflict``).
+  check, and rejects a pod whose every term pins disjoint node names (``pod affinity terms conflict``);
+  when every required term pins node names (``matchFields metadata.name In``, a DaemonSet pod's
+  affinity), it returns their union as upstream's ``PreFilterResult.NodeNames``
+  (:meth:`~kbench.policy.api.Status.only`) and the framework filters only those nodes.
 * Score: raw = sum of the weights of the matching preferred terms (the pod's and ``addedAffinity``'s);
   NormalizeScore ``100 * raw / max(raw)`` (all stay 0 when max is 0). PreScore returns SKIP when the
   pod has no preferred terms and none are added; ERROR when a preferred term is invalid.
@@ -284,6 +287,8 @@ class NodeAffinity:
             names = pinned if names is None else names | pinned
         if names is not None and not names:
             return Status.unschedulable(ERR_REASON_CONFLICT, unresolvable=True)
+        if names:
+            return Status.only(names)  # upstream's PreFilterResult{NodeNames}: only these are filtered
         return Status.success()
 
     def filter(self, state, pod, nodes, candidates) -> FilterResult:

@@ -74,9 +74,6 @@ def ignored(world, controllers: Any = None, kubeproxies: Any = None) -> list[str
                        "metadata watches are not served); its GETs hold no APF seat")
         if getattr(controllers, "namespaces", None) is not None and controllers.namespaces.collections:
             out.append("DELETECOLLECTION deletes its items at once (--delete-collection-workers not modelled)")
-        if sc.workload.daemonsets:
-            out.append("NodeAffinity PreFilterResult: a DaemonSet pod is filtered against every node, "
-                       "so its scheduling cycle costs more than upstream's")
         if sc.workload.statefulsets:
             out.append("StatefulSet volumes (PersistentVolumeClaims) are not modelled")
     if kubeproxies is not None and sc.kubeproxy.mode == "ipvs":

@@ -133,11 +133,15 @@ class Status:
         code: What happens next (see :class:`Code`).
         reasons: Human-readable reasons (e.g. ``("Insufficient cpu",)``).
         plugin: Name of the plugin that produced it (filled in by the framework if empty).
+        node_names: PreFilter only, with SUCCESS: upstream's ``PreFilterResult.NodeNames``, the
+            only nodes worth filtering (None: every node). The framework intersects the sets of
+            all PreFilter plugins and filters only those nodes (see :meth:`Status.only`).
     """
 
     code: Code = Code.SUCCESS
     reasons: tuple[str, ...] = ()
     plugin: str = ""
+    node_names: frozenset[str] | None = None
 
     @property
     def ok(self) -> bool:
@@ -164,6 +168,13 @@ class Status:
     def success() -> Status:
         """A SUCCESS status."""
         return _SUCCESS
+
+    @staticmethod
+    def only(node_names) -> Status:
+        """A PreFilter SUCCESS that restricts the cycle to ``node_names`` (upstream
+        ``&framework.PreFilterResult{NodeNames: ...}``): the other nodes are not filtered and count
+        as UnschedulableAndUnresolvable "node(s) didn't satisfy plugin(s) [<plugin>]"."""
+        return Status(Code.SUCCESS, node_names=frozenset(node_names))
 
     @staticmethod
     def skip() -> Status:

@@ -244,6 +244,8 @@ class Framework:
         work["cycle"] = 1.0
         work["point_call"] = float(self._phantom_calls)
         skip_filter: set[str] = set()
+        pre_names: frozenset[str] | None = None  # upstream's merged PreFilterResult (None: all nodes)
+        narrowing: list[str] = []
         for name, fn in self._pre_filter_fns:
             work["point_call"] += 1
             try:
@@ -256,6 +258,18 @@ class Framework:
             result.pre_filter[name] = st
             if st.is_skip:
                 skip_filter.add(name)
+            elif st.ok and st.node_names is not None:
+                narrowing.append(name)
+                pre_names = st.node_names if pre_names is None else pre_names & st.node_names
+                if not pre_names:
+                    # upstream RunPreFilterPlugins: the plugins' node sets do not intersect
+                    why = (f"node(s) didn't satisfy plugin {narrowing[0]}" if len(narrowing) == 1 else
+                           f"node(s) didn't satisfy plugin(s) [{' '.join(narrowing)}] simultaneously")
+                    st = Status(Code.UNSCHEDULABLE_AND_UNRESOLVABLE, (why,), name)
+                    result.pre_filter[name] = st
+                    log.records.append((name, None, st, None))
+                    evaluated[:] = True
+                    return self._post_filter(pod, nodes, result, log)
             elif not st.ok:
                 log.records.append((name, None, st, None))
                 evaluated[:] = True
@@ -270,11 +284,25 @@ class Framework:
 
         fns = self._filter_fns
         filters = [(name, None if name in all_pass else fns[name]) for name in self.filters if name not in skip_filter]
+        absent = None
+        if only_rows is None and pre_names is not None and not evaluate_all:
+            rows = self._pre_filter_rows(pre_names, nodes)
+        else:
+            rows = None
         if only_rows is not None:
             rows = np.asarray(only_rows, dtype=np.int64)
             alive, rejected = self._filter_rows(pod, nodes, state, filters, rows, log)
             evaluated[rows] = True
             processed = rows.size
+        elif rows is not None:
+            # upstream findNodesThatFitPod: only the PreFilterResult's nodes are filtered, and
+            # nextStartNodeIndex advances by the nodes processed (schedule_one.go)
+            alive, rejected = self._filter_rows(pod, nodes, state, filters, rows, log)
+            evaluated[rows] = True
+            processed = rows.size
+            if n and self.num_feasible_nodes_to_find(n) < n:
+                self._next_start = (self._next_start % n + processed) % n
+            absent = narrowing
         else:
             k = n if evaluate_all else self.num_feasible_nodes_to_find(n)
             start = self._next_start % n if (n and k < n) else 0
@@ -288,8 +316,32 @@ class Framework:
         work["filter_call"] = float(log.rows_seen() if rejected else processed * len(filters))
         feasible[alive] = True
         if alive.size == 0:
+            if absent is not None:
+                self._log_absent(nodes, rows, absent, log)
             return self._post_filter(pod, nodes, result, log)
         return self._score_and_select(pod, nodes, result, alive, assume, evaluate_all)
+
+    def _pre_filter_rows(self, names: frozenset[str], nodes: NodeTable) -> np.ndarray | None:
+        """Rows of the PreFilterResult's nodes that exist, ascending; None when upstream would
+        sample them (more than ``numFeasibleNodesToFind`` of them): then the whole table is filtered
+        as without a PreFilterResult (the same feasible set; the cycle's work is overstated)."""
+        index = nodes.index
+        rows = np.array(sorted(index[nm] for nm in names if nm in index), dtype=np.int64)
+        if self.num_feasible_nodes_to_find(rows.size) < rows.size:
+            return None
+        return rows
+
+    @staticmethod
+    def _log_absent(nodes: NodeTable, rows: np.ndarray, plugins: list[str], log: FilterLog) -> None:
+        """Record the nodes outside the PreFilterResult as upstream's ``SetAbsentNodesStatus`` does:
+        UnschedulableAndUnresolvable, "node(s) didn't satisfy plugin(s) [...]" (so preemption skips them)."""
+        mask = np.ones(nodes.n, dtype=bool)
+        mask[rows] = False
+        absent = np.flatnonzero(mask)
+        if absent.size:
+            why = f"node(s) didn't satisfy plugin(s) [{' '.join(sorted(plugins))}]"
+            ok = np.zeros(absent.size, dtype=bool)
+            log.records.append((plugins[0], absent, FilterResult(ok, why, Code.UNSCHEDULABLE_AND_UNRESOLVABLE), ok))
 
     def _ring(self, n: int) -> np.ndarray:
         """Read-only ``(2n,) int64`` rows ``0..n-1`` twice: rotated windows are slices of it."""

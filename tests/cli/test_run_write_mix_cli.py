@@ -33,8 +33,9 @@ def test_run_json_has_the_write_mix_keys(tmp_path):
     assert ev["emitted"] >= ev["written"] > 0 and ev["aggregated"] >= 0 and ev["per_s"] == round(ev["written"] / 60, 4)
     assert s["gc"]["deleted"] == {"pods": 6, "replicasets": 1}
     assert s["etcd_objects"]["daemonsets"] == 1
-    assert any("PreFilterResult" in item for item in s["ignored"])
-    assert "warning: not modelled: NodeAffinity PreFilterResult" in res.stderr
+    # NodeAffinity's PreFilterResult is modelled: a DaemonSet no longer adds that ignored entry
+    assert not any("PreFilterResult" in item for item in s["ignored"])
+    assert "PreFilterResult" not in res.stderr
 
 
 def test_an_unknown_kube_proxy_mode_is_one_line_and_exit_2(tmp_path):
