@@ -296,6 +296,9 @@ class BarrierSpec:
         delay_s: Extra wait after the condition holds, seconds (a ``wait`` op).
         timeout_s: Release anyway after this long, seconds (0 = never).
         poll_s: How often ``until: scheduled`` is checked, virtual seconds.
+        gather: CL2's "Collecting measurements" step: the ``cl2`` block's API-responsiveness
+            checks read the request latencies recorded until this barrier is released (CL2
+            gathers them before its own namespace cleanup); without one, the whole run.
     """
 
     name: str = "barrier"
@@ -304,6 +307,7 @@ class BarrierSpec:
     delay_s: float = 0.0
     timeout_s: float = 0.0
     poll_s: float = 1.0
+    gather: bool = False
 
     def __post_init__(self) -> None:
         if self.until not in BARRIER_UNTIL:

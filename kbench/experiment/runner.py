@@ -173,7 +173,7 @@ def run(scenario: Scenario | str | Path, *, policy: str | None = None, seed: int
               "series": world.plane.series.to_frame()}
     if comps.fgd is not None:
         frames["fgd"] = comps.fgd.frame()
-    result = RunResult(summary, frames, None, world, comps.scheduler)
+    result = RunResult(summary, frames, None, world, comps.scheduler, comps.driver)
     if writer is not None:
         store(writer, result, status, wall, error,
               f"interrupted at virtual {float(world.env.now):.1f} s of {scenario.duration_s:g} s")

@@ -38,6 +38,7 @@ class RunResult:
         run_dir: The run folder, when written.
         world: The simulated world (for notebooks and tests).
         scheduler: The run's scheduler, if it had one (its attempt histograms for ``--metrics``).
+        driver: The run's workload driver, if it had one (barrier waits, CL2's gathered latencies).
     """
 
     summary: dict[str, Any]
@@ -45,6 +46,7 @@ class RunResult:
     run_dir: Path | None = None
     world: World | None = None
     scheduler: Any = None
+    driver: Any = None
 
 
 

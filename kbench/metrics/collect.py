@@ -77,6 +77,10 @@ class RequestStats:
             self._cells[key] = cell
         return cell
 
+    def sli_snapshot(self) -> dict[RequestKey, list[int]]:
+        """A copy of every cell's SLI latency bucket counts (``buckets_s`` grid) as they are now."""
+        return {key: list(cell.sli_buckets) for key, cell in self._cells.items() if cell.count}
+
     def record(self, key: RequestKey, *, sli_s: float, e2e_s: float, wait_s: float, nbytes: int,
                count: int = 1) -> None:
         """Record ``count`` completed requests with these latencies (seconds) and size (bytes each)."""

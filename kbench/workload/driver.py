@@ -55,6 +55,8 @@ class WorkloadDriver(AppsDriver):
         self._reaped: set[int] = set()
         self.scheduler = scheduler
         self.measure_start_s = float("nan")
+        self.gathered_at_s: float | None = None  # when a ``gather`` barrier was released (CL2's gather step)
+        self.gathered_sli: dict | None = None  # the request SLI histograms at that moment
         self._events: dict[str, simpy.Event] = {}
         self._apps_init()
         self._check_barriers()  # at build time: a bad reference fails before the run starts
@@ -152,6 +154,9 @@ class WorkloadDriver(AppsDriver):
         self.barrier_waits[b.name] = env.now - start
         if b.delay_s:
             yield env.timeout(b.delay_s)
+        if b.gather and self.gathered_at_s is None:
+            self.gathered_at_s = env.now
+            self.gathered_sli = self.world.plane.stats.sli_snapshot()
         self._done(b.name)
 
     def _all_scheduled(self) -> bool:
