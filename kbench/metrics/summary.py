@@ -157,6 +157,11 @@ def scheduling_block(c, scheduler: Any, throughput: float) -> tuple[dict[str, An
         throughput = float(st["throughput_pods_per_s"])
         pending_reasons = dict(list(st["pending_reasons"].items())[:20])
         extra = {k: st[k] for k in ("profiles", "pods_without_profile", "time_share", "attempts_per_pod") if k in st}
+        if "busy_s" in st:  # virtual seconds in scheduling cycles, and their share of the run
+            extra["busy_s"] = round(float(st["busy_s"]), 6)
+            now = float(getattr(getattr(scheduler, "env", None), "now", 0.0) or 0.0)
+            if now > 0:
+                extra["utilization"] = round(float(st["busy_s"]) / now, 6)
     block = {"attempts": int(c["scheduling_attempts"]), "throughput_pods_per_s": round(throughput, 3),
              "scheduled": int(c["scheduled"]),
              "bind_conflicts": int(c["bind_conflicts"]), "preemptions": int(c["preemptions"]),
