@@ -3,7 +3,9 @@
 One cycle, as upstream ``schedule_one.go``:
 
 1. **PreFilter** (a rejection makes every node infeasible with that reason; SKIP skips the plugin's
-   Filter);
+   Filter; a SUCCESS with ``node_names``, upstream's ``PreFilterResult``, narrows the cycle to
+   those nodes: the plugins' sets are intersected, only those nodes are filtered, and the others
+   count as UnschedulableAndUnresolvable when the pod fits nowhere);
 2. **Filter**, plugin by plugin on a window of candidate nodes at once (see below); a node keeps
    the reason of the *first* filter that rejects it and later filters do not see it. A filter
    whose ``passes_all`` holds for the pod (asked once per cycle) is recorded as passing the rows
