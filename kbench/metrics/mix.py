@@ -65,9 +65,11 @@ def ignored(world, controllers: Any = None, kubeproxies: Any = None) -> list[str
         out.append("kubelet status GETs are charged (CPU, etcd read, latency) but hold no APF seat")
     if controllers is not None:
         if sum(c.syncs for c in getattr(controllers, "controllers", ())) > 0:
-            out.append("the controllers authenticate as one user (system:kube-controller-manager), so APF "
-                       "queues them as one flow; with --use-service-account-credentials (kubeadm's default) "
-                       "each is its own service account and flow")
+            out.append("the controllers authenticate as one user (system:kube-controller-manager: flow schema "
+                       "kube-controller-manager); with --use-service-account-credentials (kubeadm's default) each "
+                       "is its own kube-system service account (flow schema kube-system-service-accounts): the same "
+                       "priority level and by-namespace flows, only the flows' names and so their shuffle-sharded "
+                       "queues differ")
         gc = getattr(controllers, "gc", None)
         if gc is not None and (gc.deleted or gc.gets):
             out.append("the garbage collector shares the controller manager's informers (its own "

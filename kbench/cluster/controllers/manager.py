@@ -17,8 +17,11 @@ with its own requests. So here: one :class:`~kbench.cluster.clients.client.Clien
 (:meth:`ControllerManager.client_for`) and one for the shared informers, one informer per resource
 with the sync strategy of that class (``sync_strategies["controller-manager"]``), and pod indexes
 (by owner, node and namespace) maintained from the pod informer's events and read by the
-controllers. (With ``--use-service-account-credentials`` each controller would also authenticate
-as its own service account, a different APF flow; kbench keeps the one user.)
+controllers. (With ``--use-service-account-credentials`` each controller would authenticate as its
+own kube-system service account and match flow schema ``kube-system-service-accounts`` instead of
+``kube-controller-manager``: both go to ``workload-high`` with flows by namespace (apiserver
+pkg/apis/flowcontrol/bootstrap/default.go @ 18b46af2), so only the flows' names differ; kbench keeps
+the one user and says so in ``ignored``.)
 
 Not modelled: leader election (C8: one active instance is assumed), informer resync (C6: 12-24 h,
 beyond any run), the controller manager's own CPU (syncs take no virtual time beyond their API
