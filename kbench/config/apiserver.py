@@ -269,6 +269,10 @@ class ApiserverConfig:
             has 64 cores in all, I14).
         request_base_cpu_s: Decode, authentication, RBAC authorization, per request (kbench default).
         admission_cpu_s: Built-in admission chain, per mutating request (kbench default).
+        delete_collection_workers: ``--delete-collection-workers``: a DELETECOLLECTION deletes its
+            items one at a time on this many workers, each item a DELETE of its own (default 1:
+            apiserver pkg/server/options/etcd.go @ 00f2690d; registry/generic/registry/store.go
+            ``DeleteCollection`` @ 0021a864).
         encode_cpu_s_per_byte: Serialization cost per response byte (kbench default ~2.5 ms/MB;
             cross-check: 2.5 ns/B x a 2 KB Pod = 5 us vs 4.8 us per protobuf encode, I17).
         list_cache_cpu_s_per_object: LIST from the watch cache, per object scanned (I7: 1.8 us).
@@ -316,6 +320,7 @@ class ApiserverConfig:
     cores: int = 16  # kbench default, cf. I14
     request_base_cpu_s: float = 300e-6  # kbench default, cf. I12
     admission_cpu_s: float = 200e-6  # kbench default
+    delete_collection_workers: int = 1  # --delete-collection-workers default (options/etcd.go @ 00f2690d)
     encode_cpu_s_per_byte: float = 2.5e-9  # kbench default
     list_cache_cpu_s_per_object: float = 1.8e-6  # I7
     list_etcd_cpu_s_per_object: float = 16.3e-6  # I22 (fit on I6)
@@ -346,6 +351,8 @@ class ApiserverConfig:
     def __post_init__(self) -> None:
         if self.cores < 1:
             raise ConfigError("must be >= 1", where="apiserver.cores")
+        if self.delete_collection_workers < 1:
+            raise ConfigError("must be >= 1", where="apiserver.delete_collection_workers")
         if not 0.0 <= self.list_gc_parallel_fraction < 1.0:
             raise ConfigError("must be in [0, 1)", where="apiserver.list_gc_parallel_fraction")
         for name in ("network_bytes_per_s", "nic_bytes_per_s"):

@@ -74,8 +74,6 @@ def ignored(world, controllers: Any = None, kubeproxies: Any = None) -> list[str
         if gc is not None and (gc.deleted or gc.gets):
             out.append("the garbage collector shares the controller manager's informers (its own "
                        "metadata watches are not served); its GETs hold no APF seat")
-        if getattr(controllers, "namespaces", None) is not None and controllers.namespaces.collections:
-            out.append("DELETECOLLECTION deletes its items at once (--delete-collection-workers not modelled)")
         if sc.workload.statefulsets:
             out.append("StatefulSet volumes (PersistentVolumeClaims) are not modelled")
     if kubeproxies is not None and sc.kubeproxy.mode == "ipvs":

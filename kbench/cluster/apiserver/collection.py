@@ -4,12 +4,14 @@ The namespace controller empties a terminating namespace with one DELETECOLLECTI
 type. The registry deletes each object as a single DELETE would (:func:`~kbench.cluster.apiserver.
 storage.decide`: a running pod gets a deletion timestamp and its kubelet finishes, other objects
 are removed, owners with a ``Foreground`` policy keep their finalizer) and answers with the list
-of what it deleted. Here the removals are one etcd call and the deletion-timestamp updates
-another (``Etcd.write_many``); each object costs the admission CPU of a DELETE.
+of what it deleted. As upstream's ``Store.DeleteCollection`` (apiserver
+pkg/registry/generic/registry/store.go @ 0021a864), the items go one after the other to
+``--delete-collection-workers`` workers (default 1), each item its admission CPU and its own etcd
+write; the request holds its seat meanwhile.
 
-Not modelled: ``--delete-collection-workers`` (default 1: upstream deletes the items one after the
-other, so a large collection takes longer than here), and APF's work estimate of a DELETECOLLECTION
-(it holds one seat like any mutating request).
+Not modelled: each item is decided when the request starts, not at its turn (an object changed in
+between is deleted as it was), the LIST's pages of 10,000, and APF's work estimate of a
+DELETECOLLECTION (it holds one seat like any mutating request).
 """
 
 from __future__ import annotations
@@ -18,21 +20,21 @@ from kbench.cluster.apiserver.request import Request
 from kbench.cluster.apiserver.storage import decide
 
 
-def collection_items(req: Request, etcd, resource: str, keys: list[str]) -> tuple[list, list]:
-    """The ``(deletes, updates)`` a DELETECOLLECTION of ``keys`` of ``resource`` makes:
-    ``[(key, None)]`` removed, ``[(key, new value)]`` marked deleting."""
+def collection_items(req: Request, etcd, resource: str, keys: list[str]) -> list[tuple[str, str, object]]:
+    """The writes a DELETECOLLECTION of ``keys`` of ``resource`` makes, in ``keys`` order:
+    ``("delete", key, None)`` removed, ``("update", key, new value)`` marked deleting."""
     values = etcd.values(resource)
-    deletes, updates = [], []
+    out: list[tuple[str, str, object]] = []
     for key in keys:
         cur = values.get(key)
         if cur is None:  # stored without a value (Events): removed
-            deletes.append((key, None))
+            out.append(("delete", key, None))
             continue
-        out = decide(req, resource, "delete", cur)
-        if out is None or out[0] == "skip":
+        decided = decide(req, resource, "delete", cur)
+        if decided is None or decided[0] == "skip":
             continue
-        if out[0] == "delete":
-            deletes.append((key, None))
+        if decided[0] == "delete":
+            out.append(("delete", key, None))
         else:
-            updates.append((key, out[1]))
-    return deletes, updates
+            out.append(("update", key, decided[1]))
+    return out

@@ -195,30 +195,38 @@ class Serve(ReadSteps):
         self._respond(Response(200, revision=e.value, objects=1, size_bytes=out))
 
     def _collection(self, etcd, resource: str) -> None:
-        """DELETECOLLECTION (:mod:`kbench.cluster.apiserver.collection`): each object's admission
-        CPU, then its removals and deletion-timestamp updates as one etcd call each."""
+        """DELETECOLLECTION (:mod:`kbench.cluster.apiserver.collection`): the items one after the
+        other on ``delete_collection_workers`` workers, each its admission CPU then its own etcd
+        write (a removal, or a deletion-timestamp update), as upstream's ``DeleteCollection``
+        calls ``Delete`` per item."""
         api, req = self.api, self.req
-        deletes, updates = collection_items(req, etcd, resource, api.namespaces.keys(resource, req.namespace))
-        req.items = [k for k, _ in deletes] + [k for k, _ in updates]
-        n = len(req.items)
-        calls = [c for c in (("delete", deletes), ("update", updates)) if c[1]]
-        left = [len(calls)]
+        keys = api.namespaces.keys(resource, req.namespace)
+        items = collection_items(req, etcd, resource, keys)
+        req.items = [k for _, k, _ in items]
+        n = len(items)
+        if n == 0:
+            self._respond(Response(200, revision=etcd.revision, objects=0, size_bytes=0))
+            return
+        size = req.stored_bytes or req.size_bytes
+        admission = api.cfg.admission_cpu_s
+        todo = iter(items)
+        workers = [min(api.cfg.delete_collection_workers, n)]
 
-        def written(e: simpy.Event) -> None:
-            if not e.ok:
-                e.defused = True
-            left[0] -= 1
-            if left[0] == 0:
-                self._respond(Response(200, revision=etcd.revision, objects=n, size_bytes=n * req.size_bytes))
-
-        def store(_e) -> None:
-            if not calls:
-                self._respond(Response(200, revision=etcd.revision, objects=0, size_bytes=0))
+        def next_item(e: simpy.Event | None = None) -> None:
+            if e is not None and not e.ok:
+                e.defused = True  # upstream goes on past NotFound; a failed item is left as it is
+            item = next(todo, None)
+            if item is None:
+                workers[0] -= 1
+                if workers[0] == 0:
+                    self._respond(Response(200, revision=etcd.revision, objects=n, size_bytes=n * req.size_bytes))
                 return
-            for op, items in calls:
-                etcd.write_many(resource, op, req.stored_bytes or req.size_bytes, items).callbacks.append(written)
+            op, key, value = item
+            api._cpu(admission).callbacks.append(
+                lambda _c: etcd.write(resource, key, op, size, value).callbacks.append(next_item))
 
-        api._cpu(n * api.cfg.admission_cpu_s).callbacks.append(store)
+        for _ in range(workers[0]):
+            next_item()
 
     def _nonpersisted(self, etcd, resource: str) -> None:
         """A create that stores nothing (TokenRequest, J12): it reads the ServiceAccount and the
