@@ -127,6 +127,9 @@ GATES: dict[str, tuple[tuple[str, bool], ...]] = {  # name: ((from version, defa
     "SizeBasedListCostEstimate": (("1.34", True),),  # A16
     "APIResponseCompression": (("1.16", True),),  # I3
     "WatchInitEventsCharge": (("1.35", True),),  # A15
+    # KEP-4568: beta on from 1.31, GA (locked on) from 1.34 (kubernetes/website feature-gates
+    # ResilientWatchCacheInitialization.md); before 1.31 kbench serves from the cache at once
+    "ResilientWatchCacheInitialization": (("1.31", True),),
 }
 """Versioned defaults of every gate kbench models; before its first version a gate is off."""
 

@@ -155,10 +155,12 @@ def scheduler_manifest(scheduler) -> dict[str, Any]:
     path, SHA-256 and content (when the policy is a file)."""
     if scheduler is None:
         return {}
-    from kbench.metrics.apiserver import NOT_MODELLED
+    from kbench.metrics.apiserver import not_modelled
 
     cfg = scheduler.profiles.config
-    out: dict[str, Any] = {"ignored": [*NOT_MODELLED, *scheduler.ignored]}
+    world = getattr(scheduler, "world", None)
+    gates = dict(world.scenario.gates) if world is not None else None
+    out: dict[str, Any] = {"ignored": [*not_modelled(gates), *scheduler.ignored]}
     if cfg.content:
         out["scheduler_config"] = {"path": cfg.source, "sha256": cfg.sha256, "content": cfg.content}
     return out

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from kbench.metrics.apiserver import NOT_MODELLED, apf_block, apiserver_block, etcd_block, latency, quantile
+from kbench.metrics.apiserver import apf_block, apiserver_block, etcd_block, latency, not_modelled, quantile
 from kbench.metrics.collect import LogHistogram
 
 
@@ -65,5 +65,5 @@ def summarize_sync(plane, scenario, strategy: str, wall_s: float, staleness: Log
         "watch_terminations_slow": sum(g.terminated_slow for c in api.caches.values() for g in c.passive),
         "apf_rejected": {lv: sum(v for k, v in c.items() if k.startswith("rejected"))
                          for lv, c in plane.fc.counters().items()},
-        "ignored": list(NOT_MODELLED),
+        "ignored": not_modelled(dict(api.gates) if hasattr(api, "gates") else None),
     }

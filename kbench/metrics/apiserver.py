@@ -10,11 +10,21 @@ from kbench.metrics.collect import LogHistogram
 
 NOT_MODELLED = (
     "response compression: off unless apiserver.gzip.enabled (ratio and CPU uncalibrated, I24)",
-    "watch cache not ready after a restart: reads wait for the re-list instead of getting 429 "
-    "(ResilientWatchCacheInitialization)",
     "per-watcher send cost I17 is an upper bound (client-side decoding in the benchmark)",
 )
 """Mechanisms of the apiserver and etcd left out (``ignored`` in every summary, and a warning)."""
+
+_NOT_READY_LEGACY = ("ResilientWatchCacheInitialization=false: a restarted watch cache serves reads at "
+                     "once (upstream before 1.31 made them wait for its initialization, or sent those with "
+                     "resourceVersion \"\" or \"0\" to etcd)")
+
+
+def not_modelled(gates) -> list[str]:
+    """:data:`NOT_MODELLED`, and what the feature gates ``gates`` leave out (a mapping, may be None)."""
+    out = list(NOT_MODELLED)
+    if gates is not None and not gates.get("ResilientWatchCacheInitialization", True):
+        out.append(_NOT_READY_LEGACY)
+    return out
 
 
 

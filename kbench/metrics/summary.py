@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from kbench.cluster.world import World
-from kbench.metrics.apiserver import NOT_MODELLED, apf_block, apiserver_block, etcd_block, watch_block
+from kbench.metrics.apiserver import apf_block, apiserver_block, etcd_block, not_modelled, watch_block
 from kbench.metrics.pods import FINAL_STATES, pod_startup
 
 SLO_API_MUTATING_S = 1.0  # G2
@@ -104,7 +104,7 @@ def summarize(world: World, *, virtual_s: float, wall_s: float, scheduler: Any =
         "retries": int(sum(world.plane.retries.values())),
         "kubernetes_version": world.scenario.kubernetes_version,
         "feature_gates": dict(world.scenario.gates),
-        "ignored": [*NOT_MODELLED, *getattr(scheduler, "ignored", ())],
+        "ignored": [*not_modelled(dict(world.scenario.gates)), *getattr(scheduler, "ignored", ())],
         "counters": {k: int(v) for k, v in sorted(c.items())},
         "slo": slo,
         "sim": {"virtual_s": virtual_s, "wall_s": round(wall_s, 3), "events": _events(world)},

@@ -133,3 +133,62 @@ def test_a_consistent_read_of_an_idle_resource_waits_for_a_progress_notification
     assert got and got[0][0] is True and got[0][1] - 1.0 < 0.05  # one round trip, not the 3 s timeout
     assert cache.fresh.progress_requests == 1 and cache.fresh.fallbacks == 0
     assert cache.read_rv() == etcd.revision
+
+
+# --- KEP-4568 (ResilientWatchCacheInitialization): while a restarted cache initializes --------------
+_NOT_READY_CASES = [
+    (Request("watch", "configmaps", rv="5"), "reject"),
+    (Request("watch", "configmaps", rv="", send_initial_events=True), "reject"),  # a WatchList too
+    (Request("get", "configmaps", name="c1", rv="0"), ETCD),
+    (Request("list", "configmaps", rv="0", limit=500), ETCD),  # a limit and no selector: etcd, paged
+    (Request("list", "configmaps", rv="0"), "reject"),  # no limit: unbounded from etcd, so 429
+    (Request("list", "configmaps", rv="0", limit=500, selector=True, match_fraction=0.01), "reject"),
+    (Request("list", "configmaps", rv="42", rv_match="NotOlderThan", limit=500), ETCD),
+    (Request("list", "configmaps", rv="42", rv_match="Exact"), ETCD),  # delegated anyway
+]
+
+
+@pytest.mark.parametrize("req,where", _NOT_READY_CASES)
+def test_an_initializing_cache_rejects_or_delegates(req, where):
+    api = _api()
+    api.caches["configmaps"].ready = False
+    rt = route(req, api)
+    assert rt.where == where
+    assert rt.not_ready == (where == "reject" or route_when_ready(req) == CACHE)
+
+
+def route_when_ready(req):
+    return route(req, _api()).where
+
+
+def test_before_1_31_an_initializing_cache_serves_as_before():
+    api = _api("1.30")
+    api.caches["configmaps"].ready = False
+    assert route(Request("watch", "configmaps", rv="5"), api) == Route(CACHE)
+    assert route(Request("list", "configmaps", rv="0"), api) == Route(CACHE, ignore_limit=True)
+
+
+def test_a_restarted_cache_is_ready_when_its_etcd_list_is_decoded():
+    """30,000 ConfigMaps of 1 KiB: the restarted cache lists them from etcd and decodes them (I22's
+    per-object and per-byte CPU) before it serves again; meanwhile a WATCH is answered 429 with
+    Retry-After 1 s and a paged LIST goes to etcd; afterwards both are the cache's."""
+    api = _api(n=30_000)
+    env = api.env
+    env.run(until=1.0)
+    api.restart(downtime_s=0.5)
+    cache = api.caches["configmaps"]
+    assert not cache.ready
+    cfg = api.cfg
+    decode_s = 30_000 * cfg.list_etcd_cpu_s_per_object + 30_000 * 1024 * cfg.list_etcd_cpu_s_per_byte
+    env.run(until=1.5 + 1e-3)  # back up, the cache's LIST from etcd under way
+    watch, page = api.serve(Request("watch", "configmaps", rv="5")), api.serve(Request("list", "configmaps", rv="0",
+                                                                                          limit=500))
+    env.run(until=1.5 + decode_s / 2)
+    assert not cache.ready
+    assert watch.triggered and watch.value.code == 429 and watch.value.retry_after_s == 1.0
+    assert page.triggered and page.value.ok and page.value.continue_from == 500  # from etcd, paged
+    env.run(until=1.5 + decode_s + 1.0)
+    assert cache.ready
+    later = api.serve(Request("list", "configmaps", rv="0", limit=500))
+    env.run(until=env.now + 1.0)
+    assert later.value.ok and later.value.continue_from < 0 and later.value.objects == 30_000  # the cache

@@ -15,6 +15,13 @@ A GET by name with ``resourceVersion=""`` always goes to etcd (J9). The watch ca
 the ``watch-cache-disabled`` fault, send every read to etcd (a WatchList's initial state too; live
 watch events still come from the cache).
 
+While a cache (re)initializes after an apiserver restart, with ``ResilientWatchCacheInitialization``
+(KEP-4568; apiserver storage/cacher delegator.go ``GetList`` and ``shouldDelegateListOnNotReadyCache``):
+a WATCH gets 429 (Retry-After 1 s), a GET goes to etcd, a LIST that would be delegated anyway goes to
+etcd, one with a limit and no selector is delegated to etcd (its limit honoured), any other gets 429.
+Such routes keep ``not_ready`` so that APF's estimate, which does not look at readiness, sees the
+cache route it would have seen.
+
 :func:`list_work` turns a LIST page into counts: objects stored in scope (``N``, what A15 and I13
 charge for), keys scanned (a label selector scans every stored object; an indexed field selector
 served by the cache only its bucket), objects returned, bytes, and for etcd the number of range
@@ -29,7 +36,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-CACHE, ETCD = "cache", "etcd"
+CACHE, ETCD, REJECT = "cache", "etcd", "reject"
+NOT_READY_RETRY_AFTER_S = 1.0  # "storage is (re)initializing", Retry-After 1 s (KEP-4568)
 
 
 @dataclass(slots=True)
@@ -43,6 +51,7 @@ class Route:
         wait_rv: The cache must reach this revision first (0: no wait).
         ignore_limit: ``resourceVersion="0"`` from the cache returns everything in one page.
         snapshot: A continuation page served from a cache snapshot (``ListFromCacheSnapshot``).
+        not_ready: Re-routed because the cache is initializing (``where`` is etcd or reject).
     """
 
     where: str
@@ -50,6 +59,7 @@ class Route:
     wait_rv: int = 0
     ignore_limit: bool = False
     snapshot: bool = False
+    not_ready: bool = False
 
 
 @dataclass(slots=True)
@@ -96,10 +106,31 @@ _CACHE = Route(CACHE)  # shared: routes are never changed once made (a read gets
 _ETCD = Route(ETCD)
 _CACHE_ANY = Route(CACHE, ignore_limit=True)
 _CACHE_CONSISTENT = Route(CACHE, consistent=True)
+_NOT_READY_ETCD = Route(ETCD, not_ready=True)
+_NOT_READY_REJECT = Route(REJECT, not_ready=True)
 
 
 def route(req, api) -> Route:
     """Where ``req`` (a GET, LIST or WATCH) is served (see the module docstring)."""
+    rt = _route(req, api)
+    if rt.where == CACHE:
+        cache = api.caches.get(req.resource)
+        if cache is not None and not cache.ready and api.gates["ResilientWatchCacheInitialization"]:
+            return _not_ready(req)
+    return rt
+
+
+def _not_ready(req) -> Route:
+    """KEP-4568's route for a read the initializing cache would have served."""
+    if req.verb == "watch":
+        return _NOT_READY_REJECT
+    if req.verb == "get" or req.name:
+        return _NOT_READY_ETCD
+    no_selector = not req.selector and req.match_fraction >= 1.0 and req.partition is None
+    return _NOT_READY_ETCD if no_selector and req.limit > 0 else _NOT_READY_REJECT
+
+
+def _route(req, api) -> Route:
     cache_ok = api.cfg.watch_cache.enabled and api.env.now >= api.lists_from_etcd_until_s
     gates = api.gates
     rv = req.rv

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from simpy.events import Timeout
 
-from kbench.cluster.apiserver.readpath import CACHE, ETCD, Route, list_work
+from kbench.cluster.apiserver.readpath import CACHE, ETCD, NOT_READY_RETRY_AFTER_S, REJECT, Route, list_work
 from kbench.cluster.apiserver.request import Response
 
 
@@ -34,7 +34,10 @@ class ReadSteps:
         api, req = self.api, self.req
         cfg = api.cfg
         rt = req.route
-        if req.verb == "watch":
+        if rt.where == REJECT:  # the cache is initializing (KEP-4568): 429, retry after 1 s
+            api._cpu(cfg.request_base_cpu_s).callbacks.append(
+                lambda _e: self._handled(Response(429, retry_after_s=NOT_READY_RETRY_AFTER_S)))
+        elif req.verb == "watch":
             api._cpu(cfg.request_base_cpu_s).callbacks.append(self._watch)
         elif rt.where == ETCD:
             api._cpu(cfg.request_base_cpu_s).callbacks.append(self._etcd_read)

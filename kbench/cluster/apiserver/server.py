@@ -270,6 +270,7 @@ class Apiserver:
         for c in self.caches.values():
             c.close_all("restart")
             c.reset()
+            c.ready = False
         mem = self.mem.current
         for comp in ("list_transient", "watchlist_streams"):  # the process's heap is gone
             mem[comp] = 0.0
@@ -286,15 +287,32 @@ class Apiserver:
                 c.revision = self.etcd.revision + 1
                 c.history.clear()
                 c.oldest_rv = self.etcd.revision + 1
-                # the new cache lists its resource from etcd: a full range, decoded on the pool
+                # the new cache lists its resource from etcd: a full range, decoded on the pool;
+                # it is ready (KEP-4568) once both are done
                 n, nbytes = self.etcd.object_count(name), self.etcd.resource_bytes(name)
                 if n:
-                    self.etcd.read(name, objects_scanned=n, bytes_returned=nbytes)
+                    read = self.etcd.read(name, objects_scanned=n, bytes_returned=nbytes)
                     cpu = n * self.cfg.list_etcd_cpu_s_per_object + nbytes * self.cfg.list_etcd_cpu_s_per_byte
-                    self._cpu_delay(cpu)
+                    decoded = self.env.now + self._cpu_delay(cpu)
                     self.cpu_list_s += cpu
+                    read.callbacks.append(lambda _e, c=c, t=decoded, g=self.generation: self._initialized(c, t, g))
+                else:
+                    c.ready = True
 
         self.env.timeout(downtime_s).callbacks.append(back)
+
+    def _initialized(self, cache, decoded_at: float, generation: int) -> None:
+        """The restarted cache's LIST from etcd arrived: ready once its decode is done too."""
+
+        def ready(_e=None) -> None:
+            if self.generation == generation:  # not restarted again meanwhile
+                cache.ready = True
+
+        wait = decoded_at - self.env.now
+        if wait > 0:
+            self.env.timeout(wait).callbacks.append(ready)
+        else:
+            ready()
 
     def disable_watch_cache_lists(self, duration_s: float) -> None:
         """Fault: LIST and GET go to etcd (quorum reads) for ``duration_s`` seconds (0: for good)."""

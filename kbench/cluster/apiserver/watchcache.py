@@ -116,6 +116,7 @@ class WatchCache:
         self.history_bytes = 0.0
         self.terminated_slow = 0
         self.bookmarks_sent = 0
+        self.ready = True  # False while (re)initializing from etcd after an apiserver restart (KEP-4568)
         self._part_counts: dict[object, int] | None = None
         self._part_counts_n = -1
         self.revision = 0

@@ -234,7 +234,7 @@ class Estimator:
             return 1  # unknown resource (A15)
         if from_cache is None:
             rt = req.route
-            from_cache = rt is None or rt.where == "cache"
+            from_cache = rt is None or rt.where == "cache" or rt.not_ready  # the estimator ignores readiness
         limit = req.limit if 0 < req.limit < n else n  # upstream counts the limit even where the cache ignores it
         selector = req.selector or req.partition is not None or req.match_fraction < 1.0
         if self.gates.get("SizeBasedListCostEstimate"):  # A16
