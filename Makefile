@@ -25,7 +25,7 @@ demo-sync: $(STAMP)
 	$(BIN)/kbench sync workloads/sync-demo.yaml --strategy poll --strategy list-watch --strategy watch-list
 
 test: $(STAMP)
-	$(BIN)/python -m pytest -q -m "not slow"
+	$(BIN)/python -m pytest -q -m "not slow" --durations=15
 
 # The model against a real etcd started on this machine (Debian's etcd-server); make test runs it too.
 test-live: $(STAMP)
