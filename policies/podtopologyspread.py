@@ -151,7 +151,7 @@ class PodTopologySpread:
                                       c.node_taints_policy or "Ignore"))
             return out
         objects = getattr(self.handle, "objects", None)
-        version = -1 if objects is None else objects.version
+        version = -1 if objects is None else objects.namespace_version(pod.namespace)
         key = (action, version, pod.namespace, pod.owner, tuple(sorted(pod.labels.items())) if pod.labels else ())
         out = self._default_cons.get(key)
         if out is None:

@@ -199,6 +199,26 @@ def test_default_selector_follows_upstream():
     assert [c.key for c in plugin.constraints(owned, "ScheduleAnyway")] == [HOSTNAME, ZONE_KEY]
 
 
+def test_default_selectors_are_kept_per_namespace():
+    """An object added in one namespace recomputes that namespace's default selectors only (they
+    depend on its own Services and controllers), and a Service added in the pod's namespace shows."""
+    objects = ClusterObjects()
+    objects.add_controller("ReplicaSet", "default", "web-1", {"matchLabels": {"app": "web"}})
+    owned = pod("p", labels={"app": "web", "tier": "front"}, owner="ReplicaSet/web-1")
+    plugin = PodTopologySpread(None, Handle(objects=objects))
+    first, cons = objects.default_selector(owned), plugin.constraints(owned, "ScheduleAnyway")
+    before = objects.namespace_version("default")
+    objects.add_controller("ReplicaSet", "other", "db-1", {"matchLabels": {"app": "db"}})
+    objects.add_service("other", "db", {"app": "db"})
+    assert objects.namespace_version("default") == before and objects.version > before
+    assert objects.default_selector(owned) is first
+    assert plugin.constraints(owned, "ScheduleAnyway") is cons
+    objects.add_service("default", "web", {"tier": "front"})
+    assert objects.namespace_version("default") > before
+    assert objects.default_selector(owned).labels == {"app": "web", "tier": "front"}
+    assert plugin.constraints(owned, "ScheduleAnyway") is not cons
+
+
 def test_two_hard_constraints_on_one_key_are_both_enforced():
     """Counts are kept per constraint (upstream TpValueToMatchNum[i]): the first of two constraints
     on one key rejects even though the last one passes (a per-key count would keep only the last)."""

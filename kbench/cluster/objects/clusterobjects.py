@@ -24,7 +24,7 @@ class ClusterObjects:
     """Namespaces and the pod selectors of Services and controllers, by namespace.
 
     Attributes:
-        version: Bumped on every change (caches of derived selectors key on it).
+        version: Bumped on every change.
     """
 
     def __init__(self) -> None:
@@ -34,18 +34,26 @@ class ClusterObjects:
         self._service_sels: dict[str, dict[str, LabelSelector | None]] = {}
         self._owners: dict[tuple[str, str, str], LabelSelector] = {}  # (kind, ns, name) -> selector
         self._rc_labels: dict[tuple[str, str], dict[str, str]] = {}
-        self._default_cache: dict[tuple, LabelSelector] = {}
+        self._default_cache: dict[str, dict[tuple, LabelSelector]] = {}  # namespace -> (owner, labels) -> selector
+        self._ns_version: dict[str, int] = {}
         self.version = 0
 
-    def _changed(self) -> None:
+    def _changed(self, namespace: str) -> None:
         self.version += 1
-        self._default_cache.clear()
+        self._ns_version[namespace] = self.version
+        self._default_cache.pop(namespace, None)
+
+    def namespace_version(self, namespace: str) -> int:
+        """The :attr:`version` of the last change to the Services or controllers of ``namespace``
+        (0: none yet). A default selector depends only on its namespace's objects, so caches of
+        derived selectors key on this: a ReplicaSet created in one namespace leaves the others'."""
+        return self._ns_version.get(namespace, 0)
 
     # ----- namespaces -------------------------------------------------------------------------
     def add_namespace(self, name: str, labels: dict[str, str] | None = None) -> None:
         """Add or replace a Namespace (``kubernetes.io/metadata.name`` is added)."""
         self._namespaces[name] = {**(labels or {}), NAME_LABEL: name}
-        self._changed()
+        self.version += 1  # namespace labels are not part of any default selector
 
     def has_namespace(self, name: str) -> bool:
         """Whether a Namespace object ``name`` exists."""
@@ -69,7 +77,7 @@ class ClusterObjects:
         """A Service and its ``spec.selector`` map (None: a Service without a selector)."""
         self._services.setdefault(namespace, {})[name] = None if selector is None else dict(selector)
         self._service_sels.setdefault(namespace, {})[name] = None if selector is None else LabelSelector.of_labels(selector)
-        self._changed()
+        self._changed(namespace)
 
     def add_controller(self, kind: str, namespace: str, name: str, selector: dict | None) -> None:
         """A ReplicaSet, StatefulSet (``selector`` a LabelSelector dict) or ReplicationController
@@ -78,7 +86,7 @@ class ClusterObjects:
             self._rc_labels[(namespace, name)] = dict(selector or {})
         else:
             self._owners[(kind, namespace, name)] = LabelSelector(selector)
-        self._changed()
+        self._changed(namespace)
 
     def remove(self, kind: str, namespace: str, name: str) -> None:
         """Forget a Service or controller (no error when unknown)."""
@@ -89,15 +97,18 @@ class ClusterObjects:
             self._rc_labels.pop((namespace, name), None)
         else:
             self._owners.pop((kind, namespace, name), None)
-        self._changed()
+        self._changed(namespace)
 
     def default_selector(self, pod) -> LabelSelector:
         """Upstream ``helper.DefaultSelector``: the merged selectors of the Services in the pod's
         namespace that select it, plus its controlling ReplicationController's, ReplicaSet's or
         StatefulSet's (when that object exists). Empty (``{}``) when none apply. Cached per
-        (namespace, owner, labels) until an object changes."""
-        key = (pod.namespace, pod.owner, tuple(sorted(pod.labels.items())))
-        hit = self._default_cache.get(key)
+        (namespace, owner, labels) until an object of that namespace changes."""
+        key = (pod.owner, tuple(sorted(pod.labels.items())))
+        cache = self._default_cache.get(pod.namespace)
+        if cache is None:
+            cache = self._default_cache[pod.namespace] = {}
+        hit = cache.get(key)
         if hit is not None:
             return hit
         merged: dict[str, str] = {}
@@ -113,5 +124,5 @@ class ClusterObjects:
             owner = self._owners.get((kind, pod.namespace, name))
             if owner is not None and not owner.nothing:
                 out = out.and_(owner)
-        self._default_cache[key] = out
+        cache[key] = out
         return out
