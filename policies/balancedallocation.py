@@ -20,6 +20,7 @@ from __future__ import annotations
 import numpy as np
 
 from kbench.policy.api import Status
+from policies import signers
 from policies.noderesources import cpu_memory_cols
 from policies.resourceargs import (
     alloc_and_requested,
@@ -83,6 +84,10 @@ class NodeResourcesBalancedAllocation:
         check_keys(args, ("resources",), "args", "NodeResourcesBalancedAllocationArgs")
         self.handle = handle
         self.resources = parse_resources(args.get("resources"), "args.resources")
+
+    def sign(self, pod) -> tuple | None:
+        """Opportunistic batching's fragment (upstream ``SignPod``: the pod's requests)."""
+        return signers.resources(pod)
 
     def pre_score(self, state, pod, nodes, candidates) -> Status:
         """SKIP for a pod that requests none of the configured resources; else store its requests."""

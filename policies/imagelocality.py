@@ -17,6 +17,7 @@ import weakref
 
 import numpy as np
 
+from policies import signers
 from policies.resourceargs import check_keys
 
 NAME = "ImageLocality"
@@ -51,6 +52,10 @@ class ImageLocality:
     def __init__(self, args: dict | None = None, handle=None):
         check_keys({} if args is None else args, (), "args", "ImageLocalityArgs")
         self.handle = handle
+
+    def sign(self, pod) -> tuple | None:
+        """Opportunistic batching's fragment (upstream ``SignPod``: the normalized image names)."""
+        return signers.image_names(pod)
 
     def score(self, state, pod, nodes, candidates) -> np.ndarray:
         """0..100 int64 scores aligned with ``candidates``."""

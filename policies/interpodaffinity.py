@@ -112,6 +112,16 @@ class InterPodAffinity:
         self.ignore_existing_preferred = ignore
         self.handle = handle
 
+    def sign(self, pod) -> tuple | None:
+        """Opportunistic batching's fragment (upstream ``SignPod``): a pod with pod affinity or
+        anti-affinity cannot be signed; otherwise its labels (existing pods' terms match them),
+        none with ignorePreferredTermsOfExistingPods."""
+        pa = pod.pod_affinity
+        if pa is not None and (pa.required_affinity or pa.required_anti or pa.preferred_affinity
+                               or pa.preferred_anti):
+            return None
+        return () if self.ignore_existing_preferred else tuple(sorted(pod.labels.items()))
+
     # ----- helpers ------------------------------------------------------------------------------
     def _objects(self) -> ClusterObjects:
         return getattr(self.handle, "objects", None) or ClusterObjects()

@@ -34,7 +34,7 @@ from kbench.cluster.objects import NodeSelectorRequirement, NodeSelectorTerm
 from kbench.errors import PolicyError
 from kbench.policy.api import Code, FilterResult, Status
 from kbench.policy.events import ADD, NODE, UPDATE_NODE_LABEL, ClusterEvent
-from policies import hintfns
+from policies import hintfns, signers
 from policies.resourceargs import check_keys, int_field
 from policies.tainttoleration import default_normalize
 
@@ -271,6 +271,10 @@ class NodeAffinity:
         self.handle = handle
         self.added_required, self.added_preferred = parse_added_affinity(args.get("addedAffinity"),
                                                                          "args.addedAffinity")
+
+    def sign(self, pod) -> tuple | None:
+        """Opportunistic batching's fragment (upstream ``SignPod``: node affinity and node selector; the profile's addedAffinity is not signed)."""
+        return signers.node_affinity(pod)
 
     def pre_filter(self, state, pod, nodes) -> Status:
         """SKIP when there is nothing to check; reject terms that pin disjoint node names."""

@@ -32,6 +32,10 @@ class NodeName:
         """True when the pod names no node (Filter passes every node)."""
         return not pod.node_name
 
+    def sign(self, pod) -> tuple | None:
+        """Opportunistic batching's fragment (upstream ``SignPod``: spec.nodeName)."""
+        return (pod.node_name,)
+
     def filter(self, state, pod, nodes, candidates) -> FilterResult:
         """All pass when ``pod.node_name`` is empty; else only the named node."""
         cand = np.asarray(candidates, dtype=np.int64)

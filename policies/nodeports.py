@@ -23,6 +23,7 @@ import numpy as np
 
 from kbench.policy.api import Code, FilterResult, Status
 from kbench.policy.events import ADD, ASSIGNED_POD, DELETE, NODE, ClusterEvent
+from policies import signers
 from policies.resourceargs import check_keys
 
 NAME = "NodePorts"
@@ -56,6 +57,10 @@ class NodePorts:
     def __init__(self, args: dict | None = None, handle=None):
         check_keys({} if args is None else args, (), "args", "NodePortsArgs")
         self.handle = handle
+
+    def sign(self, pod) -> tuple | None:
+        """Opportunistic batching's fragment (upstream ``SignPod``: the host ports)."""
+        return signers.host_ports(pod)
 
     def pre_filter(self, state, pod, nodes) -> Status:
         """SKIP when the pod binds no host port."""

@@ -30,7 +30,7 @@ import numpy as np
 from kbench.errors import PolicyError
 from kbench.policy.api import Code, CodedReasons, FilterResult, Status
 from kbench.policy.events import ADD, ASSIGNED_POD, DELETE, NODE, UPDATE_NODE_ALLOCATABLE, ClusterEvent
-from policies import hintfns
+from policies import hintfns, signers
 from policies.resourceargs import (
     _MEMO_LIMIT,
     MAX_NODE_SCORE,
@@ -219,6 +219,10 @@ class NodeResourcesFit:
                 continue
             out[name] = int(round(reqs[name]))
         return out
+
+    def sign(self, pod) -> tuple | None:
+        """Opportunistic batching's fragment (upstream ``SignPod``: the pod's requests)."""
+        return signers.resources(pod)
 
     def pre_filter(self, state, pod, nodes) -> Status:
         """Store the pod's requests for Filter."""

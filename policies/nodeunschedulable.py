@@ -13,7 +13,7 @@ import numpy as np
 from kbench.cluster.objects import Taint
 from kbench.policy.api import Code, FilterResult
 from kbench.policy.events import ADD, NODE, UPDATE_NODE_TAINT, ClusterEvent
-from policies import hintfns
+from policies import hintfns, signers
 from policies.resourceargs import check_keys
 
 NAME = "NodeUnschedulable"
@@ -34,6 +34,10 @@ class NodeUnschedulable:
     def passes_all(self, state, pod, nodes) -> bool:
         """True when no node is cordoned or the pod tolerates the unschedulable taint."""
         return not nodes.unschedulable.any() or any(t.tolerates(UNSCHEDULABLE_TAINT) for t in pod.tolerations)
+
+    def sign(self, pod) -> tuple | None:
+        """Opportunistic batching's fragment (upstream ``SignPod``: the tolerations)."""
+        return signers.tolerations(pod)
 
     def filter(self, state, pod, nodes, candidates) -> FilterResult:
         """Fail cordoned candidates when the pod does not tolerate the unschedulable taint."""

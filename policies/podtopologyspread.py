@@ -133,6 +133,19 @@ class PodTopologySpread:
         self.defaults, self.system_defaulted = _parse_defaults(args)
         self._default_cons: dict[tuple, list[Constraint]] = {}
 
+    @property
+    def never_signs(self) -> bool:
+        """With default constraints no pod can be signed (:meth:`sign`)."""
+        return bool(self.defaults)
+
+    def sign(self, pod) -> tuple | None:
+        """Opportunistic batching (upstream ``SignPod``): spreading is not local to a node, so a pod
+        with constraints, its own or the profile's default ones (System defaulting included),
+        cannot be signed."""
+        if pod.topology_spread or self.defaults:
+            return None
+        return ()
+
     def constraints(self, pod, action: str) -> list[Constraint]:
         """The pod's constraints with ``action``, or the default ones (with the default selector).
 

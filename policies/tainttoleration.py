@@ -26,7 +26,7 @@ import numpy as np
 
 from kbench.policy.api import Code, FilterResult, Status
 from kbench.policy.events import ADD, NODE, UPDATE_NODE_TAINT, ClusterEvent
-from policies import hintfns
+from policies import hintfns, signers
 from policies.resourceargs import check_keys
 
 NAME = "TaintToleration"
@@ -84,6 +84,10 @@ class TaintToleration:
         """True when the pod tolerates every NoSchedule/NoExecute taint of every node."""
         _, distinct = taint_codes(nodes)
         return all(first_untolerated(taints, pod.tolerations) is None for taints in distinct)
+
+    def sign(self, pod) -> tuple | None:
+        """Opportunistic batching's fragment (upstream ``SignPod``: the tolerations)."""
+        return signers.tolerations(pod)
 
     def filter(self, state, pod, nodes, candidates) -> FilterResult:
         """Fail candidates with an untolerated NoSchedule/NoExecute taint, naming it."""

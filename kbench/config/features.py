@@ -50,12 +50,12 @@ DEFAULTS: dict[str, bool] = {
     "InterPodAffinityHostnameFastPath": False,  # scheduler gate table (alpha v1.37, off)
     "SchedulerPopFromBackoffQ": True,  # scheduler gate table (beta v1.33, on)
     "SchedulerAsyncAPICalls": False,  # scheduler gate table (beta v1.34, off)
-    "OpportunisticBatching": True,  # scheduler gate table (beta v1.35, on); not modelled
+    "OpportunisticBatching": True,  # scheduler gate table (beta v1.35, on); kbench/policy/batching.py
     "DynamicResourceAllocation": True,  # scheduler gate table (GA); not modelled
 }
 """Gate → upstream default (see the module docstring for each source)."""
 
-NOT_MODELLED = frozenset({"OpportunisticBatching", "SchedulerAsyncAPICalls"})
+NOT_MODELLED = frozenset({"SchedulerAsyncAPICalls"})
 """Known gates whose mechanism kbench does not model: listed as ignored whenever they are on
 (DynamicResourceAllocation has no effect without ResourceClaims, which kbench pods never have)."""
 

@@ -128,6 +128,13 @@ def _one_profile(scheduler, pods: list) -> None:
     if len(names) > 1:
         raise ConfigError(f"placement-only refused: the pods use {len(names)} scheduler profiles "
                           f"({', '.join(names)}); placement-only runs one", where="workload.placement_only")
+    for name in names:
+        batch = scheduler.profiles.frameworks[name].batch
+        if batch is not None and batch.enabled and batch.never is None:
+            raise ConfigError(f"placement-only refused: profile {name!r} signs pods, so OpportunisticBatching "
+                              "reuses a cycle's results only within 0.5 s of virtual time, which depends on the "
+                              "plane's pace; set the gate OpportunisticBatching=false or run the full plane",
+                              where="workload.placement_only")
 
 
 def run_placement(scenario: Scenario, *, out_dir: str | Path | None = None,
@@ -210,7 +217,7 @@ def place(world, sched, pods: list, progress: Callable[..., None] | None = None)
         tl.attempts[uid] += 1
         counters["scheduling_attempts"] += 1
         framework = sched._framework_of(spec)
-        result = framework.schedule(spec, nodes, assume=True)
+        result = framework.schedule(spec, nodes, assume=True, cycle=counters["scheduling_attempts"], now=now)
         placed = result.node is not None and result.status.code in (Code.SUCCESS, Code.WAIT)
         if placed:
             cache.assume(key, spec, result.node_idx)

@@ -23,7 +23,7 @@ SUMMARY_METRICS: tuple[str, ...] = (
     *(f"pod_startup_s.{k}" for k in (*_STARTUP, "count")),
     *(f"pod_e2e_startup_s.{k}" for k in _STARTUP),
     *(f"scheduling.{k}" for k in ("attempts", "throughput_pods_per_s", "scheduled", "bind_conflicts", "preemptions",
-                                  "unschedulable", "given_up", "pods_without_profile", "busy_s", "utilization")),
+                                  "unschedulable", "given_up", "pods_without_profile", "busy_s", "utilization", "batched_pods")),
     *(f"scheduling.attempts_per_pod.{k}" for k in ("mean", "p50", "p99", "max")),
     "scheduling.time_share.*",
     *(f"api.{k}" for k in ("requests", "rejected_429", "errors", "cpu_s")),

@@ -156,7 +156,8 @@ def scheduling_block(c, scheduler: Any, throughput: float) -> tuple[dict[str, An
         st = scheduler.stats()
         throughput = float(st["throughput_pods_per_s"])
         pending_reasons = dict(list(st["pending_reasons"].items())[:20])
-        extra = {k: st[k] for k in ("profiles", "pods_without_profile", "time_share", "attempts_per_pod") if k in st}
+        extra = {k: st[k] for k in ("profiles", "pods_without_profile", "time_share", "attempts_per_pod",
+                                    "batched_pods") if k in st}
         if "busy_s" in st:  # virtual seconds in scheduling cycles, and their share of the run
             extra["busy_s"] = round(float(st["busy_s"]), 6)
             now = float(getattr(getattr(scheduler, "env", None), "now", 0.0) or 0.0)

@@ -50,6 +50,7 @@ import numpy as np
 from kbench.cluster.objects import NodeTable, Pod
 from kbench.errors import PolicyError
 from kbench.policy.api import Code, CycleState, FilterResult, Handle, Status
+from kbench.policy.batching import OpportunisticBatch, sorted_others
 from kbench.policy.profile import VOLUME_PHANTOMS, Profile
 from kbench.policy.registry import Registry, default_registry
 from kbench.policy.resolve import resolve_policy
@@ -132,6 +133,8 @@ class Framework:
         self._ring_cache: np.ndarray | None = None
         self.node_order: list[str] | None = None
         """Explicit node order for ``tieBreak: first`` (overrides the seeded order when set)."""
+        self.batch = OpportunisticBatch(self) if self.handle.features["OpportunisticBatching"] else None
+        """Opportunistic batching (:mod:`kbench.policy.batching`), None with the gate off."""
 
     @property
     def _next_start(self) -> int:
@@ -215,7 +218,8 @@ class Framework:
     # ----- the cycle ------------------------------------------------------------------------
 
     def schedule(self, pod: Pod, nodes: NodeTable, assume: bool = True,
-                 evaluate_all: bool = False, only_rows: np.ndarray | None = None) -> ScheduleResult:
+                 evaluate_all: bool = False, only_rows: np.ndarray | None = None,
+                 cycle: int | None = None, now: float = 0.0) -> ScheduleResult:
         """Run one scheduling cycle for ``pod``.
 
         Args:
@@ -226,6 +230,10 @@ class Framework:
                 single-feasible-node shortcut), as explain does.
             only_rows: With ``evaluate_all``, filter and score only these rows (upstream tests'
                 "nodes"); PreFilter and PreScore still see every node of the table.
+            cycle: The scheduler's cycle number (its queue's pops); with the OpportunisticBatching
+                gate on and a signing profile, consecutive cycles may reuse the last one's
+                results (:mod:`kbench.policy.batching`). None: no batching (explain, tests).
+            now: The cycle's start, virtual seconds (the batch's age).
 
         The cycle's work (calls, rows filtered and scored, and what plugins reported) is left in
         ``result.state.work`` for the scheduler's cycle cost.
@@ -286,6 +294,53 @@ class Framework:
 
         fns = self._filter_fns
         filters = [(name, None if name in all_pass else fns[name]) for name in self.filters if name not in skip_filter]
+        batch = self.batch if cycle is not None and not evaluate_all and only_rows is None else None
+        if batch is not None and batch.enabled:
+            signature = batch.sign(pod)  # its CPU (a few map writes per plugin) is not charged
+            hint = batch.hint(signature, cycle, now, nodes, lambda row: not self._fits_row(pod, nodes, state, filters, row))
+            if hint is not None:  # schedule_one.go evaluateNominatedNode: only the hint is filtered
+                alive, _ = self._run_filters(pod, nodes, state, filters, np.array((hint,), dtype=np.int64), log)
+                work["filter_node"] = work.get("filter_node", 0.0) + 1
+                work["filter_call"] = work.get("filter_call", 0.0) + len(filters)
+                if alive.size:  # it passes: the only feasible node, chosen without scoring
+                    evaluated[hint] = feasible[hint] = True
+                    log.start, log.processed = hint, 1
+                    return self._batched(batch, signature, hint, cycle, now, nodes,
+                                         self._score_and_select(pod, nodes, result, alive, assume, False))
+                log = result.log = FilterLog(n, list(self.filters))
+                result.filter_reasons = FilterReasons(log)
+            out = self._filter_and_score(pod, nodes, result, log, state, filters, pre_names, narrowing,
+                                         assume, evaluate_all, only_rows)
+            return self._batched(batch, signature, hint, cycle, now, nodes, out)
+        return self._filter_and_score(pod, nodes, result, log, state, filters, pre_names, narrowing,
+                                      assume, evaluate_all, only_rows)
+
+    def _fits_row(self, pod: Pod, nodes: NodeTable, state: CycleState, filters: list[tuple[str, object]],
+                  row: int) -> bool:
+        """Whether ``row`` passes every filter (batch.go's check of the last chosen node)."""
+        work = state.work
+        work["filter_node"] = work.get("filter_node", 0.0) + 1
+        work["filter_call"] = work.get("filter_call", 0.0) + len(filters)
+        alive, _ = self._run_filters(pod, nodes, state, filters, np.array((row,), dtype=np.int64),
+                                     FilterLog(nodes.n, list(self.filters)))
+        return alive.size > 0
+
+    def _batched(self, batch: OpportunisticBatch, signature, hint: int | None, cycle: int, now: float,
+                 nodes: NodeTable, result: ScheduleResult) -> ScheduleResult:
+        """Keep a successful cycle's results for the next one (schedule_one.go StoreScheduleResults)."""
+        idx = result.node_idx
+        if idx is not None and result.status.ok:
+            scored = np.flatnonzero(result.scored)
+            others = sorted_others(scored, result.total[scored], idx, nodes.names) if scored.size > 1 else None
+            batch.store(signature, hint, idx, others, cycle, now, nodes)
+        return result
+
+    def _filter_and_score(self, pod: Pod, nodes: NodeTable, result: ScheduleResult, log: FilterLog,
+                          state: CycleState, filters: list[tuple[str, object]], pre_names, narrowing: list[str],
+                          assume: bool, evaluate_all: bool, only_rows: np.ndarray | None) -> ScheduleResult:
+        """Filter the nodes (all, a PreFilterResult's, or a rotating window) and score the feasible."""
+        n = nodes.n
+        work, evaluated, feasible = state.work, result.evaluated, result.feasible
         absent = None
         if only_rows is None and pre_names is not None and not evaluate_all:
             rows = self._pre_filter_rows(pre_names, nodes)
@@ -314,8 +369,8 @@ class Framework:
             evaluated[:max(start + processed - n, 0)] = True
             if k < n:
                 self._next_start = (start + processed) % n
-        work["filter_node"] = float(processed)
-        work["filter_call"] = float(log.rows_seen() if rejected else processed * len(filters))
+        work["filter_node"] = work.get("filter_node", 0.0) + processed
+        work["filter_call"] = work.get("filter_call", 0.0) + (log.rows_seen() if rejected else processed * len(filters))
         feasible[alive] = True
         if alive.size == 0:
             if absent is not None:

@@ -81,3 +81,32 @@ def test_outcome_listeners_see_only_outcomes_and_bound_observers_each_binding_on
     w.env.run(until=10)
     assert sorted(seen) == sorted(p.key for p in pods)
     assert sorted(events) == ["bound"] * 3 + ["scheduled"] * 3
+
+
+BATCHING_KSC = textwrap.dedent("""\
+    apiVersion: kubescheduler.config.k8s.io/v1
+    kind: KubeSchedulerConfiguration
+    profiles:
+    - schedulerName: default-scheduler
+      pluginConfig:
+      - name: PodTopologySpread
+        args: {defaultingType: List}
+    """)
+
+
+def test_the_scheduler_batches_pods_that_fill_their_nodes(tmp_path):
+    """OpportunisticBatching in the running scheduler (kbench/policy/batching.py): 6 pods of 3 cores
+    created together on 8 nodes of 4 cores are scheduled in consecutive cycles well within 0.5 s,
+    each fills its node, so every cycle after the first takes the last one's next best node as its
+    hint; the default profile (System default spreading) batches none."""
+    path = tmp_path / "ksc.yaml"
+    path.write_text(BATCHING_KSC)
+    for policy, batched in ((str(path), 5), ("default", 0)):
+        w = make_world(8, cpu_cores=4.0, scheduler={"policy": policy})
+        s = Scheduler(w)
+        s.start()
+        create_at(w, [new_pod(w, f"p{i}", cpu=3.0) for i in range(6)], 1.0)
+        w.env.run(until=10)
+        nodes = [p.node_name for p in etcd_pods(w).values()]
+        assert len(set(nodes)) == 6 and None not in nodes
+        assert s.stats()["batched_pods"] == batched

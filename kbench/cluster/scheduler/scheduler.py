@@ -248,7 +248,8 @@ class Scheduler(FailureHandling, InformerHandling):
         extra = self._add_nominated(key, spec) if self.nominated else ()
         framework = self._framework_of(spec)
         try:
-            result = framework.schedule(spec, self.nodes, assume=True)
+            result = framework.schedule(spec, self.nodes, assume=True,
+                                        cycle=self.counters["scheduling_attempts"], now=now)
         finally:
             for other, row in extra:
                 self.nodes.remove_pod(other, row)
@@ -373,6 +374,7 @@ class Scheduler(FailureHandling, InformerHandling):
             "given_up": c["given_up"], "given_up_reasons": dict(self.given_up_reasons.most_common()),
             "profiles": list(self.profiles.frameworks), "pods_without_profile": c["pods_without_profile"],
             "time_share": self.cost.shares(), "attempts_per_pod": self.attempts_per_pod(),
+            "batched_pods": sum(fw.batch.batched for fw in self.profiles.frameworks.values() if fw.batch),
         }
 
     def attempts_per_pod(self) -> dict[str, float | None]:
