@@ -123,20 +123,32 @@ class OpportunisticBatch:
                 return hint
         return None
 
-    def store(self, signature: tuple | None, hinted: int | None, chosen: int, others: list[str] | None,
+    def store(self, signature: tuple, hinted: int | None, chosen: int, others: list[str] | None,
               cycle: int, now: float, nodes) -> None:
-        """Record a successful cycle (batch.go ``StoreScheduleResults``): ``others`` are the other
-        feasible nodes best first (None or empty when one node was feasible)."""
+        """Record a successful cycle of a signed pod (batch.go ``StoreScheduleResults``): ``others``
+        are the other feasible nodes best first (None when one node was feasible)."""
+        if self._used(hinted, chosen, cycle, nodes):
+            return
+        if others:
+            self._state = (signature, others[::-1], now)
+        else:
+            self._flush("empty_list")
+
+    def store_unsigned(self, hinted: int | None, chosen: int, had_others: bool, cycle: int, nodes) -> None:
+        """:meth:`store` for a pod without a signature: nothing is kept (upstream's flush reason
+        is ``empty_list`` when one node was feasible, else ``pod_not_batchable``)."""
+        if not self._used(hinted, chosen, cycle, nodes):
+            self._flush("pod_not_batchable" if had_others else "empty_list")
+
+    def _used(self, hinted: int | None, chosen: int, cycle: int, nodes) -> bool:
+        """Note the cycle's success; True when it took its hint (the kept state stays)."""
         self._last = (cycle, nodes.names[chosen])
         if hinted is not None:
             if hinted == chosen:
                 self.batched += 1
-                return
+                return True
             self.hint_not_used += 1
-        if signature is not None and others:
-            self._state = (signature, others[::-1], now)
-        else:
-            self._flush("empty_list" if not others else "pod_not_batchable")
+        return False
 
 
 def sorted_others(cand: np.ndarray, total: np.ndarray, chosen: int, names: list[str]) -> list[str]:

@@ -219,7 +219,7 @@ class Framework:
 
     def schedule(self, pod: Pod, nodes: NodeTable, assume: bool = True,
                  evaluate_all: bool = False, only_rows: np.ndarray | None = None,
-                 cycle: int | None = None, now: float = 0.0) -> ScheduleResult:
+                 cycle: int | None = None, now: float = 0.0, nominated: int | None = None) -> ScheduleResult:
         """Run one scheduling cycle for ``pod``.
 
         Args:
@@ -234,6 +234,9 @@ class Framework:
                 gate on and a signing profile, consecutive cycles may reuse the last one's
                 results (:mod:`kbench.policy.batching`). None: no batching (explain, tests).
             now: The cycle's start, virtual seconds (the batch's age).
+            nominated: The row of the pod's nominated node (``status.nominatedNodeName``, set by a
+                preemption): filtered alone first and, if it passes, chosen without scoring
+                (schedule_one.go ``evaluateNominatedNode``, the PreferNominatedNode behaviour).
 
         The cycle's work (calls, rows filtered and scored, and what plugins reported) is left in
         ``result.state.work`` for the scheduler's cycle cost.
@@ -295,25 +298,29 @@ class Framework:
         fns = self._filter_fns
         filters = [(name, None if name in all_pass else fns[name]) for name in self.filters if name not in skip_filter]
         batch = self.batch if cycle is not None and not evaluate_all and only_rows is None else None
-        if batch is not None and batch.enabled:
+        if batch is not None and not batch.enabled:
+            batch = None
+        signature = hint = None
+        if batch is not None:
             signature = batch.sign(pod)  # its CPU (a few map writes per plugin) is not charged
             hint = batch.hint(signature, cycle, now, nodes, lambda row: not self._fits_row(pod, nodes, state, filters, row))
-            if hint is not None:  # schedule_one.go evaluateNominatedNode: only the hint is filtered
-                alive, _ = self._run_filters(pod, nodes, state, filters, np.array((hint,), dtype=np.int64), log)
-                work["filter_node"] = work.get("filter_node", 0.0) + 1
-                work["filter_call"] = work.get("filter_call", 0.0) + len(filters)
-                if alive.size:  # it passes: the only feasible node, chosen without scoring
-                    evaluated[hint] = feasible[hint] = True
-                    log.start, log.processed = hint, 1
-                    return self._batched(batch, signature, hint, cycle, now, nodes,
-                                         self._score_and_select(pod, nodes, result, alive, assume, False))
-                log = result.log = FilterLog(n, list(self.filters))
-                result.filter_reasons = FilterReasons(log)
-            out = self._filter_and_score(pod, nodes, result, log, state, filters, pre_names, narrowing,
-                                         assume, evaluate_all, only_rows)
-            return self._batched(batch, signature, hint, cycle, now, nodes, out)
-        return self._filter_and_score(pod, nodes, result, log, state, filters, pre_names, narrowing,
-                                      assume, evaluate_all, only_rows)
+        # schedule_one.go findNodesThatFitPod: the pod's nominated node, else the batch's hint, is
+        # filtered alone first (evaluateNominatedNode); if it passes it is the only feasible node
+        first = nominated if nominated is not None and not evaluate_all and only_rows is None else hint
+        if first is not None and 0 <= first < n:
+            alive, _ = self._run_filters(pod, nodes, state, filters, np.array((first,), dtype=np.int64), log)
+            work["filter_node"] = work.get("filter_node", 0.0) + 1
+            work["filter_call"] = work.get("filter_call", 0.0) + len(filters)
+            if alive.size:  # chosen without scoring; nextStartNodeIndex does not move
+                evaluated[first] = feasible[first] = True
+                log.start, log.processed = first, 1
+                out = self._score_and_select(pod, nodes, result, alive, assume, False)
+                return out if batch is None else self._batched(batch, signature, hint, cycle, now, nodes, out)
+            log = result.log = FilterLog(n, list(self.filters))
+            result.filter_reasons = FilterReasons(log)
+        out = self._filter_and_score(pod, nodes, result, log, state, filters, pre_names, narrowing,
+                                     assume, evaluate_all, only_rows)
+        return out if batch is None else self._batched(batch, signature, hint, cycle, now, nodes, out)
 
     def _fits_row(self, pod: Pod, nodes: NodeTable, state: CycleState, filters: list[tuple[str, object]],
                   row: int) -> bool:
@@ -330,6 +337,9 @@ class Framework:
         """Keep a successful cycle's results for the next one (schedule_one.go StoreScheduleResults)."""
         idx = result.node_idx
         if idx is not None and result.status.ok:
+            if signature is None:  # nothing to keep (the sorted list is not built)
+                batch.store_unsigned(hint, idx, bool(np.count_nonzero(result.scored) > 1), cycle, nodes)
+                return result
             scored = np.flatnonzero(result.scored)
             others = sorted_others(scored, result.total[scored], idx, nodes.names) if scored.size > 1 else None
             batch.store(signature, hint, idx, others, cycle, now, nodes)

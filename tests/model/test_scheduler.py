@@ -233,6 +233,45 @@ def test_high_priority_pod_preempts_low_priority_ones():
     check_capacity(w, s)
 
 
+def test_the_preemptor_takes_its_nominated_node_even_when_another_would_score_higher():
+    """Upstream evaluates status.nominatedNodeName alone first (schedule_one.go evaluateNominatedNode):
+    node-0000 is full of priority-0 pods and node-0001 of a priority-1000 pod; the priority-100 pod
+    evicts two of the former (5 s), which are gone at about 7 s; the latter is deleted at 8 s, so at
+    the retry (the 5 s backoff ends at 10 s) node-0001 is empty and LeastAllocated prefers it, but
+    the preemptor goes where it made room."""
+    w = make_world(2, cpu_cores=1.0, scheduler={"pod_initial_backoff_s": 5,
+                                                "feature_gates": {"SchedulerPopFromBackoffQ": False}})
+    s = Scheduler(w)
+    s.start()
+    kubelet = w.client("kubelet", "kubelet", "system:node:node-0000", ("system:nodes", "system:authenticated"))
+
+    def finish_deletion(_old, new):
+        if new.deleting and new.node_name is not None:
+            def later():
+                yield w.env.timeout(2.0)
+                yield from w.write(kubelet, "delete", "pods", new.key, grace_zero=True)
+            w.env.process(later())
+
+    w.informer(kubelet, "pods", on_update=finish_deletion).start()
+    low = [new_pod(w, f"low{i}", cpu=0.25).evolve(node_name="node-0000") for i in range(4)]
+    blocker = new_pod(w, "blocker", cpu=1.0, priority=1000).evolve(node_name="node-0001")
+    high = new_pod(w, "high", cpu=0.5, priority=100)
+    create_at(w, [*low, blocker], 1.0)
+    create_at(w, [high], 5.0)
+
+    def drop_blocker():
+        yield w.env.timeout(8.0)
+        yield from w.write(kubelet, "delete", "pods", blocker.key, grace_zero=True)
+
+    w.env.process(drop_blocker())
+    w.env.run(until=30)
+    values = etcd_pods(w)
+    assert blocker.key not in values and w.counters["preemptions"] == 1
+    assert values[high.key].node_name == "node-0000"
+    assert w.timeline.t["bound"][high.uid] > 10.0
+    check_capacity(w, s)
+
+
 @pytest.mark.parametrize("pop_from_backoff", [False, True])
 def test_nominated_node_is_kept_for_the_preemptor_while_it_backs_off(pop_from_backoff):
     # With a 5 s initial backoff the preemptor (evicting at 5 s) is still backing off when its

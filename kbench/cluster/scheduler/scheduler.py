@@ -248,8 +248,9 @@ class Scheduler(FailureHandling, InformerHandling):
         extra = self._add_nominated(key, spec) if self.nominated else ()
         framework = self._framework_of(spec)
         try:
-            result = framework.schedule(spec, self.nodes, assume=True,
-                                        cycle=self.counters["scheduling_attempts"], now=now)
+            own = self.nominated.get(key)
+            result = framework.schedule(spec, self.nodes, assume=True, cycle=self.counters["scheduling_attempts"],
+                                        now=now, nominated=None if own is None else own[1])
         finally:
             for other, row in extra:
                 self.nodes.remove_pod(other, row)
