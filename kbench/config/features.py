@@ -21,13 +21,17 @@ Gates kbench reads (names as upstream, except where said):
 * ``WatchInitEventsCharge``: a legacy watch with resourceVersion unset or "0" is charged like a
   LIST from the cache (A15; a kbench name for a change that has no gate upstream).
 
-**Scheduler gates** (:class:`FeatureGates`). Defaults are upstream's current ones: the scheduler's versioned gate table (v1.37-era copy, code
-index id 61706514746, docs/VALIDATION.md "Sources") for InterPodAffinityHostnameFastPath (alpha,
-off), MatchLabelKeysInPodTopologySpread (beta, on), NodeInclusionPolicyInPodTopologySpread (GA),
-SchedulerAsyncAPICalls (beta, off), SchedulerPopFromBackoffQ (beta, on) and OpportunisticBatching
-(beta, on); SchedulerQueueingHints (GA in v1.34, CALIBRATION M8), MatchLabelKeysInPodAffinity (beta
-and on since v1.31), MinDomainsInPodTopologySpread and SidecarContainers (GA) are kbench defaults
-taken as on (not confirmed from ``pkg/features/kube_features.go``).
+**Scheduler gates** (:class:`FeatureGates`). Their defaults follow the scenario's
+``kubernetes_version`` (:data:`SCHEDULER_GATES`, from the scheduler's versioned gate table: v1.37-era
+copy, code index id 61706514746, docs/VALIDATION.md "Sources") for InterPodAffinityHostnameFastPath
+(alpha v1.37, off), MatchLabelKeysInPodTopologySpread (on from v1.27),
+NodeInclusionPolicyInPodTopologySpread (on from v1.26), SchedulerAsyncAPICalls (beta v1.34, off),
+SchedulerPopFromBackoffQ (on from v1.33), OpportunisticBatching (on from v1.35) and
+DynamicResourceAllocation (on from v1.34); a gate is off before its first version. Without a version
+(explain, scheduler_perf) they are the v1.35 ones (:data:`DEFAULTS`). SchedulerQueueingHints (GA in
+v1.34, CALIBRATION M8), MatchLabelKeysInPodAffinity (beta and on since v1.31),
+MinDomainsInPodTopologySpread and SidecarContainers (GA) are kbench defaults taken as on at every
+version (not in that table; not confirmed from ``pkg/features/kube_features.go``).
 
 Gates kbench does not know are accepted and reported as ignored by the caller (upstream has
 hundreds); a known gate given a value that is not true/false is an error.
@@ -63,8 +67,10 @@ NOT_MODELLED = frozenset({"SchedulerAsyncAPICalls"})
 class FeatureGates(Mapping):
     """An immutable gate → bool mapping over :data:`DEFAULTS` (unknown names kept in ``unknown``)."""
 
-    def __init__(self, overrides: Mapping[str, bool] | None = None):
-        self._values = dict(DEFAULTS)
+    def __init__(self, overrides: Mapping[str, bool] | None = None, *, version: str | None = None):
+        self._defaults = scheduler_defaults(version) if version is not None else DEFAULTS
+        self.version = version
+        self._values = dict(self._defaults)
         self.unknown: dict[str, bool] = {}
         for name, value in (overrides or {}).items():
             if name in DEFAULTS:
@@ -92,8 +98,8 @@ class FeatureGates(Mapping):
 
     def with_(self, overrides: Mapping[str, bool]) -> FeatureGates:
         """A copy with ``overrides`` applied on top."""
-        merged = {**{k: v for k, v in self._values.items() if v != DEFAULTS[k]}, **self.unknown, **overrides}
-        return FeatureGates(merged)
+        merged = {**{k: v for k, v in self._values.items() if v != self._defaults[k]}, **self.unknown, **overrides}
+        return FeatureGates(merged, version=self.version)
 
     def ignored(self) -> list[str]:
         """What a run cannot honour: unknown gates and gates of unmodelled mechanisms set on."""
@@ -112,7 +118,7 @@ class FeatureGates(Mapping):
         return len(self._values)
 
     def __repr__(self) -> str:
-        changed = {k: v for k, v in self._values.items() if v != DEFAULTS[k]}
+        changed = {k: v for k, v in self._values.items() if v != self._defaults[k]}
         return f"FeatureGates({changed!r})"
 
 
@@ -132,6 +138,37 @@ GATES: dict[str, tuple[tuple[str, bool], ...]] = {  # name: ((from version, defa
     "ResilientWatchCacheInitialization": (("1.31", True),),
 }
 """Versioned defaults of every gate kbench models; before its first version a gate is off."""
+
+SCHEDULER_GATES: dict[str, tuple[tuple[str, bool], ...]] = {  # name: ((from version, default), ...)
+    # kube-scheduler's versioned gate table (pkg/scheduler features, index copy 61706514746, a
+    # v1.37-era file: docs/VALIDATION.md "Sources")
+    "InterPodAffinityHostnameFastPath": (("1.37", False),),
+    "MatchLabelKeysInPodTopologySpread": (("1.25", False), ("1.27", True)),
+    "NodeInclusionPolicyInPodTopologySpread": (("1.25", False), ("1.26", True)),
+    "OpportunisticBatching": (("1.35", True),),
+    "SchedulerAsyncAPICalls": (("1.34", False),),
+    "SchedulerPopFromBackoffQ": (("1.33", True),),
+    "DynamicResourceAllocation": (("1.26", False), ("1.34", True)),
+}
+"""Scheduler gates whose default follows ``kubernetes_version`` (off before their first version); the
+other scheduler gates keep their :data:`DEFAULTS` at every version (their history is not in that table)."""
+
+
+def scheduler_defaults(version: str = DEFAULT_VERSION) -> dict[str, bool]:
+    """The scheduler gates' defaults at ``version`` (:data:`SCHEDULER_GATES`, else :data:`DEFAULTS`).
+
+    Raises:
+        ConfigError: Not a version kbench knows.
+    """
+    v = parse_version(version)
+    out = dict(DEFAULTS)
+    for name, specs in SCHEDULER_GATES.items():
+        value = False
+        for since, default in specs:
+            if tuple(int(x) for x in since.split(".")) <= v:  # may be newer than kbench's versions
+                value = default
+        out[name] = value
+    return out
 
 
 def parse_version(text: str, *, where: str = "kubernetes_version") -> tuple[int, int]:

@@ -52,3 +52,34 @@ def test_resolved_gates_are_in_the_effective_config_and_the_hash():
     assert config_hash(sc) != config_hash(scenario_from_dict({"kubernetes_version": "1.34"}))
     with pytest.raises(ConfigError, match="feature_gates.Bogus"):
         scenario_from_dict({"feature_gates": {"Bogus": True}})
+
+
+@pytest.mark.parametrize("version,gate,value", [
+    ("1.34", "OpportunisticBatching", False), ("1.35", "OpportunisticBatching", True),
+    ("1.32", "SchedulerPopFromBackoffQ", False), ("1.33", "SchedulerPopFromBackoffQ", True),
+    ("1.26", "MatchLabelKeysInPodTopologySpread", False), ("1.27", "MatchLabelKeysInPodTopologySpread", True),
+    ("1.25", "NodeInclusionPolicyInPodTopologySpread", False), ("1.26", "NodeInclusionPolicyInPodTopologySpread", True),
+    ("1.33", "DynamicResourceAllocation", False), ("1.34", "DynamicResourceAllocation", True),
+    ("1.30", "SchedulerQueueingHints", True),  # not in the scheduler's versioned table: the kbench default
+])
+def test_scheduler_gate_defaults_follow_the_release(version, gate, value):
+    """kube-scheduler's versioned gate table (docs/VALIDATION.md "Sources"): off before a gate exists."""
+    from kbench.config.features import FeatureGates
+    assert FeatureGates(version=version)[gate] is value
+    assert FeatureGates({gate: not value}, version=version)[gate] is (not value)
+
+
+def test_scheduler_gates_at_the_default_release_are_the_defaults():
+    from kbench.config.features import DEFAULTS, FeatureGates, scheduler_defaults
+    assert scheduler_defaults(DEFAULT_VERSION) == DEFAULTS
+    assert dict(FeatureGates(version=DEFAULT_VERSION)) == dict(FeatureGates())
+
+
+def test_the_scheduler_reads_its_gates_at_the_scenario_release():
+    """A v1.34 cluster has no OpportunisticBatching: the scheduler's frameworks have no batch."""
+    from kbench.cluster.scheduler.scheduler import Scheduler
+    from kbench.cluster.world import World
+    for version, batching in (("1.34", False), ("1.35", True)):
+        w = World(scenario_from_dict({"name": "g", "seed": 1, "duration_s": 10, "kubernetes_version": version}))
+        s = Scheduler(w)
+        assert (s.framework.batch is not None) is batching

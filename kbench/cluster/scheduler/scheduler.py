@@ -122,7 +122,7 @@ class Scheduler(FailureHandling, InformerHandling):
         self.env = world.env
         self.cfg = config if config is not None else world.scenario.scheduler
         self.client = world.client("kube-scheduler", "scheduler", USER, GROUPS)
-        gates = FeatureGates(self.cfg.feature_gates)
+        gates = FeatureGates(self.cfg.feature_gates, version=world.scenario.kubernetes_version)
         self.profiles = Profiles(self.cfg.policy, world.stream, world.objects, gates)
         self.framework = self.profiles.default
         if typical_pods is not None:
