@@ -177,8 +177,13 @@ def dispatch_many(cache, recs: list, parts: list) -> None:
     cpu = 0.0
     batches: dict = {}
     by_part = cache._by_part
-    traffic = api.traffic
     nic_rate, link_rate = cfg.nic_bytes_per_s, cfg.network_bytes_per_s
+    frame = cfg.watch_event_frame_bytes
+    send_cpu, send_per_byte = cfg.watch_send_cpu_s, cfg.watch_send_cpu_s_per_byte
+    enc_cpu, enc_per_byte = cfg.watch_event_encode_cpu_s, cfg.encode_cpu_s_per_byte
+    nic_free = api.nic_free_s
+    watch_bytes = 0.0
+    heapreplace = heapq.heapreplace
     for rec, part in zip(recs, parts, strict=True):
         active = cache._all_list
         if part is not None:
@@ -189,9 +194,9 @@ def dispatch_many(cache, recs: list, parts: list) -> None:
         if not k:
             continue
         b = rec.size_bytes
-        nb = b + cfg.watch_event_frame_bytes
-        s = cfg.watch_send_cpu_s + b * cfg.watch_send_cpu_s_per_byte
-        enc = cfg.watch_event_encode_cpu_s + b * cfg.encode_cpu_s_per_byte
+        nb = b + frame
+        s = send_cpu + b * send_per_byte
+        enc = enc_cpu + b * enc_per_byte
         if k >= 3:
             t_enc = _encode(cores, t, enc)
             cpu += enc
@@ -199,17 +204,19 @@ def dispatch_many(cache, recs: list, parts: list) -> None:
             t_enc = t
             s += enc
         cpu += k * (d + s)
+        nic_step, link = nb / nic_rate, nb / link_rate
         for w in active:
             t += d
             st = t if t > t_enc else t_enc
             free = cores[0]
             end = (st if st > free else free) + s
-            heapq.heapreplace(cores, end)
-            nic = (end if end > api.nic_free_s else api.nic_free_s) + nb / nic_rate
-            api.nic_free_s = nic
-            arrive = max(end + nb / link_rate, nic)
+            heapreplace(cores, end)
+            nic_free = (end if end > nic_free else nic_free) + nic_step
+            arrive = end + link
+            if nic_free > arrive:
+                arrive = nic_free
             w.sent_bytes += nb
-            traffic.by_kind["watch"] += nb
+            watch_bytes += nb
             if w.on_event is None:
                 w.rv = rec.revision
             else:
@@ -220,6 +227,9 @@ def dispatch_many(cache, recs: list, parts: list) -> None:
                 bt.append(rec)
         cache.deliveries += k
         cache.events_dispatched += 1
+    if watch_bytes:
+        api.nic_free_s = nic_free
+        api.traffic.by_kind["watch"] += watch_bytes
     if not cpu:
         return
     for w, bt in batches.items():
