@@ -1,8 +1,12 @@
 """Node lifecycle controller: NotReady after missed leases, taint-based eviction (F7, F8).
 
-Every ``node-monitor-period`` (5 s) the controller checks, for each node, when its informer last saw
-the node's Lease renewed (the *probe time*, taken when the watch delivered the change, as upstream
-records it). A node not renewed for more than ``node-monitor-grace-period`` (50 s) becomes NotReady:
+Every ``node-monitor-period`` (5 s) the controller reads each node's Lease from its informer's
+cache and, when the renew time advanced since the last pass, takes *now* as the node's *probe time*
+(upstream ``tryUpdateNodeHealth``: ``nodeHealth.probeTimestamp = nc.now()`` when the lister's Lease
+was renewed after the saved one; kubernetes/kubernetes pkg/controller/nodelifecycle/
+node_lifecycle_controller.go, code index id 19051436085). A node whose probe time is more than
+``node-monitor-grace-period`` (50 s) old becomes NotReady, so between 55 and 60 s after its last
+renewal reached the controller:
 
 1. the node is written with ``ready=False`` and the taint ``node.kubernetes.io/unreachable:NoSchedule``
    (the scheduler stops placing pods there) and ``node_not_ready`` is counted;
@@ -61,8 +65,9 @@ def toleration_s(pod: PodObj, default_s: float) -> float | None:
 
 
 def not_ready_at(probe_s: float, grace_s: float, period_s: float, start_s: float = 0.0) -> float:
-    """The monitor tick (``start_s + k x period_s``) at which a node last renewed at ``probe_s`` is
-    found NotReady: the first with ``tick - probe_s > grace_s``, seconds."""
+    """The monitor tick (``start_s + k x period_s``) at which a node whose probe time is ``probe_s``
+    (the first pass that saw its last renewal) is found NotReady: the first with ``tick - probe_s >
+    grace_s``, seconds."""
     k = math.floor((probe_s + grace_s - start_s) / period_s) + 1
     return start_s + k * period_s
 
@@ -97,15 +102,8 @@ class NodeLifecycleController(Controller):
 
     # ---------------------------------------------------------------------------------- handlers
     def lease_handlers(self) -> dict:
-        """Handlers of the ``leases`` informer: record the probe time of each renewal."""
-
-        def seen(lease) -> None:
-            renew = lease.data.get("renew_s")
-            if self._renew.get(lease.key, self) != renew:
-                self._renew[lease.key] = renew
-                self.probe[lease.key] = self.env.now
-
-        return {"on_add": seen, "on_update": lambda old, new: seen(new)}
+        """Handlers of the ``leases`` informer: none (upstream reads the lister in its monitor pass)."""
+        return {}
 
     def node_handlers(self) -> dict:
         """Handlers of the ``nodes`` informer."""
@@ -144,10 +142,17 @@ class NodeLifecycleController(Controller):
         now, grace = self.env.now, self.cfg.node_monitor_grace_period_s
         not_ready = self.mgr.not_ready_nodes
         fail, recover = [], []
+        leases, renewed, probes = self.mgr.cache("leases"), self._renew, self.probe
         for name in self.mgr.cache("nodes"):
-            probe = self.probe.get(name)
+            lease = leases.get(name)
+            if lease is not None:
+                renew = lease.data.get("renew_s")
+                if renewed.get(name, self) != renew:  # renewed since the last pass (or first seen)
+                    renewed[name] = renew
+                    probes[name] = now
+            probe = probes.get(name)
             if probe is None:
-                self.probe[name] = now  # never seen a lease: the grace period starts now
+                probes[name] = now  # never seen a lease: the grace period starts now
                 continue
             stale = now - probe > grace
             if stale and name not in not_ready:
