@@ -162,6 +162,21 @@ def test_pods_without_a_profile_are_refused(tmp_path):
     assert not (tmp_path / "r").exists()
 
 
+def test_a_profile_that_batches_is_refused(tmp_path):
+    """A profile that signs pods (PodTopologySpread List defaulting, plugins that all sign) reuses a
+    cycle's results only within 0.5 s of virtual time (OpportunisticBatching), which depends on the
+    plane's pace: placement-only refuses it with one line."""
+    ksc = tmp_path / "list.yaml"
+    ksc.write_text("apiVersion: kubescheduler.config.k8s.io/v1\nkind: KubeSchedulerConfiguration\n"
+                   "profiles:\n- schedulerName: default-scheduler\n  pluginConfig:\n"
+                   "  - name: PodTopologySpread\n    args: {defaultingType: List}\n")
+    path = fgd_copy(tmp_path, trace={"sample_nodes": 0.03, "max_pods": 60})
+    res = CliRunner().invoke(app, ["run", str(path), "--policy", str(ksc), "--out", str(tmp_path / "r"), "-o", "json"])
+    assert res.exit_code == 2, res.output
+    lines = [ln for ln in res.output.splitlines() if ln.strip()]
+    assert len(lines) == 1 and "signs pods, so OpportunisticBatching" in lines[0]
+
+
 def test_placement_only_metrics_and_results_ls_say_what_ran(tmp_path):
     """--metrics writes only the scheduler's families (and says why); results ls names the mode."""
     path = fgd_copy(tmp_path, trace={"sample_nodes": 0.03, "max_pods": 60})
