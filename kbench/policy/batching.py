@@ -151,6 +151,23 @@ class OpportunisticBatch:
         return False
 
 
+def describe(batch: OpportunisticBatch | None, pod) -> str | None:
+    """One line on whether ``pod`` can be batched under this profile (None with the gate off), for
+    ``kbench explain``."""
+    if batch is None:
+        return None
+    head = "OpportunisticBatching: "
+    if not batch.enabled:
+        return head + f"this profile never batches: {', '.join(batch.unsupported)} cannot sign pods"
+    if batch.never is not None:
+        return head + (f"this profile never batches: {batch.never} refuses to sign pods while default "
+                       "constraints are configured")
+    if batch.sign(pod) is None:
+        return head + "this pod cannot be signed (pod affinity or topology spread constraints)"
+    return head + ("pods with this one's signature may reuse a cycle's sorted nodes when each fills the "
+                   "node it is placed on")
+
+
 def sorted_others(cand: np.ndarray, total: np.ndarray, chosen: int, names: list[str]) -> list[str]:
     """Feasible nodes other than ``chosen``, best total score first; ties in row order (upstream pops
     them from a heap whose tie-breaker is 0 without extenders: an order kbench does not copy)."""

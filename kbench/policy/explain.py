@@ -50,6 +50,7 @@ from kbench.cluster.objects import NodeTable, Pod
 from kbench.config.features import FeatureGates
 from kbench.errors import KbenchError
 from kbench.policy.api import Code, Handle, Status
+from kbench.policy.batching import describe
 from kbench.policy.framework import Framework, ScheduleResult
 from kbench.policy.profile import Profile
 from kbench.policy.registry import Registry
@@ -155,6 +156,9 @@ def explain_full(policy: str | Profile, snapshot_path: str | Path, pod_path: str
     framework = Framework(profile, seed, registry=registry, handle=handle)
     handle.rng = framework.rng
     notes = snap.notes + [f"ignored: {line}" for line in gates.ignored()]
+    batching = describe(framework.batch, pod)
+    if batching is not None:
+        notes.append(batching)
     return explain_table(framework, snap.nodes, pod, only, notes)
 
 

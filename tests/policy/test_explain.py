@@ -215,3 +215,20 @@ def test_policy_file_that_raises_names_policy_pod_and_point(tmp_path):
 def test_unknown_policy_name():
     with pytest.raises(PolicyError, match="did you mean 'most-allocated'"):
         explain("most-alocated", SNAP, FIX / "pod-web.yaml")
+
+
+def test_explain_says_whether_the_pod_can_be_batched(tmp_path):
+    """OpportunisticBatching (kbench/policy/batching.py): the default profile never batches (System
+    default spreading), a List-defaulting profile may; with the gate off explain says nothing."""
+    from kbench.config.features import FeatureGates
+    out = explain("default", SNAP, FIX / "pod-web.yaml")
+    assert "OpportunisticBatching: this profile never batches: PodTopologySpread refuses to sign pods" \
+           " while default constraints are configured" in out["notes"]
+    ksc = tmp_path / "list.yaml"
+    ksc.write_text("apiVersion: kubescheduler.config.k8s.io/v1\nkind: KubeSchedulerConfiguration\n"
+                   "profiles:\n- schedulerName: default-scheduler\n  pluginConfig:\n"
+                   "  - name: PodTopologySpread\n    args: {defaultingType: List}\n")
+    notes = explain(str(ksc), SNAP, FIX / "pod-web.yaml")["notes"]
+    assert any(n.startswith("OpportunisticBatching: pods with this one's signature may reuse") for n in notes)
+    off = explain("default", SNAP, FIX / "pod-web.yaml", feature_gates=FeatureGates({"OpportunisticBatching": False}))
+    assert not any(n.startswith("OpportunisticBatching") for n in off["notes"])
