@@ -303,14 +303,13 @@ class Framework:
         signature = hint = None
         if batch is not None:
             signature = batch.sign(pod)  # its CPU (a few map writes per plugin) is not charged
-            hint = batch.hint(signature, cycle, now, nodes, lambda row: not self._fits_row(pod, nodes, state, filters, row))
+            hint = batch.hint(signature, cycle, now, nodes, lambda row: self._filter_one(
+                pod, nodes, state, filters, row, FilterLog(n, list(self.filters))).size == 0)
         # schedule_one.go findNodesThatFitPod: the pod's nominated node, else the batch's hint, is
         # filtered alone first (evaluateNominatedNode); if it passes it is the only feasible node
         first = nominated if nominated is not None and not evaluate_all and only_rows is None else hint
         if first is not None and 0 <= first < n:
-            alive, _ = self._run_filters(pod, nodes, state, filters, np.array((first,), dtype=np.int64), log)
-            work["filter_node"] = work.get("filter_node", 0.0) + 1
-            work["filter_call"] = work.get("filter_call", 0.0) + len(filters)
+            alive = self._filter_one(pod, nodes, state, filters, first, log)
             if alive.size:  # chosen without scoring; nextStartNodeIndex does not move
                 evaluated[first] = feasible[first] = True
                 log.start, log.processed = first, 1
@@ -322,15 +321,14 @@ class Framework:
                                      assume, evaluate_all, only_rows)
         return out if batch is None else self._batched(batch, signature, hint, cycle, now, nodes, out)
 
-    def _fits_row(self, pod: Pod, nodes: NodeTable, state: CycleState, filters: list[tuple[str, object]],
-                  row: int) -> bool:
-        """Whether ``row`` passes every filter (batch.go's check of the last chosen node)."""
+    def _filter_one(self, pod: Pod, nodes: NodeTable, state: CycleState, filters: list[tuple[str, object]],
+                    row: int, log: FilterLog) -> np.ndarray:
+        """Filter ``row`` alone (a nominated node, a batch's hint, or the last chosen node batch.go
+        checks), counting its work; the row if it passes, else an empty array."""
         work = state.work
         work["filter_node"] = work.get("filter_node", 0.0) + 1
         work["filter_call"] = work.get("filter_call", 0.0) + len(filters)
-        alive, _ = self._run_filters(pod, nodes, state, filters, np.array((row,), dtype=np.int64),
-                                     FilterLog(nodes.n, list(self.filters)))
-        return alive.size > 0
+        return self._run_filters(pod, nodes, state, filters, np.array((row,), dtype=np.int64), log)[0]
 
     def _batched(self, batch: OpportunisticBatch, signature, hint: int | None, cycle: int, now: float,
                  nodes: NodeTable, result: ScheduleResult) -> ScheduleResult:

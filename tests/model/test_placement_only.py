@@ -148,16 +148,22 @@ def test_placement_only_run_folder_and_report(tmp_path):
     assert md.exit_code == 0 and "GPU unallocated at 100 % arrived" in md.stdout
 
 
-def test_pods_without_a_profile_are_refused(tmp_path):
-    """The trace's pods name default-scheduler; a configuration whose only profile is another
-    scheduler would leave them pending in the full plane, so placement-only refuses the run."""
-    ksc = tmp_path / "other.yaml"
+def refused_lines(tmp_path, profiles: str) -> list[str]:
+    """Run a reduced fgd-openb placement-only with a KubeSchedulerConfiguration of ``profiles``
+    (YAML list items); assert it exits with 2 and return its non-empty output lines."""
+    ksc = tmp_path / "ksc.yaml"
     ksc.write_text("apiVersion: kubescheduler.config.k8s.io/v1\nkind: KubeSchedulerConfiguration\n"
-                   "profiles:\n- schedulerName: other-scheduler\n")
+                   "profiles:\n" + profiles)
     path = fgd_copy(tmp_path, trace={"sample_nodes": 0.03, "max_pods": 60})
     res = CliRunner().invoke(app, ["run", str(path), "--policy", str(ksc), "--out", str(tmp_path / "r"), "-o", "json"])
     assert res.exit_code == 2, res.output
-    lines = [ln for ln in res.output.splitlines() if ln.strip()]
+    return [ln for ln in res.output.splitlines() if ln.strip()]
+
+
+def test_pods_without_a_profile_are_refused(tmp_path):
+    """The trace's pods name default-scheduler; a configuration whose only profile is another
+    scheduler would leave them pending in the full plane, so placement-only refuses the run."""
+    lines = refused_lines(tmp_path, "- schedulerName: other-scheduler\n")
     assert len(lines) == 1 and "schedulerName 'default-scheduler' has no scheduler profile" in lines[0]
     assert not (tmp_path / "r").exists()
 
@@ -166,14 +172,8 @@ def test_a_profile_that_batches_is_refused(tmp_path):
     """A profile that signs pods (PodTopologySpread List defaulting, plugins that all sign) reuses a
     cycle's results only within 0.5 s of virtual time (OpportunisticBatching), which depends on the
     plane's pace: placement-only refuses it with one line."""
-    ksc = tmp_path / "list.yaml"
-    ksc.write_text("apiVersion: kubescheduler.config.k8s.io/v1\nkind: KubeSchedulerConfiguration\n"
-                   "profiles:\n- schedulerName: default-scheduler\n  pluginConfig:\n"
-                   "  - name: PodTopologySpread\n    args: {defaultingType: List}\n")
-    path = fgd_copy(tmp_path, trace={"sample_nodes": 0.03, "max_pods": 60})
-    res = CliRunner().invoke(app, ["run", str(path), "--policy", str(ksc), "--out", str(tmp_path / "r"), "-o", "json"])
-    assert res.exit_code == 2, res.output
-    lines = [ln for ln in res.output.splitlines() if ln.strip()]
+    lines = refused_lines(tmp_path, "- schedulerName: default-scheduler\n  pluginConfig:\n"
+                                    "  - name: PodTopologySpread\n    args: {defaultingType: List}\n")
     assert len(lines) == 1 and "signs pods, so OpportunisticBatching" in lines[0]
 
 

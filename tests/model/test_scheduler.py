@@ -201,22 +201,29 @@ def test_slow_watch_makes_bind_conflicts_that_are_counted():
     check_capacity(w, s)  # forgotten assumptions left nothing behind; rivals' pods are counted
 
 
+def stand_in_kubelet(w: World):
+    """A stand-in kubelet: a terminating pod is gone 2 s later (its final delete, grace 0); returns
+    its client."""
+    kubelet = w.client("kubelet", "kubelet", "system:node:node-0000", ("system:nodes", "system:authenticated"))
+
+    def finish_deletion(_old, new):
+        if new.deleting and new.node_name is not None:
+            def later():
+                yield w.env.timeout(2.0)
+                yield from w.write(kubelet, "delete", "pods", new.key, grace_zero=True)
+            w.env.process(later())
+
+    w.informer(kubelet, "pods", on_update=finish_deletion).start()
+    return kubelet
+
+
 def test_high_priority_pod_preempts_low_priority_ones():
     # One 1-core node full of four 0.25-core priority-0 pods; a 0.5-core priority-100 pod evicts
     # two of them (the fewest that make room), waits for them to go, and is bound there.
     w = make_world(1, cpu_cores=1.0)
     s = Scheduler(w)
     s.start()
-    kubelet = w.client("kubelet", "kubelet", "system:node:node-0000", ("system:nodes", "system:authenticated"))
-
-    def finish_deletion(_old, new):  # a stand-in kubelet: a terminating pod is gone 2 s later
-        if new.deleting and new.node_name is not None:
-            def later():
-                yield w.env.timeout(2.0)
-                yield from w.write(kubelet, "delete", "pods", new.key, grace_zero=True)  # the kubelet: grace 0
-            w.env.process(later())
-
-    w.informer(kubelet, "pods", on_update=finish_deletion).start()
+    stand_in_kubelet(w)
     low = [new_pod(w, f"low{i}", cpu=0.25) for i in range(4)]
     high = new_pod(w, "high", cpu=0.5, priority=100)
     create_at(w, low, 1.0)
@@ -243,16 +250,7 @@ def test_the_preemptor_takes_its_nominated_node_even_when_another_would_score_hi
                                                 "feature_gates": {"SchedulerPopFromBackoffQ": False}})
     s = Scheduler(w)
     s.start()
-    kubelet = w.client("kubelet", "kubelet", "system:node:node-0000", ("system:nodes", "system:authenticated"))
-
-    def finish_deletion(_old, new):
-        if new.deleting and new.node_name is not None:
-            def later():
-                yield w.env.timeout(2.0)
-                yield from w.write(kubelet, "delete", "pods", new.key, grace_zero=True)
-            w.env.process(later())
-
-    w.informer(kubelet, "pods", on_update=finish_deletion).start()
+    kubelet = stand_in_kubelet(w)
     low = [new_pod(w, f"low{i}", cpu=0.25).evolve(node_name="node-0000") for i in range(4)]
     blocker = new_pod(w, "blocker", cpu=1.0, priority=1000).evolve(node_name="node-0001")
     high = new_pod(w, "high", cpu=0.5, priority=100)
@@ -284,16 +282,7 @@ def test_nominated_node_is_kept_for_the_preemptor_while_it_backs_off(pop_from_ba
                                                 "feature_gates": {"SchedulerPopFromBackoffQ": pop_from_backoff}})
     s = Scheduler(w)
     s.start()
-    kubelet = w.client("kubelet", "kubelet", "system:node:node-0000", ("system:nodes", "system:authenticated"))
-
-    def finish_deletion(_old, new):
-        if new.deleting and new.node_name is not None:
-            def later():
-                yield w.env.timeout(2.0)
-                yield from w.write(kubelet, "delete", "pods", new.key, grace_zero=True)  # the kubelet: grace 0
-            w.env.process(later())
-
-    w.informer(kubelet, "pods", on_update=finish_deletion).start()
+    stand_in_kubelet(w)
     low = [new_pod(w, f"low{i}", cpu=0.25) for i in range(4)]
     high = new_pod(w, "high", cpu=0.5, priority=100)
     newcomer = new_pod(w, "newcomer", cpu=0.5)
