@@ -15,6 +15,7 @@ from kbench.cluster.clients.client import Client
 from kbench.cluster.controllers.workqueue import WorkQueue, run_workers
 from kbench.cluster.objects.stored import POD_BYTES, GenericObj, PodObj
 from kbench.config.controllers import ControllersConfig
+from kbench.simkernel import call_later, first_step
 
 GENERIC_BYTES = {"deployments": 2048, "replicasets": 2048, "jobs": 2048, "services": 1024,
                  "resourcequotas": 1024, "namespaces": 512, "daemonsets": 2048, "statefulsets": 2048,
@@ -148,30 +149,53 @@ class Controller:
         Returns:
             How many creations were not done (failed or skipped).
         """
-        env = self.env
         remaining, batch = count, 1
         while remaining > 0:
             size = min(batch, remaining)
             pods = [make() for _ in range(size)]
-            procs = [env.process(self._create_one(p)) for p in pods]
-            yield env.all_of(procs)
-            failed = sum(1 for p in procs if not p.value)
+            oks = yield self._create_batch(pods)
+            failed = oks.count(False)
             if on_done is not None:
-                for pod, proc in zip(pods, procs, strict=True):
-                    on_done(pod, bool(proc.value))
+                for pod, ok in zip(pods, oks, strict=True):
+                    on_done(pod, ok)
             remaining -= size
             if failed:
                 return failed + remaining
             batch *= 2
         return 0
 
-    def _create_one(self, pod: PodObj) -> Generator[simpy.Event, object, bool]:
-        resp = yield from self.world.create_pod(self.client, pod, component=self.component)
-        if resp.ok:
-            self.world.counters["pods_created"] += 1
-        else:
-            self.world.counters["pod_create_errors"] += 1
-        return resp.ok
+    def _create_batch(self, pods: list[PodObj]) -> simpy.Event:
+        """Create ``pods`` concurrently without a process each; the returned event succeeds with
+        their outcomes (True: created) where ``env.all_of`` over one creating process per pod
+        would (each create starts where such a process would take its first step; the batch ends
+        one step after the last response, where that process's end event would be processed).
+        Same requests, same events in the same order, three SimPy steps fewer per pod."""
+        env, world, client, component = self.env, self.world, self.client, self.component
+        done = simpy.Event(env)
+        oks: list[bool] = [False] * len(pods)
+        left = [len(pods)]
+
+        def start(i: int, pod: PodObj) -> None:
+            req = client.request("create", "pods", name=pod.key, size_bytes=POD_BYTES, value=pod,
+                                 component=component)
+
+            def answered(resp) -> None:
+                if resp.ok:  # what World.create_pod does after its response
+                    world.timeline.mark(pod.uid, "created", req.arrival_s)
+                    world.timeline.set_final(pod.uid, "pending")
+                    world.counters["pods_created"] += 1
+                else:
+                    world.counters["pod_create_errors"] += 1
+                oks[i] = resp.ok
+                left[0] -= 1
+                if not left[0]:  # the last creating process's end event, then the condition's
+                    call_later(env, 0.0, lambda _x: done.succeed(oks), None)
+
+            client.send(env, world.api, req, answered)
+
+        for i, pod in enumerate(pods):
+            first_step(env, lambda _e, i=i, pod=pod: start(i, pod))
+        return done
 
     def delete_pod(self, pod: PodObj) -> Generator[simpy.Event, object, int]:
         """Delete ``pod`` as its owner would (docs/LIFECYCLE_CONTRACT.md).
