@@ -77,15 +77,17 @@ def test_explain_piped_keeps_node_names_and_reasons_whole():
                 assert any(reason in line for line in lines), (name, reason)
 
 
-def test_a_terminal_keeps_its_width():
+def test_a_terminal_keeps_its_width(monkeypatch):
     """On a terminal the console wraps at the terminal's width (here a fake 60-column terminal)."""
 
     class Tty(io.StringIO):
         def isatty(self):
             return True
 
+    # rich reads COLUMNS and LINES when the console is built (a test runner's worker may set them)
+    monkeypatch.setenv("COLUMNS", "60")
+    monkeypatch.delenv("LINES", raising=False)
     c = kconsole._Console(file=Tty(), width=None, force_terminal=True)
-    c._environ = {"COLUMNS": "60"}
     assert c.width == 60
     piped = kconsole._Console(file=io.StringIO())
     assert piped.width == kconsole.PIPE_WIDTH
