@@ -24,8 +24,12 @@ demo: $(STAMP)
 demo-sync: $(STAMP)
 	$(BIN)/kbench sync workloads/sync-demo.yaml --strategy poll --strategy list-watch --strategy watch-list
 
+# The live etcd tests first and alone (they measure this machine and need it quiet), then the rest on
+# TEST_JOBS processes (pytest-xdist; one module per process at a time, so module fixtures run once).
+TEST_JOBS ?= auto
 test: $(STAMP)
-	$(BIN)/python -m pytest -q -m "not slow" --durations=15
+	$(BIN)/python -m pytest -q -m "live and not slow" tests/live --durations=3
+	$(BIN)/python -m pytest -q -m "not slow and not live" -n $(TEST_JOBS) --dist loadscope --durations=15
 
 # The model against a real etcd started on this machine (Debian's etcd-server); make test runs it too.
 test-live: $(STAMP)
