@@ -420,6 +420,31 @@ def test_write_many_commits_each_entry_in_one_proposal():
     assert s.write_latency_sum_s == pytest.approx(3 * (COMMIT + 3 * APPLY + GRPC))
 
 
+@settings(max_examples=40, deadline=None)
+@given(keys=st.lists(st.sampled_from("abcdef"), min_size=1, max_size=12),
+       preloaded=st.sets(st.sampled_from("abcdef")), size=st.integers(1, 500), op=st.sampled_from(["update", "create"]))
+def test_write_many_leaves_the_tables_of_the_same_writes_one_by_one(keys, preloaded, size, op):
+    """The batched apply (one pass over the tables) against one write per entry: the same values,
+    revisions, records, live and superseded bytes, whatever repeats and preloaded keys."""
+    def outcome(batched: bool):
+        env, etcd = make()
+        etcd.preload_values("leases", {k: f"old-{k}" for k in sorted(preloaded)}, 70)
+        recs: list = []
+        etcd.subscribe(recs.append)
+        items = [(k, f"{k}{i}") for i, k in enumerate(keys)]
+        if batched:
+            etcd.write_many("leases", op, size, items)
+        else:
+            for k, v in items:
+                etcd.write("leases", k, op, size, v)
+        env.run()
+        state = (etcd.revision, etcd.db_size_bytes, etcd.history_bytes, dict(etcd.values("leases")),
+                 [(r.key, r.op, r.revision, r.size_bytes, r.value) for r in recs])
+        return state, etcd.compact()  # and the superseded revisions a compaction removes
+
+    assert outcome(True) == outcome(False)
+
+
 def test_write_many_over_quota_fails_the_whole_call():
     env, etcd = make(quota_bytes=250)
     log: list = []

@@ -14,6 +14,7 @@ import contextlib
 import heapq
 import math
 
+import numpy as np
 import simpy
 
 from kbench.cluster.objects.stored import LEASE_BYTES, NODE_BYTES, GenericObj, NodeObj
@@ -200,12 +201,11 @@ class Heartbeats:
         alive = [k for k in ks if not k.dead] if self.fleet.dead_nodes else ks
         cfg, now, ticks = self.cfg, self.env.now, self._ticks
         interval, jit, tick = cfg.lease_renew_interval_s, cfg.lease_renew_jitter, cfg.lease_batch_tick_s
-        ceil = math.ceil
-        for k, u in zip(alive, self._lease_rng.random(len(alive)).tolist(), strict=True):
-            due = now + interval * (1.0 + jit * u)
-            n = ceil(due / tick)
-            if n * tick < due:
-                n += 1
+        # push()'s arithmetic on arrays: each operation rounds as the scalar one does
+        due = now + interval * (1.0 + jit * self._lease_rng.random(len(alive)))
+        ns = np.ceil(due / tick)
+        ns += ns * tick < due
+        for k, n in zip(alive, ns.astype(np.int64).tolist(), strict=True):
             bucket = ticks.get(n)
             if bucket is not None:
                 bucket.append(k)
