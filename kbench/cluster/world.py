@@ -246,10 +246,25 @@ class World:
         apiserver's receipt time (the pod's creationTimestamp, F1's start)."""
         req = client.request("create", "pods", name=pod.key, size_bytes=POD_BYTES, value=pod, component=component)
         resp = yield from client.call(self.env, self.api, req)
+        self._pod_created(pod, req, resp)
+        return resp
+
+    def send_create_pod(self, client: Client, pod: PodObj, done: Callable[[Response], None],
+                        component: str = "") -> None:
+        """:meth:`create_pod` without a process: ``done(response)`` where it would return (the same
+        request through ``Client.send``, the same events in the same order)."""
+        req = client.request("create", "pods", name=pod.key, size_bytes=POD_BYTES, value=pod, component=component)
+
+        def answered(resp: Response) -> None:
+            self._pod_created(pod, req, resp)
+            done(resp)
+
+        client.send(self.env, self.api, req, answered)
+
+    def _pod_created(self, pod: PodObj, req, resp: Response) -> None:
         if resp.ok:
             self.timeline.mark(pod.uid, "created", req.arrival_s)
             self.timeline.set_final(pod.uid, "pending")
-        return resp
 
     def pod_uid(self, key: str, owner_kind: str = "") -> int:
         """The dense uid of pod ``key`` (registered in the timeline on first use)."""

@@ -165,33 +165,39 @@ class Controller:
         return 0
 
     def _create_batch(self, pods: list[PodObj]) -> simpy.Event:
-        """Create ``pods`` concurrently without a process each; the returned event succeeds with
-        their outcomes (True: created) where ``env.all_of`` over one creating process per pod
-        would (each create starts where such a process would take its first step; the batch ends
-        one step after the last response, where that process's end event would be processed).
-        Same requests, same events in the same order, three SimPy steps fewer per pod."""
-        env, world, client, component = self.env, self.world, self.client, self.component
+        """Create ``pods`` concurrently (see :meth:`_in_parallel`); the event's value is their
+        outcomes (True: created)."""
+        world, client, component = self.world, self.client, self.component
+
+        def create(pod: PodObj, answered: Callable[[bool], None]) -> None:
+            def created(resp) -> None:
+                world.counters["pods_created" if resp.ok else "pod_create_errors"] += 1
+                answered(resp.ok)
+
+            world.send_create_pod(client, pod, created, component=component)
+
+        return self._in_parallel(pods, create)
+
+    def _in_parallel(self, pods: list[PodObj], send: Callable[[PodObj, Callable], None]) -> simpy.Event:
+        """``send(pod, answered)`` for each of ``pods`` concurrently, without a process each: the
+        returned event succeeds with the values passed to ``answered``, in ``pods``' order, where
+        ``env.all_of`` over one process per pod would (each send starts where such a process would
+        take its first step; the event is processed one step after the last answer, where that
+        process's end event and then the condition would be). Same requests, same events in the
+        same order, one SimPy step fewer per pod."""
+        env = self.env
         done = simpy.Event(env)
-        oks: list[bool] = [False] * len(pods)
+        values: list = [None] * len(pods)
         left = [len(pods)]
 
         def start(i: int, pod: PodObj) -> None:
-            req = client.request("create", "pods", name=pod.key, size_bytes=POD_BYTES, value=pod,
-                                 component=component)
-
-            def answered(resp) -> None:
-                if resp.ok:  # what World.create_pod does after its response
-                    world.timeline.mark(pod.uid, "created", req.arrival_s)
-                    world.timeline.set_final(pod.uid, "pending")
-                    world.counters["pods_created"] += 1
-                else:
-                    world.counters["pod_create_errors"] += 1
-                oks[i] = resp.ok
+            def answered(value) -> None:
+                values[i] = value
                 left[0] -= 1
-                if not left[0]:  # the last creating process's end event, then the condition's
-                    call_later(env, 0.0, lambda _x: done.succeed(oks), None)
+                if not left[0]:
+                    call_later(env, 0.0, lambda _x: done.succeed(values), None)
 
-            client.send(env, world.api, req, answered)
+            send(pod, answered)
 
         for i, pod in enumerate(pods):
             first_step(env, lambda _e, i=i, pod=pod: start(i, pod))
@@ -237,26 +243,9 @@ class Controller:
         return ok
 
     def _delete_batch(self, victims: list[PodObj]) -> simpy.Event:
-        """Delete ``victims`` concurrently without a process each (see :meth:`_create_batch`); the
-        returned event succeeds with their response codes where ``env.all_of`` over one
-        :meth:`delete_pod` process per pod would."""
-        env = self.env
-        done = simpy.Event(env)
-        codes: list[int] = [0] * len(victims)
-        left = [len(victims)]
-
-        def start(i: int, pod: PodObj) -> None:
-            def answered(code: int) -> None:
-                codes[i] = code
-                left[0] -= 1
-                if not left[0]:  # the last deleting process's end event, then the condition's
-                    call_later(env, 0.0, lambda _x: done.succeed(codes), None)
-
-            send_delete_pod(self, pod, answered)
-
-        for i, pod in enumerate(victims):
-            first_step(env, lambda _e, i=i, pod=pod: start(i, pod))
-        return done
+        """Delete ``victims`` concurrently (see :meth:`_in_parallel`); the event's value is their
+        response codes."""
+        return self._in_parallel(victims, lambda pod, answered: send_delete_pod(self, pod, answered))
 
 
 def same_pod(pod: PodObj):
