@@ -111,27 +111,6 @@ class MvccStore:
         self.stats.compaction_keys += removed
         return removed
 
-    def _store_all(self, resource: str, keys: list[str], size: int) -> None:
-        """:meth:`_store` of a create or update of ``size`` (an int) for each of ``keys`` in order
-        (a batch of lease renewals): the same tables, the totals moved once (integer sums)."""
-        objs = self._objects.get(resource)
-        if objs is None:
-            objs = self._objects[resource] = {}
-            self._bytes[resource] = 0
-        live = superseded = revs = 0
-        for key in keys:
-            old = objs.get(key)
-            if old is not None:  # the superseded version stays in history until compaction
-                live -= old
-                superseded += old
-                revs += 1
-            objs[key] = size
-            live += size
-        self._bytes[resource] += live
-        self._live_bytes += live
-        self._history_bytes += superseded
-        self._history_revs += revs
-
     def _store(self, resource: str, key: str, op: str, size: int) -> int:
         """Update the object tables for one write; return the stored (or deleted) size, bytes."""
         objs = self._objects.get(resource)

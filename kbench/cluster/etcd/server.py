@@ -389,28 +389,20 @@ class Etcd(EtcdCpu, MvccStore, RangeReads):
         vals = self._values.get(resource)
         if vals is None:
             vals = self._values[resource] = {}
+        store = self._store
         rev = self.revision
-        if op != "delete" and type(size0) is int:  # every entry stores size0: tables in one pass
-            self._store_all(resource, [key for key, _ in items], size0)
-            vals.update(items)
-            revs = list(range(rev + 1, rev + 1 + len(items)))
-            recs = [CommitRecord(resource, key, op, r, size0, now, value)
-                    for (key, value), r in zip(items, revs, strict=True)]
-            rev += len(items)
-        else:
-            store = self._store
-            revs = []
-            recs = []
-            delete = op == "delete"
-            for key, value in items:
-                size = store(resource, key, op, size0)
-                rev += 1
-                if delete:
-                    vals.pop(key, None)
-                else:
-                    vals[key] = value
-                revs.append(rev)
-                recs.append(CommitRecord(resource, key, op, rev, size, now, value))
+        revs = []
+        recs = []
+        delete = op == "delete"
+        for key, value in items:
+            size = store(resource, key, op, size0)
+            rev += 1
+            if delete:
+                vals.pop(key, None)
+            else:
+                vals[key] = value
+            revs.append(rev)
+            recs.append(CommitRecord(resource, key, op, rev, size, now, value))
         self.revision = rev
         for cb, many in zip(self._subscribers, self._many, strict=True):
             if many is not None:
