@@ -13,6 +13,7 @@ from pathlib import Path
 import typer
 
 from kbench.console import check_output, err_console, fail
+from kbench.errors import KbenchError
 
 
 def _say(line: str) -> None:
@@ -60,6 +61,8 @@ def etcd_cmd(
     key: Path = typer.Option(None, "--key", help="Client key for https endpoints."),
     output: str = typer.Option("yaml", "-o", "--output", help="yaml or json."),
     out: Path = typer.Option(None, "--out", help="Write the calibration to FILE instead of stdout."),
+    go_schedtrace: Path = typer.Option(None, "--go-schedtrace", help="The log of an etcd started with "
+                                       "GODEBUG=schedtrace=100: its idle spinning is left out of the CPU per put."),
 ) -> None:
     """Measure a live etcd at several client counts and fit kbench's etcd model to it."""
     check_output(output, ("yaml", "json"))
@@ -76,9 +79,25 @@ def etcd_cmd(
                          warmup_s=warmup_s, repeat=repeat, value_bytes=size, prefix=prefix,
                          allow_kubernetes=allow_kubernetes_etcd, etcd_cores=etcd_cores,
                          cacert=str(cacert) if cacert else None, cert=str(cert) if cert else None,
-                         key=str(key) if key else None, command=shlex.join(["kbench", *sys.argv[1:]]), say=_say)
+                         key=str(key) if key else None, command=shlex.join(["kbench", *sys.argv[1:]]),
+                         sched=sched_trace(go_schedtrace), say=_say)
     _summary(doc)
     _emit(doc, output, out)
+
+
+def sched_trace(path: Path | None):
+    """The :class:`~kbench.calibrate.gosched.SchedTrace` of ``--go-schedtrace`` (None without one).
+
+    Raises:
+        KbenchError: The file does not exist (one line, exit 2).
+    """
+    if path is None:
+        return None
+    if not path.is_file():
+        raise KbenchError(f"no such file: {path}", where="--go-schedtrace")
+    from kbench.calibrate.gosched import SchedTrace
+
+    return SchedTrace(path)
 
 
 def _summary(doc: dict) -> None:

@@ -9,7 +9,8 @@ What each field comes from (docs/CALIBRATE.md has the reasoning and what the fit
   mean = sum/count, p99 from the buckets -> lognormal (:func:`lognormal_from_mean_p99`). Never from
   a loaded point: under load the fsync's completion waits for a core, which the CPU pool models.
 * ``write_cpu_s`` and ``batch_cpu_s``: the CPU per put at the high point, Δ``process_cpu_seconds_total``
-  / Δputs, is ``write_cpu_s + batch_cpu_s / B`` with B the entries per fsync
+  / Δputs less the Go runtime's idle spinning when etcd's scheduler trace is given
+  (:mod:`kbench.calibrate.gosched`), is ``write_cpu_s + batch_cpu_s / B`` with B the entries per fsync
   (Δ``etcd_server_proposals_committed_total`` / Δfsyncs). The split is the ``batch_cpu_s`` for which
   the model's own entries per batch at the high point equals B (a 1-D root): the raft loop's CPU
   is what makes batches grow under load.
@@ -104,6 +105,14 @@ def _rse(vals: list[float]) -> float:
     return sd / math.sqrt(len(vals)) / abs(m) if m else 0.0
 
 
+def spin_per_put(point: LivePoint) -> float | None:
+    """Go's idle spinning per request at a point, seconds: the mean over its windows of spinning cores
+    per request (the trace samples a 0/1/2 count, so every window's samples are used, not only the
+    median window's); None when no window has a scheduler trace."""
+    vals = [w.spin_cores / w.throughput for w in point.windows if w.spin_cores == w.spin_cores and w.throughput > 0]
+    return sum(vals) / len(vals) if vals else None
+
+
 def fit_puts(lo: LivePoint, hi: LivePoint, *, members: int, loopback: bool, etcd_cores: int | None,
              rtt: Dist | None = None, say: Callable[[str], None] | None = None) -> dict:
     """Fit the etcd model's write path to two put points (module docstring).
@@ -128,7 +137,8 @@ def fit_puts(lo: LivePoint, hi: LivePoint, *, members: int, loopback: bool, etcd
     cores = (os.cpu_count() or 1) if loopback else (etcd_cores or EtcdConfig().cores)
     client = wh.per_request(wh.client_cpu_cores) if loopback else 0.0
     irq = wh.per_request(wh.irq_cores) if loopback and wh.irq_cores == wh.irq_cores else 0.0
-    etcd_cpu = wh.per_request(wh.etcd_cpu_cores)
+    spin = spin_per_put(hi)  # Go's idle spinning is not work (gosched)
+    etcd_cpu = wh.per_request(wh.etcd_cpu_cores) - (spin or 0.0)
     total = etcd_cpu + client + irq
     batch = wh.entries_per_fsync
     base = EtcdConfig(members=members, rtt_s=rtt or Dist.const(0.0), fsync_s=fsync, cores=cores,
@@ -185,7 +195,10 @@ def fit_puts(lo: LivePoint, hi: LivePoint, *, members: int, loopback: bool, etcd
         "etcd.write_cpu_s": {"method": "closed form", "error_rel": rel(_rse(_values(
             hi, lambda w: w.per_request(w.etcd_cpu_cores)))),
             "from": f"{src_hi}: process_cpu_seconds_total {format_duration(etcd_cpu)} per put - "
-                    "batch_cpu_s / entries per fsync"},
+                    "batch_cpu_s / entries per fsync"
+                    + (f" less Go's idle spinning, {format_duration(spin)} per put (GODEBUG=schedtrace, mean of "
+                       f"{len(hi.windows)} windows)" if spin is not None else
+                       " (Go's idle spinning unknown without etcd's scheduler trace: counted as work)")},
         "etcd.batch_cpu_s": {"method": f"1-D root: the model's entries per fsync at {hi.clients} clients = "
                                        f"{batch:.3g} ({how_b})", "error_rel": rel(b_err) if b_err else None,
                              "from": f"{src_hi}: etcd_server_proposals_committed_total / "

@@ -16,6 +16,7 @@ from collections.abc import Callable, Sequence
 from kbench.calibrate import gateway
 from kbench.calibrate.dists import dist_yaml, lognormal_from_mean_p99, rel
 from kbench.calibrate.fit_etcd import LiveTestbed, etcd_yaml, fit_puts, testbed_yaml
+from kbench.calibrate.gosched import SchedTrace
 from kbench.calibrate.loadgen import LivePoint, run_point
 from kbench.config.calibration import KIND, VERSION, format_duration
 from kbench.errors import KbenchError
@@ -42,7 +43,7 @@ def calibrate_etcd(urls: Sequence[str], *, clients: Sequence[int] = (1, 4), ops:
                    prefix: str = "/kbench-calibrate/", allow_kubernetes: bool = False, etcd_cores: int | None = None,
                    cacert: str | None = None, cert: str | None = None, key: str | None = None,
                    command: str = "", measured: dict[tuple[str, int], LivePoint] | None = None,
-                   say: Callable[[str], None] | None = None) -> dict:
+                   sched: SchedTrace | None = None, say: Callable[[str], None] | None = None) -> dict:
     """Measure a live etcd at ``clients`` and fit the etcd model (module docstring).
 
     Args:
@@ -60,6 +61,8 @@ def calibrate_etcd(urls: Sequence[str], *, clients: Sequence[int] = (1, 4), ops:
         command: The command line, recorded in the file.
         measured: Points already measured (:func:`measure_points`), keyed by (op, clients): fit these
             instead of measuring.
+        sched: etcd's Go scheduler trace (``GODEBUG=schedtrace=100``, :mod:`kbench.calibrate.gosched`):
+            the fit then leaves the runtime's idle spinning out of the CPU per put.
         say: Progress lines (stderr).
 
     Raises:
@@ -84,7 +87,8 @@ def calibrate_etcd(urls: Sequence[str], *, clients: Sequence[int] = (1, 4), ops:
                           "loads it hard; pass --allow-kubernetes-etcd to do it anyway")
     if measured is None:
         points = measure_points(lead, [(op, c) for op in ("put", "range") if op in ops for c in cs], rounds=repeat,
-                                duration_s=duration_s, warmup_s=warmup_s, value_bytes=value_bytes, prefix=pre, say=say)
+                                duration_s=duration_s, warmup_s=warmup_s, value_bytes=value_bytes, prefix=pre,
+                                sched=sched, say=say)
     else:
         points = {k: measured[k] for k in [(op, c) for op in ("put", "range") if op in ops for c in cs]}
     rtt = _peer_rtt(lead)
@@ -145,7 +149,7 @@ def calibrate_etcd(urls: Sequence[str], *, clients: Sequence[int] = (1, 4), ops:
 
 
 def measure_points(lead: gateway.Endpoint, points: Sequence[tuple[str, int]], *, rounds: int, duration_s: float,
-                   warmup_s: float, value_bytes: int, prefix: bytes,
+                   warmup_s: float, value_bytes: int, prefix: bytes, sched: SchedTrace | None = None,
                    say: Callable[[str], None] | None = None) -> dict[tuple[str, int], LivePoint]:
     """Measure each (op, clients) point ``rounds`` times, one window per visit, the points in turn.
 
@@ -153,6 +157,7 @@ def measure_points(lead: gateway.Endpoint, points: Sequence[tuple[str, int]], *,
     counters showing it (docs/CALIBRATE.md): measured one after the other, a point could see a slow
     machine and the next a fast one. In rounds, every point samples the same stretch of time, and
     the median window of each is taken over all of it. The keys written are deleted at the end.
+    With ``sched`` (etcd's Go scheduler trace) each window also has its spinning cores.
     """
     out = {k: LivePoint(*k) for k in points}
     try:
@@ -162,7 +167,7 @@ def measure_points(lead: gateway.Endpoint, points: Sequence[tuple[str, int]], *,
                     say(f"{op} with {c} client{'s' if c > 1 else ''}, round {r + 1} of {rounds}: {warmup_s:g} s "
                         f"warm-up + {duration_s:g} s")
                 got = run_point(lead, c, op, windows=1, duration_s=duration_s, warmup_s=warmup_s,
-                                value_bytes=value_bytes, prefix=prefix, say=say)
+                                value_bytes=value_bytes, prefix=prefix, sched=sched, say=say)
                 p = out[(op, c)]
                 p.windows.extend(got.windows)
                 p.discarded += got.discarded

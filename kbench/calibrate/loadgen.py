@@ -30,6 +30,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 
 from kbench.calibrate.gateway import Endpoint, b64, scrape
+from kbench.calibrate.gosched import SchedTrace
 from kbench.calibrate.promtext import Scrape
 from kbench.errors import KbenchError
 
@@ -59,6 +60,8 @@ class Window:
         backend_commit_mean_s: ``etcd_disk_backend_commit_duration_seconds`` mean (off the write
             path, B17; recorded only).
         errors: Failed requests.
+        spin_cores: etcd's Go runtime spinning for work over the window, cores (its scheduler
+            trace, :mod:`kbench.calibrate.gosched`; NaN without one). Part of ``etcd_cpu_cores``.
     """
 
     seconds: float
@@ -79,6 +82,7 @@ class Window:
     handling_mean_s: float
     backend_commit_mean_s: float
     errors: int = 0
+    spin_cores: float = math.nan
 
     @property
     def entries_per_fsync(self) -> float:
@@ -265,7 +269,7 @@ def _pct(sorted_vals: list[float], q: float) -> float:
 
 def run_point(ep: Endpoint, clients: int, op: str = "put", *, windows: int = 3, duration_s: float = 10.0,
               warmup_s: float = 2.0, value_bytes: int = 256, prefix: bytes = b"/kbench-calibrate/",
-              extra: int = 3, say: Callable[[str], None] | None = None) -> LivePoint:
+              extra: int = 3, sched: SchedTrace | None = None, say: Callable[[str], None] | None = None) -> LivePoint:
     """Measure one point: ``clients`` closed-loop clients doing ``op`` for ``windows`` windows.
 
     Args:
@@ -278,6 +282,7 @@ def run_point(ep: Endpoint, clients: int, op: str = "put", *, windows: int = 3, 
         value_bytes: Size of the value put, bytes.
         prefix: Key prefix (a run id and the client number follow).
         extra: Windows that may be added to replace ones discarded for foreign CPU.
+        sched: etcd's Go scheduler trace, for each window's spinning (``Window.spin_cores``).
         say: Progress lines (stderr).
 
     Raises:
@@ -340,7 +345,10 @@ def run_point(ep: Endpoint, clients: int, op: str = "put", *, windows: int = 3, 
     for idx, keep in kept:
         a, b = edges[idx], edges[idx + 1]
         lo, hi = bisect_left(ends_sorted, a.t), bisect_left(ends_sorted, b.t)
-        measured.append((_window(a, b, lats_sorted[lo:hi], op, ep.loopback, errors), keep))
+        w = _window(a, b, lats_sorted[lo:hi], op, ep.loopback, errors)
+        if sched is not None:
+            w.spin_cores = sched.spinning(a.t, b.t)
+        measured.append((w, keep))
     point.windows = [w for w, keep in measured if keep]
     point.discarded = len(measured) - len(point.windows)
     if not point.windows:  # never quiet: keep them all, and say so

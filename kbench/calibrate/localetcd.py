@@ -3,7 +3,10 @@
 Used by the live tests (``tests/live/``) and by anyone who wants to try ``kbench calibrate etcd``
 without a cluster. The binary is ``$KBENCH_ETCD`` or ``etcd`` on ``PATH`` (Debian's ``etcd-server``
 package). ``--metrics extensive`` is on, so ``grpc_server_handling_seconds`` (the server's own
-handling time) is exported. The process is stopped and its data dir removed on :meth:`stop`, on
+handling time) is exported, and the Go runtime prints its scheduler trace every 50 ms
+(``GODEBUG=schedtrace=50``) into the member's log, so that a calibration can leave the runtime's
+idle spinning out of the CPU per put (:attr:`LocalEtcd.sched`, :mod:`kbench.calibrate.gosched`).
+The process is stopped and its data dir removed on :meth:`stop`, on
 leaving a ``with`` block and, failing both, at interpreter exit.
 """
 
@@ -19,7 +22,11 @@ import time
 import urllib.request
 from pathlib import Path
 
+from kbench.calibrate.gosched import SchedTrace
 from kbench.errors import KbenchError
+
+SCHEDTRACE_MS = 50
+"""Period of the Go scheduler trace the member prints, milliseconds."""
 
 
 def find_etcd() -> str | None:
@@ -46,6 +53,7 @@ class LocalEtcd:
     Attributes:
         url: The client URL once started (``http://127.0.0.1:PORT``).
         version: ``etcd --version``'s first line.
+        sched: The member's Go scheduler trace once started.
     """
 
     def __init__(self, binary: str | None = None, parent: str | Path | None = None, tries: int = 3):
@@ -58,6 +66,7 @@ class LocalEtcd:
         self.version = ""
         self.proc: subprocess.Popen | None = None
         self.data_dir: str | None = None
+        self.sched: SchedTrace | None = None
 
     def start(self) -> str:
         """Start it and wait until ``/health`` says true (15 s at most); return the client URL."""
@@ -71,8 +80,11 @@ class LocalEtcd:
                    "--listen-peer-urls", peer, "--initial-advertise-peer-urls", peer,
                    "--initial-cluster", f"m0={peer}", "--initial-cluster-state", "new",
                    "--log-level", "warn", "--logger", "zap", "--metrics", "extensive"]
-            log = open(os.path.join(self.data_dir, "etcd.log"), "w")  # noqa: SIM115 - closed with the dir
-            self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
+            log_path = os.path.join(self.data_dir, "etcd.log")
+            log = open(log_path, "w")  # noqa: SIM115 - closed with the dir
+            env = {**os.environ, "GODEBUG": ",".join(filter(None, (os.environ.get("GODEBUG"), f"schedtrace={SCHEDTRACE_MS}")))}
+            self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env)
+            self.sched = SchedTrace(log_path)
             atexit.register(self.stop)
             if self._healthy(client, 15.0):
                 self.url = client
@@ -112,6 +124,7 @@ class LocalEtcd:
         if self.data_dir:
             shutil.rmtree(self.data_dir, ignore_errors=True)
             self.data_dir = None
+            self.sched = None
 
     def __enter__(self) -> LocalEtcd:
         self.start()

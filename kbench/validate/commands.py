@@ -78,6 +78,8 @@ def validate_cmd(
                                      "published figures of other hardware are then shown, not checked."),
     live_etcd: str = typer.Option(None, "--live-etcd", help="URL of a real etcd: calibrate on 1 and 4 clients (or "
                                   "use --calibration), predict and measure 16 and 64 clients."),
+    go_schedtrace: Path = typer.Option(None, "--go-schedtrace", help="With --live-etcd: the log of that etcd "
+                                       "started with GODEBUG=schedtrace=100 (its idle spinning is not work)."),
 ) -> None:
     """Check the model against queueing theory, upstream scoring tests and published figures.
 
@@ -103,13 +105,15 @@ def validate_cmd(
 
         load_calibration(calibration)  # a bad file fails here, before any family runs
     if live_etcd is not None:
+        from kbench.calibrate.commands import sched_trace
         from kbench.calibrate.live import connect
         from kbench.validate.etcdlive import check_live_etcd
 
+        sched = sched_trace(go_schedtrace)
         connect([live_etcd])  # an unreachable etcd fails here, in one line
 
         def live():
-            return check_live_etcd(live_etcd, calibration=calibration, say=say)
+            return check_live_etcd(live_etcd, calibration=calibration, sched=sched, say=say)
 
     not_covered = NOT_COVERED if live_etcd else (*NOT_COVERED, LIVE_NOT_COVERED)
     records = run_suite(quick=quick, only=only or None, progress=progress, calibration=calibration,

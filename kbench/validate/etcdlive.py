@@ -28,6 +28,7 @@ from pathlib import Path
 
 from kbench.calibrate import gateway
 from kbench.calibrate.fit_etcd import LiveTestbed, etcd_on_testbed, predict
+from kbench.calibrate.gosched import SchedTrace
 from kbench.calibrate.live import calibrate_etcd, connect, measure_points
 from kbench.calibrate.loadgen import PACKING, run_point
 from kbench.config import EtcdConfig
@@ -63,7 +64,8 @@ def _testbed(doc: dict, source: str) -> tuple[EtcdConfig, LiveTestbed]:
 
 def check_live_etcd(url: str, *, calibration: str | Path | None = None, clients: Sequence[int] = (16, 64),
                     calibrate_clients: Sequence[int] = (1, 4), duration_s: float = 10.0, warmup_s: float = 2.0,
-                    repeat: int = 3, say: Callable[[str], None] | None = None) -> list[Record]:
+                    repeat: int = 3, sched: SchedTrace | None = None,
+                    say: Callable[[str], None] | None = None) -> list[Record]:
     """Predict and measure closed-loop puts at ``clients`` (module docstring).
 
     Args:
@@ -75,6 +77,8 @@ def check_live_etcd(url: str, *, calibration: str | Path | None = None, clients:
         duration_s: Window length, seconds.
         warmup_s: Warm-up before a point's windows, seconds.
         repeat: Rounds: windows per point (the median window is used).
+        sched: The etcd's Go scheduler trace (``GODEBUG=schedtrace``): the calibration made here
+            leaves the runtime's idle spinning out of the CPU per put (:mod:`kbench.calibrate.gosched`).
         say: Progress lines.
     """
     eps, version = connect([url])
@@ -85,12 +89,12 @@ def check_live_etcd(url: str, *, calibration: str | Path | None = None, clients:
         cal = load_calibration(calibration)
         doc, source = cal.content, str(calibration)
         measured = measure_points(lead, wanted, rounds=repeat, duration_s=duration_s, warmup_s=warmup_s,
-                                  value_bytes=VALUE_BYTES, prefix=pre, say=say)
+                                  value_bytes=VALUE_BYTES, prefix=pre, sched=sched, say=say)
     else:  # the calibration's points and the predicted ones in the same rounds (measure_points)
         cal_points = [("put", n) for n in sorted(set(calibrate_clients))]
         measured = measure_points(lead, [*cal_points, *(k for k in wanted if k not in cal_points)], rounds=repeat,
                                   duration_s=duration_s, warmup_s=warmup_s, value_bytes=VALUE_BYTES, prefix=pre,
-                                  say=say)
+                                  sched=sched, say=say)
         doc = calibrate_etcd([url], clients=calibrate_clients, duration_s=duration_s, warmup_s=warmup_s,
                              repeat=repeat, command=f"kbench validate --live-etcd {url}", measured=measured, say=say)
         source = "calibrated here, in the same rounds"
@@ -115,6 +119,7 @@ def check_live_etcd(url: str, *, calibration: str | Path | None = None, clients:
         extra = {"foreign_cores": None if math.isnan(m.foreign_cores) else round(m.foreign_cores, 3),
                  "machine_busy": busy, "client_cpu_cores": round(m.client_cpu_cores, 3),
                  "entries_per_fsync": round(m.entries_per_fsync, 3), "predicted_entries_per_fsync": round(b_pred, 3),
+                 "spin_cores": None if math.isnan(m.spin_cores) else round(m.spin_cores, 3),
                  "throughput_range_per_s": [round(min(w.throughput for w in point.windows), 1),
                                             round(max(w.throughput for w in point.windows), 1)]}
         note = (("MACHINE BUSY (other processes used the CPU in every window: not a measurement of etcd); "
@@ -123,7 +128,8 @@ def check_live_etcd(url: str, *, calibration: str | Path | None = None, clients:
                 f"{extra['throughput_range_per_s'][0]:.0f}-{extra['throughput_range_per_s'][1]:.0f}/s); "
                 f"entries per fsync measured {m.entries_per_fsync:.2f}, predicted {b_pred:.2f}; client CPU "
                 f"{m.client_cpu_cores:.2f} cores ({m.per_request(m.client_cpu_cores) * 1e6:.0f} us per put); foreign CPU "
-                + ("-" if math.isnan(m.foreign_cores) else f"{m.foreign_cores:.2f} cores"))
+                + ("-" if math.isnan(m.foreign_cores) else f"{m.foreign_cores:.2f} cores")
+                + ("" if math.isnan(m.spin_cores) else f"; Go spinning {m.spin_cores:.2f} cores"))
         out.append(Record(f"etcd/live_throughput_{n}_clients", f"puts/s, {n} closed-loop clients",
                           m.throughput, x_pred, tolerance=THROUGHPUT_TOLERANCE, kind="rel", source=src,
                           unit="1/s", samples=len(point.windows), note=note, extra=extra))

@@ -47,6 +47,10 @@ def test_closed_port_is_one_line_exit_2(closed_port, args):
     (["calibrate", "etcd", "--endpoints", "http://127.0.0.1:1", "-o", "xml"], "-o xml"),
     (["calibrate", "metrics", "missing.prom"], "missing.prom: no such file"),
     (["validate", "--only", "etcd-live"], "needs --live-etcd"),
+    (["calibrate", "etcd", "--endpoints", "http://127.0.0.1:1", "--go-schedtrace", "missing.log"],
+     "--go-schedtrace: no such file: missing.log"),
+    (["validate", "--live-etcd", "http://127.0.0.1:1", "--go-schedtrace", "missing.log"],
+     "--go-schedtrace: no such file: missing.log"),
 ])
 def test_bad_input_is_one_line_exit_2(args, says):
     res = runner.invoke(app, args)

@@ -1,0 +1,35 @@
+"""Go's scheduler trace (kbench/calibrate/gosched.py): spinning threads over a stretch of time."""
+
+from __future__ import annotations
+
+import math
+import time
+
+import pytest
+
+from kbench.calibrate.gosched import SchedTrace
+
+LINE = ("SCHED {ms}ms: gomaxprocs=2 idleprocs=1 threads=13 spinningthreads={spin} idlethreads=4 "
+        "runqueue=0 [0 1]\n")
+
+
+def test_mean_spinning_over_a_window_with_the_latest_line_as_now(tmp_path):
+    log = tmp_path / "etcd.log"
+    lines = ['{"level":"warn","msg":"not a trace line"}\n']
+    # 1 s of lines every 100 ms: 0 spinning for the first half, 2 for the second
+    lines += [LINE.format(ms=1000 + 100 * i, spin=0 if i < 5 else 2) for i in range(10)]
+    log.write_text("".join(lines))
+    trace = SchedTrace(log)
+    now, samples = trace.samples()
+    assert len(samples) == 10 and samples[-1][0] == pytest.approx(now)
+    assert samples[0][0] == pytest.approx(now - 0.9)
+    assert trace.spinning(now - 0.45, now + 0.01) == pytest.approx(2.0)  # the last five lines
+    assert trace.spinning(now - 1.0, now + 0.01) == pytest.approx(1.0)
+    assert trace.spinning(now - 0.95, now - 0.5) == pytest.approx(0.0)
+
+
+def test_no_trace_gives_nan(tmp_path):
+    assert math.isnan(SchedTrace(tmp_path / "missing.log").spinning(0.0, time.perf_counter()))
+    empty = tmp_path / "empty.log"
+    empty.write_text('{"level":"warn"}\n')
+    assert math.isnan(SchedTrace(empty).spinning(0.0, time.perf_counter()))
