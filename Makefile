@@ -28,7 +28,7 @@ demo-sync: $(STAMP)
 # TEST_JOBS processes (pytest-xdist; one module per process at a time, so module fixtures run once).
 TEST_JOBS ?= auto
 test: $(STAMP)
-	$(BIN)/python -m pytest -q -m "live and not slow" tests/live --durations=3
+	$(BIN)/python -m pytest -q -m "live and not slow" tests/live --durations=3 -rP
 	$(BIN)/python -m pytest -q -m "not slow and not live" -n $(TEST_JOBS) --dist loadscope --durations=15
 
 # The model against a real etcd started on this machine (Debian's etcd-server); make test runs it too.
