@@ -62,7 +62,7 @@ def etcd_cmd(
     output: str = typer.Option("yaml", "-o", "--output", help="yaml or json."),
     out: Path = typer.Option(None, "--out", help="Write the calibration to FILE instead of stdout."),
     go_schedtrace: Path = typer.Option(None, "--go-schedtrace", help="The log of an etcd started with "
-                                       "GODEBUG=schedtrace=100: its idle spinning is left out of the CPU per put."),
+                                       "GODEBUG=schedtrace=50: its idle spinning is left out of the CPU per put."),
 ) -> None:
     """Measure a live etcd at several client counts and fit kbench's etcd model to it."""
     check_output(output, ("yaml", "json"))

@@ -194,10 +194,12 @@ def fit_puts(lo: LivePoint, hi: LivePoint, *, members: int, loopback: bool, etcd
                                     "apply - batch CPU"},
         "etcd.write_cpu_s": {"method": "closed form", "error_rel": rel(_rse(_values(
             hi, lambda w: w.per_request(w.etcd_cpu_cores)))),
-            "from": f"{src_hi}: process_cpu_seconds_total {format_duration(etcd_cpu)} per put - "
-                    "batch_cpu_s / entries per fsync"
-                    + (f" less Go's idle spinning, {format_duration(spin)} per put (GODEBUG=schedtrace, mean of "
-                       f"{len(hi.windows)} windows)" if spin is not None else
+            "from": f"{src_hi}: process_cpu_seconds_total {format_duration(wh.per_request(wh.etcd_cpu_cores))} "
+                    "per put - "
+                    + (f"Go's idle spinning {format_duration(spin)} per put (GODEBUG=schedtrace, mean of "
+                       f"{len(hi.windows)} windows) - " if spin is not None else "")
+                    + "batch_cpu_s / entries per fsync"
+                    + ("" if spin is not None else
                        " (Go's idle spinning unknown without etcd's scheduler trace: counted as work)")},
         "etcd.batch_cpu_s": {"method": f"1-D root: the model's entries per fsync at {hi.clients} clients = "
                                        f"{batch:.3g} ({how_b})", "error_rel": rel(b_err) if b_err else None,

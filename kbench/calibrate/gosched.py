@@ -9,7 +9,7 @@ through the JSON gateway): 0.25-0.41 cores spinning at 1 client, 0.09-0.28 at 4,
 0-0.02 at 64 (docs/CALIBRATE.md). Counted as write CPU it makes the fitted CPU per put too large,
 and the prediction under load too slow.
 
-With ``GODEBUG=schedtrace=100`` the runtime prints a line every 100 ms::
+With ``GODEBUG=schedtrace=100`` the runtime prints a line every 100 ms (kbench's local etcd uses 50)::
 
     SCHED 26800ms: gomaxprocs=2 idleprocs=0 threads=13 spinningthreads=0 idlethreads=4 runqueue=2 [28 5]
 

@@ -61,7 +61,7 @@ def calibrate_etcd(urls: Sequence[str], *, clients: Sequence[int] = (1, 4), ops:
         command: The command line, recorded in the file.
         measured: Points already measured (:func:`measure_points`), keyed by (op, clients): fit these
             instead of measuring.
-        sched: etcd's Go scheduler trace (``GODEBUG=schedtrace=100``, :mod:`kbench.calibrate.gosched`):
+        sched: etcd's Go scheduler trace (``GODEBUG=schedtrace=50``, :mod:`kbench.calibrate.gosched`):
             the fit then leaves the runtime's idle spinning out of the CPU per put.
         say: Progress lines (stderr).
 

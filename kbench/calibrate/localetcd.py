@@ -82,7 +82,8 @@ class LocalEtcd:
                    "--log-level", "warn", "--logger", "zap", "--metrics", "extensive"]
             log_path = os.path.join(self.data_dir, "etcd.log")
             log = open(log_path, "w")  # noqa: SIM115 - closed with the dir
-            env = {**os.environ, "GODEBUG": ",".join(filter(None, (os.environ.get("GODEBUG"), f"schedtrace={SCHEDTRACE_MS}")))}
+            godebug = [v for v in (os.environ.get("GODEBUG"), f"schedtrace={SCHEDTRACE_MS}") if v]
+            env = {**os.environ, "GODEBUG": ",".join(godebug)}
             self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env)
             self.sched = SchedTrace(log_path)
             atexit.register(self.stop)

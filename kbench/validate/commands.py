@@ -79,7 +79,7 @@ def validate_cmd(
     live_etcd: str = typer.Option(None, "--live-etcd", help="URL of a real etcd: calibrate on 1 and 4 clients (or "
                                   "use --calibration), predict and measure 16 and 64 clients."),
     go_schedtrace: Path = typer.Option(None, "--go-schedtrace", help="With --live-etcd: the log of that etcd "
-                                       "started with GODEBUG=schedtrace=100 (its idle spinning is not work)."),
+                                       "started with GODEBUG=schedtrace=50 (its idle spinning is not work)."),
 ) -> None:
     """Check the model against queueing theory, upstream scoring tests and published figures.
 
