@@ -108,7 +108,7 @@ def _summary(doc: dict) -> None:
     t = Table(title=f"etcd {doc['source']['etcd_version']} at {doc['source']['leader']}: measured (median window) "
                     "and the fitted model")
     for col in ("op", "clients", "req/s", "model req/s", "mean ms", "model ms", "p99 ms", "client CPU cores",
-                "etcd CPU cores", "busy cores", "fsync ms", "entries/fsync", "discarded"):
+                "etcd CPU cores", "Go spinning cores", "busy cores", "fsync ms", "entries/fsync", "discarded"):
         t.add_column(col, justify="right")
     def ms(v: float | None) -> str:
         return fmt(v * 1e3) if v is not None else "-"
@@ -116,7 +116,8 @@ def _summary(doc: dict) -> None:
     for p in doc["points"]:
         t.add_row(p["op"], str(p["clients"]), fmt(p["throughput_per_s"]), fmt(p.get("model_throughput_per_s")),
                   ms(p["latency_mean_s"]), ms(p.get("model_latency_mean_s")), ms(p["latency_p99_s"]),
-                  fmt(p["client_cpu_cores"]), fmt(p["etcd_cpu_cores"]), fmt(p["busy_cores"]),
+                  fmt(p["client_cpu_cores"]), fmt(p["etcd_cpu_cores"]), fmt(p.get("spin_cores")),
+                  fmt(p["busy_cores"]),
                   ms(p["fsync_mean_s"]), fmt(p["entries_per_fsync"]), str(p["discarded"]))
     err_console.print(t)
     for note in doc.get("notes", []):

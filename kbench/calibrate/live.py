@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 
 from kbench.calibrate import gateway
 from kbench.calibrate.dists import dist_yaml, lognormal_from_mean_p99, rel
-from kbench.calibrate.fit_etcd import LiveTestbed, etcd_yaml, fit_puts, testbed_yaml
+from kbench.calibrate.fit_etcd import LiveTestbed, etcd_yaml, fit_puts, spin_per_put, testbed_yaml
 from kbench.calibrate.gosched import SchedTrace
 from kbench.calibrate.loadgen import LivePoint, run_point
 from kbench.config.calibration import KIND, VERSION, format_duration
@@ -130,6 +130,10 @@ def calibrate_etcd(urls: Sequence[str], *, clients: Sequence[int] = (1, 4), ops:
         notes.append(f"the load generator shares the bottleneck: at {cs[-1]} clients the machine was "
                      f"{hi.busy_cores:.2f} of {bed.shared_cores} cores busy, {hi.client_cpu_cores:.2f} of them the "
                      "load generator's; its CPU is in testbed:, not in scenario:")
+    if spin_per_put(points[("put", cs[-1])]) is None:
+        notes.append("Go's idle spinning was counted as write CPU (no scheduler trace): it is large at light load "
+                     "and gone under load, so predictions under load come out slow; start etcd with "
+                     "GODEBUG=schedtrace=50 and give its log with --go-schedtrace (docs/CALIBRATE.md)")
     notes.append("measured through etcd's JSON gateway: its HTTP/JSON handling (about 0.16 ms and 140 us of etcd "
                  "CPU per put on etcd 3.4.23, docs/CALIBRATE.md) is in grpc_rtt_s and write_cpu_s; the apiserver "
                  "speaks gRPC")

@@ -96,7 +96,8 @@ def check_live_etcd(url: str, *, calibration: str | Path | None = None, clients:
                                   duration_s=duration_s, warmup_s=warmup_s, value_bytes=VALUE_BYTES, prefix=pre,
                                   sched=sched, say=say)
         doc = calibrate_etcd([url], clients=calibrate_clients, duration_s=duration_s, warmup_s=warmup_s,
-                             repeat=repeat, command=f"kbench validate --live-etcd {url}", measured=measured, say=say)
+                             repeat=repeat, command=f"kbench validate --live-etcd {url}", measured=measured,
+                             sched=sched, say=say)
         source = "calibrated here, in the same rounds"
     etcd, bed = _testbed(doc, source)
     cfg = etcd_on_testbed(etcd, bed)

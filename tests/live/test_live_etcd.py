@@ -77,9 +77,12 @@ def test_calibrate_cli_writes_a_calibration_that_runs(local_etcd, tmp_path):
     out = tmp_path / "cal.yaml"
     res = CliRunner().invoke(app, ["calibrate", "etcd", "--endpoints", local_etcd.url, "--clients", "1,2",
                                    "--duration", "1s", "--warmup", "0.5s", "--repeat", "1", "--ops", "put,range",
-                                   "--out", str(out)])
+                                   "--go-schedtrace", str(local_etcd.sched.path), "--out", str(out)])
     assert res.exit_code == 0, res.output
     cal = load_calibration(out)
+    assert "GODEBUG=schedtrace, mean of" in cal.content["fits"]["etcd.write_cpu_s"]["from"]
+    assert all(p["spin_cores"] is not None for p in cal.content["points"] if p["op"] == "put")
+    assert not any("counted as write CPU" in n for n in cal.content["notes"])
     etcd = cal.overlay["etcd"]
     assert etcd["members"] == 1 and etcd["cores"] == os.cpu_count()
     assert 0 <= etcd["write_cpu_s"] < 0.01 and 0 <= etcd["batch_cpu_s"] < 0.01  # 1 s windows: rough
