@@ -15,7 +15,9 @@ With ``GODEBUG=schedtrace=100`` the runtime prints a line every 100 ms (kbench's
 
 (milliseconds since the runtime started). :class:`SchedTrace` reads such a log and gives the mean
 number of spinning threads over a stretch of this process's clock (``time.perf_counter``): the
-latest line of the log is taken as "now" when it is read, so no start time is needed.
+latest line of the log is taken as "now" when it is read, so no start time is needed. A log not
+written to for :data:`STALE_S` seconds is not a trace of the running etcd (it stopped, or was
+started without the variable since): it gives no samples.
 """
 
 from __future__ import annotations
@@ -25,6 +27,8 @@ import re
 import time
 from pathlib import Path
 
+STALE_S = 5.0
+"""A log whose last write is older than this many seconds gives no samples."""
 _LINE = re.compile(rb"^SCHED (\d+)ms: .*?spinningthreads=(\d+)", re.MULTILINE)
 
 
@@ -42,6 +46,8 @@ class SchedTrace:
         """(the ``time.perf_counter`` of the latest line, [(its time, spinning threads), ...])."""
         now = time.perf_counter()
         try:
+            if time.time() - self.path.stat().st_mtime > STALE_S:
+                return now, []
             data = self.path.read_bytes()
         except OSError:
             return now, []

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import os
 import time
 
 import pytest
@@ -33,3 +34,14 @@ def test_no_trace_gives_nan(tmp_path):
     empty = tmp_path / "empty.log"
     empty.write_text('{"level":"warn"}\n')
     assert math.isnan(SchedTrace(empty).spinning(0.0, time.perf_counter()))
+
+
+def test_a_stale_log_gives_no_samples(tmp_path):
+    """A log nobody writes to any more (etcd stopped, or restarted without GODEBUG) is not mapped onto now."""
+    log = tmp_path / "etcd.log"
+    log.write_text("".join(LINE.format(ms=100 * i, spin=1) for i in range(10)))
+    assert SchedTrace(log).spinning(0.0, time.perf_counter() + 1) == pytest.approx(1.0)
+    old = time.time() - 60
+    os.utime(log, (old, old))
+    assert SchedTrace(log).samples()[1] == []
+    assert math.isnan(SchedTrace(log).spinning(0.0, time.perf_counter() + 1))
