@@ -17,7 +17,8 @@ With ``GODEBUG=schedtrace=100`` the runtime prints a line every 100 ms (kbench's
 number of spinning threads over a stretch of this process's clock (``time.perf_counter``): the
 latest line of the log is taken as "now" when it is read, so no start time is needed. A log not
 written to for :data:`STALE_S` seconds is not a trace of the running etcd (it stopped, or was
-started without the variable since): it gives no samples.
+started without the variable since): it gives no samples. Only the log's last :data:`TAIL_BYTES`
+are read (a long-running etcd's log grows by ~2 KB/s at a 50 ms period; a window is seconds to minutes).
 """
 
 from __future__ import annotations
@@ -29,6 +30,8 @@ from pathlib import Path
 
 STALE_S = 5.0
 """A log whose last write is older than this many seconds gives no samples."""
+TAIL_BYTES = 8 * 2**20
+"""Bytes read from the end of the log (about an hour of lines at a 50 ms period)."""
 _LINE = re.compile(rb"^SCHED (\d+)ms: .*?spinningthreads=(\d+)", re.MULTILINE)
 
 
@@ -48,7 +51,9 @@ class SchedTrace:
         try:
             if time.time() - self.path.stat().st_mtime > STALE_S:
                 return now, []
-            data = self.path.read_bytes()
+            with self.path.open("rb") as f:
+                f.seek(max(0, f.seek(0, 2) - TAIL_BYTES))
+                data = f.read()
         except OSError:
             return now, []
         got = [(int(ms) / 1000.0, int(spin)) for ms, spin in _LINE.findall(data)]

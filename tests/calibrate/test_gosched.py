@@ -45,3 +45,16 @@ def test_a_stale_log_gives_no_samples(tmp_path):
     os.utime(log, (old, old))
     assert SchedTrace(log).samples()[1] == []
     assert math.isnan(SchedTrace(log).spinning(0.0, time.perf_counter() + 1))
+
+
+def test_only_the_tail_of_a_long_log_is_read(tmp_path, monkeypatch):
+    import kbench.calibrate.gosched as gosched
+
+    log = tmp_path / "etcd.log"
+    log.write_text("".join(LINE.format(ms=100 * i, spin=i % 3) for i in range(1000)))
+    whole = SchedTrace(log).samples()[1]
+    monkeypatch.setattr(gosched, "TAIL_BYTES", 50 * len(LINE.format(ms=99_900, spin=0)) + 7)  # cuts a line
+    tail = SchedTrace(log).samples()[1]
+    assert 49 <= len(tail) <= 51
+    assert [s for _, s in tail] == [s for _, s in whole[-len(tail):]]
+    assert tail[-1][0] == pytest.approx(whole[-1][0], abs=0.05)
