@@ -424,8 +424,8 @@ def test_write_many_commits_each_entry_in_one_proposal():
 @given(keys=st.lists(st.sampled_from("abcdef"), min_size=1, max_size=12),
        preloaded=st.sets(st.sampled_from("abcdef")), size=st.integers(1, 500), op=st.sampled_from(["update", "create"]))
 def test_write_many_leaves_the_tables_of_the_same_writes_one_by_one(keys, preloaded, size, op):
-    """The batched apply (one pass over the tables) against one write per entry: the same values,
-    revisions, records, live and superseded bytes, whatever repeats and preloaded keys."""
+    """write_many (one proposal, its entries applied together) against one write per entry: the same
+    values, revisions, records, live and superseded bytes, whatever repeats and preloaded keys."""
     def outcome(batched: bool):
         env, etcd = make()
         etcd.preload_values("leases", {k: f"old-{k}" for k in sorted(preloaded)}, 70)
