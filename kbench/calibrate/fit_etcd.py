@@ -114,7 +114,8 @@ def spin_per_put(point: LivePoint) -> float | None:
 
 
 def fit_puts(lo: LivePoint, hi: LivePoint, *, members: int, loopback: bool, etcd_cores: int | None,
-             rtt: Dist | None = None, say: Callable[[str], None] | None = None) -> dict:
+             rtt: Dist | None = None, say: Callable[[str], None] | None = None,
+             window_s: float = FIT_WINDOW_S) -> dict:
     """Fit the etcd model's write path to two put points (module docstring).
 
     Args:
@@ -125,6 +126,8 @@ def fit_puts(lo: LivePoint, hi: LivePoint, *, members: int, loopback: bool, etcd
         etcd_cores: etcd's cores when known (a remote endpoint: ``--etcd-cores``).
         rtt: The member round trip, when fitted from peer metrics.
         say: Progress lines.
+        window_s: Virtual seconds of each model run of the batch-CPU search and of the check at both
+            points (shorter is faster and noisier; tests of the method use a few seconds).
 
     Returns:
         ``{"etcd": overlay values (model units), "fits": {...}, "not_fitted": {...}, "testbed":
@@ -158,7 +161,7 @@ def fit_puts(lo: LivePoint, hi: LivePoint, *, members: int, loopback: bool, etcd
     seen: list[tuple[float, float]] = []
 
     def batch_at(b: float) -> float:
-        v = closed_loop_stats(hi.clients, 1.0, FIT_WINDOW_S, cfg=config(b, sigma), seed=7).entries_per_batch
+        v = closed_loop_stats(hi.clients, 1.0, window_s, cfg=config(b, sigma), seed=7).entries_per_batch
         seen.append((b, v))
         return v
 
@@ -175,8 +178,8 @@ def fit_puts(lo: LivePoint, hi: LivePoint, *, members: int, loopback: bool, etcd
     b_err = _rse(_values(hi, lambda w: w.entries_per_fsync)) * batch / slope / b if slope > 0 and b > 0 else None
     own = max(etcd_cpu - b / batch, 0.0)
     bed = LiveTestbed(cores, client, irq, cfg.write_cpu_s)
-    x_lo, w_lo, _ = predict(cfg, lo.clients)
-    x_hi, w_hi, b_hi = predict(cfg, hi.clients)
+    x_lo, w_lo, _ = predict(cfg, lo.clients, window_s=window_s)
+    x_hi, w_hi, b_hi = predict(cfg, hi.clients, window_s=window_s)
     etcd = {"members": members, "fsync_s": fsync, "grpc_rtt_s": cfg.grpc_rtt_s, "write_cpu_s": own,
             "batch_cpu_s": b, "cores": cores}
     src_lo = f"put, {lo.clients} client, {len(lo.windows)} windows x {w1.seconds:.0f} s (median window)"

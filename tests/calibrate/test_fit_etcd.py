@@ -10,6 +10,7 @@ histogram's mean and p99 from the fsync distribution, and the server's handling 
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 
@@ -22,20 +23,23 @@ from kbench.dist import Dist
 from kbench.validate.etcd import closed_loop_stats
 
 ETCD_OWN, CLIENT, IRQ, BATCH, APPLY = 250e-6, 150e-6, 40e-6, 200e-6, 20e-6
+MEASURE_S = 10.0  # each measured window, virtual seconds
+WINDOW_S = 5.0  # the fit's model runs: half the default, enough for the tolerances below
 GRPC = Dist.lognormal(400e-6, 1.0e-3)
 FSYNC = Dist.lognormal(150e-6, 900e-6)
 TRUE = EtcdConfig(members=1, rtt_s=Dist.const(0.0), fsync_s=FSYNC, grpc_rtt_s=GRPC, apply_per_entry_s=APPLY,
                   write_cpu_s=ETCD_OWN + CLIENT + IRQ, batch_cpu_s=BATCH, cores=2, compaction_interval_s=0.0)
 
 
+@functools.cache
 def measured(clients: int, seed: int) -> Window:
-    st = closed_loop_stats(clients, 1.0, 20.0, cfg=TRUE, seed=seed, percentiles=True)
+    st = closed_loop_stats(clients, 1.0, MEASURE_S, cfg=TRUE, seed=seed, percentiles=True)
     x = st.throughput
     batches = x / st.entries_per_batch
-    return Window(20.0, int(x * 20), x, st.latency_mean_s, st.latency_p50_s, st.latency_p99_s,
+    return Window(MEASURE_S, int(x * MEASURE_S), x, st.latency_mean_s, st.latency_p50_s, st.latency_p99_s,
                   client_cpu_cores=x * CLIENT, etcd_cpu_cores=x * ETCD_OWN + batches * BATCH, busy_cores=math.nan,
-                  irq_cores=x * IRQ, foreign_cores=0.0, fsyncs=batches * 20, fsync_mean_s=FSYNC.expected(),
-                  fsync_p99_s=FSYNC.p99, proposals=x * 20, handling_mean_s=BATCH + FSYNC.expected() + APPLY,
+                  irq_cores=x * IRQ, foreign_cores=0.0, fsyncs=batches * MEASURE_S, fsync_mean_s=FSYNC.expected(),
+                  fsync_p99_s=FSYNC.p99, proposals=x * MEASURE_S, handling_mean_s=BATCH + FSYNC.expected() + APPLY,
                   backend_commit_mean_s=math.nan)
 
 
@@ -46,7 +50,7 @@ def fitted():
     mp = pytest.MonkeyPatch()
     mp.setattr(os, "cpu_count", lambda: 2)  # the testbed of the fixture has 2 cores, whatever runs the test
     try:
-        yield fit_puts(lo, hi, members=1, loopback=True, etcd_cores=None)
+        yield fit_puts(lo, hi, members=1, loopback=True, etcd_cores=None, window_s=WINDOW_S)
     finally:
         mp.undo()
 
@@ -81,7 +85,7 @@ def test_fitted_model_predicts_16_clients_like_the_true_one(fitted):
 
 def test_the_fit_reproduces_its_own_points(fitted):
     for clients, (x, _w, _b) in fitted["check"].items():
-        x_meas = closed_loop_stats(clients, 1.0, 20.0, cfg=TRUE, seed=11).throughput
+        x_meas = measured(clients, 11).throughput
         assert x == pytest.approx(x_meas, rel=0.10)
 
 
@@ -100,7 +104,7 @@ def test_go_spinning_is_left_out_of_the_cpu_per_put(fitted):
     mp = pytest.MonkeyPatch()
     mp.setattr(os, "cpu_count", lambda: 2)
     try:
-        traced = fit_puts(lo, hi, members=1, loopback=True, etcd_cores=None)
+        traced = fit_puts(lo, hi, members=1, loopback=True, etcd_cores=None, window_s=WINDOW_S)
     finally:
         mp.undo()
     # the spinning per put is the mean over the windows, the rest of the CPU the median window's: equal
