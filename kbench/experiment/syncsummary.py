@@ -65,5 +65,5 @@ def summarize_sync(plane, scenario, strategy: str, wall_s: float, staleness: Log
         "watch_terminations_slow": sum(g.terminated_slow for c in api.caches.values() for g in c.passive),
         "apf_rejected": {lv: sum(v for k, v in c.items() if k.startswith("rejected"))
                          for lv, c in plane.fc.counters().items()},
-        "ignored": not_modelled(dict(api.gates) if hasattr(api, "gates") else None),
+        "ignored": not_modelled(dict(api.gates) if hasattr(api, "gates") else None, api),
     }

@@ -19,11 +19,20 @@ _NOT_READY_LEGACY = ("ResilientWatchCacheInitialization=false: a restarted watch
                      "resourceVersion \"\" or \"0\" to etcd)")
 
 
-def not_modelled(gates) -> list[str]:
-    """:data:`NOT_MODELLED`, and what the feature gates ``gates`` leave out (a mapping, may be None)."""
+def not_modelled(gates, api=None) -> list[str]:
+    """:data:`NOT_MODELLED`, what the feature gates ``gates`` leave out (a mapping, may be None), and
+    the watches of resources upstream keeps no watch cache for that a cache of ``api`` served."""
     out = list(NOT_MODELLED)
     if gates is not None and not gates.get("ResilientWatchCacheInitialization", True):
         out.append(_NOT_READY_LEGACY)
+    wc = getattr(getattr(api, "cfg", None), "watch_cache", None)
+    if wc is not None and wc.enabled:
+        names = [r for r in wc.disabled_resources
+                 if r in api.caches and (api.caches[r].deliveries or api.caches[r].watcher_total())]
+        if names:
+            out.append(f"watches of {', '.join(names)} are served from a watch cache here; kube-apiserver keeps "
+                       "none for them (DefaultWatchCacheSizes) and opens an etcd watch per WATCH request, whose "
+                       "fan-out in etcd is not modelled (their GETs and LISTs do go to etcd)")
     return out
 
 

@@ -104,7 +104,7 @@ def summarize(world: World, *, virtual_s: float, wall_s: float, scheduler: Any =
         "retries": int(sum(world.plane.retries.values())),
         "kubernetes_version": world.scenario.kubernetes_version,
         "feature_gates": dict(world.scenario.gates),
-        "ignored": [*not_modelled(dict(world.scenario.gates)), *getattr(scheduler, "ignored", ())],
+        "ignored": [*not_modelled(dict(world.scenario.gates), world.api), *getattr(scheduler, "ignored", ())],
         "counters": {k: int(v) for k, v in sorted(c.items())},
         "slo": slo,
         "sim": {"virtual_s": virtual_s, "wall_s": round(wall_s, 3), "events": _events(world)},

@@ -171,3 +171,28 @@ def test_consistent_polls_wait_for_the_cache_briefly():
     assert w["count"] == pytest.approx(s["lists_logical_per_s"] * 60, abs=2)
     assert w["fallbacks"] == 0
     assert 0 < w["p99"] < 0.2  # KEP-2340: p99 of the wait under two progress periods
+
+
+def test_events_have_no_watch_cache_so_their_polls_read_etcd():
+    """kube-apiserver keeps no watch cache for events (``DefaultWatchCacheSizes``): at 1.35, where a
+    poll of configmaps leaves etcd's ranges alone, every page of a poll of events is one etcd range
+    and etcd reads polls/s x stored objects keys per second. Listing events in
+    ``watch_cache.disabled_resources: []`` puts them back in the cache. Polls open no watch, so the
+    run does not report cache-served watches of events; list-watch clients do."""
+    base = dict(clients=50, objects=500, changes_per_s=2, duration_s=120, resource="events")
+    s = run_sync(_scenario(**base, strategies=["poll"]), "poll", seed=3).summary
+    assert s["kubernetes_version"] == "1.35" and s["feature_gates"]["ConsistentListFromCache"] is True
+    polls = s["lists_logical_per_s"]
+    assert polls == pytest.approx(50 / 10, rel=0.05)
+    assert s["etcd"]["range_requests_per_s"] == pytest.approx(s["apiserver"]["requests_per_s"]["list"], rel=0.005)
+    assert s["etcd"]["range_keys_per_s"] == pytest.approx(polls * 500, rel=0.01)
+    assert s["etcd"]["current_rv_requests_per_s"] == 0
+    assert not any("watches of events" in line for line in s["ignored"])
+    cached = scenario_from_dict({**_as_dict(_scenario(**base, strategies=["poll"])),
+                                 "apiserver": {"watch_cache": {"disabled_resources": []}}})
+    s_cached = run_sync(cached, "poll", seed=3).summary
+    assert s_cached["etcd"]["range_requests_per_s"] == 0
+    assert s_cached["etcd"]["current_rv_requests_per_s"] == pytest.approx(s_cached["lists_logical_per_s"], rel=0.01)
+    lw = run_sync(_scenario(**base, strategies=["list-watch"]), "list-watch", seed=3).summary
+    assert any("watches of events" in line for line in lw["ignored"])
+    assert lw["apiserver"]["memory_by_component_peak"]["watch_cache"] == 0  # no events in the apiserver's heap

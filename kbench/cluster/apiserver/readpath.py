@@ -11,9 +11,10 @@ estimate both use it, as upstream's list work estimator mirrors the delegator ("
   it caught up with etcd's current revision (asked from etcd, then progress notifications, I8);
 * ``resourceVersion="0"`` → the cache, ignoring the limit; any other RV → the cache, after it.
 
-A GET by name with ``resourceVersion=""`` always goes to etcd (J9). The watch cache disabled, or
-the ``watch-cache-disabled`` fault, send every read to etcd (a WatchList's initial state too; live
-watch events still come from the cache).
+A GET by name with ``resourceVersion=""`` always goes to etcd (J9). The watch cache disabled, for
+every resource or for one (``watch_cache.disabled_resources``: events, as upstream's
+``DefaultWatchCacheSizes``), or the ``watch-cache-disabled`` fault, send every read to etcd (a
+WatchList's initial state too; live watch events still come from the cache).
 
 While a cache (re)initializes after an apiserver restart, with ``ResilientWatchCacheInitialization``
 (KEP-4568; apiserver storage/cacher delegator.go ``GetList`` and ``shouldDelegateListOnNotReadyCache``):
@@ -131,7 +132,8 @@ def _not_ready(req) -> Route:
 
 
 def _route(req, api) -> Route:
-    cache_ok = api.cfg.watch_cache.enabled and api.env.now >= api.lists_from_etcd_until_s
+    wc = api.cfg.watch_cache
+    cache_ok = wc.enabled and api.env.now >= api.lists_from_etcd_until_s and req.resource not in wc.disabled_resources
     gates = api.gates
     rv = req.rv
     if req.verb == "watch":

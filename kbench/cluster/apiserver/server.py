@@ -162,8 +162,10 @@ class Apiserver:
         etcd = self.etcd
         cache = 0.0
         watchers = 0
+        disabled = self.cfg.watch_cache.disabled_resources  # upstream keeps no cache of these
         for name, c in self.caches.items():
-            cache += etcd.resource_bytes(name) + c.history_bytes
+            if name not in disabled:
+                cache += etcd.resource_bytes(name) + c.history_bytes
             watchers += c.watcher_total()
         return cache * mc.object_inflation, watchers * mc.per_watcher_bytes
 

@@ -130,7 +130,9 @@ class Serve(ReadSteps):
                 delay += self.t0 - now
             Timeout(env, delay).callbacks.append(self._webhook if cfg.webhook_enabled else self._store)
             return
-        self.cache = api.cache(req.resource) if cfg.watch_cache.enabled else None
+        wc = cfg.watch_cache  # a resource without a cache gets none for its reads, only for its watches
+        self.cache = api.cache(req.resource) if wc.enabled and (
+            verb == "watch" or req.resource not in wc.disabled_resources) else None
         self._read()
 
     # ----------------------------------------------------------------------------------- writes
