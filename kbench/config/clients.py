@@ -27,6 +27,9 @@ class ClientClassConfig:
         page_size: Page size of a reflector's paginated LIST (I26: client-go pager's 500).
         watch_event_process_s: Time the client's handler takes per watch event, seconds (kbench
             default 0: never falls behind; > 0 makes slow watchers that A22 terminates).
+        disable_compression: Do not ask for gzip responses (client-go's
+            ``rest.Config.DisableCompression``; false by default, so Go's transport sends
+            ``Accept-Encoding: gzip``). kube-scheduler and kube-controller-manager set it (I29).
     """
 
     qps: float = 5.0  # C1
@@ -37,14 +40,15 @@ class ClientClassConfig:
     max_retries: int = 10  # I16
     page_size: int = 500  # I26
     watch_event_process_s: float = 0.0  # kbench default
+    disable_compression: bool = False  # client-go default (I29)
 
 
 def default_client_classes() -> dict[str, ClientClassConfig]:
     C = ClientClassConfig
     return {
         "default": C(),  # C1
-        "scheduler": C(qps=50, burst=100),  # C2
-        "controller-manager": C(qps=20, burst=30),  # C3
+        "scheduler": C(qps=50, burst=100, disable_compression=True),  # C2; I29
+        "controller-manager": C(qps=20, burst=30, disable_compression=True),  # C3; I29
         "kubelet": C(qps=50, burst=100),  # C4
         "kube-proxy": C(qps=5, burst=10),  # C5
     }

@@ -43,6 +43,9 @@ def sync_cmd(
     feature_gates: str = typer.Option(None, "--feature-gates", help="Gate overrides: ConsistentListFromCache=false,..."),
     duration: str = typer.Option(None, "--duration", help="Virtual time to simulate (10m)."),
     seed: int = typer.Option(None, "--seed", help="Master seed."),
+    disable_compression: bool = typer.Option(
+        False, "--disable-compression",
+        help="The clients ask for uncompressed responses (kubectl's flag; client-go's DisableCompression)."),
     restart_at: str = typer.Option(None, "--apiserver-restart-at", help="Restart the apiserver at this time."),
     out: Path = typer.Option(Path("results"), "--out", help="Parent folder of the run folders."),
     output: str = typer.Option("table", "-o", "--output", help="table, json, yaml or markdown."),
@@ -85,6 +88,10 @@ def sync_cmd(
         data["kubernetes_version"] = k8s_version
     if feature_gates is not None:
         data["feature_gates"] = {**data.get("feature_gates", {}), **parse_gates(feature_gates)}
+    if disable_compression:
+        cls = sync["client_class"]
+        data["clients"][cls] = {**(data["clients"].get(cls) or data["clients"].get("default") or {}),
+                                "disable_compression": True}
     axes: dict[str, list[float]] = {}
     if sweep is not None:
         spec = load_yaml(sweep)

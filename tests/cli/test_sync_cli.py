@@ -54,6 +54,25 @@ def test_sync_single_strategy_prints_one_object_and_a_table(tmp_path):
     assert res.exit_code == 0 and "staleness p99" in res.stdout
 
 
+def test_sync_disable_compression_sends_the_whole_lists(tmp_path):
+    """--disable-compression (kubectl's flag): 5 clients polling 200 x 1 KiB every 5 s get 200 KiB
+    responses whole; by default they are gzipped (over 128 KiB, I3, I30: / 5). The manifest keeps
+    the client class's setting."""
+    base = ["sync", "--strategy", "poll", "--clients", "5", "--objects", "200", "--changes-per-s", "0",
+            "--poll-period", "5s", "--duration", "30s", "-o", "json"]
+    out = {}
+    for flag in ([], ["--disable-compression"]):
+        res = runner.invoke(app, [*base, *flag, "--out", str(tmp_path / str(len(flag)))])
+        assert res.exit_code == 0, res.output
+        out[bool(flag)] = json.loads(res.stdout)
+    per_list = {k: o["apiserver"]["egress_bytes_per_s"] / o["lists_logical_per_s"] for k, o in out.items()}
+    assert per_list[True] == pytest.approx(200 * 1024, rel=0.01)
+    assert per_list[False] == pytest.approx(200 * 1024 / 5, rel=0.01)
+    run_dir = tmp_path / "1" / out[True]["run_dir"].split("/")[-1]
+    manifest = json.loads((run_dir / "manifest.json").read_text())
+    assert manifest["config"]["clients"]["default"]["disable_compression"] is True
+
+
 @pytest.mark.parametrize("args,message", [
     (["--changes-per-s", "-1"], "sync.changes_per_s: must be >= 0"),
     (["--poll-period", "ten"], "--poll-period: malformed duration"),

@@ -150,15 +150,24 @@ def test_submit_refuses_reads():
         plane.api.submit(c.request("get", "configmaps", name="x"), lambda r: None)
 
 
-@pytest.mark.parametrize("enabled", [False, True])
-def test_gzip_compresses_large_responses_at_a_cpu_cost(enabled):
-    """I3, I24: a 1 MB LIST response (over 128 KiB) is sent as size/ratio bytes when compression is
-    on, for size x cpu_s_per_byte more CPU; the egress ledger and the request stats agree."""
-    plane = _plane(gzip={"enabled": enabled})
-    plane.etcd.preload("configmaps", [f"c{i}" for i in range(1000)], 1000)
+@pytest.mark.parametrize(("client_class", "objects", "gzip", "gates", "compressed"), [
+    ("default", 1000, {}, {}, True),  # client-go's default: Accept-Encoding gzip (I29)
+    ("default", 1000, {"enabled": False}, {}, False),
+    ("default", 1000, {}, {"APIResponseCompression": False}, False),
+    ("scheduler", 1000, {}, {}, False),  # kube-scheduler sets DisableCompression (I29)
+    ("controller-manager", 1000, {}, {}, False),  # so does kube-controller-manager
+    ("default", 120, {}, {}, False),  # 120 KB: under the 128 KiB threshold (I3)
+])
+def test_gzip_compresses_large_responses_at_a_cpu_cost(client_class, objects, gzip, gates, compressed):
+    """I3, I24, I29: a LIST response over 128 KiB to a client that accepts gzip is sent as
+    size/ratio bytes, for size x cpu_s_per_byte more CPU; the egress ledger and the request stats
+    agree; clients that disable compression, small responses and the gate turned off get it whole."""
+    plane = ControlPlane.build(scenario_from_dict({"name": "t", "seed": 2, "apiserver": {"gzip": gzip},
+                                                   "kubernetes_version": "1.35", "feature_gates": gates}))
+    plane.etcd.preload("configmaps", [f"c{i}" for i in range(objects)], 1000)
     plane.start()
     env, api = plane.env, plane.api
-    c = plane.client("r", "default", "system:serviceaccount:x:r", ("system:serviceaccounts",))
+    c = plane.client("r", client_class, "system:serviceaccount:x:r", ("system:serviceaccounts",))
 
     def one():
         resp = yield from c.call(env, api, c.request("list", "configmaps"))
@@ -166,9 +175,10 @@ def test_gzip_compresses_large_responses_at_a_cpu_cost(enabled):
 
     env.process(one())
     env.run(until=1)
-    sent = api.traffic.by_kind["response"]
-    assert sent == (1e6 / 4 if enabled else 1e6)
-    assert sent == plane.stats.total("bytes", verb="list")
+    size = objects * 1000.0
     cfg = api.cfg
-    cpu = cfg.request_base_cpu_s + 1000 * cfg.list_cache_cpu_s_per_object + 1e6 * cfg.encode_cpu_s_per_byte
-    assert api.cpu_s == pytest.approx(cpu + (1e6 * cfg.gzip.cpu_s_per_byte if enabled else 0.0))
+    sent = api.traffic.by_kind["response"]
+    assert sent == (size / cfg.gzip.ratio if compressed else size)
+    assert sent == plane.stats.total("bytes", verb="list")
+    cpu = cfg.request_base_cpu_s + objects * cfg.list_cache_cpu_s_per_object + size * cfg.encode_cpu_s_per_byte
+    assert api.cpu_s == pytest.approx(cpu + (size * cfg.gzip.cpu_s_per_byte if compressed else 0.0))

@@ -42,7 +42,8 @@ def test_quick_suite_passes_and_covers_every_family(quick_json):
                  "sync/poll_staleness_mean", "scheduler/throughput_5000_nodes", "clients/controller_create_rate",
                  "clients/kubelet_status_rate", "etcd/write_rate_1000_clients", "etcd/latency_shape",
                  "density/pod_startup_p99", "sync/kep2340_etcd_list_p50", "sync/kep2340_cache_list_p50",
-                 "sync/kep2340_etcd_apiserver_cores", "sync/kep3157_watchlist_memory", "sync/kep3157_memory_ratio"):
+                 "sync/kep2340_etcd_apiserver_cores", "sync/kep3157_watchlist_memory", "sync/kep3157_memory_ratio",
+                 "sync/gzip_pod_list_bytes"):
         assert must in names, must
     scoring = [r for r in records if r["name"].startswith("scoring/")]
     assert sum(r["expected"] for r in scoring) == len(score_cases()) + len(ipa_score_cases()) >= 80
@@ -121,10 +122,10 @@ def test_markdown_and_table_outputs():
     res = runner.invoke(app, ["validate", "--quick", "--only", "sync", "-o", "markdown"])
     assert res.exit_code == 0, res.output
     assert res.stdout.startswith("| check | compared | expected |")
-    assert "sync/poll_list_rate" in res.stdout and "10/10 checks passed" in res.stdout
+    assert "sync/poll_list_rate" in res.stdout and "11/11 checks passed" in res.stdout
     assert "Not covered" in res.stdout
     res = runner.invoke(app, ["validate", "--quick", "--only", "sync"])
-    assert res.exit_code == 0 and "10/10 checks passed" in res.stdout
+    assert res.exit_code == 0 and "11/11 checks passed" in res.stdout
 
 
 @pytest.mark.parametrize("args", [["-o", "xml"], ["--only", "bogus"]])

@@ -70,6 +70,7 @@ class Request:
         lead_s: Work the client does just before (a charged GET, issue 18), seconds: the request
             is admitted now and holds its seat meanwhile (as the GET would hold one), its handler
             starts and its latency is measured from ``lead_s`` later; no event of its own.
+        accept_gzip: The client accepts a gzip response (``Accept-Encoding: gzip``, I29).
     """
 
     verb: str
@@ -112,6 +113,7 @@ class Request:
     grace_zero: bool = False
     items: object = None
     lead_s: float = 0.0
+    accept_gzip: bool = True
 
     @property
     def mutating(self) -> bool:

@@ -252,7 +252,7 @@ class Serve(ReadSteps):
         size = resp.size_bytes
         cpu = size * cfg.encode_cpu_s_per_byte
         gz = cfg.gzip
-        if gz.enabled and size > gz.threshold_bytes and api.gates["APIResponseCompression"]:
+        if gz.enabled and size > gz.threshold_bytes and self.req.accept_gzip and api.gates["APIResponseCompression"]:
             cpu += size * gz.cpu_s_per_byte
             resp.size_bytes = size = size / gz.ratio
         delay = api._send_delay(api._cpu_delay(cpu), size)

@@ -46,7 +46,8 @@ class Client:
 
     def request(self, verb: str, resource: str, **kw) -> Request:
         """A request from this client."""
-        return Request(verb, resource, user=self.user, groups=self.groups, client=self.client_class, **kw)
+        return Request(verb, resource, user=self.user, groups=self.groups, client=self.client_class,
+                       accept_gzip=not self.cfg.disable_compression, **kw)
 
     def call(self, env: simpy.Environment, api: Apiserver, req: Request, *, rv: int = 0
              ) -> Generator[simpy.Event, object, Response]:
