@@ -182,3 +182,23 @@ def test_gzip_compresses_large_responses_at_a_cpu_cost(client_class, objects, gz
     assert sent == plane.stats.total("bytes", verb="list")
     cpu = cfg.request_base_cpu_s + objects * cfg.list_cache_cpu_s_per_object + size * cfg.encode_cpu_s_per_byte
     assert api.cpu_s == pytest.approx(cpu + (size * cfg.gzip.cpu_s_per_byte if compressed else 0.0))
+
+
+@pytest.mark.parametrize(("client_class", "compressed"), [("default", True), ("controller-manager", False)])
+def test_a_charged_read_is_compressed_like_a_served_one(client_class, compressed):
+    """A charged LIST (charged.py: booked without events) of 1 MB follows Serve's gzip rule: sent as
+    size/ratio bytes for size x cpu_s_per_byte more CPU when its client accepts gzip (I29-I31)."""
+    from kbench.cluster.apiserver.charged import charge_get
+
+    plane = _plane()
+    plane.start()
+    api = plane.api
+    c = plane.client("r", client_class, "system:serviceaccount:x:r", ("system:serviceaccounts",))
+    cfg = api.cfg
+    cpu0 = api.cpu_s
+    charge_get(api, c.request("list", "configmaps", size_bytes=1_000_000), objects=1000, from_etcd=False)
+    size = 1e6 / cfg.gzip.ratio if compressed else 1e6
+    assert api.traffic.by_kind["response"] == size
+    assert plane.stats.total("bytes", verb="list") == size
+    cpu = cfg.request_base_cpu_s + 1000 * cfg.list_cache_cpu_s_per_object + 1e6 * cfg.encode_cpu_s_per_byte
+    assert api.cpu_s - cpu0 == pytest.approx(cpu + (1e6 * cfg.gzip.cpu_s_per_byte if compressed else 0.0))
