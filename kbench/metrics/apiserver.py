@@ -79,7 +79,8 @@ def apiserver_block(plane, virtual_s: float) -> dict[str, Any]:
         waits.count += f.wait_s.count
         waits.sum += f.wait_s.sum
         waits.max = max(waits.max, f.wait_s.max)
-    other = api.cpu_s - api.cpu_watch_s - api.cpu_list_s
+    gz = getattr(api, "cpu_gzip_s", 0.0)
+    other = api.cpu_s - api.cpu_watch_s - api.cpu_list_s - gz
     return {
         "egress_bytes_per_s": tr.egress_total / v,
         "ingress_bytes_per_s": tr.ingress_total / v,
@@ -97,7 +98,8 @@ def apiserver_block(plane, virtual_s: float) -> dict[str, Any]:
         "oom_kills": api.oom_kills,
         "restarts": api.restarts,
         "cpu_cores": api.cpu_s / v,
-        "cpu_s_by_kind": {"requests": other, "watch": api.cpu_watch_s, "list": api.cpu_list_s},
+        "cpu_s_by_kind": {"requests": other, "watch": api.cpu_watch_s, "list": api.cpu_list_s, "gzip": gz},
+        "gzip_saved_bytes_per_s": getattr(api, "gzip_saved_bytes", 0.0) / v,
         "cache_read_wait_s": {**{k: latency(waits)[k] for k in ("p50", "p99", "max", "count")},
                               "fallbacks": sum(f.fallbacks for f in fresh),
                               "progress_requests": sum(f.progress_requests for f in fresh)},

@@ -44,7 +44,7 @@ SUMMARY_METRICS: tuple[str, ...] = (
     *(f"apiserver.{k}" for k in ("egress_bytes_per_s", "ingress_bytes_per_s", "watch_events_sent_per_s",
                                  "watch_events_dispatched_per_s", "terminated_watchers", "memory_peak_bytes",
                                  "memory_mean_bytes", "memory_peak_at_s", "memory_transient_peak_bytes", "oom_kills",
-                                 "restarts", "cpu_cores")),
+                                 "restarts", "cpu_cores", "gzip_saved_bytes_per_s")),
     *(f"apiserver.{k}.*" for k in ("egress_bytes_by_kind", "egress_bytes_by_client", "egress_bytes_by_resource",
                                    "memory_by_component_peak", "cpu_s_by_kind", "cache_read_wait_s")),
     *(f"apf.{k}.*" for k in ("current_cl_final", "nominal_cl", "borrowed_seats_max", "lent_seats_max",

@@ -95,6 +95,11 @@ def test_poll_egress_without_compression_is_the_whole_response():
     lists = gz["lists_logical_per_s"] * v
     gzip_cpu = lists * 500 * 1024 * GZIP.cpu_s_per_byte
     assert gz["apiserver"]["cpu_s"] - s["apiserver"]["cpu_s"] == pytest.approx(gzip_cpu, rel=0.05)
+    assert gz["apiserver"]["cpu_s_by_kind"]["gzip"] == pytest.approx(gzip_cpu, rel=0.01)
+    assert s["apiserver"]["cpu_s_by_kind"]["gzip"] == 0 and s["apiserver"]["gzip_saved_bytes_per_s"] == 0
+    saved = gz["lists_logical_per_s"] * 500 * 1024 * (1 - 1 / GZIP_RATIO)
+    assert gz["apiserver"]["gzip_saved_bytes_per_s"] == pytest.approx(saved, rel=0.01)
+    assert sum(gz["apiserver"]["cpu_s_by_kind"].values()) == pytest.approx(gz["apiserver"]["cpu_s"], rel=1e-9)
 
 
 def test_watching_is_cheaper_than_polling_at_this_change_rate(poll, watch):

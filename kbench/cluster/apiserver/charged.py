@@ -52,8 +52,12 @@ def charge_get(api, req: Request, *, objects: int = 1, from_etcd: bool = True) -
                       + size * cfg.encode_cpu_s_per_byte)
     gz = cfg.gzip
     if size > gz.threshold_bytes and gz.enabled and req.accept_gzip and api.gates["APIResponseCompression"]:
-        latency += cpu(size * gz.cpu_s_per_byte)  # as Serve._respond (I3, I29-I31)
-        size = size / gz.ratio
+        zcpu = size * gz.cpu_s_per_byte
+        latency += cpu(zcpu)  # as Serve._respond (I3, I29-I31)
+        api.cpu_gzip_s += zcpu
+        small = size / gz.ratio
+        api.gzip_saved_bytes += size - small
+        size = small
     if size:
         latency = api._send_delay(latency, size)  # the client's link and the shared NIC
         tr = api.traffic  # Traffic.out, inlined: every byte sent is in the egress ledger

@@ -67,6 +67,8 @@ class Apiserver:
         cpu_s: CPU-seconds used on the core pool in all.
         cpu_watch_s: Of which watch fan-out (dispatch, encode, per-watcher sends, initial events).
         cpu_list_s: Of which LIST scans, decoding and their parallel GC share.
+        cpu_gzip_s: Of which response compression (I31).
+        gzip_saved_bytes: Egress that response compression avoided, bytes (I30).
         terminated_watchers: Watchers closed for falling behind (A22), by client class.
     """
 
@@ -91,6 +93,8 @@ class Apiserver:
         self.cpu_s = 0.0
         self.cpu_watch_s = 0.0
         self.cpu_list_s = 0.0
+        self.cpu_gzip_s = 0.0
+        self.gzip_saved_bytes = 0.0
         self.nic_free_s = 0.0
         self.traffic = Traffic()
         self.terminated_watchers: dict[str, int] = {}

@@ -253,8 +253,12 @@ class Serve(ReadSteps):
         cpu = size * cfg.encode_cpu_s_per_byte
         gz = cfg.gzip
         if gz.enabled and size > gz.threshold_bytes and self.req.accept_gzip and api.gates["APIResponseCompression"]:
-            cpu += size * gz.cpu_s_per_byte
-            resp.size_bytes = size = size / gz.ratio
+            zcpu = size * gz.cpu_s_per_byte
+            cpu += zcpu
+            api.cpu_gzip_s += zcpu
+            resp.size_bytes = small = size / gz.ratio
+            api.gzip_saved_bytes += size - small
+            size = small
         delay = api._send_delay(api._cpu_delay(cpu), size)
         if transient > 0.0:
             self.mem_held += transient
