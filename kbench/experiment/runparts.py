@@ -160,7 +160,7 @@ def scheduler_manifest(scheduler) -> dict[str, Any]:
     cfg = scheduler.profiles.config
     world = getattr(scheduler, "world", None)
     gates = dict(world.scenario.gates) if world is not None else None
-    out: dict[str, Any] = {"ignored": [*not_modelled(gates), *scheduler.ignored]}
+    out: dict[str, Any] = {"ignored": [*not_modelled(gates, getattr(world, "api", None)), *scheduler.ignored]}
     if cfg.content:
         out["scheduler_config"] = {"path": cfg.source, "sha256": cfg.sha256, "content": cfg.content}
     return out
