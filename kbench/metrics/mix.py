@@ -62,7 +62,9 @@ def ignored(world, controllers: Any = None, kubeproxies: Any = None) -> list[str
     sc = world.scenario
     out = []
     if sc.kubelet.status_get == "charged":
-        out.append("kubelet status GETs are charged (CPU, etcd read, latency) but hold no APF seat")
+        out.append("kubelet status GETs are charged (CPU, etcd read, latency) and not admitted or queued by APF on "
+                   "their own: the status PATCH that follows holds its seat through the GET; a GET with no PATCH "
+                   "after it (nothing changed) holds none")
     if controllers is not None:
         if sum(c.syncs for c in getattr(controllers, "controllers", ())) > 0:
             out.append("the controllers authenticate as one user (system:kube-controller-manager: flow schema "
