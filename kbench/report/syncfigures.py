@@ -50,6 +50,7 @@ def sync_frame(summaries: list[dict[str, Any]]) -> pd.DataFrame:
         x = (s.get("swept") or {}).get(axis, s.get(axis))
         rows.append({"strategy": str(s.get("strategy")), "x": x,
                      "cpu_cores": api.get("cpu_cores", (api.get("cpu_s") or np.nan) / virt),
+                     "gzip_cores": (_get(api, "cpu_s_by_kind", "gzip") or 0.0) / virt,
                      "etcd_cores": _get(s, "etcd", "cpu_cores"),
                      "mb_per_s": (api.get("egress_bytes_per_s") or api.get("bytes_per_s") or np.nan) / 1e6,
                      "watch_mb_per_s": (kinds.get("watch") or 0.0) / 1e6,
@@ -80,13 +81,13 @@ def _crossing_lines(fig: go.Figure, crossover: list[dict] | None, costs: tuple[s
 
 
 def _by_strategy(fig: go.Figure, df: pd.DataFrame, ycol: str, single: bool, suffix: str = "", dash: str = "solid",
-                 show: bool = True, **where) -> None:
+                 show: bool = True, pattern: str = "", **where) -> None:
     colors = _colors(sorted(df["strategy"].unique()))
     for strategy, g in df.groupby("strategy", sort=True):
         name = esc(strategy) + suffix
         if single:
             fig.add_trace(go.Bar(x=[name], y=g[ycol], name=name, legendgroup=name, marker_color=colors[strategy],
-                                 showlegend=show), **where)
+                                 marker_pattern_shape=pattern, showlegend=show), **where)
         else:
             fig.add_trace(go.Scatter(x=g["x"], y=g[ycol], mode="lines+markers", name=name, legendgroup=name,
                                      line={"color": colors[strategy], "dash": dash}, showlegend=show), **where)
@@ -120,6 +121,11 @@ def sync_cost(summaries: list[dict[str, Any]], crossover: list[dict] | None = No
                         subplot_titles=("apiserver", "etcd"))
     for col, ycol, cost in ((1, "cpu_cores", "apiserver_cores"), (2, "etcd_cores", "etcd_cores")):
         _by_strategy(fig, df, ycol, single, show=col == 1, row=1, col=col)
+        if col == 1:
+            zipped = df[df["gzip_cores"] > 0]
+            if not zipped.empty:  # response compression's share (I31)
+                _by_strategy(fig, zipped, "gzip_cores", single, " (of which gzip)", dash="dot", pattern="/",
+                             row=1, col=1)
         if not single:
             top = float(np.nanmax(df[ycol].to_numpy(dtype=float))) if df[ycol].notna().any() else 1.0
             _crossing_lines(fig, crossover, (cost,), 0.0, top or 1.0, axis, row=1, col=col)
@@ -130,8 +136,9 @@ def sync_cost(summaries: list[dict[str, Any]], crossover: list[dict] | None = No
         fig.update_xaxes(type="log")
     return finish(fig, "Sync cost: apiserver and etcd CPU",
                   "Polling costs every stored object per period (scanned, encoded, and from etcd when reads are "
-                  "not served by the cache); watching costs every change times its watchers. Dashed lines mark "
-                  "where a watching strategy's cost crosses polling's.")
+                  "not served by the cache; a response over 128 KiB is also gzipped for clients that accept it, "
+                  "5 ns per byte, I31: the hatched or dotted '(of which gzip)' share); watching costs every change "
+                  "times its watchers. Dashed lines mark where a watching strategy's cost crosses polling's.")
 
 
 def sync_egress(summaries: list[dict[str, Any]], crossover: list[dict] | None = None) -> go.Figure:
@@ -151,9 +158,11 @@ def sync_egress(summaries: list[dict[str, Any]], crossover: list[dict] | None = 
     if wide_span(df["mb_per_s"][df["mb_per_s"] > 0]):
         _log_values(fig)
     return finish(fig, "Sync egress: every byte the apiserver sends",
-                  "Polling sends objects x object size per period per client; watching sends changes/s x watchers "
-                  "x event size. Both grow with clients, so against clients the lines are parallel: egress "
-                  "crosses along the change rate, near objects / poll period changes per second.",
+                  "Polling sends objects x object size per period per client, divided by the gzip ratio (5, I30) "
+                  "when a response is over 128 KiB and the client accepts gzip; watching sends changes/s x "
+                  "watchers x event size, never compressed. Both grow with clients, so against clients the lines "
+                  "are parallel: egress crosses along the change rate, near objects / (poll period x 5) changes "
+                  "per second for gzipped lists (objects / poll period without compression).",
                   _x_title(df, axis, single), "egress (MB/s)")
 
 

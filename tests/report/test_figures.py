@@ -297,3 +297,18 @@ def test_sync_figures_with_one_client_count_never_put_bars_on_a_log_axis():
     lin = S.sync_cost(close)
     assert {t.type for t in lin.data} == {"bar"} and lin.layout.yaxis.type != "log"
     assert {t.type for t in S.sync_staleness(close).data} == {"bar"}
+
+
+def test_sync_cost_shows_the_gzip_share_of_the_apiserver_cpu():
+    """A poller's compression CPU (cpu_s_by_kind.gzip, I31) is drawn as its own dotted line on the
+    apiserver panel; a strategy without any gets none."""
+    runs = sync_summaries()
+    for s in runs:
+        if s["strategy"] == "poll":
+            s["apiserver"]["cpu_s_by_kind"] = {"gzip": s["apiserver"]["cpu_s"] / 2}
+    fig = S.sync_cost(runs)
+    gz = [t for t in fig.data if t.name.endswith("(of which gzip)")]
+    assert [t.name for t in gz] == ["poll (of which gzip)"]
+    assert gz[0].line.dash == "dot" and gz[0].xaxis == "x"
+    assert list(gz[0].y) == pytest.approx([0.04, 0.4, 4.0])
+    assert not [t for t in S.sync_cost(sync_summaries()).data if "gzip" in t.name]
