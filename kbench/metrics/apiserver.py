@@ -24,14 +24,15 @@ _NOT_READY_LEGACY = ("ResilientWatchCacheInitialization=false: a restarted watch
 
 
 def not_modelled(gates, api=None) -> list[str]:
-    """:data:`NOT_MODELLED`, what the feature gates ``gates`` leave out (a mapping, may be None), and
-    the watches of resources upstream keeps no watch cache for that a cache of ``api`` served."""
+    """:data:`NOT_MODELLED`, what the feature gates ``gates`` leave out (a mapping, may be None), response
+    compression turned off, or its one ratio when ``api`` compressed a response, and the watches of
+    resources upstream keeps no watch cache for that a cache of ``api`` served."""
     out = list(NOT_MODELLED)
     gz = getattr(getattr(api, "cfg", None), "gzip", None)
     if gz is not None:
         if not gz.enabled and (gates is None or gates.get("APIResponseCompression", True)):
             out.append(_GZIP_OFF)
-        elif gz.enabled:
+        elif gz.enabled and getattr(api, "gzip_saved_bytes", 0.0) > 0:  # the run compressed something
             out.append(_GZIP_ONE_RATIO)
     if gates is not None and not gates.get("ResilientWatchCacheInitialization", True):
         out.append(_NOT_READY_LEGACY)

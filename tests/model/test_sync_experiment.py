@@ -100,6 +100,9 @@ def test_poll_egress_without_compression_is_the_whole_response():
     saved = gz["lists_logical_per_s"] * 500 * 1024 * (1 - 1 / GZIP_RATIO)
     assert gz["apiserver"]["gzip_saved_bytes_per_s"] == pytest.approx(saved, rel=0.01)
     assert sum(gz["apiserver"]["cpu_s_by_kind"].values()) == pytest.approx(gz["apiserver"]["cpu_s"], rel=1e-9)
+    # the one-ratio simplification is named where the run compressed something, and only there
+    assert any(line.startswith("response compression: one ratio") for line in gz["ignored"])
+    assert not any(line.startswith("response compression") for line in s["ignored"])
 
 
 def test_watching_is_cheaper_than_polling_at_this_change_rate(poll, watch):
