@@ -32,7 +32,7 @@ def not_modelled(gates, api=None) -> list[str]:
     if gz is not None:
         if not gz.enabled and (gates is None or gates.get("APIResponseCompression", True)):
             out.append(_GZIP_OFF)
-        elif gz.enabled and getattr(api, "gzip_saved_bytes", 0.0) > 0:  # the run compressed something
+        elif gz.enabled and api.gzip_saved_bytes > 0:  # the run compressed something
             out.append(_GZIP_ONE_RATIO)
     if gates is not None and not gates.get("ResilientWatchCacheInitialization", True):
         out.append(_NOT_READY_LEGACY)
@@ -80,7 +80,7 @@ def apiserver_block(plane, virtual_s: float) -> dict[str, Any]:
         waits.count += f.wait_s.count
         waits.sum += f.wait_s.sum
         waits.max = max(waits.max, f.wait_s.max)
-    gz = getattr(api, "cpu_gzip_s", 0.0)
+    gz = api.cpu_gzip_s
     other = api.cpu_s - api.cpu_watch_s - api.cpu_list_s - gz
     return {
         "egress_bytes_per_s": tr.egress_total / v,
@@ -100,7 +100,7 @@ def apiserver_block(plane, virtual_s: float) -> dict[str, Any]:
         "restarts": api.restarts,
         "cpu_cores": api.cpu_s / v,
         "cpu_s_by_kind": {"requests": other, "watch": api.cpu_watch_s, "list": api.cpu_list_s, "gzip": gz},
-        "gzip_saved_bytes_per_s": getattr(api, "gzip_saved_bytes", 0.0) / v,
+        "gzip_saved_bytes_per_s": api.gzip_saved_bytes / v,
         "cache_read_wait_s": {**{k: latency(waits)[k] for k in ("p50", "p99", "max", "count")},
                               "fallbacks": sum(f.fallbacks for f in fresh),
                               "progress_requests": sum(f.progress_requests for f in fresh)},

@@ -50,14 +50,10 @@ def charge_get(api, req: Request, *, objects: int = 1, from_etcd: bool = True) -
     else:
         latency = cpu(cfg.request_base_cpu_s + objects * cfg.list_cache_cpu_s_per_object
                       + size * cfg.encode_cpu_s_per_byte)
-    gz = cfg.gzip
-    if size > gz.threshold_bytes and gz.enabled and req.accept_gzip and api.gates["APIResponseCompression"]:
-        zcpu = size * gz.cpu_s_per_byte
-        latency += cpu(zcpu)  # as Serve._respond (I3, I29-I31)
-        api.cpu_gzip_s += zcpu
-        small = size / gz.ratio
-        api.gzip_saved_bytes += size - small
-        size = small
+    if size > cfg.gzip.threshold_bytes:  # gzip, as Serve._respond (I3, I29-I31)
+        size, zcpu = api.compressed(req, size)
+        if zcpu:
+            latency += cpu(zcpu)
     if size:
         latency = api._send_delay(latency, size)  # the client's link and the shared NIC
         tr = api.traffic  # Traffic.out, inlined: every byte sent is in the egress ledger

@@ -183,6 +183,20 @@ class Apiserver:
         """Book ``seconds`` of one core, FCFS; the event fires when the work is done."""
         return Timeout(self.env, self._cpu_delay(seconds))
 
+    def compressed(self, req, size: float) -> tuple[float, float]:
+        """A response of ``size`` bytes to ``req`` as sent: (bytes on the wire, compression CPU,
+        seconds). Gzipped when it is over the threshold, the client accepts gzip and the feature is
+        on (I3, I24, I29-I31; watch events never come here); the CPU and the bytes saved are counted
+        (``cpu_gzip_s``, ``gzip_saved_bytes``), the CPU is the caller's to book."""
+        gz = self.cfg.gzip
+        if size <= gz.threshold_bytes or not (gz.enabled and req.accept_gzip and self.gates["APIResponseCompression"]):
+            return size, 0.0
+        cpu = size * gz.cpu_s_per_byte
+        small = size / gz.ratio
+        self.cpu_gzip_s += cpu
+        self.gzip_saved_bytes += size - small
+        return small, cpu
+
     def _cpu_delay(self, seconds: float) -> float:
         """Book ``seconds`` of one core, FCFS; return how long until the work is done, seconds."""
         now = self.env.now

@@ -251,14 +251,10 @@ class Serve(ReadSteps):
         cfg = api.cfg
         size = resp.size_bytes
         cpu = size * cfg.encode_cpu_s_per_byte
-        gz = cfg.gzip
-        if gz.enabled and size > gz.threshold_bytes and self.req.accept_gzip and api.gates["APIResponseCompression"]:
-            zcpu = size * gz.cpu_s_per_byte
+        if size > cfg.gzip.threshold_bytes:  # gzip (I3, I29-I31)
+            size, zcpu = api.compressed(self.req, size)
+            resp.size_bytes = size
             cpu += zcpu
-            api.cpu_gzip_s += zcpu
-            resp.size_bytes = small = size / gz.ratio
-            api.gzip_saved_bytes += size - small
-            size = small
         delay = api._send_delay(api._cpu_delay(cpu), size)
         if transient > 0.0:
             self.mem_held += transient
