@@ -309,7 +309,10 @@ def simpy_timeout_rate(events: int = 300_000, processes: int = 100) -> float:
 def machine() -> dict[str, Any]:
     """What the figures were measured on."""
     return {"python": platform.python_version(), "platform": platform.platform(), "cpus": os.cpu_count(),
-            "processor": platform.processor() or platform.machine()}
+            "processor": platform.processor() or platform.machine(),
+            # the build matters as much as the version (a PGO+LTO, statically linked CPython runs
+            # kbench ~15 % faster than pyenv's default build of the same release: Makefile, PY)
+            "python_executable": os.path.realpath(sys.executable)}
 
 
 def bench(quick: bool = False, only: list[str] | None = None, growth: bool = True,

@@ -2,6 +2,8 @@
 scenarios, in child processes, and prints the JSON keys scripts rely on."""
 
 import json
+import os
+import sys
 
 import pytest
 from typer.testing import CliRunner
@@ -46,6 +48,7 @@ def test_bench_quick_json():
     assert out["engine"]["simpy_timeout_events_per_s"] > 1000
     assert "efficiency" not in out
     la = out["machine"]["loadavg"]
+    assert os.path.samefile(out["machine"]["python_executable"], sys.executable)  # the build measured
     assert len(la["before"]) == len(la["after"]) == 3 and all(x >= 0 for x in la["before"] + la["after"])
     g = out["growth"]
     assert g["small"]["pods"] == g["large"]["pods"] > 0
