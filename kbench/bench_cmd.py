@@ -41,7 +41,7 @@ def bench_cmd(
     out = console if console.width >= 170 else Console(width=170)  # a wide table: never wrap the figures
 
     t = Table(title=f"kbench bench{' --quick' if quick else ''} · {res['machine']['cpus']} CPUs · "
-                    f"Python {res['machine']['python']} ({res['machine'].get('python_executable', '?')})")
+                    f"Python {res['machine']['python']} ({res['machine']['python_executable']})")
     for col in ("scenario", "mode", "wall s", "CPU s", "virtual s", "speed-up", "pods scheduled", "API requests",
                 "µs wall/request", "µs wall/pod", "µs CPU/request", "µs CPU/pod", "peak RSS MiB", "load 1m"):
         t.add_column(col, justify="left" if col in ("scenario", "mode") else "right", no_wrap=True)
