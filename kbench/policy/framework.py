@@ -51,6 +51,7 @@ from kbench.cluster.objects import NodeTable, Pod
 from kbench.errors import PolicyError
 from kbench.policy.api import Code, CycleState, FilterResult, Handle, Status
 from kbench.policy.batching import OpportunisticBatch, sorted_others
+from kbench.policy.fusedcycle import FusedCycle, fusable
 from kbench.policy.profile import VOLUME_PHANTOMS, Profile
 from kbench.policy.registry import Registry, default_registry
 from kbench.policy.resolve import resolve_policy
@@ -92,10 +93,12 @@ class Framework:
             draw from it only.
         registry: Resolves plugin names (default: the default registry).
         handle: Shared plugin handle (default: a new one with ``rng``).
+        fused: Use the fused cycle for the default profile's common case (same results; False:
+            the generic path always, as the fused cycle's tests compare).
     """
 
     def __init__(self, profile: Profile | str, rng: np.random.Generator | int | None = None, *,
-                 registry: Registry | None = None, handle: Handle | None = None):
+                 registry: Registry | None = None, handle: Handle | None = None, fused: bool = True):
         if isinstance(profile, str):
             profile, registry = resolve_policy(profile, registry)
         registry = registry if registry is not None else default_registry()
@@ -135,6 +138,9 @@ class Framework:
         """Explicit node order for ``tieBreak: first`` (overrides the seeded order when set)."""
         self.batch = OpportunisticBatch(self) if self.handle.features["OpportunisticBatching"] else None
         """Opportunistic batching (:mod:`kbench.policy.batching`), None with the gate off."""
+        self.fused = FusedCycle(self) if fused and fusable(self) else None
+        """The default profile's fused cycle (:mod:`kbench.policy.fusedcycle`), None when the
+        profile is not the default one or ``fused`` is False (the generic path only)."""
 
     @property
     def _next_start(self) -> int:
@@ -244,6 +250,12 @@ class Framework:
         Raises:
             PolicyError: A plugin raised or returned something malformed.
         """
+        fused = self.fused
+        if (fused is not None and assume and not evaluate_all and only_rows is None and nominated is None
+                and fused.applies(pod, nodes)):
+            out = fused.run(pod, nodes, cycle, now)
+            if out is not None:
+                return out
         n = nodes.n
         self.handle.nodes = nodes
         state = CycleState()
