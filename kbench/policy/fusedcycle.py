@@ -86,7 +86,8 @@ class FusedCycle:
                                                       "InterPodAffinity")]
         self.weights = fw.weights
         self._tolerant: tuple | None = None  # (nodes, taints_version, n, passes_all, TaintToleration's uniform)
-        self._masks: dict[int, list] = {}  # id(fit request) -> [request, nodes, n, columns, pods_version, mask]
+        self._masks: dict[int, list] = {}  # id(fit request) -> _fit_mask's list
+        self._ones: dict[int, np.ndarray] = {}  # size -> read-only all-True
         self.used = 0
         """Cycles the fused path ran."""
 
@@ -120,12 +121,8 @@ class FusedCycle:
         if not tolerant[3] or uniform[0] is None or uniform[1] is None:
             return None
         self.used += 1
-        evaluated = np.zeros(n, dtype=bool)
-        feasible = np.zeros(n, dtype=bool)
         log = FilterLog(n, list(fw.filters))
-        result = ScheduleResult(None, None, feasible, evaluated, FilterReasons(log),
-                                ScoreArrays(n, fw.score_plugins), np.zeros(n, dtype=np.int64),
-                                np.zeros(n, dtype=bool), dict(self.weights), state=state, log=log)
+        result = FusedResult(n, FilterReasons(log), ScoreArrays(n, fw.score_plugins), dict(self.weights), state, log)
         work = state.work
         work["cycle"] = 1.0
         work["point_call"] = float(fw._phantom_calls) + len(PRE_FILTERS)  # integers: exact as five += 1
@@ -141,13 +138,11 @@ class FusedCycle:
         alive, processed, rejected = (fw._filter_window(pod, nodes, state, filters, start, k, log) if got is None
                                       else got)
         log.start, log.processed = start, processed
-        evaluated[start:start + processed] = True
-        evaluated[:max(start + processed - n, 0)] = True
+        result.span, result.alive = (start, processed), alive
         if k < n:
             fw._next_start = (start + processed) % n
         work["filter_node"] = float(processed)
         work["filter_call"] = float(log.rows_seen() if rejected else processed * len(filters))
-        feasible[alive] = True
         if alive.size == 0:
             return fw._post_filter(pod, nodes, result, log)
         out = self._score_and_select(pod, nodes, result, alive, uniform)
@@ -164,21 +159,29 @@ class FusedCycle:
         want = k + 1 if k < n else n
         size = min(n, want + want // 8 + 16)
         chunk = self.fw._ring(n)[start:start + size]
-        if not self._fit_mask(nodes, request)[chunk].all():
+        hit = self._fit_mask(nodes, request)
+        if hit[6] and not hit[5][chunk].all():  # hit[6]: rows where it does not fit
             return None
         records = log.records
         for name, _ in self.filters[:-1]:
             records.append((name, chunk, _ALL_PASS, None))
-        ok = np.ones(size, dtype=bool)
+        ok = self._ones.get(size)
+        if ok is None:  # read-only: every record of this size shares it
+            if len(self._ones) >= 64:
+                self._ones.clear()
+            ok = self._ones[size] = np.ones(size, dtype=bool)
+            ok.flags.writeable = False
         records.append(("NodeResourcesFit", chunk, FilterResult(ok, "", Code.UNSCHEDULABLE), ok))
         if k < n and size > k:
             return chunk[:k], (int(chunk[k - 1]) - start) % n + 1, False
         return chunk, n, False
 
-    def _fit_mask(self, nodes, request: dict) -> np.ndarray:
-        """``(n,) bool``: rows where NodeResourcesFit's Filter passes ``request`` (its checks: no
-        free column below the quantity needed), kept per request and brought up to date from the
-        rows whose pods changed (``free_int`` changes only there and when rows are added)."""
+    def _fit_mask(self, nodes, request: dict) -> list:
+        """``[request, nodes, n, columns, pods_version, mask, misfits, checks]``: ``mask`` ``(n,)
+        bool`` marks the rows where NodeResourcesFit's Filter passes ``request`` (its checks: no free
+        column below the quantity needed), ``misfits`` counts the others; kept per request and
+        brought up to date from the rows whose pods changed (``free_int`` changes only there and
+        when rows are added)."""
         hit = self._masks.get(id(request))
         res_index = nodes.res_index
         version = nodes.pods_version
@@ -190,24 +193,28 @@ class FusedCycle:
             if changed is None or len(changed) > 64:
                 hit = None
             else:
-                checks = [(col, qty) for _, col, qty in self.fit._checks(request, res_index)]
-                free, mask = nodes.free_int, hit[5]
+                free, mask, checks = nodes.free_int, hit[5], hit[7]
                 for r in dict.fromkeys(changed):
                     row = free[r].tolist()
-                    mask[r] = all(col is not None and row[col] >= qty for col, qty in checks)
+                    fits = all(col is not None and row[col] >= qty for col, qty in checks)
+                    if fits != mask[r]:
+                        mask[r] = fits
+                        hit[6] += -1 if fits else 1
                 hit[4] = version
         if hit is None:
             free = nodes.free_int
             mask = np.ones(nodes.n, dtype=bool)
-            for _, col, qty in self.fit._checks(request, res_index):
+            checks = [(col, qty) for _, col, qty in self.fit._checks(request, res_index)]
+            for col, qty in checks:
                 if col is None:
                     mask[:] = False
                 else:
                     mask &= free[:, col] >= qty
             if len(self._masks) >= 16:
                 self._masks.clear()
-            hit = self._masks[id(request)] = [request, nodes, nodes.n, len(res_index), version, mask]
-        return hit[5]
+            hit = self._masks[id(request)] = [request, nodes, nodes.n, len(res_index), version, mask,
+                                              nodes.n - int(np.count_nonzero(mask)), checks]
+        return hit
 
     def _score_and_select(self, pod, nodes, result: ScheduleResult, cand: np.ndarray,
                           uniform: tuple[int, int]) -> ScheduleResult:
@@ -262,11 +269,50 @@ class FusedCycle:
                 total = np.zeros(m, dtype=np.int64)
             if uniform_total:
                 total += uniform_total
-            result.total[cand] = total
-            result.scored[cand] = True
+            result.cand, result.totals = cand, total
             best = cand[total == total[total.argmax()]]
         else:
             best = cand
         idx = int(best[0]) if best.size == 1 else int(best[fw.rng.integers(best.size)])
         result.node, result.node_idx = nodes.names[idx], idx
         return fw._reserve_permit(pod, nodes, result, idx)
+
+
+class FusedResult(ScheduleResult):
+    """A :class:`~kbench.policy.results.ScheduleResult` whose ``(n,)`` arrays (``feasible``,
+    ``evaluated``, ``total``, ``scored``) are built on first read from the cycle's window
+    (``span``: start, processed), feasible rows (``alive``) and scored candidates (``cand``,
+    ``totals``): the scheduler reads none of them after a successful cycle."""
+
+    def __init__(self, n: int, filter_reasons, scores, weights: dict, state: CycleState, log: FilterLog):
+        # not the dataclass __init__: the four arrays are properties here
+        self.node = self.node_idx = self.nominated_node = None
+        self.filter_reasons, self.scores, self.weights = filter_reasons, scores, weights
+        self.gpus, self.status, self.state, self.log = (), _OK, state, log
+        self.pre_filter, self.pre_score = {}, {}
+        self.n, self.span, self.alive, self.cand, self.totals = n, (0, 0), None, None, None
+        self._arrays: dict[str, np.ndarray] = {}
+
+    def _array(self, name: str) -> np.ndarray:
+        got = self._arrays.get(name)
+        if got is None:
+            n = self.n
+            got = np.zeros(n, dtype=np.int64 if name == "total" else bool)
+            if name == "evaluated":
+                start, processed = self.span
+                got[start:start + processed] = True
+                got[:max(start + processed - n, 0)] = True
+            elif name == "feasible" and self.alive is not None:
+                got[self.alive] = True
+            elif name == "total" and self.cand is not None:
+                got[self.cand] = self.totals
+            elif name == "scored" and self.cand is not None:
+                got[self.cand] = True
+            self._arrays[name] = got
+        return got
+
+    feasible = property(lambda self: self._array("feasible"), lambda self, v: self._arrays.__setitem__("feasible", v))
+    evaluated = property(lambda self: self._array("evaluated"),
+                         lambda self, v: self._arrays.__setitem__("evaluated", v))
+    total = property(lambda self: self._array("total"), lambda self, v: self._arrays.__setitem__("total", v))
+    scored = property(lambda self: self._array("scored"), lambda self, v: self._arrays.__setitem__("scored", v))
