@@ -29,7 +29,7 @@ from policies.resourceargs import (
     pod_request_vector,
     request_vector,
 )
-from policies.rowscores import balanced_two_row, cached_scores
+from policies.rowscores import balanced_two_row, cached_scores, keep_row_functions, row_functions
 
 NAME = "NodeResourcesBalancedAllocation"
 
@@ -84,6 +84,7 @@ class NodeResourcesBalancedAllocation:
         check_keys(args, ("resources",), "args", "NodeResourcesBalancedAllocationArgs")
         self.handle = handle
         self.resources = parse_resources(args.get("resources"), "args.resources")
+        self._row_fns: dict[int, tuple] = {}  # policies.rowscores.row_functions
 
     def sign(self, pod) -> tuple | None:
         """Opportunistic batching's fragment (upstream ``SignPod``: the pod's requests)."""
@@ -114,18 +115,24 @@ class NodeResourcesBalancedAllocation:
         return balanced_scores(req, alloc)
 
     def _cached(self, nodes, cand: np.ndarray, pod_req: np.ndarray, cols: list[int]) -> np.ndarray | None:
-        """Scores through :mod:`policies.rowscores` (None: first sighting of the shape)."""
-        resources, preq = self.resources, pod_req.tolist()
+        """Scores through :mod:`policies.rowscores` (None: first sighting of the shape); the cache key
+        and row functions are kept per request vector (pods of one shape share it)."""
+        got = row_functions(self._row_fns, nodes, pod_req, cols)
+        if got is None:
+            resources, preq = self.resources, pod_req.tolist()
 
-        def rows_fn(rows: np.ndarray) -> np.ndarray:
-            alloc, req = alloc_and_requested(nodes, rows, resources, pod_req, use_requested=True)
-            return balanced_scores(req, alloc)
+            def rows_fn(rows: np.ndarray) -> np.ndarray:
+                alloc, req = alloc_and_requested(nodes, rows, resources, pod_req, use_requested=True)
+                return balanced_scores(req, alloc)
 
-        def row_fn(row: int) -> int | None:
-            alloc, used = nodes.allocatable_int[row].tolist(), nodes.requested_int[row].tolist()
-            return balanced_two_row([alloc[c] for c in cols], [used[c] + q for c, q in zip(cols, preq, strict=True)])
+            def row_fn(row: int) -> int | None:
+                alloc, used = nodes.allocatable_int[row].tolist(), nodes.requested_int[row].tolist()
+                return balanced_two_row([alloc[c] for c in cols],
+                                        [used[c] + q for c, q in zip(cols, preq, strict=True)])
 
-        return cached_scores(nodes, (NAME, tuple(resources), tuple(preq)), cand, rows_fn, row_fn)
+            got = keep_row_functions(self._row_fns, nodes, pod_req, cols, (NAME, tuple(resources), tuple(preq)),
+                                     rows_fn, row_fn)
+        return cached_scores(nodes, got[3], cand, got[4], got[5])
 
 
 PLUGINS = [NodeResourcesBalancedAllocation]

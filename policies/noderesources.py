@@ -44,7 +44,7 @@ from policies.resourceargs import (
     pod_request_vector,
     request_vector,
 )
-from policies.rowscores import cached_scores, least_allocated_row
+from policies.rowscores import cached_scores, keep_row_functions, least_allocated_row, row_functions
 
 NAME = "NodeResourcesFit"
 _MAX_CODED_CHECKS = 12  # up to 2^12 combinations of failed checks are coded; more are joined per node
@@ -174,6 +174,7 @@ class NodeResourcesFit:
         self.handle = handle
         self._fit_memo: dict[tuple, dict[str, int]] = {}
         self._last_checks: tuple | None = None
+        self._row_fns: dict[int, tuple] = {}  # policies.rowscores.row_functions
         self.ignored = {str(x) for x in args.get("ignoredResources") or ()}
         self.ignored_groups = set()
         for i, group in enumerate(args.get("ignoredResourceGroups") or ()):
@@ -294,21 +295,26 @@ class NodeResourcesFit:
                 (ClusterEvent(NODE, ADD | UPDATE_NODE_ALLOCATABLE), hintfns.fit_node(self._fit_request))]
 
     def _cached(self, nodes, cand: np.ndarray, pod_req: np.ndarray, cols: list[int]) -> np.ndarray | None:
-        """LeastAllocated scores through :mod:`policies.rowscores` (None: first sighting of the shape)."""
-        resources, weights = self.resources, self.weights
-        wlist = weights.tolist()
-        preq = pod_req.tolist()
+        """LeastAllocated scores through :mod:`policies.rowscores` (None: first sighting of the shape);
+        the cache key and row functions are kept per request vector (pods of one shape share it)."""
+        got = row_functions(self._row_fns, nodes, pod_req, cols)
+        if got is None:
+            resources, weights = self.resources, self.weights
+            wlist = weights.tolist()
+            preq = pod_req.tolist()
 
-        def rows_fn(rows: np.ndarray) -> np.ndarray:
-            alloc, req = alloc_and_requested(nodes, rows, resources, pod_req, use_requested=False)
-            return least_allocated(req, alloc, weights)
+            def rows_fn(rows: np.ndarray) -> np.ndarray:
+                alloc, req = alloc_and_requested(nodes, rows, resources, pod_req, use_requested=False)
+                return least_allocated(req, alloc, weights)
 
-        def row_fn(row: int) -> int:
-            alloc, used = nodes.allocatable_int[row].tolist(), nodes.nonzero_requested_int[row].tolist()
-            return least_allocated_row([alloc[c] for c in cols], [used[c] + q for c, q in zip(cols, preq, strict=True)],
-                                       wlist)
+            def row_fn(row: int) -> int:
+                alloc, used = nodes.allocatable_int[row].tolist(), nodes.nonzero_requested_int[row].tolist()
+                return least_allocated_row([alloc[c] for c in cols],
+                                           [used[c] + q for c, q in zip(cols, preq, strict=True)], wlist)
 
-        return cached_scores(nodes, (NAME, tuple(resources), tuple(preq)), cand, rows_fn, row_fn)
+            got = keep_row_functions(self._row_fns, nodes, pod_req, cols, (NAME, tuple(resources), tuple(preq)),
+                                     rows_fn, row_fn)
+        return cached_scores(nodes, got[3], cand, got[4], got[5])
 
 
 def cpu_memory_cols(nodes, resources: list[tuple[str, int]]) -> list[int] | None:

@@ -294,8 +294,9 @@ class PodTopologySpread:
                 state.add_work("pod_term", nodes.pod_total * len(cand) / max(nodes.n, 1))
             else:
                 dom, size = domains(nodes, c.key)
+                dom_kept = dom[kept]
                 registered = np.zeros(size, dtype=bool)
-                registered[dom[kept]] = True
+                registered[dom_kept] = True
                 weight = math.log(np.count_nonzero(registered) + 2)
                 if c.taints_policy != "Honor" and (c.affinity_policy != "Honor" or no_affinity):
                     sums = domain_sums(nodes, pod.namespace, c.selector, c.key, required)
@@ -305,7 +306,7 @@ class PodTopologySpread:
                     counts = selector_counts(nodes, pod.namespace, c.selector)
                     use = inc[i] & registered[dom]
                     sums = np.bincount(dom[use], weights=counts[use], minlength=size).astype(np.int64)
-                cnt = sums[dom[cand]]
+                cnt = sums[dom_kept if ignored is None else dom[cand]]  # kept is cand when nothing is ignored
             term = cnt * weight  # int64 * float: the float64 product, as cnt.astype(float64) * weight
             if c.max_skew != 1:  # adding 0.0 to a non-negative term changes nothing
                 term += float(c.max_skew - 1)
@@ -314,8 +315,8 @@ class PodTopologySpread:
             else:
                 labelled = label_codes(nodes, c.key)[0][cand] >= 0
                 acc = np.where(labelled, term, 0.0) if acc is None else np.where(labelled, acc + term, acc)
-        whole = np.trunc(acc)
-        raw = (whole + (acc - whole >= 0.5)).astype(np.int64)  # Go math.Round (acc >= 0)
+        raw = acc.astype(np.int64)  # Go math.Round (acc >= 0): truncate, then up when the rest is >= 0.5
+        raw += (acc - raw) >= 0.5
         state[f"{NAME}/ignored"] = ignored
         return raw if ignored is None else np.where(ignored, 0, raw)
 

@@ -73,6 +73,26 @@ def cached_scores(nodes, key: tuple, cand: np.ndarray, rows_fn: Callable[[np.nda
     return full[cand]
 
 
+def row_functions(memo: dict, nodes, pod_req: np.ndarray, cols: list[int]) -> tuple | None:
+    """A plugin's kept ``(pod_req, nodes, cols, key, rows_fn, row_fn)`` for this request vector
+    (the read-only array :func:`policies.resourceargs.request_vector` memoises per shape), table and
+    columns, or None (build them and :func:`keep_row_functions`)."""
+    got = memo.get(id(pod_req))
+    if got is None or got[0] is not pod_req or got[1] is not nodes or got[2] != cols:
+        return None
+    return got
+
+
+def keep_row_functions(memo: dict, nodes, pod_req: np.ndarray, cols: list[int], key: tuple,
+                       rows_fn: Callable[[np.ndarray], np.ndarray], row_fn: Callable[[int], int | None]) -> tuple:
+    """Keep what :func:`row_functions` returns (at most 16 entries; the memo holds ``pod_req``, so
+    its id is not reused while kept)."""
+    if len(memo) >= 16:
+        memo.clear()
+    got = memo[id(pod_req)] = (pod_req, nodes, list(cols), key, rows_fn, row_fn)
+    return got
+
+
 def least_allocated_row(alloc: list[int], req: list[int], weights: list[int]) -> int:
     """E7 for one node, as :func:`policies.noderesources.least_allocated` computes it."""
     total = wsum = 0
