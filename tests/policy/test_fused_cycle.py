@@ -103,7 +103,7 @@ def test_fused_cycle_equals_generic(kind, seed, n_nodes):
     placed: list[tuple] = []
     undo = None
     generic_only = 0
-    for j in range(500):
+    for j in range(300):
         r = rng.random()
         anti = [i for i, (p, _) in enumerate(placed) if p.pod_affinity is not None]
         if (r < 0.08 and placed) or (anti and r < 0.3):  # a deletion (the scheduler's unassume)
@@ -147,7 +147,7 @@ def test_fused_cycle_equals_generic(kind, seed, n_nodes):
         if fws[0].batch is not None:
             assert (fws[0].batch._last, fws[0].batch.flushed) == (fws[1].batch._last, fws[1].batch.flushed)
     # both paths were exercised (a mixed cluster's cordoned and NoSchedule nodes keep most pods generic)
-    assert generic_only > 30 and (kind == "mixed" or fws[0].fused.used > 120), (generic_only, fws[0].fused.used)
+    assert generic_only > 15 and (kind == "mixed" or fws[0].fused.used > 70), (generic_only, fws[0].fused.used)
 
 
 def test_fused_cycle_only_for_the_default_profile():
