@@ -55,7 +55,7 @@ from kbench.policy.fusedcycle import FusedCycle, fusable
 from kbench.policy.profile import VOLUME_PHANTOMS, Profile
 from kbench.policy.registry import Registry, default_registry
 from kbench.policy.resolve import resolve_policy
-from kbench.policy.results import FilterLog, FilterReasons, ScheduleResult, ScoreArrays
+from kbench.policy.results import ALL_PASS, FilterLog, FilterReasons, ScheduleResult, ScoreArrays
 from kbench.policy.scorecheck import checked_scores, checked_uniform
 
 __all__ = ["MIN_FEASIBLE_NODES_PERCENTAGE_TO_FIND", "MIN_FEASIBLE_NODES_TO_FIND", "FilterReasons", "Framework",
@@ -67,8 +67,6 @@ MIN_FEASIBLE_NODES_PERCENTAGE_TO_FIND = 5
 """D3: the adaptive percentage's floor."""
 _SUCCESS_OR_SKIP = (Code.SUCCESS, Code.SKIP)
 _OK = Status.success()
-_ALL_PASS = FilterResult(None, "")
-"""The record of a filter whose ``passes_all`` held: every row it was shown passes (ok None)."""
 
 
 def num_feasible_nodes_to_find(num_all_nodes: int, percentage: int = 0) -> int:
@@ -484,7 +482,7 @@ class Framework:
             if alive.size == 0:
                 break
             if fn is None:
-                records.append((name, alive, _ALL_PASS, None))
+                records.append((name, alive, ALL_PASS, None))
                 continue
             try:
                 res = fn(state, pod, nodes, alive)

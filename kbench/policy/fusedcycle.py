@@ -24,11 +24,10 @@ from __future__ import annotations
 import numpy as np
 
 from kbench.policy.api import Code, CycleState, FilterResult, Status
-from kbench.policy.results import FilterLog, FilterReasons, ScheduleResult, ScoreArrays
+from kbench.policy.results import ALL_PASS, FilterLog, FilterReasons, ScheduleResult, ScoreArrays
 
 _SKIP = Status.skip()
 _OK = Status.success()
-_ALL_PASS = FilterResult(None, "")
 
 PRE_FILTERS = ["NodeAffinity", "NodePorts", "NodeResourcesFit", "PodTopologySpread", "InterPodAffinity"]
 FILTERS = ["NodeUnschedulable", "NodeName", "TaintToleration", "NodeAffinity", "NodePorts", "NodeResourcesFit",
@@ -128,7 +127,7 @@ class FusedCycle:
         work["point_call"] = float(fw._phantom_calls) + len(PRE_FILTERS)  # integers: exact as five += 1
         pre = result.pre_filter
         pre["NodeAffinity"] = pre["NodePorts"] = _SKIP
-        state["NodeResourcesFit/preFilter"] = self.fit._fit_request(pod)
+        self.fit.pre_filter(state, pod, nodes)  # SUCCESS, its request in the state (not recorded)
         pre["PodTopologySpread"] = pre["InterPodAffinity"] = _SKIP
         # _filter_and_score's window branch
         k = fw.num_feasible_nodes_to_find(n)
@@ -164,7 +163,7 @@ class FusedCycle:
             return None
         records = log.records
         for name, _ in self.filters[:-1]:
-            records.append((name, chunk, _ALL_PASS, None))
+            records.append((name, chunk, ALL_PASS, None))
         ok = self._ones.get(size)
         if ok is None:  # read-only: every record of this size shares it
             if len(self._ones) >= 64:

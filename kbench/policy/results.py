@@ -15,7 +15,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from kbench.policy.api import Code, CodedReasons, CycleState, Status
+from kbench.policy.api import Code, CodedReasons, CycleState, FilterResult, Status
+
+ALL_PASS = FilterResult(None, "")
+"""The record of a filter whose ``passes_all`` held: every row it was shown passes (ok None)."""
 
 _UNRESOLVABLE = int(Code.UNSCHEDULABLE_AND_UNRESOLVABLE)
 
