@@ -11,7 +11,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
 .PHONY: demo demo-sync test test-live bench lint venv clean
-.PHONY: fuzz
+.PHONY: fuzz digest digest-check
 .PHONY: validate validate-full validation-doc validation-doc-fgd fgd-repro
 
 $(BIN)/python:
@@ -52,6 +52,17 @@ bench: $(STAMP)
 # Long fuzz run of the scenario, profile and trace loaders (make test runs a few examples each).
 fuzz: $(STAMP)
 	KBENCH_FUZZ=1 $(BIN)/python -m pytest tests/fuzz -q -m ""
+
+# Result digests (kbench digest): `make digest` before a change that should not move results,
+# `make digest-check` after it (exit 1 and the parts that moved when it did).
+DIGEST ?= results/digest.json
+digest: $(STAMP)
+	@mkdir -p $(dir $(DIGEST))
+	$(BIN)/kbench digest -o json > $(DIGEST).tmp && mv $(DIGEST).tmp $(DIGEST)
+	@echo "wrote $(DIGEST)"
+
+digest-check: $(STAMP)
+	$(BIN)/kbench digest --against $(DIGEST)
 
 lint: $(STAMP)
 	$(BIN)/ruff check kbench policies workloads tests

@@ -31,6 +31,7 @@ def _register() -> None:
     from kbench.report.commands import report_cmd
     from kbench.results import commands as results_commands
     from kbench.validate.commands import validate_cmd
+    from kbench.validate.digest_cmd import digest_cmd
     from kbench.workload import commands as workload_commands
 
     app.command("sync")(guarded(sync_cmd))
@@ -51,6 +52,7 @@ def _register() -> None:
     app.command("report")(guarded(report_cmd))
     app.command("bench")(guarded(bench_cmd))
     app.command("validate")(guarded(validate_cmd))
+    app.command("digest")(guarded(digest_cmd))
     calibrate_app = typer.Typer(no_args_is_help=True, help="Fit kbench's costs to a real etcd or control plane.")
     calibrate_app.command("etcd")(guarded(calibrate_commands.etcd_cmd))
     calibrate_app.command("metrics")(guarded(calibrate_commands.metrics_cmd))
