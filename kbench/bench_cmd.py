@@ -12,11 +12,23 @@ def bench_cmd(
                                             "fgd-openb-placement, sync-list-watch; cl2-load-5k runs only when named."),
     growth: bool = typer.Option(True, "--growth/--no-growth", help="Also run the 1,000 vs 5,000 node pair."),
     output: str = typer.Option("table", "-o", "--output", help="table, json or yaml."),
+    baseline: str = typer.Option(None, "--baseline", help="Also run this git revision's kbench bench, "
+                                 "alternating with this tree, and print the CPU ratios (no growth pair)."),
+    rounds: int = typer.Option(2, "--rounds", help="With --baseline: runs of each tree."),
+    max_ratio: float = typer.Option(None, "--max-ratio", help="With --baseline: exit 1 when a scenario's "
+                                    "CPU ratio (this tree over the baseline, medians) is above this."),
 ) -> None:
     """Benchmark kbench itself: wall and CPU time, µs per API request and per scheduled pod, peak RSS."""
     from kbench.console import check_output, console, err_console, print_data, warn
 
     check_output(output)
+    if baseline is not None:
+        _pair(baseline, scenario or [], rounds, quick, max_ratio, output)
+        return
+    if max_ratio is not None:
+        from kbench.errors import KbenchError
+
+        raise KbenchError("--max-ratio needs --baseline")
     from kbench.bench import LOADED, bench
 
     def log(msg: str) -> None:
@@ -61,3 +73,49 @@ def bench_cmd(
     if g:
         out.print(f"growth: per pod {g['large']['name']} ÷ {g['small']['name']} = {g['ratio']} (wall), "
                   f"{g['cpu_ratio']} (CPU)", markup=False, highlight=False)
+
+
+def _pair(rev: str, scenarios: list[str], rounds: int, quick: bool, max_ratio: float | None, output: str) -> None:
+    """``--baseline``: this tree against ``rev`` (:mod:`kbench.benchpair`), printed; exit 1 over ``max_ratio``."""
+    from rich.table import Table
+
+    from kbench.bench import cases
+    from kbench.benchpair import pair
+    from kbench.console import console, err_console, print_data, progress_wanted
+    from kbench.errors import KbenchError
+
+    names = [c.name for c in cases(quick)]
+    for name in scenarios:
+        if name not in names:
+            raise KbenchError(f"--scenario {name}: expected one of {', '.join(names)}")
+    show = progress_wanted()
+
+    def log(msg: str) -> None:
+        if show:
+            err_console.print(f"bench: {msg}", markup=False, highlight=False)
+
+    res = pair(rev, list(scenarios), rounds=rounds, quick=quick, log=log)
+    over = [name for name, s in res["scenarios"].items()
+            if max_ratio is not None and s["cpu_ratio"] is not None and s["cpu_ratio"] > max_ratio]
+    if max_ratio is not None:
+        res["max_ratio"], res["over"] = max_ratio, over
+    if output in ("json", "yaml"):
+        print_data(res, output)
+    else:
+        t = Table(title=f"kbench bench: this tree against {rev} ({res['baseline']['commit'][:12]}), "
+                        f"{rounds} alternating round(s){' --quick' if quick else ''}")
+        for col in ("scenario", "baseline CPU s", "CPU s", "CPU ratio", "baseline wall s", "wall s", "wall ratio"):
+            t.add_column(col, justify="left" if col == "scenario" else "right", no_wrap=True)
+
+        def runs(xs: list[float]) -> str:
+            return ", ".join(f"{x:.1f}" for x in xs)
+
+        for name, s in res["scenarios"].items():
+            t.add_row(name, runs(s["baseline_cpu_s"]), runs(s["cpu_s"]), f"{s['cpu_ratio']}",
+                      runs(s["baseline_wall_s"]), runs(s["wall_s"]), f"{s['wall_ratio']}")
+        console.print(t)
+        if max_ratio is not None:
+            verdict = f"above {max_ratio}: {', '.join(over)}" if over else f"every CPU ratio at most {max_ratio}"
+            console.print(verdict, markup=False, highlight=False)
+    if over:
+        raise typer.Exit(1)

@@ -1,0 +1,89 @@
+"""``kbench bench --baseline REV``: this tree against a git revision, alternating, in one run (the
+before/after figures issues 16, 18 and 21 ask for): the order of runs, the ratios, the exit codes,
+and one real pair of quick runs against HEAD."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import subprocess
+
+import pytest
+from typer.testing import CliRunner
+
+import kbench.benchpair as bp
+from kbench.bundled import ROOT, TRACES
+from kbench.cli import app
+
+runner = CliRunner()
+needs_git = pytest.mark.skipif(not (ROOT / ".git").exists(), reason="needs a git checkout of kbench")
+
+
+def _fake_runs(monkeypatch, cpu: dict[str, list[float]]):
+    """bench_tree replaced: each call returns the next CPU figure of its side; the calls are logged."""
+    calls: list[str] = []
+
+    def bench_tree(tree, scenarios, quick):
+        side = "baseline" if tree != ROOT else "this tree"
+        calls.append(side)
+        x = cpu[side][sum(1 for c in calls if c == side) - 1]
+        return {"scenarios": {"openb": {"cpu_s": x, "wall_s": 2 * x}}}
+
+    monkeypatch.setattr(bp, "bench_tree", bench_tree)
+    monkeypatch.setattr(bp, "_check_imports", lambda tree: None)
+    return calls
+
+
+@needs_git
+def test_rounds_alternate_and_ratios_are_medians(monkeypatch):
+    calls = _fake_runs(monkeypatch, {"baseline": [10.0, 30.0, 20.0], "this tree": [13.0, 12.0, 40.0]})
+    res = bp.pair("HEAD", ["openb"], rounds=3)
+    assert calls == ["baseline", "this tree", "this tree", "baseline", "baseline", "this tree"]
+    s = res["scenarios"]["openb"]
+    assert s["baseline_cpu_s"] == [10.0, 30.0, 20.0] and s["cpu_s"] == [13.0, 12.0, 40.0]
+    assert s["cpu_ratio"] == pytest.approx(13.0 / 20.0, abs=1e-3) and s["wall_ratio"] == s["cpu_ratio"]
+    head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
+    assert res["baseline"] == {"rev": "HEAD", "commit": head} and res["rounds"] == 3
+
+
+@needs_git
+@pytest.mark.parametrize("limit,code", [(1.5, 0), (1.2, 1)])
+def test_max_ratio_decides_the_exit_code(monkeypatch, limit, code):
+    _fake_runs(monkeypatch, {"baseline": [10.0], "this tree": [13.0]})
+    res = runner.invoke(app, ["bench", "--baseline", "HEAD", "--rounds", "1", "--scenario", "openb",
+                              "--max-ratio", str(limit), "-o", "json"])
+    assert res.exit_code == code, res.output
+    out = json.loads(res.stdout)
+    assert out["scenarios"]["openb"]["cpu_ratio"] == 1.3 and out["over"] == ([] if code == 0 else ["openb"])
+
+
+@pytest.mark.parametrize("args,message", [
+    (["bench", "--baseline", "no-such-revision-xyz"], "no such commit"),
+    (["bench", "--max-ratio", "1.25"], "--max-ratio needs --baseline"),
+    (["bench", "--baseline", "HEAD", "--rounds", "0"], "--rounds must be at least 1"),
+    (["bench", "--baseline", "HEAD", "--scenario", "nope"], "--scenario nope: expected one of"),
+])
+def test_bad_input_is_one_line_and_exit_2(args, message):
+    if "--baseline" in args and not (ROOT / ".git").exists():
+        pytest.skip("needs a git checkout of kbench")
+    res = runner.invoke(app, args)
+    assert res.exit_code == 2 and message in res.output and "Traceback" not in res.output
+
+
+def test_a_revision_before_the_bundled_traces_gets_them_decompressed(tmp_path):
+    bp.provide_traces(tmp_path)
+    name = "openb_pod_list_default.csv"
+    assert (tmp_path / "shared" / "traces" / name).read_bytes() == gzip.decompress((TRACES / f"{name}.gz").read_bytes())
+    (tmp_path / "shared" / "traces" / name).unlink()
+    bp.provide_traces(tmp_path)  # already provided: left as it is
+    assert not (tmp_path / "shared" / "traces" / name).exists()
+
+
+@needs_git
+def test_a_real_quick_pair_against_head():
+    res = runner.invoke(app, ["bench", "--baseline", "HEAD", "--quick", "--scenario", "sync-list-watch",
+                              "--rounds", "1", "-o", "json"])
+    assert res.exit_code == 0, res.output
+    s = json.loads(res.stdout)["scenarios"]["sync-list-watch"]
+    assert len(s["baseline_cpu_s"]) == len(s["cpu_s"]) == 1 and s["cpu_s"][0] > 0 and s["baseline_cpu_s"][0] > 0
+    assert s["cpu_ratio"] == pytest.approx(s["cpu_s"][0] / s["baseline_cpu_s"][0], abs=1e-3)
