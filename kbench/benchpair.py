@@ -66,18 +66,22 @@ def extract(sha: str, into: Path, root: Path = ROOT) -> Path:
     return into
 
 
+OLD_TRACES = ("shared", "traces")  # an old revision's trace folder, inside its tree (not this project's)
+
+
 def provide_traces(tree: Path) -> None:
-    """Give a revision from before the traces were bundled (it read ``shared/traces`` beside or inside
-    the checkout, uncompressed) this tree's bundled copies, decompressed into ``tree/shared/traces``."""
+    """Give a revision from before the traces were bundled this tree's bundled copies, decompressed
+    into the folder :data:`OLD_TRACES` of its temporary tree, where such a revision also looked for
+    them (uncompressed; it looked beside its checkout first, which stays empty here)."""
     import gzip
     import shutil
 
     from kbench.bundled import TRACES
 
     own = tree / "workloads" / "traces"
-    if any(own.glob("openb_pod_list_default.csv*")) or (tree / "shared" / "traces").exists():
+    target = tree.joinpath(*OLD_TRACES)
+    if any(own.glob("openb_pod_list_default.csv*")) or target.exists():
         return
-    target = tree / "shared" / "traces"
     target.mkdir(parents=True)
     for src in sorted(TRACES.iterdir()):
         if src.name.endswith(".gz"):

@@ -73,10 +73,11 @@ def test_bad_input_is_one_line_and_exit_2(args, message):
 def test_a_revision_before_the_bundled_traces_gets_them_decompressed(tmp_path):
     bp.provide_traces(tmp_path)
     name = "openb_pod_list_default.csv"
-    assert (tmp_path / "shared" / "traces" / name).read_bytes() == gzip.decompress((TRACES / f"{name}.gz").read_bytes())
-    (tmp_path / "shared" / "traces" / name).unlink()
+    got = tmp_path.joinpath(*bp.OLD_TRACES, name)
+    assert got.read_bytes() == gzip.decompress((TRACES / f"{name}.gz").read_bytes())
+    got.unlink()
     bp.provide_traces(tmp_path)  # already provided: left as it is
-    assert not (tmp_path / "shared" / "traces" / name).exists()
+    assert not got.exists()
 
 
 @needs_git

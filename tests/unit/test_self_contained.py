@@ -28,6 +28,13 @@ OUTSIDE = re.compile("|".join([
 ]))
 
 
+# One reviewed exception: `kbench bench --baseline` gives an old revision (which looked for its
+# traces in a folder inside its own checkout) this project's bundled copies, written into the old
+# revision's temporary tree; it reads nothing outside this project.
+ALLOWED = {("kbench/benchpair.py", 'OLD_TRACES = ("shared", "traces")  # an old revision\'s trace folder, '
+                                   "inside its tree (not this project's)")}
+
+
 def _files() -> list[Path]:
     out = []
     for name in SCANNED:
@@ -47,9 +54,11 @@ def test_no_code_path_reads_a_folder_beside_the_project():
     hits = []
     for f in files:
         for i, line in enumerate(f.read_text(errors="replace").splitlines(), 1):
-            if OUTSIDE.search(line):
+            if OUTSIDE.search(line) and (str(f.relative_to(ROOT)), line.strip()) not in ALLOWED:
                 hits.append(f"{f.relative_to(ROOT)}:{i}: {line.strip()}")
     assert not hits, "paths outside the project:\n" + "\n".join(hits)
+    for name, line in ALLOWED:  # the exception still exists as reviewed (else drop it)
+        assert line in (ROOT / name).read_text().splitlines(), (name, line)
 
 
 def test_the_pattern_catches_what_it_must():
