@@ -51,6 +51,7 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable
 from functools import partial
+from heapq import heapify, heappop, heappush
 
 import numpy as np
 import simpy
@@ -83,7 +84,7 @@ COUNTERS = ("arrived", "dispatched", "queued", "completed", "rejected_queue_full
 
 
 class _Queue:
-    __slots__ = ("index", "fifo", "n_waiting", "work_waiting", "seats_in_use", "n_executing", "next_r")
+    __slots__ = ("index", "fifo", "n_waiting", "work_waiting", "seats_in_use", "n_executing", "next_r", "stamp")
 
     def __init__(self, index: int):
         self.index = index
@@ -93,6 +94,7 @@ class _Queue:
         self.seats_in_use = 0
         self.n_executing = 0
         self.next_r = 0.0  # R of the next dispatch, seat-seconds
+        self.stamp = 0  # bumped whenever next_r or the head changes: older dispatch-heap entries are stale
 
 
 class _Waiter:
@@ -109,7 +111,7 @@ class _Waiter:
 class _Level:
     __slots__ = ("name", "kind", "cl", "queues", "hand_size", "qlen_limit", "hands", "r", "t",
                  "robin", "enqueues", "seats_in_use", "seats_waiting", "n_waiting", "n_executing",
-                 "active", "nonempty", "counters", "q_area", "nominal", "min_cl", "max_cl", "d_t", "d_t0",
+                 "active", "nonempty", "fheap", "counters", "q_area", "nominal", "min_cl", "max_cl", "d_t", "d_t0",
                  "d_area", "d_area2", "d_max", "smoothed", "hw", "dropped", "cl_max", "cl_min", "wait_seats", "wait_min", "s_area", "s_t")
 
     def __init__(self, name: str, kind: int, cl: int, queues: int = 0, hand_size: int = 1,
@@ -139,6 +141,9 @@ class _Level:
         self.n_executing = 0
         self.active = 0  # queues with requests waiting or executing
         self.nonempty: dict[int, _Queue] = {}
+        # (virtual finish of the head, queue index, stamp) of the queues with waiting requests, and
+        # stale entries: the dispatch takes the smallest valid one instead of scanning every queue
+        self.fheap: list[tuple[float, int, int]] = []
         self.counters = dict.fromkeys(COUNTERS, 0)
         self.q_area = 0.0  # integral of n_waiting over time, request-seconds
         self.s_area = 0.0  # integral of seats_in_use over time up to s_t, seat-seconds
@@ -308,6 +313,7 @@ class FlowControl:
             # queueset.go finishRequestLocked: correct the estimate G by the actual service time
             q.next_r -= req.seats * (self._g - (now - req.dispatched_s))
             self._bound(q)
+            self._touch(lv, q)
             if q.n_executing == 0 and q.n_waiting == 0:
                 lv.active -= 1
         final = min(req.final_seats, held)
@@ -484,6 +490,7 @@ class FlowControl:
         if seats < lv.wait_min:
             lv.wait_min = seats
         self._bound(q)
+        self._touch(lv, q)
         self._dispatch(lv, now)
         if w.state == WAITING:
             lv.counters["queued"] += 1
@@ -522,20 +529,38 @@ class FlowControl:
     def _dispatch(self, lv: _Level, now: float) -> None:
         """Dispatch as much as possible (queueset.go dispatchAsMuchAsPossibleLocked)."""
         nq = len(lv.queues)
+        queues, heap = lv.queues, lv.fheap
         while lv.n_waiting and lv.seats_in_use < lv.cl:
             if lv.cl - lv.seats_in_use < lv.wait_min and lv.n_executing:
                 return  # no waiting request fits (a wider one runs alone only on an idle level)
-            # smallest virtual finish; ties go to the first queue after the last one served
-            best = None
-            best_f = _INF
-            best_o = nq
-            robin = lv.robin
-            for idx, q in lv.nonempty.items():
-                f = q.next_r + q.fifo[0].work
-                if f <= best_f:
-                    o = (idx - robin - 1) % nq
-                    if f < best_f or o < best_o:
-                        best, best_f, best_o = q, f, o
+            # smallest virtual finish; ties go to the first queue after the last one served (what
+            # queueset.go's scan of every queue chooses; here the smallest valid heap entries)
+            if len(heap) > 4 * len(lv.nonempty) + 64:  # mostly stale entries: rebuild
+                heap[:] = [(q.next_r + q.fifo[0].work, q.index, q.stamp) for q in lv.nonempty.values()]
+                heapify(heap)
+            while True:
+                best_f, idx, stamp = heap[0]
+                best = queues[idx]
+                if best.stamp == stamp and best.n_waiting:
+                    break
+                heappop(heap)
+            n = len(heap)  # an equal finish sits below the top only if a child of it has it (heap order)
+            if (n > 1 and heap[1][0] == best_f) or (n > 2 and heap[2][0] == best_f):
+                top = heappop(heap)
+                kept = [top]
+                robin = lv.robin
+                best_o = (idx - robin - 1) % nq
+                while heap and heap[0][0] == best_f:
+                    e = heappop(heap)
+                    q = queues[e[1]]
+                    if q.stamp != e[2] or not q.n_waiting:
+                        continue  # stale
+                    kept.append(e)
+                    o = (e[1] - robin - 1) % nq
+                    if o < best_o:
+                        best, best_o = q, o
+                for e in kept:
+                    heappush(heap, e)
             w = best.fifo[0]
             if not self._fits(lv, w.seats):
                 return
@@ -543,6 +568,7 @@ class FlowControl:
             lv.robin = best.index
             best.next_r += w.work
             self._bound(best)
+            self._touch(lv, best)
             self._run(lv, best, w.req, w.event, w.seats, now)
 
     def _run(self, lv: _Level, q: _Queue, req: Request, ev: simpy.Event, seats: int, now: float) -> None:
@@ -554,6 +580,14 @@ class FlowControl:
         q.n_executing += 1
         q.seats_in_use += seats
         self._start(lv, q, req, ev, seats, now)
+
+    @staticmethod
+    def _touch(lv: _Level, q: _Queue) -> None:
+        """``q``'s next_r or head changed: its earlier dispatch-heap entries become stale, and while
+        it has waiting requests it gets a fresh one."""
+        q.stamp += 1
+        if q.n_waiting:
+            heappush(lv.fheap, (q.next_r + q.fifo[0].work, q.index, q.stamp))
 
     @staticmethod
     def _bound(q: _Queue) -> None:
@@ -573,6 +607,7 @@ class FlowControl:
         if q.n_waiting == 0 and q.n_executing == 0:
             lv.active -= 1
         self._bound(q)
+        self._touch(lv, q)
         self._reject(lv, w.req, w.event, "time-out")
         self._dispatch(lv, now)
 
