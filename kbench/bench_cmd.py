@@ -104,15 +104,18 @@ def _pair(rev: str, scenarios: list[str], rounds: int, quick: bool, max_ratio: f
     else:
         t = Table(title=f"kbench bench: this tree against {rev} ({res['baseline']['commit'][:12]}), "
                         f"{rounds} alternating round(s){' --quick' if quick else ''}")
-        for col in ("scenario", "baseline CPU s", "CPU s", "CPU ratio", "baseline wall s", "wall s", "wall ratio"):
+        for col in ("scenario", "baseline CPU s", "CPU s", "CPU ratio", "baseline wall s", "wall s", "wall ratio",
+                    "CPU/pod ratio"):
             t.add_column(col, justify="left" if col == "scenario" else "right", no_wrap=True)
 
         def runs(xs: list[float]) -> str:
             return ", ".join(f"{x:.1f}" for x in xs)
 
         for name, s in res["scenarios"].items():
+            per_pod = s["cpu_per_pod_ratio"]
             t.add_row(name, runs(s["baseline_cpu_s"]), runs(s["cpu_s"]), f"{s['cpu_ratio']}",
-                      runs(s["baseline_wall_s"]), runs(s["wall_s"]), f"{s['wall_ratio']}")
+                      runs(s["baseline_wall_s"]), runs(s["wall_s"]), f"{s['wall_ratio']}",
+                      "-" if per_pod is None else f"{per_pod}")
         console.print(t)
         if max_ratio is not None:
             verdict = f"above {max_ratio}: {', '.join(over)}" if over else f"every CPU ratio at most {max_ratio}"

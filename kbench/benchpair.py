@@ -139,8 +139,10 @@ def pair(rev: str, scenarios: list[str], rounds: int = 2, quick: bool = False,
 
     Returns:
         ``{"baseline": {"rev", "commit"}, "rounds", "quick", "scenarios": {name: {"baseline_cpu_s": [...],
-        "cpu_s": [...], "baseline_wall_s": [...], "wall_s": [...], "cpu_ratio", "wall_ratio"}}}``;
-        ratios are medians of this tree over medians of the baseline.
+        "cpu_s": [...], "baseline_wall_s": [...], "wall_s": [...], "baseline_pods_scheduled": [...],
+        "pods_scheduled": [...], "cpu_ratio", "wall_ratio", "cpu_per_pod_ratio"}}}``; ratios are medians
+        of this tree over medians of the baseline; ``cpu_per_pod_ratio`` is None when a side does not
+        report ``pods_scheduled``.
 
     Raises:
         KbenchError: Bad revision, not a checkout, fewer than one round, or a run failed.
@@ -162,11 +164,13 @@ def pair(rev: str, scenarios: list[str], rounds: int = 2, quick: bool = False,
                 say(f"round {r + 1}/{rounds}: {side} ({sha[:12] if side == 'baseline' else root}) ...")
                 res = bench_tree(trees[side], scenarios, quick)
                 for name, s in res["scenarios"].items():
-                    cell = runs.setdefault(name, {"baseline_cpu_s": [], "cpu_s": [], "baseline_wall_s": [],
-                                                  "wall_s": []})
+                    cell = runs.setdefault(name, {k: [] for k in (
+                        "baseline_cpu_s", "cpu_s", "baseline_wall_s", "wall_s", "baseline_pods_scheduled",
+                        "pods_scheduled")})
                     prefix = "baseline_" if side == "baseline" else ""
                     cell[prefix + "cpu_s"].append(s["cpu_s"])
                     cell[prefix + "wall_s"].append(s["wall_s"])
+                    cell[prefix + "pods_scheduled"].append(s.get("pods_scheduled"))  # None before schema 2
     out: dict[str, Any] = {"baseline": {"rev": rev, "commit": sha}, "rounds": rounds, "quick": quick,
                            "scenarios": {}}
     for name, cell in runs.items():
@@ -174,5 +178,23 @@ def pair(rev: str, scenarios: list[str], rounds: int = 2, quick: bool = False,
             return round(statistics.median(a) / statistics.median(b), 3) if a and b and statistics.median(b) > 0 \
                 else None
         out["scenarios"][name] = {**cell, "cpu_ratio": ratio(cell["cpu_s"], cell["baseline_cpu_s"]),
-                                  "wall_ratio": ratio(cell["wall_s"], cell["baseline_wall_s"])}
+                                  "wall_ratio": ratio(cell["wall_s"], cell["baseline_wall_s"]),
+                                  "cpu_per_pod_ratio": _per_pod_ratio(cell)}
     return out
+
+
+def _per_pod_ratio(cell: dict[str, list]) -> float | None:
+    """Median CPU seconds per scheduled pod, this tree over the baseline: the per-work figure when the
+    two schedule different numbers of pods in the same scenario (a model change can make a
+    scheduler fall behind); None when a side does not report the count (before bench schema 2) or
+    schedules none."""
+    def per_pod(cpu: list[float], pods: list) -> list[float] | None:
+        if not pods or any(not p for p in pods):
+            return None
+        return [c / p for c, p in zip(cpu, pods, strict=True)]
+
+    mine = per_pod(cell["cpu_s"], cell["pods_scheduled"])
+    theirs = per_pod(cell["baseline_cpu_s"], cell["baseline_pods_scheduled"])
+    if mine is None or theirs is None:
+        return None
+    return round(statistics.median(mine) / statistics.median(theirs), 3)

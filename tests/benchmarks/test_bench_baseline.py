@@ -19,15 +19,19 @@ runner = CliRunner()
 needs_git = pytest.mark.skipif(not (ROOT / ".git").exists(), reason="needs a git checkout of kbench")
 
 
-def _fake_runs(monkeypatch, cpu: dict[str, list[float]]):
-    """bench_tree replaced: each call returns the next CPU figure of its side; the calls are logged."""
+def _fake_runs(monkeypatch, cpu: dict[str, list[float]], pods: dict[str, int | None] | None = None):
+    """bench_tree replaced: each call returns the next CPU figure of its side (and its scheduled pods,
+    absent when None, as before bench schema 2); the calls are logged."""
     calls: list[str] = []
 
     def bench_tree(tree, scenarios, quick):
         side = "baseline" if tree != ROOT else "this tree"
         calls.append(side)
         x = cpu[side][sum(1 for c in calls if c == side) - 1]
-        return {"scenarios": {"openb": {"cpu_s": x, "wall_s": 2 * x}}}
+        figures = {"cpu_s": x, "wall_s": 2 * x}
+        if pods is not None and pods[side] is not None:
+            figures["pods_scheduled"] = pods[side]
+        return {"scenarios": {"openb": figures}}
 
     monkeypatch.setattr(bp, "bench_tree", bench_tree)
     monkeypatch.setattr(bp, "_check_imports", lambda tree: None)
@@ -44,6 +48,18 @@ def test_rounds_alternate_and_ratios_are_medians(monkeypatch):
     assert s["cpu_ratio"] == pytest.approx(13.0 / 20.0, abs=1e-3) and s["wall_ratio"] == s["cpu_ratio"]
     head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
     assert res["baseline"] == {"rev": "HEAD", "commit": head} and res["rounds"] == 3
+    assert s["cpu_per_pod_ratio"] is None  # no side reported its scheduled pods
+
+
+@needs_git
+def test_the_per_pod_ratio_counts_the_pods_each_side_scheduled(monkeypatch):
+    # this tree schedules 90 pods where the baseline schedules 100: 1.2x the CPU is 1.333x per pod
+    _fake_runs(monkeypatch, {"baseline": [10.0, 10.0], "this tree": [12.0, 12.0]}, {"baseline": 100, "this tree": 90})
+    s = bp.pair("HEAD", ["openb"], rounds=2)["scenarios"]["openb"]
+    assert s["cpu_ratio"] == 1.2 and s["cpu_per_pod_ratio"] == pytest.approx(1.2 * 100 / 90, abs=1e-3)
+    assert s["pods_scheduled"] == [90, 90] and s["baseline_pods_scheduled"] == [100, 100]
+    _fake_runs(monkeypatch, {"baseline": [10.0], "this tree": [12.0]}, {"baseline": None, "this tree": 90})
+    assert bp.pair("HEAD", ["openb"], rounds=1)["scenarios"]["openb"]["cpu_per_pod_ratio"] is None
 
 
 @needs_git
