@@ -354,39 +354,26 @@ def test_release_of_unknown_request_raises():
         fc.release(Request("get", "pods"))
 
 
-def _scan_dispatch(self, lv, now):
-    """The dispatch as queueset.go writes it: scan every queue with waiting requests for the
-    smallest virtual finish, ties to the first queue after the last one served (the reference for
+def _scan_pick(lv):
+    """The choice as queueset.go writes it: scan every queue with waiting requests for the smallest
+    virtual finish, ties to the first queue after the last one served (the reference for
     FlowControl's heap)."""
-    from kbench.cluster.apiserver.flowcontrol import DISPATCHED
-
     nq = len(lv.queues)
-    while lv.n_waiting and lv.seats_in_use < lv.cl:
-        if lv.cl - lv.seats_in_use < lv.wait_min and lv.n_executing:
-            return
-        best, best_f, best_o, robin = None, INF, nq, lv.robin
-        for idx, q in lv.nonempty.items():
-            f = q.next_r + q.fifo[0].work
-            if f <= best_f:
-                o = (idx - robin - 1) % nq
-                if f < best_f or o < best_o:
-                    best, best_f, best_o = q, f, o
-        w = best.fifo[0]
-        if not self._fits(lv, w.seats):
-            return
-        self._unlink(lv, w, DISPATCHED)
-        lv.robin = best.index
-        best.next_r += w.work
-        self._bound(best)
-        self._touch(lv, best)
-        self._run(lv, best, w.req, w.event, w.seats, now)
+    best, best_f, best_o, robin = None, INF, nq, lv.robin
+    for idx, q in lv.nonempty.items():
+        f = q.next_r + q.fifo[0].work
+        if f <= best_f:
+            o = (idx - robin - 1) % nq
+            if f < best_f or o < best_o:
+                best, best_f, best_o = q, f, o
+    return best
 
 
 def _apf_trace(seed: int, scan: bool, monkeypatch) -> list:
     """Admissions of a random burst through one queued level: many flows over 16 queues, mixed seats
     and holds, equal arrival instants (ties in virtual finish), queue time-outs."""
     if scan:
-        monkeypatch.setattr(FlowControl, "_dispatch", _scan_dispatch)
+        monkeypatch.setattr(FlowControl, "_pick", staticmethod(_scan_pick))
     else:
         monkeypatch.undo()
     rng = np.random.default_rng(seed)

@@ -528,39 +528,10 @@ class FlowControl:
 
     def _dispatch(self, lv: _Level, now: float) -> None:
         """Dispatch as much as possible (queueset.go dispatchAsMuchAsPossibleLocked)."""
-        nq = len(lv.queues)
-        queues, heap = lv.queues, lv.fheap
         while lv.n_waiting and lv.seats_in_use < lv.cl:
             if lv.cl - lv.seats_in_use < lv.wait_min and lv.n_executing:
                 return  # no waiting request fits (a wider one runs alone only on an idle level)
-            # smallest virtual finish; ties go to the first queue after the last one served (what
-            # queueset.go's scan of every queue chooses; here the smallest valid heap entries)
-            if len(heap) > 4 * len(lv.nonempty) + 64:  # mostly stale entries: rebuild
-                heap[:] = [(q.next_r + q.fifo[0].work, q.index, q.stamp) for q in lv.nonempty.values()]
-                heapify(heap)
-            while True:
-                best_f, idx, stamp = heap[0]
-                best = queues[idx]
-                if best.stamp == stamp and best.n_waiting:
-                    break
-                heappop(heap)
-            n = len(heap)  # an equal finish sits below the top only if a child of it has it (heap order)
-            if (n > 1 and heap[1][0] == best_f) or (n > 2 and heap[2][0] == best_f):
-                top = heappop(heap)
-                kept = [top]
-                robin = lv.robin
-                best_o = (idx - robin - 1) % nq
-                while heap and heap[0][0] == best_f:
-                    e = heappop(heap)
-                    q = queues[e[1]]
-                    if q.stamp != e[2] or not q.n_waiting:
-                        continue  # stale
-                    kept.append(e)
-                    o = (e[1] - robin - 1) % nq
-                    if o < best_o:
-                        best, best_o = q, o
-                for e in kept:
-                    heappush(heap, e)
+            best = self._pick(lv)
             w = best.fifo[0]
             if not self._fits(lv, w.seats):
                 return
@@ -570,6 +541,39 @@ class FlowControl:
             self._bound(best)
             self._touch(lv, best)
             self._run(lv, best, w.req, w.event, w.seats, now)
+
+    @staticmethod
+    def _pick(lv: _Level) -> _Queue:
+        """The queue to dispatch from: the smallest virtual finish of its head, ties to the first
+        queue after the last one served (what queueset.go's scan of every queue chooses; here the
+        smallest valid entries of the level's heap, stale ones dropped on the way)."""
+        queues, heap, nq = lv.queues, lv.fheap, len(lv.queues)
+        if len(heap) > 4 * len(lv.nonempty) + 64:  # mostly stale entries: rebuild
+            heap[:] = [(q.next_r + q.fifo[0].work, q.index, q.stamp) for q in lv.nonempty.values()]
+            heapify(heap)
+        while True:
+            best_f, idx, stamp = heap[0]
+            best = queues[idx]
+            if best.stamp == stamp and best.n_waiting:
+                break
+            heappop(heap)
+        n = len(heap)  # an equal finish sits below the top only if a child of it has it (heap order)
+        if (n > 1 and heap[1][0] == best_f) or (n > 2 and heap[2][0] == best_f):
+            kept = [heappop(heap)]
+            robin = lv.robin
+            best_o = (idx - robin - 1) % nq
+            while heap and heap[0][0] == best_f:
+                e = heappop(heap)
+                q = queues[e[1]]
+                if q.stamp != e[2] or not q.n_waiting:
+                    continue  # stale
+                kept.append(e)
+                o = (e[1] - robin - 1) % nq
+                if o < best_o:
+                    best, best_o = q, o
+            for e in kept:
+                heappush(heap, e)
+        return best
 
     def _run(self, lv: _Level, q: _Queue, req: Request, ev: simpy.Event, seats: int, now: float) -> None:
         """Start a request dispatched from queue ``q``."""
