@@ -192,9 +192,7 @@ def _child(spec: dict[str, Any]) -> dict[str, Any]:
     if spec["kind"] == "sync":
         from kbench.experiment.sync import run_sync
 
-        p = spec["data"]
-        sc = scenario_from_dict({"name": "bench-sync", "seed": 1, "duration_s": p["duration_s"],
-                                 "sync": {"clients": p["clients"], "objects": p["objects"]}})
+        sc = scenario_from_dict(_sync_scenario(spec["data"], spec.get("sets") or {}))
         t0 = time.perf_counter()
         res = run_sync(sc, "list-watch")
         wall = time.perf_counter() - t0
@@ -218,25 +216,60 @@ def _child(spec: dict[str, Any]) -> dict[str, Any]:
             "peak_rss_mib": rss_kib / 1024.0, "pods_scheduled": scheduled, "api_requests": requests, "mode": mode}
 
 
+def _sync_scenario(p: dict[str, Any], sets: dict[str, Any]) -> dict[str, Any]:
+    """The sync case's scenario from its parameters (clients, objects, duration_s), ``--set`` applied."""
+    from kbench.benchsets import apply_sets
+
+    return apply_sets({"name": "bench-sync", "seed": 1, "duration_s": p["duration_s"],
+                       "sync": {"clients": p["clients"], "objects": p["objects"]}}, sets)
+
+
+def check_sets(todo: list[BenchCase], sets: dict[str, Any], tmp: Path) -> None:
+    """Validate every case with the ``--set`` overrides applied, before any runs (a misspelt key
+    fails at once, not after an hour of benchmarks).
+
+    Raises:
+        KbenchError: An override the scenario loader rejects (its message, prefixed ``--set``).
+    """
+    from kbench.config import load_scenario, scenario_from_dict
+
+    for case in todo if sets else []:
+        try:
+            if case.kind == "sync":
+                scenario_from_dict(_sync_scenario(case.data, sets))
+            else:
+                load_scenario(_write(case, sets, tmp))
+        except KbenchError as err:
+            where = f"{err.where}: " if getattr(err, "where", None) else ""
+            raise KbenchError(f"--set: {case.name}: {where}{err.message}") from None
+
+
+def _write(case: BenchCase, sets: dict[str, Any], tmp: Path) -> Path:
+    """The run case's scenario file, ``--set`` applied."""
+    from kbench.benchsets import apply_sets
+
+    path = tmp / f"{case.name}.yaml"
+    path.write_text(yaml.safe_dump(apply_sets(case.data, sets), sort_keys=False))
+    return path
+
+
 def _cpu_s() -> float:
     """User + system CPU seconds of this process so far."""
     r = resource.getrusage(resource.RUSAGE_SELF)
     return r.ru_utime + r.ru_stime
 
 
-def run_case(case: BenchCase, tmp: Path) -> dict[str, Any]:
-    """Run ``case`` in a fresh subprocess and derive the rates.
+def run_case(case: BenchCase, tmp: Path, sets: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Run ``case`` in a fresh subprocess, with the ``--set`` overrides ``sets``, and derive the rates.
 
     Raises:
         KbenchError: The child failed (its last error line is quoted).
     """
     spec: dict[str, Any] = {"kind": case.kind, "policy": case.policy, "seed": case.seed}
     if case.kind == "run":
-        path = tmp / f"{case.name}.yaml"
-        path.write_text(yaml.safe_dump(case.data, sort_keys=False))
-        spec["path"] = str(path)
+        spec["path"] = str(_write(case, sets or {}, tmp))
     else:
-        spec["data"] = case.data
+        spec["data"], spec["sets"] = case.data, sets or {}
     env = dict(os.environ, PYTHONHASHSEED="0")
     load = loadavg()
     proc = subprocess.run([sys.executable, "-m", "kbench.bench", json.dumps(spec)], capture_output=True,
@@ -316,7 +349,7 @@ def machine() -> dict[str, Any]:
 
 
 def bench(quick: bool = False, only: list[str] | None = None, growth: bool = True,
-          log=None) -> dict[str, Any]:
+          log=None, sets: dict[str, Any] | None = None) -> dict[str, Any]:
     """Run the benchmarks.
 
     Args:
@@ -324,13 +357,16 @@ def bench(quick: bool = False, only: list[str] | None = None, growth: bool = Tru
         only: Run only these scenario names (default all).
         growth: Also run the growth pair.
         log: ``f(message)`` called before each scenario, or None.
+        sets: Scenario overrides by dotted key (``--set``, :mod:`kbench.benchsets`), applied to every
+            scenario and the growth pair.
 
     Returns:
-        ``{version, quick, machine (with loadavg.{before, after}), scenarios: {name: figures}, engine,
-        growth}``.
+        ``{version, quick, sets, machine (with loadavg.{before, after}), scenarios: {name: figures},
+        engine, growth}``.
 
     Raises:
-        KbenchError: An unknown scenario name, missing traces or a failed scenario.
+        KbenchError: An unknown scenario name, an override the loader rejects, missing traces or a
+            failed scenario.
     """
     todo = cases(quick)
     names = [c.name for c in todo]
@@ -338,20 +374,23 @@ def bench(quick: bool = False, only: list[str] | None = None, growth: bool = Tru
         if n not in names:
             raise KbenchError(f"--scenario {n}: expected one of {', '.join(names)}")
     todo = [c for c in todo if ((c.name in only) if only else not c.opt_in)]
-    out: dict[str, Any] = {"version": SCHEMA_VERSION, "quick": quick, "machine": machine(), "scenarios": {}}
+    sets = sets or {}
+    out: dict[str, Any] = {"version": SCHEMA_VERSION, "quick": quick, "sets": sets, "machine": machine(),
+                           "scenarios": {}}
     out["machine"]["loadavg"] = {"before": loadavg(), "after": None}
     with tempfile.TemporaryDirectory(prefix="kbench-bench-") as d:
+        check_sets([*todo, *(growth_cases(quick) if growth else ())], sets, Path(d))
         for c in todo:
             if log:
                 log(f"{c.name}: {c.description}")
-            out["scenarios"][c.name] = run_case(c, Path(d))
+            out["scenarios"][c.name] = run_case(c, Path(d), sets)
         if growth:
             small, large = growth_cases(quick)
             figs = {}
             for c in (small, large):
                 if log:
                     log(f"{c.name}: {c.description}")
-                figs[c.name] = run_case(c, Path(d))
+                figs[c.name] = run_case(c, Path(d), sets)
             fs, fl = figs[small.name], figs[large.name]
             per_s = fs["wall_s"] / max(fs["pods"], 1)
             per_l = fl["wall_s"] / max(fl["pods"], 1)

@@ -17,13 +17,18 @@ def bench_cmd(
     rounds: int = typer.Option(2, "--rounds", help="With --baseline: runs of each tree."),
     max_ratio: float = typer.Option(None, "--max-ratio", help="With --baseline: exit 1 when a scenario's "
                                     "CPU ratio (this tree over the baseline, medians) is above this."),
+    set_: list[str] = typer.Option(None, "--set", help="KEY=VALUE (repeatable): override a scenario field by "
+                                   "dotted key in every scenario, e.g. events.enabled=false; with --baseline, "
+                                   "this tree only."),
 ) -> None:
     """Benchmark kbench itself: wall and CPU time, µs per API request and per scheduled pod, peak RSS."""
+    from kbench.benchsets import parse_sets
     from kbench.console import check_output, console, err_console, print_data, warn
 
     check_output(output)
+    sets = parse_sets(set_)
     if baseline is not None:
-        _pair(baseline, scenario or [], rounds, quick, max_ratio, output)
+        _pair(baseline, scenario or [], rounds, quick, max_ratio, output, sets)
         return
     if max_ratio is not None:
         from kbench.errors import KbenchError
@@ -34,7 +39,7 @@ def bench_cmd(
     def log(msg: str) -> None:
         err_console.print(f"bench: {msg}", markup=False, highlight=False, soft_wrap=True)
 
-    res = bench(quick=quick, only=scenario or None, growth=growth, log=log)
+    res = bench(quick=quick, only=scenario or None, growth=growth, log=log, sets=sets)
     rows = list(res["scenarios"].items())
     g = res.get("growth")
     if g:
@@ -68,6 +73,8 @@ def bench_cmd(
                   us(s["us_wall_per_request"]), us(s["us_wall_per_pod"]), us(s["us_cpu_per_request"]),
                   us(s["us_cpu_per_pod"]), f"{s['peak_rss_mib']:,.0f}", "-" if load is None else f"{load:.2f}")
     out.print(t)
+    if res["sets"]:
+        out.print(f"overrides: {_sets_line(res['sets'])}", markup=False, highlight=False)
     la = res["machine"]["loadavg"]
     out.print(f"load average (1/5/15 min) before {la['before']}, after {la['after']}", markup=False, highlight=False)
     if g:
@@ -75,11 +82,21 @@ def bench_cmd(
                   f"{g['cpu_ratio']} (CPU)", markup=False, highlight=False)
 
 
-def _pair(rev: str, scenarios: list[str], rounds: int, quick: bool, max_ratio: float | None, output: str) -> None:
+def _sets_line(sets: dict) -> str:
+    from kbench.benchsets import as_args
+
+    return " ".join(as_args(sets)[1::2])
+
+
+def _pair(rev: str, scenarios: list[str], rounds: int, quick: bool, max_ratio: float | None, output: str,
+          sets: dict) -> None:
     """``--baseline``: this tree against ``rev`` (:mod:`kbench.benchpair`), printed; exit 1 over ``max_ratio``."""
+    import tempfile
+    from pathlib import Path
+
     from rich.table import Table
 
-    from kbench.bench import cases
+    from kbench.bench import cases, check_sets
     from kbench.benchpair import pair
     from kbench.console import console, err_console, print_data, progress_wanted
     from kbench.errors import KbenchError
@@ -88,13 +105,15 @@ def _pair(rev: str, scenarios: list[str], rounds: int, quick: bool, max_ratio: f
     for name in scenarios:
         if name not in names:
             raise KbenchError(f"--scenario {name}: expected one of {', '.join(names)}")
+    with tempfile.TemporaryDirectory(prefix="kbench-sets-") as d:  # fail now, not after the baseline's round
+        check_sets([c for c in cases(quick) if (c.name in scenarios if scenarios else not c.opt_in)], sets, Path(d))
     show = progress_wanted()
 
     def log(msg: str) -> None:
         if show:
             err_console.print(f"bench: {msg}", markup=False, highlight=False)
 
-    res = pair(rev, list(scenarios), rounds=rounds, quick=quick, log=log)
+    res = pair(rev, list(scenarios), rounds=rounds, quick=quick, log=log, sets=sets)
     over = [name for name, s in res["scenarios"].items()
             if max_ratio is not None and s["cpu_ratio"] is not None and s["cpu_ratio"] > max_ratio]
     if max_ratio is not None:
@@ -117,6 +136,8 @@ def _pair(rev: str, scenarios: list[str], rounds: int, quick: bool, max_ratio: f
                       runs(s["baseline_wall_s"]), runs(s["wall_s"]), f"{s['wall_ratio']}",
                       "-" if per_pod is None else f"{per_pod}")
         console.print(t)
+        if sets:
+            console.print(f"overrides (this tree only): {_sets_line(sets)}", markup=False, highlight=False)
         if max_ratio is not None:
             verdict = f"above {max_ratio}: {', '.join(over)}" if over else f"every CPU ratio at most {max_ratio}"
             console.print(verdict, markup=False, highlight=False)

@@ -24,6 +24,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from kbench.benchsets import as_args
 from kbench.bundled import ROOT
 from kbench.errors import KbenchError
 
@@ -108,8 +109,9 @@ def _check_imports(tree: Path) -> None:
         raise KbenchError(f"{tree}: its processes do not import its own kbench ({got.stderr.strip() or paths})")
 
 
-def bench_tree(tree: Path, scenarios: list[str], quick: bool) -> dict[str, Any]:
-    """``kbench bench --no-growth -o json`` of the tree at ``tree`` (its own code), parsed.
+def bench_tree(tree: Path, scenarios: list[str], quick: bool, sets: dict[str, Any] | None = None) -> dict[str, Any]:
+    """``kbench bench --no-growth -o json`` of the tree at ``tree`` (its own code), with ``--set`` for each
+    of ``sets``, parsed.
 
     Raises:
         KbenchError: The run failed (the message gives its last error line).
@@ -118,6 +120,7 @@ def bench_tree(tree: Path, scenarios: list[str], quick: bool) -> dict[str, Any]:
     cmd += ["--quick"] if quick else []
     for name in scenarios:
         cmd += ["--scenario", name]
+    cmd += as_args(sets or {})
     got = subprocess.run(cmd, cwd=tree, env=_env(tree), capture_output=True, text=True, check=False)
     if got.returncode != 0:
         lines = [ln for ln in got.stderr.strip().splitlines() if ln.strip()]
@@ -126,7 +129,8 @@ def bench_tree(tree: Path, scenarios: list[str], quick: bool) -> dict[str, Any]:
 
 
 def pair(rev: str, scenarios: list[str], rounds: int = 2, quick: bool = False,
-         log: Callable[[str], None] | None = None, root: Path = ROOT) -> dict[str, Any]:
+         log: Callable[[str], None] | None = None, root: Path = ROOT,
+         sets: dict[str, Any] | None = None) -> dict[str, Any]:
     """Benchmark this tree against ``rev``, alternating, ``rounds`` runs of each.
 
     Args:
@@ -136,9 +140,11 @@ def pair(rev: str, scenarios: list[str], rounds: int = 2, quick: bool = False,
         quick: ``--quick`` sizes.
         log: Progress lines.
         root: This tree (a git checkout).
+        sets: ``--set`` overrides for this tree's runs only (:mod:`kbench.benchsets`; the baseline
+            revision may not know the keys).
 
     Returns:
-        ``{"baseline": {"rev", "commit"}, "rounds", "quick", "scenarios": {name: {"baseline_cpu_s": [...],
+        ``{"baseline": {"rev", "commit"}, "rounds", "quick", "sets", "scenarios": {name: {"baseline_cpu_s": [...],
         "cpu_s": [...], "baseline_wall_s": [...], "wall_s": [...], "baseline_pods_scheduled": [...],
         "pods_scheduled": [...], "cpu_ratio", "wall_ratio", "cpu_per_pod_ratio"}}}``; ratios are medians
         of this tree over medians of the baseline; ``cpu_per_pod_ratio`` is None when a side does not
@@ -162,7 +168,7 @@ def pair(rev: str, scenarios: list[str], rounds: int = 2, quick: bool = False,
             order = ["baseline", "this tree"] if r % 2 == 0 else ["this tree", "baseline"]
             for side in order:
                 say(f"round {r + 1}/{rounds}: {side} ({sha[:12] if side == 'baseline' else root}) ...")
-                res = bench_tree(trees[side], scenarios, quick)
+                res = bench_tree(trees[side], scenarios, quick, sets if side == "this tree" else None)
                 for name, s in res["scenarios"].items():
                     cell = runs.setdefault(name, {k: [] for k in (
                         "baseline_cpu_s", "cpu_s", "baseline_wall_s", "wall_s", "baseline_pods_scheduled",
@@ -172,7 +178,7 @@ def pair(rev: str, scenarios: list[str], rounds: int = 2, quick: bool = False,
                     cell[prefix + "wall_s"].append(s["wall_s"])
                     cell[prefix + "pods_scheduled"].append(s.get("pods_scheduled"))  # None before schema 2
     out: dict[str, Any] = {"baseline": {"rev": rev, "commit": sha}, "rounds": rounds, "quick": quick,
-                           "scenarios": {}}
+                           "sets": sets or {}, "scenarios": {}}
     for name, cell in runs.items():
         def ratio(a: list[float], b: list[float]) -> float | None:
             return round(statistics.median(a) / statistics.median(b), 3) if a and b and statistics.median(b) > 0 \

@@ -24,18 +24,24 @@ def _fake_runs(monkeypatch, cpu: dict[str, list[float]], pods: dict[str, int | N
     absent when None, as before bench schema 2); the calls are logged."""
     calls: list[str] = []
 
-    def bench_tree(tree, scenarios, quick):
+    def bench_tree(tree, scenarios, quick, sets=None):
         side = "baseline" if tree != ROOT else "this tree"
         calls.append(side)
+        seen_sets.append((side, sets))
         x = cpu[side][sum(1 for c in calls if c == side) - 1]
         figures = {"cpu_s": x, "wall_s": 2 * x}
         if pods is not None and pods[side] is not None:
             figures["pods_scheduled"] = pods[side]
         return {"scenarios": {"openb": figures}}
 
+    seen_sets: list = []
     monkeypatch.setattr(bp, "bench_tree", bench_tree)
     monkeypatch.setattr(bp, "_check_imports", lambda tree: None)
+    calls_sets[:] = [seen_sets]
     return calls
+
+
+calls_sets: list = []  # the last _fake_runs' (side, sets) log, for the --set test
 
 
 @needs_git
@@ -71,6 +77,28 @@ def test_max_ratio_decides_the_exit_code(monkeypatch, limit, code):
     assert res.exit_code == code, res.output
     out = json.loads(res.stdout)
     assert out["scenarios"]["openb"]["cpu_ratio"] == 1.3 and out["over"] == ([] if code == 0 else ["openb"])
+
+
+@needs_git
+def test_set_overrides_reach_this_tree_only(monkeypatch):
+    _fake_runs(monkeypatch, {"baseline": [10.0, 10.0], "this tree": [9.0, 9.0]})
+    res = runner.invoke(app, ["bench", "--baseline", "HEAD", "--rounds", "2", "--scenario", "openb",
+                              "--set", "events.enabled=false", "--set", "kubelet.status_writes=minimal", "-o", "json"])
+    assert res.exit_code == 0, res.output
+    want = {"events.enabled": False, "kubelet.status_writes": "minimal"}
+    assert json.loads(res.stdout)["sets"] == want
+    assert calls_sets[0] == [("baseline", None), ("this tree", want), ("this tree", want), ("baseline", None)]
+
+
+@needs_git
+def test_a_bad_set_fails_before_any_run(monkeypatch):
+    def no_run(*a, **k):
+        raise AssertionError("ran a benchmark despite a bad --set")
+
+    monkeypatch.setattr(bp, "pair", no_run)
+    res = runner.invoke(app, ["bench", "--baseline", "HEAD", "--scenario", "openb", "--set", "events.enabld=false"])
+    assert res.exit_code == 2 and "--set: openb: events.enabld: unknown field" in res.output
+    assert "Traceback" not in res.output
 
 
 @pytest.mark.parametrize("args,message", [
