@@ -5,7 +5,8 @@ adds; when later work added its own cost on top (issue 18's write mix: Events, t
 writes), the share of each is measured by switching the later work off in the benchmark scenarios:
 ``kbench bench --baseline d416544 --set events.enabled=false --set kubelet.status_writes=minimal``.
 Each ``KEY`` is a dotted path into the scenario (``events.enabled``, ``apiserver.max_inflight``),
-``VALUE`` is read as YAML (``false``, ``0.5``, ``10s``, ``[a, b]``), and the override lands in every
+``VALUE`` is read as YAML 1.2 reads it (``false``, ``0.5``, ``10s``, ``[a, b]``; only ``true`` and
+``false`` are booleans, so ``kubelet.status_get=off`` is the text ``off``, not YAML 1.1's false), and the override lands in every
 scenario of the run, including the sync experiment's, before the scenario is validated, so a
 misspelt key fails at once (exit 2) with the loader's message. With ``--baseline`` the overrides
 apply to this tree only: the baseline revision may not know the keys.
@@ -13,11 +14,22 @@ apply to this tree only: the baseline revision may not know the keys.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import yaml
 
 from kbench.errors import KbenchError
+
+
+class _Loader(yaml.SafeLoader):
+    """SafeLoader with YAML 1.2's booleans: ``on``, ``off``, ``yes``, ``no`` stay text."""
+
+
+_BOOL = "tag:yaml.org,2002:bool"
+_Loader.yaml_implicit_resolvers = {first: [(tag, rx) for tag, rx in rules if tag != _BOOL]
+                                   for first, rules in yaml.SafeLoader.yaml_implicit_resolvers.items()}
+_Loader.add_implicit_resolver(_BOOL, re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF"))
 
 
 def parse_sets(items: list[str] | None) -> dict[str, Any]:
@@ -34,7 +46,7 @@ def parse_sets(items: list[str] | None) -> dict[str, Any]:
         if not sep or not key or any(not part for part in key.split(".")):
             raise KbenchError(f"--set {item!r}: expected KEY=VALUE with a dotted KEY, e.g. events.enabled=false")
         try:
-            out[key] = yaml.safe_load(text) if text.strip() else ""
+            out[key] = yaml.load(text, Loader=_Loader) if text.strip() else ""
         except yaml.YAMLError:
             raise KbenchError(f"--set {item!r}: the value is not valid YAML") from None
     return out

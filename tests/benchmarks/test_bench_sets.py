@@ -16,8 +16,10 @@ runner = CliRunner()
 
 
 def test_values_are_yaml_and_keys_dotted():
-    got = parse_sets(["events.enabled=false", "apiserver.cores=8", "a.b=10s", "c=[x, y]", "d=", "a.b=2"])
-    assert got == {"events.enabled": False, "apiserver.cores": 8, "a.b": 2, "c": ["x", "y"], "d": ""}
+    got = parse_sets(["events.enabled=false", "apiserver.cores=8", "a.b=10s", "c=[x, y]", "d=", "a.b=2",
+                      "kubelet.status_get=off", "e=yes", "f=True"])
+    assert got == {"events.enabled": False, "apiserver.cores": 8, "a.b": 2, "c": ["x", "y"], "d": "",
+                   "kubelet.status_get": "off", "e": "yes", "f": True}  # YAML 1.2 booleans: off is text
     assert parse_sets(as_args(got)[1::2]) == got  # as_args gives the same overrides back
 
 
