@@ -99,3 +99,17 @@ def test_batches_are_split_at_the_levels_concurrency_limit():
     assert w.plane.etcd.revision == rev0 + 50
     assert all(v.data["renew_s"] == 1.0 for v in w.plane.etcd.values("leases").values())
     assert w.api.stats.total("count", verb="update", resource="leases") == 50
+
+
+def test_the_scalar_and_the_array_due_ticks_agree(monkeypatch):
+    """``_renewed_all`` computes the next due ticks with a scalar loop for small batches and numpy
+    for large ones (numpy's fixed cost): both give the same renewal times, revisions and deliveries."""
+    import kbench.cluster.kubelet.heartbeats as hb
+
+    runs = []
+    for threshold in (0, 10**9):  # every batch on arrays, every batch scalar
+        monkeypatch.setattr(hb, "_ARRAY_BATCH", threshold)
+        h, seen = _leases(0.1, nodes=400, until=25.0)
+        runs.append((seen, {n: h.w.plane.etcd.get("leases", n).data["renew_s"] for n in h.nodes},
+                     h.w.counters["lease_renewals"]))
+    assert runs[0] == runs[1] and runs[0][2] > 400

@@ -21,6 +21,7 @@ from kbench.cluster.objects.stored import LEASE_BYTES, NODE_BYTES, GenericObj, N
 from kbench.simkernel import first_step
 
 LEASE, STATUS = 0, 1
+_ARRAY_BATCH = 64  # renewals per tick from which numpy's arithmetic beats the scalar loop (~70 here)
 _STATUS_TRIES = 5  # node status GET + PATCH attempts on conflict
 
 
@@ -201,11 +202,20 @@ class Heartbeats:
         alive = [k for k in ks if not k.dead] if self.fleet.dead_nodes else ks
         cfg, now, ticks = self.cfg, self.env.now, self._ticks
         interval, jit, tick = cfg.lease_renew_interval_s, cfg.lease_renew_jitter, cfg.lease_batch_tick_s
-        # push()'s arithmetic on arrays: each operation rounds as the scalar one does
-        due = now + interval * (1.0 + jit * self._lease_rng.random(len(alive)))
-        ns = np.ceil(due / tick)
-        ns += ns * tick < due
-        for k, n in zip(alive, ns.astype(np.int64).tolist(), strict=True):
+        us = self._lease_rng.random(len(alive))
+        ceil = math.ceil
+        if len(alive) < _ARRAY_BATCH:  # push()'s arithmetic, scalar: numpy's fixed cost loses here
+            ns = []
+            for u in us.tolist():
+                due = now + interval * (1.0 + jit * u)
+                n = ceil(due / tick)
+                ns.append(n + 1 if n * tick < due else n)
+        else:  # the same on arrays: each operation rounds as the scalar one does
+            due = now + interval * (1.0 + jit * us)
+            na = np.ceil(due / tick)
+            na += na * tick < due
+            ns = na.astype(np.int64).tolist()
+        for k, n in zip(alive, ns, strict=True):
             bucket = ticks.get(n)
             if bucket is not None:
                 bucket.append(k)
