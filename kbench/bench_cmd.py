@@ -20,19 +20,26 @@ def bench_cmd(
     set_: list[str] = typer.Option(None, "--set", help="KEY=VALUE (repeatable): override a scenario field by "
                                    "dotted key in every scenario, e.g. events.enabled=false; with --baseline, "
                                    "this tree only."),
+    variant: list[str] = typer.Option(None, "--variant", help="KEY=VALUE[,KEY=VALUE...] (repeatable): run the "
+                                      "named scenarios and each variant side by side in one process and print "
+                                      "the CPU each costs against the scenario as it is."),
 ) -> None:
     """Benchmark kbench itself: wall and CPU time, µs per API request and per scheduled pod, peak RSS."""
     from kbench.benchsets import parse_sets
     from kbench.console import check_output, console, err_console, print_data, warn
+    from kbench.errors import KbenchError
 
     check_output(output)
     sets = parse_sets(set_)
+    if variant:
+        if baseline is not None:
+            raise KbenchError("--variant and --baseline: choose one")
+        _variants(variant, scenario or [], quick, sets, output)
+        return
     if baseline is not None:
         _pair(baseline, scenario or [], rounds, quick, max_ratio, output, sets)
         return
     if max_ratio is not None:
-        from kbench.errors import KbenchError
-
         raise KbenchError("--max-ratio needs --baseline")
     from kbench.bench import LOADED, bench
 
@@ -143,3 +150,50 @@ def _pair(rev: str, scenarios: list[str], rounds: int, quick: bool, max_ratio: f
             console.print(verdict, markup=False, highlight=False)
     if over:
         raise typer.Exit(1)
+
+
+def _variants(texts: list[str], scenarios: list[str], quick: bool, sets: dict, output: str) -> None:
+    """``--variant``: each named run scenario and its variants side by side (:mod:`kbench.benchvariants`)."""
+    from rich.table import Table
+
+    from kbench.bench import SCHEMA_VERSION, cases, machine
+    from kbench.benchsets import apply_sets
+    from kbench.benchvariants import parse_variant, side_by_side
+    from kbench.console import console, err_console, print_data, progress_wanted
+    from kbench.errors import KbenchError
+
+    variants = [parse_variant(t) for t in texts]
+    if not scenarios:
+        raise KbenchError("--variant needs --scenario NAME (a run scenario: density-5k, openb, fgd-openb, cl2-load-5k)")
+    by_name = {c.name: c for c in cases(quick)}
+    for name in scenarios:
+        if name not in by_name:
+            raise KbenchError(f"--scenario {name}: expected one of {', '.join(by_name)}")
+        c = by_name[name]
+        if c.kind != "run" or c.data.get("workload", {}).get("placement_only"):
+            raise KbenchError(f"--variant: {name} is not a full-plane run scenario")
+    show = progress_wanted()
+    out = {"version": SCHEMA_VERSION, "quick": quick, "sets": sets, "machine": machine(), "scenarios": {}}
+    for name in scenarios:
+        def log(msg: str, name=name) -> None:
+            if show:
+                err_console.print(f"bench: {name}: {msg}", markup=False, highlight=False)
+
+        res = side_by_side(apply_sets(by_name[name].data, sets), variants, log=log)
+        for row in res["variants"]:
+            row.pop("summary")
+        out["scenarios"][name] = res
+    if output in ("json", "yaml"):
+        print_data(out, output)
+        return
+    t = Table(title=f"kbench bench --variant: side by side in one process{' --quick' if quick else ''}")
+    for col in ("scenario", "variant", "CPU s", "ratio", "API requests", "pods scheduled", "virtual s"):
+        t.add_column(col, justify="left" if col in ("scenario", "variant") else "right", no_wrap=col != "variant")
+    for name, res in out["scenarios"].items():
+        for row in res["variants"]:
+            label = _sets_line(row["sets"]) if row["sets"] else "(as it is)"
+            t.add_row(name, label, f"{row['cpu_s']:.1f}", f"{row['ratio']}", f"{row['api_requests']:,}",
+                      f"{row['pods_scheduled']:,}", f"{row['virtual_s']:.0f}")
+    console.print(t)
+    if sets:
+        console.print(f"overrides (every variant): {_sets_line(sets)}", markup=False, highlight=False)

@@ -105,6 +105,14 @@ def _register_series(world: World, comps: Components) -> None:
             s.gauge("allocated_fraction", frac, resource=res)
 
 
+def run_summary(world: World, comps: Components, wall_s: float) -> dict[str, Any]:
+    """The summary of a full-plane run at its current virtual time (``wall_s``: its wall seconds)."""
+    return summarize(world, virtual_s=float(world.env.now), wall_s=wall_s, scheduler=comps.scheduler,
+                     fgd=comps.fgd, measure_start_s=comps.driver.measure_start_s if comps.driver else None,
+                     replays=comps.replays, faults=comps.faults, controllers=comps.controllers,
+                     kubeproxies=comps.kubeproxies, driver=comps.driver)
+
+
 def start(world: World, comps: Components) -> None:
     """Start every component."""
     world.plane.start()
@@ -163,10 +171,7 @@ def run(scenario: Scenario | str | Path, *, policy: str | None = None, seed: int
 
     status, error = execute(simulate, writer)
     wall = time.perf_counter() - wall0
-    summary = summarize(world, virtual_s=float(world.env.now), wall_s=wall, scheduler=comps.scheduler,
-                        fgd=comps.fgd, measure_start_s=comps.driver.measure_start_s if comps.driver else None,
-                        replays=comps.replays, faults=comps.faults, controllers=comps.controllers,
-                        kubeproxies=comps.kubeproxies, driver=comps.driver)
+    summary = run_summary(world, comps, wall)
     summary["status"] = status
     summary["sim"]["mode"] = "full-plane"
     frames = {"pods": world.timeline.to_frame(), "requests": world.plane.stats.to_frame(),
