@@ -78,8 +78,8 @@ class ControlPlane:
             s.gauge("apf_seat_seconds_total", lambda lv=level: fc.seat_integral(lv), level=level)
             s.gauge("apf_queue_request_seconds_total", lambda lv=level: fc.queue_integral(lv), level=level)
         for level in fc.levels():
-            s.gauge("apf_rejected_total", lambda lv=level: sum(
-                v for k, v in fc.counters().get(lv, {}).items() if k.startswith("rejected")), level=level)
+            s.gauge("apf_rejected_total", lambda lv=level: sum(  # the live dict: no copy of every level's
+                v for k, v in fc.level_counters(lv).items() if k.startswith("rejected")), level=level)
         s.gauge("watchers", lambda: sum(c.watcher_total() for c in self.api.caches.values()))
         api = self.api
         # issue 16: egress by kind and ingress (cumulative bytes), memory, current APF limits
