@@ -32,6 +32,15 @@ _Loader.yaml_implicit_resolvers = {first: [(tag, rx) for tag, rx in rules if tag
 _Loader.add_implicit_resolver(_BOOL, re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF"))
 
 
+def _read(text: str) -> Any:
+    """One YAML value with :class:`_Loader` (a SafeLoader: no tags that build objects)."""
+    loader = _Loader(text)
+    try:
+        return loader.get_single_data()
+    finally:
+        loader.dispose()
+
+
 def parse_sets(items: list[str] | None) -> dict[str, Any]:
     """``["a.b=1", "c=false"]`` -> ``{"a.b": 1, "c": False}`` (values parsed as YAML; a later
     repetition of a key wins).
@@ -46,7 +55,7 @@ def parse_sets(items: list[str] | None) -> dict[str, Any]:
         if not sep or not key or any(not part for part in key.split(".")):
             raise KbenchError(f"--set {item!r}: expected KEY=VALUE with a dotted KEY, e.g. events.enabled=false")
         try:
-            out[key] = yaml.load(text, Loader=_Loader) if text.strip() else ""
+            out[key] = _read(text) if text.strip() else ""
         except yaml.YAMLError:
             raise KbenchError(f"--set {item!r}: the value is not valid YAML") from None
     return out

@@ -23,7 +23,8 @@ def test_values_are_yaml_and_keys_dotted():
     assert parse_sets(as_args(got)[1::2]) == got  # as_args gives the same overrides back
 
 
-@pytest.mark.parametrize("item", ["events", "=1", "a..b=1", ".a=1", "a=[unclosed"])
+@pytest.mark.parametrize("item", ["events", "=1", "a..b=1", ".a=1", "a=[unclosed",
+                                  "a=!!python/object/apply:os.system [echo]"])  # a safe loader: no objects
 def test_malformed_items_are_rejected(item):
     with pytest.raises(KbenchError, match="--set"):
         parse_sets([item])
