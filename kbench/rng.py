@@ -62,3 +62,42 @@ class SeedTree:
         """A new generator for ``name`` that restarts the stream from its beginning."""
         seq = np.random.SeedSequence(entropy=self.seed, spawn_key=(_name_key(name),))
         return np.random.Generator(np.random.PCG64(seq))
+
+
+class Uniforms:
+    """Uniform [0, 1) values of a dedicated stream, drawn ``block`` at a time.
+
+    The values, in order, are those that ``rng.random()`` and ``rng.random(n)`` calls on the stream
+    would give (each double is one step of the generator, whatever the call's size), at one numpy call
+    per block: numpy's fixed cost per call is ~3 µs in a loop but ~17 µs in a run, between other
+    work that evicts it from the caches (a 15-renewal lease batch, measured). Only for a stream that
+    nothing else draws from.
+
+    Args:
+        rng: The stream (not shared with any other consumer).
+        block: Values drawn per numpy call.
+    """
+
+    def __init__(self, rng: np.random.Generator, block: int = 4096):
+        self._rng = rng
+        self._block = block
+        self._buf: list[float] = []
+        self._i = 0
+
+    def take(self, n: int) -> list[float]:
+        """The next ``n`` values."""
+        i = self._i
+        if i + n > len(self._buf):
+            self._buf = self._buf[i:] + self._rng.random(max(self._block, n)).tolist()
+            i = 0
+        self._i = i + n
+        return self._buf[i:i + n]
+
+    def one(self) -> float:
+        """The next value."""
+        i = self._i
+        if i >= len(self._buf):
+            self._buf = self._rng.random(self._block).tolist()
+            i = 0
+        self._i = i + 1
+        return self._buf[i]

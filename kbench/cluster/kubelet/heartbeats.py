@@ -18,6 +18,7 @@ import numpy as np
 import simpy
 
 from kbench.cluster.objects.stored import LEASE_BYTES, NODE_BYTES, GenericObj, NodeObj
+from kbench.rng import Uniforms
 from kbench.simkernel import first_step
 
 LEASE, STATUS = 0, 1
@@ -37,6 +38,8 @@ class Heartbeats:
         # With batching, renewal jitter has its own stream: batching changes when and in which order
         # renewals finish, and that must not reshuffle the pod draws (failures, delays) of ``kubelet``.
         self._lease_rng = fleet.world.stream("kubelet/lease") if fleet.cfg.lease_batch_tick_s > 0 else fleet.rng
+        # batched: the jitters of the dedicated stream in blocks (the same values in the same order)
+        self._lease_u = Uniforms(self._lease_rng) if fleet.cfg.lease_batch_tick_s > 0 else None
         # (due, seq, kind, payload): a status report (payload: kubelet), a renewal (tick 0: kubelet)
         # or a tick's bucket of renewals (payload: its index in ``_ticks``).
         self._heap: list[tuple[float, int, int, object]] = []
@@ -193,7 +196,8 @@ class Heartbeats:
         """The renewal is over (renewed or given up): schedule the next one."""
         if not k.dead:
             cfg = self.cfg
-            jitter = 1.0 + cfg.lease_renew_jitter * float(self._lease_rng.random())
+            u = self._lease_u.one() if self._lease_u is not None else float(self._lease_rng.random())
+            jitter = 1.0 + cfg.lease_renew_jitter * u
             self.push(self.env.now + cfg.lease_renew_interval_s * jitter, LEASE, k)
 
     def _renewed_all(self, ks: list) -> None:
@@ -202,16 +206,16 @@ class Heartbeats:
         alive = [k for k in ks if not k.dead] if self.fleet.dead_nodes else ks
         cfg, now, ticks = self.cfg, self.env.now, self._ticks
         interval, jit, tick = cfg.lease_renew_interval_s, cfg.lease_renew_jitter, cfg.lease_batch_tick_s
-        us = self._lease_rng.random(len(alive))
+        us = self._lease_u.take(len(alive))  # a batch means a tick > 0: the block reader exists
         ceil = math.ceil
         if len(alive) < _ARRAY_BATCH:  # push()'s arithmetic, scalar: numpy's fixed cost loses here
             ns = []
-            for u in us.tolist():
+            for u in us:
                 due = now + interval * (1.0 + jit * u)
                 n = ceil(due / tick)
                 ns.append(n + 1 if n * tick < due else n)
         else:  # the same on arrays: each operation rounds as the scalar one does
-            due = now + interval * (1.0 + jit * us)
+            due = now + interval * (1.0 + jit * np.array(us))
             na = np.ceil(due / tick)
             na += na * tick < due
             ns = na.astype(np.int64).tolist()
