@@ -14,6 +14,7 @@ apply to this tree only: the baseline revision may not know the keys.
 
 from __future__ import annotations
 
+import copy
 import re
 from typing import Any
 
@@ -68,7 +69,7 @@ def apply_sets(data: dict[str, Any], sets: dict[str, Any]) -> dict[str, Any]:
         KbenchError: A path goes through a value that is not a mapping (``--set events=1`` then
             ``--set events.enabled=false``, or a list in the scenario).
     """
-    out = _copy(data)
+    out = copy.deepcopy(data)
     for key, value in sets.items():
         node = out
         parts = key.split(".")
@@ -77,7 +78,7 @@ def apply_sets(data: dict[str, Any], sets: dict[str, Any]) -> dict[str, Any]:
             if not isinstance(nxt, dict):
                 raise KbenchError(f"{key}: {'.'.join(parts[:depth + 1])} is not a mapping in the scenario")
             node = nxt
-        node[parts[-1]] = _copy(value)
+        node[parts[-1]] = copy.deepcopy(value)
     return out
 
 
@@ -90,10 +91,3 @@ def as_args(sets: dict[str, Any]) -> list[str]:
         args += ["--set", f"{key}={text}"]
     return args
 
-
-def _copy(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: _copy(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_copy(v) for v in value]
-    return value
