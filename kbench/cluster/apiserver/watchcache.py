@@ -278,9 +278,7 @@ class WatchCache:
     def revision_at(self, t: float) -> int:
         """The last revision of this resource committed at or before ``t`` (seconds), or the
         revision the cache started from."""
-        revs, commits, _ = self.log.arrays()
-        i = int(np.searchsorted(commits, t, side="right"))
-        return int(revs[i - 1]) if i else self.oldest_rv
+        return self.log.revision_at(t, self.oldest_rv)
 
     def watch_buffer(self, indexed: bool = False, trigger: bool = False) -> int:
         """Events a watcher's buffers hold: ``channels_per_watcher`` channels of
