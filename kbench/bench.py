@@ -240,7 +240,7 @@ def check_sets(todo: list[BenchCase], sets: dict[str, Any], tmp: Path) -> None:
             else:
                 load_scenario(_write(case, sets, tmp))
         except KbenchError as err:
-            where = f"{err.where}: " if getattr(err, "where", None) else ""
+            where = f"{err.where}: " if err.where else ""
             raise KbenchError(f"--set: {case.name}: {where}{err.message}") from None
 
 

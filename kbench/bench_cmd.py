@@ -90,9 +90,21 @@ def bench_cmd(
 
 
 def _sets_line(sets: dict) -> str:
-    from kbench.benchsets import as_args
+    from kbench.benchsets import describe
 
-    return " ".join(as_args(sets)[1::2])
+    return describe(sets)
+
+
+def _named(scenarios: list[str], quick: bool) -> dict:
+    """The benchmark cases by name, after checking every name in ``scenarios`` is one of them."""
+    from kbench.bench import cases
+    from kbench.errors import KbenchError
+
+    by_name = {c.name: c for c in cases(quick)}
+    for name in scenarios:
+        if name not in by_name:
+            raise KbenchError(f"--scenario {name}: expected one of {', '.join(by_name)}")
+    return by_name
 
 
 def _pair(rev: str, scenarios: list[str], rounds: int, quick: bool, max_ratio: float | None, output: str,
@@ -103,17 +115,14 @@ def _pair(rev: str, scenarios: list[str], rounds: int, quick: bool, max_ratio: f
 
     from rich.table import Table
 
-    from kbench.bench import cases, check_sets
+    from kbench.bench import check_sets
     from kbench.benchpair import pair
     from kbench.console import console, err_console, print_data, progress_wanted
-    from kbench.errors import KbenchError
 
-    names = [c.name for c in cases(quick)]
-    for name in scenarios:
-        if name not in names:
-            raise KbenchError(f"--scenario {name}: expected one of {', '.join(names)}")
+    by_name = _named(scenarios, quick)
     with tempfile.TemporaryDirectory(prefix="kbench-sets-") as d:  # fail now, not after the baseline's round
-        check_sets([c for c in cases(quick) if (c.name in scenarios if scenarios else not c.opt_in)], sets, Path(d))
+        check_sets([c for c in by_name.values() if (c.name in scenarios if scenarios else not c.opt_in)], sets,
+                   Path(d))
     show = progress_wanted()
 
     def log(msg: str) -> None:
@@ -156,7 +165,7 @@ def _variants(texts: list[str], scenarios: list[str], quick: bool, sets: dict, o
     """``--variant``: each named run scenario and its variants side by side (:mod:`kbench.benchvariants`)."""
     from rich.table import Table
 
-    from kbench.bench import SCHEMA_VERSION, cases, machine
+    from kbench.bench import SCHEMA_VERSION, machine
     from kbench.benchsets import apply_sets
     from kbench.benchvariants import parse_variant, side_by_side
     from kbench.console import console, err_console, print_data, progress_wanted
@@ -165,12 +174,9 @@ def _variants(texts: list[str], scenarios: list[str], quick: bool, sets: dict, o
     variants = [parse_variant(t) for t in texts]
     if not scenarios:
         raise KbenchError("--variant needs --scenario NAME (a run scenario: density-5k, openb, fgd-openb, cl2-load-5k)")
-    by_name = {c.name: c for c in cases(quick)}
-    for name in scenarios:
-        if name not in by_name:
-            raise KbenchError(f"--scenario {name}: expected one of {', '.join(by_name)}")
-        c = by_name[name]
-        if c.kind != "run" or c.data.get("workload", {}).get("placement_only"):
+    by_name = _named(scenarios, quick)
+    for name in scenarios:  # a placement-only one is refused when its first variant is built
+        if by_name[name].kind != "run":
             raise KbenchError(f"--variant: {name} is not a full-plane run scenario")
     show = progress_wanted()
     out = {"version": SCHEMA_VERSION, "quick": quick, "sets": sets, "machine": machine(), "scenarios": {}}

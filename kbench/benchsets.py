@@ -91,3 +91,7 @@ def as_args(sets: dict[str, Any]) -> list[str]:
         args += ["--set", f"{key}={text}"]
     return args
 
+
+def describe(sets: dict[str, Any]) -> str:
+    """``sets`` as one line of ``KEY=VALUE`` pairs (as ``--set`` would read them back)."""
+    return " ".join(as_args(sets)[1::2])

@@ -30,7 +30,7 @@ from typing import Any
 
 import yaml
 
-from kbench.benchsets import apply_sets, parse_sets
+from kbench.benchsets import apply_sets, describe, parse_sets
 from kbench.errors import KbenchError
 
 _PAIR_START = re.compile(r",(?=\s*[A-Za-z_][\w.\-/]*=)")
@@ -63,7 +63,7 @@ class _Sim:
             scenario = effective_scenario(load_scenario(path))
         except KbenchError as err:
             where = f"{err.where}: " if err.where else ""
-            raise KbenchError(f"--variant {_label(sets)}: {where}{err.message}") from None
+            raise KbenchError(f"--variant {describe(sets) or '(none)'}: {where}{err.message}") from None
         if scenario.workload.placement_only:
             raise KbenchError("--variant: a placement-only scenario has no plane to vary")
         self.world, self.comps = build(scenario)
@@ -91,10 +91,6 @@ class _Sim:
         return {"sets": self.sets, "cpu_s": round(self.cpu_s, 3), "virtual_s": round(float(self.world.env.now), 3),
                 "api_requests": int(api["requests"] + api["rejected_429"] + api["errors"]),
                 "pods_scheduled": int(s["scheduling"]["scheduled"]), "summary": s}
-
-
-def _label(sets: dict[str, Any]) -> str:
-    return ",".join(f"{k}={v}" for k, v in sets.items()) or "(the scenario)"
 
 
 def side_by_side(data: dict[str, Any], variants: list[dict[str, Any]], step_s: float = 1.0,
