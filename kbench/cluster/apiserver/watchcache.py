@@ -168,8 +168,55 @@ class WatchCache:
             for rec in recs:
                 self._arrive(rec)
             return
-        parts = [self._arrive(rec, dispatch=False) for rec in recs]
+        fresh = self.fresh
+        if self.partition_fn is not None or (fresh is not None and fresh.waiters):
+            parts = [self._arrive(rec, dispatch=False) for rec in recs]
+        else:
+            parts = self._arrive_keyed(recs)
         dispatch_many(self, recs, parts)
+
+    def _arrive_keyed(self, recs: list) -> list:
+        """:meth:`_arrive` without dispatch for each of ``recs`` in order, for a cache partitioned by
+        key (or not at all) with no consistent read waiting: the same updates in one loop (no
+        waiter can observe the cache between two records, so none is released mid-batch)."""
+        now = self.env.now
+        h, store, part_of, part_hist = self.history, self.store, self.partition_of, self._part_history
+        log = self._log_rows.append
+        wc = self.wc
+        lo, hi, fresh_s = wc.history_events_min, wc.history_events_max, wc.fresh_duration_s
+        nbytes = self.history_bytes
+        parts = []
+        for rec in recs:
+            key = rec.key
+            rev = rec.revision
+            part = part_of.get(key, -1)
+            h.append((rev, now, rec, part))
+            if part != -1:
+                ph = part_hist.get(part)
+                if ph is None:
+                    ph = part_hist[part] = deque()
+                else:
+                    first = h[0][0]
+                    while ph and ph[0][0] < first:
+                        ph.popleft()
+                ph.append((rev, rec))
+            nbytes += rec.size_bytes
+            n = len(h)
+            if n > lo or n > hi:
+                while len(h) > hi or (len(h) > lo and now - h[0][1] > fresh_s):
+                    old = h.popleft()
+                    self.oldest_rv = old[0]
+                    nbytes -= old[2].size_bytes
+            if rec.op == "delete":
+                store.pop(key, None)
+            else:
+                store[key] = rec.value
+            log((rev, rec.time_s, part))
+            parts.append(part)
+        self.history_bytes = nbytes
+        if recs:
+            self.revision = recs[-1].revision
+        return parts
 
     def _arrive(self, rec, dispatch: bool = True):
         now = self.env.now

@@ -389,20 +389,23 @@ class Etcd(EtcdCpu, MvccStore, RangeReads):
         vals = self._values.get(resource)
         if vals is None:
             vals = self._values[resource] = {}
-        store = self._store
         rev = self.revision
-        revs = []
-        recs = []
-        delete = op == "delete"
-        for key, value in items:
-            size = store(resource, key, op, size0)
-            rev += 1
-            if delete:
+        if op == "delete":
+            store = self._store
+            recs = []
+            for key, value in items:
+                size = store(resource, key, op, size0)
+                rev += 1
                 vals.pop(key, None)
-            else:
-                vals[key] = value
-            revs.append(rev)
-            recs.append(CommitRecord(resource, key, op, rev, size, now, value))
+                recs.append(CommitRecord(resource, key, op, rev, size, now, value))
+        else:  # each entry stores size0 bytes: the tables in one call, then one record per entry
+            self._store_updates(resource, [key for key, _ in items], size0)
+            rev0 = rev
+            recs = [CommitRecord(resource, key, op, rev0 + i, size0, now, value)
+                    for i, (key, value) in enumerate(items, 1)]
+            vals.update(items)
+            rev += len(items)
+        revs = list(range(self.revision + 1, rev + 1))
         self.revision = rev
         for cb, many in zip(self._subscribers, self._many, strict=True):
             if many is not None:
