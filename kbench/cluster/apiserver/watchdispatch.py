@@ -184,27 +184,36 @@ def dispatch_many(cache, recs: list, parts: list) -> None:
     nic_free = api.nic_free_s
     watch_bytes = 0.0
     heapreplace = heapq.heapreplace
+    # Nothing in the loop changes the watchers or the sizes' arithmetic: the watchers of the last
+    # partition and the costs of the last size (a batch's records usually share both) are reused.
+    last_part, last_b = object(), None
+    all_list = cache._all_list
     for rec, part in zip(recs, parts, strict=True):
-        active = cache._all_list
-        if part is not None:
-            bucket = by_part.get(part)
-            if bucket:
-                active = (*active, *bucket.values())
-        k = len(active)
+        if part != last_part:
+            last_part = part
+            active = all_list
+            if part is not None:
+                bucket = by_part.get(part)
+                if bucket:
+                    active = (*active, *bucket.values())
+            k = len(active)
         if not k:
             continue
         b = rec.size_bytes
-        nb = b + frame
-        s = send_cpu + b * send_per_byte
-        enc = enc_cpu + b * enc_per_byte
+        if b != last_b:
+            last_b = b
+            nb = b + frame
+            s0 = send_cpu + b * send_per_byte
+            enc = enc_cpu + b * enc_per_byte
+            nic_step, link = nb / nic_rate, nb / link_rate
         if k >= 3:
             t_enc = _encode(cores, t, enc)
             cpu += enc
+            s = s0
         else:
             t_enc = t
-            s += enc
+            s = s0 + enc
         cpu += k * (d + s)
-        nic_step, link = nb / nic_rate, nb / link_rate
         for w in active:
             t += d
             st = t if t > t_enc else t_enc
