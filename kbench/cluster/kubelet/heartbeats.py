@@ -154,6 +154,7 @@ class Heartbeats:
         env, cfg, w, kubelets = self.env, self.cfg, self.world, self.fleet.kubelets
         now = env.now
         writes = []
+        members = []  # the kubelets of ``writes``, in order
         for k in ks:
             if attempt == 0 and k.down:  # as _renew: no attempt from a node cut off
                 self._renewed(k)
@@ -175,11 +176,13 @@ class Heartbeats:
                     continue
                 lim.tokens = tokens
             writes.append((k.name, GenericObj(k.name, {"renew_s": now})))
+            members.append(k)
         if not writes:
             return
 
         def done(names, resp) -> None:
-            group = [kubelets[n] for n in names]
+            # one call for the whole batch unless submit_many split it (wider than the level's limit)
+            group = members if len(names) == len(members) else [kubelets[n] for n in names]
             if resp.ok:
                 w.counters["lease_renewals"] += len(group)
                 self._renewed_all(group)
@@ -191,7 +194,7 @@ class Heartbeats:
             else:
                 self._renewed_all(group)
 
-        w.send_many(kubelets[writes[0][0]].client, writes, "update", "leases", done, size_bytes=LEASE_BYTES)
+        w.send_many(members[0].client, writes, "update", "leases", done, size_bytes=LEASE_BYTES)
 
     def _renewed(self, k) -> None:
         """The renewal is over (renewed or given up): schedule the next one."""
