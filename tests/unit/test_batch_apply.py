@@ -52,7 +52,7 @@ def _cache(lo: int, hi: int, fresh_s: float) -> WatchCache:
 
 
 def _state(c: WatchCache) -> tuple:
-    return (list(c.history), c.store, c.history_bytes, c.oldest_rv, c.revision, c._log_rows,
+    return (list(c.history), c.store, c.history_bytes, c.oldest_rv, c.revision, [a.tolist() for a in c.log.arrays()],
             {p: list(h) for p, h in c._part_history.items()})
 
 

@@ -134,7 +134,6 @@ class WatchCache:
         self.index: dict[object, dict[str, object]] = {}
         self._part_of_key: dict[str, object] = {}
         self.log = ChangeLog()
-        self._log_rows = self.log.rows
         self._all: dict[int, Watcher] = {}  # watchers of every object, in registration order
         self._all_list: tuple[Watcher, ...] = ()  # _all's values, rebuilt when it changes
         self._by_part: dict[object, dict[int, Watcher]] = {}  # indexed watchers per partition
@@ -181,7 +180,8 @@ class WatchCache:
         waiter can observe the cache between two records, so none is released mid-batch)."""
         now = self.env.now
         h, store, part_of, part_hist = self.history, self.store, self.partition_of, self._part_history
-        log = self._log_rows.append
+        log = self.log
+        log_rev, log_commit, log_part = log.new_revs.append, log.new_commits.append, log.new_parts.append
         wc = self.wc
         lo, hi, fresh_s = wc.history_events_min, wc.history_events_max, wc.fresh_duration_s
         nbytes = self.history_bytes
@@ -211,7 +211,9 @@ class WatchCache:
                 store.pop(key, None)
             else:
                 store[key] = rec.value
-            log((rev, rec.time_s, part))
+            log_rev(rev)
+            log_commit(rec.time_s)
+            log_part(part)
             parts.append(part)
         self.history_bytes = nbytes
         if recs:
@@ -267,7 +269,10 @@ class WatchCache:
                 if bucket is None:
                     bucket = self.index[part] = {}
                 bucket[key] = value
-        self._log_rows.append((rev, rec.time_s, part if isinstance(part, int) else -1))
+        log = self.log
+        log.new_revs.append(rev)
+        log.new_commits.append(rec.time_s)
+        log.new_parts.append(part if isinstance(part, int) else -1)
         if dispatch:
             dispatch_event(self, rec, part)
         fresh = self.fresh
