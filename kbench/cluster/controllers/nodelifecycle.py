@@ -142,22 +142,23 @@ class NodeLifecycleController(Controller):
         now, grace = self.env.now, self.cfg.node_monitor_grace_period_s
         not_ready = self.mgr.not_ready_nodes
         fail, recover = [], []
-        leases, renewed, probes = self.mgr.cache("leases"), self._renew, self.probe
+        renewed, probes = self._renew, self.probe
+        lease_of, renewed_of, probe_of = self.mgr.cache("leases").get, renewed.get, probes.get
         for name in self.mgr.cache("nodes"):
-            lease = leases.get(name)
+            lease = lease_of(name)
             if lease is not None:
                 renew = lease.data.get("renew_s")
-                if renewed.get(name, self) != renew:  # renewed since the last pass (or first seen)
+                if renewed_of(name, self) != renew:  # renewed since the last pass (or first seen)
                     renewed[name] = renew
                     probes[name] = now
-            probe = probes.get(name)
+            probe = probe_of(name)
             if probe is None:
                 probes[name] = now  # never seen a lease: the grace period starts now
                 continue
-            stale = now - probe > grace
-            if stale and name not in not_ready:
-                fail.append(name)
-            elif not stale and name in not_ready:
+            if now - probe > grace:
+                if name not in not_ready:
+                    fail.append(name)
+            elif name in not_ready:
                 recover.append(name)
         for name in fail:
             yield from self._mark_not_ready(name)
