@@ -8,7 +8,8 @@ without changing the model are left out: ``sim`` (wall time, SimPy event counts)
 sync run's ``wall_s`` and ``events``, as the golden tests leave them out.
 
 The cases (:data:`CASES`) are the golden scenarios (demo, an apiserver restart, reduced openb and
-fgd-openb replays), an etcd leader election, a 300-node density run and a small sync experiment
+fgd-openb replays), an etcd leader election, a 300-node density run, a one-node cluster (whose
+heartbeats wake up ahead of their planned sleep) and a small sync experiment
 with each strategy: together they go through the scheduler, the kubelets, the controllers, APF,
 etcd, the watch cache, faults and both ways of syncing a client. ``kbench digest`` prints them;
 ``--against`` compares with a digest printed before (exit 1 when a part differs).
@@ -70,6 +71,19 @@ def _density_case(tmp: Path) -> Path:
     return out
 
 
+def _one_node_case(tmp: Path) -> Path:
+    """The demo template on one node, 5 pods, 20 virtual minutes: with one kubelet the heartbeats
+    often wake up ahead of their planned sleep (a renewal due before the next status report)."""
+    data = _workload("demo.yaml")
+    data.update(name="digest-one-node", duration_s="20m")
+    data["cluster"]["nodes"] = [{**data["cluster"]["nodes"][0], "count": 1, "zones": 1}]
+    data["workload"] = {"deployments": [{"name": "web", "replicas": 5,
+                                         "template": {"cpu_cores": "100m", "memory_bytes": "128Mi"}}]}
+    out = tmp / "one-node.yaml"
+    out.write_text(yaml.safe_dump(data, sort_keys=False))
+    return out
+
+
 def _sync_case(tmp: Path) -> Path:
     data = _workload("sync-demo.yaml")
     data["name"] = "digest-sync"
@@ -87,6 +101,7 @@ CASES: dict[str, tuple[str, Callable[[Path], Path]]] = {
     "openb-reduced": ("run", _trace_case("openb.yaml", max_pods=400)),
     "fgd-openb-reduced": ("run", _trace_case("fgd-openb.yaml", sample_nodes=0.05, max_pods=300)),
     "density-300": ("run", _density_case),
+    "one-node": ("run", _one_node_case),
     "sync-poll": ("poll", _sync_case),
     "sync-list-watch": ("list-watch", _sync_case),
     "sync-watch-list": ("watch-list", _sync_case),

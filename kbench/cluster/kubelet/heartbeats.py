@@ -10,16 +10,16 @@ request paths of :class:`~kbench.cluster.kubelet.nodeclient.NodeClient`, retried
 
 from __future__ import annotations
 
-import contextlib
 import heapq
 import math
 
 import numpy as np
 import simpy
+from simpy.events import Timeout
 
 from kbench.cluster.objects.stored import LEASE_BYTES, NODE_BYTES, GenericObj, NodeObj
 from kbench.dist import Dist
-from kbench.simkernel import first_step
+from kbench.simkernel import URGENT, first_step, trigger_in
 
 LEASE, STATUS = 0, 1
 _ARRAY_BATCH = 64  # renewals per tick from which numpy's arithmetic beats the scalar loop (~70 here)
@@ -46,13 +46,14 @@ class Heartbeats:
         self._heap: list[tuple[float, int, int, object]] = []
         self._ticks: dict[int, list] = {}
         self._seq = 0
-        self._proc: simpy.Process | None = None
+        self._wait: Timeout | None = None  # the pending wake-up
         self._sleeping = False
         self._next = math.inf
 
     def start(self) -> None:
-        """Start the heartbeat process."""
-        self._proc = self.env.process(self._run())
+        """Start the heartbeats: a chain of timeout callbacks that wakes where a process running
+        the same loop would (:func:`first_step`), without a process's resume at each wake-up."""
+        first_step(self.env, self._wake)
 
     # --------------------------------------------------------------------------------- schedule
     def push(self, due: float, kind: int, k) -> None:
@@ -75,42 +76,54 @@ class Heartbeats:
     def _add(self, due: float, kind: int, payload) -> None:
         heapq.heappush(self._heap, (due, self._seq, kind, payload))
         self._seq += 1
-        if due < self._next and self._sleeping:
+        if due < self._next and self._sleeping:  # wake up earlier
             self._sleeping = False
-            self._proc.interrupt("earlier")
+            # scheduled as Process.interrupt schedules its Interruption (urgent, now), so the
+            # wake-up keeps the place in the event order it had when this was a process
+            ev = simpy.Event(self.env)
+            ev.callbacks.append(self._interrupted)
+            trigger_in(self.env, ev, 0.0, priority=URGENT)
 
-    def _run(self):
+    def _interrupted(self, _e: simpy.Event) -> None:
+        if self._wait is not None:  # the pending wake-up no longer applies
+            self._wait.callbacks.remove(self._wake)
+            self._wait = None
+        self._wake(None)
+
+    def _wake(self, _e: simpy.Event | None) -> None:
+        """Send what is due now, then sleep until the next heartbeat (or an earlier push)."""
         env, heap, cfg, ticks, fleet = self.env, self._heap, self.cfg, self._ticks, self.fleet
         batched = cfg.lease_batch_tick_s > 0
-        while True:
-            now = env.now
-            leases: list = []
-            while heap and heap[0][0] <= now:
-                _, _, kind, x = heapq.heappop(heap)
-                if kind == LEASE:
-                    if batched:
-                        bucket = ticks.pop(x)
-                        if fleet.dead_nodes:
-                            bucket = [k for k in bucket if not k.dead]
-                        if leases:
-                            leases += bucket
-                        else:
-                            leases = bucket
-                    elif not x.dead:
-                        self._renew(x)
+        self._sleeping = False
+        self._wait = None
+        now = env.now
+        leases: list = []
+        while heap and heap[0][0] <= now:
+            _, _, kind, x = heapq.heappop(heap)
+            if kind == LEASE:
+                if batched:
+                    bucket = ticks.pop(x)
+                    if fleet.dead_nodes:
+                        bucket = [k for k in bucket if not k.dead]
+                    if leases:
+                        leases += bucket
+                    else:
+                        leases = bucket
                 elif not x.dead:
-                    self.push(now + cfg.node_status_report_s, STATUS, x)
-                    if not x.down:
-                        self._post_status(x)
-            if len(leases) > 1:
-                self._renew_batch(leases, 0, cfg.lease_retry_initial_s)
-            elif leases:
-                self._renew(leases[0])
-            self._next = heap[0][0] if heap else math.inf
-            self._sleeping = True
-            with contextlib.suppress(simpy.Interrupt):  # an earlier heartbeat was pushed
-                yield env.timeout(self._next - now) if heap else env.event()
-            self._sleeping = False
+                    self._renew(x)
+            elif not x.dead:
+                self.push(now + cfg.node_status_report_s, STATUS, x)
+                if not x.down:
+                    self._post_status(x)
+        if len(leases) > 1:
+            self._renew_batch(leases, 0, cfg.lease_retry_initial_s)
+        elif leases:
+            self._renew(leases[0])
+        self._next = heap[0][0] if heap else math.inf
+        self._sleeping = True
+        if heap:
+            wait = self._wait = Timeout(env, self._next - now)
+            wait.callbacks.append(self._wake)
 
     # ----------------------------------------------------------------------------------- leases
     def _renew(self, k) -> None:
