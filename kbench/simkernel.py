@@ -109,7 +109,8 @@ def _run_fanout(f: Fanout) -> None:
             w.rv = rev
             w.on_event(rec)
         i += 1
-        if i == n:
+        if i == n:  # done: drop the entries, which refer back to f (a cycle only the GC would free)
+            f.entries = None
             return
         nxt = entries[i]
         if queue and queue[0] < nxt:  # (time, priority, id) decide: ids are unique

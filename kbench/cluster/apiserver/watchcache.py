@@ -45,6 +45,10 @@ __all__ = ["ALL", "ChangeLog", "PassiveGroup", "WatchCache", "Watcher"]
 ALL = None  # selector matching every object
 
 
+def _closed(reason: str) -> None:
+    """A closed watcher's ``on_close``: it was told already."""
+
+
 @dataclass(eq=False, slots=True)
 class Watcher:
     """An active watcher: gets a callback per event.
@@ -495,7 +499,8 @@ class WatchCache:
             bucket = self._by_part.get(w.partition)
             if bucket is not None and bucket.pop(w.wid, None) is not None:
                 self._n_by_part -= 1
-        w.on_close(reason)
+        on_close, w.on_close = w.on_close, _closed  # a client's callback may refer back to w: no cycle left
+        on_close(reason)
 
     def _bookmarks(self, opened_s: float, now: float, reason: str) -> tuple[int, float]:
         return bookmarks_received(self.wc, opened_s, now, reason)

@@ -1,0 +1,36 @@
+"""A run leaves no reference cycles behind in its per-event objects: watch deliveries (``Fanout``)
+and closed watchers are freed by reference counting, not by the garbage collector (whose scans of
+them were ~4 % of openb: each young collection found ~60,000 such objects)."""
+
+from __future__ import annotations
+
+import collections
+import gc
+
+import yaml
+
+from kbench.experiment.runner import run
+from kbench.validate.digest import _one_node_case
+
+
+def _density(tmp_path):
+    from kbench.bench import _density as density
+
+    path = tmp_path / "d.yaml"
+    path.write_text(yaml.safe_dump(density(20, 200, 100, 30, "no-cycles"), sort_keys=False))
+    return path
+
+
+def test_watch_deliveries_and_closed_watchers_leave_no_garbage_cycles(tmp_path):
+    paths = [_density(tmp_path), _one_node_case(tmp_path)]  # many deliveries; watches that time out
+    gc.collect()
+    gc.set_debug(gc.DEBUG_SAVEALL)
+    try:
+        results = [run(path) for path in paths]  # kept alive: their worlds are not garbage
+        gc.collect()
+        kinds = collections.Counter(type(o).__name__ for o in gc.garbage)
+    finally:
+        gc.set_debug(0)
+        gc.garbage.clear()
+    assert len(results) == 2
+    assert kinds["Fanout"] == 0 and kinds["Watcher"] == 0, kinds.most_common(10)
