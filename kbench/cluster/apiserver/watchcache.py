@@ -189,6 +189,32 @@ class WatchCache:
         wc = self.wc
         lo, hi, fresh_s = wc.history_events_min, wc.history_events_max, wc.fresh_duration_s
         nbytes = self.history_bytes
+        if not part_of and fresh_s >= 0:
+            # No record is partitioned: the history is trimmed once, after the batch. The final
+            # history is the same: trimming pops from the front while a condition holds that more
+            # entries only make truer, and the entries that arrived now are not aged.
+            for rec in recs:
+                key = rec.key
+                rev = rec.revision
+                h.append((rev, now, rec, -1))
+                nbytes += rec.size_bytes
+                if rec.op == "delete":
+                    store.pop(key, None)
+                else:
+                    store[key] = rec.value
+                log_rev(rev)
+                log_commit(rec.time_s)
+            parts = [-1] * len(recs)
+            log.new_parts.extend(parts)
+            if len(h) > lo or len(h) > hi:
+                while len(h) > hi or (len(h) > lo and now - h[0][1] > fresh_s):
+                    old = h.popleft()
+                    self.oldest_rv = old[0]
+                    nbytes -= old[2].size_bytes
+            self.history_bytes = nbytes
+            if recs:
+                self.revision = recs[-1].revision
+            return parts
         parts = []
         for rec in recs:
             key = rec.key
