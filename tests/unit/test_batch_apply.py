@@ -1,6 +1,6 @@
 """The batch paths of a multi-entry etcd call (the lease renewals of one tick) against the
 per-entry paths they replace: etcd's object tables (``MvccStore._store_updates`` against
-``_store`` per key) and the watch cache's arrival (``WatchCache._arrive_keyed`` against ``_arrive``
+``_store`` per key) and the watch cache's arrival (``watcharrival.arrive_keyed`` against ``WatchCache._arrive``
 per record), the same state after any sequence."""
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ import simpy
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from kbench.cluster.apiserver.watcharrival import arrive_keyed
 from kbench.cluster.apiserver.watchcache import WatchCache
 from kbench.cluster.etcd.mvcc import MvccStore
 from kbench.cluster.etcd.records import CommitRecord
@@ -61,7 +62,7 @@ def _state(c: WatchCache) -> tuple:
                 min_size=1, max_size=60),
        st.integers(1, 8), st.integers(0, 12), st.sampled_from([0.0, 0.5, 75.0]), st.booleans())
 def test_arrive_keyed_equals_arrive_per_record(entries, batch, lo_extra, fresh_s, partitioned):
-    """Property: records arriving in batches through ``_arrive_keyed`` leave the cache's history
+    """Property: records arriving in batches through ``arrive_keyed`` leave the cache's history
     (trimmed by count and age), store, byte count, oldest revision, change log and per-partition
     histories exactly as ``_arrive`` record by record; the partitions returned are the same."""
     lo = 1 + lo_extra // 3
@@ -79,5 +80,5 @@ def test_arrive_keyed_equals_arrive_per_record(entries, batch, lo_extra, fresh_s
             if t > c.env.now:
                 c.env.run(until=t)
         parts = [one._arrive(rec, dispatch=False) for rec in group]
-        assert many._arrive_keyed(group) == parts
+        assert arrive_keyed(many, group) == parts
         assert _state(one) == _state(many)

@@ -34,6 +34,7 @@ from kbench.cluster.apiserver.bookmarks import bookmark_members, bookmarks_recei
 from kbench.cluster.apiserver.fanout import book_scalar
 from kbench.cluster.apiserver.freshness import Freshness
 from kbench.cluster.apiserver.traffic import Traffic
+from kbench.cluster.apiserver.watcharrival import arrive_keyed
 from kbench.cluster.apiserver.watchdispatch import dispatch as dispatch_event
 from kbench.cluster.apiserver.watchdispatch import dispatch_many
 from kbench.cluster.apiserver.watchpassive import ChangeLog, PassiveGroup, SlowBudget, close_members
@@ -175,80 +176,8 @@ class WatchCache:
         if self.partition_fn is not None or (fresh is not None and fresh.waiters):
             parts = [self._arrive(rec, dispatch=False) for rec in recs]
         else:
-            parts = self._arrive_keyed(recs)
+            parts = arrive_keyed(self, recs)
         dispatch_many(self, recs, parts)
-
-    def _arrive_keyed(self, recs: list) -> list:
-        """:meth:`_arrive` without dispatch for each of ``recs`` in order, for a cache partitioned by
-        key (or not at all) with no consistent read waiting: the same updates in one loop (no
-        waiter can observe the cache between two records, so none is released mid-batch)."""
-        now = self.env.now
-        h, store, part_of, part_hist = self.history, self.store, self.partition_of, self._part_history
-        log = self.log
-        log_rev, log_commit, log_part = log.new_revs.append, log.new_commits.append, log.new_parts.append
-        wc = self.wc
-        lo, hi, fresh_s = wc.history_events_min, wc.history_events_max, wc.fresh_duration_s
-        nbytes = self.history_bytes
-        if not part_of and fresh_s >= 0:
-            # No record is partitioned: the history is trimmed once, after the batch. The final
-            # history is the same: trimming pops from the front while a condition holds that more
-            # entries only make truer, and the entries that arrived now are not aged.
-            for rec in recs:
-                key = rec.key
-                rev = rec.revision
-                h.append((rev, now, rec, -1))
-                nbytes += rec.size_bytes
-                if rec.op == "delete":
-                    store.pop(key, None)
-                else:
-                    store[key] = rec.value
-                log_rev(rev)
-                log_commit(rec.time_s)
-            parts = [-1] * len(recs)
-            log.new_parts.extend(parts)
-            if len(h) > lo or len(h) > hi:
-                while len(h) > hi or (len(h) > lo and now - h[0][1] > fresh_s):
-                    old = h.popleft()
-                    self.oldest_rv = old[0]
-                    nbytes -= old[2].size_bytes
-            self.history_bytes = nbytes
-            if recs:
-                self.revision = recs[-1].revision
-            return parts
-        parts = []
-        for rec in recs:
-            key = rec.key
-            rev = rec.revision
-            part = part_of.get(key, -1)
-            h.append((rev, now, rec, part))
-            if part != -1:
-                ph = part_hist.get(part)
-                if ph is None:
-                    ph = part_hist[part] = deque()
-                else:
-                    first = h[0][0]
-                    while ph and ph[0][0] < first:
-                        ph.popleft()
-                ph.append((rev, rec))
-            nbytes += rec.size_bytes
-            n = len(h)
-            if n > lo or n > hi:
-                while len(h) > hi or (len(h) > lo and now - h[0][1] > fresh_s):
-                    old = h.popleft()
-                    self.oldest_rv = old[0]
-                    nbytes -= old[2].size_bytes
-            if rec.op == "delete":
-                store.pop(key, None)
-            else:
-                store[key] = rec.value
-            log_rev(rev)
-            log_commit(rec.time_s)
-            log_part(part)
-            parts.append(part)
-        self.history_bytes = nbytes
-        if recs:
-            self.revision = recs[-1].revision
-        return parts
 
     def _arrive(self, rec, dispatch: bool = True):
         now = self.env.now

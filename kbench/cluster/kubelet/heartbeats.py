@@ -1,6 +1,6 @@
 """The kubelet fleet's heartbeats: node lease renewals (F6) and full node status reports (F5).
 
-One process sends whatever is due at each instant. Renewals fall due on the grid of
+One chain of timeout callbacks (no process) sends whatever is due at each instant. Renewals fall due on the grid of
 ``lease_batch_tick_s`` and those of one tick are kept together in a bucket (one heap entry per
 tick, not per node), popped in the order they were scheduled and sent as one batch
 (``World.send_many``); with a tick of 0 each renewal is its own heap entry, sent alone at its exact
