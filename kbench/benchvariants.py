@@ -7,9 +7,12 @@ with ``--set``-style overrides, :mod:`kbench.benchsets`) are built in one proces
 together, one virtual step (1 s) at a time, alternating which goes first, so any drift falls on
 every variant alike; each variant's CPU seconds are the sum of its own steps (its build included,
 its summary not). Every simulation is exactly its solo run: the same events in the same order (a
-test compares the digests), only interleaved with the others'. The garbage collector is set as a
-run sets it (:func:`kbench.experiment.runparts.execute`): the built worlds frozen, young objects
-collected every 100,000 allocations.
+test compares the digests), only interleaved with the others'. The built worlds are frozen for the
+garbage collector as a run freezes its own (:func:`kbench.experiment.runparts.execute`), and the
+young objects are collected after every step, in the step's CPU time: a collection scans the
+objects of whichever simulation made them, so, left to its automatic threshold, it charged one
+variant for the others' objects (a variant with the garbage-collector controller on came out 8 %
+dearer side by side and equal in solo runs).
 
 A variant is ``KEY=VALUE[,KEY=VALUE...]`` (a comma starts a new pair only before ``key=``, so list
 values keep theirs): ``--variant events.enabled=false --variant
@@ -80,6 +83,7 @@ class _Sim:
             env.run(until=target)
         else:
             env.run(until=env.any_of([stop, env.timeout(target - env.now)]))
+        gc.collect(0)  # this step's young objects, charged to it (automatic collection is off)
         self.cpu_s += time.process_time() - t0
         self.done = env.now >= self.end or (stop is not None and stop.processed)
 
@@ -112,12 +116,12 @@ def side_by_side(data: dict[str, Any], variants: list[dict[str, Any]], step_s: f
         KbenchError: A variant the loader rejects, or a placement-only scenario.
     """
     say = log or (lambda _m: None)
-    threshold = gc.get_threshold()
     with tempfile.TemporaryDirectory(prefix="kbench-variants-") as d:
         sims = [_Sim(data, sets, Path(d), i) for i, sets in enumerate([{}, *variants])]
     end = max(s.end for s in sims)
     gc.freeze()
-    gc.set_threshold(100_000, 50, 100)
+    enabled = gc.isenabled()
+    gc.disable()
     try:
         t, k, shown = 0.0, 0, 0.0
         while not all(s.done for s in sims):
@@ -130,7 +134,9 @@ def side_by_side(data: dict[str, Any], variants: list[dict[str, Any]], step_s: f
                 shown = t
                 say(f"virtual {min(t, end):.0f} of {end:.0f} s")
     finally:
-        gc.set_threshold(*threshold)
+        if enabled:
+            gc.enable()
+        gc.freeze()  # the survivors join the worlds in the oldest generation (as execute does)
         gc.unfreeze()
     rows = [s.figures() for s in sims]
     base = rows[0]["cpu_s"]

@@ -72,3 +72,23 @@ def test_cli_json_and_errors():
                           (["--scenario", "density-5k", "--variant", "a=1", "--baseline", "HEAD"], "choose one")):
         res = runner.invoke(app, ["bench", "--quick", *args])
         assert res.exit_code == 2 and message in res.output and "Traceback" not in res.output, res.output
+
+
+def test_each_step_collects_its_own_young_objects(monkeypatch):
+    """The garbage collector's young collections are charged to the step that made the objects:
+    automatic collection is off during the run, one young collection ends every step of every
+    simulation, and the collector's state is restored afterwards."""
+    import gc
+
+    import kbench.benchvariants as bv
+
+    calls = []
+    real = gc.collect
+    monkeypatch.setattr(bv.gc, "collect", lambda generation=2: calls.append((generation, gc.isenabled())) or real(generation))
+    steps = []
+    real_advance = bv._Sim.advance
+    monkeypatch.setattr(bv._Sim, "advance", lambda self, until: steps.append(until) or real_advance(self, until))
+    was = gc.isenabled()
+    side_by_side(_case("density-5k").data, [{"events.enabled": False}], step_s=5.0)
+    assert gc.isenabled() == was
+    assert len(calls) == len(steps) > 0 and all(c == (0, False) for c in calls)
