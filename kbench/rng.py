@@ -62,4 +62,3 @@ class SeedTree:
         """A new generator for ``name`` that restarts the stream from its beginning."""
         seq = np.random.SeedSequence(entropy=self.seed, spawn_key=(_name_key(name),))
         return np.random.Generator(np.random.PCG64(seq))
-

@@ -34,7 +34,7 @@ from kbench.cluster.apiserver.bookmarks import bookmark_members, bookmarks_recei
 from kbench.cluster.apiserver.fanout import book_scalar
 from kbench.cluster.apiserver.freshness import Freshness
 from kbench.cluster.apiserver.traffic import Traffic
-from kbench.cluster.apiserver.watcharrival import arrive_keyed
+from kbench.cluster.apiserver.watcharrival import arrive_keyed, trim_history
 from kbench.cluster.apiserver.watchdispatch import dispatch as dispatch_event
 from kbench.cluster.apiserver.watchdispatch import dispatch_many
 from kbench.cluster.apiserver.watchpassive import ChangeLog, PassiveGroup, SlowBudget, close_members
@@ -201,15 +201,7 @@ class WatchCache:
                 while ph and ph[0][0] < first:
                     ph.popleft()
             ph.append((rev, rec))
-        self.history_bytes += rec.size_bytes
-        wc = self.wc
-        lo, hi = wc.history_events_min, wc.history_events_max
-        if len(h) > lo or len(h) > hi:
-            fresh = wc.fresh_duration_s
-            while len(h) > hi or (len(h) > lo and now - h[0][1] > fresh):
-                old = h.popleft()
-                self.oldest_rv = old[0]
-                self.history_bytes -= old[2].size_bytes
+        self.history_bytes = trim_history(self, now, self.history_bytes + rec.size_bytes)
         if rec.op == "delete":
             self.store.pop(key, None)
             value = None
