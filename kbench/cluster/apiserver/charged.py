@@ -30,36 +30,52 @@ def charge_get(api, req: Request, *, objects: int = 1, from_etcd: bool = True) -
         objects: Objects read.
         from_etcd: A quorum read from etcd (resourceVersion ""); False reads the watch cache.
     """
-    cfg = api.cfg
     if not api.up:
         api.stats.record_error((req.verb, req.resource, req.client, ""))
         return 0.001
-    ck = (req.client, req.verb, req.resource)
-    levels = api.charged_levels
-    level = levels.get(ck)
-    if level is None:
-        api.fc.classify(req)
-        level = levels[ck] = req.level
     size = req.size_bytes
+    pk = (req.client, req.verb, req.resource, size, objects, from_etcd)
+    plan = api.charged_plans.get(pk)
+    if plan is None:
+        plan = api.charged_plans[pk] = _plan(api, req, objects, from_etcd)
+    stats_key, egress_key, cpu_before, cpu_after, etcd, label = plan
     cpu = api._cpu_delay
-    if from_etcd:
-        latency = cpu(cfg.request_base_cpu_s)
-        latency += api.etcd_for(req.resource).read_delay(objects, size, linearizable=True, resource=req.resource)
-        latency += cpu(objects * cfg.list_etcd_cpu_s_per_object
-                       + size * (cfg.list_etcd_cpu_s_per_byte + cfg.encode_cpu_s_per_byte))  # I22
-    else:
-        latency = cpu(cfg.request_base_cpu_s + objects * cfg.list_cache_cpu_s_per_object
-                      + size * cfg.encode_cpu_s_per_byte)
-    if size > cfg.gzip.threshold_bytes:  # gzip, as Serve._respond (I3, I29-I31)
+    latency = cpu(cpu_before)
+    if etcd is not None:
+        latency += etcd.read_delay(objects, size, linearizable=True, label=label)
+        latency += cpu(cpu_after)
+    if size > api.cfg.gzip.threshold_bytes:  # gzip, as Serve._respond (I3, I29-I31)
         size, zcpu = api.compressed(req, size)
         if zcpu:
             latency += cpu(zcpu)
     if size:
         latency = api._send_delay(latency, size)  # the client's link and the shared NIC
         tr = api.traffic  # Traffic.out, inlined: every byte sent is in the egress ledger
-        key = ("response", req.resource, req.client)
-        tr.egress[key] = tr.egress.get(key, 0.0) + size
+        tr.egress[egress_key] = tr.egress.get(egress_key, 0.0) + size
         tr.by_kind["response"] += size
-    api.stats.record((req.verb, req.resource, req.client, level), sli_s=latency, e2e_s=latency, wait_s=0.0,
-                     nbytes=size)
+    api.stats.record(stats_key, sli_s=latency, e2e_s=latency, wait_s=0.0, nbytes=size)
     return latency
+
+
+def _plan(api, req: Request, objects: int, from_etcd: bool) -> tuple:
+    """What every charged read of one (client class, verb, resource, size, objects, source) shares:
+    its statistics and egress keys, the handler's CPU before and after the etcd read (seconds), the
+    etcd that serves it (None from the watch cache) and its latency histogram's labels."""
+    cfg = api.cfg
+    ck = (req.client, req.verb, req.resource)
+    level = api.charged_levels.get(ck)
+    if level is None:
+        api.fc.classify(req)
+        level = api.charged_levels[ck] = req.level
+    size = req.size_bytes
+    if from_etcd:
+        before = cfg.request_base_cpu_s
+        after = (objects * cfg.list_etcd_cpu_s_per_object
+                 + size * (cfg.list_etcd_cpu_s_per_byte + cfg.encode_cpu_s_per_byte))  # I22
+        etcd = api.etcd_for(req.resource)
+    else:
+        before = (cfg.request_base_cpu_s + objects * cfg.list_cache_cpu_s_per_object
+                  + size * cfg.encode_cpu_s_per_byte)
+        after, etcd = 0.0, None
+    return ((req.verb, req.resource, req.client, level), ("response", req.resource, req.client), before, after,
+            etcd, ("get" if objects == 1 else "list", req.resource))

@@ -82,6 +82,7 @@ class Apiserver:
         self.writes = WriteMix()
         self.namespaces = NamespaceIndex(self)  # namespace-scoped ranges (built on first use)
         self.charged_levels: dict[tuple[str, str, str], str] = {}  # APF levels of charged reads
+        self.charged_plans: dict[tuple, tuple] = {}  # their shared constants (charged.py)
         self.fc = flowcontrol
         self.rng = rng
         self.stats = stats
