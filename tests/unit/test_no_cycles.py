@@ -1,6 +1,7 @@
 """A run leaves no reference cycles behind in its per-event objects: watch deliveries (``Fanout``)
 and closed watchers are freed by reference counting, not by the garbage collector (whose scans of
-them were ~4 % of openb: each young collection found ~60,000 such objects)."""
+them were ~4 % of openb: each young collection found ~60,000 such objects). Density at 30,000 pods
+leaves no unreachable object at all (sixteenth session)."""
 
 from __future__ import annotations
 
@@ -34,3 +35,6 @@ def test_watch_deliveries_and_closed_watchers_leave_no_garbage_cycles(tmp_path):
         gc.garbage.clear()
     assert len(results) == 2
     assert kinds["Fanout"] == 0 and kinds["Watcher"] == 0, kinds.most_common(10)
+    # nothing else per event either: what is left is a few objects per run (importlib.metadata's
+    # entry-point lookups: 10 for these two runs), against thousands of watch deliveries
+    assert sum(kinds.values()) < 100, kinds.most_common(10)
