@@ -8,7 +8,7 @@ import pytest
 import simpy
 
 from kbench.cluster.apiserver.flowcontrol import FlowControl
-from kbench.cluster.apiserver.readpath import CACHE, ETCD, Route, list_work, route
+from kbench.cluster.apiserver.readpath import CACHE, ETCD, METADATA_OBJECT_BYTES, Route, list_work, route
 from kbench.cluster.apiserver.request import Request
 from kbench.cluster.apiserver.server import Apiserver
 from kbench.cluster.etcd.server import Etcd
@@ -96,6 +96,30 @@ def test_a_selector_matching_nothing_scans_everything_returns_nothing():
     api = _api(n=300)
     w = list_work(Request("list", "configmaps", selector=True, match_fraction=0.0), Route(ETCD), api, 10_000)
     assert (w.stored, w.scanned, w.returned, w.ranges, w.walked) == (300, 300, 0, 1, 0)
+
+
+def test_a_namespace_scoped_list_reads_and_returns_only_its_namespace():
+    """A LIST in one namespace is a key-prefix range: etcd reads only that namespace's keys and the
+    watch cache's B-tree scans only them (store_btree.go ``ListPrefix``); APF's estimate still counts
+    the whole resource (A15). A metadata-only LIST (the namespace deleter's) returns
+    ``PartialObjectMetadata``: whole objects read, their metadata sent."""
+    api = _api(n=0)
+    api.etcd.preload("configmaps", [f"a/c{i:05d}" for i in range(300)] + [f"b/c{i:05d}" for i in range(1700)], 1024)
+    req = Request("list", "configmaps", namespace="a")
+    cw = list_work(req, Route(CACHE), api, 10_000)
+    ew = list_work(req, Route(ETCD), api, 10_000)
+    assert (cw.stored, cw.matching, cw.scanned, cw.returned) == (2000, 300, 300, 300)
+    assert (ew.scanned, ew.returned, ew.keys_read) == (300, 300, 300)
+    assert cw.returned_bytes == ew.read_bytes == 300 * 1024
+    assert list_work(Request("list", "configmaps", namespace="c"), Route(ETCD), api, 10_000).returned == 0
+    meta = list_work(Request("list", "configmaps", namespace="a", metadata_only=True), Route(ETCD), api, 10_000)
+    assert meta.read_bytes == 300 * 1024 and meta.returned_bytes == 300 * METADATA_OBJECT_BYTES
+    fc = FlowControl(api.env, FlowControlConfig(), np.random.default_rng(0), object_count=api.etcd.object_count,
+                     object_bytes=api.etcd.resource_bytes, gates=api.gates)
+    scoped, whole = Request("list", "configmaps", namespace="a", rv=""), Request("list", "configmaps", rv="")
+    fc.estimate(scoped)
+    fc.estimate(whole)
+    assert scoped.seats == whole.seats > 1
 
 
 def test_an_indexed_selector_scans_only_its_bucket_in_the_cache():

@@ -38,6 +38,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 CACHE, ETCD, REJECT = "cache", "etcd", "reject"
+METADATA_OBJECT_BYTES = 400
+"""One object of a metadata-only LIST (``PartialObjectMetadata``: name, namespace, uid, labels,
+owners, finalizers, timestamps), bytes (kbench default)."""
 NOT_READY_RETRY_AFTER_S = 1.0  # "storage is (re)initializing", Retry-After 1 s (KEP-4568)
 
 
@@ -79,6 +82,8 @@ class ListWork:
             a selector page overshoots: the store stops using keys once the page is full).
         walked: etcd index entries walked to count the rest of limited ranges.
         limit: The effective ``limit`` (0: none).
+        sent_object_bytes: Bytes of one returned object when it is not the stored object (a
+            metadata-only LIST: ``PartialObjectMetadata``), bytes; negative: ``object_bytes``.
     """
 
     stored: int
@@ -91,6 +96,7 @@ class ListWork:
     keys_read: int = 0
     walked: int = 0
     limit: int = 0
+    sent_object_bytes: float = -1.0
 
     @property
     def read_bytes(self) -> float:
@@ -100,7 +106,8 @@ class ListWork:
     @property
     def returned_bytes(self) -> float:
         """Bytes of the objects returned, bytes."""
-        return self.returned * self.object_bytes
+        each = self.sent_object_bytes
+        return self.returned * (self.object_bytes if each < 0.0 else each)
 
 
 _CACHE = Route(CACHE)  # shared: routes are never changed once made (a read gets a new one instead)
@@ -179,14 +186,17 @@ def list_work(req, rt: Route, api, max_range_keys: int) -> ListWork:
     if req.name:
         m = 1 if n else 0
         return ListWork(n, m, m, m, size)
+    # a namespace's objects are one key prefix: etcd ranges over it and the watch cache's B-tree
+    # scans only it (store_btree.go ListPrefix); APF's estimate still counts the resource (A15)
+    scope = api.namespaces.count(req.resource, req.namespace) if req.namespace else n
     if part is not None and cache is not None:
         m = cache.partition_count(part)
     elif req.selector or req.match_fraction < 1.0:
-        m = int(n * req.match_fraction)
+        m = int(scope * req.match_fraction)
     else:
-        m = n
+        m = scope
     indexed = part is not None and rt.where == CACHE
-    domain, hits = (m, m) if indexed else (n, m)  # keys walked over, and matches among them
+    domain, hits = (m, m) if indexed else (scope, m)  # keys walked over, and matches among them
     start = req.continue_from if req.continue_from > 0 else 0
     limit = req.limit if req.limit > 0 and not rt.ignore_limit else 0
     before = start * hits // domain if domain else 0
@@ -196,7 +206,8 @@ def list_work(req, rt: Route, api, max_range_keys: int) -> ListWork:
         end = min(domain, -(-(before + limit) * domain // hits))
     end = max(end, start)
     returned = (end * hits // domain if domain else 0) - before
-    w = ListWork(n, m, end - start, returned, size, end if end < domain else -1, limit=limit)
+    w = ListWork(n, m, end - start, returned, size, end if end < domain else -1, limit=limit,
+                 sent_object_bytes=min(size, METADATA_OBJECT_BYTES) if req.metadata_only else -1.0)
     if rt.where == ETCD:
         _etcd_ranges(w, start, domain, limit, req.selector or req.match_fraction < 1.0 or part is not None,
                      max_range_keys)

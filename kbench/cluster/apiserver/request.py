@@ -71,6 +71,8 @@ class Request:
             is admitted now and holds its seat meanwhile (as the GET would hold one), its handler
             starts and its latency is measured from ``lead_s`` later; no event of its own.
         accept_gzip: The client accepts a gzip response (``Accept-Encoding: gzip``, I29).
+        metadata_only: A LIST through the metadata client (``PartialObjectMetadataList``): the
+            apiserver reads whole objects and returns their metadata only.
     """
 
     verb: str
@@ -114,6 +116,7 @@ class Request:
     items: object = None
     lead_s: float = 0.0
     accept_gzip: bool = True
+    metadata_only: bool = False
 
     @property
     def mutating(self) -> bool:

@@ -11,10 +11,13 @@ subresource and the apiserver deletes the namespace.
 
 Here the resource types are kbench's namespaced kinds (``controllers.namespace_resource_types``)
 plus ``namespace_extra_resource_types`` kinds that exist upstream and hold nothing in kbench (each
-still costs its LISTs and DELETECOLLECTION). The LISTs are served from the watch cache (metadata,
-``META_BYTES`` per object). Deleting a namespace is a DELETE of the Namespace (the apiserver sets
-``phase: Terminating``); meanwhile the other controllers create nothing in it (the
-NamespaceLifecycle admission plugin would refuse).
+still costs its LISTs and DELETECOLLECTION). The LISTs go through the metadata client, scoped to
+the namespace with empty ListOptions (``listCollection``: ``metadataClient...Namespace(namespace)
+.List``, a ``PartialObjectMetadataList``; namespaced_resources_deleter.go @ 023feb4a): the apiserver
+reads only that namespace's objects (a key prefix) and answers with their metadata
+(:data:`~kbench.cluster.apiserver.readpath.METADATA_OBJECT_BYTES` per object). Deleting a namespace
+is a DELETE of the Namespace (the apiserver sets ``phase: Terminating``); meanwhile the other
+controllers create nothing in it (the NamespaceLifecycle admission plugin would refuse).
 """
 
 from __future__ import annotations
@@ -55,8 +58,8 @@ class NamespaceController(Controller):
         a consistent read, from the watch cache where ConsistentListFromCache is on): the objects
         left, counted."""
         n = self.world.api.namespaces.count(resource, ns)
-        req = self.client.request("list", resource, namespace=ns, list_objects=max(n, 1),
-                                  size_bytes=n * META_BYTES, rv="", selector=True)
+        req = self.client.request("list", resource, namespace=ns, size_bytes=n * META_BYTES, rv="",
+                                  metadata_only=True)
         yield from self.client.call(self.env, self.world.api, req)
         return n
 
