@@ -38,11 +38,11 @@ def charge_get(api, req: Request, *, objects: int = 1, from_etcd: bool = True) -
     plan = api.charged_plans.get(pk)
     if plan is None:
         plan = api.charged_plans[pk] = _plan(api, req, objects, from_etcd)
-    stats_key, egress_key, cpu_before, cpu_after, etcd, label = plan
+    stats_key, egress_key, cpu_before, cpu_after, etcd = plan
     cpu = api._cpu_delay
     latency = cpu(cpu_before)
     if etcd is not None:
-        latency += etcd.read_delay(objects, size, linearizable=True, label=label)
+        latency += etcd.read_delay(objects, size, linearizable=True, resource=req.resource)
         latency += cpu(cpu_after)
     if size > api.cfg.gzip.threshold_bytes:  # gzip, as Serve._respond (I3, I29-I31)
         size, zcpu = api.compressed(req, size)
@@ -59,14 +59,11 @@ def charge_get(api, req: Request, *, objects: int = 1, from_etcd: bool = True) -
 
 def _plan(api, req: Request, objects: int, from_etcd: bool) -> tuple:
     """What every charged read of one (client class, verb, resource, size, objects, source) shares:
-    its statistics and egress keys, the handler's CPU before and after the etcd read (seconds), the
-    etcd that serves it (None from the watch cache) and its latency histogram's labels."""
+    its statistics key (with the APF level of the first such request: kbench's flow schemas classify
+    every client of a class alike) and egress key, the handler's CPU before and after the etcd read
+    (seconds), and the etcd that serves it (None from the watch cache)."""
     cfg = api.cfg
-    ck = (req.client, req.verb, req.resource)
-    level = api.charged_levels.get(ck)
-    if level is None:
-        api.fc.classify(req)
-        level = api.charged_levels[ck] = req.level
+    api.fc.classify(req)
     size = req.size_bytes
     if from_etcd:
         before = cfg.request_base_cpu_s
@@ -77,5 +74,5 @@ def _plan(api, req: Request, objects: int, from_etcd: bool) -> tuple:
         before = (cfg.request_base_cpu_s + objects * cfg.list_cache_cpu_s_per_object
                   + size * cfg.encode_cpu_s_per_byte)
         after, etcd = 0.0, None
-    return ((req.verb, req.resource, req.client, level), ("response", req.resource, req.client), before, after,
-            etcd, ("get" if objects == 1 else "list", req.resource))
+    return ((req.verb, req.resource, req.client, req.level), ("response", req.resource, req.client), before,
+            after, etcd)

@@ -81,8 +81,7 @@ class Apiserver:
         self.etcds: dict[str, Etcd] = {}  # resources stored elsewhere (--etcd-servers-overrides, J7)
         self.writes = WriteMix()
         self.namespaces = NamespaceIndex(self)  # namespace-scoped ranges (built on first use)
-        self.charged_levels: dict[tuple[str, str, str], str] = {}  # APF levels of charged reads
-        self.charged_plans: dict[tuple, tuple] = {}  # their shared constants (charged.py)
+        self.charged_plans: dict[tuple, tuple] = {}  # charged reads' level, keys and costs (charged.py)
         self.fc = flowcontrol
         self.rng = rng
         self.stats = stats

@@ -67,8 +67,7 @@ class RangeReads:
         return self._range(cfg.read_base_s + min(n, 1) * cfg.read_per_object_s
                            + max(n - 1, 0) * cfg.index_walk_s_per_key, 0.0, 0.0, True, "list", resource)
 
-    def read_delay(self, objects: int, nbytes: float, *, linearizable: bool = True, resource: str = "",
-                   label: tuple[str, str] | None = None) -> float:
+    def read_delay(self, objects: int, nbytes: float, *, linearizable: bool = True, resource: str = "") -> float:
         """One range read booked arithmetically, without events (a *charged* read, issue 18): the
         ReadIndex round trip and the wait for the apply stage (when linearizable), the scan on the
         earliest free core and its GC share on the next (booked now), the transfer and one gRPC
@@ -79,7 +78,6 @@ class RangeReads:
             nbytes: Bytes read and sent.
             linearizable: Confirm leadership and wait for the apply stage first.
             resource: The resource, for the latency histogram's label.
-            label: The histogram's labels ``(op, resource)`` when the caller keeps them.
 
         Returns:
             The read's latency, seconds.
@@ -113,7 +111,7 @@ class RangeReads:
         s.read_cpu_s += service + gc
         s.reads += 1
         s.read_latency_sum_s += latency
-        self.latency.observe(label or ("get" if objects == 1 else "list", resource), latency)
+        self.latency.observe(("get" if objects == 1 else "list", resource), latency)
         return latency
 
     def _range(self, service: float, gc: float, transfer: float, linearizable: bool, op: str,

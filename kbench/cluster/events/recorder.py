@@ -269,7 +269,7 @@ class EventSink:
             if not paid:
                 # client-go's limiter (rate.Limiter.Wait): the write reserves its token now, in
                 # order with its client's other requests, and is sent when the token is due
-                wait = (shared or limiter_for(host)).reserve(now)
+                wait = (shared if shared is not None else limiter_for(host)).reserve(now)
                 if wait > 0:
                     if batched:
                         self._bucket(now + wait, True).append((verb, key, reason, count, host, attempt, True))
@@ -292,17 +292,13 @@ class EventSink:
         for verb, group in groups.items():
             self._write(verb, group)
 
-    def _value(self, key: str, reason: str, count: int):
-        if not self.cfg.store_values:
-            return None
-        return GenericObj(key, {"reason": reason, "count": count, "component": self.component})
-
     def _write(self, verb: str, group: list) -> None:
         world, cfg = self.world, self.cfg
         host0 = group[0][4]
         client = self.client_for(host0) if self.client_for is not None and host0 else self.client
         if cfg.store_values:
-            items = [(it[1], self._value(it[1], it[2], it[3])) for it in group]
+            comp = self.component
+            items = [(it[1], GenericObj(it[1], {"reason": it[2], "count": it[3], "component": comp})) for it in group]
         else:
             items = [(it[1], None) for it in group]
         size = cfg.event_bytes if verb == "create" else cfg.patch_bytes
