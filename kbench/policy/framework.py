@@ -55,7 +55,7 @@ from kbench.policy.fusedcycle import FusedCycle, fusable
 from kbench.policy.profile import VOLUME_PHANTOMS, Profile
 from kbench.policy.registry import Registry, default_registry
 from kbench.policy.resolve import resolve_policy
-from kbench.policy.results import ALL_PASS, FilterLog, FilterReasons, ScheduleResult, ScoreArrays
+from kbench.policy.results import ALL_PASS, FilterLog, FilterReasons, LazyResult, ScheduleResult, ScoreArrays
 from kbench.policy.scorecheck import checked_scores, checked_uniform
 
 __all__ = ["MIN_FEASIBLE_NODES_PERCENTAGE_TO_FIND", "MIN_FEASIBLE_NODES_TO_FIND", "FilterReasons", "Framework",
@@ -257,12 +257,8 @@ class Framework:
         n = nodes.n
         self.handle.nodes = nodes
         state = CycleState()
-        evaluated = np.zeros(n, dtype=bool)
-        feasible = np.zeros(n, dtype=bool)
         log = FilterLog(n, list(self.filters))
-        result = ScheduleResult(None, None, feasible, evaluated, FilterReasons(log),
-                                ScoreArrays(n, self.score_plugins), np.zeros(n, dtype=np.int64),
-                                np.zeros(n, dtype=bool), dict(self.weights), state=state, log=log)
+        result = LazyResult(n, FilterReasons(log), ScoreArrays(n, self.score_plugins), dict(self.weights), state, log)
         work = state.work
         work["cycle"] = 1.0
         work["point_call"] = float(self._phantom_calls)
@@ -291,11 +287,11 @@ class Framework:
                     st = Status(Code.UNSCHEDULABLE_AND_UNRESOLVABLE, (why,), name)
                     result.pre_filter[name] = st
                     log.records.append((name, None, st, None))
-                    evaluated[:] = True
+                    result.span = (0, n)
                     return self._post_filter(pod, nodes, result, log)
             elif not st.ok:
                 log.records.append((name, None, st, None))
-                evaluated[:] = True
+                result.span = (0, n)
                 if st.code == Code.ERROR:
                     result.status = st
                     return result
@@ -321,7 +317,7 @@ class Framework:
         if first is not None and 0 <= first < n:
             alive = self._filter_one(pod, nodes, state, filters, first, log)
             if alive.size:  # chosen without scoring; nextStartNodeIndex does not move
-                evaluated[first] = feasible[first] = True
+                result.span, result.alive = (first, 1), alive
                 log.start, log.processed = first, 1
                 out = self._score_and_select(pod, nodes, result, alive, assume, False)
                 return out if batch is None else self._batched(batch, signature, hint, cycle, now, nodes, out)
@@ -358,7 +354,7 @@ class Framework:
                           assume: bool, evaluate_all: bool, only_rows: np.ndarray | None) -> ScheduleResult:
         """Filter the nodes (all, a PreFilterResult's, or a rotating window) and score the feasible."""
         n = nodes.n
-        work, evaluated, feasible = state.work, result.evaluated, result.feasible
+        work = state.work
         absent = None
         if only_rows is None and pre_names is not None and not evaluate_all:
             rows = self._pre_filter_rows(pre_names, nodes)
@@ -367,13 +363,13 @@ class Framework:
         if only_rows is not None:
             rows = np.asarray(only_rows, dtype=np.int64)
             alive, rejected = self._filter_rows(pod, nodes, state, filters, rows, log)
-            evaluated[rows] = True
+            result.evaluated[rows] = True
             processed = rows.size
         elif rows is not None:
             # upstream findNodesThatFitPod: only the PreFilterResult's nodes are filtered, and
             # nextStartNodeIndex advances by the nodes processed (schedule_one.go)
             alive, rejected = self._filter_rows(pod, nodes, state, filters, rows, log)
-            evaluated[rows] = True
+            result.evaluated[rows] = True
             processed = rows.size
             if n and self.num_feasible_nodes_to_find(n) < n:
                 self._next_start = (self._next_start % n + processed) % n
@@ -383,13 +379,12 @@ class Framework:
             start = self._next_start % n if (n and k < n) else 0
             alive, processed, rejected = self._filter_window(pod, nodes, state, filters, start, k, log)
             log.start, log.processed = start, processed
-            evaluated[start:start + processed] = True
-            evaluated[:max(start + processed - n, 0)] = True
+            result.span = (start, processed)
             if k < n:
                 self._next_start = (start + processed) % n
         work["filter_node"] = work.get("filter_node", 0.0) + processed
         work["filter_call"] = work.get("filter_call", 0.0) + (log.rows_seen() if rejected else processed * len(filters))
-        feasible[alive] = True
+        result.alive = alive
         if alive.size == 0:
             if absent is not None:
                 self._log_absent(nodes, rows, absent, log)
@@ -572,8 +567,7 @@ class Framework:
                     total += weight * raw
             if uniform_total:
                 total += uniform_total
-            result.total[cand] = total
-            result.scored[cand] = True
+            result.cand, result.totals = cand, total
             best = cand[total == total[total.argmax()]]  # argmax: cheaper than max() on small arrays
         else:
             best = cand

@@ -24,7 +24,7 @@ from __future__ import annotations
 import numpy as np
 
 from kbench.policy.api import Code, CycleState, FilterResult, Status
-from kbench.policy.results import ALL_PASS, FilterLog, FilterReasons, ScheduleResult, ScoreArrays
+from kbench.policy.results import ALL_PASS, FilterLog, FilterReasons, LazyResult, ScheduleResult, ScoreArrays
 
 _SKIP = Status.skip()
 _OK = Status.success()
@@ -121,7 +121,7 @@ class FusedCycle:
             return None
         self.used += 1
         log = FilterLog(n, list(fw.filters))
-        result = FusedResult(n, FilterReasons(log), ScoreArrays(n, fw.score_plugins), dict(self.weights), state, log)
+        result = LazyResult(n, FilterReasons(log), ScoreArrays(n, fw.score_plugins), dict(self.weights), state, log)
         work = state.work
         work["cycle"] = 1.0
         work["point_call"] = float(fw._phantom_calls) + len(PRE_FILTERS)  # integers: exact as five += 1
@@ -275,43 +275,3 @@ class FusedCycle:
         idx = int(best[0]) if best.size == 1 else int(best[fw.rng.integers(best.size)])
         result.node, result.node_idx = nodes.names[idx], idx
         return fw._reserve_permit(pod, nodes, result, idx)
-
-
-class FusedResult(ScheduleResult):
-    """A :class:`~kbench.policy.results.ScheduleResult` whose ``(n,)`` arrays (``feasible``,
-    ``evaluated``, ``total``, ``scored``) are built on first read from the cycle's window
-    (``span``: start, processed), feasible rows (``alive``) and scored candidates (``cand``,
-    ``totals``): the scheduler reads none of them after a successful cycle."""
-
-    def __init__(self, n: int, filter_reasons, scores, weights: dict, state: CycleState, log: FilterLog):
-        # not the dataclass __init__: the four arrays are properties here
-        self.node = self.node_idx = self.nominated_node = None
-        self.filter_reasons, self.scores, self.weights = filter_reasons, scores, weights
-        self.gpus, self.status, self.state, self.log = (), _OK, state, log
-        self.pre_filter, self.pre_score = {}, {}
-        self.n, self.span, self.alive, self.cand, self.totals = n, (0, 0), None, None, None
-        self._arrays: dict[str, np.ndarray] = {}
-
-    def _array(self, name: str) -> np.ndarray:
-        got = self._arrays.get(name)
-        if got is None:
-            n = self.n
-            got = np.zeros(n, dtype=np.int64 if name == "total" else bool)
-            if name == "evaluated":
-                start, processed = self.span
-                got[start:start + processed] = True
-                got[:max(start + processed - n, 0)] = True
-            elif name == "feasible" and self.alive is not None:
-                got[self.alive] = True
-            elif name == "total" and self.cand is not None:
-                got[self.cand] = self.totals
-            elif name == "scored" and self.cand is not None:
-                got[self.cand] = True
-            self._arrays[name] = got
-        return got
-
-    feasible = property(lambda self: self._array("feasible"), lambda self, v: self._arrays.__setitem__("feasible", v))
-    evaluated = property(lambda self: self._array("evaluated"),
-                         lambda self, v: self._arrays.__setitem__("evaluated", v))
-    total = property(lambda self: self._array("total"), lambda self, v: self._arrays.__setitem__("total", v))
-    scored = property(lambda self: self._array("scored"), lambda self, v: self._arrays.__setitem__("scored", v))

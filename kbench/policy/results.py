@@ -21,6 +21,7 @@ ALL_PASS = FilterResult(None, "")
 """The record of a filter whose ``passes_all`` held: every row it was shown passes (ok None)."""
 
 _UNRESOLVABLE = int(Code.UNSCHEDULABLE_AND_UNRESOLVABLE)
+_OK = Status.success()
 
 
 class FilterLog:
@@ -331,3 +332,45 @@ class ScheduleResult:
         """Plugins that rejected the pod somewhere this cycle (PreFilter or Filter): the plugins
         whose registered events may make it schedulable (upstream ``UnschedulablePlugins``)."""
         return set() if self.log is None else self.log.rejectors()
+
+
+class LazyResult(ScheduleResult):
+    """A :class:`ScheduleResult` whose ``(n,)`` arrays (``feasible``, ``evaluated``, ``total``,
+    ``scored``) are built on first read from the cycle's window (``span``: start, processed),
+    feasible rows (``alive``) and scored candidates (``cand``, ``totals``): the scheduler reads none
+    of them after a successful cycle. An array may also be read and written in place (the
+    framework's other branches: a PreFilterResult's rows, a nominated node); then it is kept as
+    written and the fields it would be built from are not set."""
+
+    def __init__(self, n: int, filter_reasons, scores, weights: dict, state: CycleState, log: FilterLog):
+        # not the dataclass __init__: the four arrays are properties here
+        self.node = self.node_idx = self.nominated_node = None
+        self.filter_reasons, self.scores, self.weights = filter_reasons, scores, weights
+        self.gpus, self.status, self.state, self.log = (), _OK, state, log
+        self.pre_filter, self.pre_score = {}, {}
+        self.n, self.span, self.alive, self.cand, self.totals = n, (0, 0), None, None, None
+        self._arrays: dict[str, np.ndarray] = {}
+
+    def _array(self, name: str) -> np.ndarray:
+        got = self._arrays.get(name)
+        if got is None:
+            n = self.n
+            got = np.zeros(n, dtype=np.int64 if name == "total" else bool)
+            if name == "evaluated":
+                start, processed = self.span
+                got[start:start + processed] = True
+                got[:max(start + processed - n, 0)] = True
+            elif name == "feasible" and self.alive is not None:
+                got[self.alive] = True
+            elif name == "total" and self.cand is not None:
+                got[self.cand] = self.totals
+            elif name == "scored" and self.cand is not None:
+                got[self.cand] = True
+            self._arrays[name] = got
+        return got
+
+    feasible = property(lambda self: self._array("feasible"), lambda self, v: self._arrays.__setitem__("feasible", v))
+    evaluated = property(lambda self: self._array("evaluated"),
+                         lambda self, v: self._arrays.__setitem__("evaluated", v))
+    total = property(lambda self: self._array("total"), lambda self, v: self._arrays.__setitem__("total", v))
+    scored = property(lambda self: self._array("scored"), lambda self, v: self._arrays.__setitem__("scored", v))
