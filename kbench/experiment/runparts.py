@@ -10,7 +10,8 @@ scheduler and its node order); the runner adds the rest of the plane. :func:`ope
 from __future__ import annotations
 
 import gc
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -210,6 +211,19 @@ def store(writer: RunWriter, result: RunResult, status: str, wall_s: float, erro
         raise RuntimeError(f"run failed: {error} (partial results in {result.run_dir})")
     if status == "interrupted":
         raise KeyboardInterrupt(f"{interrupted}: partial results in {result.run_dir} (status interrupted)")
+
+
+@contextmanager
+def young_collections_only() -> Iterator[None]:
+    """Build many long-lived objects with the built world frozen for the garbage collector (the
+    young generations still collected): without it, ~10,000 new pod specs beside fgd-openb's world
+    set off full collections costing 0.05-0.15 s of a ~2 s placement-only run. The survivors join
+    the oldest generation afterwards, as in :func:`execute`."""
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
 
 
 def execute(body: Callable[[], None], writer: RunWriter | None) -> tuple[str, str | None]:
