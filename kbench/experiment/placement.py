@@ -49,11 +49,11 @@ from kbench.errors import ConfigError
 from kbench.experiment.runparts import (
     RunResult,
     build_scheduling,
+    collection_off,
     execute,
     fgd_recorder,
     open_writer,
     store,
-    young_collections_only,
 )
 from kbench.metrics.placement import MODE, placement_summary
 from kbench.policy.api import Code
@@ -165,7 +165,7 @@ def run_placement(scenario: Scenario, *, out_dir: str | Path | None = None,
     replay = next(r for r in comps.replays if r.spec.file)
     for obj in world.plane.etcd.values("nodes").values():  # the nodes informer's LIST order
         sched.cache.upsert_node(obj)
-    with young_collections_only():  # ~10,000 new pods beside the built world
+    with collection_off():  # ~10,000 new pods beside the built world
         pods = replay._specs() if replay.sequence is not None else []
     _one_profile(sched, pods)
     writer = open_writer(out_dir, scenario, sched, mode=MODE)

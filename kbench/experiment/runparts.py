@@ -214,21 +214,31 @@ def store(writer: RunWriter, result: RunResult, status: str, wall_s: float, erro
 
 
 @contextmanager
-def young_collections_only() -> Iterator[None]:
-    """Build many long-lived objects with the built world frozen for the garbage collector (the
-    young generations still collected): without it, ~10,000 new pod specs beside fgd-openb's world
-    set off full collections costing 0.05-0.15 s of a ~2 s placement-only run. The survivors join
-    the oldest generation afterwards, as in :func:`execute`."""
-    gc.freeze()
+def collection_off() -> Iterator[None]:
+    """Automatic garbage collection off for the block, the setting restored after, and what the
+    block left alive handed to the oldest generation (``gc.freeze()`` then ``gc.unfreeze()``), so
+    the next young collection does not scan it all (~0.1 s after openb).
+
+    The model leaves no reference cycles (tests/unit/test_no_cycles.py bounds them at a few objects
+    a run), so the cyclic collector would find nothing and only scan what lives on: with it on
+    (young collections every 100,000 allocations) density-5k spent 5.3 of 102 CPU s in 157
+    collections, fgd-openb 0.2 of 7.5 s; building fgd-openb's ~10,800 pod specs for a
+    placement-only run set off full collections costing 0.05-0.15 s. A policy file that makes
+    reference cycles keeps them until the block ends.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
     try:
         yield
     finally:
+        if enabled:
+            gc.enable()
+        gc.freeze()
         gc.unfreeze()
 
 
 def execute(body: Callable[[], None], writer: RunWriter | None) -> tuple[str, str | None]:
-    """Run ``body`` with the built world frozen for the garbage collector and automatic collection
-    off (restored after: a policy file that makes reference cycles keeps them until the run ends).
+    """Run ``body`` with automatic garbage collection off (:func:`collection_off`).
 
     Returns:
         ``(status, error)``: ``complete``, ``interrupted`` (Ctrl-C) or ``failed`` with the error
@@ -236,27 +246,13 @@ def execute(body: Callable[[], None], writer: RunWriter | None) -> tuple[str, st
         exception propagates).
     """
     status, error = "complete", None
-    # The model leaves no reference cycles (tests/unit/test_no_cycles.py bounds them at a few
-    # objects a run), so the cyclic collector finds nothing during a run and only scans what
-    # survives: with it on (young collections every 100,000 allocations), density-5k spent 5.3 of
-    # 102 CPU s in 157 collections, fgd-openb 0.2 of 7.5 s. It is off while the body runs.
-    enabled = gc.isenabled()
-    gc.freeze()
-    gc.disable()
-    try:
-        body()
-    except KeyboardInterrupt:
-        status = "interrupted"
-    except Exception as err:
-        status, error = "failed", f"{type(err).__name__}: {err}"
-        if writer is None:
-            raise
-    finally:
-        if enabled:
-            gc.enable()
-        # the run's survivors go to the oldest generation with the world (freeze, then unfreeze
-        # puts the permanent generation there), so the next young collection does not scan them
-        # all (~0.1 s after openb)
-        gc.freeze()
-        gc.unfreeze()
+    with collection_off():
+        try:
+            body()
+        except KeyboardInterrupt:
+            status = "interrupted"
+        except Exception as err:
+            status, error = "failed", f"{type(err).__name__}: {err}"
+            if writer is None:
+                raise
     return status, error

@@ -261,10 +261,9 @@ class TraceReplay:
         if df is None:
             return []
         keys = list(zip(*(df[c].tolist() for c in TYPICAL_COLUMNS), strict=True))
-        first = dict.fromkeys(keys)
+        first: dict[tuple, int] = {}
         for i, key in enumerate(keys):
-            if first[key] is None:
-                first[key] = i
+            first.setdefault(key, i)
         specs = dict(zip(first, pods_from_trace(df.iloc[list(first.values())]), strict=True))
         return [specs[key] for key in keys]
 
