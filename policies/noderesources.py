@@ -232,24 +232,33 @@ class NodeResourcesFit:
 
     def filter(self, state, pod, nodes, candidates) -> FilterResult:
         """``Too many pods`` / ``Insufficient <resource>`` (all failing reasons, upstream order)."""
-        cand = np.asarray(candidates, dtype=np.int64)
+        return self._filter(state, pod, nodes, np.asarray(candidates, dtype=np.int64))
+
+    def filter_every_row(self, state, pod, nodes) -> FilterResult:
+        """:meth:`filter` of every row in table order (rows ``0..n-1``), without gathering them
+        (the GPU-share profiles' fused cycle, :mod:`kbench.policy.fusedgpu`)."""
+        return self._filter(state, pod, nodes, None)
+
+    def _filter(self, state, pod, nodes, cand: np.ndarray | None) -> FilterResult:
+        """:meth:`filter` of ``cand`` (None: every row in order)."""
         request = state.get(f"{NAME}/preFilter") or self._fit_request(pod)
         # Room left (free_int: allocatable - requested, and allocatable pods - bound pods) against
         # what the pod needs, one resource column at a time (1-D work is much cheaper than (k, R)).
         free = nodes.free_int
+        k = nodes.n if cand is None else len(cand)
         fails = []
         bad = None
         for reason, col, qty in self._checks(request, nodes.res_index):
             if col is None:  # no node has the resource, so it never fits
-                short = np.ones(len(cand), dtype=bool)
+                short = np.ones(k, dtype=bool)
             else:  # "Too many pods": count + 1 > allocatable; else qty > allocatable - requested
-                short = free[:, col][cand] < qty
+                short = (free[:, col] if cand is None else free[:, col][cand]) < qty
             fails.append((reason, short))
             bad = short if bad is None else bad | short
         ok = ~bad
         if not np.count_nonzero(bad):
             return FilterResult(ok, "", Code.UNSCHEDULABLE)
-        return FilterResult(ok, lambda: _fit_reasons(len(cand), bad, fails), Code.UNSCHEDULABLE)
+        return FilterResult(ok, lambda: _fit_reasons(k, bad, fails), Code.UNSCHEDULABLE)
 
     def _checks(self, request: dict[str, int], res_index: dict[str, int]) -> list[tuple[str, int | None, int]]:
         """``(reason, free_int column or None, least room needed)`` per check, in upstream order;

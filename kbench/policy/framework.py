@@ -52,6 +52,7 @@ from kbench.errors import PolicyError
 from kbench.policy.api import Code, CycleState, FilterResult, Handle, Status
 from kbench.policy.batching import OpportunisticBatch, sorted_others
 from kbench.policy.fusedcycle import FusedCycle, fusable
+from kbench.policy.fusedgpu import FusedGpuCycle, fusable_gpu
 from kbench.policy.profile import VOLUME_PHANTOMS, Profile
 from kbench.policy.registry import Registry, default_registry
 from kbench.policy.resolve import resolve_policy
@@ -91,8 +92,8 @@ class Framework:
             draw from it only.
         registry: Resolves plugin names (default: the default registry).
         handle: Shared plugin handle (default: a new one with ``rng``).
-        fused: Use the fused cycle for the default profile's common case (same results; False:
-            the generic path always, as the fused cycle's tests compare).
+        fused: Use the fused cycle of the default profile's common case or of the GPU-share
+            profiles (same results; False: the generic path always, as the fused cycles' tests compare).
     """
 
     def __init__(self, profile: Profile | str, rng: np.random.Generator | int | None = None, *,
@@ -136,9 +137,11 @@ class Framework:
         """Explicit node order for ``tieBreak: first`` (overrides the seeded order when set)."""
         self.batch = OpportunisticBatch(self) if self.handle.features["OpportunisticBatching"] else None
         """Opportunistic batching (:mod:`kbench.policy.batching`), None with the gate off."""
-        self.fused = FusedCycle(self) if fused and fusable(self) else None
-        """The default profile's fused cycle (:mod:`kbench.policy.fusedcycle`), None when the
-        profile is not the default one or ``fused`` is False (the generic path only)."""
+        self.fused = (None if not fused else FusedCycle(self) if fusable(self)
+                      else FusedGpuCycle(self) if fusable_gpu(self) else None)
+        """The fused cycle of the default profile (:mod:`kbench.policy.fusedcycle`) or of the GPU-share
+        profiles (:mod:`kbench.policy.fusedgpu`), None for other profiles or when ``fused`` is False
+        (the generic path only)."""
 
     @property
     def _next_start(self) -> int:
