@@ -71,18 +71,27 @@ class FusedGpuCycle:
         work = state.work
         work["cycle"] = 1.0
         work["point_call"] = float(fw._phantom_calls) + 1  # an integer: exact as the generic += 1
-        self.fit.pre_filter(state, pod, nodes)  # SUCCESS, its request in the state (not recorded)
+        try:
+            self.fit.pre_filter(state, pod, nodes)  # SUCCESS, its request in the state (not recorded)
+        except Exception as err:  # noqa: BLE001 - reported with context, as the generic path does
+            raise fw._fail("NodeResourcesFit", "PreFilter", pod, err) from err
         # _filter_window with k = n: one chunk of every row from row 0
         rows = fw._ring(n)[0:n]
         records = log.records
-        res = self.fit.filter_every_row(state, pod, nodes)
+        try:
+            res = self.fit.filter_every_row(state, pod, nodes)
+        except Exception as err:  # noqa: BLE001 - reported with context, as the generic path does
+            raise fw._fail("NodeResourcesFit", "Filter", pod, err) from err
         ok = res.ok
         records.append(("NodeResourcesFit", rows, res, ok))
         alive, rejected = rows, False
         if np.count_nonzero(ok) != ok.size:
             alive, rejected = rows[ok], True
         if alive.size:
-            res = self.gpu_share.filter(state, pod, nodes, alive)
+            try:
+                res = self.gpu_share.filter(state, pod, nodes, alive)
+            except Exception as err:  # noqa: BLE001 - reported with context, as the generic path does
+                raise fw._fail("GpuShare", "Filter", pod, err) from err
             ok = res.ok
             records.append(("GpuShare", alive, res, ok))
             if np.count_nonzero(ok) != ok.size:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from kbench.errors import PolicyError
 from kbench.policy.api import Handle
 from kbench.policy.framework import Framework
 from kbench.policy.fusedcycle import FusedCycle
@@ -105,3 +106,27 @@ def test_fused_gpu_cycle_only_for_that_shape():
     more = {**same, "plugins": {**same["plugins"], "filter": ["NodeResourcesFit", "GpuShare", "NodeUnschedulable"]}}
     assert Framework(profile_from_dict("more", more), 0).fused is None
     assert Framework(profile_from_dict("sampled", {**same, "percentageOfNodesToScore": 50}), 0).fused is None
+
+
+@pytest.mark.parametrize("plugin, method", [("NodeResourcesFit", "pre_filter"), ("NodeResourcesFit", "filter"),
+                                            ("GpuShare", "filter")])
+def test_a_plugin_error_is_reported_as_on_the_generic_path(plugin, method, monkeypatch):
+    gpu_node = node("n0", cpu=32000.0, memory=64000 * MB)
+    gpu_node.gpu_count, gpu_node.gpu_model = 2, "T4"
+    share = pod("p", reqs=[{"cpu": 1000.0, "memory": 1000 * MB}], gpu_count=1, gpu_milli=500)
+    messages = []
+    for fused in (True, False):
+        fw = _framework("fgd", 1, fused=fused)
+        target = fw.plugins[plugin]
+
+        def boom(*args, **kwargs):
+            raise ValueError("boom")
+        monkeypatch.setattr(target, method, boom)
+        if (plugin, method) == ("NodeResourcesFit", "filter"):
+            monkeypatch.setattr(target, "filter_every_row", boom)
+        fw._filter_fns[plugin] = target.filter
+        fw._pre_filter_fns = [(n, fw.plugins[n].pre_filter) for n, _ in fw._pre_filter_fns]
+        with pytest.raises(PolicyError) as err:
+            fw.schedule(share, table([gpu_node]), assume=True, cycle=0)
+        messages.append(str(err.value))
+    assert messages[0] == messages[1] and "boom" in messages[0]
