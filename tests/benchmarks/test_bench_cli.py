@@ -28,6 +28,9 @@ def test_bench_quick_json():
         for k in KEYS:
             assert s[k] >= 0, (name, k)
         assert s["wall_s"] > 0 and s["peak_rss_mib"] > 10
+        # CPU over the wall's span: a single-threaded run cannot use more (the import of the run
+        # modules, ~0.3 s of CPU, was once counted in cpu_s only)
+        assert s["cpu_s"] <= s["wall_s"] + 0.1, (name, s["cpu_s"], s["wall_s"])
         assert s["events_per_wall_s"] == pytest.approx(s["events"] / s["wall_s"], rel=0.01)
         assert "efficiency" not in s  # schema 2: replaced by the per-request and per-pod costs
         if name != "sync-list-watch":
