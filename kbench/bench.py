@@ -6,11 +6,12 @@ file's parsing and the modules the run imports on first use are in it, the inter
 and kbench's command modules are not) and prints one JSON line; ``cpu_s`` (the child's user +
 system CPU seconds over the same span; before 2026-12-05 it also counted the import of the run
 modules, ~0.3 s, so a ``--baseline`` older than that reads ~0.3 s more CPU per scenario) is given
-beside ``wall_s`` because on a shared machine it is the steadier figure. The cost figures are per unit of simulated work, which stays meaningful as the
-engine drops events (the events-per-second "efficiency" of schema 1 fell as events were removed,
-and is gone since schema 2): ``us_wall_per_request`` and ``us_wall_per_pod`` (wall microseconds per
-simulated API request, every request the plane served or refused, batch members counted one by
-one, and per scheduled pod; None when the count is 0) and their CPU twins ``us_cpu_per_*``.
+beside ``wall_s`` because on a shared machine it is the steadier figure. The cost figures are per
+unit of simulated work, which stays meaningful as the engine drops events (the events-per-second
+"efficiency" of schema 1 fell as events were removed, and is gone since schema 2):
+``us_wall_per_request`` and ``us_wall_per_pod`` (wall microseconds per simulated API request, every
+request the plane served or refused, batch members counted one by one, and per scheduled pod; None
+when the count is 0) and their CPU twins ``us_cpu_per_*``.
 ``machine.loadavg`` is the 1/5/15-minute load average before and after, and each scenario records
 the 1-minute load at its start (``loadavg_1m_start``), so a contended bench shows in its output.
 

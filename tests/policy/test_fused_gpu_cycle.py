@@ -89,6 +89,8 @@ def test_fused_gpu_cycle_equals_generic(profile, seed):
         outcomes["placed" if a.node_idx is not None else "failed"] += 1
         assert fws[0].rng.bit_generator.state == fws[1].rng.bit_generator.state
         assert fws[0].handle.rng.bit_generator.state == fws[1].handle.rng.bit_generator.state
+        if fws[0].batch is not None:
+            assert (fws[0].batch._last, fws[0].batch.flushed) == (fws[1].batch._last, fws[1].batch.flushed)
     assert fws[0].fused.used == sum(outcomes.values())
     assert outcomes["placed"] > 100 and outcomes["failed"] > 30, outcomes  # the cluster fills: both outcomes
 
