@@ -260,11 +260,8 @@ class Framework:
         n = nodes.n
         self.handle.nodes = nodes
         state = CycleState()
-        log = FilterLog(n, list(self.filters))
-        result = LazyResult(n, FilterReasons(log), ScoreArrays(n, self.score_plugins), dict(self.weights), state, log)
-        work = state.work
-        work["cycle"] = 1.0
-        work["point_call"] = float(self._phantom_calls)
+        result = self.new_result(n, state)
+        log, work = result.log, state.work
         skip_filter: set[str] = set()
         pre_names: frozenset[str] | None = None  # upstream's merged PreFilterResult (None: all nodes)
         narrowing: list[str] = []
@@ -329,6 +326,17 @@ class Framework:
         out = self._filter_and_score(pod, nodes, result, log, state, filters, pre_names, narrowing,
                                      assume, evaluate_all, only_rows)
         return out if batch is None else self._batched(batch, signature, hint, cycle, now, nodes, out)
+
+    def new_result(self, n: int, state: CycleState) -> LazyResult:
+        """A cycle's result on a table of ``n`` rows before any plugin ran: its filter log and score
+        arrays, and the work's first counters (``cycle``, ``point_call`` with the calls of phantom
+        and Bind plugins) in ``state`` (the fused cycles start from it too)."""
+        log = FilterLog(n, list(self.filters))
+        result = LazyResult(n, FilterReasons(log), ScoreArrays(n, self.score_plugins), dict(self.weights), state, log)
+        work = state.work
+        work["cycle"] = 1.0
+        work["point_call"] = float(self._phantom_calls)
+        return result
 
     def _filter_one(self, pod: Pod, nodes: NodeTable, state: CycleState, filters: list[tuple[str, object]],
                     row: int, log: FilterLog) -> np.ndarray:

@@ -24,7 +24,7 @@ from __future__ import annotations
 import numpy as np
 
 from kbench.policy.api import Code, CycleState, FilterResult, Status
-from kbench.policy.results import ALL_PASS, FilterLog, FilterReasons, LazyResult, ScheduleResult, ScoreArrays
+from kbench.policy.results import ALL_PASS, FilterLog, ScheduleResult
 
 _SKIP = Status.skip()
 _OK = Status.success()
@@ -58,11 +58,22 @@ def fusable(fw) -> bool:
     if [(n, u is not None, z is not None) for n, _, z, u, _ in fw._score_fns] != [
             (n, u, z) for n, (u, z) in SCORES.items()]:
         return False
-    if any(type(pl[n]).__module__ != m for n, m in _MODULES.items()):
+    if not own_plugins(fw, _MODULES):
         return False
     na = pl["NodeAffinity"]
     if na.added_required is not None or na.added_preferred:
         return False
+    return never_batches(fw)
+
+
+def own_plugins(fw, modules: dict[str, str]) -> bool:
+    """Whether each plugin named in ``modules`` is the class of that module (kbench's own)."""
+    return all(type(fw.plugins[n]).__module__ == m for n, m in modules.items())
+
+
+def never_batches(fw) -> bool:
+    """Whether opportunistic batching never reuses a cycle's results in ``fw`` (gate off, or a
+    plugin that never signs pods): a fused cycle skips its sign and hint."""
     batch = fw.batch
     return batch is None or not batch.enabled or batch.never is not None
 
@@ -120,11 +131,9 @@ class FusedCycle:
         if not tolerant[3] or uniform[0] is None or uniform[1] is None:
             return None
         self.used += 1
-        log = FilterLog(n, list(fw.filters))
-        result = LazyResult(n, FilterReasons(log), ScoreArrays(n, fw.score_plugins), dict(self.weights), state, log)
-        work = state.work
-        work["cycle"] = 1.0
-        work["point_call"] = float(fw._phantom_calls) + len(PRE_FILTERS)  # integers: exact as five += 1
+        result = fw.new_result(n, state)
+        log, work = result.log, state.work
+        work["point_call"] += len(PRE_FILTERS)  # integers in a float: exact as five += 1
         pre = result.pre_filter
         pre["NodeAffinity"] = pre["NodePorts"] = _SKIP
         self.fit.pre_filter(state, pod, nodes)  # SUCCESS, its request in the state (not recorded)

@@ -21,7 +21,8 @@ from __future__ import annotations
 import numpy as np
 
 from kbench.policy.api import CycleState
-from kbench.policy.results import FilterLog, FilterReasons, LazyResult, ScheduleResult, ScoreArrays
+from kbench.policy.fusedcycle import never_batches, own_plugins
+from kbench.policy.results import ScheduleResult
 
 PRE_FILTERS = ["NodeResourcesFit"]
 FILTERS = ["NodeResourcesFit", "GpuShare"]
@@ -30,13 +31,9 @@ _MODULES = {"NodeResourcesFit": "policies.noderesources", "GpuShare": "policies.
 
 def fusable_gpu(fw) -> bool:
     """Whether ``fw`` has the GPU-share profiles' shape (see the module docstring)."""
-    pl = fw.plugins
     if fw.pre_filters != PRE_FILTERS or fw.filters != FILTERS or fw._pass_checks or fw.percentage != 100:
         return False
-    if any(type(pl[n]).__module__ != m for n, m in _MODULES.items()):
-        return False
-    batch = fw.batch
-    return batch is None or not batch.enabled or batch.never is not None
+    return own_plugins(fw, _MODULES) and never_batches(fw)
 
 
 class FusedGpuCycle:
@@ -66,11 +63,9 @@ class FusedGpuCycle:
         self.used += 1
         fw.handle.nodes = nodes
         state = CycleState()
-        log = FilterLog(n, list(fw.filters))
-        result = LazyResult(n, FilterReasons(log), ScoreArrays(n, fw.score_plugins), dict(fw.weights), state, log)
-        work = state.work
-        work["cycle"] = 1.0
-        work["point_call"] = float(fw._phantom_calls) + 1  # an integer: exact as the generic += 1
+        result = fw.new_result(n, state)
+        log, work = result.log, state.work
+        work["point_call"] += len(PRE_FILTERS)  # integers in a float: exact as the generic += 1
         try:
             self.fit.pre_filter(state, pod, nodes)  # SUCCESS, its request in the state (not recorded)
         except Exception as err:  # noqa: BLE001 - reported with context, as the generic path does
