@@ -34,6 +34,7 @@ from collections.abc import Generator
 import simpy
 
 from kbench.cluster.apiserver.charged import charge_get
+from kbench.cluster.apiserver.readpath import METADATA_OBJECT_BYTES
 from kbench.cluster.apiserver.storage import FOREGROUND, ORPHAN
 from kbench.cluster.controllers.common import Controller
 from kbench.cluster.objects.workloads import KIND_RESOURCE, split_owner
@@ -41,8 +42,6 @@ from kbench.cluster.objects.workloads import KIND_RESOURCE, split_owner
 RESOURCE_KIND = {r: k for k, r in KIND_RESOURCE.items()}
 ABSENT_OWNER_CACHE = 500
 """Upstream ``NewReferenceCache(500)`` (absentOwnerCache)."""
-META_BYTES = 400
-"""A metadata-only GET response, bytes (kbench default)."""
 
 
 class GarbageCollector(Controller):
@@ -135,7 +134,7 @@ class GarbageCollector(Controller):
     def _get(self, resource: str) -> float:
         """A live GET (from etcd, metadata only), charged: its latency, seconds."""
         self.gets += 1
-        req = self.client.request("get", resource, name="", size_bytes=META_BYTES)
+        req = self.client.request("get", resource, name="", size_bytes=METADATA_OBJECT_BYTES)
         return charge_get(self.world.api, req)
 
     def _attempt(self, resource: str, key: str) -> Generator[simpy.Event, object, bool]:
@@ -170,7 +169,7 @@ class GarbageCollector(Controller):
             return True  # a solid owner
         was_deleting = getattr(cur, "deleting", False)
         uid = getattr(cur, "uid", 0)
-        resp = yield from self.write("delete", resource, key, size_bytes=META_BYTES, propagation=prop, lead_s=lat,
+        resp = yield from self.write("delete", resource, key, size_bytes=METADATA_OBJECT_BYTES, propagation=prop, lead_s=lat,
                                      precondition=lambda v: v is not None and getattr(v, "uid", 0) == uid)
         if resp.ok and not was_deleting:
             self.deleted[resource] += 1
@@ -199,7 +198,7 @@ class GarbageCollector(Controller):
                 return None
             return cur.evolve(finalizers=tuple(f for f in cur.finalizers if f != FOREGROUND))
 
-        resp = yield from self.write("patch", resource, key, size_bytes=META_BYTES, mutate=drop)
+        resp = yield from self.write("patch", resource, key, size_bytes=METADATA_OBJECT_BYTES, mutate=drop)
         return resp.ok or resp.code == 409
 
     def _orphan(self, resource: str, key: str) -> Generator[simpy.Event, object, bool]:
@@ -213,7 +212,7 @@ class GarbageCollector(Controller):
 
         ok = True
         for dep_res, dep_key in list(self.deps.get(ref, ())):
-            resp = yield from self.write("patch", dep_res, dep_key, size_bytes=META_BYTES, mutate=unowned)
+            resp = yield from self.write("patch", dep_res, dep_key, size_bytes=METADATA_OBJECT_BYTES, mutate=unowned)
             if resp.ok:
                 self.orphaned += 1
             elif resp.code != 409:
@@ -224,5 +223,5 @@ class GarbageCollector(Controller):
         def drop(cur):
             return None if cur is None else cur.evolve(finalizers=tuple(f for f in cur.finalizers if f != ORPHAN))
 
-        resp = yield from self.write("patch", resource, key, size_bytes=META_BYTES, mutate=drop)
+        resp = yield from self.write("patch", resource, key, size_bytes=METADATA_OBJECT_BYTES, mutate=drop)
         return resp.ok or resp.code == 409

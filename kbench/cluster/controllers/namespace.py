@@ -26,10 +26,8 @@ from collections.abc import Generator
 
 import simpy
 
+from kbench.cluster.apiserver.readpath import METADATA_OBJECT_BYTES
 from kbench.cluster.controllers.common import Controller
-
-META_BYTES = 400
-"""A metadata-only object in a LIST response, bytes (kbench default)."""
 
 
 class NamespaceController(Controller):
@@ -58,7 +56,7 @@ class NamespaceController(Controller):
         a consistent read, from the watch cache where ConsistentListFromCache is on): the objects
         left, counted."""
         n = self.world.api.namespaces.count(resource, ns)
-        req = self.client.request("list", resource, namespace=ns, size_bytes=n * META_BYTES, rv="",
+        req = self.client.request("list", resource, namespace=ns, size_bytes=n * METADATA_OBJECT_BYTES, rv="",
                                   metadata_only=True)
         yield from self.client.call(self.env, self.world.api, req)
         return n
@@ -78,7 +76,7 @@ class NamespaceController(Controller):
             if resource == "pods" and n:
                 estimate = max(estimate, 30.0)  # terminationGracePeriodSeconds (core/v1 default)
             if n:
-                req = self.world.request(self.client, "deletecollection", resource, "", None, META_BYTES, None, None,
+                req = self.world.request(self.client, "deletecollection", resource, "", None, METADATA_OBJECT_BYTES, None, None,
                                          {"component": self.component, "propagation": "Background"})
                 req.namespace = ns
                 resp = yield from self.client.call(self.env, self.world.api, req)
