@@ -14,7 +14,7 @@ def bench_cmd(
     output: str = typer.Option("table", "-o", "--output", help="table, json or yaml."),
     baseline: str = typer.Option(None, "--baseline", help="Also run this git revision's kbench bench, "
                                  "alternating with this tree, and print the CPU ratios (no growth pair)."),
-    rounds: int = typer.Option(2, "--rounds", help="With --baseline: runs of each tree."),
+    rounds: int = typer.Option(None, "--rounds", help="With --baseline: runs of each tree (default 2)."),
     max_ratio: float = typer.Option(None, "--max-ratio", help="With --baseline: exit 1 when a scenario's "
                                     "CPU ratio (this tree over the baseline, medians) is above this."),
     set_: list[str] = typer.Option(None, "--set", help="KEY=VALUE (repeatable): override a scenario field by "
@@ -31,16 +31,18 @@ def bench_cmd(
 
     check_output(output)
     sets = parse_sets(set_)
+    if baseline is None:
+        for flag, value in (("--max-ratio", max_ratio), ("--rounds", rounds)):
+            if value is not None:
+                raise KbenchError(f"{flag} needs --baseline")
     if variant:
         if baseline is not None:
             raise KbenchError("--variant and --baseline: choose one")
         _variants(variant, scenario or [], quick, sets, output)
         return
     if baseline is not None:
-        _pair(baseline, scenario or [], rounds, quick, max_ratio, output, sets)
+        _pair(baseline, scenario or [], 2 if rounds is None else rounds, quick, max_ratio, output, sets)
         return
-    if max_ratio is not None:
-        raise KbenchError("--max-ratio needs --baseline")
     from kbench.bench import LOADED, bench
 
     def log(msg: str) -> None:

@@ -42,9 +42,9 @@ def _read(text: str) -> Any:
         loader.dispose()
 
 
-def parse_sets(items: list[str] | None) -> dict[str, Any]:
+def parse_sets(items: list[str] | None, flag: str = "--set") -> dict[str, Any]:
     """``["a.b=1", "c=false"]`` -> ``{"a.b": 1, "c": False}`` (values parsed as YAML; a later
-    repetition of a key wins).
+    repetition of a key wins). ``flag`` names the option in error messages.
 
     Raises:
         KbenchError: An item without ``=``, an empty key or path segment, or a value that is not YAML.
@@ -54,11 +54,11 @@ def parse_sets(items: list[str] | None) -> dict[str, Any]:
         key, sep, text = item.partition("=")
         key = key.strip()
         if not sep or not key or any(not part for part in key.split(".")):
-            raise KbenchError(f"--set {item!r}: expected KEY=VALUE with a dotted KEY, e.g. events.enabled=false")
+            raise KbenchError(f"{flag} {item!r}: expected KEY=VALUE with a dotted KEY, e.g. events.enabled=false")
         try:
             out[key] = _read(text) if text.strip() else ""
         except yaml.YAMLError:
-            raise KbenchError(f"--set {item!r}: the value is not valid YAML") from None
+            raise KbenchError(f"{flag} {item!r}: the value is not valid YAML") from None
     return out
 
 

@@ -48,7 +48,7 @@ def parse_variant(text: str) -> dict[str, Any]:
     items = [p.strip() for p in _PAIR_START.split(text) if p.strip()]
     if not items:
         raise KbenchError(f"--variant {text!r}: expected KEY=VALUE[,KEY=VALUE...]")
-    return parse_sets(items)
+    return parse_sets(items, flag="--variant")
 
 
 class _Sim:

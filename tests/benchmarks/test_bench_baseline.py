@@ -106,6 +106,9 @@ def test_a_bad_set_fails_before_any_run(monkeypatch):
     (["bench", "--max-ratio", "1.25"], "--max-ratio needs --baseline"),
     (["bench", "--baseline", "HEAD", "--rounds", "0"], "--rounds must be at least 1"),
     (["bench", "--baseline", "HEAD", "--scenario", "nope"], "--scenario nope: expected one of"),
+    (["bench", "--rounds", "3"], "--rounds needs --baseline"),  # was ignored: one run, not three
+    (["bench", "--scenario", "openb", "--variant", "kubelet.x=1", "--rounds", "2"], "--rounds needs --baseline"),
+    (["bench", "--scenario", "openb", "--variant", "nokey"], "--variant 'nokey': expected KEY=VALUE"),
 ])
 def test_bad_input_is_one_line_and_exit_2(args, message):
     if "--baseline" in args and not (ROOT / ".git").exists():
