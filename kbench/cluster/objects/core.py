@@ -18,7 +18,6 @@ holds every node's resources; both are re-exported by :mod:`kbench.cluster.objec
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from functools import cached_property
 
 from kbench.cluster.objects.podaffinity import ContainerPort, HostPort, PodAffinity, host_ports_of
 
@@ -290,24 +289,24 @@ class Pod:
         """``namespace/name``."""
         return f"{self.namespace}/{self.name}"
 
-    @cached_property
-    def _requests(self) -> dict[str, float]:
-        return _sum_max(self.containers, self.init_containers, self.overhead, nonzero=False)
-
-    @cached_property
-    def _nonzero(self) -> dict[str, float]:
-        return _sum_max(self.containers, self.init_containers, self.overhead, nonzero=True)
-
     def requests(self) -> dict[str, float]:
         """Effective request per resource (E6), as explicitly set; a fresh dict.
 
         Computed once: treat containers as immutable after the first call.
         """
-        return dict(self._requests)
+        got = self.__dict__.get("_requests")
+        if got is None:  # no functools.cached_property: on 3.11 its lock costs more than the sum, once per pod
+            got = self.__dict__["_requests"] = _sum_max(self.containers, self.init_containers, self.overhead,
+                                                        nonzero=False)
+        return dict(got)
 
     def nonzero_requests(self) -> dict[str, float]:
         """E4 requests: a container omitting cpu / memory counts 100 millicores / 200 MiB."""
-        return dict(self._nonzero)
+        got = self.__dict__.get("_nonzero")
+        if got is None:
+            got = self.__dict__["_nonzero"] = _sum_max(self.containers, self.init_containers, self.overhead,
+                                                       nonzero=True)
+        return dict(got)
 
     def is_best_effort(self) -> bool:
         """True when no container (app or init) requests cpu or memory (QoS BestEffort)."""
