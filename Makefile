@@ -94,5 +94,6 @@ FGD_LISTS ?= default cpu050 cpu100 cpu200 cpu250 gpushare40 gpushare60 gpushare8
 FGD_SEEDS ?= 10
 FGD_OUT ?= results/fgd-repro
 FGD_JOBS ?= 2
+FGD_FLAGS ?=
 fgd-repro: $(STAMP)
-	$(BIN)/python -m kbench.validate.fgdrepro --lists "$(FGD_LISTS)" --seeds $(FGD_SEEDS) --jobs $(FGD_JOBS) --out $(FGD_OUT)
+	$(BIN)/python -m kbench.validate.fgdrepro --lists "$(FGD_LISTS)" --seeds $(FGD_SEEDS) --jobs $(FGD_JOBS) --out $(FGD_OUT) $(FGD_FLAGS)

@@ -16,11 +16,20 @@ plus the median curve points, under a line naming the command, the commit and th
 and CPU seconds per list (CPU: the compare process and its workers), the total, the commit and the
 1-minute load average before and after are printed and recorded in ``<out>/timing.json``.
 Usage: ``python -m kbench.validate.fgdrepro --lists "default gpushare40" --seeds 10 --jobs 2 --out results/fgd-repro``.
+
+**Interrupted, then run again**: each finished list leaves ``<out>/<list>/fgdrepro-list.json`` (its
+comparison, wall and CPU seconds, and what it was run with). A later invocation reuses a list whose
+record matches it exactly (the same scenario copy, seeds, policies, metrics and report setting, and
+the same commit with no tracked file changed, in both invocations), so an interrupted study resumes
+at the list it stopped in; ``--fresh`` reruns every list. Outside a git checkout, or with tracked
+changes, nothing is reused (the code that made a record could differ). The table's first line and
+``timing.json`` say which lists were reused; their wall and CPU seconds are those recorded when they ran.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import resource
@@ -71,6 +80,39 @@ def run_list(pod_list: str, seeds: int, out: Path, report: bool = True, jobs: in
     if proc.returncode not in (0, 1):
         raise SystemExit(f"kbench compare failed for {pod_list}: {proc.stderr.strip()[-400:]}")
     return json.loads(proc.stdout), wall, cpu
+
+
+LIST_RECORD = "fgdrepro-list.json"
+"""A finished list's record, in its compare folder (``<out>/<list>/``)."""
+
+
+def list_key(path: Path, seeds: int, report: bool, code: str | None) -> dict:
+    """What a list's result depends on: the scenario copy's bytes, the seeds, the policies, the
+    metrics, the report setting and the code (:func:`_code`)."""
+    return {"scenario_sha256": hashlib.sha256(path.read_bytes()).hexdigest(), "seeds": seeds,
+            "policies": list(POLICIES), "arrived": list(ARRIVED), "report": report, "code": code}
+
+
+def finished(folder: Path, key: dict) -> dict | None:
+    """The record of a list already run with ``key`` in ``folder`` (None: run it; never reused
+    without a code identity)."""
+    if key["code"] is None:
+        return None
+    try:
+        record = json.loads((folder / LIST_RECORD).read_text())
+    except (OSError, ValueError):
+        return None
+    return record if isinstance(record, dict) and record.get("key") == key else None
+
+
+def _code() -> str | None:
+    """The commit, when this is a git checkout with no tracked file changed; else None."""
+    status = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], capture_output=True,
+                            text=True, cwd=ROOT, check=False)
+    if status.returncode != 0 or status.stdout.strip():
+        return None
+    proc = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, cwd=ROOT, check=False)
+    return proc.stdout.strip() or None if proc.returncode == 0 else None
 
 
 def _children_cpu_s() -> float:
@@ -131,34 +173,55 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--max-pods", type=int, default=None, help="reduced run: pods before inflation")
     ap.add_argument("--no-report", action="store_true")
     ap.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="worker processes per compare")
+    ap.add_argument("--fresh", action="store_true", help="rerun every list (default: reuse the lists an "
+                    "earlier, interrupted invocation finished with the same inputs and code)")
     a = ap.parse_args(argv)
     if a.jobs < 1:
         raise SystemExit("--jobs: expected a number of processes >= 1")
     lists = a.lists.split()
     runs = len(POLICIES) * a.seeds
     results, timing = {}, {}
+    code = _code()
     info = {"commit": _commit(), "jobs": a.jobs, "seeds": a.seeds, "lists": lists, "loadavg_1m_before": _loadavg()}
+    reduce = {"sample_nodes": a.sample_nodes, "max_pods": a.max_pods}
     t0 = time.perf_counter()
-    for pod_list in lists:
-        res, wall, cpu = run_list(pod_list, a.seeds, a.out, report=not a.no_report, jobs=a.jobs,
-                                  sample_nodes=a.sample_nodes, max_pods=a.max_pods)
+    for done, pod_list in enumerate(lists):
+        key = list_key(scenario_copy(pod_list, a.out / "scenarios", **reduce), a.seeds, not a.no_report, code)
+        record = None if a.fresh else finished(a.out / pod_list, key)
+        if record is not None:
+            res, wall, cpu = record["result"], record["wall_s"], record["cpu_s"]
+            print(f"{pod_list}: reused (finished earlier: {wall:.0f} s wall, {cpu:.0f} CPU s; --fresh reruns it)",
+                  flush=True)
+        else:
+            try:
+                res, wall, cpu = run_list(pod_list, a.seeds, a.out, report=not a.no_report, jobs=a.jobs, **reduce)
+            except KeyboardInterrupt:
+                print(f"interrupted in {pod_list}: {done} of {len(lists)} lists finished and kept; the same "
+                      "command resumes from this list", file=sys.stderr, flush=True)
+                raise SystemExit(130) from None
+            (a.out / pod_list).mkdir(parents=True, exist_ok=True)
+            (a.out / pod_list / LIST_RECORD).write_text(json.dumps(
+                {"key": key, "wall_s": round(wall, 1), "cpu_s": round(cpu, 1), "result": res}, indent=1) + "\n")
+            print(f"{pod_list}: {wall:.0f} s wall, {cpu:.0f} CPU s for {runs} runs ({wall / runs:.2f} s wall per "
+                  f"run, load {_loadavg()})", flush=True)
         results[pod_list] = res
         timing[pod_list] = {"wall_s": round(wall, 1), "cpu_s": round(cpu, 1), "runs": runs,
                             "wall_s_per_run": round(wall / runs, 2), "cpu_s_per_run": round(cpu / runs, 2),
-                            "comparison_dir": res.get("comparison_dir")}
-        print(f"{pod_list}: {wall:.0f} s wall, {cpu:.0f} CPU s for {runs} runs ({wall / runs:.2f} s wall per run, "
-              f"load {_loadavg()})", flush=True)
-    total = time.perf_counter() - t0
+                            "comparison_dir": res.get("comparison_dir"), "reused": record is not None}
+    reused = [name for name, t in timing.items() if t["reused"]]
+    total = time.perf_counter() - t0 + sum(timing[name]["wall_s"] for name in reused)
     a.out.mkdir(parents=True, exist_ok=True)
     info.update(wall_s=round(total, 1), cpu_s=round(sum(v["cpu_s"] for v in timing.values()), 1),
-                runs=runs * len(lists), loadavg_1m_after=_loadavg())
+                runs=runs * len(lists), loadavg_1m_after=_loadavg(), reused_lists=reused)
     (a.out / "timing.json").write_text(json.dumps({**info, "lists": timing}, indent=2) + "\n")
     reduced = "" if a.sample_nodes is None and a.max_pods is None else \
         f" --sample-nodes {a.sample_nodes} --max-pods {a.max_pods}"
+    resumed = "" if not reused else \
+        f" ({len(reused)} of the lists reused from an earlier invocation, at the wall time recorded then)"
     head = (f"`python -m kbench.validate.fgdrepro --lists \"{a.lists}\" --seeds {a.seeds} --jobs {a.jobs}{reduced}` "
             f"at commit {info['commit']}: {len(lists)} pod lists × {len(POLICIES)} policies × {a.seeds} seeds = "
-            f"{runs * len(lists):,} placement-only runs, {_duration(total)} wall ({info['cpu_s']:,.0f} CPU s) on "
-            f"{a.jobs} processes, 1-minute load average {info['loadavg_1m_before']} before and "
+            f"{runs * len(lists):,} placement-only runs, {_duration(total)} wall{resumed} ({info['cpu_s']:,.0f} CPU s) "
+            f"on {a.jobs} processes, 1-minute load average {info['loadavg_1m_before']} before and "
             f"{info['loadavg_1m_after']} after.\n\n")
     (a.out / "fgd-table.md").write_text(head + table(results))
     print(f"table: {a.out / 'fgd-table.md'} ({_duration(total)} wall)")

@@ -89,3 +89,66 @@ def test_each_list_runs_one_compare_with_the_jobs_and_timing_is_recorded(tmp_pat
     text = (tmp_path / "fgd-table.md").read_text()
     assert text.startswith('`python -m kbench.validate.fgdrepro --lists "default gpushare40" --seeds 2 --jobs 2`')
     assert "| gpushare40 | 5.00 ± 1.41 |" in text
+
+
+def _fake_compare(monkeypatch, calls, tree="", fail_in=None):
+    """subprocess.run faked: git sees a clean tree at commit abc123 (``tree``: porcelain status),
+    each compare returns fixed metrics; a compare of the list ``fail_in`` raises KeyboardInterrupt."""
+    import json
+    import subprocess
+
+    metrics = {f"gpu.unallocated_pct_at_arrived.{x}": {p: {"median": 5.0, "values": [4.0, 6.0]}
+                                                      for p in fgdrepro.POLICIES} for x in fgdrepro.ARRIVED}
+
+    def fake_run(cmd, **kw):
+        if cmd[:2] == ["git", "status"]:
+            return subprocess.CompletedProcess(cmd, 0, tree, "")
+        if cmd[:2] == ["git", "rev-parse"]:
+            return subprocess.CompletedProcess(cmd, 0, "abc123\n", "")
+        calls.append(cmd)
+        if fail_in is not None and any(fail_in in str(a) for a in cmd):
+            raise KeyboardInterrupt
+        return subprocess.CompletedProcess(cmd, 0, json.dumps({"metrics": metrics, "comparison_dir": "x"}), "")
+
+    monkeypatch.setattr(fgdrepro.subprocess, "run", fake_run)
+
+
+def test_an_interrupted_study_resumes_at_the_list_it_stopped_in(tmp_path, monkeypatch, capsys):
+    """Ctrl-C in the second list: exit 130, the first list's record kept; the same command then
+    reruns only the second list, and the table and timing.json say the first was reused."""
+    import json
+
+    args = ["--lists", "default gpushare40", "--seeds", "2", "--jobs", "1", "--no-report", "--out", str(tmp_path)]
+    calls: list = []
+    _fake_compare(monkeypatch, calls, fail_in="gpushare40")
+    with pytest.raises(SystemExit) as stop:
+        fgdrepro.main(args)
+    assert stop.value.code == 130
+    assert "1 of 2 lists finished and kept" in capsys.readouterr().err
+    assert (tmp_path / "default" / fgdrepro.LIST_RECORD).is_file()
+    assert not (tmp_path / "fgd-table.md").exists()
+
+    calls.clear()
+    _fake_compare(monkeypatch, calls)
+    fgdrepro.main(args)
+    assert len(calls) == 1 and any("gpushare40" in str(a) for a in calls[0])  # default reused
+    timing = json.loads((tmp_path / "timing.json").read_text())
+    assert timing["reused_lists"] == ["default"] and timing["lists"]["default"]["reused"]
+    assert not timing["lists"]["gpushare40"]["reused"]
+    assert "1 of the lists reused from an earlier invocation" in (tmp_path / "fgd-table.md").read_text()
+    assert "| default | 5.00 ± 1.41 |" in (tmp_path / "fgd-table.md").read_text()
+
+
+@pytest.mark.parametrize("change", ["fresh", "seeds", "report", "tracked-change"])
+def test_a_finished_list_is_rerun_when_anything_it_depends_on_differs(tmp_path, monkeypatch, change):
+    args = ["--lists", "default", "--seeds", "2", "--jobs", "1", "--no-report", "--out", str(tmp_path)]
+    calls: list = []
+    _fake_compare(monkeypatch, calls)
+    fgdrepro.main(args)
+    fgdrepro.main(args)
+    assert len(calls) == 1  # the same inputs and code: reused
+    again = {"fresh": [*args, "--fresh"], "seeds": [*args[:3], "3", *args[4:]],
+             "report": [a for a in args if a != "--no-report"], "tracked-change": args}[change]
+    _fake_compare(monkeypatch, calls, tree=" M kbench/cluster/world.py\n" if change == "tracked-change" else "")
+    fgdrepro.main(again)
+    assert len(calls) == 2
