@@ -19,8 +19,9 @@ Usage: ``python -m kbench.validate.fgdrepro --lists "default gpushare40" --seeds
 
 **Interrupted, then run again**: each finished list leaves ``<out>/<list>/fgdrepro-list.json`` (its
 comparison, wall and CPU seconds, and what it was run with). A later invocation reuses a list whose
-record matches it exactly (the same scenario copy, seeds, policies, metrics and report setting, and
-the same commit with no tracked file changed, in both invocations), so an interrupted study resumes
+record matches it exactly (the same scenario copy, seeds, policies, metrics and report setting, the
+same Python, numpy and SimPy, and the same commit with no tracked file changed, in both
+invocations), so an interrupted study resumes
 at the list it stopped in; ``--fresh`` reruns every list. Outside a git checkout, or with tracked
 changes, nothing is reused (the code that made a record could differ). The table's first line and
 ``timing.json`` say which lists were reused; their wall and CPU seconds are those recorded when they ran.
@@ -40,6 +41,8 @@ from pathlib import Path
 
 import numpy as np
 import yaml
+
+from kbench.experiment.compare import write_json_atomic
 
 POLICIES = ("random", "dot-prod", "clustering", "packing", "best-fit", "fgd")
 ARRIVED = (80, 90, 95, 100, 105, 110, 120, 130)
@@ -88,9 +91,15 @@ LIST_RECORD = "fgdrepro-list.json"
 
 def list_key(path: Path, seeds: int, report: bool, code: str | None) -> dict:
     """What a list's result depends on: the scenario copy's bytes, the seeds, the policies, the
-    metrics, the report setting and the code (:func:`_code`)."""
+    metrics, the report setting, the code (:func:`_code`) and the interpreter, numpy and SimPy."""
+    import platform
+
+    import simpy
+
     return {"scenario_sha256": hashlib.sha256(path.read_bytes()).hexdigest(), "seeds": seeds,
-            "policies": list(POLICIES), "arrived": list(ARRIVED), "report": report, "code": code}
+            "policies": list(POLICIES), "arrived": list(ARRIVED), "report": report, "code": code,
+            "python": platform.python_version(), "numpy": np.__version__,
+            "simpy": getattr(simpy, "__version__", "?")}
 
 
 def finished(folder: Path, key: dict) -> dict | None:
@@ -200,8 +209,8 @@ def main(argv: list[str] | None = None) -> None:
                       "command resumes from this list", file=sys.stderr, flush=True)
                 raise SystemExit(130) from None
             (a.out / pod_list).mkdir(parents=True, exist_ok=True)
-            (a.out / pod_list / LIST_RECORD).write_text(json.dumps(
-                {"key": key, "wall_s": round(wall, 1), "cpu_s": round(cpu, 1), "result": res}, indent=1) + "\n")
+            write_json_atomic(a.out / pod_list / LIST_RECORD,
+                              {"key": key, "wall_s": round(wall, 1), "cpu_s": round(cpu, 1), "result": res})
             print(f"{pod_list}: {wall:.0f} s wall, {cpu:.0f} CPU s for {runs} runs ({wall / runs:.2f} s wall per "
                   f"run, load {_loadavg()})", flush=True)
         results[pod_list] = res
