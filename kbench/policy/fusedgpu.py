@@ -54,12 +54,10 @@ class FusedGpuCycle:
         return nodes.n > 0
 
     def run(self, pod, nodes, cycle: int | None, now: float) -> ScheduleResult | None:
-        """:meth:`Framework.schedule` with ``assume`` and no nominated node, or None (nothing changed:
-        take the generic path)."""
+        """:meth:`Framework.schedule` with ``assume`` and no nominated node (never None, which the
+        fused cycles' contract allows for the generic path: this profile's every cycle fuses)."""
         fw = self.fw
-        n = nodes.n
-        if fw.num_feasible_nodes_to_find(n) < n:  # 100 % always evaluates every node; kept for safety
-            return None
+        n = nodes.n  # percentage 100 (fusable_gpu, set once at init): every node is evaluated
         self.used += 1
         fw.handle.nodes = nodes
         state = CycleState()

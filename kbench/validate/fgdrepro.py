@@ -120,8 +120,9 @@ def _code() -> str | None:
                             text=True, cwd=ROOT, check=False)
     if status.returncode != 0 or status.stdout.strip():
         return None
-    proc = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, cwd=ROOT, check=False)
-    return proc.stdout.strip() or None if proc.returncode == 0 else None
+    from kbench.results.store import _git_commit
+
+    return _git_commit()
 
 
 def _children_cpu_s() -> float:
